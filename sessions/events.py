@@ -1,0 +1,75 @@
+"""Events: the one record of every state change, and their cursors.
+
+Cursors use the Redis Streams id shape ``<milliseconds>-<sequence>`` on every
+store, so clients hold one kind of opaque string whichever store the gateway
+runs on, and ordering is defined once, here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from .errors import InvalidCursor
+from .model import Interaction
+
+Cursor = str
+
+
+def cursor_key(cursor: Cursor) -> tuple[int, int]:
+    """Sort key of a cursor; raises InvalidCursor for anything not ``ms-seq``."""
+    ms, sep, seq = cursor.partition("-")
+    if not sep or not ms.isdigit() or not seq.isdigit() or len(cursor) > 42:
+        raise InvalidCursor(f"{cursor!r} is not an event cursor (expected two numbers joined by '-', e.g. '1700000000000-0')")
+    return int(ms), int(seq)
+
+
+def next_cursor(last: Cursor | None, now_ms: int) -> Cursor:
+    """The cursor after ``last``: the clock's millisecond, never going backwards."""
+    if last is None:
+        return f"{max(now_ms, 1)}-0"
+    last_ms, last_seq = cursor_key(last)
+    if now_ms > last_ms:
+        return f"{now_ms}-0"
+    return f"{last_ms}-{last_seq + 1}"
+
+
+class Event(BaseModel):
+    """``{"id", "type", "at", "interaction"}`` per the external contract.
+
+    ``queues`` and ``users`` name the audience: every queue the change touched
+    (old and new, for a transfer) and every user it concerns (assignee, the
+    one offered it, the one it was taken from), so a subscriber filters
+    without loading anything else.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Cursor = ""
+    type: str
+    at: datetime
+    interaction: Interaction
+    queues: list[str]
+    users: list[str]
+    data: dict[str, Any] = {}
+
+    def concerns(self, queues: set[str] | None, users: set[str] | None) -> bool:
+        """Whether a subscriber of these queues and users should see it (None = everything)."""
+        if queues is None:
+            return True
+        return bool(queues.intersection(self.queues)) or bool(users and users.intersection(self.users))
+
+
+class EventPage(BaseModel):
+    """What a read of the log returns: the matching events and how far it read.
+
+    ``last`` advances past events the filter dropped too, so a reader never
+    rescans them.
+    """
+
+    events: list[Event]
+    last: Cursor | None
+    #: False when the read stopped at its limit and more of the log follows.
+    complete: bool = True

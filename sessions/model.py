@@ -1,0 +1,248 @@
+"""The domain model: what an interaction, a queue and a user are.
+
+Pydantic models rather than bare dataclasses because the same shapes are
+stored as JSON (Redis), streamed to browsers and described in OpenAPI; one
+definition serves all three.  Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class CommType(StrEnum):
+    CALL = "call"
+    MESSAGING = "messaging"
+    VOICEMAIL = "voicemail"
+    EMAIL = "email"  # reserved: no channel creates it yet
+
+
+class Subtype(StrEnum):
+    PHONE = "phone"
+    WEBRTC = "webrtc"
+    CHAT = "chat"
+    TEXT = "text"
+    VOICEMAIL = "voicemail"
+    EMAIL = "email"
+
+
+#: Which subtypes belong to which communication type.
+SUBTYPES: dict[CommType, frozenset[Subtype]] = {
+    CommType.CALL: frozenset({Subtype.PHONE, Subtype.WEBRTC}),
+    CommType.MESSAGING: frozenset({Subtype.CHAT, Subtype.TEXT}),
+    CommType.VOICEMAIL: frozenset({Subtype.VOICEMAIL}),
+    CommType.EMAIL: frozenset({Subtype.EMAIL}),
+}
+
+#: Types an active interaction may switch *to*; voicemail is only ever left by
+#: a caller and email has no channel yet.
+SWITCHABLE_TYPES: frozenset[CommType] = frozenset({CommType.CALL, CommType.MESSAGING})
+
+
+class State(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+
+
+class Status(StrEnum):
+    OPEN = "open"  # waiting in its queue
+    PENDING = "pending"  # offered to one user, ringing
+    CLAIMED = "claimed"
+    WRAP_UP = "wrap_up"
+    COMPLETED = "completed"
+
+
+ACTIVE_STATUSES: frozenset[Status] = frozenset({Status.OPEN, Status.PENDING, Status.CLAIMED, Status.WRAP_UP})
+
+
+class Outcome(StrEnum):
+    RESOLVED = "resolved"
+    UNRESOLVED = "unresolved"
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class TargetKind(StrEnum):
+    USER = "user"
+    QUEUE = "queue"
+    EXTERNAL = "external"
+
+
+class TransferMode(StrEnum):
+    COLD = "cold"
+    WARM = "warm"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class QueueSettings(Model):
+    """Per-queue behaviour; every duration is in seconds."""
+
+    ring_time: int = Field(20, ge=1, le=600)
+    sla_threshold: int = Field(20, ge=1, le=86400)
+    #: Abandons within this many seconds leave the SLA denominator (Twilio Flex convention); 0 = off.
+    sla_short_abandon: int = Field(0, ge=0, le=3600)
+    #: Abandons within the threshold count as met (Amazon Connect convention).
+    sla_abandons_within_threshold_met: bool = False
+    wrap_up_limit: int = Field(120, ge=0, le=86400)
+    auto_complete: bool = True
+    recording: bool = False
+    transcription: bool = False
+    voicemail: bool = False
+    small_tabs: list[str] = Field(default_factory=lambda: ["customer"])
+    large_tabs: list[str] = Field(default_factory=lambda: ["conversation", "activity", "notes"])
+
+
+class Queue(Model):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    settings: QueueSettings = Field(default_factory=QueueSettings)
+
+
+class User(Model):
+    id: str = Field(min_length=1, max_length=64)
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    role: Role = Role.AGENT
+    queues: list[str] = Field(default_factory=list)
+
+    def can_see_queue(self, queue_id: str) -> bool:
+        return self.role is Role.ADMIN or queue_id in self.queues
+
+
+class Customer(Model):
+    name: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=32)
+    email: str | None = Field(None, max_length=254)
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+
+class Message(Model):
+    id: str
+    at: datetime
+    direction: Direction
+    #: "customer", a user id, or "system".
+    author: str
+    body: str = Field(max_length=10_000)
+    channel: Subtype
+    #: Provider delivery status (queued, sent, delivered, failed, read) where the channel reports one.
+    status: str | None = None
+    provider_id: str | None = None
+    error_code: str | None = None
+
+
+class Note(Model):
+    id: str
+    at: datetime
+    author: str
+    body: str = Field(max_length=10_000)
+
+
+class Recording(Model):
+    id: str
+    at: datetime
+    uri: str
+    duration_seconds: float | None = None
+    content_type: str = "audio/wav"
+    provider_id: str | None = None
+
+
+class Transcript(Model):
+    id: str
+    at: datetime
+    text: str
+    recording_id: str | None = None
+
+
+class ActivityEntry(Model):
+    at: datetime
+    kind: str
+    #: A user id, "customer" or "system".
+    by: str
+    detail: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChannelChange(Model):
+    at: datetime
+    by: str
+    from_type: CommType
+    from_subtype: Subtype
+    to_type: CommType
+    to_subtype: Subtype
+
+
+class TransferTarget(Model):
+    kind: TargetKind
+    #: A user id, a queue id, or an E.164 phone number.
+    id: str = Field(min_length=1, max_length=64)
+
+
+class Consult(Model):
+    """A warm transfer in progress: the agent talks to the target while the customer holds."""
+
+    target: TransferTarget
+    by: str
+    started_at: datetime
+
+
+class Interaction(Model):
+    id: str
+    #: Incremented by exactly one per state change; event log replay checks it.
+    version: int = 1
+    queue_id: str
+    direction: Direction
+    type: CommType
+    subtype: Subtype
+    state: State = State.ACTIVE
+    status: Status = Status.OPEN
+    outcome: Outcome | None = None
+    customer: Customer = Field(default_factory=Customer)
+    tags: list[str] = Field(default_factory=list)
+    subject: str | None = None
+    disposition: str | None = None
+    assigned_to: str | None = None
+    offered_to: str | None = None
+    offer_expires_at: datetime | None = None
+    created_by: str | None = None
+    created_at: datetime
+    answered_at: datetime | None = None
+    claimed_at: datetime | None = None
+    wrap_up_at: datetime | None = None
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+    auto_completed: bool = False
+    parent_id: str | None = None
+    consult: Consult | None = None
+    messages: list[Message] = Field(default_factory=list)
+    notes: list[Note] = Field(default_factory=list)
+    recordings: list[Recording] = Field(default_factory=list)
+    transcripts: list[Transcript] = Field(default_factory=list)
+    activity: list[ActivityEntry] = Field(default_factory=list)
+    channel_history: list[ChannelChange] = Field(default_factory=list)
+
+    @property
+    def is_active(self) -> bool:
+        return self.state is State.ACTIVE
+
+
+#: Fields an edit after completion may change.  Everything else is either
+#: history (messages, activity) or the record of who did what, and stays.
+EDITABLE_AFTER_COMPLETION: frozenset[str] = frozenset({"customer", "tags", "subject", "disposition"})
+#: Fields people try to edit and must be told, specifically, that they cannot.
+FROZEN_AFTER_COMPLETION: frozenset[str] = frozenset({"completed_by", "completed_at", "activity"})

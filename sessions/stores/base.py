@@ -1,0 +1,101 @@
+"""The Store protocol and what every implementation shares.
+
+A store keeps queues, users and interactions, and the append-only event log.
+Its one rule: a state change and the event recording it are written in one
+atomic operation, so the log never misses a change nor records one that did
+not happen.  Interactions change by optimistic concurrency: read a version,
+decide with the pure state machine, commit only if the version is unchanged,
+otherwise read again and decide again.  Under a race the losers re-decide on
+the winner's state, which is how "exactly one claim wins" falls out of the
+state machine instead of being a special case.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from ..errors import ConcurrentUpdate
+from ..events import Cursor, Event, EventPage
+from ..machine import Change, event_for
+from ..model import Interaction, Queue, State, User
+
+#: How many times an update re-reads and re-decides before giving up.
+MAX_ATTEMPTS = 200
+
+
+class Store(Protocol):
+    async def ping(self) -> bool: ...
+    async def close(self) -> None: ...
+
+    async def put_queue(self, queue: Queue) -> None: ...
+    async def get_queue(self, queue_id: str) -> Queue: ...
+    async def list_queues(self) -> list[Queue]: ...
+
+    async def put_user(self, user: User) -> None: ...
+    async def get_user(self, user_id: str) -> User: ...
+    async def find_user(self, username: str) -> User | None: ...
+    async def list_users(self) -> list[User]: ...
+
+    async def insert(self, change: Change, at: datetime) -> Event: ...
+    async def update(self, interaction_id: str, decide: Callable[[Interaction], Change], at: datetime) -> Event: ...
+    async def get_interaction(self, interaction_id: str) -> Interaction: ...
+    async def list_interactions(self, queue_id: str | None, state: State, limit: int = 100, offset: int = 0) -> list[Interaction]: ...
+
+    async def events_since(self, cursor: Cursor | None, *, queues: set[str] | None = None, users: set[str] | None = None, limit: int = 500) -> EventPage: ...
+    async def last_cursor(self) -> Cursor | None: ...
+    async def wait_events(self, after: Cursor | None, timeout: float, limit: int = 500) -> list[Event]: ...
+
+
+def index_scores(ix: Interaction) -> dict[str, float]:
+    """The listing indexes an interaction belongs to, with its sort score.
+
+    Active ones sort by age (oldest first, as a queue is worked); completed
+    ones by completion time.  ``*`` is the all-queues index the timers scan.
+    """
+    if ix.state is State.ACTIVE:
+        score = ix.created_at.timestamp()
+        return {f"active:{ix.queue_id}": score, "active:*": score}
+    assert ix.completed_at is not None
+    return {f"completed:{ix.queue_id}": ix.completed_at.timestamp()}
+
+
+def index_changes(before: Interaction | None, after: Interaction) -> dict[str, float | None]:
+    """Index name -> new score, or None to remove; only what differs."""
+    old = index_scores(before) if before else {}
+    new = index_scores(after)
+    changes: dict[str, float | None] = {name: None for name in old if name not in new}
+    changes.update({name: score for name, score in new.items() if old.get(name) != score})
+    return changes
+
+
+class BaseStore(ABC):
+    """The optimistic read-decide-commit loop, written once for every store."""
+
+    async def insert(self, change: Change, at: datetime) -> Event:
+        event = event_for(None, change, at)
+        return await self._commit(None, event)
+
+    async def update(self, interaction_id: str, decide: Callable[[Interaction], Change], at: datetime) -> Event:
+        for _ in range(MAX_ATTEMPTS):
+            before = await self.get_interaction(interaction_id)
+            change = decide(before)
+            event = event_for(before, change, at)
+            committed = await self._commit(before, event)
+            if committed is not None:
+                return committed
+        raise ConcurrentUpdate(f"Interaction {interaction_id} kept changing underneath; try again.")
+
+    @abstractmethod
+    async def get_interaction(self, interaction_id: str) -> Interaction: ...
+
+    @abstractmethod
+    async def _commit(self, before: Interaction | None, event: Event) -> Event | None:
+        """Write ``event.interaction`` and append ``event`` atomically.
+
+        With ``before`` None the interaction must not exist yet (AlreadyExists
+        otherwise); else the stored version must still be ``before.version``.
+        Returns the event with its cursor, or None when the version moved on.
+        """

@@ -1,0 +1,216 @@
+"""One contract, every store: each test here runs on the in-memory and the Redis store."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sessions.errors import AlreadyExists, CursorExpired, IllegalTransition, InvalidCursor, NotFound, PermissionDenied
+from sessions.events import cursor_key
+from sessions.model import CommType, Customer, Direction, Outcome, Queue, State, Status, Subtype, TargetKind, TransferTarget, User
+from tests.conftest import World, dispose, make_store, seed
+
+
+async def inbound(world: World, queue: str = "sales", **kw):
+    return (await world.sessions.create(None, queue_id=queue, direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE,
+                                        customer=Customer(name="Carla", phone="+14155550100"), **kw)).interaction
+
+
+async def all_events(world: World, cursor=None, **filters):
+    events, page = [], None
+    while page is None or not page.complete:
+        page = await world.sessions.store.events_since(cursor, limit=3, **filters)
+        events += page.events
+        cursor = page.last
+    return events
+
+
+class TestState:
+    async def test_created_interaction_reads_back_identical(self, world: World):
+        ix = await inbound(world, tags=["vip"], subject="Order 42")
+        assert await world.sessions.store.get_interaction(ix.id) == ix
+
+    async def test_duplicate_id_is_refused_and_the_first_kept(self, world: World):
+        first = await inbound(world, id="fixed")
+        with pytest.raises(AlreadyExists):
+            await inbound(world, queue="billing", id="fixed")
+        assert await world.sessions.store.get_interaction("fixed") == first
+        assert len(await all_events(world)) == 1
+
+    async def test_unknown_ids_are_not_found(self, world: World):
+        store = world.sessions.store
+        with pytest.raises(NotFound):
+            await store.get_interaction("nope")
+        with pytest.raises(NotFound):
+            await store.get_queue("nope")
+        with pytest.raises(NotFound):
+            await store.get_user("nope")
+        with pytest.raises(NotFound, match="Queue nope does not exist"):
+            await inbound(world, queue="nope")
+
+    async def test_each_change_bumps_the_version_and_persists(self, world: World):
+        ix = await inbound(world)
+        claimed = (await world.sessions.claim(world.alice, ix.id)).interaction
+        stored = await world.sessions.store.get_interaction(ix.id)
+        assert stored == claimed and stored.version == ix.version + 1 and stored.status is Status.CLAIMED
+
+    async def test_refused_command_changes_nothing_and_logs_nothing(self, world: World):
+        ix = await inbound(world)
+        await world.sessions.claim(world.alice, ix.id)
+        before = await world.sessions.store.get_interaction(ix.id)
+        cursor = await world.sessions.store.last_cursor()
+        with pytest.raises(IllegalTransition):
+            await world.sessions.claim(world.bob, ix.id)
+        with pytest.raises(NotFound, match="Transfer target queue ghost does not exist"):
+            await world.sessions.transfer(world.alice, ix.id, TransferTarget(kind=TargetKind.QUEUE, id="ghost"))
+        assert await world.sessions.store.get_interaction(ix.id) == before
+        assert (await world.sessions.store.events_since(cursor)).events == []
+
+
+class TestListings:
+    async def test_active_lists_oldest_first_per_queue_and_follow_transfers(self, world: World):
+        a = await inbound(world)
+        world.clock.advance(10)
+        b = await inbound(world)
+        c = await inbound(world, queue="billing")
+        assert [i.id for i in await world.sessions.list_interactions(world.bob, "sales", State.ACTIVE)] == [a.id, b.id]
+        await world.sessions.claim(world.bob, a.id)
+        await world.sessions.transfer(world.bob, a.id, TransferTarget(kind=TargetKind.QUEUE, id="billing"))
+        assert [i.id for i in await world.sessions.list_interactions(world.bob, "sales", State.ACTIVE)] == [b.id]
+        assert {i.id for i in await world.sessions.list_interactions(world.bob, "billing", State.ACTIVE)} == {a.id, c.id}
+
+    async def test_completed_lists_newest_first_and_leave_the_active_list(self, world: World):
+        ids = []
+        for _ in range(3):
+            ix = await inbound(world)
+            await world.sessions.claim(world.alice, ix.id)
+            await world.sessions.end(world.alice, ix.id, Outcome.RESOLVED)
+            world.clock.advance(5)
+            await world.sessions.complete(world.alice, ix.id)
+            ids.append(ix.id)
+        done = await world.sessions.list_interactions(world.alice, "sales", State.COMPLETED)
+        assert [i.id for i in done] == ids[::-1]
+        assert await world.sessions.list_interactions(world.alice, "sales", State.ACTIVE) == []
+        assert [i.id for i in await world.sessions.list_interactions(world.alice, "sales", State.COMPLETED, limit=1, offset=1)] == [ids[1]]
+
+    async def test_agents_list_only_their_queues(self, world: World):
+        with pytest.raises(PermissionDenied):
+            await world.sessions.list_interactions(world.alice, "billing", State.ACTIVE)
+        with pytest.raises(PermissionDenied):
+            await world.sessions.list_interactions(world.alice, None, State.ACTIVE)
+
+
+class TestEventLog:
+    async def test_every_change_appends_exactly_one_event_in_order(self, world: World):
+        ix = await inbound(world)
+        await world.sessions.claim(world.alice, ix.id)
+        await world.sessions.add_note(world.alice, ix.id, "called back")
+        await world.sessions.end(world.alice, ix.id, Outcome.RESOLVED)
+        await world.sessions.complete(world.alice, ix.id)
+        events = await all_events(world)
+        assert [e.type for e in events] == ["interaction.created", "interaction.claimed", "interaction.note_added", "interaction.ended", "interaction.completed"]
+        assert [e.interaction.version for e in events] == [1, 2, 3, 4, 5]
+        keys = [cursor_key(e.id) for e in events]
+        assert keys == sorted(keys) and len(set(keys)) == len(keys)
+
+    async def test_reading_since_a_cursor_returns_exactly_what_followed(self, world: World):
+        for _ in range(5):
+            await inbound(world)
+        events = await all_events(world)
+        for i, e in enumerate(events):
+            assert [x.id for x in await all_events(world, e.id)] == [x.id for x in events[i + 1:]]
+
+    async def test_filter_by_queue_and_by_user(self, world: World):
+        s = await inbound(world)
+        b = await inbound(world, queue="billing")
+        await world.sessions.claim(world.bob, b.id)
+        assert {e.interaction.id for e in await all_events(world, queues={"sales"})} == {s.id}
+        # Bob's own claim reaches him through the user filter; billing's creation did not concern him.
+        assert [(e.type, e.interaction.id) for e in await all_events(world, queues={"sales"}, users={"u-bob"})] == [
+            ("interaction.created", s.id), ("interaction.claimed", b.id)]
+        # A transfer out of a queue still reaches the queue it left.
+        await world.sessions.transfer(world.bob, b.id, TransferTarget(kind=TargetKind.QUEUE, id="sales"))
+        sales_events = await all_events(world, queues={"sales"})
+        assert sales_events[-1].type == "interaction.transferred" and sales_events[-1].interaction.queue_id == "sales"
+        billing_events = await all_events(world, queues={"billing"})
+        assert billing_events[-1].type == "interaction.transferred"
+
+    async def test_garbage_cursor_is_refused(self, world: World):
+        with pytest.raises(InvalidCursor):
+            await world.sessions.store.events_since("yesterday")
+
+    async def test_waiting_reader_wakes_on_append(self, world: World):
+        store = world.sessions.store
+        start = await store.last_cursor()
+        reader = asyncio.create_task(store.wait_events(start, timeout=10))
+        await asyncio.sleep(0)  # let the reader block first; the assertion does not depend on it
+        ix = await inbound(world)
+        got = await asyncio.wait_for(reader, 10)
+        assert [e.interaction.id for e in got] == [ix.id]
+
+    async def test_waiting_reader_times_out_empty(self, world: World):
+        assert await world.sessions.store.wait_events(await world.sessions.store.last_cursor(), timeout=0.05) == []
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_cursor_older_than_the_kept_log_expires(kind: str):
+    store = await make_store(kind, max_events=5, **({"trim_slack": 2} if kind == "redis" else {}))
+    try:
+        world = await seed(store)
+        first = await inbound(world)
+        first_cursor = (await store.events_since(None)).events[0].id
+        for _ in range(12):
+            await inbound(world)
+        with pytest.raises(CursorExpired, match="no longer kept"):
+            await store.events_since(first_cursor)
+        kept = (await store.events_since(None)).events
+        assert 5 <= len(kept) <= 7 and first.id not in {e.interaction.id for e in kept}
+        # The cursor just before the oldest kept event still resumes without a gap.
+        page = await store.events_since(None, limit=1)
+        assert (await store.events_since(page.last)).events == kept[1:]
+    finally:
+        await dispose(store)
+
+
+class TestDirectory:
+    async def test_usernames_are_unique_and_findable(self, world: World):
+        store = world.sessions.store
+        with pytest.raises(AlreadyExists):
+            await store.put_user(User(id="u-other", username="alice", name="Other"))
+        assert (await store.find_user("alice")).id == "u-alice"
+        renamed = world.alice.model_copy(update={"username": "alice2"})
+        await store.put_user(renamed)
+        assert await store.find_user("alice") is None
+        assert (await store.find_user("alice2")).id == "u-alice"
+        assert [u.username for u in await store.list_users()] == ["admin", "alice2", "bob", "carol", "sam"]
+
+    async def test_queues_are_unique_and_need_an_admin(self, world: World):
+        with pytest.raises(AlreadyExists):
+            await world.sessions.create_queue(world.admin, Queue(id="sales", name="Again"))
+        with pytest.raises(PermissionDenied):
+            await world.sessions.create_queue(world.supervisor, Queue(id="vip", name="VIP"))
+        assert [q.id for q in await world.sessions.store.list_queues()] == ["billing", "sales"]
+        assert [q.id for q in await world.sessions.queues_for(world.alice)] == ["sales"]
+
+
+class TestTimers:
+    async def test_unanswered_offer_returns_to_the_queue_after_ring_time(self, world: World):
+        ix = await inbound(world)
+        await world.sessions.offer(ix.id, world.alice.id)
+        world.clock.advance(14)
+        assert await world.sessions.run_timers() == []
+        world.clock.advance(1)
+        fired = await world.sessions.run_timers()
+        assert [(e.type, e.interaction.status) for e in fired] == [("interaction.offer_expired", Status.OPEN)]
+
+    async def test_wrap_up_auto_completes_after_the_queue_limit(self, world: World):
+        sales = await inbound(world)
+        billing = await inbound(world, queue="billing")
+        for ix in (sales, billing):
+            await world.sessions.claim(world.bob, ix.id)
+            await world.sessions.end(world.bob, ix.id, Outcome.RESOLVED)
+        world.clock.advance(60)
+        fired = await world.sessions.run_timers()
+        assert [(e.interaction.id, e.interaction.completed_by, e.interaction.auto_completed) for e in fired] == [(sales.id, "u-bob", True)]
+        assert (await world.sessions.store.get_interaction(billing.id)).status is Status.WRAP_UP, "billing has auto-complete off"
