@@ -25,6 +25,8 @@ class MemoryStore(BaseStore):
         self._queues: dict[str, Queue] = {}
         self._users: dict[str, User] = {}
         self._usernames: dict[str, str] = {}
+        self._passwords: dict[str, str] = {}
+        self._tokens: dict[str, str] = {}
         self._interactions: dict[str, Interaction] = {}
         self._indexes: dict[str, dict[str, float]] = {}
         self._events: deque[Event] = deque()
@@ -76,6 +78,27 @@ class MemoryStore(BaseStore):
 
     async def list_users(self) -> list[User]:
         return [u.model_copy(deep=True) for u in sorted(self._users.values(), key=lambda u: u.username)]
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        self._passwords[user_id] = password_hash
+
+    async def get_password_hash(self, user_id: str) -> str | None:
+        return self._passwords.get(user_id)
+
+    async def put_token(self, digest: str, user_id: str) -> None:
+        self._tokens[digest] = user_id
+
+    async def token_user(self, digest: str) -> str | None:
+        return self._tokens.get(digest)
+
+    async def revoke_token(self, digest: str) -> None:
+        self._tokens.pop(digest, None)
+
+    async def revoke_user_tokens(self, user_id: str) -> int:
+        mine = [d for d, uid in self._tokens.items() if uid == user_id]
+        for d in mine:
+            del self._tokens[d]
+        return len(mine)
 
     # -- interactions ----------------------------------------------------------
 

@@ -14,6 +14,7 @@ Keys, under a configurable prefix (tests take one each):
 * ``events``         stream of ``{e: event JSON}``; the stream id is the cursor
 * ``events:trimmed`` the id of the last event trimmed away (to detect expired cursors)
 * ``queue:<id>``, ``queues``; ``user:<id>``, ``users``, ``username:<name>``
+* ``password:<user>``; ``token:<digest>`` -> user id, ``tokens:<user>`` set of digests
 """
 
 from __future__ import annotations
@@ -155,6 +156,36 @@ class RedisStore(BaseStore):
         ids = list(await self.redis.smembers(self.key("users")))
         raws = await self.redis.mget([self.key("user", i) for i in ids]) if ids else []
         return sorted((User.model_validate_json(r) for r in raws if r is not None), key=lambda u: u.username)
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        await self.redis.set(self.key("password", user_id), password_hash)
+
+    async def get_password_hash(self, user_id: str) -> str | None:
+        return await self.redis.get(self.key("password", user_id))
+
+    async def put_token(self, digest: str, user_id: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.key("token", digest), user_id)
+            pipe.sadd(self.key("tokens", user_id), digest)
+            await pipe.execute()
+
+    async def token_user(self, digest: str) -> str | None:
+        return await self.redis.get(self.key("token", digest))
+
+    async def revoke_token(self, digest: str) -> None:
+        user_id = await self.redis.get(self.key("token", digest))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.key("token", digest))
+            if user_id:
+                pipe.srem(self.key("tokens", user_id), digest)
+            await pipe.execute()
+
+    async def revoke_user_tokens(self, user_id: str) -> int:
+        digests = await self.redis.smembers(self.key("tokens", user_id))
+        if not digests:
+            return 0
+        await self.redis.delete(*(self.key("token", d) for d in digests), self.key("tokens", user_id))
+        return len(digests)
 
     # -- interactions ----------------------------------------------------------
 

@@ -214,3 +214,18 @@ class TestTimers:
         fired = await world.sessions.run_timers()
         assert [(e.interaction.id, e.interaction.completed_by, e.interaction.auto_completed) for e in fired] == [(sales.id, "u-bob", True)]
         assert (await world.sessions.store.get_interaction(billing.id)).status is Status.WRAP_UP, "billing has auto-complete off"
+
+
+class TestSecrets:
+    async def test_passwords_and_tokens_round_trip_and_revoke(self, world: World):
+        store = world.sessions.store
+        assert await store.get_password_hash("u-alice") is None
+        await store.set_password_hash("u-alice", "scrypt$x")
+        assert await store.get_password_hash("u-alice") == "scrypt$x"
+        for digest in ("d1", "d2"):
+            await store.put_token(digest, "u-alice")
+        await store.put_token("d3", "u-bob")
+        await store.revoke_token("d1")
+        assert (await store.token_user("d1"), await store.token_user("d2")) == (None, "u-alice")
+        assert await store.revoke_user_tokens("u-alice") == 1
+        assert (await store.token_user("d2"), await store.token_user("d3")) == (None, "u-bob")

@@ -1,0 +1,1 @@
+"""The ASGI gateway: HTTP API, webhooks, websockets, auth and settings around the core."""

@@ -1,0 +1,115 @@
+"""The ASGI application: wiring only.  ``create_app`` is the uvicorn factory (see Procfile)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from sessions import Clock, Sessions
+from sessions.stores import MemoryStore, Store
+
+from .auth import Auth
+from .errors import EXCEPTION_HANDLERS, BodyLimit
+from .hub import Hub
+from .operations import openapi, routes
+from .routes import all_operations
+from .settings import Settings
+from .ws_agent import agent_socket
+
+log = logging.getLogger("gateway")
+WEB = Path(__file__).resolve().parent.parent / "web"
+VERSION = "0.1.0"
+
+
+def make_store(settings: Settings) -> Store:
+    if settings.redis_url:
+        from sessions.stores.redis import RedisStore
+
+        return RedisStore(settings.redis_url, prefix=settings.redis_prefix)
+    return MemoryStore()
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    state = request.app.state
+    store_ok = await state.sessions.store.ping()
+    reader_ok = state.hub.healthy.is_set()
+    ok = store_ok and reader_ok
+    return JSONResponse({"status": "ready" if ok else "unavailable", "store": store_ok, "events": reader_ok}, status_code=200 if ok else 503)
+
+
+async def openapi_json(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.state.openapi)
+
+
+async def _run_timers(sessions: Sessions, interval: float) -> None:
+    while True:
+        try:
+            await sessions.run_timers()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("timer sweep failed; retrying")
+        await asyncio.sleep(interval)
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    store = store or make_store(settings)
+    sessions = Sessions(store, clock)
+    auth = Auth(store)
+    hub = Hub(store)
+    operations = all_operations()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        token, password = await auth.bootstrap(settings.admin_token)
+        app.state.admin_token = token
+        store_name = f"Redis at {settings.redis_url}" if settings.redis_url else "the embedded in-memory store"
+        lines = [f"Switchboard gateway on {store_name}", f"  agent console: http://{settings.host}:{settings.port}/",
+                 f"  admin bearer token: {token}"]
+        if password:
+            lines.append(f"  admin login: username admin, password {password}")
+        print("\n".join(lines), flush=True)
+        await hub.start()
+        timers = asyncio.create_task(_run_timers(sessions, settings.timer_interval), name="timers")
+        try:
+            yield
+        finally:
+            timers.cancel()
+            await hub.stop()
+            await store.close()
+
+    web_routes = [Mount("/", StaticFiles(directory=WEB, html=True), name="web")] if WEB.is_dir() else []
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/openapi.json", openapi_json),
+            *routes(operations),
+            WebSocketRoute("/ws/agent", agent_socket),
+            *web_routes,
+        ],
+        middleware=[Middleware(BodyLimit, limit=settings.max_body)],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.auth = auth
+    app.state.hub = hub
+    app.state.openapi = openapi(operations, "Switchboard gateway", VERSION)
+    return app

@@ -1,0 +1,137 @@
+"""Fan-out of the event log to this process's agent websockets.
+
+One reader per process follows the store's log (a Redis Stream read with
+XREAD BLOCK, or the in-memory log) and hands each event, serialised once, to
+every subscriber it concerns.  Because every process reads the same stream,
+an interaction created through process A reaches an agent connected to
+process B with no pub/sub on the side, and a Redis outage only pauses the
+reader: it resumes from its last cursor, so nothing is skipped.
+
+Each subscriber has a bounded buffer.  A consumer too slow to drain it is
+cut off with a reason instead of growing memory or stalling everyone else;
+the client reconnects with ``since=<last cursor it got>`` and replays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+from sessions.events import Cursor, Event, cursor_key
+from sessions.stores import Store
+
+log = logging.getLogger("gateway.hub")
+
+#: JSON of an event as the agent websocket sends it: the contract fields, plus ``data``.
+WIRE_FIELDS = {"id", "type", "at", "interaction", "data"}
+
+
+def wire(event: Event) -> str:
+    return event.model_dump_json(include=WIRE_FIELDS)
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One websocket's view: what it wants, and a bounded buffer of serialised events.
+
+    A deque plus one wake-up event rather than an asyncio.Queue: the sender
+    drains everything buffered per wake-up, and overflow or closing wake it
+    through the same event, so it waits on exactly one thing.
+    """
+
+    queues: set[str] | None
+    users: set[str]
+    capacity: int
+    buffer: deque[tuple[Cursor, str]] = field(default_factory=deque)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    overflowed: bool = False
+    closed: bool = False
+
+    def push(self, cursor: Cursor, text: str) -> None:
+        if self.overflowed or self.closed:
+            return
+        if len(self.buffer) >= self.capacity:
+            self.overflowed = True
+            self.buffer.clear()
+        else:
+            self.buffer.append((cursor, text))
+        self.ready.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self.ready.set()
+
+    async def drain(self) -> list[tuple[Cursor, str]]:
+        """Waits for something to happen; returns what is buffered (empty on overflow or close)."""
+        await self.ready.wait()
+        self.ready.clear()
+        items = list(self.buffer)
+        self.buffer.clear()
+        return items
+
+
+class Hub:
+    def __init__(self, store: Store, *, block_seconds: float = 5.0) -> None:
+        self.store = store
+        self.block_seconds = block_seconds
+        self.subscribers: set[Subscriber] = set()
+        self.cursor: Cursor | None = None
+        self.healthy = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.cursor = await self.store.last_cursor() or "0-0"
+        self.healthy.set()
+        self._task = asyncio.create_task(self._run(), name="hub-reader")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    def subscribe(self, queues: set[str] | None, users: set[str], capacity: int) -> Subscriber:
+        sub = Subscriber(queues, users, capacity)
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+
+    def dispatch(self, events: list[Event]) -> None:
+        for event in events:
+            text: str | None = None
+            for sub in self.subscribers:
+                if event.concerns(sub.queues, sub.users):
+                    text = text or wire(event)
+                    sub.push(event.id, text)
+            self.cursor = event.id
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                events = await self.store.wait_events(self.cursor, self.block_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Store unreachable: report unready, retry from the same cursor.
+                if self.healthy.is_set():
+                    log.exception("event reader lost the store; retrying from %s", self.cursor)
+                self.healthy.clear()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            if not self.healthy.is_set():
+                log.warning("event reader reconnected at %s", self.cursor)
+            self.healthy.set()
+            backoff = 0.1
+            self.dispatch(events)
+
+
+def newer(cursor: Cursor, than: Cursor | None) -> bool:
+    return than is None or cursor_key(cursor) > cursor_key(than)

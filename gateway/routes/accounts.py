@@ -1,0 +1,90 @@
+"""Login, logout, the current user, and user administration."""
+
+from __future__ import annotations
+
+from sessions.errors import AlreadyExists, PermissionDenied
+from sessions.model import Role, User
+
+from ..operations import Call, Operations, bearer_token
+from ..schemas import LoginBody, LoginResult, NewUser, UserPatch
+
+ops = Operations("accounts")
+
+
+@ops("POST", "/api/auth/login", body=LoginBody, response=LoginResult, authenticated=False)
+async def login(call: Call) -> LoginResult:
+    """Exchanges a username and password for a bearer token."""
+    token, user = await call.auth.login(call.body.username, call.body.password)
+    return LoginResult(token=token, user=user)
+
+
+@ops("POST", "/api/auth/logout")
+async def logout(call: Call) -> None:
+    """Revokes the token this request carries."""
+    await call.auth.revoke(bearer_token(call.request) or "")
+
+
+@ops("GET", "/api/me", response=User)
+async def me(call: Call) -> User:
+    """The user the token belongs to."""
+    return call.user
+
+
+def _require_admin(user: User) -> None:
+    if user.role is not Role.ADMIN:
+        raise PermissionDenied("Only admins manage users.")
+
+
+@ops("GET", "/api/users", response=list[User])
+async def list_users(call: Call) -> list[User]:
+    """Every user (admins), or the users sharing a queue with the caller (transfer picker)."""
+    users = await call.sessions.store.list_users()
+    if call.user.role is Role.ADMIN:
+        return users
+    mine = set(call.user.queues)
+    return [u for u in users if mine.intersection(u.queues)]
+
+
+@ops("POST", "/api/users", body=NewUser, response=User, status=201)
+async def create_user(call: Call) -> User:
+    """Creates an agent, supervisor or admin with queue memberships and a password."""
+    _require_admin(call.user)
+    b: NewUser = call.body
+    user = User(id=b.username, username=b.username, name=b.name, role=b.role, queues=list(dict.fromkeys(b.queues)))
+    if await call.sessions.store.find_user(b.username) is not None:
+        raise AlreadyExists(f"Username {b.username} is taken.")
+    await call.sessions.save_user(call.user, user)
+    await call.auth.set_password(user.id, b.password)
+    return user
+
+
+@ops("GET", "/api/users/{user_id}", response=User)
+async def get_user(call: Call) -> User:
+    """One user (admins, or the user themself)."""
+    if call.user.role is not Role.ADMIN and call.user.id != call.path["user_id"]:
+        raise PermissionDenied("Only admins see other users' accounts.")
+    return await call.sessions.store.get_user(call.path["user_id"])
+
+
+@ops("PATCH", "/api/users/{user_id}", body=UserPatch, response=User)
+async def update_user(call: Call) -> User:
+    """Changes a user's name, role, queues or password."""
+    _require_admin(call.user)
+    current = await call.sessions.store.get_user(call.path["user_id"])
+    b: UserPatch = call.body
+    changes = {k: v for k, v in b.model_dump(exclude_unset=True, exclude={"password"}).items() if v is not None}
+    if "queues" in changes:
+        changes["queues"] = list(dict.fromkeys(changes["queues"]))
+    user = User.model_validate({**current.model_dump(), **changes})
+    await call.sessions.save_user(call.user, user)
+    if b.password:
+        await call.auth.set_password(user.id, b.password)
+    return user
+
+
+@ops("POST", "/api/users/{user_id}/revoke-tokens")
+async def revoke_tokens(call: Call) -> None:
+    """Logs a user out everywhere."""
+    _require_admin(call.user)
+    await call.sessions.store.get_user(call.path["user_id"])  # 404 for unknown users
+    await call.sessions.store.revoke_user_tokens(call.path["user_id"])

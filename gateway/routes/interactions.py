@@ -1,0 +1,115 @@
+"""Interactions: read one, create outbound, and every command of the state machine.
+
+Commands answer with the interaction as it is after the command (the same
+snapshot the event carries to websockets).
+"""
+
+from __future__ import annotations
+
+from sessions.events import Event
+from sessions.model import ActivityEntry, Direction, Interaction
+
+from ..operations import Call, Operations
+from ..schemas import EditBody, EndBody, MessageBody, NewInteraction, NoteBody, SwitchBody, TransferBody
+
+ops = Operations("interactions")
+
+
+def _after(event: Event) -> Interaction:
+    return event.interaction
+
+
+@ops("POST", "/api/interactions", body=NewInteraction, response=Interaction, status=201)
+async def create_outbound(call: Call) -> Interaction:
+    """Starts an outbound call or text; the creating agent holds it."""
+    b: NewInteraction = call.body
+    return _after(await call.sessions.create(call.user, queue_id=b.queue_id, direction=Direction.OUTBOUND, type=b.type, subtype=b.subtype,
+                                             customer=b.customer, tags=b.tags, subject=b.subject))
+
+
+@ops("GET", "/api/interactions/{interaction_id}", response=Interaction)
+async def get_interaction(call: Call) -> Interaction:
+    """One interaction, active or completed, with its whole history."""
+    return await call.sessions.get(call.user, call.path["interaction_id"])
+
+
+@ops("GET", "/api/interactions/{interaction_id}/activity", response=list[ActivityEntry])
+async def activity(call: Call) -> list[ActivityEntry]:
+    """The append-only activity feed."""
+    return (await call.sessions.get(call.user, call.path["interaction_id"])).activity
+
+
+@ops("POST", "/api/interactions/{interaction_id}/claim", response=Interaction)
+async def claim(call: Call) -> Interaction:
+    """Takes an open interaction of one's queues, or accepts an offer."""
+    return _after(await call.sessions.claim(call.user, call.path["interaction_id"]))
+
+
+@ops("POST", "/api/interactions/{interaction_id}/decline", response=Interaction)
+async def decline(call: Call) -> Interaction:
+    """Declines an offer; the interaction goes back to its queue."""
+    return _after(await call.sessions.decline(call.user, call.path["interaction_id"]))
+
+
+@ops("POST", "/api/interactions/{interaction_id}/transfer", body=TransferBody, response=Interaction)
+async def transfer(call: Call) -> Interaction:
+    """Transfers to a user, a queue or an external number; warm (calls) starts a consult."""
+    b: TransferBody = call.body
+    return _after(await call.sessions.transfer(call.user, call.path["interaction_id"], b.target, b.mode))
+
+
+@ops("POST", "/api/interactions/{interaction_id}/consult/complete", response=Interaction)
+async def complete_consult(call: Call) -> Interaction:
+    """Hands a warm-transferred call to the consulted target."""
+    return _after(await call.sessions.complete_consult(call.user, call.path["interaction_id"]))
+
+
+@ops("POST", "/api/interactions/{interaction_id}/consult/cancel", response=Interaction)
+async def cancel_consult(call: Call) -> Interaction:
+    """Abandons a consult; the agent keeps the customer."""
+    return _after(await call.sessions.cancel_consult(call.user, call.path["interaction_id"]))
+
+
+@ops("POST", "/api/interactions/{interaction_id}/switch", body=SwitchBody, response=Interaction)
+async def switch(call: Call) -> Interaction:
+    """Continues the conversation on another channel; same interaction, history kept."""
+    b: SwitchBody = call.body
+    return _after(await call.sessions.switch_channel(call.user, call.path["interaction_id"], b.type, b.subtype))
+
+
+@ops("POST", "/api/interactions/{interaction_id}/messages", body=MessageBody, response=Interaction, status=201)
+async def send_message(call: Call) -> Interaction:
+    """Sends a message to the customer on the interaction's current channel."""
+    return _after(await call.sessions.add_message(call.user, call.path["interaction_id"], direction=Direction.OUTBOUND, body=call.body.body))
+
+
+@ops("POST", "/api/interactions/{interaction_id}/notes", body=NoteBody, response=Interaction, status=201)
+async def add_note(call: Call) -> Interaction:
+    """Adds a note and optionally sets the disposition."""
+    b: NoteBody = call.body
+    return _after(await call.sessions.add_note(call.user, call.path["interaction_id"], b.body, b.disposition))
+
+
+@ops("POST", "/api/interactions/{interaction_id}/end", body=EndBody, response=Interaction)
+async def end(call: Call) -> Interaction:
+    """Ends as resolved (to wrap-up) or unresolved (back to the queue)."""
+    return _after(await call.sessions.end(call.user, call.path["interaction_id"], call.body.outcome))
+
+
+@ops("POST", "/api/interactions/{interaction_id}/complete", response=Interaction)
+async def complete(call: Call) -> Interaction:
+    """Completes a wrapped-up interaction."""
+    return _after(await call.sessions.complete(call.user, call.path["interaction_id"]))
+
+
+@ops("PATCH", "/api/interactions/{interaction_id}", body=EditBody, response=Interaction)
+async def edit(call: Call) -> Interaction:
+    """Edits customer, tags, subject or disposition; who completed it, when, and the feed are permanent."""
+    changes = call.body.model_dump(exclude_unset=True)
+    return _after(await call.sessions.edit(call.user, call.path["interaction_id"], changes))
+
+
+@ops("POST", "/api/interactions/{interaction_id}/clone", response=Interaction, status=201)
+async def clone(call: Call) -> Interaction:
+    """Opens a follow-up: a new active outbound interaction linked to this completed one."""
+    return _after(await call.sessions.clone(call.user, call.path["interaction_id"]))

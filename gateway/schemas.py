@@ -1,0 +1,115 @@
+"""Request and response shapes of the HTTP API (the edge; the core has its own model)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sessions.model import CommType, Customer, Interaction, Outcome, QueueSettings, Role, State, Status, Subtype, TransferMode, TransferTarget, User
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(max_length=10_000)]
+Tag = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginBody(Body):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class LoginResult(BaseModel):
+    token: str
+    user: User
+
+
+class NewUser(Body):
+    username: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
+    name: Name
+    role: Role = Role.AGENT
+    queues: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=200)
+    password: Annotated[str, Field(min_length=8, max_length=256)]
+
+
+class UserPatch(Body):
+    name: Name | None = None
+    role: Role | None = None
+    queues: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(None, max_length=200)
+    password: Annotated[str, Field(min_length=8, max_length=256)] | None = None
+
+
+class NewQueue(Body):
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: Name
+    settings: QueueSettings = Field(default_factory=QueueSettings)
+
+
+class QueuePatch(Body):
+    name: Name | None = None
+    settings: QueueSettings | None = None
+
+
+class ListQuery(Body):
+    state: State = State.ACTIVE
+    status: Status | None = None
+    type: CommType | None = None
+    customer: Annotated[str, Field(max_length=200)] | None = None
+    outcome: Outcome | None = None
+    #: ISO dates (YYYY-MM-DD) bounding created_at, inclusive.
+    since: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+    until: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+    offset: Annotated[int, Field(ge=0, le=100_000)] = 0
+
+
+class InteractionList(BaseModel):
+    items: list[Interaction]
+    #: The event cursor read before the list: connect /ws/agent with since=<cursor> to follow it live without a gap.
+    cursor: str | None
+
+
+class NewInteraction(Body):
+    queue_id: Annotated[str, Field(min_length=1, max_length=64)]
+    type: CommType
+    subtype: Subtype
+    customer: Customer = Field(default_factory=Customer)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    subject: Annotated[str, Field(max_length=500)] | None = None
+
+
+class TransferBody(Body):
+    target: TransferTarget
+    mode: TransferMode = TransferMode.COLD
+
+
+class SwitchBody(Body):
+    type: CommType
+    subtype: Subtype
+
+
+class MessageBody(Body):
+    body: Annotated[str, Field(min_length=1, max_length=10_000)]
+
+
+class NoteBody(Body):
+    body: Text = ""
+    disposition: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+class EndBody(Body):
+    outcome: Outcome
+
+
+class EditBody(BaseModel):
+    """Unknown and permanent fields pass through so the core can say precisely why they are refused."""
+
+    model_config = ConfigDict(extra="allow")
+
+    customer: Customer | None = None
+    tags: list[Tag] | None = Field(None, max_length=50)
+    subject: Annotated[str, Field(max_length=500)] | None = None
+    disposition: Annotated[str, Field(max_length=100)] | None = None

@@ -1,0 +1,49 @@
+"""Settings from the environment (names per the external contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Unset: the embedded in-memory store, single process.
+    redis_url: str | None = None
+    #: Key prefix in Redis, so several deployments (or test runs) share a server.
+    redis_prefix: str = "switchboard"
+    admin_token: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_api_base: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path("data"))
+    #: Largest request body accepted, in bytes.
+    max_body: int = 1_000_000
+    #: Events buffered per agent websocket before it is dropped as a slow consumer.
+    ws_buffer: int = 1_000
+    #: Seconds between timer sweeps (offer expiry, wrap-up auto-complete).
+    timer_interval: float = 1.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        port = int(e.get("PORT", "8000"))
+        host = e.get("GATEWAY_HOST", "127.0.0.1")
+        return cls(
+            host=host,
+            port=port,
+            redis_url=e.get("GATEWAY_REDIS_URL") or None,
+            redis_prefix=e.get("GATEWAY_REDIS_PREFIX", "switchboard"),
+            admin_token=e.get("GATEWAY_ADMIN_TOKEN") or None,
+            public_url=(e.get("GATEWAY_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/"),
+            twilio_account_sid=e.get("TWILIO_ACCOUNT_SID") or None,
+            twilio_auth_token=e.get("TWILIO_AUTH_TOKEN") or None,
+            twilio_api_base=e.get("TWILIO_API_BASE") or None,
+            data_dir=Path(e.get("GATEWAY_DATA_DIR", "data")),
+            max_body=int(e.get("GATEWAY_MAX_BODY", "1000000")),
+            ws_buffer=int(e.get("GATEWAY_WS_BUFFER", "1000")),
+        )

@@ -1,0 +1,80 @@
+"""An in-process gateway (Starlette TestClient: lifespan and websockets on its own loop)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from sessions.stores import MemoryStore
+
+ADMIN_TOKEN = "test-admin-token"
+
+
+class Gateway:
+    """A TestClient plus shortcuts for the set-up every scenario needs."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    @property
+    def app(self):
+        return self.client.app
+
+    def call(self, fn, *args: Any) -> Any:
+        """Runs a coroutine function on the app's own event loop."""
+        return self.client.portal.call(fn, *args)
+
+    def as_(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.as_(ADMIN_TOKEN)
+
+    def queue(self, queue_id: str, **settings: Any) -> dict:
+        r = self.client.post("/api/queues", json={"id": queue_id, "name": queue_id.title(), "settings": settings}, headers=self.admin)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def agent(self, username: str, queues: list[str], role: str = "agent") -> dict[str, str]:
+        r = self.client.post("/api/users", json={"username": username, "name": username.title(), "role": role, "queues": queues, "password": "correct horse"},
+                             headers=self.admin)
+        assert r.status_code == 201, r.text
+        r = self.client.post("/api/auth/login", json={"username": username, "password": "correct horse"})
+        assert r.status_code == 200, r.text
+        return self.as_(r.json()["token"])
+
+    def inbound(self, queue_id: str, **kw: Any) -> dict:
+        """An inbound call as a channel adapter would create it."""
+        from sessions.model import CommType, Customer, Direction, Subtype
+
+        async def create():
+            return await self.app.state.sessions.create(None, queue_id=queue_id, direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE,
+                                                        customer=Customer(name="Carla", phone="+14155550100"), **kw)
+
+        return self.call(create).interaction.model_dump(mode="json")
+
+
+def make_gateway(**overrides: Any) -> Iterator[Gateway]:
+    settings = Settings(admin_token=ADMIN_TOKEN, timer_interval=3600, **overrides)
+    with TestClient(create_app(settings, store=MemoryStore())) as client:
+        yield Gateway(client)
+
+
+@pytest.fixture
+def gw() -> Iterator[Gateway]:
+    yield from make_gateway()
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "detail"} and body["detail"], body
+    if code:
+        assert body["error"] == code, body
+    return body

@@ -1,0 +1,230 @@
+"""The HTTP API: accounts, queues, the interaction lifecycle, and what bad input gets."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.gateway.conftest import Gateway, assert_error
+
+
+class TestService:
+    def test_health_and_readiness(self, gw: Gateway):
+        assert gw.client.get("/healthz").json() == {"status": "ok"}
+        r = gw.client.get("/readyz")
+        assert r.status_code == 200 and r.json()["store"] is True
+
+    def test_openapi_describes_the_api(self, gw: Gateway):
+        spec = gw.client.get("/openapi.json").json()
+        assert spec["openapi"].startswith("3.")
+        assert "post" in spec["paths"]["/api/interactions/{interaction_id}/claim"]
+        body = spec["paths"]["/api/queues"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert body["$ref"].endswith("/NewQueue")
+
+    def test_unknown_route_is_a_json_404(self, gw: Gateway):
+        assert_error(gw.client.get("/api/nothing-here", headers=gw.admin), 404, "not_found")
+
+
+class TestAccounts:
+    def test_login_me_logout(self, gw: Gateway):
+        gw.queue("sales")
+        token = gw.agent("alice", ["sales"])
+        me = gw.client.get("/api/me", headers=token).json()
+        assert (me["username"], me["role"], me["queues"]) == ("alice", "agent", ["sales"])
+        assert "password" not in str(me)
+        assert gw.client.post("/api/auth/logout", headers=token).status_code == 204
+        assert_error(gw.client.get("/api/me", headers=token), 401, "unauthorized")
+
+    def test_wrong_password_and_missing_token(self, gw: Gateway):
+        gw.queue("sales")
+        gw.agent("alice", ["sales"])
+        assert_error(gw.client.post("/api/auth/login", json={"username": "alice", "password": "wrong"}), 401)
+        assert_error(gw.client.post("/api/auth/login", json={"username": "nobody", "password": "wrong"}), 401)
+        assert_error(gw.client.get("/api/queues"), 401, "unauthorized")
+        assert_error(gw.client.get("/api/queues", headers={"Authorization": "Bearer nope"}), 401)
+
+    def test_admin_revokes_every_token_of_a_user(self, gw: Gateway):
+        gw.queue("sales")
+        token = gw.agent("alice", ["sales"])
+        assert gw.client.post("/api/users/alice/revoke-tokens", headers=gw.admin).status_code == 204
+        assert_error(gw.client.get("/api/me", headers=token), 401)
+
+    def test_only_admins_manage_users_and_queues(self, gw: Gateway):
+        gw.queue("sales")
+        token = gw.agent("alice", ["sales"])
+        assert_error(gw.client.post("/api/users", json={"username": "x", "name": "X", "password": "longenough"}, headers=token), 403)
+        assert_error(gw.client.post("/api/queues", json={"id": "vip", "name": "VIP"}, headers=token), 403)
+        assert_error(gw.client.patch("/api/queues/sales", json={"name": "Mine"}, headers=token), 403)
+
+    def test_user_in_a_queue_that_does_not_exist_is_refused(self, gw: Gateway):
+        r = gw.client.post("/api/users", json={"username": "x", "name": "X", "password": "longenough", "queues": ["ghost"]}, headers=gw.admin)
+        assert_error(r, 404)
+        assert gw.client.post("/api/auth/login", json={"username": "x", "password": "longenough"}).status_code == 401
+
+    def test_duplicate_username_is_a_conflict(self, gw: Gateway):
+        gw.agent("alice", [])
+        r = gw.client.post("/api/users", json={"username": "alice", "name": "Other", "password": "longenough"}, headers=gw.admin)
+        assert_error(r, 409, "already_exists")
+
+
+class TestQueues:
+    def test_admin_configures_settings(self, gw: Gateway):
+        gw.queue("sales", ring_time=10)
+        r = gw.client.patch("/api/queues/sales", json={"settings": {"ring_time": 30, "voicemail": True}}, headers=gw.admin)
+        assert r.status_code == 200 and r.json()["settings"]["ring_time"] == 30 and r.json()["settings"]["voicemail"] is True
+
+    def test_agents_see_only_their_queues(self, gw: Gateway):
+        gw.queue("sales")
+        gw.queue("billing")
+        alice = gw.agent("alice", ["sales"])
+        assert [q["id"] for q in gw.client.get("/api/queues", headers=alice).json()] == ["sales"]
+        assert_error(gw.client.get("/api/queues/billing", headers=alice), 403)
+        assert_error(gw.client.get("/api/queues/billing/interactions", headers=alice), 403)
+        ix = gw.inbound("billing")
+        assert_error(gw.client.get(f"/api/interactions/{ix['id']}", headers=alice), 403)
+        assert_error(gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice), 403)
+
+    def test_listing_filters_and_returns_a_resume_cursor(self, gw: Gateway):
+        gw.queue("sales")
+        alice = gw.agent("alice", ["sales"])
+        first = gw.inbound("sales")
+        gw.inbound("sales", subject="x")
+        gw.client.post(f"/api/interactions/{first['id']}/claim", headers=alice)
+        listing = gw.client.get("/api/queues/sales/interactions?status=claimed", headers=alice).json()
+        assert [i["id"] for i in listing["items"]] == [first["id"]] and listing["cursor"]
+        assert len(gw.client.get("/api/queues/sales/interactions?customer=carla", headers=alice).json()["items"]) == 2
+        assert gw.client.get("/api/queues/sales/interactions?customer=zed", headers=alice).json()["items"] == []
+        assert_error(gw.client.get("/api/queues/sales/interactions?limit=abc", headers=alice), 422, "invalid")
+        assert_error(gw.client.get("/api/queues/sales/interactions?since=yesterday", headers=alice), 422)
+
+    def test_metrics(self, gw: Gateway):
+        gw.queue("sales")
+        alice = gw.agent("alice", ["sales"])
+        a = gw.inbound("sales")
+        gw.inbound("sales")
+        gw.client.post(f"/api/interactions/{a['id']}/claim", headers=alice)
+        m = gw.client.get("/api/queues/sales/metrics", headers=alice).json()
+        assert (m["active"], m["waiting"], m["claimed"]) == (2, 1, 1)
+        assert m["offered"] == 1 and m["service_level"] == 1.0
+
+
+class TestLifecycle:
+    def test_claim_reply_transfer_end_complete_edit_clone(self, gw: Gateway):
+        gw.queue("sales")
+        gw.queue("billing")
+        alice = gw.agent("alice", ["sales"])
+        bob = gw.agent("bob", ["sales", "billing"])
+        ix = gw.inbound("sales")
+        url = f"/api/interactions/{ix['id']}"
+        assert gw.client.post(f"{url}/claim", headers=alice).json()["assigned_to"] == "alice"
+        assert_error(gw.client.post(f"{url}/claim", headers=bob), 409, "illegal_transition")
+        r = gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "text"}, headers=alice)
+        assert r.json()["subtype"] == "text" and len(r.json()["channel_history"]) == 1
+        r = gw.client.post(f"{url}/messages", json={"body": "We'll text you the details"}, headers=alice)
+        assert r.status_code == 201 and r.json()["messages"][0]["body"] == "We'll text you the details"
+        r = gw.client.post(f"{url}/transfer", json={"target": {"kind": "queue", "id": "billing"}}, headers=alice)
+        assert (r.json()["queue_id"], r.json()["status"]) == ("billing", "open")
+        assert_error(gw.client.get(url, headers=alice), 403)  # it left alice's queues
+        gw.client.post(f"{url}/claim", headers=bob)
+        gw.client.post(f"{url}/notes", json={"body": "Refund issued", "disposition": "refund"}, headers=bob)
+        assert gw.client.post(f"{url}/end", json={"outcome": "resolved"}, headers=bob).json()["status"] == "wrap_up"
+        done = gw.client.post(f"{url}/complete", headers=bob).json()
+        assert (done["state"], done["completed_by"]) == ("completed", "bob")
+        edited = gw.client.patch(url, json={"subject": "Refund", "tags": ["refund"]}, headers=bob).json()
+        assert (edited["subject"], edited["tags"], edited["completed_by"]) == ("Refund", ["refund"], "bob")
+        feed = gw.client.get(f"{url}/activity", headers=bob).json()
+        assert [e["kind"] for e in feed][-3:] == ["ended", "completed", "edited"]
+        child = gw.client.post(f"{url}/clone", headers=bob)
+        assert child.status_code == 201 and child.json()["parent_id"] == ix["id"] and child.json()["state"] == "active"
+
+    def test_warm_transfer_over_http(self, gw: Gateway):
+        gw.queue("sales")
+        alice = gw.agent("alice", ["sales"])
+        gw.agent("bob", ["sales"])
+        ix = gw.inbound("sales")
+        url = f"/api/interactions/{ix['id']}"
+        gw.client.post(f"{url}/claim", headers=alice)
+        r = gw.client.post(f"{url}/transfer", json={"target": {"kind": "user", "id": "bob"}, "mode": "warm"}, headers=alice)
+        assert r.json()["consult"]["target"] == {"kind": "user", "id": "bob"}
+        r = gw.client.post(f"{url}/consult/complete", headers=alice)
+        assert (r.json()["status"], r.json()["offered_to"]) == ("pending", "bob")
+
+    def test_unresolved_goes_back_to_the_queue(self, gw: Gateway):
+        gw.queue("sales")
+        alice = gw.agent("alice", ["sales"])
+        ix = gw.inbound("sales")
+        gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
+        r = gw.client.post(f"/api/interactions/{ix['id']}/end", json={"outcome": "unresolved"}, headers=alice)
+        assert (r.json()["status"], r.json()["assigned_to"], r.json()["outcome"]) == ("open", None, "unresolved")
+
+    def test_outbound_by_an_agent_is_claimed_by_them(self, gw: Gateway):
+        gw.queue("sales")
+        alice = gw.agent("alice", ["sales"])
+        r = gw.client.post("/api/interactions", json={"queue_id": "sales", "type": "messaging", "subtype": "text", "customer": {"phone": "+14155550100"}}, headers=alice)
+        assert r.status_code == 201 and (r.json()["direction"], r.json()["status"], r.json()["assigned_to"]) == ("outbound", "claimed", "alice")
+
+
+class TestBadInput:
+    """Every bad request: a 4xx with {"error", "detail"}, and the stored state untouched."""
+
+    @pytest.fixture
+    def claimed(self, gw: Gateway):
+        gw.queue("sales")
+        alice = gw.agent("alice", ["sales"])
+        ix = gw.inbound("sales")
+        gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
+        return gw, alice, f"/api/interactions/{ix['id']}", gw.client.get(f"/api/interactions/{ix['id']}", headers=alice).json()
+
+    def test_malformed_json(self, claimed):
+        gw, alice, url, before = claimed
+        r = gw.client.post(f"{url}/end", content=b'{"outcome": ', headers={**alice, "Content-Type": "application/json"})
+        assert_error(r, 400, "malformed_json")
+        assert_error(gw.client.post(f"{url}/end", headers=alice), 400, "malformed_json")
+        assert gw.client.get(url, headers=alice).json() == before
+
+    @pytest.mark.parametrize("body", [{"outcome": "maybe"}, {"outcome": 3}, ["resolved"], "resolved", {"outcome": "resolved", "extra": 1}])
+    def test_wrong_types_and_shapes(self, claimed, body):
+        gw, alice, url, before = claimed
+        assert_error(gw.client.post(f"{url}/end", json=body, headers=alice), 422, "invalid")
+        assert gw.client.get(url, headers=alice).json() == before
+
+    def test_unknown_ids(self, claimed):
+        gw, alice, url, _ = claimed
+        assert_error(gw.client.get("/api/interactions/nope", headers=alice), 404, "not_found")
+        assert_error(gw.client.post("/api/interactions/nope/claim", headers=alice), 404)
+        assert_error(gw.client.get("/api/queues/nope", headers=alice), 404)
+        r = gw.client.post(f"{url}/transfer", json={"target": {"kind": "queue", "id": "ghost"}}, headers=alice)
+        assert_error(r, 404)
+        assert "ghost" in r.json()["detail"]
+
+    def test_oversize_body_declared_and_streamed(self, claimed):
+        gw, alice, url, before = claimed
+        big = b'{"body": "' + b"x" * 2_000_000 + b'"}'
+        assert_error(gw.client.post(f"{url}/messages", content=big, headers={**alice, "Content-Type": "application/json"}), 413, "too_large")
+
+        def chunks():
+            for _ in range(30):
+                yield b"x" * 100_000
+
+        assert_error(gw.client.post(f"{url}/messages", content=chunks(), headers={**alice, "Content-Type": "application/json"}), 413, "too_large")
+        assert gw.client.get(url, headers=alice).json() == before
+
+    def test_illegal_transitions(self, claimed):
+        gw, alice, url, before = claimed
+        assert_error(gw.client.post(f"{url}/complete", headers=alice), 409, "illegal_transition")
+        assert_error(gw.client.post(f"{url}/consult/complete", headers=alice), 409)
+        assert_error(gw.client.post(f"{url}/transfer", json={"target": {"kind": "user", "id": "alice"}, "mode": "cold"}, headers=alice), 422)
+        assert gw.client.get(url, headers=alice).json() == before
+
+    def test_permanent_fields_after_completion(self, claimed):
+        gw, alice, url, _ = claimed
+        gw.client.post(f"{url}/end", json={"outcome": "resolved"}, headers=alice)
+        gw.client.post(f"{url}/complete", headers=alice)
+        before = gw.client.get(url, headers=alice).json()
+        for field, value in (("completed_by", "mallory"), ("completed_at", "2020-01-01T00:00:00Z"), ("activity", [])):
+            assert_error(gw.client.patch(url, json={field: value}, headers=alice), 422, "field_not_editable")
+        assert_error(gw.client.patch(url, json={"status": "open"}, headers=alice), 422, "field_not_editable")
+        assert gw.client.get(url, headers=alice).json() == before
+
+    def test_method_not_allowed_is_json(self, claimed):
+        gw, alice, url, _ = claimed
+        assert_error(gw.client.delete(url, headers=alice), 405)
