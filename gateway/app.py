@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -22,6 +22,7 @@ from .auth import Auth
 from .errors import EXCEPTION_HANDLERS, BodyLimit
 from .hub import Hub
 from .operations import openapi, routes
+from .presence import Presence
 from .routes import all_operations
 from .settings import Settings
 from .ws_agent import agent_socket
@@ -55,15 +56,22 @@ async def openapi_json(request: Request) -> JSONResponse:
     return JSONResponse(request.app.state.openapi)
 
 
-async def _run_timers(sessions: Sessions, interval: float) -> None:
+async def _repeat(name: str, step: Callable[[], Awaitable[object]], interval: float, wake: asyncio.Event | None = None) -> None:
+    """Runs ``step`` every ``interval`` seconds, or sooner when ``wake`` is set; failures are logged, not fatal."""
     while True:
+        if wake is not None:
+            wake.clear()
         try:
-            await sessions.run_timers()
+            await step()
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("timer sweep failed; retrying")
-        await asyncio.sleep(interval)
+            log.exception("%s failed; retrying", name)
+        if wake is None:
+            await asyncio.sleep(interval)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), interval)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None) -> Starlette:
@@ -72,7 +80,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     sessions = Sessions(store, clock)
     auth = Auth(store)
     hub = Hub(store)
+    presence = Presence(sessions)
     operations = all_operations()
+    published_metrics: dict[str, dict] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -85,11 +95,17 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
             lines.append(f"  admin login: username admin, password {password}")
         print("\n".join(lines), flush=True)
         await hub.start()
-        timers = asyncio.create_task(_run_timers(sessions, settings.timer_interval), name="timers")
+        background = [
+            asyncio.create_task(_repeat("timers", sessions.run_timers, settings.timer_interval), name="timers"),
+            asyncio.create_task(_repeat("dispatch", lambda: sessions.dispatch(presence.node), settings.timer_interval, hub.changed), name="dispatch"),
+            asyncio.create_task(_repeat("metrics", lambda: sessions.publish_metrics(presence.node, published_metrics), settings.metrics_interval), name="metrics"),
+            asyncio.create_task(presence.refresh_forever(), name="presence"),
+        ]
         try:
             yield
         finally:
-            timers.cancel()
+            for task in background:
+                task.cancel()
             await hub.stop()
             await store.close()
 
@@ -111,5 +127,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app.state.sessions = sessions
     app.state.auth = auth
     app.state.hub = hub
+    app.state.presence = presence
     app.state.openapi = openapi(operations, "Switchboard gateway", VERSION)
     return app

@@ -43,6 +43,7 @@ class Subscriber:
 
     queues: set[str] | None
     users: set[str]
+    role: str | None
     capacity: int
     buffer: deque[tuple[Cursor, str]] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -79,6 +80,8 @@ class Hub:
         self.subscribers: set[Subscriber] = set()
         self.cursor: Cursor | None = None
         self.healthy = asyncio.Event()
+        #: Set whenever work may have appeared for the dispatcher (anything but metrics).
+        self.changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -94,8 +97,8 @@ class Hub:
             except asyncio.CancelledError:
                 pass
 
-    def subscribe(self, queues: set[str] | None, users: set[str], capacity: int) -> Subscriber:
-        sub = Subscriber(queues, users, capacity)
+    def subscribe(self, queues: set[str] | None, users: set[str], role: str | None, capacity: int) -> Subscriber:
+        sub = Subscriber(queues, users, role, capacity)
         self.subscribers.add(sub)
         return sub
 
@@ -106,10 +109,12 @@ class Hub:
         for event in events:
             text: str | None = None
             for sub in self.subscribers:
-                if event.concerns(sub.queues, sub.users):
+                if event.concerns(sub.queues, sub.users, sub.role):
                     text = text or wire(event)
                     sub.push(event.id, text)
             self.cursor = event.id
+            if event.type != "queue.metrics":
+                self.changed.set()
 
     async def _run(self) -> None:
         backoff = 0.1

@@ -27,6 +27,8 @@ class Settings:
     ws_buffer: int = 1_000
     #: Seconds between timer sweeps (offer expiry, wrap-up auto-complete).
     timer_interval: float = 1.0
+    #: Seconds between queue.metrics checks: the rate limit of metrics events.
+    metrics_interval: float = 2.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

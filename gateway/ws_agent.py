@@ -26,6 +26,7 @@ from sessions.model import Role
 
 from .auth import Unauthorized
 from .hub import Hub, Subscriber, newer, wire
+from .presence import Presence
 
 log = logging.getLogger("gateway.ws")
 
@@ -50,7 +51,7 @@ async def _replay(ws: WebSocket, sub: Subscriber, since: Cursor) -> Cursor:
     store = ws.app.state.sessions.store
     cursor, last = since, since
     while True:
-        page = await store.events_since(cursor, queues=sub.queues, users=sub.users, limit=500)
+        page = await store.events_since(cursor, queues=sub.queues, users=sub.users, role=sub.role, limit=500)
         for event in page.events:
             await ws.send_text(wire(event))
             last = event.id
@@ -59,29 +60,40 @@ async def _replay(ws: WebSocket, sub: Subscriber, since: Cursor) -> Cursor:
             return last
 
 
-async def agent_socket(ws: WebSocket) -> None:
+async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
     await ws.accept()
+    await ws.close(code, reason[:120])
+
+
+async def agent_socket(ws: WebSocket) -> None:
     state = ws.app.state
     try:
         user = await state.auth.authenticate(ws.query_params.get("token"))
     except Unauthorized as exc:
-        await ws.close(CLOSE_UNAUTHORIZED, f"unauthorized: {exc}"[:120])
+        await _refuse(ws, CLOSE_UNAUTHORIZED, f"unauthorized: {exc}")
         return
     since = ws.query_params.get("since") or None
     if since is not None:
         try:
             cursor_key(since)
         except InvalidCursor:
-            await ws.close(CLOSE_BAD_CURSOR, "bad_cursor: since must look like 1700000000000-0")
+            await _refuse(ws, CLOSE_BAD_CURSOR, "bad_cursor: since must look like 1700000000000-0")
             return
+    # Subscribe, and fix where "live" starts, before the handshake completes: whatever the
+    # client does once connected produces events this connection is already registered for.
     hub: Hub = state.hub
-    sub = hub.subscribe(None if user.role is Role.ADMIN else set(user.queues), {user.id}, state.settings.ws_buffer)
-    listener = asyncio.create_task(_listen(ws, sub))
+    sub = hub.subscribe(None if user.role is Role.ADMIN else set(user.queues), {user.id}, user.role.value, state.settings.ws_buffer)
+    last: Cursor | None = since
+    presence: Presence = state.presence
+    listener: asyncio.Task[None] | None = None
     try:
-        if since is not None:
-            last: Cursor | None = await _replay(ws, sub, since)
-        else:
+        if since is None:
             last = await state.sessions.store.last_cursor() or "0-0"
+        await ws.accept()
+        listener = asyncio.create_task(_listen(ws, sub))
+        await presence.joined(user)
+        if since is not None:
+            last = await _replay(ws, sub, since)
         while not sub.closed:
             items = await sub.drain()
             if sub.overflowed:
@@ -97,4 +109,6 @@ async def agent_socket(ws: WebSocket) -> None:
         pass  # the client went away mid-send
     finally:
         hub.unsubscribe(sub)
-        listener.cancel()
+        if listener is not None:
+            listener.cancel()
+            await presence.left(user)

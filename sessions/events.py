@@ -50,16 +50,26 @@ class Event(BaseModel):
     id: Cursor = ""
     type: str
     at: datetime
-    interaction: Interaction
+    #: The interaction after the change; None for events about something else (queue.metrics, presence.changed).
+    interaction: Interaction | None = None
     queues: list[str]
     users: list[str]
+    #: When set, only subscribers with one of these roles (or named in ``users``) see the event.
+    roles: list[str] | None = None
     data: dict[str, Any] = {}
 
-    def concerns(self, queues: set[str] | None, users: set[str] | None) -> bool:
-        """Whether a subscriber of these queues and users should see it (None = everything)."""
-        if queues is None:
+    def concerns(self, queues: set[str] | None, users: set[str] | None, role: str | None = None) -> bool:
+        """Whether a subscriber of these queues and users (with this role) should see it.
+
+        ``queues`` None means every queue; with ``users`` and ``role`` None too, the read is unfiltered.
+        """
+        if queues is None and users is None and role is None:
             return True
-        return bool(queues.intersection(self.queues)) or bool(users and users.intersection(self.users))
+        if users and users.intersection(self.users):
+            return True
+        if self.roles is not None and role not in self.roles:
+            return False
+        return queues is None or bool(queues.intersection(self.queues))
 
 
 class EventPage(BaseModel):

@@ -164,6 +164,8 @@ def create(
     tags: list[str] | None = None,
     subject: str | None = None,
     parent_id: str | None = None,
+    to_address: str | None = None,
+    routing: dict[str, Any] | None = None,
 ) -> Change:
     """A new active interaction.
 
@@ -190,11 +192,14 @@ def create(
         created_by=actor.id if actor else None,
         created_at=now,
         parent_id=parent_id,
+        to_address=to_address,
     )
     detail = f"{direction.value.capitalize()} {type.value}/{subtype.value} created in queue {queue.id}"
     if parent_id:
         detail += f" as a follow-up of {parent_id}"
     _log(ix, now, "created", _who(actor) if actor else (CUSTOMER if direction is Direction.INBOUND else SYSTEM), detail)
+    if routing is not None:
+        _log(ix, now, "routed", SYSTEM, f"Routed to {routing['target']}: {routing['reason']}", **routing)
     if direction is Direction.OUTBOUND and actor is not None:
         ix.status = Status.CLAIMED
         ix.assigned_to = actor.id
@@ -517,6 +522,18 @@ def auto_complete(ix: Interaction, *, queue: Queue, now: datetime) -> Change:
     nxt.auto_completed = True
     _log(nxt, now, "completed", SYSTEM, f"Completed automatically after the {queue.settings.wrap_up_limit}s wrap-up limit")
     return Change(nxt, "interaction.completed", {"auto": True})
+
+
+def abandon(ix: Interaction, *, now: datetime) -> Change:
+    """The customer gave up while waiting (hung up, left the chat): it completes unanswered."""
+    _require_status(ix, "abandon", Status.OPEN, Status.PENDING)
+    nxt = _completed(ix, CUSTOMER, now)
+    nxt.offered_to = None
+    nxt.offer_expires_at = None
+    nxt.abandoned_at = now
+    waited = (now - ix.created_at).total_seconds()
+    _log(nxt, now, "abandoned", CUSTOMER, f"The customer left after waiting {waited:.0f}s", waited_seconds=waited)
+    return Change(nxt, "interaction.abandoned", {"waited_seconds": waited})
 
 
 # -- after completion --------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -108,10 +108,32 @@ class QueueSettings(Model):
     large_tabs: list[str] = Field(default_factory=lambda: ["conversation", "activity", "notes"])
 
 
+Tag = Annotated[str, Field(min_length=1, max_length=64)]
+#: Tag -> weight; an interaction's score for a target is the sum of the weights of the tags it carries.
+TagWeights = Annotated[dict[Tag, Annotated[float, Field(ge=0, le=1000)]], Field(max_length=100)]
+
+
 class Queue(Model):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     name: str = Field(min_length=1, max_length=200)
     settings: QueueSettings = Field(default_factory=QueueSettings)
+    tags: TagWeights = Field(default_factory=dict)
+    #: The queue takes only interactions carrying every one of these.
+    required_tags: list[Tag] = Field(default_factory=list, max_length=20)
+
+
+class Channel(StrEnum):
+    """What capacity is counted in: calls of either subtype are one channel."""
+
+    CALL = "call"
+    CHAT = "chat"
+    TEXT = "text"
+    VOICEMAIL = "voicemail"
+    EMAIL = "email"
+
+
+#: Interactions an agent handles at once, per channel, unless their account says otherwise.
+DEFAULT_CAPACITY: dict[Channel, int] = {Channel.CALL: 1, Channel.CHAT: 3, Channel.TEXT: 5, Channel.VOICEMAIL: 5, Channel.EMAIL: 5}
 
 
 class User(Model):
@@ -120,9 +142,15 @@ class User(Model):
     name: str = Field(min_length=1, max_length=200)
     role: Role = Role.AGENT
     queues: list[str] = Field(default_factory=list)
+    tags: TagWeights = Field(default_factory=dict)
+    #: Per-channel overrides of DEFAULT_CAPACITY.
+    capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=dict)
 
     def can_see_queue(self, queue_id: str) -> bool:
         return self.role is Role.ADMIN or queue_id in self.queues
+
+    def capacity_for(self, channel: Channel) -> int:
+        return self.capacity.get(channel, DEFAULT_CAPACITY[channel])
 
 
 class Customer(Model):
@@ -228,6 +256,10 @@ class Interaction(Model):
     completed_by: str | None = None
     auto_completed: bool = False
     parent_id: str | None = None
+    #: The number or address the customer contacted (routing input; SMS threading).
+    to_address: str | None = None
+    #: Set when the customer gave up before anyone answered.
+    abandoned_at: datetime | None = None
     consult: Consult | None = None
     messages: list[Message] = Field(default_factory=list)
     notes: list[Note] = Field(default_factory=list)
@@ -239,6 +271,10 @@ class Interaction(Model):
     @property
     def is_active(self) -> bool:
         return self.state is State.ACTIVE
+
+    @property
+    def channel(self) -> Channel:
+        return Channel.CALL if self.type is CommType.CALL else Channel(self.subtype.value)
 
 
 #: Fields an edit after completion may change.  Everything else is either

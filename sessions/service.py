@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from . import machine
+from . import machine, routing
 from .clock import Clock, SystemClock
 from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, PermissionDenied
 from .events import Cursor, Event, EventPage
 from .machine import Change
+from .metrics import QueueFigures, queue_figures, start_of_day
+from .presence import CHOOSABLE, Agent, PresenceChoice, PresenceStatus, effective, load_of, plan_offers
+from .routing import Arrival, RoutingConfig
 from .model import (
     CommType,
     Customer,
@@ -105,7 +109,7 @@ class Sessions:
     async def events_for(self, actor: User, cursor: Cursor | None, limit: int = 500) -> EventPage:
         """The slice of the log this user is entitled to: their queues' and their own interactions'."""
         queues = None if actor.role is Role.ADMIN else set(actor.queues)
-        return await self.store.events_since(cursor, queues=queues, users={actor.id}, limit=limit)
+        return await self.store.events_since(cursor, queues=queues, users={actor.id}, role=actor.role.value, limit=limit)
 
     # -- commands ----------------------------------------------------------------
 
@@ -235,6 +239,183 @@ class Sessions:
 
     async def edit(self, actor: User, interaction_id: str, changes: dict[str, Any]) -> Event:
         return await self._update(interaction_id, lambda ix: machine.edit(ix, actor=actor, changes=changes, now=self.clock.now()))
+
+    async def abandon(self, interaction_id: str) -> Event:
+        return await self._update(interaction_id, lambda ix: machine.abandon(ix, now=self.clock.now()))
+
+    # -- routing -------------------------------------------------------------------
+
+    async def routing_config(self) -> RoutingConfig:
+        raw = (await self.store.map_all("config")).get("routing")
+        return RoutingConfig.model_validate_json(raw) if raw else RoutingConfig()
+
+    async def set_routing_config(self, actor: User, config: RoutingConfig) -> RoutingConfig:
+        self._require_admin(actor)
+        if config.default_queue is not None:
+            await self.store.get_queue(config.default_queue)
+        await self.store.map_set("config", "routing", config.model_dump_json())
+        return config
+
+    async def _last_routed(self) -> dict[str, float]:
+        return {k: float(v) for k, v in (await self.store.map_all("routed")).items()}
+
+    async def route_inbound(
+        self,
+        *,
+        type: CommType,
+        subtype: Subtype,
+        customer: Customer | None = None,
+        to_address: str | None = None,
+        first_message: str | None = None,
+        queue_hint: str | None = None,
+        tags: list[str] | None = None,
+        id: str | None = None,
+    ) -> Event:
+        """Creates an inbound interaction where routing sends it, recording the decision in its feed.
+
+        ``queue_hint`` (the queue a channel associates with the number called)
+        is used only when no rule or tag matches; after it, the default queue.
+        """
+        customer = customer or Customer()
+        arrival = Arrival(type=type, subtype=subtype, to_address=to_address, first_message=first_message, attributes=customer.attributes, tags=tuple(tags or ()))
+        decision = routing.decide(arrival, await self.routing_config(), await self.store.list_queues(), await self.store.list_users(), await self._last_routed(), queue_hint)
+        if not decision.queue_id:
+            raise NotFound("No queue matches this contact and no default queue is configured; an admin must set one under routing.")
+        queue = await self.store.get_queue(decision.queue_id)
+        now = self.clock.now()
+        change = machine.create(id=id or self.ids(), queue=queue, direction=Direction.INBOUND, type=type, subtype=subtype, now=now, customer=customer,
+                                tags=decision.tags, to_address=to_address, routing=decision.as_data())
+        event = await self.store.insert(change, now)
+        await self.store.map_set("routed", f"{decision.kind}:{decision.target}", repr(now.timestamp()))
+        if decision.kind == "user":
+            try:
+                return await self.offer(event.interaction.id, decision.target)  # type: ignore[union-attr]
+            except DomainError:
+                pass  # the user cannot take it now: it waits in the queue for the dispatcher
+        return event
+
+    # -- presence and offers -----------------------------------------------------------
+
+    async def set_presence(self, actor: User, status: PresenceStatus) -> PresenceStatus:
+        if status not in CHOOSABLE:
+            raise machine.InvalidCommand(f"Choose available or away; {status.value} follows from what the agent is doing.")
+        await self.store.map_set("presence", actor.id, PresenceChoice(status=status, since=self.clock.now()).model_dump_json())
+        return await self.announce_presence(actor)
+
+    async def connected(self, user_id: str, node: str, ttl: float) -> None:
+        """Marks a live console connection of this process, valid ``ttl`` seconds unless refreshed."""
+        await self.store.map_set("connections", f"{user_id}|{node}", repr(self.clock.now().timestamp() + ttl))
+
+    async def disconnected(self, user_id: str, node: str) -> None:
+        await self.store.map_delete("connections", f"{user_id}|{node}")
+
+    async def _connected_users(self) -> set[str]:
+        now = self.clock.now().timestamp()
+        live, stale = set(), []
+        for key, expiry in (await self.store.map_all("connections")).items():
+            (live.add(key.split("|", 1)[0]) if float(expiry) > now else stale.append(key))
+        if stale:
+            await self.store.map_delete("connections", *stale)
+        return live
+
+    async def agents(self, active: list[Interaction] | None = None) -> list[Agent]:
+        """Every agent and supervisor with their presence, load and idleness, from the store."""
+        if active is None:
+            active = await self.store.list_interactions(None, State.ACTIVE, limit=100_000)
+        choices = {uid: PresenceChoice.model_validate_json(raw) for uid, raw in (await self.store.map_all("presence")).items()}
+        online = await self._connected_users()
+        routed = await self._last_routed()
+        return [
+            Agent(user=u, choice=choices.get(u.id, PresenceChoice()), connected=u.id in online, load=load_of(u.id, active), last_routed=routed.get(f"user:{u.id}", 0.0))
+            for u in await self.store.list_users()
+            if u.role is not Role.ADMIN
+        ]
+
+    async def presence_of(self, user: User) -> PresenceStatus:
+        agent = next((a for a in await self.agents() if a.user.id == user.id), None)
+        if agent is None:
+            return PresenceStatus.OFFLINE
+        return effective(agent.user, agent.choice, agent.connected, agent.load)
+
+    async def announce_presence(self, user: User) -> PresenceStatus:
+        """Publishes the user's effective presence to their queues' supervisors (and to themself)."""
+        status = await self.presence_of(user)
+        await self.store.publish(Event(type="presence.changed", at=self.clock.now(), queues=list(user.queues), users=[user.id],
+                                       roles=[Role.SUPERVISOR.value, Role.ADMIN.value], data={"user": user.id, "status": status.value}))
+        return status
+
+    async def dispatch(self, owner: str, lease_seconds: float = 10.0) -> list[Event]:
+        """Offers waiting interactions to agents; one dispatcher at a time across processes.
+
+        The lease makes capacity checks race-free between processes; the
+        versioned offer makes each interaction's offer race-free against
+        claims.  Returns the offers made (empty if another process holds the lease).
+        """
+        if not await self.store.lease("dispatch", owner, lease_seconds):
+            return []
+        try:
+            active = await self.store.list_interactions(None, State.ACTIVE, limit=100_000)
+            waiting = [ix for ix in active if ix.status is Status.OPEN]
+            if not waiting:
+                return []
+            now = self.clock.now()
+            made: list[Event] = []
+            for offer in plan_offers(waiting, await self.agents(active), now.timestamp()):
+                try:
+                    made.append(await self.offer(offer.interaction_id, offer.user_id))
+                except DomainError:
+                    continue  # claimed or moved meanwhile
+                await self.store.map_set("routed", f"user:{offer.user_id}", repr(now.timestamp()))
+            return made
+        finally:
+            await self.store.release("dispatch", owner)
+
+    # -- figures -------------------------------------------------------------------------
+
+    async def figures(self, queue: Queue, agents: list[Agent] | None = None) -> QueueFigures:
+        now = self.clock.now()
+        since = min(start_of_day(now), now - timedelta(minutes=15))
+        active = await self.store.list_interactions(queue.id, State.ACTIVE, limit=100_000)
+        done = await self.store.list_interactions(queue.id, State.COMPLETED, limit=100_000, since=since)
+        agents = agents if agents is not None else await self.agents()
+        available = sum(1 for a in agents if queue.id in a.user.queues and effective(a.user, a.choice, a.connected, a.load) is PresenceStatus.AVAILABLE)
+        return queue_figures(queue, active + done, now, available)
+
+    async def publish_metrics(self, owner: str, previous: dict[str, dict[str, Any]]) -> list[Event]:
+        """Publishes ``queue.metrics`` for each queue whose figures changed since ``previous`` (updated in place).
+
+        Call it on a timer: the timer is the rate limit.  Figures carry
+        ``oldest_waiting_since`` rather than a ticking wait, so an unchanged
+        queue publishes nothing.
+        """
+        if not await self.store.lease("metrics", owner, 30):
+            return []
+        published: list[Event] = []
+        agents = await self.agents()
+        now = self.clock.now()
+        for queue in await self.store.list_queues():
+            figures = await self.figures(queue, agents)
+            data = figures.as_dict(now)
+            stable = {k: v for k, v in data.items() if k not in QueueFigures.TICKING}
+            if previous.get(queue.id) == stable:
+                continue
+            previous[queue.id] = stable
+            published.append(await self.store.publish(Event(type="queue.metrics", at=now, queues=[queue.id], users=[],
+                                                            roles=[Role.SUPERVISOR.value, Role.ADMIN.value], data=data)))
+        return published
+
+    async def transfer_targets(self, actor: User) -> dict[str, Any]:
+        """What the transfer picker shows: queues with waiting count, average wait and available agents; people with presence."""
+        now = self.clock.now()
+        agents = await self.agents()
+        queues = []
+        for queue in await self.store.list_queues():
+            figures = await self.figures(queue, agents)
+            queues.append({"id": queue.id, "name": queue.name, "waiting": figures.waiting, "average_wait_seconds": figures.average_wait(now),
+                           "available_agents": figures.available_agents})
+        people = [{"id": a.user.id, "name": a.user.name, "queues": a.user.queues, "presence": effective(a.user, a.choice, a.connected, a.load).value}
+                  for a in agents if a.user.id != actor.id]
+        return {"queues": queues, "users": people}
 
     # -- timers ------------------------------------------------------------------
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import UTC, date, datetime, time
+from datetime import date
 from typing import Any
 
 from sessions.errors import PermissionDenied
-from sessions.metrics import queue_figures
 from sessions.model import Interaction, Queue, State
 
 from ..operations import Call, Operations
@@ -84,10 +82,6 @@ async def list_queue_interactions(call: Call) -> InteractionList:
 
 @ops("GET", "/api/queues/{queue_id}/metrics", response=dict[str, Any])
 async def queue_metrics(call: Call) -> dict[str, Any]:
-    """Live figures: active and waiting counts, longest wait, service level and speed of answer today."""
+    """Live figures: counts, longest and average wait, available agents, service level for the last 15 minutes and today."""
     queue = await _visible_queue(call)
-    now = call.sessions.clock.now()
-    midnight = datetime.combine(now.date(), time(), tzinfo=UTC)
-    active = await call.sessions.list_interactions(call.user, queue.id, State.ACTIVE, limit=SCAN_LIMIT)
-    done = [ix for ix in await call.sessions.list_interactions(call.user, queue.id, State.COMPLETED, limit=SCAN_LIMIT) if ix.created_at >= midnight]
-    return asdict(queue_figures(queue, active + done, now))
+    return (await call.sessions.figures(queue)).as_dict(call.sessions.clock.now())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from datetime import datetime
 
 from ..errors import AlreadyExists, CursorExpired, NotFound
 from ..events import Cursor, Event, EventPage, cursor_key, next_cursor
@@ -28,6 +29,8 @@ class MemoryStore(BaseStore):
         self._passwords: dict[str, str] = {}
         self._tokens: dict[str, str] = {}
         self._interactions: dict[str, Interaction] = {}
+        self._maps: dict[str, dict[str, str]] = {}
+        self._leases: dict[str, tuple[str, float]] = {}
         self._indexes: dict[str, dict[str, float]] = {}
         self._events: deque[Event] = deque()
         self._max_events = max_events
@@ -108,9 +111,10 @@ class MemoryStore(BaseStore):
         except KeyError:
             raise NotFound(f"Interaction {interaction_id} does not exist.") from None
 
-    async def list_interactions(self, queue_id: str | None, state: State, limit: int = 100, offset: int = 0) -> list[Interaction]:
+    async def list_interactions(self, queue_id: str | None, state: State, limit: int = 100, offset: int = 0, since: datetime | None = None) -> list[Interaction]:
         index = self._indexes.get(f"{state.value}:{queue_id or '*'}", {})
-        ordered = sorted(index.items(), key=lambda kv: (kv[1], kv[0]), reverse=state is State.COMPLETED)
+        floor = since.timestamp() if since else float("-inf")
+        ordered = sorted(((i, sc) for i, sc in index.items() if sc >= floor), key=lambda kv: (kv[1], kv[0]), reverse=state is State.COMPLETED)
         return [self._interactions[i].model_copy(deep=True) for i, _ in ordered[offset : offset + limit]]
 
     async def _commit(self, before: Interaction | None, event: Event) -> Event | None:
@@ -128,7 +132,34 @@ class MemoryStore(BaseStore):
                 self._indexes.setdefault(name, {})[ix.id] = score
         return self._append(event)
 
+    # -- maps and leases --------------------------------------------------------
+
+    async def map_set(self, name: str, key: str, value: str) -> None:
+        self._maps.setdefault(name, {})[key] = value
+
+    async def map_all(self, name: str) -> dict[str, str]:
+        return dict(self._maps.get(name, {}))
+
+    async def map_delete(self, name: str, *keys: str) -> None:
+        for k in keys:
+            self._maps.get(name, {}).pop(k, None)
+
+    async def lease(self, name: str, owner: str, ttl: float) -> bool:
+        holder = self._leases.get(name)
+        now = time.monotonic()
+        if holder is not None and holder[0] != owner and holder[1] > now:
+            return False
+        self._leases[name] = (owner, now + ttl)
+        return True
+
+    async def release(self, name: str, owner: str) -> None:
+        if self._leases.get(name, ("", 0))[0] == owner:
+            del self._leases[name]
+
     # -- the event log ---------------------------------------------------------
+
+    async def publish(self, event: Event) -> Event:
+        return self._append(event)
 
     def _append(self, event: Event) -> Event:
         self._last = next_cursor(self._last, int(time.time() * 1000))
@@ -156,10 +187,10 @@ class MemoryStore(BaseStore):
                 hi = mid
         return [self._events[i] for i in range(lo, len(self._events))]
 
-    async def events_since(self, cursor: Cursor | None, *, queues: set[str] | None = None, users: set[str] | None = None, limit: int = 500) -> EventPage:
+    async def events_since(self, cursor: Cursor | None, *, queues: set[str] | None = None, users: set[str] | None = None, role: str | None = None, limit: int = 500) -> EventPage:
         scanned = self._after(cursor)[:limit]
         return EventPage(
-            events=[e.model_copy(deep=True) for e in scanned if e.concerns(queues, users)],
+            events=[e.model_copy(deep=True) for e in scanned if e.concerns(queues, users, role)],
             last=scanned[-1].id if scanned else cursor,
             complete=len(scanned) < limit,
         )

@@ -14,12 +14,14 @@ Keys, under a configurable prefix (tests take one each):
 * ``events``         stream of ``{e: event JSON}``; the stream id is the cursor
 * ``events:trimmed`` the id of the last event trimmed away (to detect expired cursors)
 * ``queue:<id>``, ``queues``; ``user:<id>``, ``users``, ``username:<name>``
+* ``map:<name>`` hashes (routing config, presence, connections); ``lease:<name>``
 * ``password:<user>``; ``token:<digest>`` -> user id, ``tokens:<user>`` set of digests
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -33,10 +35,47 @@ DEFAULT_MAX_EVENTS = 100_000
 #: Trim in batches of this many so the XRANGE that finds the cut runs rarely.
 TRIM_SLACK = 1_000
 
+# Appends an event, trimming the oldest in batches and remembering the last one trimmed,
+# so a cursor older than the log is told apart from one that is merely at its start.
+APPEND_FUNCTION = """
+local function append(stream, trimmed, event, maxlen, slack)
+  local id = redis.call('XADD', stream, '*', 'e', event)
+  local len = redis.call('XLEN', stream)
+  if len > maxlen + slack then
+    local old = redis.call('XRANGE', stream, '-', '+', 'COUNT', len - maxlen + 1)
+    redis.call('SET', trimmed, old[#old - 1][1])
+    redis.call('XTRIM', stream, 'MINID', old[#old][1])
+  end
+  return id
+end
+"""
+
+# KEYS: 1 stream, 2 trimmed marker; ARGV: 1 event, 2 max events, 3 trim slack
+APPEND = APPEND_FUNCTION + """
+return append(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
+"""
+
+# KEYS: 1 lease; ARGV: 1 owner, 2 ttl ms. Takes a free lease or renews one's own.
+LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if not holder or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 # KEYS: 1 ix hash, 2 stream, 3 trimmed marker, 4.. index zsets
 # ARGV: 1 expected version (0 = must not exist), 2 new version, 3 doc, 4 event,
 #       5 member id, 6 max events, 7 trim slack, 8.. per index: score, or "-" to remove
-COMMIT = """
+COMMIT = APPEND_FUNCTION + """
 local current = redis.call('HGET', KEYS[1], 'v') or '0'
 if current ~= ARGV[1] then
   return {0, current}
@@ -50,15 +89,7 @@ for i = 4, #KEYS do
     redis.call('ZADD', KEYS[i], op, ARGV[5])
   end
 end
-local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[4])
-local maxlen = tonumber(ARGV[6])
-local len = redis.call('XLEN', KEYS[2])
-if len > maxlen + tonumber(ARGV[7]) then
-  local old = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', len - maxlen + 1)
-  redis.call('SET', KEYS[3], old[#old - 1][1])
-  redis.call('XTRIM', KEYS[2], 'MINID', old[#old][1])
-end
-return {1, id}
+return {1, append(KEYS[2], KEYS[3], ARGV[4], tonumber(ARGV[6]), tonumber(ARGV[7]))}
 """
 
 PUT_USER = """
@@ -84,6 +115,9 @@ class RedisStore(BaseStore):
         self._trim_slack = trim_slack
         self._commit_script = self.redis.register_script(COMMIT)
         self._put_user_script = self.redis.register_script(PUT_USER)
+        self._append_script = self.redis.register_script(APPEND)
+        self._lease_script = self.redis.register_script(LEASE)
+        self._release_script = self.redis.register_script(RELEASE)
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -195,10 +229,13 @@ class RedisStore(BaseStore):
             raise NotFound(f"Interaction {interaction_id} does not exist.")
         return Interaction.model_validate_json(raw)
 
-    async def list_interactions(self, queue_id: str | None, state: State, limit: int = 100, offset: int = 0) -> list[Interaction]:
+    async def list_interactions(self, queue_id: str | None, state: State, limit: int = 100, offset: int = 0, since: datetime | None = None) -> list[Interaction]:
         index = self.key("idx", f"{state.value}:{queue_id or '*'}")
-        end = offset + limit - 1
-        ids = await (self.redis.zrevrange(index, offset, end) if state is State.COMPLETED else self.redis.zrange(index, offset, end))
+        floor = repr(since.timestamp()) if since else "-inf"
+        if state is State.COMPLETED:
+            ids = await self.redis.zrevrangebyscore(index, "+inf", floor, start=offset, num=limit)
+        else:
+            ids = await self.redis.zrangebyscore(index, floor, "+inf", start=offset, num=limit)
         return await self._load_many(ids)
 
     async def _load_many(self, ids: Iterable[str]) -> list[Interaction]:
@@ -233,13 +270,35 @@ class RedisStore(BaseStore):
             raise AlreadyExists(f"Interaction {ix.id} already exists.")
         return None
 
+    # -- maps and leases --------------------------------------------------------
+
+    async def map_set(self, name: str, key: str, value: str) -> None:
+        await self.redis.hset(self.key("map", name), key, value)
+
+    async def map_all(self, name: str) -> dict[str, str]:
+        return await self.redis.hgetall(self.key("map", name))
+
+    async def map_delete(self, name: str, *keys: str) -> None:
+        if keys:
+            await self.redis.hdel(self.key("map", name), *keys)
+
+    async def lease(self, name: str, owner: str, ttl: float) -> bool:
+        return bool(await self._lease_script(keys=[self.key("lease", name)], args=[owner, max(1, int(ttl * 1000))]))
+
+    async def release(self, name: str, owner: str) -> None:
+        await self._release_script(keys=[self.key("lease", name)], args=[owner])
+
     # -- the event log ---------------------------------------------------------
+
+    async def publish(self, event: Event) -> Event:
+        eid = await self._append_script(keys=[self.key("events"), self.key("events", "trimmed")], args=[event.model_dump_json(exclude={"id"}), self._max_events, self._trim_slack])
+        return event.model_copy(update={"id": eid})
 
     @staticmethod
     def _parse(entries: list) -> list[Event]:
         return [Event.model_validate_json(fields["e"]).model_copy(update={"id": eid}) for eid, fields in entries]
 
-    async def events_since(self, cursor: Cursor | None, *, queues: set[str] | None = None, users: set[str] | None = None, limit: int = 500) -> EventPage:
+    async def events_since(self, cursor: Cursor | None, *, queues: set[str] | None = None, users: set[str] | None = None, role: str | None = None, limit: int = 500) -> EventPage:
         if cursor is not None:
             cursor_key(cursor)
         # One MULTI so a trim cannot slip between the expiry check and the read.
@@ -251,7 +310,7 @@ class RedisStore(BaseStore):
             raise CursorExpired(f"Events after {cursor} are no longer kept (the log starts after {trimmed}); reload and resume from the latest cursor.")
         scanned = self._parse(entries)
         return EventPage(
-            events=[e for e in scanned if e.concerns(queues, users)],
+            events=[e for e in scanned if e.concerns(queues, users, role)],
             last=scanned[-1].id if scanned else cursor,
             complete=len(scanned) < limit,
         )

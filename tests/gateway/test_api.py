@@ -104,7 +104,7 @@ class TestQueues:
         gw.client.post(f"/api/interactions/{a['id']}/claim", headers=alice)
         m = gw.client.get("/api/queues/sales/metrics", headers=alice).json()
         assert (m["active"], m["waiting"], m["claimed"]) == (2, 1, 1)
-        assert m["offered"] == 1 and m["service_level"] == 1.0
+        assert m["today"]["offered"] == 1 and m["today"]["service_level"] == 1.0 and m["last_15_minutes"]["answered"] == 1
 
 
 class TestLifecycle:

@@ -90,5 +90,5 @@ async def test_agent_resumes_on_the_other_process_without_a_gap(pair):
             r = await http.post(f"{a.url}/api/interactions", json={"queue_id": "sales", "type": "messaging", "subtype": "text"}, headers=ADMIN)
             missed.append(r.json()["id"])
         async with websockets.connect(f"{b.ws_url}/ws/agent?token={token}&since={cursor}") as ws:
-            got = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in missed]
+            got = [await next_event(ws, "interaction.created") for _ in missed]
             assert [e["interaction"]["id"] for e in got] == missed

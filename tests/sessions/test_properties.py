@@ -51,6 +51,7 @@ command = st.one_of(
     st.tuples(st.just("complete"), target_ix, actor),
     st.tuples(st.just("edit"), target_ix, actor, st.sampled_from([{"tags": ["a"]}, {"subject": "s"}, {"completed_by": "x"}, {"activity": []}, {"status": "open"}])),
     st.tuples(st.just("clone"), target_ix, actor),
+    st.tuples(st.just("abandon"), target_ix),
     st.tuples(st.just("tick"), st.sampled_from([1, 10, 30, 90])),
 )
 
@@ -71,7 +72,8 @@ def check_invariants(ix: Interaction) -> None:
     if ix.status is Status.WRAP_UP:
         assert ix.outcome is Outcome.RESOLVED and ix.wrap_up_at is not None
     if ix.state is State.COMPLETED:
-        assert ix.completed_at is not None and ix.completed_by is not None and ix.outcome is Outcome.RESOLVED
+        assert ix.completed_at is not None and ix.completed_by is not None
+        assert ix.outcome is Outcome.RESOLVED or (ix.abandoned_at is not None and ix.completed_by == "customer")
     assert len(ix.activity) >= 1 and ix.activity[0].kind == "created"
 
 
@@ -123,6 +125,8 @@ async def run(world: World, commands: list[tuple]) -> None:
                     await s.complete(people[args[1]], iid)
                 case "edit":
                     await s.edit(people[args[1]], iid, args[2])
+                case "abandon":
+                    await s.abandon(iid)
                 case "clone":
                     ids.append((await s.clone(people[args[1]], iid)).interaction.id)
         except DomainError:

@@ -1,0 +1,56 @@
+"""This process's share of agent presence: which consoles are connected here.
+
+Each process records its live connections in the store with an expiry and
+refreshes them, so a process that dies stops counting its agents as online
+within ``ttl`` seconds, and the other processes see the same truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import Counter
+
+from sessions import Sessions
+from sessions.model import User
+
+log = logging.getLogger("gateway.presence")
+
+
+class Presence:
+    def __init__(self, sessions: Sessions, ttl: float = 30.0) -> None:
+        self.sessions = sessions
+        self.ttl = ttl
+        self.node = uuid.uuid4().hex
+        self.local: Counter[str] = Counter()
+        self.users: dict[str, User] = {}
+
+    async def joined(self, user: User) -> None:
+        self.local[user.id] += 1
+        self.users[user.id] = user
+        if self.local[user.id] == 1:
+            await self.sessions.connected(user.id, self.node, self.ttl)
+            await self.sessions.announce_presence(user)
+
+    async def left(self, user: User) -> None:
+        self.local[user.id] -= 1
+        if self.local[user.id] <= 0:
+            del self.local[user.id]
+            self.users.pop(user.id, None)
+            try:
+                await self.sessions.disconnected(user.id, self.node)
+                await self.sessions.announce_presence(user)
+            except Exception:  # the store may be down; the entry then expires by itself
+                log.warning("could not record %s leaving", user.id, exc_info=True)
+
+    async def refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            try:
+                for user_id in list(self.local):
+                    await self.sessions.connected(user_id, self.node, self.ttl)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("presence refresh failed; retrying", exc_info=True)
