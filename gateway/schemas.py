@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sessions.model import CommType, Customer, Interaction, Outcome, QueueSettings, Role, State, Status, Subtype, TransferMode, TransferTarget, User
+from sessions.model import Channel, CommType, Customer, Interaction, Outcome, QueueSettings, Role, State, Status, Subtype, TagWeights, TransferMode, TransferTarget, User
+from sessions.presence import PresenceStatus
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=10_000)]
@@ -33,6 +34,8 @@ class NewUser(Body):
     role: Role = Role.AGENT
     queues: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=200)
     password: Annotated[str, Field(min_length=8, max_length=256)]
+    tags: TagWeights = Field(default_factory=dict)
+    capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=dict)
 
 
 class UserPatch(Body):
@@ -40,17 +43,23 @@ class UserPatch(Body):
     role: Role | None = None
     queues: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(None, max_length=200)
     password: Annotated[str, Field(min_length=8, max_length=256)] | None = None
+    tags: TagWeights | None = None
+    capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)]] | None = None
 
 
 class NewQueue(Body):
     id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
     name: Name
     settings: QueueSettings = Field(default_factory=QueueSettings)
+    tags: TagWeights = Field(default_factory=dict)
+    required_tags: list[Tag] = Field(default_factory=list, max_length=20)
 
 
 class QueuePatch(Body):
     name: Name | None = None
     settings: QueueSettings | None = None
+    tags: TagWeights | None = None
+    required_tags: list[Tag] | None = Field(None, max_length=20)
 
 
 class ListQuery(Body):
@@ -113,3 +122,36 @@ class EditBody(BaseModel):
     tags: list[Tag] | None = Field(None, max_length=50)
     subject: Annotated[str, Field(max_length=500)] | None = None
     disposition: Annotated[str, Field(max_length=100)] | None = None
+
+
+class PresenceBody(Body):
+    status: PresenceStatus
+
+
+class PresenceState(BaseModel):
+    user: str
+    name: str
+    queues: list[str]
+    status: PresenceStatus
+    #: Interactions held per channel (offered, claimed or in wrap-up).
+    load: dict[str, int]
+
+
+class TargetQueue(BaseModel):
+    id: str
+    name: str
+    waiting: int
+    average_wait_seconds: float
+    available_agents: int
+
+
+class TargetUser(BaseModel):
+    id: str
+    name: str
+    queues: list[str]
+    presence: PresenceStatus
+
+
+class TransferTargets(BaseModel):
+    queues: list[TargetQueue]
+    users: list[TargetUser]

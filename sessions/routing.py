@@ -115,7 +115,8 @@ def apply_workflows(config: RoutingConfig, arrival: Arrival) -> tuple[list[str],
                 continue
             tags = [t for t in tags if t not in step.remove]
             tags += [t for t in step.add if t not in tags]
-            fired.append(f"{wf.id}#{i + 1}: +{','.join(step.add) or '-'} -{','.join(step.remove) or '-'}")
+            changes = [f"add {','.join(step.add)}"] * bool(step.add) + [f"remove {','.join(step.remove)}"] * bool(step.remove)
+            fired.append(f"{wf.id}#{i + 1}: {'; '.join(changes) or 'no change'}")
     return tags, fired
 
 

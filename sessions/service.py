@@ -30,7 +30,6 @@ from .model import (
     Note,
     Outcome,
     Queue,
-    QueueSettings,
     Recording,
     Role,
     State,
@@ -71,10 +70,12 @@ class Sessions:
             return queue
         raise AlreadyExists(f"Queue {queue.id} already exists.")
 
-    async def configure_queue(self, actor: User, queue_id: str, settings: QueueSettings, name: str | None = None) -> Queue:
+    async def configure_queue(self, actor: User, queue_id: str, changes: dict[str, Any]) -> Queue:
+        """Replaces the named fields (name, settings, tags, required_tags), validated as a whole."""
         self._require_admin(actor)
         queue = await self.store.get_queue(queue_id)
-        updated = queue.model_copy(update={"settings": settings, "name": name or queue.name})
+        changes.pop("id", None)
+        updated = Queue.model_validate({**queue.model_dump(), **changes})
         await self.store.put_queue(updated)
         return updated
 

@@ -6,7 +6,9 @@ from sessions.errors import AlreadyExists, PermissionDenied
 from sessions.model import Role, User
 
 from ..operations import Call, Operations, bearer_token
-from ..schemas import LoginBody, LoginResult, NewUser, UserPatch
+from sessions.presence import effective
+
+from ..schemas import LoginBody, LoginResult, NewUser, PresenceBody, PresenceState, UserPatch
 
 ops = Operations("accounts")
 
@@ -50,7 +52,7 @@ async def create_user(call: Call) -> User:
     """Creates an agent, supervisor or admin with queue memberships and a password."""
     _require_admin(call.user)
     b: NewUser = call.body
-    user = User(id=b.username, username=b.username, name=b.name, role=b.role, queues=list(dict.fromkeys(b.queues)))
+    user = User(id=b.username, username=b.username, name=b.name, role=b.role, queues=list(dict.fromkeys(b.queues)), tags=b.tags, capacity=b.capacity)
     if await call.sessions.store.find_user(b.username) is not None:
         raise AlreadyExists(f"Username {b.username} is taken.")
     await call.sessions.save_user(call.user, user)
@@ -88,3 +90,31 @@ async def revoke_tokens(call: Call) -> None:
     _require_admin(call.user)
     await call.sessions.store.get_user(call.path["user_id"])  # 404 for unknown users
     await call.sessions.store.revoke_user_tokens(call.path["user_id"])
+
+
+@ops("PUT", "/api/me/presence", body=PresenceBody, response=PresenceState)
+async def set_presence(call: Call) -> PresenceState:
+    """Chooses available or away; busy and offline follow from load and connection."""
+    await call.sessions.set_presence(call.user, call.body.status)
+    return next(p for p in await _presence(call, only={call.user.id}))
+
+
+async def _presence(call: Call, only: set[str] | None = None) -> list[PresenceState]:
+    agents = await call.sessions.agents()
+    return [
+        PresenceState(user=a.user.id, name=a.user.name, queues=a.user.queues, status=effective(a.user, a.choice, a.connected, a.load),
+                      load={ch.value: n for ch, n in a.load.items() if n})
+        for a in agents
+        if (only is None or a.user.id in only)
+    ]
+
+
+@ops("GET", "/api/presence", response=list[PresenceState])
+async def presence(call: Call) -> list[PresenceState]:
+    """Presence and load of the agents in the caller's queues (supervisors and admins)."""
+    if call.user.role is Role.AGENT:
+        raise PermissionDenied("Only supervisors and admins see their queues' presence board.")
+    if call.user.role is Role.ADMIN:
+        return await _presence(call)
+    mine = set(call.user.queues)
+    return [p for p in await _presence(call) if mine.intersection(p.queues)]

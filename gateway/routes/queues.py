@@ -27,7 +27,7 @@ async def list_queues(call: Call) -> list[Queue]:
 async def create_queue(call: Call) -> Queue:
     """Creates a queue with its settings (admins)."""
     b: NewQueue = call.body
-    return await call.sessions.create_queue(call.user, Queue(id=b.id, name=b.name, settings=b.settings))
+    return await call.sessions.create_queue(call.user, Queue(**b.model_dump()))
 
 
 async def _visible_queue(call: Call) -> Queue:
@@ -45,10 +45,10 @@ async def get_queue(call: Call) -> Queue:
 
 @ops("PATCH", "/api/queues/{queue_id}", body=QueuePatch, response=Queue)
 async def update_queue(call: Call) -> Queue:
-    """Renames a queue or replaces its settings (admins)."""
-    queue = await call.sessions.store.get_queue(call.path["queue_id"])
+    """Renames a queue or replaces its settings, tags or required tags (admins)."""
     b: QueuePatch = call.body
-    return await call.sessions.configure_queue(call.user, queue.id, b.settings or queue.settings, b.name)
+    changes = {k: v for k, v in b.model_dump(exclude_unset=True).items() if v is not None}
+    return await call.sessions.configure_queue(call.user, call.path["queue_id"], changes)
 
 
 def _matches(ix: Interaction, q: ListQuery) -> bool:

@@ -1,0 +1,28 @@
+"""Routing administration and the transfer picker."""
+
+from __future__ import annotations
+
+from sessions.routing import RoutingConfig
+
+from ..operations import Call, Operations
+from ..schemas import TransferTargets
+
+ops = Operations("routing")
+
+
+@ops("GET", "/api/routing", response=RoutingConfig)
+async def get_routing(call: Call) -> RoutingConfig:
+    """The ordered tag workflows and the default queue."""
+    return await call.sessions.routing_config()
+
+
+@ops("PUT", "/api/routing", body=RoutingConfig, response=RoutingConfig)
+async def put_routing(call: Call) -> RoutingConfig:
+    """Replaces the routing workflows and default queue (admins)."""
+    return await call.sessions.set_routing_config(call.user, call.body)
+
+
+@ops("GET", "/api/transfer-targets", response=TransferTargets)
+async def transfer_targets(call: Call) -> TransferTargets:
+    """Queues with their waiting count, average wait and available agents; people with their presence."""
+    return TransferTargets.model_validate(await call.sessions.transfer_targets(call.user))

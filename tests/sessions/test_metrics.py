@@ -1,0 +1,99 @@
+"""Service level against a hand-computed scenario, under each convention."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sessions.metrics import queue_figures, service_level
+from sessions.model import CommType, Direction, Interaction, Queue, QueueSettings, State, Status, Subtype
+from tests.conftest import World
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+NOW = T0 + timedelta(minutes=10)
+
+
+def contact(i: int, *, arrived: float, answered: float | None = None, abandoned: float | None = None) -> Interaction:
+    """A contact arriving ``arrived`` seconds after T0, answered or abandoned that many seconds after arriving."""
+    created = T0 + timedelta(seconds=arrived)
+    ix = Interaction(id=f"c{i}", queue_id="q", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE, created_at=created)
+    if answered is not None:
+        ix.answered_at = created + timedelta(seconds=answered)
+        ix.status = Status.CLAIMED
+    if abandoned is not None:
+        ix.abandoned_at = created + timedelta(seconds=abandoned)
+        ix.state, ix.status = State.COMPLETED, Status.COMPLETED
+    return ix
+
+
+# Threshold 20 s.  By hand:
+#   c1 answered after 10 s  -> offered, met
+#   c2 answered after 30 s  -> offered, not met
+#   c3 answered after 20 s  -> offered, met (<= threshold)
+#   c4 abandoned after 3 s  -> a short abandon when short-abandon is 5 s
+#   c5 abandoned after 15 s -> abandoned within the threshold
+#   c6 abandoned after 40 s -> abandoned past the threshold
+#   c7 waiting, arrived 590 s in (10 s ago)  -> undecided: in neither term
+#   c8 waiting, arrived 500 s in (100 s ago) -> offered, not met
+SCENARIO = [
+    contact(1, arrived=0, answered=10),
+    contact(2, arrived=10, answered=30),
+    contact(3, arrived=20, answered=20),
+    contact(4, arrived=30, abandoned=3),
+    contact(5, arrived=40, abandoned=15),
+    contact(6, arrived=50, abandoned=40),
+    contact(7, arrived=590),
+    contact(8, arrived=500),
+]
+
+
+@pytest.mark.parametrize(("short", "abandons_met", "offered", "met"), [
+    (0, False, 7, 2),  # plain: 3 answered + 3 abandoned + 1 waiting past threshold; met c1, c3
+    (5, False, 6, 2),  # Twilio Flex: c4 (3 s < 5 s) leaves the denominator
+    (0, True, 7, 4),   # Amazon Connect: c4 and c5 abandoned within 20 s count as met
+    (5, True, 6, 3),   # both: c4 gone, c5 met
+])
+def test_service_level_by_hand(short: int, abandons_met: bool, offered: int, met: int):
+    settings = QueueSettings(sla_threshold=20, sla_short_abandon=short, sla_abandons_within_threshold_met=abandons_met)
+    sl = service_level(SCENARIO, settings, T0, NOW)
+    assert (sl.offered, sl.met) == (offered, met)
+    assert sl.service_level == pytest.approx(met / offered)
+    assert sl.answered == 3 and sl.average_speed_of_answer == pytest.approx((10 + 30 + 20) / 3)
+    assert sl.short_abandoned == (1 if short else 0)
+
+
+def test_window_counts_only_contacts_created_in_it():
+    sl = service_level(SCENARIO, QueueSettings(sla_threshold=20), T0 + timedelta(seconds=45), NOW)
+    assert (sl.offered, sl.met, sl.answered, sl.abandoned) == (2, 0, 0, 1)  # c6 and c8
+
+
+def test_nothing_offered_is_none_not_zero():
+    assert service_level([contact(1, arrived=595)], QueueSettings(sla_threshold=20), T0, NOW).service_level is None
+
+
+def test_live_figures():
+    queue = Queue(id="q", name="Q", settings=QueueSettings(sla_threshold=20))
+    figures = queue_figures(queue, SCENARIO, NOW, available_agents=2)
+    assert (figures.active, figures.waiting, figures.claimed) == (5, 2, 3)
+    assert figures.oldest_waiting_since == T0 + timedelta(seconds=500) and figures.longest_wait(NOW) == 100
+    assert figures.average_wait(NOW) == pytest.approx((100 + 10) / 2)
+    assert figures.last_15_minutes.offered == 7 and figures.available_agents == 2
+
+
+async def test_queue_metrics_events_publish_on_change_only_and_reach_supervisors(world: World):
+    s = world.sessions
+    previous: dict = {}
+    first = await s.publish_metrics("node", previous)
+    assert {e.queues[0] for e in first} == {"sales", "billing"}
+    assert await s.publish_metrics("node", previous) == [], "nothing changed, nothing published"
+    world.clock.advance(5)
+    assert await s.publish_metrics("node", previous) == [], "only ticking figures changed"
+    ev = await s.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)
+    [update] = await s.publish_metrics("node", previous)
+    assert update.type == "queue.metrics" and update.data["waiting"] == 1 and update.interaction is None
+    cursor = ev.id
+    agent_view = await s.events_for(world.alice, cursor)
+    supervisor_view = await s.events_for(world.supervisor, cursor)
+    assert [e.type for e in agent_view.events] == []
+    assert [e.type for e in supervisor_view.events] == ["queue.metrics"]
