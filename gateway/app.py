@@ -15,12 +15,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from channels.threads import Threads
+from channels.twilio import TwilioContext
+from channels.twilio_rest import TwilioRest
 from sessions import Clock, Sessions
 from sessions.stores import MemoryStore, Store
 
 from .auth import Auth
 from .errors import EXCEPTION_HANDLERS, BodyLimit
 from .hub import Hub
+from .webhooks import TwilioWebhooks
 from .operations import openapi, routes
 from .presence import Presence
 from .routes import all_operations
@@ -81,6 +85,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     auth = Auth(store)
     hub = Hub(store)
     presence = Presence(sessions)
+    rest = TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base) if settings.twilio_account_sid and settings.twilio_auth_token else None
+    twilio = TwilioContext(sessions, Threads(store), rest, settings.public_url, settings.data_dir)
+    webhooks = TwilioWebhooks(twilio, settings.twilio_auth_token)
     operations = all_operations()
     published_metrics: dict[str, dict] = {}
 
@@ -100,6 +107,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
             asyncio.create_task(_repeat("dispatch", lambda: sessions.dispatch(presence.node), settings.timer_interval, hub.changed), name="dispatch"),
             asyncio.create_task(_repeat("metrics", lambda: sessions.publish_metrics(presence.node, published_metrics), settings.metrics_interval), name="metrics"),
             asyncio.create_task(presence.refresh_forever(), name="presence"),
+            asyncio.create_task(_repeat("voicemail", webhooks.voice.overdue_to_voicemail, settings.timer_interval), name="voicemail"),
+            asyncio.create_task(_repeat("recordings", lambda: webhooks.voicemail.retry_pending(presence.node), settings.download_retry_interval), name="recordings"),
         ]
         try:
             yield
@@ -116,6 +125,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
             Route("/readyz", readyz),
             Route("/openapi.json", openapi_json),
             *routes(operations),
+            *webhooks.routes(),
             WebSocketRoute("/ws/agent", agent_socket),
             *web_routes,
         ],
@@ -128,5 +138,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app.state.auth = auth
     app.state.hub = hub
     app.state.presence = presence
+    app.state.webhooks = webhooks
     app.state.openapi = openapi(operations, "Switchboard gateway", VERSION)
     return app

@@ -99,6 +99,8 @@ async def parse_json(request: Request) -> Any:
 
 
 def serialise(result: Any, status: int) -> Response:
+    if isinstance(result, Response):
+        return result
     if result is None:
         return Response(status_code=204)
     return Response(pydantic_core.to_json(result), status_code=status, media_type="application/json")
@@ -126,6 +128,9 @@ def routes(operations: list[Operation]) -> list[Route]:
 
 
 # -- OpenAPI -------------------------------------------------------------------
+
+#: ``response=BINARY``: the handler returns a Response with a file body.
+BINARY = "binary"
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -158,7 +163,9 @@ def openapi(operations: list[Operation], title: str, version: str) -> dict[str, 
         if op.body is not None:
             entry["requestBody"] = {"required": True, "content": {"application/json": {"schema": mapping[(op.body, "validation")]}}}
         responses: dict[str, Any] = {}
-        if op.response is None:
+        if op.response is BINARY:
+            responses["200"] = {"description": "Binary content", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+        elif op.response is None:
             responses["204"] = {"description": "Done"}
         else:
             responses[str(op.status)] = {"description": "OK", "content": {"application/json": {"schema": _response_schema(op.response, defs)}}}

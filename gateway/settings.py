@@ -29,6 +29,8 @@ class Settings:
     timer_interval: float = 1.0
     #: Seconds between queue.metrics checks: the rate limit of metrics events.
     metrics_interval: float = 2.0
+    #: Seconds between retries of recording downloads that failed.
+    download_retry_interval: float = 30.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

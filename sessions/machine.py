@@ -192,7 +192,8 @@ def create(
         created_by=actor.id if actor else None,
         created_at=now,
         parent_id=parent_id,
-        to_address=to_address,
+        # Outbound contacts come from the queue's number, and replies to it thread back here.
+        to_address=to_address or (queue.settings.phone_number if direction is Direction.OUTBOUND else None),
     )
     detail = f"{direction.value.capitalize()} {type.value}/{subtype.value} created in queue {queue.id}"
     if parent_id:
@@ -417,6 +418,8 @@ def add_message(ix: Interaction, *, message: Message, actor: User | None, now: d
     _require_active(ix, "add a message to")
     if message.direction is Direction.OUTBOUND and actor is not None:
         _require_handler(ix, actor, "reply on")
+        if ix.type is not CommType.MESSAGING:
+            raise IllegalTransition(f"Interaction {ix.id} is a {ix.type.value}: switch it to text or chat to send messages.")
     if any(m.id == message.id for m in ix.messages):
         raise IllegalTransition(f"Message {message.id} is already part of interaction {ix.id}.")
     nxt = _next(ix)
@@ -424,7 +427,7 @@ def add_message(ix: Interaction, *, message: Message, actor: User | None, now: d
     return Change(nxt, "interaction.message_added", {"message_id": message.id})
 
 
-def update_message_status(ix: Interaction, *, message_id: str, status: str, error_code: str | None, now: datetime) -> Change:
+def update_message_status(ix: Interaction, *, message_id: str, status: str, error_code: str | None, now: datetime, provider_id: str | None = None) -> Change:
     """A provider delivery receipt; these trail the conversation, so completed ones accept them too."""
     for i, m in enumerate(ix.messages):
         if m.id == message_id or m.provider_id == message_id:
@@ -432,7 +435,7 @@ def update_message_status(ix: Interaction, *, message_id: str, status: str, erro
     else:
         raise IllegalTransition(f"Interaction {ix.id} has no message {message_id}.")
     nxt = _next(ix)
-    nxt.messages[i] = m.model_copy(update={"status": status, "error_code": error_code})
+    nxt.messages[i] = m.model_copy(update={"status": status, "error_code": error_code, "provider_id": provider_id or m.provider_id})
     return Change(nxt, "interaction.message_status", {"message_id": m.id, "status": status, "error_code": error_code})
 
 
@@ -457,6 +460,41 @@ def attach_recording(ix: Interaction, *, recording: Recording, now: datetime) ->
     nxt.recordings.append(recording)
     _log(nxt, now, "recording_attached", SYSTEM, "Recording attached", recording_id=recording.id)
     return Change(nxt, "interaction.recording_attached", {"recording_id": recording.id})
+
+
+def recording_stored(ix: Interaction, *, recording_id: str, uri: str, now: datetime) -> Change:
+    """A pending recording's audio is now kept by the gateway."""
+    for i, rec in enumerate(ix.recordings):
+        if rec.id == recording_id:
+            break
+    else:
+        raise IllegalTransition(f"Interaction {ix.id} has no recording {recording_id}.")
+    if rec.status == "stored":
+        raise IllegalTransition(f"Recording {recording_id} is already stored.")
+    nxt = _next(ix)
+    nxt.recordings[i] = rec.model_copy(update={"uri": uri, "status": "stored"})
+    _log(nxt, now, "recording_stored", SYSTEM, "Recording downloaded and stored", recording_id=recording_id)
+    return Change(nxt, "interaction.recording_stored", {"recording_id": recording_id})
+
+
+def provider_status(ix: Interaction, *, kind: str, status: str, detail: str, now: datetime, **data: Any) -> Change:
+    """A provider's report about the contact (call ringing, in progress, completed...), kept in the feed."""
+    nxt = _next(ix)
+    _log(nxt, now, kind, CUSTOMER if kind == "call_status" else SYSTEM, detail, status=status, **data)
+    return Change(nxt, f"interaction.{kind}", {"status": status, **data})
+
+
+def divert_to_voicemail(ix: Interaction, *, now: datetime, reason: str) -> Change:
+    """An unanswered call becomes a voicemail: the caller is leaving a message instead."""
+    _require_status(ix, "send to voicemail", Status.OPEN, Status.PENDING)
+    if ix.type is not CommType.CALL:
+        raise IllegalTransition(f"Only calls go to voicemail; interaction {ix.id} is {ix.type.value}.")
+    nxt = _next(ix)
+    _to_queue(nxt)
+    nxt.channel_history.append(ChannelChange(at=now, by=SYSTEM, from_type=ix.type, from_subtype=ix.subtype, to_type=CommType.VOICEMAIL, to_subtype=Subtype.VOICEMAIL))
+    nxt.type, nxt.subtype = CommType.VOICEMAIL, Subtype.VOICEMAIL
+    _log(nxt, now, "voicemail", SYSTEM, f"Sent to voicemail: {reason}")
+    return Change(nxt, "interaction.channel_switched", {"from": f"{ix.type.value}/{ix.subtype.value}", "to": "voicemail/voicemail", "reason": reason})
 
 
 def attach_transcript(ix: Interaction, *, transcript: Transcript, now: datetime) -> Change:

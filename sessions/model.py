@@ -104,6 +104,11 @@ class QueueSettings(Model):
     recording: bool = False
     transcription: bool = False
     voicemail: bool = False
+    #: Seconds an unanswered call waits before it goes to voicemail (when voicemail is on).
+    voicemail_after: int = Field(60, ge=5, le=3600)
+    voicemail_greeting: str = Field("Sorry, nobody can take your call right now. Please leave a message after the tone.", max_length=500)
+    #: The provider number customers call or text to reach this queue (E.164); the caller ID of its outbound contacts.
+    phone_number: str | None = Field(None, pattern=r"^\+[1-9]\d{6,14}$")
     small_tabs: list[str] = Field(default_factory=lambda: ["customer"])
     large_tabs: list[str] = Field(default_factory=lambda: ["conversation", "activity", "notes"])
 
@@ -184,10 +189,14 @@ class Note(Model):
 class Recording(Model):
     id: str
     at: datetime
-    uri: str
+    #: Where the gateway serves it from once stored; None while the download is pending.
+    uri: str | None = None
     duration_seconds: float | None = None
     content_type: str = "audio/wav"
     provider_id: str | None = None
+    #: The provider's URL, kept until the audio is safely stored here.
+    source_url: str | None = None
+    status: str = "stored"  # "pending" until downloaded
 
 
 class Transcript(Model):

@@ -207,11 +207,16 @@ class Sessions:
         channel: Subtype | None = None,
         provider_id: str | None = None,
         status: str | None = None,
+        message_id: str | None = None,
     ) -> Event:
-        """An agent's reply (actor set, outbound) or a customer's message (actor None, inbound)."""
+        """An agent's reply (actor set, outbound) or a customer's message (actor None, inbound).
+
+        A channel passes ``message_id`` derived from the provider's id, so a
+        redelivered message is refused as a duplicate instead of added twice.
+        """
         now = self.clock.now()
         author = actor.id if actor else (machine.CUSTOMER if direction is Direction.INBOUND else machine.SYSTEM)
-        msg_id = self.ids()
+        msg_id = message_id or self.ids()
 
         def decide(ix: Interaction) -> Change:
             message = Message(id=msg_id, at=now, direction=direction, author=author, body=body, channel=channel or ix.subtype, provider_id=provider_id, status=status)
@@ -219,8 +224,9 @@ class Sessions:
 
         return await self._update(interaction_id, decide)
 
-    async def update_message_status(self, interaction_id: str, message_id: str, status: str, error_code: str | None = None) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.update_message_status(ix, message_id=message_id, status=status, error_code=error_code, now=self.clock.now()))
+    async def update_message_status(self, interaction_id: str, message_id: str, status: str, error_code: str | None = None, provider_id: str | None = None) -> Event:
+        return await self._update(interaction_id, lambda ix: machine.update_message_status(ix, message_id=message_id, status=status, error_code=error_code,
+                                                                                          provider_id=provider_id, now=self.clock.now()))
 
     async def add_note(self, actor: User, interaction_id: str, body: str, disposition: str | None = None) -> Event:
         note = Note(id=self.ids(), at=self.clock.now(), author=actor.id, body=body)
@@ -243,6 +249,15 @@ class Sessions:
 
     async def abandon(self, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.abandon(ix, now=self.clock.now()))
+
+    async def divert_to_voicemail(self, interaction_id: str, reason: str) -> Event:
+        return await self._update(interaction_id, lambda ix: machine.divert_to_voicemail(ix, now=self.clock.now(), reason=reason))
+
+    async def provider_status(self, interaction_id: str, *, kind: str, status: str, detail: str, **data: Any) -> Event:
+        return await self._update(interaction_id, lambda ix: machine.provider_status(ix, kind=kind, status=status, detail=detail, now=self.clock.now(), **data))
+
+    async def recording_stored(self, interaction_id: str, recording_id: str, uri: str) -> Event:
+        return await self._update(interaction_id, lambda ix: machine.recording_stored(ix, recording_id=recording_id, uri=uri, now=self.clock.now()))
 
     # -- routing -------------------------------------------------------------------
 
@@ -271,11 +286,15 @@ class Sessions:
         queue_hint: str | None = None,
         tags: list[str] | None = None,
         id: str | None = None,
+        voicemail_when_unstaffed: bool = False,
+        parent_id: str | None = None,
     ) -> Event:
         """Creates an inbound interaction where routing sends it, recording the decision in its feed.
 
         ``queue_hint`` (the queue a channel associates with the number called)
         is used only when no rule or tag matches; after it, the default queue.
+        With ``voicemail_when_unstaffed``, a call to a queue that takes
+        voicemail and has no available agent becomes a voicemail at once.
         """
         customer = customer or Customer()
         arrival = Arrival(type=type, subtype=subtype, to_address=to_address, first_message=first_message, attributes=customer.attributes, tags=tuple(tags or ()))
@@ -284,8 +303,12 @@ class Sessions:
             raise NotFound("No queue matches this contact and no default queue is configured; an admin must set one under routing.")
         queue = await self.store.get_queue(decision.queue_id)
         now = self.clock.now()
+        data = decision.as_data()
+        if voicemail_when_unstaffed and type is CommType.CALL and queue.settings.voicemail and await self.available_in(queue.id) == 0:
+            type, subtype = CommType.VOICEMAIL, Subtype.VOICEMAIL
+            data["voicemail"] = f"no agent of queue {queue.id} is available"
         change = machine.create(id=id or self.ids(), queue=queue, direction=Direction.INBOUND, type=type, subtype=subtype, now=now, customer=customer,
-                                tags=decision.tags, to_address=to_address, routing=decision.as_data())
+                                tags=decision.tags, to_address=to_address, routing=data, parent_id=parent_id)
         event = await self.store.insert(change, now)
         await self.store.map_set("routed", f"{decision.kind}:{decision.target}", repr(now.timestamp()))
         if decision.kind == "user":
@@ -331,6 +354,10 @@ class Sessions:
             for u in await self.store.list_users()
             if u.role is not Role.ADMIN
         ]
+
+    async def available_in(self, queue_id: str, agents: list[Agent] | None = None) -> int:
+        agents = agents if agents is not None else await self.agents()
+        return sum(1 for a in agents if queue_id in a.user.queues and effective(a.user, a.choice, a.connected, a.load) is PresenceStatus.AVAILABLE)
 
     async def presence_of(self, user: User) -> PresenceStatus:
         agent = next((a for a in await self.agents() if a.user.id == user.id), None)
@@ -378,9 +405,7 @@ class Sessions:
         since = min(start_of_day(now), now - timedelta(minutes=15))
         active = await self.store.list_interactions(queue.id, State.ACTIVE, limit=100_000)
         done = await self.store.list_interactions(queue.id, State.COMPLETED, limit=100_000, since=since)
-        agents = agents if agents is not None else await self.agents()
-        available = sum(1 for a in agents if queue.id in a.user.queues and effective(a.user, a.choice, a.connected, a.load) is PresenceStatus.AVAILABLE)
-        return queue_figures(queue, active + done, now, available)
+        return queue_figures(queue, active + done, now, await self.available_in(queue.id, agents))
 
     async def publish_metrics(self, owner: str, previous: dict[str, dict[str, Any]]) -> list[Event]:
         """Publishes ``queue.metrics`` for each queue whose figures changed since ``previous`` (updated in place).

@@ -6,10 +6,15 @@ snapshot the event carries to websockets).
 
 from __future__ import annotations
 
-from sessions.events import Event
-from sessions.model import ActivityEntry, Direction, Interaction
+from starlette.responses import FileResponse, Response
 
-from ..operations import Call, Operations
+from channels.twilio_rest import ProviderError
+from channels.voicemail import recording_path
+from sessions.errors import IllegalTransition, NotFound
+from sessions.events import Event
+from sessions.model import ActivityEntry, Direction, Interaction, Subtype
+
+from ..operations import BINARY, Call, Operations
 from ..schemas import EditBody, EndBody, MessageBody, NewInteraction, NoteBody, SwitchBody, TransferBody
 
 ops = Operations("interactions")
@@ -21,10 +26,18 @@ def _after(event: Event) -> Interaction:
 
 @ops("POST", "/api/interactions", body=NewInteraction, response=Interaction, status=201)
 async def create_outbound(call: Call) -> Interaction:
-    """Starts an outbound call or text; the creating agent holds it."""
+    """Starts an outbound call or text; the creating agent holds it.  A phone call is dialled at once."""
     b: NewInteraction = call.body
-    return _after(await call.sessions.create(call.user, queue_id=b.queue_id, direction=Direction.OUTBOUND, type=b.type, subtype=b.subtype,
-                                             customer=b.customer, tags=b.tags, subject=b.subject))
+    ix = _after(await call.sessions.create(call.user, queue_id=b.queue_id, direction=Direction.OUTBOUND, type=b.type, subtype=b.subtype,
+                                           customer=b.customer, tags=b.tags, subject=b.subject))
+    if ix.subtype is Subtype.PHONE:
+        voice = call.request.app.state.webhooks.voice
+        try:
+            return await voice.dial(ix)
+        except ProviderError as exc:
+            # Kept, with the reason in its feed: the agent sees why and can switch to text or retry.
+            return _after(await call.sessions.provider_status(ix.id, kind="call_status", status="failed", detail=f"Call not placed: {exc}", error=exc.code))
+    return ix
 
 
 @ops("GET", "/api/interactions/{interaction_id}", response=Interaction)
@@ -79,8 +92,26 @@ async def switch(call: Call) -> Interaction:
 
 @ops("POST", "/api/interactions/{interaction_id}/messages", body=MessageBody, response=Interaction, status=201)
 async def send_message(call: Call) -> Interaction:
-    """Sends a message to the customer on the interaction's current channel."""
-    return _after(await call.sessions.add_message(call.user, call.path["interaction_id"], direction=Direction.OUTBOUND, body=call.body.body))
+    """Sends a message to the customer on the interaction's current channel (stored first, then delivered)."""
+    ix = _after(await call.sessions.add_message(call.user, call.path["interaction_id"], direction=Direction.OUTBOUND, body=call.body.body))
+    if ix.subtype is Subtype.TEXT:
+        return await call.request.app.state.webhooks.sms.deliver(ix, ix.messages[-1])
+    return ix
+
+
+@ops("GET", "/api/interactions/{interaction_id}/recordings/{recording_id}", response=BINARY)
+async def recording_audio(call: Call) -> Response:
+    """The audio of a stored recording, for users who may see the interaction."""
+    ix = await call.sessions.get(call.user, call.path["interaction_id"])
+    rec = next((r for r in ix.recordings if r.id == call.path["recording_id"]), None)
+    if rec is None:
+        raise NotFound(f"Interaction {ix.id} has no recording {call.path['recording_id']}.")
+    if rec.status != "stored":
+        raise IllegalTransition(f"Recording {rec.id} is still being downloaded from the provider; try again shortly.")
+    path = recording_path(call.request.app.state.settings.data_dir, rec.id)
+    if not path.is_file():
+        raise NotFound(f"The audio of recording {rec.id} is missing on this server.")
+    return FileResponse(path, media_type=rec.content_type)
 
 
 @ops("POST", "/api/interactions/{interaction_id}/notes", body=NoteBody, response=Interaction, status=201)

@@ -31,6 +31,7 @@ class MemoryStore(BaseStore):
         self._interactions: dict[str, Interaction] = {}
         self._maps: dict[str, dict[str, str]] = {}
         self._leases: dict[str, tuple[str, float]] = {}
+        self._remembered: dict[str, tuple[str, float]] = {}
         self._indexes: dict[str, dict[str, float]] = {}
         self._events: deque[Event] = deque()
         self._max_events = max_events
@@ -137,12 +138,30 @@ class MemoryStore(BaseStore):
     async def map_set(self, name: str, key: str, value: str) -> None:
         self._maps.setdefault(name, {})[key] = value
 
+    async def map_get(self, name: str, key: str) -> str | None:
+        return self._maps.get(name, {}).get(key)
+
     async def map_all(self, name: str) -> dict[str, str]:
         return dict(self._maps.get(name, {}))
 
     async def map_delete(self, name: str, *keys: str) -> None:
         for k in keys:
             self._maps.get(name, {}).pop(k, None)
+
+    async def remember(self, key: str, value: str, ttl: float) -> bool:
+        if await self.recall(key) is not None:
+            return False
+        self._remembered[key] = (value, time.monotonic() + ttl)
+        return True
+
+    async def recall(self, key: str) -> str | None:
+        entry = self._remembered.get(key)
+        if entry is None:
+            return None
+        if entry[1] <= time.monotonic():
+            del self._remembered[key]
+            return None
+        return entry[0]
 
     async def lease(self, name: str, owner: str, ttl: float) -> bool:
         holder = self._leases.get(name)

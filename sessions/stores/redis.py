@@ -14,7 +14,7 @@ Keys, under a configurable prefix (tests take one each):
 * ``events``         stream of ``{e: event JSON}``; the stream id is the cursor
 * ``events:trimmed`` the id of the last event trimmed away (to detect expired cursors)
 * ``queue:<id>``, ``queues``; ``user:<id>``, ``users``, ``username:<name>``
-* ``map:<name>`` hashes (routing config, presence, connections); ``lease:<name>``
+* ``map:<name>`` hashes (routing config, presence, connections); ``lease:<name>``; ``remember:<key>`` (dedupe, with TTL)
 * ``password:<user>``; ``token:<digest>`` -> user id, ``tokens:<user>`` set of digests
 """
 
@@ -275,12 +275,21 @@ class RedisStore(BaseStore):
     async def map_set(self, name: str, key: str, value: str) -> None:
         await self.redis.hset(self.key("map", name), key, value)
 
+    async def map_get(self, name: str, key: str) -> str | None:
+        return await self.redis.hget(self.key("map", name), key)
+
     async def map_all(self, name: str) -> dict[str, str]:
         return await self.redis.hgetall(self.key("map", name))
 
     async def map_delete(self, name: str, *keys: str) -> None:
         if keys:
             await self.redis.hdel(self.key("map", name), *keys)
+
+    async def remember(self, key: str, value: str, ttl: float) -> bool:
+        return bool(await self.redis.set(self.key("remember", key), value, nx=True, px=max(1, int(ttl * 1000))))
+
+    async def recall(self, key: str) -> str | None:
+        return await self.redis.get(self.key("remember", key))
 
     async def lease(self, name: str, owner: str, ttl: float) -> bool:
         return bool(await self._lease_script(keys=[self.key("lease", name)], args=[owner, max(1, int(ttl * 1000))]))

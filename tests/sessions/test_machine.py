@@ -199,7 +199,7 @@ class TestConversation:
             machine.switch_channel(claimed_by(), actor=ALICE, type=type, subtype=subtype, now=at(20))
 
     def test_messages_and_notes_accumulate(self):
-        ix = claimed_by()
+        ix = machine.switch_channel(claimed_by(), actor=ALICE, type=CommType.MESSAGING, subtype=Subtype.TEXT, now=at(5)).interaction
         msg = Message(id="m1", at=at(6), direction=Direction.OUTBOUND, author="alice", body="Hi", channel=Subtype.TEXT)
         ix = machine.add_message(ix, message=msg, actor=ALICE, now=at(6)).interaction
         with pytest.raises(IllegalTransition):
@@ -207,6 +207,11 @@ class TestConversation:
         ix = machine.update_message_status(ix, message_id="m1", status="delivered", error_code=None, now=at(7)).interaction
         ix = machine.add_note(ix, actor=ALICE, note=Note(id="n1", at=at(8), author="alice", body="wants a refund"), disposition="refund", now=at(8)).interaction
         assert (ix.messages[0].status, ix.notes[0].body, ix.disposition) == ("delivered", "wants a refund", "refund")
+
+    def test_agents_message_only_on_messaging_channels(self):
+        msg = Message(id="m1", at=at(6), direction=Direction.OUTBOUND, author="alice", body="Hi", channel=Subtype.PHONE)
+        with pytest.raises(IllegalTransition, match="switch it to text or chat"):
+            machine.add_message(claimed_by(), message=msg, actor=ALICE, now=at(6))
 
 
 class TestEndAndComplete:

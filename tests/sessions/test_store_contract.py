@@ -229,3 +229,29 @@ class TestSecrets:
         assert (await store.token_user("d1"), await store.token_user("d2")) == (None, "u-alice")
         assert await store.revoke_user_tokens("u-alice") == 1
         assert (await store.token_user("d2"), await store.token_user("d3")) == (None, "u-bob")
+
+
+class TestSmallState:
+    async def test_remember_is_first_writer_wins(self, world: World):
+        store = world.sessions.store
+        assert await store.remember("k", "first", ttl=60) is True
+        assert await store.remember("k", "second", ttl=60) is False
+        assert await store.recall("k") == "first" and await store.recall("other") is None
+
+    async def test_maps(self, world: World):
+        store = world.sessions.store
+        await store.map_set("m", "a", "1")
+        await store.map_set("m", "b", "2")
+        await store.map_delete("m", "a", "missing")
+        assert await store.map_all("m") == {"b": "2"} and await store.map_all("empty") == {}
+        assert (await store.map_get("m", "b"), await store.map_get("m", "a")) == ("2", None)
+
+    async def test_lease_is_exclusive_until_released(self, world: World):
+        store = world.sessions.store
+        assert await store.lease("job", "p1", ttl=60)
+        assert not await store.lease("job", "p2", ttl=60)
+        assert await store.lease("job", "p1", ttl=60), "the holder renews"
+        await store.release("job", "p2")  # not the holder: no effect
+        assert not await store.lease("job", "p2", ttl=60)
+        await store.release("job", "p1")
+        assert await store.lease("job", "p2", ttl=60)

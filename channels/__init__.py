@@ -1,0 +1,1 @@
+"""Provider adapters: provider protocol in, domain commands out, and domain outcomes back out as provider actions."""

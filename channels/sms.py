@@ -1,0 +1,75 @@
+"""Twilio SMS: inbound texts join the customer's active interaction on that number, replies go out by REST."""
+
+from __future__ import annotations
+
+import logging
+
+from sessions.errors import AlreadyExists, IllegalTransition
+from sessions.model import CommType, Customer, Direction, Interaction, Message, State, Subtype
+
+from .threads import MESSAGES, THREADS, thread_key
+from .twilio import TwilioContext, derived_id, need
+from .twilio_rest import ProviderError
+
+log = logging.getLogger("channels.sms")
+
+
+class SmsChannel:
+    def __init__(self, ctx: TwilioContext) -> None:
+        self.ctx = ctx
+
+    async def inbound(self, params: dict[str, str]) -> str:
+        """Stores the text in the customer's active interaction with this number, or a new (linked) one; returns its id."""
+        sid, sender, number = need(params, "MessageSid"), need(params, "From"), need(params, "To")
+        body = params.get("Body", "")
+        sessions, threads = self.ctx.sessions, self.ctx.threads
+        known = await threads.lookup(MESSAGES, sid)
+        if known is not None:
+            return known
+        key = thread_key(sender, number)
+        current_id = await threads.lookup(THREADS, key)
+        current = await sessions.store.get_interaction(current_id) if current_id else None
+        if current is not None and current.state is State.ACTIVE:
+            ix_id = current.id
+        else:
+            hint = await self.ctx.queue_for_number(number)
+            ix_id = derived_id("sms", sid)
+            try:
+                await sessions.route_inbound(type=CommType.MESSAGING, subtype=Subtype.TEXT, customer=Customer(phone=sender), to_address=number,
+                                             first_message=body, queue_hint=hint.id if hint else None, id=ix_id,
+                                             parent_id=current.id if current is not None else None)
+            except AlreadyExists:
+                pass  # the same text delivered twice at once: the first created it
+            await threads.link(THREADS, key, ix_id)
+        try:
+            await sessions.add_message(None, ix_id, direction=Direction.INBOUND, body=body, channel=Subtype.TEXT, provider_id=sid, status="received",
+                                       message_id=derived_id("sms-message", sid))
+        except IllegalTransition:
+            pass  # already added by a concurrent delivery of the same text
+        await threads.link(MESSAGES, sid, ix_id)
+        return ix_id
+
+    async def status(self, params: dict[str, str]) -> None:
+        sid, status = need(params, "MessageSid"), need(params, "MessageStatus")
+        ix_id = await self.ctx.threads.lookup(MESSAGES, sid)
+        if ix_id is None:
+            log.info("status %s for unknown message %s ignored", status, sid)
+            return
+        await self.ctx.sessions.update_message_status(ix_id, sid, status, params.get("ErrorCode") or None)
+
+    async def deliver(self, ix: Interaction, message: Message) -> Interaction:
+        """Sends an agent's stored reply; the outcome (sent, or failed with a code) is recorded on the message."""
+        sessions = self.ctx.sessions
+        try:
+            if self.ctx.rest is None:
+                raise ProviderError("Twilio is not configured: the text was kept but not sent.", "not_configured")
+            if not ix.customer.phone or not ix.to_address:
+                raise ProviderError("The customer's phone number or the queue's number is unknown.", "no_number")
+            sent = await self.ctx.rest.send_sms(to=ix.customer.phone, from_=ix.to_address, body=message.body,
+                                                status_callback=self.ctx.url("/webhooks/twilio/sms/status"))
+        except ProviderError as exc:
+            log.warning("text %s of %s not sent: %s", message.id, ix.id, exc)
+            return (await sessions.update_message_status(ix.id, message.id, "failed", exc.code or "provider_error")).interaction  # type: ignore[return-value]
+        await self.ctx.threads.link(MESSAGES, sent.sid, ix.id)
+        await self.ctx.threads.link(THREADS, thread_key(ix.customer.phone, ix.to_address), ix.id)
+        return (await sessions.update_message_status(ix.id, message.id, sent.status, None, provider_id=sent.sid)).interaction  # type: ignore[return-value]

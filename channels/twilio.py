@@ -1,0 +1,101 @@
+"""What the Twilio adapters share: the services they call, and the TwiML they answer with.
+
+TwiML comes from the ``twilio`` library's builders, never hand-written XML.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import Connect, VoiceResponse
+
+from sessions import Sessions
+from sessions.model import Interaction, Queue
+
+from .threads import Threads
+from .twilio_rest import TwilioRest
+
+#: Namespace of interaction ids derived from provider SIDs: a redelivered webhook derives the same id.
+PROVIDER_IDS = uuid.UUID("7b6f2a4e-3c1d-4f8e-9a5b-2d6c8e0f1a3b")
+
+
+def derived_id(kind: str, sid: str) -> str:
+    return uuid.uuid5(PROVIDER_IDS, f"{kind}:{sid}").hex
+
+
+class MissingParameter(Exception):
+    """A webhook lacks a field Twilio always sends: not a genuine Twilio request."""
+
+
+def need(params: dict[str, str], name: str) -> str:
+    value = params.get(name, "").strip()
+    if not value:
+        raise MissingParameter(f"{name} is required")
+    return value
+
+
+@dataclass
+class TwilioContext:
+    sessions: Sessions
+    threads: Threads
+    #: None when TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are not set: nothing goes out.
+    rest: TwilioRest | None
+    public_url: str
+    data_dir: Path
+
+    def url(self, path: str) -> str:
+        return f"{self.public_url}{path}"
+
+    @property
+    def media_url(self) -> str:
+        scheme, _, rest = self.public_url.partition("://")
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/webhooks/twilio/media"
+
+    async def queue_for_number(self, number: str | None) -> Queue | None:
+        """The queue whose configured phone number this is."""
+        if not number:
+            return None
+        return next((q for q in await self.sessions.store.list_queues() if q.settings.phone_number == number), None)
+
+
+def connect_twiml(ix: Interaction, media_url: str) -> str:
+    """Bridges the caller to the gateway's media stream (bidirectional: <Connect><Stream>).
+
+    The interaction id travels as a custom parameter; Twilio adds the call SID to the stream's start message itself.
+    """
+    response = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=media_url)
+    stream.parameter(name="interaction", value=ix.id)
+    response.append(connect)
+    return str(response)
+
+
+def voicemail_twiml(greeting: str, recording_url: str, transcription_url: str | None) -> str:
+    response = VoiceResponse()
+    response.say(greeting)
+    options = {"transcribe": True, "transcribe_callback": transcription_url} if transcription_url else {}
+    response.record(action=recording_url, recording_status_callback=recording_url, recording_status_callback_event="completed",
+                    max_length=180, play_beep=True, **options)
+    response.hangup()
+    return str(response)
+
+
+def say_twiml(text: str) -> str:
+    response = VoiceResponse()
+    response.say(text)
+    response.hangup()
+    return str(response)
+
+
+def hangup_twiml() -> str:
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)
+
+
+def empty_messaging_twiml() -> str:
+    return str(MessagingResponse())

@@ -1,0 +1,76 @@
+"""The few Twilio REST calls the gateway makes, through the ``twilio`` library.
+
+The library's client is synchronous (requests); calls run in a worker
+thread so the event loop never blocks on the network.  ``api_base``
+(TWILIO_API_BASE) points the client at another host, which is how the tests
+run it against a local server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.rest import Client
+
+
+class ProviderError(Exception):
+    """The provider refused or could not be reached; ``code`` is its error code where it gave one."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Sent:
+    sid: str
+    status: str
+
+
+class TwilioRest:
+    def __init__(self, account_sid: str, auth_token: str, api_base: str | None = None, timeout: float = 10.0) -> None:
+        self.client = Client(account_sid, auth_token)
+        if api_base:
+            self.client.api.base_url = api_base.rstrip("/")
+        self.auth = (account_sid, auth_token)
+        self.timeout = timeout
+
+    async def _run(self, fn, *args, **kwargs):
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except TwilioRestException as exc:
+            raise ProviderError(f"Twilio refused: {exc.msg}", str(exc.code) if exc.code else None) from exc
+        except (TwilioException, OSError, requests.RequestException) as exc:
+            raise ProviderError(f"Twilio unreachable: {exc}") from exc
+
+    async def send_sms(self, *, to: str, from_: str, body: str, status_callback: str) -> Sent:
+        msg = await self._run(self.client.messages.create, to=to, from_=from_, body=body, status_callback=status_callback)
+        return Sent(msg.sid, msg.status or "queued")
+
+    async def create_call(self, *, to: str, from_: str, twiml: str, status_callback: str) -> Sent:
+        call = await self._run(self.client.calls.create, to=to, from_=from_, twiml=twiml, status_callback=status_callback,
+                               status_callback_event=["initiated", "ringing", "answered", "completed"])
+        return Sent(call.sid, call.status or "queued")
+
+    async def redirect_call(self, call_sid: str, twiml: str) -> None:
+        await self._run(lambda: self.client.calls(call_sid).update(twiml=twiml))
+
+    async def download(self, url: str) -> bytes:
+        """Fetches media (a recording) with the account's credentials.
+
+        The library's own request() decodes bodies as text, which would mangle
+        audio, so this uses its underlying requests session (same pool, same
+        proxy settings) directly.
+        """
+
+        def get() -> bytes:
+            session = self.client.http_client.session or requests.Session()
+            response = session.get(url, auth=self.auth, timeout=self.timeout)
+            if response.status_code != 200:
+                raise ProviderError(f"Download of {url} answered {response.status_code}", str(response.status_code))
+            return response.content
+
+        return await self._run(get)

@@ -1,0 +1,119 @@
+"""Twilio voice: inbound calls, call status, outbound calls, and unanswered calls to voicemail."""
+
+from __future__ import annotations
+
+import logging
+
+from sessions.errors import AlreadyExists, DomainError
+from sessions.model import CommType, Customer, Interaction, State, Status, Subtype
+
+from .threads import CALL_OF, CALLS, THREADS, thread_key
+from .twilio import TwilioContext, connect_twiml, derived_id, need, say_twiml, voicemail_twiml
+from .twilio_rest import ProviderError
+
+log = logging.getLogger("channels.voice")
+
+#: Statuses after which the call is over.
+FINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+NOT_IN_SERVICE = "Sorry, this number is not in service."
+
+
+class VoiceChannel:
+    def __init__(self, ctx: TwilioContext) -> None:
+        self.ctx = ctx
+
+    async def twiml_for(self, ix: Interaction) -> str:
+        if ix.type is CommType.VOICEMAIL:
+            queue = await self.ctx.sessions.store.get_queue(ix.queue_id)
+            transcription = self.ctx.url("/webhooks/twilio/transcription") if queue.settings.transcription else None
+            return voicemail_twiml(queue.settings.voicemail_greeting, self.ctx.url("/webhooks/twilio/recording"), transcription)
+        return connect_twiml(ix, self.ctx.media_url)
+
+    async def inbound(self, params: dict[str, str]) -> str:
+        """The call arrives: store it (routed), then tell Twilio what to do with the caller."""
+        call_sid, caller, called = need(params, "CallSid"), need(params, "From"), need(params, "To")
+        sessions, threads = self.ctx.sessions, self.ctx.threads
+        known = await threads.lookup(CALLS, call_sid)
+        if known is not None:
+            return await self.twiml_for(await sessions.store.get_interaction(known))
+        ix = await self._ongoing(caller, called)
+        if ix is None:
+            hint = await self.ctx.queue_for_number(called)
+            ix_id = derived_id("call", call_sid)
+            try:
+                event = await sessions.route_inbound(type=CommType.CALL, subtype=Subtype.PHONE, customer=Customer(phone=caller), to_address=called,
+                                                     queue_hint=hint.id if hint else None, id=ix_id, voicemail_when_unstaffed=True)
+                ix = event.interaction
+            except AlreadyExists:  # the same call delivered twice at once
+                ix = await sessions.store.get_interaction(ix_id)
+            except DomainError as exc:
+                log.warning("call %s to %s not taken: %s", call_sid, called, exc)
+                return say_twiml(NOT_IN_SERVICE)
+            assert ix is not None
+            await threads.link(THREADS, thread_key(caller, called), ix.id)
+        await threads.link(CALLS, call_sid, ix.id)
+        await threads.link(CALL_OF, ix.id, call_sid)
+        return await self.twiml_for(ix)
+
+    async def _ongoing(self, caller: str, called: str) -> Interaction | None:
+        """An active interaction with this customer on this number continues as this call."""
+        tid = await self.ctx.threads.lookup(THREADS, thread_key(caller, called))
+        if tid is None:
+            return None
+        ix = await self.ctx.sessions.store.get_interaction(tid)
+        if ix.state is not State.ACTIVE:
+            return None
+        if ix.type is not CommType.CALL:
+            ix = (await self.ctx.sessions.switch_channel(None, ix.id, CommType.CALL, Subtype.PHONE)).interaction
+        return ix
+
+    async def status(self, params: dict[str, str]) -> None:
+        """Call progress; a caller hanging up before anyone answered is an abandon (it counts for SLA)."""
+        call_sid, status = need(params, "CallSid"), need(params, "CallStatus")
+        ix_id = await self.ctx.threads.lookup(CALLS, call_sid)
+        if ix_id is None:
+            log.info("status %s for unknown call %s ignored", status, call_sid)
+            return
+        data = {"call_sid": call_sid, **({"duration": params["CallDuration"]} if params.get("CallDuration") else {})}
+        await self.ctx.sessions.provider_status(ix_id, kind="call_status", status=status, detail=f"Call {status}", **data)
+        if status in FINAL:
+            ix = await self.ctx.sessions.store.get_interaction(ix_id)
+            if ix.type is CommType.CALL and ix.status in (Status.OPEN, Status.PENDING) and ix.answered_at is None:
+                await self.ctx.sessions.abandon(ix_id)
+
+    async def dial(self, ix: Interaction) -> Interaction:
+        """Places an agent's outbound call; the customer, once answered, is bridged to the agent's stream."""
+        if self.ctx.rest is None:
+            raise ProviderError("Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN): the call cannot be placed.", "not_configured")
+        if not ix.customer.phone or not ix.to_address:
+            raise ProviderError("An outbound call needs the customer's phone and the queue's phone number.", "no_number")
+        twiml = connect_twiml(ix, self.ctx.media_url)
+        sent = await self.ctx.rest.create_call(to=ix.customer.phone, from_=ix.to_address, twiml=twiml, status_callback=self.ctx.url("/webhooks/twilio/voice/status"))
+        await self.ctx.threads.link(CALLS, sent.sid, ix.id)
+        await self.ctx.threads.link(CALL_OF, ix.id, sent.sid)
+        await self.ctx.threads.link(THREADS, thread_key(ix.customer.phone, ix.to_address), ix.id)
+        return (await self.ctx.sessions.provider_status(ix.id, kind="call_status", status=sent.status, detail=f"Outbound call {sent.status}", call_sid=sent.sid)).interaction  # type: ignore[return-value]
+
+    async def overdue_to_voicemail(self) -> int:
+        """Sends calls nobody answered within their queue's limit to voicemail; returns how many."""
+        sessions, moved = self.ctx.sessions, 0
+        now = sessions.clock.now()
+        queues = {q.id: q for q in await sessions.store.list_queues() if q.settings.voicemail}
+        if not queues or self.ctx.rest is None:
+            return 0
+        for ix in await sessions.store.list_interactions(None, State.ACTIVE, limit=100_000):
+            queue = queues.get(ix.queue_id)
+            if queue is None or ix.type is not CommType.CALL or ix.status not in (Status.OPEN, Status.PENDING) or ix.answered_at is not None:
+                continue
+            if (now - ix.created_at).total_seconds() < queue.settings.voicemail_after:
+                continue
+            call_sid = await self.ctx.threads.lookup(CALL_OF, ix.id)
+            if call_sid is None:
+                continue  # not a Twilio call (a browser call has no voicemail to go to)
+            try:
+                event = await sessions.divert_to_voicemail(ix.id, f"not answered within {queue.settings.voicemail_after}s")
+                await self.ctx.rest.redirect_call(call_sid, await self.twiml_for(event.interaction))  # type: ignore[arg-type]
+                moved += 1
+            except (DomainError, ProviderError) as exc:
+                log.warning("could not send %s to voicemail: %s", ix.id, exc)
+        return moved

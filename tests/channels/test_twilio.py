@@ -1,0 +1,255 @@
+"""Twilio voice, SMS and voicemail, driven exactly as Twilio does: signed form posts in, REST calls out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+from twilio.request_validator import RequestValidator
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from sessions.model import State
+from sessions.stores import MemoryStore
+from tests.fake_twilio import AUDIO, FakeTwilio
+from tests.gateway.conftest import ADMIN_TOKEN, Gateway, assert_error
+
+PUBLIC = "https://gw.example.com"
+SID, TOKEN = "AC" + "1" * 32, "twilio-auth-token"
+SALES_NUMBER, CUSTOMER = "+15550001000", "+14155550100"
+
+
+class Twilio:
+    """Plays Twilio's side: signs and posts webhooks."""
+
+    def __init__(self, gw: Gateway, fake: FakeTwilio) -> None:
+        self.gw, self.fake = gw, fake
+        self.validator = RequestValidator(TOKEN)
+
+    def post(self, path: str, params: dict[str, str], *, signature: str | None = None, headers: dict[str, str] | None = None):
+        url = f"{PUBLIC}/webhooks/twilio/{path}"
+        sig = self.validator.compute_signature(url, params) if signature is None else signature
+        return self.gw.client.post(f"/webhooks/twilio/{path}", data=params, headers={"X-Twilio-Signature": sig, **(headers or {})})
+
+    def call(self, call_sid: str = "CA100", caller: str = CUSTOMER, to: str = SALES_NUMBER, status: str = "ringing"):
+        return self.post("voice", {"CallSid": call_sid, "AccountSid": SID, "From": caller, "To": to, "CallStatus": status, "Direction": "inbound"})
+
+    def text(self, body: str, message_sid: str = "SM100", sender: str = CUSTOMER, to: str = SALES_NUMBER):
+        return self.post("sms", {"MessageSid": message_sid, "AccountSid": SID, "From": sender, "To": to, "Body": body, "NumMedia": "0"})
+
+    def interactions(self) -> list[dict]:
+        out = []
+        for state in ("active", "completed"):
+            r = self.gw.client.get(f"/api/queues/sales/interactions?state={state}", headers=self.gw.admin)
+            out += r.json()["items"]
+        return out
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTwilio]:
+    f = FakeTwilio(SID, TOKEN)
+    f.start()
+    yield f
+    f.stop()
+
+
+@pytest.fixture
+def twilio(fake: FakeTwilio, tmp_path) -> Iterator[Twilio]:
+    settings = Settings(admin_token=ADMIN_TOKEN, public_url=PUBLIC, twilio_account_sid=SID, twilio_auth_token=TOKEN, twilio_api_base=fake.url,
+                        data_dir=tmp_path, timer_interval=3600, download_retry_interval=3600)
+    with TestClient(create_app(settings, store=MemoryStore())) as client:
+        gw = Gateway(client)
+        gw.queue("sales", phone_number=SALES_NUMBER, voicemail=True, transcription=True)
+        yield Twilio(gw, fake)
+
+
+def agent_online(t: Twilio, username: str = "alice"):
+    headers = t.gw.agent(username, ["sales"])
+    user = t.gw.client.get("/api/me", headers=headers).json()
+    t.gw.call(t.gw.app.state.sessions.connected, user["id"], "test-node", 3600)
+    return headers
+
+
+class TestSignatures:
+    def test_forged_and_missing_signatures_are_refused_and_store_nothing(self, twilio: Twilio):
+        r = twilio.post("voice", {"CallSid": "CA1", "From": CUSTOMER, "To": SALES_NUMBER, "CallStatus": "ringing"}, signature="forged")
+        assert_error(r, 403, "forbidden")
+        r = twilio.gw.client.post("/webhooks/twilio/sms", data={"MessageSid": "SM1", "From": CUSTOMER, "To": SALES_NUMBER, "Body": "hi"})
+        assert_error(r, 403)
+        # Signed for other parameters than those sent: a tampered body.
+        sig = twilio.validator.compute_signature(f"{PUBLIC}/webhooks/twilio/sms", {"MessageSid": "SM1", "From": CUSTOMER, "To": SALES_NUMBER, "Body": "hi"})
+        assert_error(twilio.post("sms", {"MessageSid": "SM1", "From": CUSTOMER, "To": SALES_NUMBER, "Body": "pay me"}, signature=sig), 403)
+        assert twilio.interactions() == []
+
+    def test_without_an_auth_token_webhooks_are_disabled(self):
+        with TestClient(create_app(Settings(admin_token=ADMIN_TOKEN), store=MemoryStore())) as client:
+            assert_error(client.post("/webhooks/twilio/voice", data={"CallSid": "CA1"}), 403)
+
+    def test_signed_but_incomplete_is_a_400(self, twilio: Twilio):
+        assert_error(twilio.post("voice", {"From": CUSTOMER}), 400, "invalid")
+
+
+class TestVoice:
+    def test_inbound_call_is_stored_routed_and_bridged_to_the_media_stream(self, twilio: Twilio):
+        agent_online(twilio)
+        r = twilio.call()
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
+        assert '<Connect><Stream url="wss://gw.example.com/webhooks/twilio/media">' in r.text
+        [ix] = twilio.interactions()
+        assert f'<Parameter name="interaction" value="{ix["id"]}" />' in r.text
+        assert (ix["type"], ix["subtype"], ix["customer"]["phone"], ix["to_address"], ix["queue_id"]) == ("call", "phone", CUSTOMER, SALES_NUMBER, "sales")
+
+    def test_retried_call_webhook_has_one_effect(self, twilio: Twilio):
+        agent_online(twilio)
+        first = twilio.call()
+        again = twilio.call()
+        by_token = twilio.post("voice", {"CallSid": "CA100", "From": CUSTOMER, "To": SALES_NUMBER, "CallStatus": "ringing"}, headers={"I-Twilio-Idempotency-Token": "tok-1"})
+        assert first.text == again.text == by_token.text
+        assert len(twilio.interactions()) == 1
+
+    def test_unknown_number_hears_not_in_service_and_nothing_is_stored(self, twilio: Twilio):
+        r = twilio.call(to="+15559999999")
+        assert r.status_code == 200 and "not in service" in r.text
+        assert twilio.interactions() == []
+
+    def test_caller_hanging_up_unanswered_is_an_abandon(self, twilio: Twilio):
+        agent_online(twilio)
+        twilio.call()
+        for status in ("ringing", "completed", "completed"):  # the last one a retry
+            r = twilio.post("voice/status", {"CallSid": "CA100", "CallStatus": status, "CallDuration": "12"})
+            assert r.status_code == 204
+        [ix] = twilio.interactions()
+        assert ix["state"] == "completed" and ix["abandoned_at"] and ix["completed_by"] == "customer"
+        assert [a["data"]["status"] for a in ix["activity"] if a["kind"] == "call_status"] == ["ringing", "completed"]
+
+    def test_outbound_call_goes_through_the_rest_api_bridged_to_the_stream(self, twilio: Twilio):
+        alice = agent_online(twilio)
+        r = twilio.gw.client.post("/api/interactions", json={"queue_id": "sales", "type": "call", "subtype": "phone", "customer": {"phone": CUSTOMER}}, headers=alice)
+        assert r.status_code == 201
+        [call] = twilio.fake.calls
+        assert (call["To"], call["From"]) == (CUSTOMER, SALES_NUMBER) and "<Stream" in call["Twiml"]
+        assert call["StatusCallback"] == f"{PUBLIC}/webhooks/twilio/voice/status"
+        assert r.json()["activity"][-1]["data"]["call_sid"].startswith("CA")
+
+
+class TestVoicemail:
+    def test_no_agent_available_records_a_voicemail_downloads_and_serves_it(self, twilio: Twilio, tmp_path):
+        r = twilio.call()
+        assert "<Record" in r.text and "Please leave a message" in r.text
+        [ix] = twilio.interactions()
+        assert (ix["type"], ix["subtype"]) == ("voicemail", "voicemail")
+        params = {"CallSid": "CA100", "RecordingSid": "RE100", "RecordingUrl": f"{twilio.fake.url}/recordings/RE100", "RecordingStatus": "completed", "RecordingDuration": "7"}
+        assert twilio.post("recording", params).status_code == 204
+        twilio.post("transcription", {"CallSid": "CA100", "RecordingSid": "RE100", "TranscriptionSid": "TR100", "TranscriptionStatus": "completed",
+                                      "TranscriptionText": "Please call me back about my order"})
+        ix = twilio.gw.client.get(f"/api/interactions/{ix['id']}", headers=twilio.gw.admin).json()
+        [rec] = ix["recordings"]
+        assert (rec["status"], rec["duration_seconds"], rec["uri"]) == ("stored", 7.0, f"/api/interactions/{ix['id']}/recordings/RE100")
+        assert ix["transcripts"][0]["text"] == "Please call me back about my order"
+        assert (tmp_path / "recordings" / "RE100.wav").read_bytes() == AUDIO
+        alice = twilio.gw.agent("alice", ["sales"])
+        audio = twilio.gw.client.get(rec["uri"], headers=alice)
+        assert audio.status_code == 200 and audio.content == AUDIO
+        twilio.gw.queue("other")
+        outsider = twilio.gw.agent("olga", ["other"])
+        assert_error(twilio.gw.client.get(rec["uri"], headers=outsider), 403)
+
+    def test_failed_download_keeps_the_recording_pending_and_the_retry_stores_it(self, twilio: Twilio, tmp_path):
+        twilio.call()
+        twilio.fake.fail_downloads = 2
+        params = {"CallSid": "CA100", "RecordingSid": "RE200", "RecordingUrl": f"{twilio.fake.url}/recordings/RE200", "RecordingStatus": "completed"}
+        assert twilio.post("recording", params).status_code == 204
+        [ix] = twilio.interactions()
+        assert ix["recordings"][0]["status"] == "pending" and ix["recordings"][0]["source_url"]
+        assert_error(twilio.gw.client.get(f"/api/interactions/{ix['id']}/recordings/RE200", headers=twilio.gw.admin), 409)
+        voicemail = twilio.gw.app.state.webhooks.voicemail
+        assert twilio.gw.call(voicemail.retry_pending, "node") == 0  # the second failure
+        assert twilio.gw.call(voicemail.retry_pending, "node") == 1
+        [ix] = twilio.interactions()
+        assert ix["recordings"][0]["status"] == "stored" and (tmp_path / "recordings" / "RE200.wav").exists()
+        assert len(twilio.fake.downloads) == 3
+
+    def test_record_action_and_status_callback_attach_once(self, twilio: Twilio):
+        twilio.call()
+        base = {"CallSid": "CA100", "RecordingSid": "RE300", "RecordingUrl": f"{twilio.fake.url}/recordings/RE300"}
+        action = twilio.post("recording", base)
+        assert action.status_code == 200 and "<Hangup" in action.text
+        twilio.post("recording", {**base, "RecordingStatus": "completed"})
+        [ix] = twilio.interactions()
+        assert len(ix["recordings"]) == 1
+
+
+class TestSms:
+    def test_texts_thread_into_one_interaction_and_replies_go_out(self, twilio: Twilio):
+        alice = agent_online(twilio)
+        r = twilio.text("Hi, my order is late")
+        assert r.status_code == 200 and "<Response" in r.text
+        twilio.text("Order 42", message_sid="SM101")
+        twilio.text("Order 42", message_sid="SM101")  # a retry
+        [ix] = twilio.interactions()
+        assert (ix["type"], ix["subtype"]) == ("messaging", "text")
+        assert [m["body"] for m in ix["messages"]] == ["Hi, my order is late", "Order 42"]
+        twilio.gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
+        reply = twilio.gw.client.post(f"/api/interactions/{ix['id']}/messages", json={"body": "On its way!"}, headers=alice).json()
+        [sent] = twilio.fake.messages
+        assert (sent["To"], sent["From"], sent["Body"]) == (CUSTOMER, SALES_NUMBER, "On its way!")
+        out = reply["messages"][-1]
+        assert out["status"] == "queued" and out["provider_id"].startswith("SM")
+        for status in ("sent", "delivered"):
+            assert twilio.post("sms/status", {"MessageSid": out["provider_id"], "MessageStatus": status}).status_code == 204
+        [ix] = twilio.interactions()
+        assert ix["messages"][-1]["status"] == "delivered"
+
+    def test_provider_refusal_marks_the_reply_failed_with_its_code(self, twilio: Twilio):
+        alice = agent_online(twilio)
+        twilio.text("hello")
+        [ix] = twilio.interactions()
+        twilio.gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
+        twilio.fake.refuse_messages = 21211
+        reply = twilio.gw.client.post(f"/api/interactions/{ix['id']}/messages", json={"body": "hi"}, headers=alice).json()
+        assert (reply["messages"][-1]["status"], reply["messages"][-1]["error_code"]) == ("failed", "21211")
+        assert reply["messages"][-1]["body"] == "hi", "the reply is kept"
+
+    def test_text_after_completion_opens_a_new_linked_interaction(self, twilio: Twilio):
+        alice = agent_online(twilio)
+        twilio.text("first")
+        [first] = twilio.interactions()
+        for step, body in (("claim", None), ("end", {"outcome": "resolved"}), ("complete", None)):
+            twilio.gw.client.post(f"/api/interactions/{first['id']}/{step}", json=body, headers=alice)
+        twilio.text("one more thing", message_sid="SM200")
+        new = next(i for i in twilio.interactions() if i["id"] != first["id"])
+        assert new["parent_id"] == first["id"] and new["state"] == "active" and new["messages"][0]["body"] == "one more thing"
+
+    def test_unknown_number_without_default_queue_is_refused_and_nothing_stored(self, twilio: Twilio):
+        assert_error(twilio.text("hi", to="+15559999999"), 404)
+        assert twilio.interactions() == []
+
+
+class TestChannelSwitch:
+    def test_a_call_continues_by_sms_and_back_as_one_interaction(self, twilio: Twilio):
+        alice = agent_online(twilio)
+        twilio.call()
+        [ix] = twilio.interactions()
+        url = f"/api/interactions/{ix['id']}"
+        twilio.gw.client.post(f"{url}/claim", headers=alice)
+        twilio.post("voice/status", {"CallSid": "CA100", "CallStatus": "completed"})  # the call ends; the conversation goes on
+        twilio.gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "text"}, headers=alice)
+        twilio.gw.client.post(f"{url}/messages", json={"body": "Here is the link we talked about"}, headers=alice)
+        assert twilio.fake.messages[-1]["To"] == CUSTOMER
+        twilio.text("Thanks, got it")
+        twilio.call(call_sid="CA200")  # and the customer calls back
+        [after] = twilio.interactions()
+        assert after["id"] == ix["id"] and after["state"] == "active"
+        assert [m["body"] for m in after["messages"]] == ["Here is the link we talked about", "Thanks, got it"]
+        assert [(c["from_subtype"], c["to_subtype"]) for c in after["channel_history"]] == [("phone", "text"), ("text", "phone")]
+        assert after["type"] == "call"
+
+
+def test_completed_state_is_not_reopened_by_a_late_status(twilio: Twilio):
+    agent_online(twilio)
+    twilio.call()
+    twilio.post("voice/status", {"CallSid": "CA100", "CallStatus": "no-answer"})
+    twilio.post("voice/status", {"CallSid": "CA100", "CallStatus": "completed"})
+    [ix] = twilio.interactions()
+    assert ix["state"] == State.COMPLETED.value
