@@ -10,6 +10,7 @@ from twilio.request_validator import RequestValidator
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from sessions import ManualClock
 from sessions.model import State
 from sessions.stores import MemoryStore
 from tests.fake_twilio import AUDIO, FakeTwilio
@@ -58,10 +59,13 @@ def fake() -> Iterator[FakeTwilio]:
 def twilio(fake: FakeTwilio, tmp_path) -> Iterator[Twilio]:
     settings = Settings(admin_token=ADMIN_TOKEN, public_url=PUBLIC, twilio_account_sid=SID, twilio_auth_token=TOKEN, twilio_api_base=fake.url,
                         data_dir=tmp_path, timer_interval=3600, download_retry_interval=3600)
-    with TestClient(create_app(settings, store=MemoryStore())) as client:
+    clock = ManualClock()
+    with TestClient(create_app(settings, store=MemoryStore(), clock=clock)) as client:
         gw = Gateway(client)
-        gw.queue("sales", phone_number=SALES_NUMBER, voicemail=True, transcription=True)
-        yield Twilio(gw, fake)
+        gw.queue("sales", phone_number=SALES_NUMBER, voicemail=True, transcription=True, voicemail_after=60)
+        t = Twilio(gw, fake)
+        t.clock = clock
+        yield t
 
 
 def agent_online(t: Twilio, username: str = "alice"):
@@ -154,6 +158,21 @@ class TestVoicemail:
         twilio.gw.queue("other")
         outsider = twilio.gw.agent("olga", ["other"])
         assert_error(twilio.gw.client.get(rec["uri"], headers=outsider), 403)
+
+    def test_call_unanswered_past_the_queue_limit_is_redirected_to_voicemail(self, twilio: Twilio):
+        alice = agent_online(twilio)
+        twilio.gw.client.put("/api/me/presence", json={"status": "away"}, headers=alice)  # online, so the call connects; away, so nobody takes it
+        agent_online(twilio, "bob")
+        assert "<Stream" in twilio.call().text
+        voice = twilio.gw.app.state.webhooks.voice
+        twilio.clock.advance(59)
+        assert twilio.gw.call(voice.overdue_to_voicemail) == 0
+        twilio.clock.advance(1)  # open, or still ringing for bob: either way unanswered
+        assert twilio.gw.call(voice.overdue_to_voicemail) == 1
+        [(sid, update)] = twilio.fake.updates
+        assert sid == "CA100" and "<Record" in update["Twiml"]
+        [ix] = twilio.interactions()
+        assert (ix["type"], ix["channel_history"][-1]["to_subtype"]) == ("voicemail", "voicemail")
 
     def test_failed_download_keeps_the_recording_pending_and_the_retry_stores_it(self, twilio: Twilio, tmp_path):
         twilio.call()
