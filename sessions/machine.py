@@ -84,7 +84,19 @@ def event_for(before: Interaction | None, change: Change, at: datetime) -> Event
                 users.append(uid)
         if ix.consult and ix.consult.target.kind is TargetKind.USER and ix.consult.target.id not in users:
             users.append(ix.consult.target.id)
+    if has_chat(after):
+        users.append(chat_audience(after.id))
     return Event(type=change.type, at=at, interaction=after, queues=queues, users=users, data=change.data)
+
+
+def chat_audience(interaction_id: str) -> str:
+    """The audience name of the customer's chat widget for an interaction."""
+    return f"chat:{interaction_id}"
+
+
+def has_chat(ix: Interaction) -> bool:
+    """Whether a customer's chat widget follows this interaction (it began as, or became, a chat)."""
+    return ix.subtype is Subtype.CHAT or any(Subtype.CHAT in (c.from_subtype, c.to_subtype) for c in ix.channel_history)
 
 
 # -- helpers -----------------------------------------------------------------
@@ -316,7 +328,11 @@ def _apply_transfer(nxt: Interaction, target: TransferTarget, queue: Queue, targ
         nxt.offered_to = target_user.id
         nxt.offer_expires_at = now + timedelta(seconds=queue.settings.ring_time)
         return f"to {target_user.name}"
-    # External: the customer is handed to someone outside; the agent wraps up.
+    # External: the customer is handed to someone outside; whoever transferred wraps up
+    # (the assignee, or the supervisor who sent an unclaimed one out).
+    nxt.assigned_to = nxt.assigned_to or by
+    nxt.offered_to = None
+    nxt.offer_expires_at = None
     nxt.status = Status.WRAP_UP
     nxt.outcome = Outcome.RESOLVED
     nxt.wrap_up_at = now
@@ -450,6 +466,19 @@ def add_note(ix: Interaction, *, actor: User, note: Note, disposition: str | Non
         nxt.disposition = disposition
     _log(nxt, now, "note_added", actor.id, f"Note by {actor.name}" + (f"; disposition {disposition}" if disposition else ""), note_id=note.id)
     return Change(nxt, "interaction.note_added", {"note_id": note.id, "disposition": disposition})
+
+
+def mark_read(ix: Interaction, *, reader: User | None, now: datetime) -> Change:
+    """Marks the other side's messages read: the customer's when an agent reads (reader set), the agents' when the customer does."""
+    unread_from = Direction.INBOUND if reader is not None else Direction.OUTBOUND
+    if reader is not None:
+        require_access(ix, reader)
+    ids = [m.id for m in ix.messages if m.direction is unread_from and m.status != "read"]
+    if not ids:
+        raise IllegalTransition(f"Interaction {ix.id} has no unread messages.")
+    nxt = _next(ix)
+    nxt.messages = [m.model_copy(update={"status": "read"}) if m.id in ids else m for m in ix.messages]
+    return Change(nxt, "interaction.messages_read", {"ids": ids, "by": reader.id if reader else CUSTOMER})
 
 
 def attach_recording(ix: Interaction, *, recording: Recording, now: datetime) -> Change:
