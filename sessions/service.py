@@ -228,6 +228,15 @@ class Sessions:
         return await self._update(interaction_id, lambda ix: machine.update_message_status(ix, message_id=message_id, status=status, error_code=error_code,
                                                                                           provider_id=provider_id, now=self.clock.now()))
 
+    async def mark_read(self, reader: User | None, interaction_id: str) -> Event:
+        return await self._update(interaction_id, lambda ix: machine.mark_read(ix, reader=reader, now=self.clock.now()))
+
+    async def signal(self, interaction_id: str, type: str, data: dict[str, Any]) -> Event:
+        """An ephemeral, state-free event about an interaction (typing), fanned out like the others."""
+        ix = await self.store.get_interaction(interaction_id)
+        users = [u for u in (ix.assigned_to, ix.offered_to) if u] + ([machine.chat_audience(ix.id)] if machine.has_chat(ix) else [])
+        return await self.store.publish(Event(type=type, at=self.clock.now(), queues=[ix.queue_id], users=users, data={"interaction_id": ix.id, **data}))
+
     async def add_note(self, actor: User, interaction_id: str, body: str, disposition: str | None = None) -> Event:
         note = Note(id=self.ids(), at=self.clock.now(), author=actor.id, body=body)
         return await self._update(interaction_id, lambda ix: machine.add_note(ix, actor=actor, note=note, disposition=disposition, now=self.clock.now()))
