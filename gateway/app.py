@@ -30,6 +30,7 @@ from .presence import Presence
 from .routes import all_operations
 from .settings import Settings
 from .ws_agent import agent_socket
+from .ws_chat import chat_socket
 
 log = logging.getLogger("gateway")
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
             *routes(operations),
             *webhooks.routes(),
             WebSocketRoute("/ws/agent", agent_socket),
+            WebSocketRoute("/ws/chat", chat_socket),
             *web_routes,
         ],
         middleware=[Middleware(BodyLimit, limit=settings.max_body)],

@@ -155,3 +155,7 @@ class TargetUser(BaseModel):
 class TransferTargets(BaseModel):
     queues: list[TargetQueue]
     users: list[TargetUser]
+
+
+class TypingBody(Body):
+    active: bool

@@ -52,8 +52,8 @@ class Event(BaseModel):
     at: datetime
     #: The interaction after the change; None for events about something else (queue.metrics, presence.changed).
     interaction: Interaction | None = None
-    queues: list[str]
-    users: list[str]
+    queues: list[str] = []
+    users: list[str] = []
     #: When set, only subscribers with one of these roles (or named in ``users``) see the event.
     roles: list[str] | None = None
     data: dict[str, Any] = {}

@@ -15,7 +15,7 @@ from sessions.events import Event
 from sessions.model import ActivityEntry, Direction, Interaction, Subtype
 
 from ..operations import BINARY, Call, Operations
-from ..schemas import EditBody, EndBody, MessageBody, NewInteraction, NoteBody, SwitchBody, TransferBody
+from ..schemas import EditBody, EndBody, MessageBody, NewInteraction, NoteBody, SwitchBody, TransferBody, TypingBody
 
 ops = Operations("interactions")
 
@@ -112,6 +112,19 @@ async def recording_audio(call: Call) -> Response:
     if not path.is_file():
         raise NotFound(f"The audio of recording {rec.id} is missing on this server.")
     return FileResponse(path, media_type=rec.content_type)
+
+
+@ops("POST", "/api/interactions/{interaction_id}/typing", body=TypingBody)
+async def typing(call: Call) -> None:
+    """Tells the customer's chat widget the agent is (or stopped) typing."""
+    ix = await call.sessions.get(call.user, call.path["interaction_id"])
+    await call.sessions.signal(ix.id, "chat.typing", {"from": "agent", "active": call.body.active, "user": call.user.id})
+
+
+@ops("POST", "/api/interactions/{interaction_id}/read", response=Interaction)
+async def mark_read(call: Call) -> Interaction:
+    """Marks the customer's messages read (the widget shows a read receipt)."""
+    return _after(await call.sessions.mark_read(call.user, call.path["interaction_id"]))
 
 
 @ops("POST", "/api/interactions/{interaction_id}/notes", body=NoteBody, response=Interaction, status=201)

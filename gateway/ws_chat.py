@@ -1,0 +1,74 @@
+"""``/ws/chat``: the customer's chat widget.  Socket I/O only; the protocol lives in channels.chat."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from channels.chat import ChatSession
+from sessions.events import Event
+from sessions.machine import chat_audience
+
+from .hub import Hub, Subscriber
+
+log = logging.getLogger("gateway.chat")
+
+#: Frames larger than this are refused before parsing.
+MAX_FRAME = 16_384
+
+
+async def chat_socket(ws: WebSocket) -> None:
+    await ws.accept()
+    state = ws.app.state
+    hub: Hub = state.hub
+    session = ChatSession(state.sessions)
+    sub: Subscriber | None = None
+    pump: asyncio.Task[None] | None = None
+    send_lock = asyncio.Lock()
+
+    async def send(frames: list[dict[str, Any]]) -> None:
+        async with send_lock:
+            for frame in frames:
+                await ws.send_text(json.dumps(frame))
+
+    async def follow(sub: Subscriber) -> None:
+        while not sub.closed:
+            items = await sub.drain()
+            if sub.overflowed:
+                await ws.close(4008, "slow_consumer: resume the chat session")
+                return
+            for _, text in items:
+                await send(await session.on_event(Event.model_validate_json(text)))
+
+    try:
+        while True:
+            raw = await ws.receive_text()
+            if len(raw) > MAX_FRAME:
+                await send([{"type": "error", "code": "too_large", "detail": f"Frames are limited to {MAX_FRAME} bytes."}])
+                continue
+            try:
+                frame = json.loads(raw)
+            except ValueError:
+                await send([{"type": "error", "code": "malformed", "detail": "Frames are JSON objects."}])
+                continue
+            replies = await session.handle(frame)
+            if sub is None and session.interaction_id is not None:
+                # Follow the interaction from now on, then send what slipped in between.
+                sub = hub.subscribe(set(), {chat_audience(session.interaction_id)}, None, state.settings.ws_buffer)
+                pump = asyncio.create_task(follow(sub))
+                await send(replies)
+                await send(session.catch_up(await state.sessions.store.get_interaction(session.interaction_id)))
+                continue
+            await send(replies)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        if sub is not None:
+            hub.unsubscribe(sub)
+            sub.close()
+        if pump is not None:
+            pump.cancel()

@@ -1,0 +1,192 @@
+/*
+ * Switchboard chat widget: one script tag on any page.
+ *
+ *   <script src="https://your-gateway/chat/widget.js" defer></script>
+ *
+ * It adds a "Chat with us" button; the panel talks to the gateway's /ws/chat.
+ * Add data-open="true" to the tag to show the panel at once (the /chat page does).
+ * The session token lives in localStorage, so a reload or a dropped network
+ * resumes the same conversation and replays only what was missed.
+ */
+(() => {
+  "use strict";
+  const script = document.currentScript;
+  const origin = new URL(script.src, location.href).origin;
+  const wsUrl = origin.replace(/^http/, "ws") + "/ws/chat";
+  const STORE = "switchboard-chat:" + origin;
+  const saved = () => JSON.parse(localStorage.getItem(STORE) || "null");
+  const save = (s) => localStorage.setItem(STORE, JSON.stringify(s));
+
+  const css = `
+  .sbc-launch{position:fixed;right:1rem;bottom:1rem;z-index:2147483000;border:0;border-radius:2rem;padding:.8rem 1.2rem;
+    background:#1d4ed8;color:#fff;font:600 1rem system-ui,sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer}
+  .sbc-launch:focus-visible,.sbc button:focus-visible,.sbc input:focus-visible,.sbc textarea:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
+  .sbc{position:fixed;right:1rem;bottom:1rem;z-index:2147483001;width:min(24rem,calc(100vw - 2rem));height:min(36rem,calc(100vh - 2rem));
+    display:flex;flex-direction:column;background:#fff;color:#111827;border-radius:.8rem;box-shadow:0 10px 30px rgba(0,0,0,.3);
+    font:1rem/1.4 system-ui,sans-serif;overflow:hidden}
+  .sbc[hidden],.sbc [hidden],.sbc-launch[hidden]{display:none !important}
+  .sbc header{display:flex;align-items:center;justify-content:space-between;padding:.7rem 1rem;background:#1d4ed8;color:#fff}
+  .sbc header h2{margin:0;font-size:1.05rem}
+  .sbc header button{background:transparent;color:#fff;border:0;font-size:1.4rem;cursor:pointer;line-height:1}
+  .sbc p{margin:0}
+  .sbc .sbc-status{padding:.35rem 1rem;background:#eff6ff;color:#1e3a8a;font-size:.85rem}
+  .sbc form.sbc-start{display:flex;flex-direction:column;gap:.6rem;padding:1rem;overflow:auto}
+  .sbc label{display:flex;flex-direction:column;font-size:.9rem;gap:.2rem;color:#374151}
+  .sbc input,.sbc textarea{font:inherit;padding:.5rem;border:1px solid #9ca3af;border-radius:.4rem}
+  .sbc button.sbc-primary{background:#1d4ed8;color:#fff;border:0;border-radius:.4rem;padding:.6rem;font:600 1rem system-ui,sans-serif;cursor:pointer}
+  .sbc ol.sbc-log{list-style:none;margin:0;padding:.8rem;flex:1;overflow-y:auto;display:flex;flex-direction:column;gap:.5rem;background:#f9fafb}
+  .sbc-log li{max-width:80%;padding:.5rem .7rem;border-radius:.7rem;white-space:pre-wrap;word-wrap:break-word}
+  .sbc-log li.customer{align-self:flex-end;background:#1d4ed8;color:#fff;border-bottom-right-radius:.2rem}
+  .sbc-log li.agent{align-self:flex-start;background:#e5e7eb;border-bottom-left-radius:.2rem}
+  .sbc-log li.notice{align-self:center;background:transparent;color:#4b5563;font-size:.85rem;font-style:italic}
+  .sbc-log .meta{display:block;font-size:.72rem;opacity:.8;margin-top:.15rem}
+  .sbc .sbc-typing{min-height:1.2rem;padding:0 1rem;font-size:.8rem;color:#4b5563}
+  .sbc form.sbc-compose{display:flex;gap:.4rem;padding:.6rem;border-top:1px solid #e5e7eb}
+  .sbc form.sbc-compose textarea{flex:1;resize:none;height:2.6rem}
+  .sbc .sbc-end{margin:0 .6rem .6rem;background:transparent;border:1px solid #9ca3af;border-radius:.4rem;padding:.35rem;cursor:pointer;color:#374151}
+  @media (max-width:480px){.sbc{right:0;bottom:0;width:100vw;height:100dvh;border-radius:0}}`;
+
+  const el = (tag, attrs = {}, ...kids) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === "text") node.textContent = v; else if (v !== false && v != null) node.setAttribute(k, v === true ? "" : v);
+    }
+    node.append(...kids);
+    return node;
+  };
+
+  const style = el("style", { text: css });
+  const launch = el("button", { class: "sbc-launch", type: "button", "aria-haspopup": "dialog", "aria-expanded": "false" , text: "Chat with us" });
+  const panel = el("section", { class: "sbc", role: "dialog", "aria-modal": "false", "aria-labelledby": "sbc-title", hidden: true });
+  const close = el("button", { type: "button", "aria-label": "Close chat", text: "×" });
+  const status = el("p", { class: "sbc-status", role: "status", "aria-live": "polite", text: "We usually answer within a few minutes." });
+  const startForm = el("form", { class: "sbc-start", "aria-label": "Start a chat" },
+    el("label", {}, "Your name", el("input", { name: "name", required: true, autocomplete: "name", maxlength: "200" })),
+    el("label", {}, "Email", el("input", { name: "email", type: "email", required: true, autocomplete: "email", maxlength: "254" })),
+    el("label", {}, "Mobile (optional, for texts)", el("input", { name: "phone", type: "tel", autocomplete: "tel", placeholder: "+14155550100", pattern: "\\+[1-9][0-9]{6,14}" })),
+    el("label", {}, "How can we help?", el("textarea", { name: "topic", rows: "3", maxlength: "500" })),
+    el("button", { class: "sbc-primary", type: "submit", text: "Start chat" }));
+  const log = el("ol", { class: "sbc-log", "aria-label": "Conversation", "aria-live": "polite", "aria-relevant": "additions", hidden: true });
+  const typing = el("p", { class: "sbc-typing", "aria-live": "polite" });
+  const input = el("textarea", { name: "message", "aria-label": "Message", placeholder: "Type a message…", maxlength: "4000", rows: "1" });
+  const compose = el("form", { class: "sbc-compose", "aria-label": "Send a message", hidden: true }, input,
+    el("button", { class: "sbc-primary", type: "submit", text: "Send" }));
+  const end = el("button", { class: "sbc-end", type: "button", hidden: true, text: "End chat" });
+  panel.append(el("header", {}, el("h2", { id: "sbc-title", text: "Chat with us" }), close), status, startForm, log, typing, compose, end);
+
+  let ws = null, retry = 0, lastId = null, pending = new Map(), seq = 0, typingTimer = null, sentTyping = 0, ended = false;
+
+  const show = (open) => {
+    panel.hidden = !open; launch.hidden = open; launch.setAttribute("aria-expanded", String(open));
+    if (open) (startForm.hidden ? input : startForm.querySelector("input")).focus(); else launch.focus();
+  };
+  const scroll = () => { log.scrollTop = log.scrollHeight; };
+  const notice = (text) => { log.append(el("li", { class: "notice", text })); scroll(); };
+  const when = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const addMessage = (m) => {
+    if (m.id && log.querySelector(`[data-id="${CSS.escape(m.id)}"]`)) return;
+    const who = m.from === "customer" ? "You" : (m.name || "Agent");
+    const li = el("li", { class: m.from, "data-id": m.id || "" }, el("span", { class: "sr-only", text: who + ": " }), m.body,
+      el("span", { class: "meta", text: `${who} · ${when(m.at)}${m.from === "customer" ? " · " + (m.status || "sent") : ""}` }));
+    li.querySelector(".sr-only").style.cssText = "position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)";
+    log.append(li); scroll();
+    if (m.id) lastId = m.id;
+  };
+  const setReceipt = (id, text) => {
+    const meta = log.querySelector(`[data-id="${CSS.escape(id)}"] .meta`);
+    if (meta) meta.textContent = meta.textContent.replace(/ · [a-z]+$/, " · " + text);
+  };
+  const inChat = () => { startForm.hidden = true; log.hidden = false; compose.hidden = false; end.hidden = false; };
+
+  const send = (frame) => { if (ws && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(frame)); return true; } return false; };
+
+  const connect = (first) => {
+    ws = new WebSocket(wsUrl);
+    ws.onopen = () => {
+      retry = 0;
+      const s = saved();
+      if (first) send(first);
+      else if (s) send({ type: "resume", token: s.token, after: lastId });
+      for (const [cid, body] of pending) send({ type: "message", body, client_id: cid });  // resend what was not acknowledged
+    };
+    ws.onmessage = (ev) => {
+      const f = JSON.parse(ev.data);
+      switch (f.type) {
+        case "session":
+          save({ token: f.token, interaction: f.interaction_id }); inChat();
+          f.messages.forEach(addMessage);
+          status.textContent = f.status === "ended" ? "This chat has ended." : f.agent ? `You are chatting with ${f.agent}.` : "Waiting for the next available agent…";
+          break;
+        case "message": addMessage(f); typing.textContent = ""; break;
+        case "ack": {
+          const body = pending.get(f.client_id); pending.delete(f.client_id);
+          const li = log.querySelector(`[data-client="${CSS.escape(f.client_id || "")}"]`);
+          if (li) { li.dataset.id = f.id; li.querySelector(".meta").textContent = `You · ${when(f.at)} · delivered`; lastId = f.id; }
+          else if (body) addMessage({ id: f.id, body, from: "customer", at: f.at, status: "delivered" });
+          break;
+        }
+        case "receipt": f.ids.forEach((id) => setReceipt(id, "read")); break;
+        case "typing": typing.textContent = f.active ? "The agent is typing…" : ""; break;
+        case "agent_joined": status.textContent = `You are chatting with ${f.name}.`; notice(`${f.name} joined the chat`); break;
+        case "agent_left": status.textContent = "Waiting for the next available agent…"; notice("The agent left the chat; someone else will be with you shortly"); break;
+        case "channel":
+          notice(f.channel === "messaging/text" ? `We'll continue by text message${f.phone ? " at " + f.phone : ""}.`
+            : f.channel.startsWith("call/") ? `We'll call you${f.phone ? " at " + f.phone : ""}.` : "The conversation moved to another channel.");
+          break;
+        case "ended":
+          ended = true; status.textContent = "This chat has ended. Thank you!"; notice("Chat ended");
+          compose.hidden = true; end.hidden = true; localStorage.removeItem(STORE); break;
+        case "error":
+          if (f.code === "unknown_session") { localStorage.removeItem(STORE); startForm.hidden = false; log.hidden = true; compose.hidden = true; }
+          status.textContent = f.detail; break;
+      }
+    };
+    ws.onclose = () => {
+      if (ended) return;
+      status.textContent = "Reconnecting…";
+      setTimeout(() => connect(null), Math.min(10000, 500 * 2 ** retry++));
+    };
+  };
+
+  startForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const data = Object.fromEntries(new FormData(startForm));
+    const frame = { type: "start", name: data.name.trim(), email: data.email.trim() };
+    if (data.topic.trim()) frame.topic = data.topic.trim();
+    if (data.phone.trim()) frame.phone = data.phone.trim();
+    ended = false;
+    if (ws && ws.readyState === WebSocket.OPEN) send(frame); else connect(frame);
+    setTimeout(() => input.focus(), 0);
+  });
+  compose.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const body = input.value.trim();
+    if (!body) return;
+    const cid = `${Date.now().toString(36)}-${seq++}`;
+    pending.set(cid, body);
+    const li = el("li", { class: "customer", "data-client": cid }, body, el("span", { class: "meta", text: "You · sending…" }));
+    log.append(li); scroll();
+    send({ type: "message", body, client_id: cid });
+    input.value = ""; sentTyping = 0; send({ type: "typing", active: false });
+  });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); compose.requestSubmit(); }
+  });
+  input.addEventListener("input", () => {
+    const now = Date.now();
+    if (now - sentTyping > 3000) { sentTyping = now; send({ type: "typing", active: true }); }
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(() => { sentTyping = 0; send({ type: "typing", active: false }); }, 4000);
+  });
+  end.addEventListener("click", () => send({ type: "end" }));
+  launch.addEventListener("click", () => show(true));
+  close.addEventListener("click", () => show(false));
+  panel.addEventListener("keydown", (e) => { if (e.key === "Escape") show(false); });
+  log.addEventListener("focusin", () => send({ type: "read" }));
+  document.addEventListener("visibilitychange", () => { if (!document.hidden && !log.hidden) send({ type: "read" }); });
+
+  document.head.append(style);
+  document.body.append(launch, panel);
+  if (saved()) { inChat(); connect(null); }
+  if (script.dataset.open === "true" || saved()) show(true);
+})();
