@@ -1,0 +1,165 @@
+// Agent console: login, live state from /ws/agent, hash routes to the views.
+import { api, auth, ApiError } from "./api.js";
+import { customerName, h } from "./dom.js";
+import { Live } from "./live.js";
+import * as views from "./views.js";
+
+const $ = (id) => document.getElementById(id);
+const state = { me: null, queues: new Map(), interactions: new Map(), metrics: new Map(), filters: { queue: "", type: "", status: "" }, offer: null };
+let current = { name: null, update: () => {} };
+let offerTimer = null;
+
+const live = new Live({
+  onEvent: (e) => handle(e),
+  onStatus: (s) => { $("live").textContent = s; },
+  onExpired: () => load().then((cursor) => live.start(auth.token, cursor)),
+  onUnauthorized: () => logout(),
+});
+
+function toast(text) {
+  const t = $("toast");
+  t.textContent = text; t.hidden = false;
+  clearTimeout(toast.timer); toast.timer = setTimeout(() => (t.hidden = true), 4000);
+}
+
+function upsert(ix) {
+  const known = state.interactions.get(ix.id);
+  if (!known || known.version <= ix.version) state.interactions.set(ix.id, ix);
+}
+
+// Every command of the workspace and home goes through here: errors become a readable message.
+async function act(action, id, body, open = false) {
+  try {
+    const ix = action === "edit" ? await api("PATCH", `/api/interactions/${id}`, body) : await api("POST", `/api/interactions/${id}/${action}`, body);
+    if (ix) { upsert(ix); if (current.name === "workspace") current.update(ix); else current.update(); }
+    if (open && ix) go(`#/ix/${ix.id}`);
+    return ix;
+  } catch (err) {
+    toast(err instanceof ApiError ? err.message : "Something went wrong; try again.");
+    return null;
+  }
+}
+
+const go = (hash) => { if (location.hash === hash) route(); else location.hash = hash; };
+const ctx = { state, act, go, upsert, toast };
+
+function handle(event) {
+  if (event.type === "queue.metrics") { state.metrics.set(event.data.queue_id, event.data); if (current.name === "supervisor") current.update(); return; }
+  if (event.type === "presence.changed") {
+    if (event.data.user === state.me.id && ["available", "away"].includes(event.data.status)) $("presence").value = event.data.status;
+    if (current.name === "supervisor") current.update(event);
+    return;
+  }
+  const ix = event.interaction;
+  if (!ix) return;
+  upsert(ix);
+  offer(state.interactions.get(ix.id));
+  if (current.name === "workspace") current.update(state.interactions.get(ix.id));
+  else if (current.name === "home") current.update();
+}
+
+// Offers can overlap (chats have capacity for several): the oldest waiting one is shown first.
+const offers = new Map();
+
+function offer(ix) {
+  if (ix.status === "pending" && ix.offered_to === state.me.id && ix.offer_expires_at) offers.set(ix.id, ix);
+  else offers.delete(ix.id);
+  showOffer();
+}
+
+function showOffer() {
+  const now = Date.now();
+  for (const [id, o] of offers) if (Date.parse(o.offer_expires_at) <= now) offers.delete(id);
+  const next = [...offers.values()].sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at))[0];
+  const box = $("offer");
+  clearInterval(offerTimer);
+  if (!next) { state.offer = null; box.hidden = true; return; }
+  const changed = state.offer?.id !== next.id;
+  state.offer = next;
+  $("offer-text").textContent = `${customerName(next.customer)} · ${next.type}/${next.subtype} · queue ${state.queues.get(next.queue_id)?.name || next.queue_id}` +
+    (offers.size > 1 ? ` (+${offers.size - 1} more)` : "");
+  const tick = () => {
+    const left = Math.max(0, Math.ceil((Date.parse(next.offer_expires_at) - Date.now()) / 1000));
+    $("offer-count").textContent = left;
+    if (!left) showOffer();
+  };
+  offerTimer = setInterval(tick, 250); tick();
+  box.hidden = false;
+  if (changed) $("offer-accept").focus();
+}
+
+function takeOffer() { const ix = state.offer; if (ix) { offers.delete(ix.id); showOffer(); } return ix; }
+
+async function route() {
+  const [, name = "home", id] = location.hash.split("/");
+  document.querySelectorAll("[data-nav]").forEach((a) => (a.dataset.nav === name ? a.setAttribute("aria-current", "page") : a.removeAttribute("aria-current")));
+  const main = $("main");
+  try {
+    if (name === "ix" && id) current = { name: "workspace", update: await views.workspace(ctx, main, id) };
+    else if (name === "completed") current = { name: "completed", update: views.completed(ctx, main) };
+    else if (name === "supervisor" && state.me.role !== "agent") current = { name: "supervisor", update: views.supervisor(ctx, main) };
+    else current = { name: "home", update: views.home(ctx, main) };
+  } catch (err) {
+    main.replaceChildren(h("h1", { text: "Not available" }), h("p", { class: "error", text: err.message }), h("a", { href: "#/home", text: "Back to Queue Home" }));
+    current = { name: "error", update: () => {} };
+  }
+}
+
+// Loads the queues and their active interactions; returns the cursor to follow live from without a gap.
+async function load() {
+  state.queues = new Map((await api("GET", "/api/queues")).map((q) => [q.id, q]));
+  let cursor = null;
+  for (const q of state.queues.keys()) {
+    const list = await api("GET", `/api/queues/${q}/interactions?state=active&limit=500`);
+    cursor = cursor || list.cursor;
+    list.items.forEach(upsert);
+  }
+  return cursor;
+}
+
+async function start() {
+  try {
+    state.me = await api("GET", "/api/me");
+  } catch {
+    return showLogin();
+  }
+  $("login").hidden = true; $("app").hidden = false;
+  $("me").textContent = `${state.me.name} (${state.me.role})`;
+  document.querySelector('[data-nav="supervisor"]').hidden = state.me.role === "agent";
+  const cursor = await load();
+  live.start(auth.token, cursor);
+  if (!location.hash) location.hash = "#/home"; else route();
+}
+
+function showLogin() {
+  $("app").hidden = true; $("login").hidden = false;
+  $("login-form").querySelector("input").focus();
+}
+
+async function logout() {
+  live.stop();
+  try { await api("POST", "/api/auth/logout"); } catch { /* already gone */ }
+  auth.token = null; state.interactions.clear(); offers.clear(); showOffer(); showLogin();
+}
+
+$("login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const data = Object.fromEntries(new FormData(e.target));
+  try {
+    const r = await api("POST", "/api/auth/login", { username: data.username, password: data.password });
+    auth.token = r.token; $("login-error").textContent = ""; e.target.reset(); start();
+  } catch (err) {
+    $("login-error").textContent = err.status === 401 ? "Wrong username or password." : err.message;
+  }
+});
+$("logout").addEventListener("click", logout);
+$("presence").addEventListener("change", async (e) => {
+  try { await api("PUT", "/api/me/presence", { status: e.target.value }); } catch (err) { toast(err.message); }
+});
+$("offer-accept").addEventListener("click", () => { const ix = takeOffer(); if (ix) act("claim", ix.id, {}, true); });
+$("offer-decline").addEventListener("click", () => { const ix = takeOffer(); if (ix) act("decline", ix.id, {}); });
+window.addEventListener("hashchange", route);
+// Ages and SLA states tick in place; nothing interactive is rebuilt by the clock.
+setInterval(() => { if (current.name === "home") current.update("tick"); else if (current.name === "supervisor") current.update(); else if (current.name === "workspace") current.update(null); }, 1000);
+
+if (auth.token) start(); else showLogin();

@@ -1,0 +1,50 @@
+// Small DOM and formatting helpers: text always goes in as text, never as HTML.
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === false || v == null) continue;
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c != null && c !== false) node.append(c instanceof Node ? c : String(c));
+  return node;
+}
+
+// Text badges rather than emoji: they render the same on every machine, fonts or not.
+export const ICONS = {
+  "call/phone": ["Call", "Phone call"], "call/webrtc": ["Web call", "Web call"], "messaging/chat": ["Chat", "Web chat"],
+  "messaging/text": ["SMS", "Text message"], "voicemail/voicemail": ["Voicemail", "Voicemail"], "email/email": ["Email", "Email"],
+};
+
+export function channelIcon(ix) {
+  const [badge, label] = ICONS[`${ix.type}/${ix.subtype}`] || [ix.type, ix.type];
+  return h("span", { class: `icon ch-${ix.type}`, role: "img", "aria-label": label, title: label, text: badge });
+}
+
+export function directionIcon(ix) {
+  const inbound = ix.direction === "inbound";
+  return h("span", { role: "img", "aria-label": inbound ? "Inbound" : "Outbound", title: inbound ? "Inbound" : "Outbound", text: inbound ? "↙" : "↗" });
+}
+
+export function customerName(c) { return c.name || c.phone || c.email || "Unknown customer"; }
+
+export function duration(seconds) {
+  seconds = Math.max(0, Math.floor(seconds));
+  const m = Math.floor(seconds / 60), s = seconds % 60, hr = Math.floor(m / 60);
+  return hr ? `${hr}h ${m % 60}m` : m ? `${m}m ${String(s).padStart(2, "0")}s` : `${s}s`;
+}
+
+export function ageOf(ix, now = Date.now()) { return (now - Date.parse(ix.created_at)) / 1000; }
+
+// SLA state per DESIGN.md: active interactions age from creation until claimed.
+export function slaState(ix, queue, now = Date.now()) {
+  const threshold = queue?.settings?.sla_threshold ?? 20;
+  const waited = ix.answered_at ? (Date.parse(ix.answered_at) - Date.parse(ix.created_at)) / 1000 : ageOf(ix, now);
+  if (waited > threshold) return "breached";
+  if (!ix.answered_at && waited > 0.75 * threshold) return "near";
+  return "within";
+}
+
+export function when(iso) { return iso ? new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "—"; }
+export const label = (s) => (s || "").replace(/_/g, " ");

@@ -1,0 +1,304 @@
+// The console's views.  Each mounts once into <main> and returns an update function for live events,
+// so typing in a form is never wiped by an incoming event.
+import { api, blobUrl } from "./api.js";
+import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, slaState, when } from "./dom.js";
+
+const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
+const STATUSES = [["", "All statuses"], ["open", "Open"], ["pending", "Offered"], ["claimed", "Claimed"], ["wrap_up", "Wrap-up"]];
+const CHANNELS = [["call/phone", "Phone call"], ["messaging/text", "Text (SMS)"], ["messaging/chat", "Web chat"], ["call/webrtc", "Web call"]];
+
+const select = (name, options, value, aria) =>
+  h("select", { name, "aria-label": aria }, options.map(([v, t]) => h("option", { value: v, selected: v === value, text: t })));
+
+// -- Queue Home -------------------------------------------------------------------
+
+export function home(ctx, main) {
+  const { state } = ctx;
+  const f = state.filters;
+  const queueSel = select("queue", [["", "All my queues"], ...[...state.queues.values()].map((q) => [q.id, q.name])], f.queue, "Queue");
+  const typeSel = select("type", TYPES, f.type, "Type");
+  const statusSel = select("status", STATUSES, f.status, "Status");
+  const tbody = h("tbody");
+  const filters = h("form", { class: "filters", "aria-label": "Filter interactions", onchange: () => {
+    Object.assign(f, { queue: queueSel.value, type: typeSel.value, status: statusSel.value }); update();
+  }, onsubmit: (e) => e.preventDefault() },
+  h("label", {}, "Queue", queueSel), h("label", {}, "Type", typeSel), h("label", {}, "Status", statusSel));
+  main.replaceChildren(h("h1", { text: "Queue Home" }), filters,
+    h("div", { class: "card", style: "padding:0" }, h("table", { "aria-label": "Active interactions" },
+      h("thead", {}, h("tr", {}, ["Type", "Dir.", "Customer", "Queue", "Tags", "Status", "Age", "SLA", ""].map((t) => h("th", { scope: "col", text: t })))),
+      tbody)));
+
+  function update() {
+    const now = Date.now();
+    const rows = [...state.interactions.values()]
+      .filter((ix) => ix.state === "active" && state.queues.has(ix.queue_id))
+      .filter((ix) => (!f.queue || ix.queue_id === f.queue) && (!f.type || ix.type === f.type) && (!f.status || ix.status === f.status))
+      .sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
+    if (!rows.length) return tbody.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "empty", text: "No active interactions. New ones appear here live." })));
+    tbody.replaceChildren(...rows.map((ix) => {
+      const queue = state.queues.get(ix.queue_id);
+      const sla = slaState(ix, queue, now);
+      const mine = ix.assigned_to === state.me.id || ix.offered_to === state.me.id;
+      const canClaim = ix.status === "open" || (ix.status === "pending" && ix.offered_to === state.me.id);
+      return h("tr", { "data-id": ix.id, class: ix.offered_to === state.me.id ? "offered" : "" },
+        h("td", {}, channelIcon(ix)), h("td", {}, directionIcon(ix)),
+        h("td", {}, h("a", { href: `#/ix/${ix.id}`, text: customerName(ix.customer) })),
+        h("td", { text: queue?.name || ix.queue_id }),
+        h("td", {}, ix.tags.map((t) => h("span", { class: "tag", text: t }))),
+        h("td", {}, h("span", { class: "status", text: label(ix.status) + (ix.assigned_to ? ` · ${ix.assigned_to}` : "") })),
+        h("td", { class: "age", text: duration(ageOf(ix, now)) }),
+        h("td", {}, h("span", { class: `sla ${sla}`, text: sla })),
+        h("td", {}, canClaim ? h("button", { type: "button", class: "primary", onclick: () => ctx.act("claim", ix.id, {}, true), "aria-label": `Claim ${customerName(ix.customer)}`, text: "Claim" })
+          : mine ? h("a", { href: `#/ix/${ix.id}`, text: "Open" }) : ""));
+    }));
+  }
+  function tick() {
+    const now = Date.now();
+    for (const row of tbody.querySelectorAll("tr[data-id]")) {
+      const ix = state.interactions.get(row.dataset.id);
+      if (!ix) continue;
+      row.querySelector(".age").textContent = duration(ageOf(ix, now));
+      const sla = slaState(ix, state.queues.get(ix.queue_id), now);
+      const badge = row.querySelector(".sla");
+      badge.className = `sla ${sla}`; badge.textContent = sla;
+    }
+  }
+  update();
+  return (what) => (what === "tick" ? tick() : update());
+}
+
+// -- Completed search ------------------------------------------------------------------
+
+export function completed(ctx, main) {
+  const { state } = ctx;
+  const results = h("tbody");
+  const form = h("form", { class: "filters", "aria-label": "Search completed interactions", onsubmit: async (e) => {
+    e.preventDefault();
+    const data = Object.fromEntries(new FormData(form));
+    const queues = data.queue ? [data.queue] : [...state.queues.keys()];
+    const params = new URLSearchParams({ state: "completed", limit: "100" });
+    for (const k of ["customer", "since", "until", "outcome"]) if (data[k]) params.set(k, data[k]);
+    const lists = await Promise.all(queues.map((q) => api("GET", `/api/queues/${q}/interactions?${params}`)));
+    const items = lists.flatMap((l) => l.items).sort((a, b) => Date.parse(b.completed_at) - Date.parse(a.completed_at));
+    results.replaceChildren(...(items.length ? items.map((ix) => h("tr", {},
+      h("td", {}, channelIcon(ix)), h("td", {}, h("a", { href: `#/ix/${ix.id}`, text: customerName(ix.customer) })),
+      h("td", { text: state.queues.get(ix.queue_id)?.name || ix.queue_id }), h("td", { text: label(ix.outcome || (ix.abandoned_at ? "abandoned" : "")) }),
+      h("td", { text: ix.disposition || "" }), h("td", { text: ix.completed_by }), h("td", { text: when(ix.completed_at) })))
+      : [h("tr", {}, h("td", { colspan: 7, class: "empty", text: "Nothing matches." }))]));
+  } },
+  h("label", {}, "Queue", select("queue", [["", "All my queues"], ...[...state.queues.values()].map((q) => [q.id, q.name])], "", "Queue")),
+  h("label", {}, "Customer", h("input", { name: "customer", placeholder: "name, phone or email" })),
+  h("label", {}, "From", h("input", { name: "since", type: "date" })), h("label", {}, "To", h("input", { name: "until", type: "date" })),
+  h("label", {}, "Outcome", select("outcome", [["", "Any"], ["resolved", "Resolved"], ["unresolved", "Unresolved"]], "", "Outcome")),
+  h("button", { type: "submit", class: "primary", text: "Search" }));
+  main.replaceChildren(h("h1", { text: "Completed interactions" }), form, h("div", { class: "card", style: "padding:0" },
+    h("table", { "aria-label": "Completed interactions" }, h("thead", {}, h("tr", {}, ["Type", "Customer", "Queue", "Outcome", "Disposition", "Completed by", "Completed"].map((t) => h("th", { scope: "col", text: t })))), results)));
+  form.requestSubmit();
+  return () => {};
+}
+
+// -- Interaction workspace (active and completed) ------------------------------------------
+
+function tabs(names, panels) {
+  const list = h("div", { role: "tablist" });
+  const id = Math.random().toString(36).slice(2);
+  const buttons = names.map((n, i) => h("button", { type: "button", role: "tab", id: `tab-${id}-${i}`, "aria-controls": `panel-${id}-${i}`, "aria-selected": String(i === 0), tabindex: i ? "-1" : "0", text: label(n) }));
+  panels.forEach((p, i) => { p.setAttribute("role", "tabpanel"); p.id = `panel-${id}-${i}`; p.setAttribute("aria-labelledby", `tab-${id}-${i}`); p.hidden = i !== 0; });
+  const pick = (i) => buttons.forEach((b, j) => { b.setAttribute("aria-selected", String(i === j)); b.tabIndex = i === j ? 0 : -1; panels[j].hidden = i !== j; if (i === j) b.focus(); });
+  buttons.forEach((b, i) => { b.onclick = () => pick(i); b.onkeydown = (e) => { if (e.key === "ArrowRight") pick((i + 1) % buttons.length); if (e.key === "ArrowLeft") pick((i + buttons.length - 1) % buttons.length); }; });
+  list.append(...buttons);
+  return h("div", { class: "tabs" }, list, ...panels);
+}
+
+export async function workspace(ctx, main, id) {
+  const { state } = ctx;
+  let ix = await api("GET", `/api/interactions/${id}`);
+  ctx.upsert(ix);
+  const queue = state.queues.get(ix.queue_id) || (await api("GET", `/api/queues/${ix.queue_id}`).catch(() => null));
+  const settings = queue?.settings || { small_tabs: ["customer"], large_tabs: ["conversation", "activity", "notes"] };
+  const quick = h("section", { class: "quick", "aria-label": "Quick details" });
+  const details = h("section", { class: "details" });
+  const controls = h("div", { class: "controls", role: "group", "aria-label": "Interaction controls" });
+  const conversation = h("ol", { class: "conversation", "aria-label": "Conversation", "aria-live": "polite" });
+  const feed = h("ol", { class: "feed", "aria-label": "Activity feed" });
+  const notes = h("div");
+  const media = h("div");
+  const reply = h("form", { class: "inline", "aria-label": "Reply", onsubmit: async (e) => {
+    e.preventDefault();
+    const body = reply.elements.body.value.trim();
+    if (!body) return;
+    if (await ctx.act("messages", ix.id, { body })) reply.reset();
+  } }, h("textarea", { name: "body", rows: 2, "aria-label": "Message to the customer", placeholder: "Write a reply…" }), h("button", { type: "submit", class: "primary", text: "Send" }));
+  const noteForm = h("form", { class: "inline", "aria-label": "Add a note", onsubmit: async (e) => {
+    e.preventDefault();
+    const data = Object.fromEntries(new FormData(noteForm));
+    const body = { body: data.body.trim(), ...(data.disposition.trim() ? { disposition: data.disposition.trim() } : {}) };
+    if ((body.body || body.disposition) && (await ctx.act("notes", ix.id, body))) noteForm.reset();
+  } }, h("textarea", { name: "body", rows: 2, "aria-label": "Note", placeholder: "Add a note…" }),
+  h("label", {}, "Disposition", h("input", { name: "disposition", placeholder: "e.g. refund" })), h("button", { type: "submit", text: "Save note" }));
+
+  const small = { customer: details, history: h("div", { text: "Earlier interactions of this customer appear here." }) };
+  const large = { conversation: h("div", {}, conversation, reply, media), transcript: h("div", {}, media), activity: h("div", {}, feed), notes: h("div", {}, notes, noteForm) };
+  const smallNames = settings.small_tabs.filter((n) => small[n]);
+  if (!smallNames.includes("customer")) smallNames.unshift("customer");
+  const largeNames = settings.large_tabs.filter((n) => large[n]);
+  main.replaceChildren(quick, h("div", { class: "workspace" },
+    h("aside", { class: "card", "aria-label": "Details" }, tabs(smallNames, smallNames.map((n) => small[n]))),
+    h("section", {}, h("div", { class: "card" }, h("h2", { text: "Controls" }), controls),
+      h("div", { class: "card" }, tabs(largeNames.length ? largeNames : ["conversation"], (largeNames.length ? largeNames : ["conversation"]).map((n) => large[n]))))));
+
+  async function renderMedia() {
+    const items = [];
+    for (const r of ix.recordings) {
+      const player = h("audio", { controls: true, "aria-label": `Recording from ${when(r.at)}` });
+      items.push(h("figure", {}, h("figcaption", { text: `Recording · ${when(r.at)}${r.duration_seconds ? ` · ${duration(r.duration_seconds)}` : ""}${r.status !== "stored" ? " · downloading…" : ""}` }), player));
+      if (r.status === "stored" && r.uri) blobUrl(r.uri).then((u) => (player.src = u)).catch(() => player.replaceWith(h("p", { class: "error", text: "Recording unavailable" })));
+    }
+    for (const t of ix.transcripts) items.push(h("blockquote", {}, h("strong", { text: "Transcript: " }), t.text));
+    media.replaceChildren(...items);
+  }
+
+  function render() {
+    const now = Date.now();
+    const inQueue = state.queues.get(ix.queue_id) || (queue?.id === ix.queue_id ? queue : null);  // it may have been transferred
+    const sla = slaState(ix, inQueue, now);
+    quick.replaceChildren(channelIcon(ix), h("h1", { text: customerName(ix.customer) }), h("dl", {},
+      ...[["Status", label(ix.state === "completed" ? (ix.abandoned_at ? "abandoned" : "completed") : ix.status)], ["Queue", inQueue?.name || ix.queue_id],
+        ["Channel", `${ix.type}/${ix.subtype}`], ["Age", duration(ageOf(ix, now))], ["SLA", sla], ["Agent", ix.assigned_to || "—"]]
+        .map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v })))));
+    const c = ix.customer;
+    details.replaceChildren(h("h2", { text: "Customer" }), h("dl", {}, ...[["Name", c.name], ["Phone", c.phone], ["Email", c.email], ...Object.entries(c.attributes || {})]
+      .map(([k, v]) => [h("dt", { text: k }), h("dd", { text: v || "—" })]).flat()),
+    h("h2", { text: "Interaction" }), h("dl", {}, ...[["Direction", ix.direction], ["Subject", ix.subject], ["Tags", ix.tags.join(", ")], ["Disposition", ix.disposition],
+      ["Created", when(ix.created_at)], ["Completed", when(ix.completed_at)], ["Completed by", ix.completed_by], ["Follow-up of", ix.parent_id]]
+      .map(([k, v]) => [h("dt", { text: k }), h("dd", {}, k === "Follow-up of" && v ? h("a", { href: `#/ix/${v}`, text: "parent" }) : v || "—")]).flat()));
+    conversation.replaceChildren(...(ix.messages.length ? ix.messages.map((m) => h("li", { class: m.direction },
+      m.body, h("span", { class: "meta", text: `${m.direction === "inbound" ? "Customer" : m.author} · ${when(m.at)} · ${m.channel}${m.status ? " · " + m.status : ""}${m.error_code ? " (" + m.error_code + ")" : ""}` })))
+      : [h("li", { class: "empty", text: "No messages yet." })]));
+    feed.replaceChildren(...ix.activity.slice().reverse().map((a) => h("li", {}, a.detail, h("span", { class: "meta", text: `${when(a.at)} · ${a.by}` }))));
+    notes.replaceChildren(...(ix.notes.length ? ix.notes.map((n) => h("p", {}, n.body, h("span", { class: "meta", text: ` — ${n.author}, ${when(n.at)}` }))) : [h("p", { class: "empty", text: "No notes." })]));
+    reply.hidden = !(ix.state === "active" && ix.type === "messaging" && ix.assigned_to === state.me.id);
+    renderControls();
+    renderMedia();
+  }
+
+  function renderControls() {
+    const items = [];
+    const mineOrSup = ix.assigned_to === state.me.id || state.me.role !== "agent";
+    const button = (text, onclick, cls = "") => h("button", { type: "button", class: cls, onclick, text });
+    if (ix.state === "active") {
+      if (ix.status === "open" || (ix.status === "pending" && ix.offered_to === state.me.id)) items.push(button("Claim", () => ctx.act("claim", ix.id, {}), "primary"));
+      if (ix.status === "pending" && ix.offered_to === state.me.id) items.push(button("Decline", () => ctx.act("decline", ix.id, {})));
+      if (ix.status === "claimed" && mineOrSup) {
+        if (ix.consult) {
+          items.push(h("span", { text: `Consulting ${ix.consult.target.kind} ${ix.consult.target.id}` }),
+            button("Complete transfer", () => ctx.act("consult/complete", ix.id, {}), "primary"), button("Cancel consult", () => ctx.act("consult/cancel", ix.id, {})));
+        } else {
+          items.push(transferForm(), switchForm(),
+            button("End · resolved", () => ctx.act("end", ix.id, { outcome: "resolved" }), "primary"),
+            button("End · unresolved", () => ctx.act("end", ix.id, { outcome: "unresolved" }), "danger"));
+        }
+      }
+      if (ix.status === "wrap_up" && mineOrSup) {
+        items.push(h("p", { text: "Wrap-up: add a disposition and notes, then complete." }), button("Complete", () => ctx.act("complete", ix.id, {}), "primary"));
+      }
+    } else {
+      items.push(editForm(), button("Clone as follow-up", async () => { const child = await ctx.act("clone", ix.id, {}); if (child) ctx.go(`#/ix/${child.id}`); }));
+    }
+    controls.replaceChildren(...(items.length ? items : [h("p", { class: "empty", text: "Nothing to do here." })]));
+  }
+
+  function transferForm() {
+    const kind = select("kind", [["queue", "Queue"], ["user", "Agent"], ["external", "Phone number"]], "queue", "Transfer to");
+    const target = h("select", { name: "target", "aria-label": "Target" });
+    const number = h("input", { name: "number", placeholder: "+14155550100", "aria-label": "Phone number", hidden: true });
+    const mode = select("mode", [["cold", "Cold"], ["warm", "Warm (consult first)"]], "cold", "Mode");
+    mode.hidden = ix.type !== "call";
+    let picker = { queues: [], users: [] };
+    const fill = () => {
+      number.hidden = kind.value !== "external"; target.hidden = kind.value === "external";
+      const options = kind.value === "queue"
+        ? picker.queues.map((q) => [q.id, `${q.name} · ${q.waiting} waiting · avg ${duration(q.average_wait_seconds)} · ${q.available_agents} available`])
+        : picker.users.map((u) => [u.id, `${u.name} · ${u.presence}`]);
+      target.replaceChildren(...options.map(([v, t]) => h("option", { value: v, text: t })));
+    };
+    api("GET", "/api/transfer-targets").then((p) => { picker = p; fill(); });
+    kind.onchange = fill;
+    const form = h("form", { class: "inline", "aria-label": "Transfer", onsubmit: (e) => {
+      e.preventDefault();
+      const id = kind.value === "external" ? number.value.trim() : target.value;
+      if (id) ctx.act("transfer", ix.id, { target: { kind: kind.value, id }, mode: mode.hidden ? "cold" : mode.value });
+    } }, h("label", {}, "Transfer to", kind), h("label", {}, "Target", target, number), mode.hidden ? "" : h("label", {}, "Mode", mode), h("button", { type: "submit", text: "Transfer" }));
+    return form;
+  }
+
+  function switchForm() {
+    const options = CHANNELS.filter(([v]) => v !== `${ix.type}/${ix.subtype}`);
+    const sel = select("channel", options, options[0][0], "Switch channel to");
+    return h("form", { class: "inline", "aria-label": "Switch channel", onsubmit: (e) => {
+      e.preventDefault();
+      const [type, subtype] = sel.value.split("/");
+      ctx.act("switch", ix.id, { type, subtype });
+    } }, h("label", {}, "Continue as", sel), h("button", { type: "submit", text: "Switch" }));
+  }
+
+  function editForm() {
+    const form = h("form", { class: "inline", "aria-label": "Edit completed interaction", onsubmit: (e) => {
+      e.preventDefault();
+      const d = Object.fromEntries(new FormData(form));
+      ctx.act("edit", ix.id, { subject: d.subject || null, disposition: d.disposition || null, tags: d.tags.split(",").map((t) => t.trim()).filter(Boolean),
+        customer: { ...ix.customer, name: d.name || null, email: d.email || null, phone: d.phone || null } });
+    } },
+    h("label", {}, "Subject", h("input", { name: "subject", value: ix.subject || "" })),
+    h("label", {}, "Disposition", h("input", { name: "disposition", value: ix.disposition || "" })),
+    h("label", {}, "Tags", h("input", { name: "tags", value: ix.tags.join(", ") })),
+    h("label", {}, "Customer name", h("input", { name: "name", value: ix.customer.name || "" })),
+    h("label", {}, "Email", h("input", { name: "email", value: ix.customer.email || "" })),
+    h("label", {}, "Phone", h("input", { name: "phone", value: ix.customer.phone || "" })),
+    h("button", { type: "submit", class: "primary", text: "Save changes" }));
+    return form;
+  }
+
+  render();
+  return (changed) => {
+    if (!changed) { quick.querySelectorAll("dd")[3].textContent = duration(ageOf(ix)); return; }
+    if (changed.id !== ix.id || changed.version < ix.version) return;
+    const wasActive = ix.state === "active";
+    ix = changed;
+    if (wasActive && ix.state === "completed") return render();  // controls change shape
+    render();
+  };
+}
+
+// -- Supervisor -------------------------------------------------------------------------
+
+export function supervisor(ctx, main) {
+  const { state } = ctx;
+  const grid = h("div", { class: "metrics" });
+  const board = h("tbody");
+  main.replaceChildren(h("h1", { text: "Supervisor" }), h("h2", { text: "Queues, live" }), grid, h("h2", { text: "Agents" }),
+    h("div", { class: "card", style: "padding:0" }, h("table", { "aria-label": "Agent presence" }, h("thead", {}, h("tr", {}, ["Agent", "Queues", "Status", "Load"].map((t) => h("th", { scope: "col", text: t })))), board)));
+  const pct = (sl) => (sl.service_level == null ? "—" : `${Math.round(sl.service_level * 100)}%`);
+  function update() {
+    const now = Date.now();
+    grid.replaceChildren(...[...state.queues.values()].map((q) => {
+      const m = state.metrics.get(q.id);
+      if (!m) return h("section", { class: "card", "aria-label": q.name }, h("h3", { text: q.name }), h("p", { class: "empty", text: "Loading…" }));
+      const longest = m.oldest_waiting_since ? (now - Date.parse(m.oldest_waiting_since)) / 1000 : 0;
+      return h("section", { class: "card", "aria-label": q.name }, h("h3", { text: q.name }), h("dl", {},
+        ...[["Waiting", m.waiting], ["Active", m.active], ["Longest wait", duration(longest)], ["Available agents", m.available_agents],
+          ["Service level (15 min)", pct(m.last_15_minutes)], ["Service level (today)", pct(m.today)],
+          ["Avg. speed of answer", m.today.average_speed_of_answer == null ? "—" : duration(m.today.average_speed_of_answer)]]
+          .map(([k, v]) => [h("dt", { text: k }), h("dd", { text: String(v) })]).flat()));
+    }));
+  }
+  async function refresh() {
+    await Promise.all([...state.queues.keys()].map(async (q) => state.metrics.set(q, await api("GET", `/api/queues/${q}/metrics`))));
+    const people = await api("GET", "/api/presence");
+    board.replaceChildren(...people.map((p) => h("tr", {}, h("td", { text: p.name }), h("td", { text: p.queues.join(", ") }), h("td", { text: p.status }),
+      h("td", { text: Object.entries(p.load).map(([k, v]) => `${v} ${k}`).join(", ") || "—" }))));
+    update();
+  }
+  refresh();
+  return (event) => { if (event && event.type === "presence.changed") refresh(); else update(); };
+}
