@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from channels.threads import Threads
 from channels.twilio import TwilioContext
 from channels.twilio_rest import TwilioRest
+from channels.voice_bridge import Bridges
 from sessions import Clock, Sessions
 from sessions.stores import MemoryStore, Store
 
@@ -31,6 +32,7 @@ from .routes import all_operations
 from .settings import Settings
 from .ws_agent import agent_socket
 from .ws_chat import chat_socket
+from .ws_media import media_socket
 
 log = logging.getLogger("gateway")
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     rest = TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base) if settings.twilio_account_sid and settings.twilio_auth_token else None
     twilio = TwilioContext(sessions, Threads(store), rest, settings.public_url, settings.data_dir)
     webhooks = TwilioWebhooks(twilio, settings.twilio_auth_token)
+    bridges = Bridges()
     operations = all_operations()
     published_metrics: dict[str, dict] = {}
 
@@ -116,6 +119,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         finally:
             for task in background:
                 task.cancel()
+            await bridges.close_all()
             await hub.stop()
             await store.close()
 
@@ -129,6 +133,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
             *webhooks.routes(),
             WebSocketRoute("/ws/agent", agent_socket),
             WebSocketRoute("/ws/chat", chat_socket),
+            WebSocketRoute("/webhooks/twilio/media", media_socket),
             *web_routes,
         ],
         middleware=[Middleware(BodyLimit, limit=settings.max_body)],
@@ -141,5 +146,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app.state.hub = hub
     app.state.presence = presence
     app.state.webhooks = webhooks
+    app.state.bridges = bridges
     app.state.openapi = openapi(operations, "Switchboard gateway", VERSION)
     return app

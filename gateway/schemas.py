@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -159,3 +159,18 @@ class TransferTargets(BaseModel):
 
 class TypingBody(Body):
     active: bool
+
+
+class WebrtcOffer(Body):
+    interaction_id: Annotated[str, Field(min_length=1, max_length=64)]
+    sdp: Annotated[str, Field(min_length=1, max_length=100_000)]
+    type: Literal["offer"]
+
+
+class SessionDescription(BaseModel):
+    sdp: str
+    type: str
+
+
+class Toggle(Body):
+    on: bool

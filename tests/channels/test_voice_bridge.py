@@ -1,0 +1,197 @@
+"""A phone call reaches the agent's browser as live audio, both ways, and is recorded.
+
+No network: a `websockets` client plays Twilio's Media Streams, an in-process
+aiortc peer plays the browser, and a real gateway process sits between.
+Tones go in on each side; an FFT on the other side checks their frequency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import fractions
+import io
+import json
+import time
+import wave
+from collections.abc import Iterator
+
+import av
+import httpx
+import numpy as np
+import pytest
+import websockets
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from twilio.request_validator import RequestValidator
+
+from channels.audio import CHUNK, MulawDecoder
+from tests.processes import GatewayProcess, free_port, gateway_process
+
+SID, TOKEN, ADMIN_TOKEN = "AC" + "2" * 32, "bridge-twilio-token", "bridge-admin"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+CALLER_HZ, AGENT_HZ = 1000.0, 440.0
+
+
+def dominant_hz(x: np.ndarray, rate: int) -> float:
+    x = x.astype(np.float64) - np.mean(x)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return float(np.argmax(spectrum) * rate / len(x))
+
+
+def mulaw_tone(hz: float, seconds: float) -> list[bytes]:
+    """A tone as Twilio would send it: 8 kHz mu-law in 20 ms chunks (encoded by PyAV)."""
+    n = int(8000 * seconds)
+    pcm = (np.sin(2 * np.pi * hz * np.arange(n) / 8000) * 12000).astype(np.int16)
+    codec = av.CodecContext.create("pcm_mulaw", "w")
+    codec.sample_rate, codec.layout, codec.format = 8000, "mono", "s16"
+    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate, frame.pts, frame.time_base = 8000, 0, fractions.Fraction(1, 8000)
+    data = b"".join(bytes(p) for p in codec.encode(frame)) + b"".join(bytes(p) for p in codec.encode(None))
+    return [data[i : i + CHUNK] for i in range(0, len(data) - CHUNK + 1, CHUNK)]
+
+
+class Tone(MediaStreamTrack):
+    """The browser's microphone: a tone at 48 kHz, paced in real time like a device."""
+
+    kind = "audio"
+
+    def __init__(self, hz: float) -> None:
+        super().__init__()
+        self.hz, self.t, self.start = hz, 0, None
+
+    async def recv(self) -> av.AudioFrame:
+        self.start = self.start or time.monotonic()
+        delay = self.start + self.t / 48000 - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)  # pacing a real-time source, not synchronisation
+        n = 960
+        pcm = (np.sin(2 * np.pi * self.hz * (self.t + np.arange(n)) / 48000) * 12000).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = 48000, self.t, fractions.Fraction(1, 48000)
+        self.t += n
+        return frame
+
+
+@pytest.fixture
+def server(tmp_path) -> Iterator[GatewayProcess]:
+    port = free_port()
+    env = {"GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN, "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN,
+           "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}", "GATEWAY_DATA_DIR": str(tmp_path)}
+    with gateway_process(env, port=port) as gp:
+        yield gp
+    log = "".join(gp.output)
+    assert "Traceback" not in log, log[-4000:]
+
+
+async def setup_call(http: httpx.AsyncClient, server: GatewayProcess) -> tuple[str, dict[str, str]]:
+    await http.post("/api/queues", json={"id": "sales", "name": "Sales", "settings": {"recording": True, "phone_number": "+15550001000"}}, headers=ADMIN)
+    await http.post("/api/users", json={"username": "alice", "name": "Alice", "queues": ["sales"], "password": "correct horse"}, headers=ADMIN)
+    token = (await http.post("/api/auth/login", json={"username": "alice", "password": "correct horse"})).json()["token"]
+    agent = {"Authorization": f"Bearer {token}"}
+    params = {"CallSid": "CA1", "From": "+14155550100", "To": "+15550001000", "CallStatus": "ringing"}
+    sig = RequestValidator(TOKEN).compute_signature(f"{server.url}/webhooks/twilio/voice", params)
+    twiml = (await http.post("/webhooks/twilio/voice", data=params, headers={"X-Twilio-Signature": sig})).text
+    assert f'<Stream url="{server.ws_url}/webhooks/twilio/media">' in twiml
+    ix_id = twiml.split('name="interaction" value="')[1].split('"')[0]
+    assert (await http.post(f"/api/interactions/{ix_id}/claim", headers=agent)).status_code == 200
+    return ix_id, agent
+
+
+async def twilio_stream(server: GatewayProcess, ix_id: str):
+    url = f"{server.ws_url}/webhooks/twilio/media"
+    ws = await websockets.connect(url, additional_headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})})
+    await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+    await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1", "start": {
+        "streamSid": "MZ1", "accountSid": SID, "callSid": "CA1", "tracks": ["inbound"], "customParameters": {"interaction": ix_id},
+        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}))
+    return ws
+
+
+async def test_tones_cross_both_ways_and_the_call_is_recorded(server: GatewayProcess):
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+        ix_id, agent = await setup_call(http, server)
+        token = agent["Authorization"].split()[1]
+        async with websockets.connect(f"{server.ws_url}/ws/agent?token={token}") as events:
+            twilio = await twilio_stream(server, ix_id)
+            await twilio.send("{not json")  # a malformed frame is skipped, the call goes on
+            await twilio.send(json.dumps({"event": "media", "media": {"payload": "%%%not-base64%%%"}}))
+
+            # The browser: an aiortc peer with a 440 Hz microphone, offering over HTTP.
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            heard: list[np.ndarray] = []
+            first_heard: list[float] = []
+
+            @pc.on("track")
+            def on_track(track):
+                async def listen():
+                    while True:
+                        frame = await track.recv()
+                        pcm = frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0]
+                        if not first_heard and np.abs(pcm).max() > 2000:
+                            first_heard.append(time.monotonic())
+                        heard.append(pcm)
+                asyncio.ensure_future(listen())
+
+            pc.addTransceiver(Tone(AGENT_HZ), direction="sendrecv")
+            await pc.setLocalDescription(await pc.createOffer())
+            r = await http.post("/api/webrtc/offer", json={"interaction_id": ix_id, "sdp": pc.localDescription.sdp, "type": "offer"}, headers=agent)
+            assert r.status_code == 200, r.text
+            await pc.setRemoteDescription(RTCSessionDescription(**r.json()))
+
+            # Twilio streams the caller's 1 kHz tone in real time while collecting what comes back.
+            received: list[bytes] = []
+
+            async def collect():
+                async for text in twilio:
+                    msg = json.loads(text)
+                    if msg["event"] == "media":
+                        assert msg["streamSid"] == "MZ1"
+                        received.append(base64.b64decode(msg["media"]["payload"]))
+
+            collector = asyncio.ensure_future(collect())
+            chunks = mulaw_tone(CALLER_HZ, 3.0)
+            started = time.monotonic()
+            for i, chunk in enumerate(chunks):
+                await twilio.send(json.dumps({"event": "media", "streamSid": "MZ1", "media": {"track": "inbound", "chunk": str(i), "payload": base64.b64encode(chunk).decode()}}))
+                await asyncio.sleep(max(0, started + (i + 1) * 0.02 - time.monotonic()))  # real-time pacing of the source
+            await twilio.send(json.dumps({"event": "stop", "streamSid": "MZ1", "stop": {"callSid": "CA1"}}))
+            await twilio.close()
+            collector.cancel()
+            await pc.close()
+
+            # The caller's tone reached the browser, with its frequency intact, promptly.
+            browser = np.concatenate(heard[-100:])  # the last ~2 s, past the jitter buffer's start
+            assert abs(dominant_hz(browser, 48000) - CALLER_HZ) < 15, dominant_hz(browser, 48000)
+            assert first_heard and first_heard[0] - started < 2.0
+            # The browser's tone reached the caller.
+            decoder = MulawDecoder()
+            phone = np.concatenate([f.to_ndarray().reshape(-1) for chunk in received for f in decoder.pcm8k(chunk)])
+            assert len(phone) > 8000, "at least a second of agent audio went to Twilio"
+            assert abs(dominant_hz(phone[-8000:], 8000) - AGENT_HZ) < 15, dominant_hz(phone[-8000:], 8000)
+
+            # The recording: attached once the stream stops, both legs, as long as the call.
+            while (event := json.loads(await asyncio.wait_for(events.recv(), 15)))["type"] != "interaction.recording_attached":
+                pass
+        [rec] = event["interaction"]["recordings"]
+        assert rec["status"] == "stored" and 2.5 < rec["duration_seconds"] < 4.0
+        audio = await http.get(rec["uri"], headers=agent)
+        assert audio.status_code == 200
+        with wave.open(io.BytesIO(audio.content)) as w:
+            assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (2, 8000, 2)
+            both = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).reshape(-1, 2)
+        assert abs(dominant_hz(both[:, 0], 8000) - CALLER_HZ) < 15
+        assert abs(dominant_hz(both[-8000:, 1], 8000) - AGENT_HZ) < 15
+
+
+async def test_unsigned_media_stream_is_refused(server: GatewayProcess):
+    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+        async with websockets.connect(f"{server.ws_url}/webhooks/twilio/media"):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_offer_without_a_live_call_is_a_clear_409(server: GatewayProcess):
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+        ix_id, agent = await setup_call(http, server)
+        r = await http.post("/api/webrtc/offer", json={"interaction_id": ix_id, "sdp": "v=0", "type": "offer"}, headers=agent)
+        assert r.status_code == 409 and "no live call" in r.json()["detail"]
