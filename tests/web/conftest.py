@@ -13,7 +13,9 @@ from playwright.sync_api import Browser, sync_playwright
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+        # The softphone test: a fake microphone (a beep), no permission prompt, plain host ICE candidates (no mDNS names).
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--disable-features=WebRtcHideLocalIpsWithMdns"]
 
 
 @pytest.fixture(scope="session")

@@ -189,6 +189,7 @@ export async function workspace(ctx, main, id) {
     if (ix.state === "active") {
       if (ix.status === "open" || (ix.status === "pending" && ix.offered_to === state.me.id)) items.push(button("Claim", () => ctx.act("claim", ix.id, {}), "primary"));
       if (ix.status === "pending" && ix.offered_to === state.me.id) items.push(button("Decline", () => ctx.act("decline", ix.id, {})));
+      if (ix.status === "claimed" && ix.type === "call" && ix.assigned_to === state.me.id) items.push(softphone(ctx, ix));
       if (ix.status === "claimed" && mineOrSup) {
         if (ix.consult) {
           items.push(h("span", { text: `Consulting ${ix.consult.target.kind} ${ix.consult.target.id}` }),
@@ -301,4 +302,54 @@ export function supervisor(ctx, main) {
   }
   refresh();
   return (event) => { if (event && event.type === "presence.changed") refresh(); else update(); };
+}
+
+// -- Softphone: the call's audio in the browser (WebRTC to the gateway's voice bridge) -------------
+
+const phones = new Map();  // interaction id -> { pc, audio, held, muted }, kept across re-renders
+
+function softphone(ctx, ix) {
+  const phone = phones.get(ix.id);
+  const box = h("div", { class: "controls", role: "group", "aria-label": "Call audio" });
+  if (!phone) {
+    box.append(h("button", { type: "button", class: "primary", text: "Connect audio", onclick: async (e) => {
+      e.target.disabled = true;
+      try { await connect(ix); } catch (err) { ctx.toast(`Audio not connected: ${err.message}`); }
+      box.replaceWith(softphone(ctx, ix));
+    } }));
+    return box;
+  }
+  // Optimistic: the event this causes may re-render the controls before the answer comes back.
+  const toggle = async (what, on) => {
+    const key = what === "hold" ? "held" : "muted";
+    phone[key] = on;
+    box.replaceWith(softphone(ctx, ix));
+    try { phone[key] = (await api("POST", `/api/interactions/${ix.id}/${what}`, { on })).on; }
+    catch (err) { phone[key] = !on; ctx.toast(err.message); }
+    document.querySelector('[aria-label="Call audio"]')?.replaceWith(softphone(ctx, ix));
+  };
+  const status = h("span", { class: "status", role: "status", text: `Audio ${phone.pc.connectionState}` });
+  phone.pc.onconnectionstatechange = () => { status.textContent = `Audio ${phone.pc.connectionState}`; };
+  box.append(status,
+    h("button", { type: "button", "aria-pressed": String(phone.held), text: phone.held ? "Resume" : "Hold", onclick: () => toggle("hold", !phone.held) }),
+    h("button", { type: "button", "aria-pressed": String(phone.muted), text: phone.muted ? "Unmute" : "Mute", onclick: () => toggle("mute", !phone.muted) }),
+    h("button", { type: "button", text: "Hang up audio", onclick: () => { phone.pc.close(); phone.stream.getTracks().forEach((t) => t.stop()); phones.delete(ix.id); box.replaceWith(softphone(ctx, ix)); } }));
+  return box;
+}
+
+async function connect(ix) {
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  const audio = h("audio", { autoplay: true, "aria-label": "Caller audio" });
+  document.body.append(audio);
+  pc.ontrack = (e) => { audio.srcObject = e.streams[0] || new MediaStream([e.track]); };
+  stream.getTracks().forEach((t) => pc.addTrack(t, stream));
+  await pc.setLocalDescription(await pc.createOffer());
+  // The gateway answers in one round trip, without trickle ICE: send the offer once gathering is done.
+  if (pc.iceGatheringState !== "complete") {
+    await new Promise((done) => { pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && done(); setTimeout(done, 3000); });
+  }
+  const answer = await api("POST", "/api/webrtc/offer", { interaction_id: ix.id, sdp: pc.localDescription.sdp, type: "offer" });
+  await pc.setRemoteDescription(answer);
+  phones.set(ix.id, { pc, stream, audio, held: false, muted: false });
 }
