@@ -8,6 +8,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -72,6 +74,8 @@ async def _repeat(name: str, step: Callable[[], Awaitable[object]], interval: fl
             await step()
         except asyncio.CancelledError:
             raise
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("%s: store unavailable (%s); retrying", name, exc)
         except Exception:
             log.exception("%s failed; retrying", name)
         if wake is None:

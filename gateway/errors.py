@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -82,6 +84,14 @@ async def on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), exc.detail or "")
 
 
+async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The shared store is unreachable: nothing was changed; the client (or Twilio) should retry."""
+    log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    response = error_response(503, "unavailable", "The gateway's store is unreachable right now; nothing was changed. Retry shortly.")
+    response.headers["Retry-After"] = "2"
+    return response
+
+
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal", "An unexpected error occurred; it has been logged.")
@@ -93,6 +103,8 @@ EXCEPTION_HANDLERS = {
     Unauthorized: on_unauthorized,
     ValidationError: on_validation_error,
     HTTPException: on_http_exception,
+    RedisConnectionError: on_store_unavailable,
+    RedisTimeoutError: on_store_unavailable,
     Exception: on_unexpected,
 }
 

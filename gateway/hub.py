@@ -19,6 +19,9 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from sessions.events import Cursor, Event, cursor_key
 from sessions.stores import Store
 
@@ -123,10 +126,10 @@ class Hub:
                 events = await self.store.wait_events(self.cursor, self.block_seconds)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except (RedisConnectionError, RedisTimeoutError) as exc:
                 # Store unreachable: report unready, retry from the same cursor.
                 if self.healthy.is_set():
-                    log.exception("event reader lost the store; retrying from %s", self.cursor)
+                    log.warning("event reader lost the store (%s); retrying from %s", exc, self.cursor)
                 self.healthy.clear()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)

@@ -41,8 +41,8 @@ class Presence:
             try:
                 await self.sessions.disconnected(user.id, self.node)
                 await self.sessions.announce_presence(user)
-            except Exception:  # the store may be down; the entry then expires by itself
-                log.warning("could not record %s leaving", user.id, exc_info=True)
+            except Exception as exc:  # the store may be down; the entry then expires by itself
+                log.warning("could not record %s leaving (%s)", user.id, exc)
 
     async def refresh_forever(self) -> None:
         while True:
@@ -52,5 +52,5 @@ class Presence:
                     await self.sessions.connected(user_id, self.node, self.ttl)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("presence refresh failed; retrying", exc_info=True)
+            except Exception as exc:
+                log.warning("presence refresh failed (%s); retrying", exc)

@@ -63,3 +63,35 @@ def gateway_process(env: dict[str, str], port: int | None = None, startup_timeou
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@contextlib.contextmanager
+def private_redis(directory: str, port: int | None = None) -> Iterator[tuple[int, callable, callable]]:
+    """A redis-server of the test's own (append-only file in ``directory``), with stop and start.
+
+    Fault tests restart it; the shared server on 6379 is left alone.
+    """
+    port = port or free_port()
+    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", directory]
+    procs: list[subprocess.Popen] = []
+
+    def start() -> None:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:  # wait for the server's own "ready" line
+            if "Ready to accept connections" in line:
+                break
+        threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep draining its log
+        procs.append(proc)
+
+    def stop() -> None:
+        proc = procs.pop()
+        proc.terminate()  # SIGTERM: redis flushes the append-only file and exits
+        proc.wait(10)
+
+    start()
+    try:
+        yield port, stop, start
+    finally:
+        while procs:
+            stop()

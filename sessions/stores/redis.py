@@ -24,7 +24,11 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import AlreadyExists, CursorExpired, NotFound
 from ..events import Cursor, Event, EventPage, cursor_key
@@ -109,7 +113,11 @@ return 1
 
 class RedisStore(BaseStore):
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "switchboard", max_events: int = DEFAULT_MAX_EVENTS, trim_slack: int = TRIM_SLACK, client: aioredis.Redis | None = None) -> None:
-        self.redis = client or aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=10)
+        # Retries ride over a restart of the server: pooled connections to the old one fail once, then reconnect.
+        self.redis = client or aioredis.Redis.from_url(
+            url, decode_responses=True, health_check_interval=10,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3), retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
         self.prefix = prefix
         self._max_events = max_events
         self._trim_slack = trim_slack
