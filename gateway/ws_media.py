@@ -69,6 +69,7 @@ async def media_socket(ws: WebSocket) -> None:
                 elif event == "media" and bridge is not None:
                     bridge.from_caller(msg["media"]["payload"])
                 elif event == "stop":
+                    await ws.close()
                     break
             except (KeyError, TypeError, ValueError, binascii.Error) as exc:
                 log.warning("malformed media frame skipped: %s", exc)
