@@ -15,7 +15,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, ws_ping_interval=20, ws_ping_timeout=20, log_level="info")
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, ws_ping_interval=20, ws_ping_timeout=20,
+                            ws_per_message_deflate=settings.ws_deflate, log_level="info")
     server = uvicorn.Server(config)
     server.run()
 

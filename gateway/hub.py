@@ -48,12 +48,12 @@ class Subscriber:
     users: set[str]
     role: str | None
     capacity: int
-    buffer: deque[tuple[Cursor, str]] = field(default_factory=deque)
+    buffer: deque[tuple[tuple[int, int], str]] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
     closed: bool = False
 
-    def push(self, cursor: Cursor, text: str) -> None:
+    def push(self, cursor: tuple[int, int], text: str) -> None:
         if self.overflowed or self.closed:
             return
         if len(self.buffer) >= self.capacity:
@@ -67,7 +67,7 @@ class Subscriber:
         self.closed = True
         self.ready.set()
 
-    async def drain(self) -> list[tuple[Cursor, str]]:
+    async def drain(self) -> list[tuple[tuple[int, int], str]]:
         """Waits for something to happen; returns what is buffered (empty on overflow or close)."""
         await self.ready.wait()
         self.ready.clear()
@@ -111,10 +111,11 @@ class Hub:
     def dispatch(self, events: list[Event]) -> None:
         for event in events:
             text: str | None = None
+            key = cursor_key(event.id)  # parsed once, compared by every subscriber
             for sub in self.subscribers:
                 if event.concerns(sub.queues, sub.users, sub.role):
                     text = text or wire(event)
-                    sub.push(event.id, text)
+                    sub.push(key, text)
             self.cursor = event.id
             if event.type != "queue.metrics":
                 self.changed.set()
@@ -140,6 +141,3 @@ class Hub:
             backoff = 0.1
             self.dispatch(events)
 
-
-def newer(cursor: Cursor, than: Cursor | None) -> bool:
-    return than is None or cursor_key(cursor) > cursor_key(than)

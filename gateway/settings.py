@@ -25,6 +25,10 @@ class Settings:
     max_body: int = 1_000_000
     #: Events buffered per agent websocket before it is dropped as a slow consumer.
     ws_buffer: int = 1_000
+    #: permessage-deflate on websockets.  Off: fan-out compresses each event once per connection,
+    #: which profiling showed to be the largest cost; events are a few KB.  (Procfile deployments:
+    #: UVICORN_WS_PER_MESSAGE_DEFLATE=false does the same for the uvicorn command line.)
+    ws_deflate: bool = False
     #: Seconds between timer sweeps (offer expiry, wrap-up auto-complete).
     timer_interval: float = 1.0
     #: Seconds between queue.metrics checks: the rate limit of metrics events.
@@ -50,4 +54,5 @@ class Settings:
             data_dir=Path(e.get("GATEWAY_DATA_DIR", "data")),
             max_body=int(e.get("GATEWAY_MAX_BODY", "1000000")),
             ws_buffer=int(e.get("GATEWAY_WS_BUFFER", "1000")),
+            ws_deflate=e.get("GATEWAY_WS_DEFLATE", "").lower() in ("1", "true", "yes"),
         )

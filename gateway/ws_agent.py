@@ -25,7 +25,7 @@ from sessions.events import Cursor, cursor_key
 from sessions.model import Role
 
 from .auth import Unauthorized
-from .hub import Hub, Subscriber, newer, wire
+from .hub import Hub, Subscriber, wire
 from .presence import Presence
 
 log = logging.getLogger("gateway.ws")
@@ -94,15 +94,17 @@ async def agent_socket(ws: WebSocket) -> None:
         await presence.joined(user)
         if since is not None:
             last = await _replay(ws, sub, since)
+        last_key = cursor_key(last or "0-0")
         while not sub.closed:
             items = await sub.drain()
             if sub.overflowed:
                 await ws.close(CLOSE_SLOW_CONSUMER, f"slow_consumer: resume with since={last}"[:120])
                 return
-            for cursor, text in items:
-                if newer(cursor, last):
+            for key, text in items:
+                if key > last_key:
                     await ws.send_text(text)
-                    last = cursor
+                    last_key = key
+                    last = f"{key[0]}-{key[1]}"
     except CursorExpired as exc:
         await ws.close(CLOSE_CURSOR_EXPIRED, f"cursor_expired: {exc.message}"[:120])
     except (WebSocketDisconnect, RuntimeError, OSError):

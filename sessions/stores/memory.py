@@ -1,9 +1,11 @@
 """The embedded default store: one process, nothing to install.
 
 Every method body runs without awaiting in the middle, so under asyncio each
-is atomic with respect to the others; no locks are needed.  Objects are
-stored as deep copies so a caller mutating what it got back cannot change
-stored state behind the store's back.
+is atomic with respect to the others; no locks are needed.  State objects
+are stored and returned as deep copies so a caller mutating what it got back
+cannot change stored state behind the store's back.  Logged events are
+handed out as they are (no copy): they are immutable snapshots, read on the
+fan-out hot path, and nothing writes to them.
 """
 
 from __future__ import annotations
@@ -209,7 +211,7 @@ class MemoryStore(BaseStore):
     async def events_since(self, cursor: Cursor | None, *, queues: set[str] | None = None, users: set[str] | None = None, role: str | None = None, limit: int = 500) -> EventPage:
         scanned = self._after(cursor)[:limit]
         return EventPage(
-            events=[e.model_copy(deep=True) for e in scanned if e.concerns(queues, users, role)],
+            events=[e for e in scanned if e.concerns(queues, users, role)],
             last=scanned[-1].id if scanned else cursor,
             complete=len(scanned) < limit,
         )
@@ -227,4 +229,4 @@ class MemoryStore(BaseStore):
             except TimeoutError:
                 return []
             pending = self._after(after)
-        return [e.model_copy(deep=True) for e in pending[:limit]]
+        return pending[:limit]

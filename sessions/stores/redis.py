@@ -112,11 +112,12 @@ return 1
 
 
 class RedisStore(BaseStore):
-    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "switchboard", max_events: int = DEFAULT_MAX_EVENTS, trim_slack: int = TRIM_SLACK, client: aioredis.Redis | None = None) -> None:
-        # Retries ride over a restart of the server: pooled connections to the old one fail once, then reconnect.
-        self.redis = client or aioredis.Redis.from_url(
-            url, decode_responses=True, health_check_interval=10,
-            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3), retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "switchboard", max_events: int = DEFAULT_MAX_EVENTS, trim_slack: int = TRIM_SLACK, client: aioredis.Redis | None = None, max_connections: int = 64) -> None:
+        # A bounded pool that makes callers wait for a free connection (a burst of requests queues, it does
+        # not fail); retries ride over a restart of the server, whose old pooled connections fail once.
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=10, decode_responses=True, health_check_interval=10)
+        self.redis = client or aioredis.Redis(
+            connection_pool=pool, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3), retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         self.prefix = prefix
         self._max_events = max_events

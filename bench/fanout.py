@@ -1,0 +1,93 @@
+"""Event fan-out to N agent websockets: the gateway (in-memory and Redis) against a raw broadcast floor.
+
+    python bench/fanout.py [--sizes 100,1000] [--rate 20] [--seconds 5] [--modes memory,redis]
+
+For each size, in one run: start the server, connect N websockets from a
+separate load process on loopback, inject events at a fixed rate (through
+the HTTP API for the gateway: a real interaction is created and stored per
+event; straight into the broadcast for the floor, with a payload of the
+same size), and report delivered events/s, delivery latency p50/p99/max and
+the server's CPU time per delivered event, each as a ratio to the floor.
+One load process receives at most ~10,000 messages/s on this machine, so
+the default rate keeps N x rate there: latency then measures the server,
+and CPU per delivery says what the server spends.  Bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+
+import httpx
+import websockets
+
+from common import ADMIN, cpu_seconds, floor_server, gateway, load, result
+
+TEMPLATE: dict | None = None
+
+
+async def inject_gateway(base: str, count: int, rate: float) -> None:
+    global TEMPLATE
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        start = time.monotonic()
+        for i in range(count):
+            r = await http.post("/api/interactions", json={"queue_id": "bench", "type": "messaging", "subtype": "text", "subject": f"bench:{time.time()}"}, headers=ADMIN)
+            r.raise_for_status()
+            TEMPLATE = TEMPLATE or {"id": "1-0", "type": "interaction.created", "at": r.json()["created_at"], "interaction": r.json(), "data": {}}
+            await asyncio.sleep(max(0, start + (i + 1) / rate - time.monotonic()))
+
+
+async def inject_floor(url: str, count: int, rate: float) -> None:
+    template = TEMPLATE or {"interaction": {"subject": ""}}
+    async with websockets.connect(url) as ws:
+        start = time.monotonic()
+        for i in range(count):
+            template["interaction"]["subject"] = f"bench:{time.time()}"
+            await ws.send(json.dumps(template))
+            await asyncio.sleep(max(0, start + (i + 1) / rate - time.monotonic()))
+
+
+def run(kind: str, n: int, count: int, rate: float) -> dict:
+    ctx = floor_server() if kind == "floor" else gateway(kind)
+    with ctx as (server, url, target):
+        with load(url, n, count) as proc:
+            cpu = cpu_seconds(server.pid)
+            asyncio.run(inject_floor(target, count, rate) if kind == "floor" else inject_gateway(target, count, rate))
+            out = result(proc)
+            out["cpu_us_per_delivery"] = (cpu_seconds(server.pid) - cpu) / max(1, out["received"]) * 1e6
+    out["events_per_second"] = out["received"] / out["delivery_seconds"] if out.get("delivery_seconds") else 0.0
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000")
+    parser.add_argument("--rate", type=float, default=0, help="events/s; default: 10,000 deliveries/s in all (what one load process keeps up with)")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--modes", default="memory,redis")
+    args = parser.parse_args()
+    modes = args.modes.split(",")
+    print(f"events for {args.seconds:g} s to each of N connections; latency = receive time - injection time")
+    print("| N | events/s in | server | delivered/s | ratio | p50 ms | p99 ms | max ms | p99 ratio | server CPU µs/delivery | CPU ratio | delivered |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for n in (int(s) for s in args.sizes.split(",")):
+        rate = args.rate or min(50.0, 10_000 / n)
+        count = max(1, int(rate * args.seconds))
+        rows = {}
+        for kind in modes + ["floor"]:  # the gateway first: its first event is the floor's payload template
+            rows[kind] = run(kind, n, count, rate)
+        floor = rows["floor"]
+        for kind in ["floor"] + modes:
+            r = rows[kind]
+            ms = lambda v: f"{v * 1000:.1f}" if v is not None else "-"  # noqa: E731
+            ratio = r["events_per_second"] / floor["events_per_second"] if floor["events_per_second"] else 0
+            p99_ratio = r["p99"] / floor["p99"] if r["p99"] and floor["p99"] else 0
+            cpu_ratio = r["cpu_us_per_delivery"] / floor["cpu_us_per_delivery"] if floor["cpu_us_per_delivery"] else 0
+            print(f"| {n} | {rate:g} | {kind} | {r['events_per_second']:.0f} | {ratio:.2f} | {ms(r['p50'])} | {ms(r['p99'])} | {ms(r['max'])} | {p99_ratio:.1f} "
+                  f"| {r['cpu_us_per_delivery']:.1f} | {cpu_ratio:.1f} | {r['received']}/{r['expected']} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
