@@ -84,6 +84,13 @@ def voicemail_twiml(greeting: str, recording_url: str, transcription_url: str | 
     return str(response)
 
 
+def dial_twiml(number: str, caller_id: str | None) -> str:
+    """Hands the live call to an outside number (the caller leaves the media stream)."""
+    response = VoiceResponse()
+    response.dial(number, caller_id=caller_id)
+    return str(response)
+
+
 def say_twiml(text: str) -> str:
     response = VoiceResponse()
     response.say(text)

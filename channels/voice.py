@@ -8,7 +8,7 @@ from sessions.errors import AlreadyExists, DomainError
 from sessions.model import CommType, Customer, Interaction, State, Status, Subtype
 
 from .threads import CALL_OF, CALLS, THREADS, thread_key
-from .twilio import TwilioContext, connect_twiml, derived_id, need, say_twiml, voicemail_twiml
+from .twilio import TwilioContext, connect_twiml, derived_id, dial_twiml, need, say_twiml, voicemail_twiml
 from .twilio_rest import ProviderError
 
 log = logging.getLogger("channels.voice")
@@ -93,6 +93,15 @@ class VoiceChannel:
         await self.ctx.threads.link(CALL_OF, ix.id, sent.sid)
         await self.ctx.threads.link(THREADS, thread_key(ix.customer.phone, ix.to_address), ix.id)
         return (await self.ctx.sessions.provider_status(ix.id, kind="call_status", status=sent.status, detail=f"Outbound call {sent.status}", call_sid=sent.sid)).interaction  # type: ignore[return-value]
+
+    async def transfer_out(self, ix: Interaction, number: str) -> None:
+        """Connects the live call to an outside number through Twilio (a cold external transfer)."""
+        call_sid = await self.ctx.threads.lookup(CALL_OF, ix.id)
+        if call_sid is None:
+            return  # not a Twilio call: nothing live to move
+        if self.ctx.rest is None:
+            raise ProviderError("Twilio is not configured: the live call cannot be transferred.", "not_configured")
+        await self.ctx.rest.redirect_call(call_sid, dial_twiml(number, ix.to_address))
 
     async def overdue_to_voicemail(self) -> int:
         """Sends calls nobody answered within their queue's limit to voicemail; returns how many."""

@@ -141,11 +141,13 @@ class Bridge:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             if pc.connectionState in ("failed", "closed") and self.pc is pc:
-                log.warning("agent audio for %s dropped (%s): the caller stays on the line", self.interaction_id, pc.connectionState)
+                log.warning("agent audio for %s dropped (%s): the caller stays on the line, on hold", self.interaction_id, pc.connectionState)
                 await self.drop_agent()
+                await self.hold(True)
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type=offer_type))
         pc.addTrack(self.caller_track)
+        self.held = False  # an agent (re)connecting takes the caller off hold
         await pc.setLocalDescription(await pc.createAnswer())  # gathers ICE: one round trip suffices
         return pc.localDescription
 
@@ -173,6 +175,11 @@ class Bridge:
             self.agent_task = None
         if pc is not None:
             await pc.close()
+
+    async def hand_over(self) -> None:
+        """The call moves to someone else: this agent's audio goes, the caller holds until the next one connects."""
+        await self.drop_agent()
+        await self.hold(True)
 
     async def hold(self, on: bool) -> None:
         self.held = on

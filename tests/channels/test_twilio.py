@@ -127,6 +127,16 @@ class TestVoice:
         assert ix["state"] == "completed" and ix["abandoned_at"] and ix["completed_by"] == "customer"
         assert [a["data"]["status"] for a in ix["activity"] if a["kind"] == "call_status"] == ["ringing", "completed"]
 
+    def test_external_transfer_hands_the_live_call_to_the_number(self, twilio: Twilio):
+        alice = agent_online(twilio)
+        twilio.call()
+        [ix] = twilio.interactions()
+        twilio.gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
+        r = twilio.gw.client.post(f"/api/interactions/{ix['id']}/transfer", json={"target": {"kind": "external", "id": "+442071234567"}}, headers=alice)
+        assert r.json()["status"] == "wrap_up"
+        [(sid, update)] = twilio.fake.updates
+        assert sid == "CA100" and '<Dial callerId="+15550001000">+442071234567</Dial>' in update["Twiml"]
+
     def test_outbound_call_goes_through_the_rest_api_bridged_to_the_stream(self, twilio: Twilio):
         alice = agent_online(twilio)
         r = twilio.gw.client.post("/api/interactions", json={"queue_id": "sales", "type": "call", "subtype": "phone", "customer": {"phone": CUSTOMER}}, headers=alice)

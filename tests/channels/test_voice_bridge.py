@@ -195,3 +195,24 @@ async def test_offer_without_a_live_call_is_a_clear_409(server: GatewayProcess):
         ix_id, agent = await setup_call(http, server)
         r = await http.post("/api/webrtc/offer", json={"interaction_id": ix_id, "sdp": "v=0", "type": "offer"}, headers=agent)
         assert r.status_code == 409 and "no live call" in r.json()["detail"]
+
+
+async def test_handing_over_holds_the_caller_until_the_next_agent_connects():
+    from channels.voice_bridge import Bridge
+
+    sent: list[dict] = []
+
+    async def to_twilio(text: str) -> None:
+        sent.append(json.loads(text))
+
+    bridge = Bridge("ix-1", "CA1", "MZ1", to_twilio)
+    await bridge.hand_over()
+    assert bridge.held and bridge.pc is None
+    assert sent == [{"event": "clear", "streamSid": "MZ1"}], "queued agent audio is flushed at once"
+    browser = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    browser.addTransceiver("audio", direction="sendrecv")
+    await browser.setLocalDescription(await browser.createOffer())
+    answer = await bridge.connect_agent(browser.localDescription.sdp, "offer")
+    assert answer.type == "answer" and not bridge.held, "the next agent connecting takes the caller off hold"
+    await bridge.close()
+    await browser.close()
