@@ -95,3 +95,28 @@ def private_redis(directory: str, port: int | None = None) -> Iterator[tuple[int
     finally:
         while procs:
             stop()
+
+
+@contextlib.contextmanager
+def twilio_gateway(data_dir: str, admin_token: str, account_sid: str, auth_token: str) -> Iterator[GatewayProcess]:
+    """A gateway that takes Twilio webhooks, signed for its own loopback URL; fails the test if it logged a traceback."""
+    port = free_port()
+    env = {"GATEWAY_ADMIN_TOKEN": admin_token, "TWILIO_ACCOUNT_SID": account_sid, "TWILIO_AUTH_TOKEN": auth_token,
+           "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}", "GATEWAY_DATA_DIR": data_dir}
+    with gateway_process(env, port=port) as gp:
+        yield gp
+    log = "".join(gp.output)
+    assert "Traceback" not in log, log[-4000:]
+
+
+@contextlib.contextmanager
+def chat_gateway(admin_token: str) -> Iterator[GatewayProcess]:
+    """A gateway whose web chats route to queue "web", answered by agent alice (password "correct horse")."""
+    import httpx
+
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    with gateway_process({"GATEWAY_ADMIN_TOKEN": admin_token}) as gp:
+        httpx.post(f"{gp.url}/api/queues", json={"id": "web", "name": "Web"}, headers=admin).raise_for_status()
+        httpx.put(f"{gp.url}/api/routing", json={"default_queue": "web"}, headers=admin).raise_for_status()
+        httpx.post(f"{gp.url}/api/users", json={"username": "alice", "name": "Alice", "queues": ["web"], "password": "correct horse"}, headers=admin).raise_for_status()
+        yield gp

@@ -115,10 +115,12 @@ class RedisStore(BaseStore):
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "switchboard", max_events: int = DEFAULT_MAX_EVENTS, trim_slack: int = TRIM_SLACK, client: aioredis.Redis | None = None, max_connections: int = 64) -> None:
         # A bounded pool that makes callers wait for a free connection (a burst of requests queues, it does
         # not fail); retries ride over a restart of the server, whose old pooled connections fail once.
-        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=10, decode_responses=True, health_check_interval=10)
-        self.redis = client or aioredis.Redis(
-            connection_pool=pool, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3), retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        # (With an explicit pool the retry policy belongs to its connections, so it is given here.)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=10, decode_responses=True, health_check_interval=10,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3), retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
+        self.redis = client or aioredis.Redis(connection_pool=pool)
         self.prefix = prefix
         self._max_events = max_events
         self._trim_slack = trim_slack

@@ -11,7 +11,7 @@ import pytest
 import websockets
 from twilio.request_validator import RequestValidator
 
-from tests.processes import GatewayProcess, gateway_process, private_redis
+from tests.processes import GatewayProcess, gateway_process, private_redis, twilio_gateway
 
 TOKEN = "faults-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -59,7 +59,8 @@ async def test_redis_restart_mid_stream_loses_nothing(tmp_path):
                     got = await events_until(ws, set(after))
                     assert [e["interaction"]["id"] for e in got] == after, "the same socket carries on, in order, nothing doubled"
                 for ix in before + after:
-                    assert (await http.get(f"{gw.url}/api/interactions/{ix}", headers=ADMIN)).status_code == 200
+                    r = await http.get(f"{gw.url}/api/interactions/{ix}", headers=ADMIN)
+                    assert r.status_code == 200, "".join(gw.output)[-2500:]
             log = "".join(gw.output)
             assert "Traceback" not in log, log[-3000:]
             assert "event reader lost the store" in log and "event reader reconnected" in log
@@ -86,12 +87,7 @@ async def test_killed_gateway_agents_resume_on_the_other_without_a_gap(tmp_path)
 
 @pytest.fixture
 def gateway_with_twilio(tmp_path):
-    from tests.processes import free_port
-
-    port = free_port()
-    env = {"GATEWAY_ADMIN_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": "AC" + "4" * 32, "TWILIO_AUTH_TOKEN": "faults-twilio", "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "GATEWAY_DATA_DIR": str(tmp_path)}
-    with gateway_process(env, port=port) as gw:
+    with twilio_gateway(str(tmp_path), TOKEN, "AC" + "4" * 32, "faults-twilio") as gw:
         yield gw
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.processes import GatewayProcess, gateway_process
+from tests.processes import GatewayProcess, chat_gateway
 
 TOKEN = "chat-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -18,10 +18,7 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatewayProcess]:
-    with gateway_process({"GATEWAY_ADMIN_TOKEN": TOKEN}) as gp:
-        httpx.post(f"{gp.url}/api/queues", json={"id": "web", "name": "Web"}, headers=ADMIN)
-        httpx.put(f"{gp.url}/api/routing", json={"default_queue": "web"}, headers=ADMIN)
-        httpx.post(f"{gp.url}/api/users", json={"username": "alice", "name": "Alice", "queues": ["web"], "password": "correct horse"}, headers=ADMIN)
+    with chat_gateway(TOKEN) as gp:
         yield gp
 
 

@@ -15,7 +15,7 @@ from twilio.request_validator import RequestValidator
 from websockets.sync.client import connect
 
 from channels.audio import MulawDecoder
-from tests.processes import GatewayProcess, free_port, gateway_process
+from tests.processes import GatewayProcess, twilio_gateway
 from tests.web.conftest import DOCS
 
 SID, TOKEN, ADMIN_TOKEN = "AC" + "3" * 32, "softphone-twilio-token", "softphone-admin"
@@ -24,10 +24,7 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 @pytest.fixture
 def server(tmp_path) -> Iterator[GatewayProcess]:
-    port = free_port()
-    env = {"GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN, "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN,
-           "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}", "GATEWAY_DATA_DIR": str(tmp_path)}
-    with gateway_process(env, port=port) as gp:
+    with twilio_gateway(str(tmp_path), ADMIN_TOKEN, SID, TOKEN) as gp:
         yield gp
 
 
