@@ -75,9 +75,9 @@ class VoiceChannel:
             log.info("status %s for unknown call %s ignored", status, call_sid)
             return
         data = {"call_sid": call_sid, **({"duration": params["CallDuration"]} if params.get("CallDuration") else {})}
-        await self.ctx.sessions.provider_status(ix_id, kind="call_status", status=status, detail=f"Call {status}", **data)
+        ix = (await self.ctx.sessions.provider_status(ix_id, kind="call_status", status=status, detail=f"Call {status}", **data)).interaction
         if status in FINAL:
-            ix = await self.ctx.sessions.store.get_interaction(ix_id)
+            assert ix is not None
             if ix.type is CommType.CALL and ix.status in (Status.OPEN, Status.PENDING) and ix.answered_at is None:
                 await self.ctx.sessions.abandon(ix_id)
 

@@ -64,10 +64,11 @@ class VoicemailChannel:
         """Downloads one pending recording; False (kept pending) if the provider fails."""
         ix = await self.ctx.sessions.store.get_interaction(ix_id)
         rec = next((r for r in ix.recordings if r.id == recording_id), None)
-        if rec is None or rec.status == "stored" or self.ctx.rest is None or rec.source_url is None:
-            if rec is not None and rec.status == "stored":
-                await self.ctx.sessions.store.map_delete(PENDING, recording_id)
-            return rec is not None and rec.status == "stored"
+        if rec is not None and rec.status == "stored":
+            await self.ctx.sessions.store.map_delete(PENDING, recording_id)
+            return True
+        if rec is None or self.ctx.rest is None or rec.source_url is None:
+            return False
         url = rec.source_url if re.search(r"\.(wav|mp3)$", rec.source_url) else rec.source_url + ".wav"
         try:
             audio = await self.ctx.rest.download(url)

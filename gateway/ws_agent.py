@@ -98,13 +98,12 @@ async def agent_socket(ws: WebSocket) -> None:
         while not sub.closed:
             items = await sub.drain()
             if sub.overflowed:
-                await ws.close(CLOSE_SLOW_CONSUMER, f"slow_consumer: resume with since={last}"[:120])
+                await ws.close(CLOSE_SLOW_CONSUMER, f"slow_consumer: resume with since={last_key[0]}-{last_key[1]}"[:120])
                 return
             for key, text in items:
                 if key > last_key:
                     await ws.send_text(text)
                     last_key = key
-                    last = f"{key[0]}-{key[1]}"
     except CursorExpired as exc:
         await ws.close(CLOSE_CURSOR_EXPIRED, f"cursor_expired: {exc.message}"[:120])
     except (WebSocketDisconnect, RuntimeError, OSError):
