@@ -61,15 +61,18 @@ class TwilioContext:
         return next((q for q in await self.sessions.store.list_queues() if q.settings.phone_number == number), None)
 
 
-def connect_twiml(ix: Interaction, media_url: str) -> str:
+def connect_twiml(ix: Interaction, media_url: str, leg: str | None = None) -> str:
     """Bridges the caller to the gateway's media stream (bidirectional: <Connect><Stream>).
 
     The interaction id travels as a custom parameter; Twilio adds the call SID to the stream's start message itself.
+    ``leg`` names a call that joins an existing one (a warm transfer's consult to an outside number).
     """
     response = VoiceResponse()
     connect = Connect()
     stream = connect.stream(url=media_url)
     stream.parameter(name="interaction", value=ix.id)
+    if leg is not None:
+        stream.parameter(name="leg", value=leg)
     response.append(connect)
     return str(response)
 

@@ -50,10 +50,13 @@ class TwilioRest:
         msg = await self._run(self.client.messages.create, to=to, from_=from_, body=body, status_callback=status_callback)
         return Sent(msg.sid, msg.status or "queued")
 
-    async def create_call(self, *, to: str, from_: str, twiml: str, status_callback: str) -> Sent:
-        call = await self._run(self.client.calls.create, to=to, from_=from_, twiml=twiml, status_callback=status_callback,
-                               status_callback_event=["initiated", "ringing", "answered", "completed"])
+    async def create_call(self, *, to: str, from_: str, twiml: str, status_callback: str | None) -> Sent:
+        events = {"status_callback": status_callback, "status_callback_event": ["initiated", "ringing", "answered", "completed"]} if status_callback else {}
+        call = await self._run(self.client.calls.create, to=to, from_=from_, twiml=twiml, **events)
         return Sent(call.sid, call.status or "queued")
+
+    async def hang_up(self, call_sid: str) -> None:
+        await self._run(lambda: self.client.calls(call_sid).update(status="completed"))
 
     async def redirect_call(self, call_sid: str, twiml: str) -> None:
         await self._run(lambda: self.client.calls(call_sid).update(twiml=twiml))

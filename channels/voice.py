@@ -103,6 +103,20 @@ class VoiceChannel:
             raise ProviderError("Twilio is not configured: the live call cannot be transferred.", "not_configured")
         await self.ctx.rest.redirect_call(call_sid, dial_twiml(number, ix.to_address))
 
+    async def consult_out(self, ix: Interaction, number: str) -> str:
+        """Dials an outside number for a warm transfer's consult; its media stream joins the call's bridge.  Returns its SID."""
+        if self.ctx.rest is None:
+            raise ProviderError("Twilio is not configured: the outside number cannot be dialled.", "not_configured")
+        if not ix.to_address:
+            raise ProviderError("A consult call needs the queue's phone number to call from.", "no_number")
+        sent = await self.ctx.rest.create_call(to=number, from_=ix.to_address, twiml=connect_twiml(ix, self.ctx.media_url, leg="consult"), status_callback=None)
+        await self.ctx.threads.link(CALLS, sent.sid, ix.id)  # so its media stream is recognised; it has no status callback of its own
+        return sent.sid
+
+    async def hang_up(self, call_sid: str) -> None:
+        if self.ctx.rest is not None:
+            await self.ctx.rest.hang_up(call_sid)
+
     async def overdue_to_voicemail(self) -> int:
         """Sends calls nobody answered within their queue's limit to voicemail; returns how many."""
         sessions, moved = self.ctx.sessions, 0

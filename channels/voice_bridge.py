@@ -1,194 +1,401 @@
-"""The live call: Twilio's media stream on one side, the agent's browser (aiortc) on the other.
+"""The live call: a small conference of Twilio media streams and browsers (aiortc), mixed on a 20 ms clock.
 
-One `Bridge` per call, in the process that holds the Twilio stream.  The
-caller's audio goes to the agent's WebRTC track; the agent's track goes back
-to Twilio as mu-law.  Hold stops the agent's audio and clears what Twilio
-has queued (the caller hears silence); mute drops the agent's microphone.
-If the agent's browser drops, the caller stays connected (on hold) and the
-agent reconnects with a new offer.  With recording on, both legs are
-written as a two-channel WAV (caller left, agent right) and attached when
-the stream stops.
+One `Bridge` per call, in the process that holds the caller's media.  Its
+legs are the caller (a Twilio stream, or a customer's browser), the agent's
+browser, a consulted target during a warm transfer (a browser, or an outside
+number dialled through Twilio) and supervisors' browsers.  Every tick takes
+20 ms from each leg and hands each leg the mix of the voices it may hear
+(`mixer.hears`).  A leg's audio is whatever arrived; a leg that is late is
+silent for that tick, one that runs ahead loses its oldest audio, so the
+delay stays bounded however the sources drift.
+
+If the agent's browser drops, the caller stays connected (on hold); the agent
+reconnects with a new offer, and if nobody has within ``reconnect_grace``
+seconds, ``on_agent_lost`` runs (the gateway puts the call back in its
+queue, to be offered to the next agent).  With recording on, the call is
+written as a two-channel WAV: the caller left, what the caller heard right.
 """
 
 from __future__ import annotations
 
-import array
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import fractions
 import json
 import logging
 import wave
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
+import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
+from av.audio.resampler import AudioResampler
 
-from .audio import TWILIO_RATE, WEBRTC_RATE, MulawDecoder, MulawEncoder, samples
+from .audio import TWILIO_RATE, MulawDecoder, MulawEncoder
+from .mixer import RATE, TICK, Floor, Jitter, MonitorMode, Party, Role, mix
 
 log = logging.getLogger("channels.voice_bridge")
 
+CALLER, AGENT, CONSULT = "caller", "agent", "consult"
+TICK_SECONDS = TICK / RATE
 
-class CallerTrack(MediaStreamTrack):
-    """The caller's voice as a WebRTC track: frames pushed by the bridge, pulled by aiortc's sender."""
+
+def monitor_leg(user_id: str) -> str:
+    return f"monitor:{user_id}"
+
+
+def frame_of(pcm: np.ndarray, pts: int = 0) -> av.AudioFrame:
+    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate, frame.pts, frame.time_base = RATE, pts, fractions.Fraction(1, RATE)
+    return frame
+
+
+def pcm_of(frame: av.AudioFrame) -> np.ndarray:
+    """A mono s16 frame's samples."""
+    return frame.to_ndarray().reshape(-1)
+
+
+class MixTrack(MediaStreamTrack):
+    """What one browser hears: ticks pushed by the bridge's clock, pulled by aiortc's sender."""
 
     kind = "audio"
 
-    def __init__(self, depth: int = 50) -> None:
+    def __init__(self, depth: int = 10) -> None:
         super().__init__()
-        self.queue: asyncio.Queue[av.AudioFrame] = asyncio.Queue(depth)
+        self.queue: asyncio.Queue[np.ndarray] = asyncio.Queue(depth)
         self.pts = 0
 
-    def push(self, frame: av.AudioFrame) -> None:
+    def push(self, pcm: np.ndarray) -> None:
         if self.queue.full():  # the browser fell behind: drop the oldest, keep latency bounded
             self.queue.get_nowait()
-        self.queue.put_nowait(frame)
+        self.queue.put_nowait(pcm)
 
     async def recv(self) -> av.AudioFrame:
-        frame = await self.queue.get()
-        frame.pts = self.pts
-        frame.time_base = fractions.Fraction(1, WEBRTC_RATE)
-        self.pts += frame.samples
+        pcm = await self.queue.get()
+        frame = frame_of(pcm, self.pts)
+        self.pts += len(pcm)
         return frame
 
 
-class StereoRecorder:
-    """Two legs into one standard WAV (8 kHz, 16-bit, caller left, agent right), written as it goes."""
+class Leg:
+    """One party's connection: audio in (into its jitter buffer), the mix it hears out."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, party: Party) -> None:
+        self.party = party
+        self.jitter = Jitter()
+
+    def deliver(self, pcm: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        pass
+
+
+class TwilioLeg(Leg):
+    """A Twilio media stream: base64 mu-law 8 kHz both ways, sent in order by one task."""
+
+    def __init__(self, party: Party, call_sid: str, stream_sid: str, send: Callable[[str], Awaitable[None]], depth: int = 25) -> None:
+        super().__init__(party)
+        self.call_sid, self.stream_sid, self.send = call_sid, stream_sid, send
+        self.decoder, self.encoder = MulawDecoder(), MulawEncoder()
+        self.outbox: asyncio.Queue[str] = asyncio.Queue(depth)
+        self.sender: asyncio.Task[None] | None = None
+
+    def receive(self, payload: str) -> None:
+        _, wide = self.decoder.frames(base64.b64decode(payload, validate=True))
+        for f in wide:
+            self.jitter.push(pcm_of(f))
+
+    def deliver(self, pcm: np.ndarray | None) -> None:
+        if pcm is None:
+            return  # nothing to hear: Twilio plays silence by itself
+        for chunk in self.encoder.encode(frame_of(pcm))[1]:
+            self._send({"event": "media", "streamSid": self.stream_sid, "media": {"payload": base64.b64encode(chunk).decode()}})
+
+    def clear(self) -> None:
+        """Flushes audio Twilio (and this leg) has queued, so a hold is immediate."""
+        while not self.outbox.empty():
+            self.outbox.get_nowait()
+        self._send({"event": "clear", "streamSid": self.stream_sid})
+
+    def _send(self, message: dict) -> None:
+        if self.outbox.full():  # Twilio's socket is slow: drop the oldest audio rather than fall behind
+            self.outbox.get_nowait()
+        self.outbox.put_nowait(json.dumps(message))
+        if self.sender is None:
+            self.sender = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        while True:
+            text = await self.outbox.get()
+            try:
+                await self.send(text)
+            except (ConnectionError, RuntimeError) as exc:
+                log.info("stream %s: audio not sent: %s", self.stream_sid, exc)
+                return
+
+    async def close(self) -> None:
+        if self.sender is not None:
+            self.sender.cancel()
+
+
+class PeerLeg(Leg):
+    """A browser over WebRTC (aiortc): its microphone in, the mix out as its remote track."""
+
+    def __init__(self, party: Party, pc: RTCPeerConnection) -> None:
+        super().__init__(party)
+        self.pc = pc
+        self.track = MixTrack()
+        self.reader: asyncio.Task[None] | None = None
+        self.normalise = AudioResampler(format="s16", layout="mono", rate=RATE)
+
+    def listen(self, track: MediaStreamTrack) -> None:
+        self.reader = asyncio.ensure_future(self._read(track))
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                for f in self.normalise.resample(frame):
+                    self.jitter.push(pcm_of(f))
+        except MediaStreamError:
+            return
+
+    def deliver(self, pcm: np.ndarray | None) -> None:
+        self.track.push(pcm if pcm is not None else np.zeros(TICK, dtype=np.int16))
+
+    async def close(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+        await self.pc.close()
+
+
+class StereoRecorder:
+    """The call as a standard WAV (16-bit, two channels: the caller, and what the caller heard), written as it goes."""
+
+    def __init__(self, path: Path, rate: int = TWILIO_RATE) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.file = wave.open(str(path.with_suffix(".part")), "wb")
         self.file.setnchannels(2)
         self.file.setsampwidth(2)
-        self.file.setframerate(TWILIO_RATE)
-        self.legs = {"caller": array.array("h"), "agent": array.array("h")}
+        self.file.setframerate(rate)
+        self.rate = rate
+        self.down = [AudioResampler(format="s16", layout="mono", rate=rate) for _ in range(2)]
         self.frames = 0
 
-    def add(self, leg: str, pcm: bytes) -> None:
-        self.legs[leg].frombytes(pcm)
-        self._flush(force=False)
-
-    def _flush(self, force: bool) -> None:
-        caller, agent = self.legs["caller"], self.legs["agent"]
-        n = max(len(caller), len(agent)) if force else len(caller)
-        if force:
-            caller.extend([0] * (n - len(caller)))
-        # The caller's stream is continuous; the agent's may pause (hold, mute, a drop): pad it with silence.
-        if len(agent) < n and (force or len(caller) > 2 * TWILIO_RATE // 10):
-            agent.extend([0] * (n - len(agent)))
-        n = min(len(caller), len(agent))
+    def add(self, left: np.ndarray, right: np.ndarray) -> None:
+        """One tick of each side (equal lengths, at the mixing rate)."""
+        a, b = (np.concatenate([pcm_of(f) for f in r.resample(frame_of(x))] or [np.zeros(0, np.int16)]) for r, x in zip(self.down, (left, right)))
+        n = min(len(a), len(b))
         if not n:
             return
-        both = array.array("h", [0]) * (2 * n)
-        both[0::2], both[1::2] = caller[:n], agent[:n]
-        self.file.writeframes(both.tobytes())
+        self.file.writeframes(np.column_stack((a[:n], b[:n])).astype(np.int16).tobytes())
         self.frames += n
-        del caller[:n], agent[:n]
 
     def close(self) -> float:
         """Finishes the file; returns its duration in seconds."""
-        self._flush(force=True)
         self.file.close()
         self.path.with_suffix(".part").replace(self.path)
-        return self.frames / TWILIO_RATE
+        return self.frames / self.rate
 
 
-@dataclass(eq=False)
 class Bridge:
-    interaction_id: str
-    call_sid: str
-    stream_sid: str
-    send_to_twilio: Callable[[str], Awaitable[None]]
-    recorder: StereoRecorder | None = None
-    decoder: MulawDecoder = field(default_factory=MulawDecoder)
-    encoder: MulawEncoder = field(default_factory=MulawEncoder)
-    caller_track: CallerTrack = field(default_factory=CallerTrack)
-    pc: RTCPeerConnection | None = None
-    held: bool = False
-    muted: bool = False
-    agent_task: asyncio.Task[None] | None = None
+    def __init__(self, interaction_id: str, recorder: StereoRecorder | None = None, recording_id: str = "",
+                 on_agent_lost: Callable[[str], Awaitable[None]] | None = None, reconnect_grace: float = 20.0) -> None:
+        self.interaction_id = interaction_id
+        self.recorder = recorder
+        self.recording_id = recording_id
+        #: Runs when a browser caller's connection drops (a phone caller's end is its media stream stopping).
+        self.on_caller_gone: Callable[[Bridge], Awaitable[None]] | None = None
+        self.on_agent_lost = on_agent_lost
+        self.reconnect_grace = reconnect_grace
+        self.legs: dict[str, Leg] = {}
+        self.floor = Floor()
+        self.clock: asyncio.Task[None] | None = None
+        self.watchdog: asyncio.Task[None] | None = None
+        self.closed = False
 
-    # -- caller side ---------------------------------------------------------------
+    # -- the clock -----------------------------------------------------------------
 
-    def from_caller(self, payload: str) -> None:
-        narrow, wide = self.decoder.frames(base64.b64decode(payload, validate=True))
-        if self.recorder is not None:
-            for f in narrow:
-                self.recorder.add("caller", samples(f))
-        if self.pc is not None and not self.held:
-            for f in wide:
-                self.caller_track.push(f)
+    def start(self) -> None:
+        if self.clock is None:
+            self.clock = asyncio.ensure_future(self._run())
 
-    # -- agent side ----------------------------------------------------------------
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            due += TICK_SECONDS
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if loop.time() - due > 10 * TICK_SECONDS:
+                due = loop.time()  # the loop stalled: start afresh rather than burst to catch up
+            try:
+                self.tick()
+            except Exception:  # one bad tick must not silence the call
+                log.exception("mixing %s failed for one tick", self.interaction_id)
 
-    async def connect_agent(self, offer_sdp: str, offer_type: str, ice_servers: list | None = None) -> RTCSessionDescription:
-        """Answers the agent's browser; a new offer replaces a dropped (or older) connection."""
-        await self.drop_agent()
+    def tick(self) -> None:
+        """Takes one tick from every leg, hands each the mix it may hear, records the caller's side."""
+        legs = dict(self.legs)
+        frames = {lid: leg.jitter.take() for lid, leg in legs.items()}
+        heard = mix(frames, {lid: leg.party for lid, leg in legs.items()}, self.floor)
+        for lid, leg in legs.items():
+            leg.deliver(heard[lid])
+        if self.recorder is not None and CALLER in legs:
+            silence = np.zeros(TICK, dtype=np.int16)
+            said, back = frames[CALLER], heard[CALLER]
+            self.recorder.add(silence if said is None or self.floor.caller_held else said, silence if back is None else back)
+
+    # -- legs ----------------------------------------------------------------------
+
+    def has(self, leg_id: str) -> bool:
+        return leg_id in self.legs
+
+    def twilio_legs(self) -> list[TwilioLeg]:
+        return [leg for leg in self.legs.values() if isinstance(leg, TwilioLeg)]
+
+    def add_twilio(self, leg_id: str, role: Role, call_sid: str, stream_sid: str, send: Callable[[str], Awaitable[None]]) -> TwilioLeg:
+        leg = TwilioLeg(Party(role), call_sid, stream_sid, send)
+        self.legs[leg_id] = leg
+        self.start()
+        return leg
+
+    def from_twilio(self, leg_id: str, payload: str) -> None:
+        leg = self.legs.get(leg_id)
+        if isinstance(leg, TwilioLeg):
+            leg.receive(payload)
+
+    async def connect_peer(self, leg_id: str, role: Role, offer_sdp: str, offer_type: str,
+                           mode: MonitorMode = MonitorMode.LISTEN, ice_servers: list | None = None) -> RTCSessionDescription:
+        """Answers a browser's offer; a new offer for the same leg replaces a dropped (or older) connection."""
+        await self.remove(leg_id)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers or []))
-        self.pc = pc
-        self.caller_track = CallerTrack()
+        leg = PeerLeg(Party(role, mode), pc)
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind == "audio":
-                self.agent_task = asyncio.ensure_future(self._from_agent(track))
+                leg.listen(track)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
-            if pc.connectionState in ("failed", "closed") and self.pc is pc:
-                log.warning("agent audio for %s dropped (%s): the caller stays on the line, on hold", self.interaction_id, pc.connectionState)
-                await self.drop_agent()
-                await self.hold(True)
+            if pc.connectionState in ("failed", "closed") and self.legs.get(leg_id) is leg:
+                log.warning("%s audio for %s dropped (%s)", leg_id, self.interaction_id, pc.connectionState)
+                await self.remove(leg_id)
+                if leg_id == CALLER and self.on_caller_gone is not None:
+                    await self.on_caller_gone(self)
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type=offer_type))
-        pc.addTrack(self.caller_track)
-        self.held = False  # an agent (re)connecting takes the caller off hold
+        pc.addTrack(leg.track)
         await pc.setLocalDescription(await pc.createAnswer())  # gathers ICE: one round trip suffices
+        self.legs[leg_id] = leg
+        if role is Role.AGENT:
+            self._set(held=False)  # an agent (re)connecting takes the caller off hold
+            if self.watchdog is not None:
+                self.watchdog.cancel()
+                self.watchdog = None
+        self.start()
         return pc.localDescription
 
-    async def _from_agent(self, track: MediaStreamTrack) -> None:
-        try:
-            while True:
-                frame = await track.recv()
-                narrow, chunks = self.encoder.encode(frame)
-                if self.held or self.muted:
-                    continue
-                if self.recorder is not None:
-                    for f in narrow:
-                        self.recorder.add("agent", samples(f))
-                for chunk in chunks:
-                    await self.send_to_twilio(json.dumps({"event": "media", "streamSid": self.stream_sid, "media": {"payload": base64.b64encode(chunk).decode()}}))
-        except MediaStreamError:
+    async def remove(self, leg_id: str) -> None:
+        leg = self.legs.pop(leg_id, None)
+        if leg is None:
             return
-        except (ConnectionError, RuntimeError) as exc:
-            log.info("stopped sending agent audio for %s: %s", self.interaction_id, exc)
+        await leg.close()
+        if leg_id == AGENT and not self.closed and isinstance(leg, PeerLeg):
+            self._set(held=True)  # the caller waits, on hold, for the agent (or the next one)
+            self._watch_for_agent()
 
-    async def drop_agent(self) -> None:
-        pc, self.pc = self.pc, None
-        if self.agent_task is not None:
-            self.agent_task.cancel()
-            self.agent_task = None
-        if pc is not None:
-            await pc.close()
+    def _watch_for_agent(self) -> None:
+        if self.on_agent_lost is None or self.watchdog is not None:
+            return
+
+        async def wait() -> None:
+            await asyncio.sleep(self.reconnect_grace)  # a deadline, not synchronisation: the agent's time to reconnect
+            self.watchdog = None
+            if not self.closed and AGENT not in self.legs and self.on_agent_lost is not None:
+                await self.on_agent_lost(self.interaction_id)
+
+        self.watchdog = asyncio.ensure_future(wait())
+
+    # -- call control --------------------------------------------------------------
+
+    @property
+    def held(self) -> bool:
+        return self.floor.held
+
+    def _set(self, **changes: bool) -> None:
+        was = self.floor.caller_held
+        self.floor = dataclasses.replace(self.floor, **changes)
+        caller = self.legs.get(CALLER)
+        if self.floor.caller_held and not was and isinstance(caller, TwilioLeg):
+            caller.clear()
+
+    async def hold(self, on: bool) -> None:
+        self._set(held=on)
+
+    def mute(self, leg_id: str, on: bool) -> bool:
+        leg = self.legs.get(leg_id)
+        if leg is None:
+            return False
+        leg.party = dataclasses.replace(leg.party, muted=on)
+        return True
+
+    def monitor(self, leg_id: str, mode: MonitorMode) -> bool:
+        leg = self.legs.get(leg_id)
+        if leg is None or leg.party.role is not Role.MONITOR:
+            return False
+        leg.party = dataclasses.replace(leg.party, mode=mode)
+        return True
+
+    def consult(self, on: bool) -> None:
+        """A warm transfer's consult starts (the caller holds) or ends."""
+        self._set(consulting=on, three_way=False)
+
+    def three_way(self, on: bool) -> None:
+        self._set(three_way=on)
+
+    async def complete_consult(self) -> None:
+        """The consulted party takes the caller over: the agent's leg goes, the target's becomes the agent's."""
+        target = self.legs.pop(CONSULT, None)
+        agent = self.legs.pop(AGENT, None)
+        if agent is not None:
+            await agent.close()
+        if target is not None:
+            target.party = dataclasses.replace(target.party, role=Role.AGENT)
+            self.legs[AGENT] = target
+        self._set(consulting=False, three_way=False, held=target is None)
+        if target is None:
+            self._watch_for_agent()
+
+    async def end_consult(self) -> Leg | None:
+        """A consult cancelled: the target's leg goes, the agent has the caller back.  Returns the leg removed."""
+        target = self.legs.pop(CONSULT, None)
+        if target is not None:
+            await target.close()
+        self.consult(False)
+        return target
 
     async def hand_over(self) -> None:
         """The call moves to someone else: this agent's audio goes, the caller holds until the next one connects."""
-        await self.drop_agent()
-        await self.hold(True)
-
-    async def hold(self, on: bool) -> None:
-        self.held = on
-        if on:  # flush audio Twilio has queued, so the hold is immediate
-            await self.send_to_twilio(json.dumps({"event": "clear", "streamSid": self.stream_sid}))
+        agent = self.legs.pop(AGENT, None)
+        if agent is not None:
+            await agent.close()
+        self._set(held=True, consulting=False, three_way=False)
 
     async def close(self) -> float | None:
         """Ends the bridge; returns the recording's duration if there is one."""
-        await self.drop_agent()
+        self.closed = True
+        for task in (self.clock, self.watchdog):
+            if task is not None:
+                task.cancel()
+        for leg_id in list(self.legs):
+            await self.remove(leg_id)
         if self.recorder is not None:
             return self.recorder.close()
         return None

@@ -20,13 +20,13 @@ from starlette.staticfiles import StaticFiles
 from channels.threads import Threads
 from channels.twilio import TwilioContext
 from channels.twilio_rest import TwilioRest
-from channels.voice_bridge import Bridges
 from sessions import Clock, Sessions
 from sessions.stores import MemoryStore, Store
 
 from .auth import Auth
 from .errors import EXCEPTION_HANDLERS, BodyLimit
 from .hub import Hub
+from .live_call import LiveCalls
 from .webhooks import TwilioWebhooks
 from .operations import openapi, routes
 from .presence import Presence
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     rest = TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base) if settings.twilio_account_sid and settings.twilio_auth_token else None
     twilio = TwilioContext(sessions, Threads(store), rest, settings.public_url, settings.data_dir)
     webhooks = TwilioWebhooks(twilio, settings.twilio_auth_token)
-    bridges = Bridges()
+    live_calls = LiveCalls(sessions, webhooks.voice, settings)
     operations = all_operations()
     published_metrics: dict[str, dict] = {}
 
@@ -123,7 +123,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         finally:
             for task in background:
                 task.cancel()
-            await bridges.close_all()
+            await live_calls.bridges.close_all()
             await hub.stop()
             await store.close()
 
@@ -150,6 +150,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app.state.hub = hub
     app.state.presence = presence
     app.state.webhooks = webhooks
-    app.state.bridges = bridges
+    app.state.live_calls = live_calls
     app.state.openapi = openapi(operations, "Switchboard gateway", VERSION)
     return app

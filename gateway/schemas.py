@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from channels.mixer import MonitorMode
 from sessions.model import Channel, CommType, Customer, Interaction, Outcome, QueueSettings, Role, State, Status, Subtype, TagWeights, TransferMode, TransferTarget, User
 from sessions.presence import PresenceStatus
 
@@ -161,10 +162,31 @@ class TypingBody(Body):
     active: bool
 
 
+Sdp = Annotated[str, Field(min_length=1, max_length=100_000)]
+
+
 class WebrtcOffer(Body):
     interaction_id: Annotated[str, Field(min_length=1, max_length=64)]
-    sdp: Annotated[str, Field(min_length=1, max_length=100_000)]
+    sdp: Sdp
     type: Literal["offer"]
+    #: Supervisors joining a call they do not handle: how (listen unless said).
+    mode: MonitorMode = MonitorMode.LISTEN
+
+
+class MonitorBody(Body):
+    mode: MonitorMode
+
+
+class CustomerCall(Body):
+    """A customer's browser calling from the chat widget: its chat session token and its SDP offer."""
+
+    token: Annotated[str, Field(min_length=10, max_length=200)]
+    sdp: Sdp
+    type: Literal["offer"]
+
+
+class CustomerHangup(Body):
+    token: Annotated[str, Field(min_length=10, max_length=200)]
 
 
 class SessionDescription(BaseModel):

@@ -33,6 +33,8 @@ class Settings:
     timer_interval: float = 1.0
     #: Seconds between queue.metrics checks: the rate limit of metrics events.
     metrics_interval: float = 2.0
+    #: Seconds an agent whose call audio dropped has to reconnect before the call goes back to its queue.
+    agent_reconnect_seconds: float = 20.0
     #: Seconds between retries of recording downloads that failed.
     download_retry_interval: float = 30.0
 
@@ -54,5 +56,6 @@ class Settings:
             data_dir=Path(e.get("GATEWAY_DATA_DIR", "data")),
             max_body=int(e.get("GATEWAY_MAX_BODY", "1000000")),
             ws_buffer=int(e.get("GATEWAY_WS_BUFFER", "1000")),
+            agent_reconnect_seconds=float(e.get("GATEWAY_AGENT_RECONNECT_SECONDS", "20")),
             ws_deflate=e.get("GATEWAY_WS_DEFLATE", "").lower() in ("1", "true", "yes"),
         )

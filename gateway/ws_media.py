@@ -15,11 +15,13 @@ import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from channels.audio import TWILIO_RATE
+from channels.mixer import Role as Part
 from channels.threads import CALLS
-from channels.voice_bridge import Bridge, StereoRecorder
-from channels.voicemail import SAFE_ID, recording_path
-from sessions.errors import DomainError
-from sessions.model import Recording
+from channels.voice_bridge import CALLER, CONSULT, Bridge, TwilioLeg
+from channels.voicemail import SAFE_ID
+
+from .live_call import LiveCalls
 
 log = logging.getLogger("gateway.media")
 
@@ -38,7 +40,7 @@ async def media_socket(ws: WebSocket) -> None:
         await ws.close(code=1008)  # before accept: the handshake is refused with 403
         return
     await ws.accept()
-    sessions = state.sessions
+    live: LiveCalls = state.live_calls
     lock = asyncio.Lock()
 
     async def send(text: str) -> None:
@@ -46,6 +48,7 @@ async def media_socket(ws: WebSocket) -> None:
             await ws.send_text(text)
 
     bridge: Bridge | None = None
+    leg_id, call_sid, stream_sid = CALLER, "", ""
     try:
         async for text in ws.iter_text():
             try:
@@ -55,19 +58,28 @@ async def media_socket(ws: WebSocket) -> None:
                     if bridge is not None:
                         continue
                     start = msg["start"]
-                    ix_id, call_sid, stream_sid = start["customParameters"]["interaction"], start["callSid"], start["streamSid"]
+                    params = start["customParameters"]
+                    ix_id, call_sid, stream_sid = params["interaction"], start["callSid"], start["streamSid"]
+                    leg_id = CONSULT if params.get("leg") == CONSULT else CALLER
                     if await webhooks.ctx.threads.lookup(CALLS, call_sid) != ix_id or not SAFE_ID.match(stream_sid):
                         log.warning("media stream for unknown call %s / interaction %s refused", call_sid, ix_id)
                         await ws.close(code=4403, reason="unknown call")
                         return
-                    ix = await sessions.store.get_interaction(ix_id)
-                    queue = await sessions.store.get_queue(ix.queue_id)
-                    recorder = StereoRecorder(recording_path(state.settings.data_dir, stream_sid)) if queue.settings.recording else None
-                    bridge = Bridge(ix_id, call_sid, stream_sid, send, recorder)
-                    state.bridges.add(bridge)
-                    await sessions.provider_status(ix_id, kind="media_status", status="started", detail="Live audio connected", stream_sid=stream_sid)
+                    if leg_id == CONSULT:
+                        bridge = live.get(ix_id)
+                        if bridge is None:
+                            log.warning("consult stream %s for %s, which has no live call here, refused", stream_sid, ix_id)
+                            await ws.close(code=4409, reason="no live call")
+                            return
+                        bridge.add_twilio(CONSULT, Part.CONSULT, call_sid, stream_sid, send)
+                        await live.sessions.provider_status(ix_id, kind="consult_status", status="answered", detail="The consulted number answered", call_sid=call_sid)
+                    else:
+                        ix = await live.sessions.store.get_interaction(ix_id)
+                        bridge = await live.open(ix, stream_sid, TWILIO_RATE)
+                        bridge.add_twilio(CALLER, Part.CALLER, call_sid, stream_sid, send)
+                        await live.sessions.provider_status(ix_id, kind="media_status", status="started", detail="Live audio connected", stream_sid=stream_sid)
                 elif event == "media" and bridge is not None:
-                    bridge.from_caller(msg["media"]["payload"])
+                    bridge.from_twilio(leg_id, msg["media"]["payload"])
                 elif event == "stop":
                     await ws.close()
                     break
@@ -77,13 +89,10 @@ async def media_socket(ws: WebSocket) -> None:
         pass
     finally:
         if bridge is not None:
-            state.bridges.remove(bridge)
-            duration = await bridge.close()
-            try:
-                await sessions.provider_status(bridge.interaction_id, kind="media_status", status="stopped", detail="Live audio ended", stream_sid=bridge.stream_sid)
-                if duration is not None:
-                    rec = Recording(id=bridge.stream_sid, at=sessions.clock.now(), uri=f"/api/interactions/{bridge.interaction_id}/recordings/{bridge.stream_sid}",
-                                    duration_seconds=round(duration, 3), provider_id=bridge.call_sid)
-                    await sessions.attach_recording(bridge.interaction_id, rec)
-            except DomainError as exc:
-                log.warning("could not record the end of %s: %s", bridge.interaction_id, exc)
+            if leg_id == CALLER:
+                await live.close(bridge, call_sid)
+            else:
+                # The leg may have become the agent's (a completed warm transfer to an outside number).
+                now = next((lid for lid, leg in bridge.legs.items() if isinstance(leg, TwilioLeg) and leg.stream_sid == stream_sid), None)
+                if now is not None:
+                    await live.leg_gone(bridge, now)

@@ -135,6 +135,8 @@ def _require_status(ix: Interaction, action: str, *allowed: Status) -> None:
 def require_access(ix: Interaction, actor: User | None) -> None:
     if actor is None or actor.can_see_queue(ix.queue_id) or actor.id in (ix.assigned_to, ix.offered_to):
         return
+    if ix.consult is not None and ix.consult.target.kind is TargetKind.USER and ix.consult.target.id == actor.id:
+        return  # the user consulted on a warm transfer sees the call they are asked to take
     raise PermissionDenied(f"{actor.name} is not a member of queue {ix.queue_id}.")
 
 
@@ -313,8 +315,9 @@ def _check_target(ix: Interaction, target: TransferTarget, target_queue: Queue |
         raise InvalidCommand(f"{target.id!r} is not a phone number in E.164 form (e.g. +14155550100).")
 
 
-def _apply_transfer(nxt: Interaction, target: TransferTarget, queue: Queue, target_queue: Queue | None, target_user: User | None, now: datetime, by: str) -> str:
-    """Moves ``nxt`` to ``target``; returns the feed text."""
+def _apply_transfer(nxt: Interaction, target: TransferTarget, queue: Queue, target_queue: Queue | None, target_user: User | None, now: datetime, by: str,
+                    accepted: bool = False) -> str:
+    """Moves ``nxt`` to ``target``; returns the feed text.  ``accepted``: the user target already took it (on a consult)."""
     nxt.consult = None
     if target.kind is TargetKind.QUEUE:
         assert target_queue is not None
@@ -324,6 +327,11 @@ def _apply_transfer(nxt: Interaction, target: TransferTarget, queue: Queue, targ
     if target.kind is TargetKind.USER:
         assert target_user is not None
         _to_queue(nxt)
+        if accepted:
+            nxt.status = Status.CLAIMED
+            nxt.assigned_to = target_user.id
+            nxt.claimed_at = now
+            return f"to {target_user.name}, who took the call on the consult"
         nxt.status = Status.PENDING
         nxt.offered_to = target_user.id
         nxt.offer_expires_at = now + timedelta(seconds=queue.settings.ring_time)
@@ -381,7 +389,12 @@ def complete_consult(
     target_queue: Queue | None = None,
     target_user: User | None = None,
 ) -> Change:
-    """The warm transfer's second half: the consulted target takes over."""
+    """The warm transfer's second half: the consulted target takes over.
+
+    A user who joined the consult has already accepted the call: it is theirs
+    at once.  One who never came on the line gets it as an offer, like a cold
+    transfer, so a call is never assigned to someone who is not there.
+    """
     _require_active(ix, "complete the consult of")
     _require_handler(ix, actor, "complete the consult of")
     if ix.consult is None:
@@ -389,10 +402,35 @@ def complete_consult(
     target = ix.consult.target
     _check_target(ix, target, target_queue, target_user)
     nxt = _next(ix)
-    text = _apply_transfer(nxt, target, queue, target_queue, target_user, now, actor.id)
+    text = _apply_transfer(nxt, target, queue, target_queue, target_user, now, actor.id, accepted=ix.consult.joined_at is not None)
     data = {"target": target.model_dump(mode="json"), "mode": TransferMode.WARM.value}
     _log(nxt, now, "transferred", actor.id, f"Warm transfer by {actor.name} {text}", **data, from_queue=ix.queue_id)
     return Change(nxt, "interaction.transferred", data)
+
+
+def join_consult(ix: Interaction, *, actor: User, now: datetime) -> Change:
+    """The consulted user comes on the line (their audio connects): they have accepted the warm transfer."""
+    _require_active(ix, "join the consult of")
+    consult = ix.consult
+    if consult is None or consult.target.kind is not TargetKind.USER or consult.target.id != actor.id:
+        raise PermissionDenied(f"{actor.name} is not the one being consulted on interaction {ix.id}.")
+    if consult.joined_at is not None:
+        raise IllegalTransition(f"{actor.name} already joined the consult on interaction {ix.id}.")
+    nxt = _next(ix)
+    nxt.consult = consult.model_copy(update={"joined_at": now})
+    _log(nxt, now, "consult_joined", actor.id, f"{actor.name} joined the consult")
+    return Change(nxt, "interaction.consult_joined", {"user": actor.id})
+
+
+def requeue(ix: Interaction, *, reason: str, now: datetime) -> Change:
+    """The system takes a claimed call back from an agent who is gone (their audio dropped and did not return)."""
+    _require_status(ix, "requeue", Status.CLAIMED)
+    nxt = _next(ix)
+    gone = ix.assigned_to
+    _to_queue(nxt)
+    nxt.consult = None
+    _log(nxt, now, "requeued", SYSTEM, f"Back in the queue: {reason}", user=gone)
+    return Change(nxt, "interaction.requeued", {"user": gone, "reason": reason})
 
 
 def cancel_consult(ix: Interaction, *, actor: User, now: datetime) -> Change:

@@ -236,6 +236,8 @@ class Consult(Model):
     target: TransferTarget
     by: str
     started_at: datetime
+    #: When the consulted user came on the line: completing then hands them the call directly (no new offer).
+    joined_at: datetime | None = None
 
 
 class Interaction(Model):

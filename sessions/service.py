@@ -191,6 +191,12 @@ class Sessions:
             lambda ix, q: machine.complete_consult(ix, actor=actor, queue=q, now=self.clock.now(), target_queue=tq, target_user=tu),
         )
 
+    async def join_consult(self, actor: User, interaction_id: str) -> Event:
+        return await self._update(interaction_id, lambda ix: machine.join_consult(ix, actor=actor, now=self.clock.now()))
+
+    async def requeue(self, interaction_id: str, reason: str) -> Event:
+        return await self._update(interaction_id, lambda ix: machine.requeue(ix, reason=reason, now=self.clock.now()))
+
     async def cancel_consult(self, actor: User, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.cancel_consult(ix, actor=actor, now=self.clock.now()))
 

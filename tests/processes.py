@@ -98,11 +98,14 @@ def private_redis(directory: str, port: int | None = None) -> Iterator[tuple[int
 
 
 @contextlib.contextmanager
-def twilio_gateway(data_dir: str, admin_token: str, account_sid: str, auth_token: str) -> Iterator[GatewayProcess]:
-    """A gateway that takes Twilio webhooks, signed for its own loopback URL; fails the test if it logged a traceback."""
+def twilio_gateway(data_dir: str, admin_token: str, account_sid: str, auth_token: str, **extra: str) -> Iterator[GatewayProcess]:
+    """A gateway that takes Twilio webhooks, signed for its own loopback URL; fails the test if it logged a traceback.
+
+    ``extra``: more environment, e.g. TWILIO_API_BASE for a fake REST server.
+    """
     port = free_port()
     env = {"GATEWAY_ADMIN_TOKEN": admin_token, "TWILIO_ACCOUNT_SID": account_sid, "TWILIO_AUTH_TOKEN": auth_token,
-           "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}", "GATEWAY_DATA_DIR": data_dir}
+           "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}", "GATEWAY_DATA_DIR": data_dir, **extra}
     with gateway_process(env, port=port) as gp:
         yield gp
     log = "".join(gp.output)

@@ -1,42 +1,100 @@
-"""The agent softphone: WebRTC offer/answer for a live call, hold and mute."""
+"""Live call audio: browsers joining a call (agent, consulted user, supervisor, customer), and call control."""
 
 from __future__ import annotations
 
-from sessions.errors import IllegalTransition, PermissionDenied
-from sessions.model import Role, User
+import secrets
 
+from aiortc.exceptions import InvalidStateError
+
+from channels.chat import TOKENS, token_digest
+from channels.mixer import MonitorMode
+from channels.mixer import Role as Part
+from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, PeerLeg, monitor_leg
+from sessions.errors import IllegalTransition, NotFound, PermissionDenied
+from sessions.model import CommType, Interaction, Role, State, Subtype, User
+
+from ..errors import RequestError
+from ..live_call import LiveCalls
 from ..operations import Call, Operations
-from ..schemas import SessionDescription, Toggle, WebrtcOffer
+from ..schemas import CustomerCall, CustomerHangup, MonitorBody, SessionDescription, Toggle, WebrtcOffer
 
 ops = Operations("calls")
 
-
-async def _bridge(call: Call, interaction_id: str):
-    ix = await call.sessions.get(call.user, interaction_id)
-    _require_handler(call.user, ix.assigned_to)
-    bridge = call.request.app.state.bridges.get(ix.id)
-    if bridge is None:
-        raise IllegalTransition(f"Interaction {ix.id} has no live call on this gateway node.")
-    return ix, bridge
+#: A web call is recorded at wideband rate: both sides are browsers, there is no 8 kHz leg to match.
+WEB_RECORDING_RATE = 16_000
+MONITORING = {MonitorMode.LISTEN: "is listening", MonitorMode.WHISPER: "is whispering to the agent", MonitorMode.BARGE: "barged in"}
 
 
-def _require_handler(user: User, assigned_to: str | None) -> None:
-    if user.id != assigned_to and user.role is Role.AGENT:
-        raise PermissionDenied("Only the agent handling this call connects its audio.")
+def _live(call: Call) -> LiveCalls:
+    return call.request.app.state.live_calls
+
+
+async def _answer(bridge: Bridge, leg_id: str, part: Part, body: WebrtcOffer | CustomerCall, mode: MonitorMode = MonitorMode.LISTEN) -> SessionDescription:
+    try:
+        answer = await bridge.connect_peer(leg_id, part, body.sdp, body.type, mode)
+    except (ValueError, IndexError, KeyError, AttributeError, TypeError, InvalidStateError) as exc:
+        raise RequestError(422, "invalid_sdp", f"The SDP offer could not be used: {exc}") from None
+    return SessionDescription(sdp=answer.sdp, type=answer.type)
+
+
+def _own_leg(user: User, ix: Interaction, bridge: Bridge) -> str:
+    for leg_id in (AGENT if user.id == ix.assigned_to else None, CONSULT, monitor_leg(user.id)):
+        if leg_id is None:
+            continue
+        if leg_id == CONSULT and not (ix.consult and ix.consult.target.id == user.id):
+            continue
+        if bridge.has(leg_id):
+            return leg_id
+    raise IllegalTransition(f"{user.name} is not connected to the audio of interaction {ix.id}.")
+
+
+def _require_handler(user: User, ix: Interaction) -> None:
+    if user.id != ix.assigned_to and user.role is Role.AGENT:
+        raise PermissionDenied("Only the agent handling this call, or a supervisor, controls it.")
 
 
 @ops("POST", "/api/webrtc/offer", body=WebrtcOffer, response=SessionDescription)
 async def webrtc_offer(call: Call) -> SessionDescription:
-    """Answers the browser's SDP offer: its microphone goes to the caller, the caller to its speaker."""
-    _, bridge = await _bridge(call, call.body.interaction_id)
-    answer = await bridge.connect_agent(call.body.sdp, call.body.type)
-    return SessionDescription(sdp=answer.sdp, type=answer.type)
+    """Answers a browser's SDP offer and puts it on the call: as its agent, as the user consulted, or as a supervisor (listen, whisper or barge)."""
+    live = _live(call)
+    ix = await call.sessions.get(call.user, call.body.interaction_id)
+    bridge = live.require(ix.id)
+    leg_id, part = await live.leg_for(call.user, ix)
+    answer = await _answer(bridge, leg_id, part, call.body, call.body.mode)
+    if part is Part.MONITOR:
+        await _announce_monitor(call, ix.id, call.body.mode)
+    return answer
+
+
+async def _announce_monitor(call: Call, interaction_id: str, mode: MonitorMode) -> None:
+    """Monitoring is recorded in the feed, for the agent and for audit."""
+    await call.sessions.provider_status(interaction_id, kind="monitor", status=mode.value, detail=f"{call.user.name} {MONITORING[mode]}", user=call.user.id)
+
+
+@ops("POST", "/api/interactions/{interaction_id}/monitor", body=MonitorBody, response=MonitorBody)
+async def monitor(call: Call) -> MonitorBody:
+    """Switches a supervisor's connection to a call between listen, whisper (the agent hears them) and barge-in (everyone does)."""
+    ix = await call.sessions.get(call.user, call.path["interaction_id"])
+    if not _live(call).require(ix.id).monitor(monitor_leg(call.user.id), call.body.mode):
+        raise IllegalTransition(f"{call.user.name} is not monitoring interaction {ix.id}: connect with an offer first.")
+    await _announce_monitor(call, ix.id, call.body.mode)
+    return MonitorBody(mode=call.body.mode)
+
+
+@ops("POST", "/api/interactions/{interaction_id}/audio/leave")
+async def leave_audio(call: Call) -> None:
+    """Disconnects one's own browser from the call (a supervisor stops monitoring; an agent's leaving holds the caller)."""
+    ix = await call.sessions.get(call.user, call.path["interaction_id"])
+    bridge = _live(call).require(ix.id)
+    await bridge.remove(_own_leg(call.user, ix, bridge))
 
 
 @ops("POST", "/api/interactions/{interaction_id}/hold", body=Toggle, response=Toggle)
 async def hold(call: Call) -> Toggle:
     """Puts the caller on hold (they hear silence) or back."""
-    ix, bridge = await _bridge(call, call.path["interaction_id"])
+    ix = await call.sessions.get(call.user, call.path["interaction_id"])
+    _require_handler(call.user, ix)
+    bridge = _live(call).require(ix.id)
     await bridge.hold(call.body.on)
     await call.sessions.provider_status(ix.id, kind="call_control", status="hold" if call.body.on else "resume", detail=f"{'Held' if call.body.on else 'Resumed'} by {call.user.name}")
     return Toggle(on=bridge.held)
@@ -44,7 +102,60 @@ async def hold(call: Call) -> Toggle:
 
 @ops("POST", "/api/interactions/{interaction_id}/mute", body=Toggle, response=Toggle)
 async def mute(call: Call) -> Toggle:
-    """Mutes or unmutes the agent's microphone towards the caller."""
-    _, bridge = await _bridge(call, call.path["interaction_id"])
-    bridge.muted = call.body.on
-    return Toggle(on=bridge.muted)
+    """Mutes or unmutes one's own microphone on the call."""
+    ix = await call.sessions.get(call.user, call.path["interaction_id"])
+    bridge = _live(call).require(ix.id)
+    bridge.mute(_own_leg(call.user, ix, bridge), call.body.on)
+    return Toggle(on=call.body.on)
+
+
+@ops("POST", "/api/interactions/{interaction_id}/consult/three-way", body=Toggle, response=Toggle)
+async def three_way(call: Call) -> Toggle:
+    """During a consult: brings the caller into the conversation with the consulted party (or back to holding)."""
+    ix = await call.sessions.get(call.user, call.path["interaction_id"])
+    _require_handler(call.user, ix)
+    if ix.consult is None:
+        raise IllegalTransition(f"Interaction {ix.id} has no consult in progress.")
+    _live(call).require(ix.id).three_way(call.body.on)
+    await call.sessions.provider_status(ix.id, kind="call_control", status="three_way" if call.body.on else "consult",
+                                        detail=f"{call.user.name} {'joined the caller to the consult' if call.body.on else 'put the caller back on hold'}")
+    return Toggle(on=call.body.on)
+
+
+# -- the customer's side: a call from the chat widget -------------------------------
+
+
+async def _customer_interaction(call: Call, token: str) -> Interaction:
+    ix_id = await call.sessions.store.map_get(TOKENS, token_digest(token))
+    if ix_id is None:
+        raise NotFound("This chat session is unknown or has expired; start a new chat.")
+    ix = await call.sessions.store.get_interaction(ix_id)
+    if ix.state is not State.ACTIVE:
+        raise IllegalTransition("This conversation has ended; start a new chat to call.")
+    return ix
+
+
+@ops("POST", "/api/chat/call", body=CustomerCall, response=SessionDescription, authenticated=False)
+async def customer_call(call: Call) -> SessionDescription:
+    """A customer calls from the chat widget (WebRTC): the conversation continues as a call/webrtc, same interaction."""
+    live = _live(call)
+    ix = await _customer_interaction(call, call.body.token)
+    bridge = live.get(ix.id)
+    if bridge is None or not isinstance(bridge.legs.get(CALLER), PeerLeg):
+        if (ix.type, ix.subtype) != (CommType.CALL, Subtype.WEBRTC):
+            ix = (await call.sessions.switch_channel(None, ix.id, CommType.CALL, Subtype.WEBRTC)).interaction  # type: ignore[assignment]
+        bridge = await live.open(ix, f"WR{secrets.token_hex(16)}", WEB_RECORDING_RATE)
+        bridge.on_caller_gone = live.web_call_ended
+        await call.sessions.provider_status(ix.id, kind="media_status", status="started", detail="The customer is calling from the web", stream_sid=bridge.recording_id)
+    return await _answer(bridge, CALLER, Part.CALLER, call.body)
+
+
+@ops("POST", "/api/chat/hangup", body=CustomerHangup, authenticated=False)
+async def customer_hangup(call: Call) -> None:
+    """The customer hangs up a web call; the conversation goes on as chat."""
+    ix = await _customer_interaction(call, call.body.token)
+    bridge = _live(call).get(ix.id)
+    if bridge is None or not isinstance(bridge.legs.get(CALLER), PeerLeg):
+        raise IllegalTransition("There is no call from this chat to hang up.")
+    await _live(call).web_call_ended(bridge)
+

@@ -12,7 +12,7 @@ from channels.twilio_rest import ProviderError
 from channels.voicemail import recording_path
 from sessions.errors import IllegalTransition, NotFound
 from sessions.events import Event
-from sessions.model import ActivityEntry, CommType, Direction, Interaction, Subtype, TargetKind
+from sessions.model import ActivityEntry, Direction, Interaction, Subtype
 
 from ..operations import BINARY, Call, Operations
 from ..schemas import EditBody, EndBody, MessageBody, NewInteraction, NoteBody, SwitchBody, TransferBody, TypingBody
@@ -66,39 +66,25 @@ async def decline(call: Call) -> Interaction:
 
 @ops("POST", "/api/interactions/{interaction_id}/transfer", body=TransferBody, response=Interaction)
 async def transfer(call: Call) -> Interaction:
-    """Transfers to a user, a queue or an external number; warm (calls) starts a consult."""
+    """Transfers to a user, a queue or an external number; warm (calls) starts a consult while the caller holds."""
     b: TransferBody = call.body
-    return await _follow_live_call(call, _after(await call.sessions.transfer(call.user, call.path["interaction_id"], b.target, b.mode)))
-
-
-async def _follow_live_call(call: Call, ix: Interaction) -> Interaction:
-    """Moves the live audio of a call that was just transferred: out to the number, or on hold for the next agent."""
-    if ix.type is not CommType.CALL or ix.consult is not None:
-        return ix
-    moved = next((a for a in reversed(ix.activity) if a.kind == "transferred"), None)
-    if moved is None:
-        return ix
-    state = call.request.app.state
-    if moved.data["target"]["kind"] == TargetKind.EXTERNAL.value:
-        try:
-            await state.webhooks.voice.transfer_out(ix, moved.data["target"]["id"])
-        except ProviderError as exc:
-            return _after(await call.sessions.provider_status(ix.id, kind="call_status", status="failed", detail=f"Live call not transferred: {exc}", error=exc.code))
-    elif (bridge := state.bridges.get(ix.id)) is not None:
-        await bridge.hand_over()
-    return ix
+    ix = _after(await call.sessions.transfer(call.user, call.path["interaction_id"], b.target, b.mode))
+    return await call.request.app.state.live_calls.transferred(ix, call.user)
 
 
 @ops("POST", "/api/interactions/{interaction_id}/consult/complete", response=Interaction)
 async def complete_consult(call: Call) -> Interaction:
-    """Hands a warm-transferred call to the consulted target."""
-    return await _follow_live_call(call, _after(await call.sessions.complete_consult(call.user, call.path["interaction_id"])))
+    """Hands a warm-transferred call to the consulted target (the agent leaves the call)."""
+    ix = _after(await call.sessions.complete_consult(call.user, call.path["interaction_id"]))
+    return await call.request.app.state.live_calls.consult_completed(ix)
 
 
 @ops("POST", "/api/interactions/{interaction_id}/consult/cancel", response=Interaction)
 async def cancel_consult(call: Call) -> Interaction:
-    """Abandons a consult; the agent keeps the customer."""
-    return _after(await call.sessions.cancel_consult(call.user, call.path["interaction_id"]))
+    """Abandons a consult; the consulted party leaves and the agent has the caller back."""
+    ix = _after(await call.sessions.cancel_consult(call.user, call.path["interaction_id"]))
+    await call.request.app.state.live_calls.consult_cancelled(ix.id)
+    return ix
 
 
 @ops("POST", "/api/interactions/{interaction_id}/switch", body=SwitchBody, response=Interaction)

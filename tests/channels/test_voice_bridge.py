@@ -193,21 +193,27 @@ async def test_offer_without_a_live_call_is_a_clear_409(server: GatewayProcess):
 
 
 async def test_handing_over_holds_the_caller_until_the_next_agent_connects():
-    from channels.voice_bridge import Bridge
+    from channels.mixer import Role
+    from channels.voice_bridge import AGENT, CALLER, Bridge
 
     sent: list[dict] = []
+    cleared = asyncio.Event()
 
     async def to_twilio(text: str) -> None:
         sent.append(json.loads(text))
+        if sent[-1]["event"] == "clear":
+            cleared.set()
 
-    bridge = Bridge("ix-1", "CA1", "MZ1", to_twilio)
+    bridge = Bridge("ix-1")
+    bridge.add_twilio(CALLER, Role.CALLER, "CA1", "MZ1", to_twilio)
     await bridge.hand_over()
-    assert bridge.held and bridge.pc is None
-    assert sent == [{"event": "clear", "streamSid": "MZ1"}], "queued agent audio is flushed at once"
+    assert bridge.held and not bridge.has(AGENT)
+    await asyncio.wait_for(cleared.wait(), 5)
+    assert {"event": "clear", "streamSid": "MZ1"} in sent, "queued agent audio is flushed at once"
     browser = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     browser.addTransceiver("audio", direction="sendrecv")
     await browser.setLocalDescription(await browser.createOffer())
-    answer = await bridge.connect_agent(browser.localDescription.sdp, "offer")
+    answer = await bridge.connect_peer(AGENT, Role.AGENT, browser.localDescription.sdp, "offer")
     assert answer.type == "answer" and not bridge.held, "the next agent connecting takes the caller off hold"
     await bridge.close()
     await browser.close()

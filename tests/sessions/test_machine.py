@@ -174,6 +174,24 @@ class TestTransfer:
         back = machine.cancel_consult(consulting, actor=ALICE, now=at(15)).interaction
         assert (back.consult, back.status, back.assigned_to) == (None, Status.CLAIMED, "alice")
 
+    def test_a_consulted_user_who_joined_takes_the_call_directly_on_completion(self):
+        consulting = machine.transfer(claimed_by(ALICE), actor=ALICE, target=TransferTarget(kind=TargetKind.USER, id="bob"), mode=TransferMode.WARM,
+                                      queue=SALES, now=at(10), target_user=BOB).interaction
+        with pytest.raises(PermissionDenied, match="not the one being consulted"):
+            machine.join_consult(consulting, actor=SUP, now=at(11))
+        joined = machine.join_consult(consulting, actor=BOB, now=at(12)).interaction
+        assert joined.consult.joined_at == at(12) and joined.activity[-1].kind == "consult_joined"
+        with pytest.raises(IllegalTransition, match="already joined"):
+            machine.join_consult(joined, actor=BOB, now=at(13))
+        done = machine.complete_consult(joined, actor=ALICE, queue=SALES, now=at(20), target_user=BOB).interaction
+        assert (done.status, done.assigned_to, done.offered_to, done.claimed_at) == (Status.CLAIMED, "bob", None, at(20))
+
+    def test_requeue_takes_a_call_back_from_an_agent_who_is_gone(self):
+        back = machine.requeue(claimed_by(ALICE), reason="the agent's audio dropped", now=at(30)).interaction
+        assert (back.status, back.assigned_to, back.activity[-1].kind, back.activity[-1].data["user"]) == (Status.OPEN, None, "requeued", "alice")
+        with pytest.raises(IllegalTransition, match="only claimed ones"):
+            machine.requeue(back, reason="again", now=at(31))
+
     def test_warm_transfer_is_for_calls_only(self):
         chat = machine.create(id="c", queue=SALES, direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=Subtype.CHAT, now=T0).interaction
         with pytest.raises(IllegalTransition, match="Warm transfer is for calls"):

@@ -1,0 +1,184 @@
+"""Live audio follows the interaction: the glue between domain commands and this process's bridges.
+
+The domain decides (a transfer, a consult, an agent gone); this module moves
+the audio to match: who is on the bridge, who holds, which outside call is
+dialled or hung up.  Provider failures are written into the interaction's
+feed rather than raised, so the command that caused them still stands.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from channels.mixer import Role as Part
+from channels.twilio_rest import ProviderError
+from channels.voice import VoiceChannel
+from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, Bridges, StereoRecorder, TwilioLeg, monitor_leg
+from channels.voicemail import recording_path
+from sessions.errors import DomainError, IllegalTransition, PermissionDenied
+from sessions.model import CommType, Interaction, Recording, Role, State, Subtype, TargetKind, User
+from sessions.service import Sessions
+
+from .settings import Settings
+
+log = logging.getLogger("gateway.live_call")
+
+
+class LiveCalls:
+    def __init__(self, sessions: Sessions, voice: VoiceChannel, settings: Settings) -> None:
+        self.sessions, self.voice, self.settings = sessions, voice, settings
+        self.bridges = Bridges()
+        #: Outside numbers dialled for a consult, by interaction: hung up if the consult is cancelled before they answer.
+        self.consult_calls: dict[str, str] = {}
+
+    def get(self, interaction_id: str) -> Bridge | None:
+        return self.bridges.get(interaction_id)
+
+    def require(self, interaction_id: str) -> Bridge:
+        bridge = self.bridges.get(interaction_id)
+        if bridge is None:
+            raise IllegalTransition(f"Interaction {interaction_id} has no live call on this gateway node.")
+        return bridge
+
+    # -- a call's life ---------------------------------------------------------------
+
+    async def open(self, ix: Interaction, recording_id: str, rate: int) -> Bridge:
+        queue = await self.sessions.store.get_queue(ix.queue_id)
+        recorder = StereoRecorder(recording_path(self.settings.data_dir, recording_id), rate) if queue.settings.recording else None
+        old = self.bridges.get(ix.id)
+        if old is not None:  # a new call on the same interaction (the customer called back): the old one is over
+            await self.close(old)
+        bridge = Bridge(ix.id, recorder, recording_id, on_agent_lost=self.agent_lost, reconnect_grace=self.settings.agent_reconnect_seconds)
+        self.bridges.add(bridge)
+        return bridge
+
+    async def close(self, bridge: Bridge, provider_id: str | None = None) -> None:
+        """The caller is gone: the bridge ends, outside legs are hung up, the recording is attached."""
+        if self.bridges.get(bridge.interaction_id) is not bridge or bridge.closed:
+            return  # already ended (a hang-up and a dropped connection racing)
+        recording_id = bridge.recording_id
+        self.bridges.remove(bridge)
+        others = [leg.call_sid for lid, leg in bridge.legs.items() if lid != CALLER and isinstance(leg, TwilioLeg)]
+        duration = await bridge.close()
+        for sid in others:
+            await self._hang_up(bridge.interaction_id, sid)
+        self.consult_calls.pop(bridge.interaction_id, None)
+        try:
+            await self.sessions.provider_status(bridge.interaction_id, kind="media_status", status="stopped", detail="Live audio ended", stream_sid=recording_id)
+            if duration is not None:
+                rec = Recording(id=recording_id, at=self.sessions.clock.now(), uri=f"/api/interactions/{bridge.interaction_id}/recordings/{recording_id}",
+                                duration_seconds=round(duration, 3), provider_id=provider_id)
+                await self.sessions.attach_recording(bridge.interaction_id, rec)
+        except DomainError as exc:
+            log.warning("could not record the end of %s: %s", bridge.interaction_id, exc)
+
+    async def web_call_ended(self, bridge: Bridge) -> None:
+        """A customer's browser call ended: the conversation goes on as the chat it came from."""
+        await self.close(bridge)
+        try:
+            ix = await self.sessions.store.get_interaction(bridge.interaction_id)
+            if ix.state is State.ACTIVE and (ix.type, ix.subtype) == (CommType.CALL, Subtype.WEBRTC):
+                await self.sessions.switch_channel(None, ix.id, CommType.MESSAGING, Subtype.CHAT)
+        except DomainError as exc:
+            log.info("web call %s ended; the chat was not resumed: %s", bridge.interaction_id, exc)
+
+    async def leg_gone(self, bridge: Bridge, leg_id: str) -> None:
+        """An outside leg's stream stopped (the consulted number, or the one the call was handed to, hung up)."""
+        leg = bridge.legs.get(leg_id)
+        await bridge.remove(leg_id)
+        if leg_id == AGENT and isinstance(leg, TwilioLeg):
+            caller = bridge.legs.get(CALLER)
+            if isinstance(caller, TwilioLeg):
+                await self._hang_up(bridge.interaction_id, caller.call_sid)  # the caller has nobody left to talk to
+        elif leg_id == CONSULT:
+            await self._note(bridge.interaction_id, "consult_status", "ended", "The consulted number hung up")
+
+    async def agent_lost(self, interaction_id: str) -> None:
+        """The agent's audio dropped and did not come back: the call goes back to its queue for the next agent."""
+        try:
+            await self.sessions.requeue(interaction_id, f"the agent's audio dropped and did not return within {self.settings.agent_reconnect_seconds:g} s")
+        except DomainError as exc:
+            log.info("call %s not requeued: %s", interaction_id, exc)
+
+    # -- who joins -------------------------------------------------------------------
+
+    async def leg_for(self, user: User, ix: Interaction) -> tuple[str, Part]:
+        """Which leg a user's browser is on this call: handling it, being consulted, or monitoring it."""
+        if user.id == ix.assigned_to:
+            return AGENT, Part.AGENT
+        consult = ix.consult
+        if consult is not None and consult.target.kind is TargetKind.USER and consult.target.id == user.id:
+            if consult.joined_at is None:
+                await self.sessions.join_consult(user, ix.id)
+            return CONSULT, Part.CONSULT
+        if user.role is Role.AGENT:
+            raise PermissionDenied("Only the agent handling this call, the one consulted, or a supervisor connects to its audio.")
+        return monitor_leg(user.id), Part.MONITOR
+
+    # -- transfers -------------------------------------------------------------------
+
+    async def transferred(self, ix: Interaction, actor: User) -> Interaction:
+        """After a transfer command: a warm one starts the consult (the caller holds); a cold one moves the call."""
+        if ix.type is not CommType.CALL:
+            return ix
+        bridge = self.bridges.get(ix.id)
+        consult = ix.consult
+        if consult is None:
+            return await self._move(ix, bridge)
+        if bridge is not None:
+            bridge.consult(True)
+        if consult.target.kind is TargetKind.EXTERNAL:
+            try:
+                self.consult_calls[ix.id] = await self.voice.consult_out(ix, consult.target.id)
+            except ProviderError as exc:
+                # No consult is possible: cancel it, so the agent has the caller back, and say why.
+                if bridge is not None:
+                    bridge.consult(False)
+                await self.sessions.cancel_consult(actor, ix.id)
+                return await self._note(ix.id, "call_status", "failed", f"Consult not dialled: {exc}", error=exc.code)
+        return ix
+
+    async def consult_completed(self, ix: Interaction) -> Interaction:
+        """The consulted party takes the caller over; if they never came on the line, the call moves as a cold transfer would."""
+        bridge = self.bridges.get(ix.id)
+        self.consult_calls.pop(ix.id, None)
+        if bridge is not None and bridge.has(CONSULT):
+            await bridge.complete_consult()
+            return ix
+        return await self._move(ix, bridge)
+
+    async def consult_cancelled(self, interaction_id: str) -> None:
+        bridge = self.bridges.get(interaction_id)
+        sid = self.consult_calls.pop(interaction_id, None)
+        leg = await bridge.end_consult() if bridge is not None else None
+        if isinstance(leg, TwilioLeg):
+            sid = leg.call_sid
+        if sid is not None:
+            await self._hang_up(interaction_id, sid)
+
+    async def _move(self, ix: Interaction, bridge: Bridge | None) -> Interaction:
+        """A cold transfer of a live call: out to the number through Twilio, or on hold for the next agent."""
+        moved = next((a for a in reversed(ix.activity) if a.kind == "transferred"), None)
+        if moved is None:
+            return ix
+        if moved.data["target"]["kind"] == TargetKind.EXTERNAL.value:
+            try:
+                await self.voice.transfer_out(ix, moved.data["target"]["id"])
+            except ProviderError as exc:
+                return await self._note(ix.id, "call_status", "failed", f"Live call not transferred: {exc}", error=exc.code)
+        elif bridge is not None:
+            await bridge.hand_over()
+        return ix
+
+    # -- helpers ---------------------------------------------------------------------
+
+    async def _hang_up(self, interaction_id: str, call_sid: str) -> None:
+        try:
+            await self.voice.hang_up(call_sid)
+        except ProviderError as exc:
+            await self._note(interaction_id, "call_status", "failed", f"Call {call_sid} not hung up: {exc}", error=exc.code)
+
+    async def _note(self, interaction_id: str, kind: str, status: str, detail: str, **data: object) -> Interaction:
+        event = await self.sessions.provider_status(interaction_id, kind=kind, status=status, detail=detail, **data)
+        assert event.interaction is not None
+        return event.interaction
