@@ -265,11 +265,6 @@ class Bridge:
         self.start()
         return leg
 
-    def from_twilio(self, leg_id: str, payload: str) -> None:
-        leg = self.legs.get(leg_id)
-        if isinstance(leg, TwilioLeg):
-            leg.receive(payload)
-
     async def connect_peer(self, leg_id: str, role: Role, offer_sdp: str, offer_type: str,
                            mode: MonitorMode = MonitorMode.LISTEN, ice_servers: list | None = None) -> RTCSessionDescription:
         """Answers a browser's offer; a new offer for the same leg replaces a dropped (or older) connection."""

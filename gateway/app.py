@@ -12,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -140,7 +141,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
             WebSocketRoute("/webhooks/twilio/media", media_socket),
             *web_routes,
         ],
-        middleware=[Middleware(BodyLimit, limit=settings.max_body)],
+        # The chat widget runs on customers' own sites and calls /api/chat/* from there.  Every API
+        # authenticates with a bearer token, never a cookie, so any origin may call it (no credentials).
+        middleware=[Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                               allow_headers=["authorization", "content-type"], max_age=600),
+                    Middleware(BodyLimit, limit=settings.max_body)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

@@ -72,6 +72,13 @@ class LiveCalls:
         except DomainError as exc:
             log.warning("could not record the end of %s: %s", bridge.interaction_id, exc)
 
+    async def discard(self, bridge: Bridge) -> None:
+        """A bridge that never carried a call (its first offer failed): gone without a trace."""
+        self.bridges.remove(bridge)
+        await bridge.close()
+        if bridge.recorder is not None:
+            bridge.recorder.path.unlink(missing_ok=True)
+
     async def web_call_ended(self, bridge: Bridge) -> None:
         """A customer's browser call ended: the conversation goes on as the chat it came from."""
         await self.close(bridge)
@@ -82,11 +89,13 @@ class LiveCalls:
         except DomainError as exc:
             log.info("web call %s ended; the chat was not resumed: %s", bridge.interaction_id, exc)
 
-    async def leg_gone(self, bridge: Bridge, leg_id: str) -> None:
+    async def leg_gone(self, bridge: Bridge, leg: TwilioLeg) -> None:
         """An outside leg's stream stopped (the consulted number, or the one the call was handed to, hung up)."""
-        leg = bridge.legs.get(leg_id)
+        leg_id = next((lid for lid, on in bridge.legs.items() if on is leg), None)
+        if leg_id is None:
+            return  # already taken off the call (a cancelled consult)
         await bridge.remove(leg_id)
-        if leg_id == AGENT and isinstance(leg, TwilioLeg):
+        if leg_id == AGENT:
             caller = bridge.legs.get(CALLER)
             if isinstance(caller, TwilioLeg):
                 await self._hang_up(bridge.interaction_id, caller.call_sid)  # the caller has nobody left to talk to

@@ -48,7 +48,8 @@ async def media_socket(ws: WebSocket) -> None:
             await ws.send_text(text)
 
     bridge: Bridge | None = None
-    leg_id, call_sid, stream_sid = CALLER, "", ""
+    leg: TwilioLeg | None = None  # held as an object: a consult leg becomes the agent's when the transfer completes
+    call_sid = ""
     try:
         async for text in ws.iter_text():
             try:
@@ -60,26 +61,25 @@ async def media_socket(ws: WebSocket) -> None:
                     start = msg["start"]
                     params = start["customParameters"]
                     ix_id, call_sid, stream_sid = params["interaction"], start["callSid"], start["streamSid"]
-                    leg_id = CONSULT if params.get("leg") == CONSULT else CALLER
                     if await webhooks.ctx.threads.lookup(CALLS, call_sid) != ix_id or not SAFE_ID.match(stream_sid):
                         log.warning("media stream for unknown call %s / interaction %s refused", call_sid, ix_id)
                         await ws.close(code=4403, reason="unknown call")
                         return
-                    if leg_id == CONSULT:
+                    if params.get("leg") == CONSULT:
                         bridge = live.get(ix_id)
                         if bridge is None:
                             log.warning("consult stream %s for %s, which has no live call here, refused", stream_sid, ix_id)
                             await ws.close(code=4409, reason="no live call")
                             return
-                        bridge.add_twilio(CONSULT, Part.CONSULT, call_sid, stream_sid, send)
+                        leg = bridge.add_twilio(CONSULT, Part.CONSULT, call_sid, stream_sid, send)
                         await live.sessions.provider_status(ix_id, kind="consult_status", status="answered", detail="The consulted number answered", call_sid=call_sid)
                     else:
                         ix = await live.sessions.store.get_interaction(ix_id)
                         bridge = await live.open(ix, stream_sid, TWILIO_RATE)
-                        bridge.add_twilio(CALLER, Part.CALLER, call_sid, stream_sid, send)
+                        leg = bridge.add_twilio(CALLER, Part.CALLER, call_sid, stream_sid, send)
                         await live.sessions.provider_status(ix_id, kind="media_status", status="started", detail="Live audio connected", stream_sid=stream_sid)
-                elif event == "media" and bridge is not None:
-                    bridge.from_twilio(leg_id, msg["media"]["payload"])
+                elif event == "media" and leg is not None:
+                    leg.receive(msg["media"]["payload"])
                 elif event == "stop":
                     await ws.close()
                     break
@@ -88,11 +88,8 @@ async def media_socket(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        if bridge is not None:
-            if leg_id == CALLER:
+        if bridge is not None and leg is not None:
+            if leg.party.role is Part.CALLER:
                 await live.close(bridge, call_sid)
             else:
-                # The leg may have become the agent's (a completed warm transfer to an outside number).
-                now = next((lid for lid, leg in bridge.legs.items() if isinstance(leg, TwilioLeg) and leg.stream_sid == stream_sid), None)
-                if now is not None:
-                    await live.leg_gone(bridge, now)
+                await live.leg_gone(bridge, leg)

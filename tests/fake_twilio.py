@@ -26,6 +26,10 @@ class FakeTwilio:
     messages: list[dict[str, str]] = field(default_factory=list)
     calls: list[dict[str, str]] = field(default_factory=list)
     updates: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    #: The SIDs given to created calls, in order.
+    call_sids: list[str] = field(default_factory=list)
+    #: Set on every call update: a test waits on it instead of polling.
+    updated: threading.Event = field(default_factory=threading.Event)
     downloads: list[str] = field(default_factory=list)
     #: Downloads to fail (500) before serving the audio.
     fail_downloads: int = 0
@@ -65,10 +69,12 @@ class FakeTwilio:
                     return self._reply(201, {"sid": f"SM{next(fake.ids):032d}", "status": "queued", "to": form.get("To"), "from": form.get("From"), "body": form.get("Body")})
                 if self.path == f"{base}/Calls.json":
                     fake.calls.append(form)
-                    return self._reply(201, {"sid": f"CA{next(fake.ids):032d}", "status": "queued", "to": form.get("To"), "from": form.get("From")})
+                    fake.call_sids.append(f"CA{next(fake.ids):032d}")
+                    return self._reply(201, {"sid": fake.call_sids[-1], "status": "queued", "to": form.get("To"), "from": form.get("From")})
                 if self.path.startswith(f"{base}/Calls/") and self.path.endswith(".json"):
                     sid = self.path.rsplit("/", 1)[1].removesuffix(".json")
                     fake.updates.append((sid, form))
+                    fake.updated.set()
                     return self._reply(200, {"sid": sid, "status": "in-progress"})
                 return self._reply(404, {"code": 20404, "message": "Not found", "status": 404})
 

@@ -141,13 +141,21 @@ async def customer_call(call: Call) -> SessionDescription:
     live = _live(call)
     ix = await _customer_interaction(call, call.body.token)
     bridge = live.get(ix.id)
-    if bridge is None or not isinstance(bridge.legs.get(CALLER), PeerLeg):
-        if (ix.type, ix.subtype) != (CommType.CALL, Subtype.WEBRTC):
-            ix = (await call.sessions.switch_channel(None, ix.id, CommType.CALL, Subtype.WEBRTC)).interaction  # type: ignore[assignment]
-        bridge = await live.open(ix, f"WR{secrets.token_hex(16)}", WEB_RECORDING_RATE)
-        bridge.on_caller_gone = live.web_call_ended
-        await call.sessions.provider_status(ix.id, kind="media_status", status="started", detail="The customer is calling from the web", stream_sid=bridge.recording_id)
-    return await _answer(bridge, CALLER, Part.CALLER, call.body)
+    if bridge is not None and isinstance(bridge.legs.get(CALLER), PeerLeg):
+        return await _answer(bridge, CALLER, Part.CALLER, call.body)  # the same call, reconnecting
+    if bridge is not None:
+        raise IllegalTransition("This conversation is already on a phone call.")
+    bridge = await live.open(ix, f"WR{secrets.token_hex(16)}", WEB_RECORDING_RATE)
+    try:
+        answer = await _answer(bridge, CALLER, Part.CALLER, call.body)
+    except RequestError:
+        await live.discard(bridge)  # nothing happened: no channel switch, no recording
+        raise
+    bridge.on_caller_gone = live.web_call_ended
+    if (ix.type, ix.subtype) != (CommType.CALL, Subtype.WEBRTC):
+        await call.sessions.switch_channel(None, ix.id, CommType.CALL, Subtype.WEBRTC)
+    await call.sessions.provider_status(ix.id, kind="media_status", status="started", detail="The customer is calling from the web", stream_sid=bridge.recording_id)
+    return answer
 
 
 @ops("POST", "/api/chat/hangup", body=CustomerHangup, authenticated=False)

@@ -18,6 +18,7 @@ import websockets
 from twilio.request_validator import RequestValidator
 
 from tests.channels.peers import Browser, Phone
+from tests.fake_twilio import FakeTwilio
 from tests.processes import GatewayProcess, twilio_gateway
 
 SID, TOKEN, ADMIN_TOKEN = "AC" + "4" * 32, "control-twilio-token", "control-admin"
@@ -27,8 +28,16 @@ HEARD, UNHEARD = 0.15, 0.03
 
 
 @pytest.fixture
-def server(tmp_path) -> Iterator[GatewayProcess]:
-    with twilio_gateway(str(tmp_path), ADMIN_TOKEN, SID, TOKEN, GATEWAY_AGENT_RECONNECT_SECONDS="1") as gp:
+def fake() -> Iterator[FakeTwilio]:
+    f = FakeTwilio(SID, TOKEN)
+    f.start()
+    yield f
+    f.stop()
+
+
+@pytest.fixture
+def server(tmp_path, fake: FakeTwilio) -> Iterator[GatewayProcess]:
+    with twilio_gateway(str(tmp_path), ADMIN_TOKEN, SID, TOKEN, GATEWAY_AGENT_RECONNECT_SECONDS="1", TWILIO_API_BASE=fake.url) as gp:
         yield gp
 
 
@@ -134,6 +143,34 @@ async def test_cancelled_consult_gives_the_agent_the_caller_back(call: Call):
     assert r.status_code == 403, "once the consult is over, bob has no place on the call"
     await again.close()
     await bob_browser.close()
+
+
+async def test_warm_transfer_to_an_outside_number_dials_it_and_bridges_its_stream(call: Call, fake: FakeTwilio):
+    alice, phone = call.alice_browser.ear, call.phone.ear
+    r = await call.post("/transfer", call.alice, {"target": {"kind": "external", "id": "+14155550199"}, "mode": "warm"})
+    assert r.status_code == 200 and r.json()["consult"]["target"]["kind"] == "external", r.text
+    [dialled] = fake.calls
+    assert (dialled["To"], dialled["From"]) == ("+14155550199", "+15550001000")
+    assert '<Parameter name="leg" value="consult"' in dialled["Twiml"] and call.id in dialled["Twiml"]
+
+    # The number answers: Twilio opens its media stream, which joins the call as the consult.
+    outside = Phone(call.server.ws_url, TOKEN, BOB_HZ)
+    await outside.start(fake.call_sids[0], "MZ2", {"interaction": call.id, "leg": "consult"})
+    t = time.monotonic()
+    await alice.until(lambda: alice.hears(BOB_HZ, t) > HEARD and alice.hears(CALLER_HZ, t) < UNHEARD)
+    await outside.ear.until(lambda: outside.ear.hears(ALICE_HZ, t) > HEARD)
+
+    # Complete: the caller and the outside number talk through the gateway; alice wraps up.
+    r = await call.post("/consult/complete", call.alice)
+    assert r.status_code == 200 and r.json()["status"] == "wrap_up", r.text
+    t = time.monotonic()
+    await phone.until(lambda: phone.hears(BOB_HZ, t) > HEARD and phone.hears(ALICE_HZ, t) < UNHEARD)
+    await outside.ear.until(lambda: outside.ear.hears(CALLER_HZ, t) > HEARD)
+
+    # The outside party hangs up: the caller, with nobody left, is hung up too.
+    await outside.stop()
+    assert await asyncio.to_thread(fake.updated.wait, 10)
+    assert fake.updates == [("CA1", {"Status": "completed"})]
 
 
 async def test_supervisor_listens_then_whispers_to_the_agent_then_barges_in(call: Call):

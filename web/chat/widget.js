@@ -7,6 +7,8 @@
  * Add data-open="true" to the tag to show the panel at once (the /chat page does).
  * The session token lives in localStorage, so a reload or a dropped network
  * resumes the same conversation and replays only what was missed.
+ * Once a chat has started, "Call us" turns it into a voice call from the
+ * browser (WebRTC, answered by the agent's browser); hanging up goes back to chat.
  */
 (() => {
   "use strict";
@@ -43,6 +45,10 @@
   .sbc .sbc-typing{min-height:1.2rem;padding:0 1rem;font-size:.8rem;color:#4b5563}
   .sbc form.sbc-compose{display:flex;gap:.4rem;padding:.6rem;border-top:1px solid #e5e7eb}
   .sbc form.sbc-compose textarea{flex:1;resize:none;height:2.6rem}
+  .sbc .sbc-call{display:flex;align-items:center;gap:.5rem;padding:.45rem 1rem;border-top:1px solid #e5e7eb;font-size:.9rem}
+  .sbc .sbc-call p{flex:1}
+  .sbc .sbc-call button{border-radius:.4rem;padding:.35rem .8rem;font:600 .9rem system-ui,sans-serif;cursor:pointer;border:1px solid #15803d;background:#15803d;color:#fff}
+  .sbc .sbc-call button.sbc-hangup{border-color:#b91c1c;background:#b91c1c}
   .sbc .sbc-end{margin:0 .6rem .6rem;background:transparent;border:1px solid #9ca3af;border-radius:.4rem;padding:.35rem;cursor:pointer;color:#374151}
   @media (max-width:480px){.sbc{right:0;bottom:0;width:100vw;height:100dvh;border-radius:0}}`;
 
@@ -72,7 +78,11 @@
   const compose = el("form", { class: "sbc-compose", "aria-label": "Send a message", hidden: true }, input,
     el("button", { class: "sbc-primary", type: "submit", text: "Send" }));
   const end = el("button", { class: "sbc-end", type: "button", hidden: true, text: "End chat" });
-  panel.append(el("header", {}, el("h2", { id: "sbc-title", text: "Chat with us" }), close), status, startForm, log, typing, compose, end);
+  const callState = el("p", { role: "status", "aria-live": "polite", text: "Prefer to talk?" });
+  const callButton = el("button", { type: "button", text: "Call us" });
+  const callBar = el("div", { class: "sbc-call", role: "group", "aria-label": "Voice call", hidden: true }, callState, callButton);
+  const speaker = el("audio", { autoplay: true });
+  panel.append(el("header", {}, el("h2", { id: "sbc-title", text: "Chat with us" }), close), status, startForm, log, typing, callBar, compose, end, speaker);
 
   let ws = null, retry = 0, lastId = null, pending = new Map(), seq = 0, typingTimer = null, sentTyping = 0, ended = false;
 
@@ -96,7 +106,51 @@
     const meta = log.querySelector(`[data-id="${CSS.escape(id)}"] .meta`);
     if (meta) meta.textContent = meta.textContent.replace(/ · [a-z]+$/, " · " + text);
   };
-  const inChat = () => { startForm.hidden = true; log.hidden = false; compose.hidden = false; end.hidden = false; };
+  const inChat = () => { startForm.hidden = true; log.hidden = false; compose.hidden = false; end.hidden = false; callBar.hidden = !window.RTCPeerConnection; };
+
+  // -- the voice call: the browser's microphone to the agent's browser, through the gateway ------
+  let call = null;  // { pc, stream, started }
+  const post = (path, body) => fetch(origin + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+    .then(async (r) => { if (!r.ok) throw new Error((await r.json().catch(() => ({}))).detail || `HTTP ${r.status}`); return r.status === 204 ? null : r.json(); });
+  const callUi = (state, text) => {
+    callState.textContent = text;
+    callButton.textContent = state === "idle" ? "Call us" : "Hang up";
+    callButton.className = state === "idle" ? "" : "sbc-hangup";
+    callButton.disabled = state === "connecting";
+  };
+  const startCall = async () => {
+    const s = saved();
+    if (!s) return;
+    callUi("connecting", "Connecting your call…");
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      const pc = new RTCPeerConnection();
+      call = { pc, stream };
+      stream.getTracks().forEach((t) => pc.addTrack(t, stream));
+      pc.ontrack = (e) => { speaker.srcObject = e.streams[0] || new MediaStream([e.track]); };
+      pc.onconnectionstatechange = () => {
+        if (pc.connectionState === "connected") callUi("live", "On call. The next available agent will answer.");
+        if (["failed", "closed"].includes(pc.connectionState) && call?.pc === pc) endCall(false, "The call dropped. You can call again.");
+      };
+      await pc.setLocalDescription(await pc.createOffer());
+      if (pc.iceGatheringState !== "complete") {
+        await new Promise((done) => { pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && done(); setTimeout(done, 3000); });
+      }
+      const answer = await post("/api/chat/call", { token: s.token, sdp: pc.localDescription.sdp, type: "offer" });
+      await pc.setRemoteDescription(answer);
+      if (pc.connectionState !== "connected") callUi("ringing", "Calling…");
+    } catch (err) {
+      endCall(false, `The call could not start: ${err.message}`);
+    }
+  };
+  const endCall = async (tell, text) => {
+    const c = call; call = null;
+    if (c) { c.stream.getTracks().forEach((t) => t.stop()); c.pc.close(); }
+    callUi("idle", text || "Call ended. We can go on here in the chat.");
+    const s = saved();
+    if (tell && s) await post("/api/chat/hangup", { token: s.token }).catch(() => {});
+  };
+  callButton.addEventListener("click", () => (call ? endCall(true) : startCall()));
 
   const send = (frame) => { if (ws && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(frame)); return true; } return false; };
 
@@ -127,15 +181,21 @@
         }
         case "receipt": f.ids.forEach((id) => setReceipt(id, "read")); break;
         case "typing": typing.textContent = f.active ? "The agent is typing…" : ""; break;
-        case "agent_joined": status.textContent = `You are chatting with ${f.name}.`; notice(`${f.name} joined the chat`); break;
+        case "agent_joined":
+          status.textContent = `You are chatting with ${f.name}.`; notice(`${f.name} joined the chat`);
+          if (call) callUi("live", `On call with ${f.name}.`);
+          break;
         case "agent_left": status.textContent = "Waiting for the next available agent…"; notice("The agent left the chat; someone else will be with you shortly"); break;
         case "channel":
           notice(f.channel === "messaging/text" ? `We'll continue by text message${f.phone ? " at " + f.phone : ""}.`
-            : f.channel.startsWith("call/") ? `We'll call you${f.phone ? " at " + f.phone : ""}.` : "The conversation moved to another channel.");
+            : f.channel === "call/webrtc" ? "You are calling from this page."
+            : f.channel.startsWith("call/") ? `We'll call you${f.phone ? " at " + f.phone : ""}.`
+            : f.channel === "messaging/chat" ? "Back to chat." : "The conversation moved to another channel.");
           break;
         case "ended":
           ended = true; status.textContent = "This chat has ended. Thank you!"; notice("Chat ended");
-          compose.hidden = true; end.hidden = true; localStorage.removeItem(STORE); break;
+          compose.hidden = true; end.hidden = true; callBar.hidden = true; if (call) endCall(false);
+          localStorage.removeItem(STORE); break;
         case "error":
           if (f.code === "unknown_session") { localStorage.removeItem(STORE); startForm.hidden = false; log.hidden = true; compose.hidden = true; }
           status.textContent = f.detail; break;

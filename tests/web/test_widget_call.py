@@ -1,0 +1,85 @@
+"""A customer calls from the chat widget in Chromium; an agent's browser (aiortc) answers and hears them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, expect
+from websockets.sync.client import connect
+
+from tests.channels.peers import Browser as Peer
+from tests.processes import GatewayProcess, chat_gateway
+from tests.web.conftest import DOCS
+
+TOKEN = "widget-call-admin"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[GatewayProcess]:
+    with chat_gateway(TOKEN) as gp:
+        yield gp
+
+
+class Loop:
+    """An asyncio loop in a thread, for the aiortc agent beside the synchronous Playwright test."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    def run(self, coro, timeout: float = 30):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+
+def test_customer_calls_from_the_widget_and_the_agent_hears_them(server: GatewayProcess, browser: Browser):
+    alice = {"Authorization": "Bearer " + httpx.post(f"{server.url}/api/auth/login", json={"username": "alice", "password": "correct horse"}).json()["token"]}
+    page = browser.new_page(viewport={"width": 1024, "height": 720})
+    with connect(f"{server.ws_url}/ws/agent?token={alice['Authorization'].split()[1]}") as agent_ws:
+        page.goto(f"{server.url}/chat/")
+        dialog = page.get_by_role("dialog", name="Chat with us")
+        dialog.get_by_label("Your name").fill("Carla Customer")
+        dialog.get_by_label("Email").fill("carla@example.com")
+        dialog.get_by_label("How can we help?").fill("Easier to talk")
+        dialog.get_by_role("button", name="Start chat").click()
+        while (event := json.loads(agent_ws.recv(timeout=10)))["type"] != "interaction.created":
+            pass
+        ix_id = event["interaction"]["id"]
+
+        call = dialog.get_by_role("group", name="Voice call")
+        call.get_by_role("button", name="Call us").click()
+        expect(call).to_contain_text("On call. The next available agent will answer.", timeout=15_000)
+        expect(dialog.get_by_role("list", name="Conversation")).to_contain_text("You are calling from this page.")
+        ix = httpx.get(f"{server.url}/api/interactions/{ix_id}", headers=alice).json()
+        assert (ix["type"], ix["subtype"]) == ("call", "webrtc")
+
+        assert httpx.post(f"{server.url}/api/interactions/{ix_id}/claim", headers=alice).status_code == 200
+        expect(call).to_contain_text("On call with Alice")
+        loop = Loop()
+
+        async def answer() -> Peer:
+            agent = Peer(440.0)
+            async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+                r = await agent.connect(http, "/api/webrtc/offer", {"interaction_id": ix_id}, alice)
+                assert r.status_code == 200, r.text
+            t = time.monotonic()
+            await agent.ear.until(lambda: len(agent.ear.since(t)) > 0 and np.abs(agent.ear.since(t)).max() > 1000, 15)
+            return agent
+
+        agent = loop.run(answer())  # the customer's (fake, beeping) microphone reaches the agent
+        page.screenshot(path=str(DOCS / "chat-widget-call.png"))
+
+        call.get_by_role("button", name="Hang up").click()
+        expect(call).to_contain_text("Call ended")
+        expect(dialog.get_by_role("list", name="Conversation")).to_contain_text("Back to chat.")
+        while (event := json.loads(agent_ws.recv(timeout=10)))["type"] != "interaction.channel_switched" or event["interaction"]["subtype"] != "chat":
+            pass
+        loop.run(agent.close())
+    assert httpx.get(f"{server.url}/api/interactions/{ix_id}", headers=alice).json()["subtype"] == "chat"
