@@ -31,6 +31,10 @@ RATE = 48_000
 TICK = 960
 #: A party that runs ahead of the clock keeps at most this many ticks buffered (latency bound).
 MAX_BACKLOG = 5
+#: A backlog above this many ticks, standing for STANDING ticks, loses one tick: a burst is absorbed,
+#: a standing queue (which would only add delay) is drained.
+TARGET_BACKLOG = 1
+STANDING = 25
 
 
 class Role(StrEnum):
@@ -117,6 +121,7 @@ class Jitter:
     def __init__(self) -> None:
         self.ticks: deque[np.ndarray] = deque()
         self.partial = np.zeros(0, dtype=np.int16)
+        self.standing = 0
 
     def push(self, pcm: np.ndarray) -> None:
         buf = np.concatenate((self.partial, pcm)) if len(self.partial) else pcm
@@ -128,4 +133,8 @@ class Jitter:
             self.ticks.popleft()
 
     def take(self) -> np.ndarray | None:
+        self.standing = self.standing + 1 if len(self.ticks) > TARGET_BACKLOG else 0
+        if self.standing >= STANDING:
+            self.ticks.popleft()
+            self.standing = 0
         return self.ticks.popleft() if self.ticks else None

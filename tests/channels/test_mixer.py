@@ -95,3 +95,18 @@ def test_jitter_drops_the_oldest_audio_when_a_source_runs_ahead(pushed: int):
     while (t := j.take()) is not None:
         kept.append(int(t[0]))
     assert kept == list(range(pushed - MAX_BACKLOG, pushed)), "bounded delay: only the newest ticks stay"
+
+
+def test_jitter_drains_a_standing_backlog_but_absorbs_a_burst():
+    from channels.mixer import STANDING, TARGET_BACKLOG
+
+    j = Jitter()
+    for i in range(TARGET_BACKLOG + 2):  # a burst: more ticks than the target at once
+        j.push(np.full(TICK, i, dtype=np.int16))
+    taken = []
+    for i in range(TARGET_BACKLOG + 2, TARGET_BACKLOG + 2 + STANDING):  # then one in, one out: the backlog stands
+        taken.append(int(j.take()[0]))
+        j.push(np.full(TICK, i, dtype=np.int16))
+    assert taken[: STANDING - 1] == list(range(STANDING - 1)), "nothing is dropped while the backlog is young"
+    assert taken[-1] == STANDING, "a backlog standing for STANDING ticks loses one tick"
+    assert len(j.ticks) == TARGET_BACKLOG + 1
