@@ -78,7 +78,7 @@
   const compose = el("form", { class: "sbc-compose", "aria-label": "Send a message", hidden: true }, input,
     el("button", { class: "sbc-primary", type: "submit", text: "Send" }));
   const end = el("button", { class: "sbc-end", type: "button", hidden: true, text: "End chat" });
-  const callState = el("p", { role: "status", "aria-live": "polite", text: "Prefer to talk?" });
+  const callState = el("p", { "aria-live": "polite", text: "Prefer to talk?" });
   const callButton = el("button", { type: "button", text: "Call us" });
   const callBar = el("div", { class: "sbc-call", role: "group", "aria-label": "Voice call", hidden: true }, callState, callButton);
   const speaker = el("audio", { autoplay: true });
