@@ -146,9 +146,10 @@ class TwilioLeg(Leg):
 class PeerLeg(Leg):
     """A browser over WebRTC (aiortc): its microphone in, the mix out as its remote track."""
 
-    def __init__(self, party: Party, pc: RTCPeerConnection) -> None:
+    def __init__(self, party: Party, pc: RTCPeerConnection, user_id: str | None = None) -> None:
         super().__init__(party)
         self.pc = pc
+        self.user_id = user_id
         self.track = MixTrack()
         self.reader: asyncio.Task[None] | None = None
         self.normalise = AudioResampler(format="s16", layout="mono", rate=RATE)
@@ -206,7 +207,7 @@ class StereoRecorder:
 
 class Bridge:
     def __init__(self, interaction_id: str, recorder: StereoRecorder | None = None, recording_id: str = "",
-                 on_agent_lost: Callable[[str], Awaitable[None]] | None = None, reconnect_grace: float = 20.0) -> None:
+                 on_agent_lost: Callable[[str, str | None], Awaitable[None]] | None = None, reconnect_grace: float = 20.0) -> None:
         self.interaction_id = interaction_id
         self.recorder = recorder
         self.recording_id = recording_id
@@ -266,11 +267,11 @@ class Bridge:
         return leg
 
     async def connect_peer(self, leg_id: str, role: Role, offer_sdp: str, offer_type: str,
-                           mode: MonitorMode = MonitorMode.LISTEN, ice_servers: list | None = None) -> RTCSessionDescription:
+                           mode: MonitorMode = MonitorMode.LISTEN, user_id: str | None = None, ice_servers: list | None = None) -> RTCSessionDescription:
         """Answers a browser's offer; a new offer for the same leg replaces a dropped (or older) connection."""
         await self.remove(leg_id)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers or []))
-        leg = PeerLeg(Party(role, mode), pc)
+        leg = PeerLeg(Party(role, mode), pc, user_id)
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -279,11 +280,16 @@ class Bridge:
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
-            if pc.connectionState in ("failed", "closed") and self.legs.get(leg_id) is leg:
-                log.warning("%s audio for %s dropped (%s)", leg_id, self.interaction_id, pc.connectionState)
-                await self.remove(leg_id)
-                if leg_id == CALLER and self.on_caller_gone is not None:
-                    await self.on_caller_gone(self)
+            if pc.connectionState not in ("failed", "closed"):
+                return
+            # Looked up by identity: the leg may have been renamed since (a consult that became the agent's).
+            now = next((lid for lid, on in self.legs.items() if on is leg), None)
+            if now is None:
+                return  # already taken off the call on purpose
+            log.warning("%s audio for %s dropped (%s)", now, self.interaction_id, pc.connectionState)
+            await self.remove(now)
+            if now == CALLER and self.on_caller_gone is not None:
+                await self.on_caller_gone(self)
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type=offer_type))
         pc.addTrack(leg.track)
@@ -304,9 +310,9 @@ class Bridge:
         await leg.close()
         if leg_id == AGENT and not self.closed and isinstance(leg, PeerLeg):
             self._set(held=True)  # the caller waits, on hold, for the agent (or the next one)
-            self._watch_for_agent()
+            self._watch_for_agent(leg.user_id)
 
-    def _watch_for_agent(self) -> None:
+    def _watch_for_agent(self, user_id: str | None) -> None:
         if self.on_agent_lost is None or self.watchdog is not None:
             return
 
@@ -314,7 +320,7 @@ class Bridge:
             await asyncio.sleep(self.reconnect_grace)  # a deadline, not synchronisation: the agent's time to reconnect
             self.watchdog = None
             if not self.closed and AGENT not in self.legs and self.on_agent_lost is not None:
-                await self.on_agent_lost(self.interaction_id)
+                await self.on_agent_lost(self.interaction_id, user_id)
 
         self.watchdog = asyncio.ensure_future(wait())
 
@@ -365,8 +371,6 @@ class Bridge:
             target.party = dataclasses.replace(target.party, role=Role.AGENT)
             self.legs[AGENT] = target
         self._set(consulting=False, three_way=False, held=target is None)
-        if target is None:
-            self._watch_for_agent()
 
     async def end_consult(self) -> Leg | None:
         """A consult cancelled: the target's leg goes, the agent has the caller back.  Returns the leg removed."""

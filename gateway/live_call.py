@@ -16,7 +16,7 @@ from channels.voice import VoiceChannel
 from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, Bridges, StereoRecorder, TwilioLeg, monitor_leg
 from channels.voicemail import recording_path
 from sessions.errors import DomainError, IllegalTransition, PermissionDenied
-from sessions.model import CommType, Interaction, Recording, Role, State, Subtype, TargetKind, User
+from sessions.model import CommType, Interaction, Recording, Role, State, Status, Subtype, TargetKind, User
 from sessions.service import Sessions
 
 from .settings import Settings
@@ -102,10 +102,14 @@ class LiveCalls:
         elif leg_id == CONSULT:
             await self._note(bridge.interaction_id, "consult_status", "ended", "The consulted number hung up")
 
-    async def agent_lost(self, interaction_id: str) -> None:
-        """The agent's audio dropped and did not come back: the call goes back to its queue for the next agent."""
+    async def agent_lost(self, interaction_id: str, user_id: str | None) -> None:
+        """The agent's audio dropped and did not come back: the call goes back to its queue for the next agent.
+
+        Only from that agent: if the call has meanwhile moved to someone else, it stays with them.
+        """
         try:
-            await self.sessions.requeue(interaction_id, f"the agent's audio dropped and did not return within {self.settings.agent_reconnect_seconds:g} s")
+            await self.sessions.requeue(interaction_id, f"the agent's audio dropped and did not return within {self.settings.agent_reconnect_seconds:g} s",
+                                        from_user=user_id)
         except DomainError as exc:
             log.info("call %s not requeued: %s", interaction_id, exc)
 
@@ -164,6 +168,20 @@ class LiveCalls:
             sid = leg.call_sid
         if sid is not None:
             await self._hang_up(interaction_id, sid)
+
+    async def ended(self, ix: Interaction) -> None:
+        """The agent ended the interaction: resolved hangs the call up; unresolved keeps the caller, on hold, for the next agent."""
+        bridge = self.bridges.get(ix.id)
+        if bridge is None or ix.type is not CommType.CALL:
+            return
+        if ix.status is not Status.WRAP_UP:
+            await bridge.hand_over()
+            return
+        caller = bridge.legs.get(CALLER)
+        if isinstance(caller, TwilioLeg):
+            await self._hang_up(ix.id, caller.call_sid)  # its stream then stops, which closes the bridge and attaches the recording
+        else:
+            await self.close(bridge)
 
     async def _move(self, ix: Interaction, bridge: Bridge | None) -> Interaction:
         """A cold transfer of a live call: out to the number through Twilio, or on hold for the next agent."""

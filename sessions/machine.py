@@ -422,9 +422,14 @@ def join_consult(ix: Interaction, *, actor: User, now: datetime) -> Change:
     return Change(nxt, "interaction.consult_joined", {"user": actor.id})
 
 
-def requeue(ix: Interaction, *, reason: str, now: datetime) -> Change:
-    """The system takes a claimed call back from an agent who is gone (their audio dropped and did not return)."""
+def requeue(ix: Interaction, *, reason: str, now: datetime, from_user: str | None = None) -> Change:
+    """The system takes a claimed call back from an agent who is gone (their audio dropped and did not return).
+
+    ``from_user``: only from this agent; a call that has moved on to someone else stays with them.
+    """
     _require_status(ix, "requeue", Status.CLAIMED)
+    if from_user is not None and ix.assigned_to != from_user:
+        raise IllegalTransition(f"Interaction {ix.id} is no longer with {from_user}: not requeued.")
     nxt = _next(ix)
     gone = ix.assigned_to
     _to_queue(nxt)
@@ -544,10 +549,13 @@ def recording_stored(ix: Interaction, *, recording_id: str, uri: str, now: datet
     return Change(nxt, "interaction.recording_stored", {"recording_id": recording_id})
 
 
-def provider_status(ix: Interaction, *, kind: str, status: str, detail: str, now: datetime, **data: Any) -> Change:
-    """A provider's report about the contact (call ringing, in progress, completed...), kept in the feed."""
+def provider_status(ix: Interaction, *, kind: str, status: str, detail: str, now: datetime, by: str | None = None, **data: Any) -> Change:
+    """A report about the live contact (call ringing, completed; held, monitored by whom...), kept in the feed.
+
+    ``by``: the user who caused it (call control), else the customer's provider or the system.
+    """
     nxt = _next(ix)
-    _log(nxt, now, kind, CUSTOMER if kind == "call_status" else SYSTEM, detail, status=status, **data)
+    _log(nxt, now, kind, by or (CUSTOMER if kind == "call_status" else SYSTEM), detail, status=status, **data)
     return Change(nxt, f"interaction.{kind}", {"status": status, **data})
 
 

@@ -194,8 +194,8 @@ class Sessions:
     async def join_consult(self, actor: User, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.join_consult(ix, actor=actor, now=self.clock.now()))
 
-    async def requeue(self, interaction_id: str, reason: str) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.requeue(ix, reason=reason, now=self.clock.now()))
+    async def requeue(self, interaction_id: str, reason: str, from_user: str | None = None) -> Event:
+        return await self._update(interaction_id, lambda ix: machine.requeue(ix, reason=reason, now=self.clock.now(), from_user=from_user))
 
     async def cancel_consult(self, actor: User, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.cancel_consult(ix, actor=actor, now=self.clock.now()))

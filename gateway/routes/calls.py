@@ -29,9 +29,10 @@ def _live(call: Call) -> LiveCalls:
     return call.request.app.state.live_calls
 
 
-async def _answer(bridge: Bridge, leg_id: str, part: Part, body: WebrtcOffer | CustomerCall, mode: MonitorMode = MonitorMode.LISTEN) -> SessionDescription:
+async def _answer(bridge: Bridge, leg_id: str, part: Part, body: WebrtcOffer | CustomerCall, mode: MonitorMode = MonitorMode.LISTEN,
+                  user_id: str | None = None) -> SessionDescription:
     try:
-        answer = await bridge.connect_peer(leg_id, part, body.sdp, body.type, mode)
+        answer = await bridge.connect_peer(leg_id, part, body.sdp, body.type, mode, user_id)
     except (ValueError, IndexError, KeyError, AttributeError, TypeError, InvalidStateError) as exc:
         raise RequestError(422, "invalid_sdp", f"The SDP offer could not be used: {exc}") from None
     return SessionDescription(sdp=answer.sdp, type=answer.type)
@@ -60,7 +61,7 @@ async def webrtc_offer(call: Call) -> SessionDescription:
     ix = await call.sessions.get(call.user, call.body.interaction_id)
     bridge = live.require(ix.id)
     leg_id, part = await live.leg_for(call.user, ix)
-    answer = await _answer(bridge, leg_id, part, call.body, call.body.mode)
+    answer = await _answer(bridge, leg_id, part, call.body, call.body.mode, call.user.id)
     if part is Part.MONITOR:
         await _announce_monitor(call, ix.id, call.body.mode)
     return answer
@@ -68,7 +69,7 @@ async def webrtc_offer(call: Call) -> SessionDescription:
 
 async def _announce_monitor(call: Call, interaction_id: str, mode: MonitorMode) -> None:
     """Monitoring is recorded in the feed, for the agent and for audit."""
-    await call.sessions.provider_status(interaction_id, kind="monitor", status=mode.value, detail=f"{call.user.name} {MONITORING[mode]}", user=call.user.id)
+    await call.sessions.provider_status(interaction_id, kind="monitor", status=mode.value, detail=f"{call.user.name} {MONITORING[mode]}", by=call.user.id)
 
 
 @ops("POST", "/api/interactions/{interaction_id}/monitor", body=MonitorBody, response=MonitorBody)
@@ -96,7 +97,7 @@ async def hold(call: Call) -> Toggle:
     _require_handler(call.user, ix)
     bridge = _live(call).require(ix.id)
     await bridge.hold(call.body.on)
-    await call.sessions.provider_status(ix.id, kind="call_control", status="hold" if call.body.on else "resume", detail=f"{'Held' if call.body.on else 'Resumed'} by {call.user.name}")
+    await call.sessions.provider_status(ix.id, kind="call_control", status="hold" if call.body.on else "resume", detail=f"{'Held' if call.body.on else 'Resumed'} by {call.user.name}", by=call.user.id)
     return Toggle(on=bridge.held)
 
 
@@ -118,7 +119,7 @@ async def three_way(call: Call) -> Toggle:
         raise IllegalTransition(f"Interaction {ix.id} has no consult in progress.")
     _live(call).require(ix.id).three_way(call.body.on)
     await call.sessions.provider_status(ix.id, kind="call_control", status="three_way" if call.body.on else "consult",
-                                        detail=f"{call.user.name} {'joined the caller to the consult' if call.body.on else 'put the caller back on hold'}")
+                                        detail=f"{call.user.name} {'joined the caller to the consult' if call.body.on else 'put the caller back on hold'}", by=call.user.id)
     return Toggle(on=call.body.on)
 
 

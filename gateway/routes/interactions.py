@@ -140,8 +140,10 @@ async def add_note(call: Call) -> Interaction:
 
 @ops("POST", "/api/interactions/{interaction_id}/end", body=EndBody, response=Interaction)
 async def end(call: Call) -> Interaction:
-    """Ends as resolved (to wrap-up) or unresolved (back to the queue)."""
-    return _after(await call.sessions.end(call.user, call.path["interaction_id"], call.body.outcome))
+    """Ends as resolved (to wrap-up; a live call is hung up) or unresolved (back to the queue; the caller holds for the next agent)."""
+    ix = _after(await call.sessions.end(call.user, call.path["interaction_id"], call.body.outcome))
+    await call.request.app.state.live_calls.ended(ix)
+    return ix
 
 
 @ops("POST", "/api/interactions/{interaction_id}/complete", response=Interaction)

@@ -123,7 +123,13 @@ async def test_warm_transfer_consults_while_the_caller_holds_then_joins_all_thre
     await bob.until(lambda: bob.hears(CALLER_HZ, t) > HEARD)
     assert (await call.post("/hold", call.alice, {"on": True})).status_code == 403, "alice no longer controls the call"
     assert (await call.post("/hold", call.bob, {"on": True})).status_code == 200
-    await bob_browser.close()
+
+    # Bob's browser now holds the agent's leg: if it drops, the call goes back to the queue from him.
+    async with websockets.connect(f"{call.server.ws_url}/ws/agent?token={ADMIN_TOKEN}") as events:
+        await bob_browser.close()
+        while (event := json.loads(await asyncio.wait_for(events.recv(), 30)))["type"] != "interaction.requeued":
+            pass
+    assert event["data"]["user"] == "bob" and event["interaction"]["status"] == "open"
 
 
 async def test_cancelled_consult_gives_the_agent_the_caller_back(call: Call):
@@ -218,3 +224,10 @@ async def test_agent_whose_audio_drops_leaves_the_caller_on_hold_then_the_call_i
     [entry] = [a for a in ix["activity"] if a["kind"] == "requeued"]
     assert entry["data"]["user"] == "alice" and "audio dropped" in entry["detail"]
     assert any(e["event"] == "clear" for e in call.phone.events), "the caller was put on hold at once"
+
+
+async def test_ending_a_call_as_resolved_hangs_it_up(call: Call, fake: FakeTwilio):
+    r = await call.post("/end", call.alice, {"outcome": "resolved"})
+    assert r.status_code == 200 and r.json()["status"] == "wrap_up", r.text
+    assert await asyncio.to_thread(fake.updated.wait, 10)
+    assert fake.updates == [("CA1", {"Status": "completed"})]

@@ -191,6 +191,8 @@ class TestTransfer:
         assert (back.status, back.assigned_to, back.activity[-1].kind, back.activity[-1].data["user"]) == (Status.OPEN, None, "requeued", "alice")
         with pytest.raises(IllegalTransition, match="only claimed ones"):
             machine.requeue(back, reason="again", now=at(31))
+        with pytest.raises(IllegalTransition, match="no longer with alice"):
+            machine.requeue(claimed_by(BOB), reason="alice's audio dropped", now=at(32), from_user="alice")
 
     def test_warm_transfer_is_for_calls_only(self):
         chat = machine.create(id="c", queue=SALES, direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=Subtype.CHAT, now=T0).interaction

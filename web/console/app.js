@@ -2,10 +2,11 @@
 import { api, auth, ApiError } from "./api.js";
 import { customerName, h } from "./dom.js";
 import { Live } from "./live.js";
+import { closeAll, consultsMe, settle } from "./phone.js";
 import * as views from "./views.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { me: null, queues: new Map(), interactions: new Map(), metrics: new Map(), filters: { queue: "", type: "", status: "" }, offer: null };
+const state = { me: null, queues: new Map(), interactions: new Map(), metrics: new Map(), people: new Map(), filters: { queue: "", type: "", status: "" }, offer: null };
 let current = { name: null, update: () => {} };
 let offerTimer = null;
 
@@ -41,7 +42,22 @@ async function act(action, id, body, open = false) {
 }
 
 const go = (hash) => { if (location.hash === hash) route(); else location.hash = hash; };
-const ctx = { state, act, go, upsert, toast };
+
+// People's names by id (the transfer picker's list: everyone but admins); an unknown id shows as itself.
+async function loadPeople() {
+  try { (await api("GET", "/api/transfer-targets")).users.forEach((u) => state.people.set(u.id, u.name)); } catch { /* names are a nicety */ }
+}
+const person = (id) => (id === state.me?.id ? state.me.name : state.people.get(id) || id);
+const asked = new Set();
+// Whether an event must wait for the names it shows (someone new consulting this user): it is handled again once they are in.
+function needsNames(ix) {
+  const id = ix.consult && consultsMe(ix, state.me) ? ix.consult.by : null;
+  if (!id || state.people.has(id) || asked.has(id)) return null;
+  asked.add(id);
+  return loadPeople();
+}
+
+const ctx = { state, act, go, upsert, toast, person };
 
 function handle(event) {
   if (event.type === "queue.metrics") { state.metrics.set(event.data.queue_id, event.data); if (current.name === "supervisor") current.update(); return; }
@@ -52,8 +68,12 @@ function handle(event) {
   }
   const ix = event.interaction;
   if (!ix) return;
+  const names = needsNames(ix);
+  if (names) { names.then(() => handle(event)); return; }
   upsert(ix);
+  settle(state.interactions.get(ix.id), state.me);
   offer(state.interactions.get(ix.id));
+  showConsult();
   if (current.name === "workspace") current.update(state.interactions.get(ix.id));
   else if (current.name === "home") current.update();
 }
@@ -88,12 +108,24 @@ function showOffer() {
   if (changed) $("offer-accept").focus();
 }
 
+// Someone consulting this user on a warm transfer: a banner leads to the call until they join (the call's own page says it too).
+function showConsult() {
+  const [, name, id] = location.hash.split("/");
+  const ix = [...state.interactions.values()].find((i) => i.state === "active" && consultsMe(i, state.me) && !i.consult.joined_at && !(name === "ix" && id === i.id));
+  $("consult").hidden = !ix;
+  if (!ix) return;
+  const text = `${person(ix.consult.by)} is consulting you about a call from ${customerName(ix.customer)}`;
+  if ($("consult-text").textContent !== text) $("consult-text").textContent = text;
+  $("consult-open").href = `#/ix/${ix.id}`;
+}
+
 function takeOffer() { const ix = state.offer; if (ix) { offers.delete(ix.id); showOffer(); } return ix; }
 
 async function route() {
   const [, name = "home", id] = location.hash.split("/");
   document.querySelectorAll("[data-nav]").forEach((a) => (a.dataset.nav === name ? a.setAttribute("aria-current", "page") : a.removeAttribute("aria-current")));
   const main = $("main");
+  showConsult();
   try {
     if (name === "ix" && id) current = { name: "workspace", update: await views.workspace(ctx, main, id) };
     else if (name === "completed") current = { name: "completed", update: views.completed(ctx, main) };
@@ -126,7 +158,7 @@ async function start() {
   $("login").hidden = true; $("app").hidden = false;
   $("me").textContent = `${state.me.name} (${state.me.role})`;
   document.querySelector('[data-nav="supervisor"]').hidden = state.me.role === "agent";
-  const cursor = await load();
+  const [cursor] = await Promise.all([load(), loadPeople()]);
   live.start(auth.token, cursor);
   if (!location.hash) location.hash = "#/home"; else route();
 }
@@ -139,7 +171,8 @@ function showLogin() {
 async function logout() {
   live.stop();
   try { await api("POST", "/api/auth/logout"); } catch { /* already gone */ }
-  auth.token = null; state.interactions.clear(); offers.clear(); showOffer(); showLogin();
+  closeAll();
+  auth.token = null; state.interactions.clear(); state.people.clear(); offers.clear(); showOffer(); showConsult(); showLogin();
 }
 
 $("login-form").addEventListener("submit", async (e) => {

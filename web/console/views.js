@@ -2,6 +2,7 @@
 // so typing in a form is never wiped by an incoming event.
 import { api, blobUrl } from "./api.js";
 import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, slaState, when } from "./dom.js";
+import { callAudio, consultsMe, settle, threeWay } from "./phone.js";
 
 const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
 const STATUSES = [["", "All statuses"], ["open", "Open"], ["pending", "Offered"], ["claimed", "Claimed"], ["wrap_up", "Wrap-up"]];
@@ -31,14 +32,14 @@ export function home(ctx, main) {
   function update() {
     const now = Date.now();
     const rows = [...state.interactions.values()]
-      .filter((ix) => ix.state === "active" && state.queues.has(ix.queue_id))
+      .filter((ix) => ix.state === "active" && (state.queues.has(ix.queue_id) || ix.assigned_to === state.me.id || consultsMe(ix, state.me)))
       .filter((ix) => (!f.queue || ix.queue_id === f.queue) && (!f.type || ix.type === f.type) && (!f.status || ix.status === f.status))
       .sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
     if (!rows.length) return tbody.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "empty", text: "No active interactions. New ones appear here live." })));
     tbody.replaceChildren(...rows.map((ix) => {
       const queue = state.queues.get(ix.queue_id);
       const sla = slaState(ix, queue, now);
-      const mine = ix.assigned_to === state.me.id || ix.offered_to === state.me.id;
+      const mine = ix.assigned_to === state.me.id || ix.offered_to === state.me.id || consultsMe(ix, state.me);
       const canClaim = ix.status === "open" || (ix.status === "pending" && ix.offered_to === state.me.id);
       return h("tr", { "data-id": ix.id, class: ix.offered_to === state.me.id ? "offered" : "" },
         h("td", {}, channelIcon(ix)), h("td", {}, directionIcon(ix)),
@@ -164,7 +165,7 @@ export async function workspace(ctx, main, id) {
     const sla = slaState(ix, inQueue, now);
     quick.replaceChildren(channelIcon(ix), h("h1", { text: customerName(ix.customer) }), h("dl", {},
       ...[["Status", label(ix.state === "completed" ? (ix.abandoned_at ? "abandoned" : "completed") : ix.status)], ["Queue", inQueue?.name || ix.queue_id],
-        ["Channel", `${ix.type}/${ix.subtype}`], ["Age", duration(ageOf(ix, now))], ["SLA", sla], ["Agent", ix.assigned_to || "—"]]
+        ["Channel", `${ix.type}/${ix.subtype}`], ["Age", duration(ageOf(ix, now))], ["SLA", sla], ["Agent", ix.assigned_to ? ctx.person(ix.assigned_to) : "—"]]
         .map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v })))));
     const c = ix.customer;
     details.replaceChildren(h("h2", { text: "Customer" }), h("dl", {}, ...[["Name", c.name], ["Phone", c.phone], ["Email", c.email], ...Object.entries(c.attributes || {})]
@@ -182,18 +183,21 @@ export async function workspace(ctx, main, id) {
     renderMedia();
   }
 
+  // Re-rendered on every change; a control that had the focus (found again by its data-key) keeps it.
   function renderControls() {
+    const focused = controls.contains(document.activeElement) ? document.activeElement.dataset.key : null;
+    settle(ix, state.me);
     const items = [];
     const mineOrSup = ix.assigned_to === state.me.id || state.me.role !== "agent";
     const button = (text, onclick, cls = "") => h("button", { type: "button", class: cls, onclick, text });
     if (ix.state === "active") {
       if (ix.status === "open" || (ix.status === "pending" && ix.offered_to === state.me.id)) items.push(button("Claim", () => ctx.act("claim", ix.id, {}), "primary"));
       if (ix.status === "pending" && ix.offered_to === state.me.id) items.push(button("Decline", () => ctx.act("decline", ix.id, {})));
-      if (ix.status === "claimed" && ix.type === "call" && ix.assigned_to === state.me.id) items.push(softphone(ctx, ix));
+      const audio = callAudio(ctx, ix, renderControls);
+      if (audio) items.push(audio);
       if (ix.status === "claimed" && mineOrSup) {
         if (ix.consult) {
-          items.push(h("span", { text: `Consulting ${ix.consult.target.kind} ${ix.consult.target.id}` }),
-            button("Complete transfer", () => ctx.act("consult/complete", ix.id, {}), "primary"), button("Cancel consult", () => ctx.act("consult/cancel", ix.id, {})));
+          items.push(consulting());
         } else {
           items.push(transferForm(), switchForm(),
             button("End · resolved", () => ctx.act("end", ix.id, { outcome: "resolved" }), "primary"),
@@ -207,6 +211,25 @@ export async function workspace(ctx, main, id) {
       items.push(editForm(), button("Clone as follow-up", async () => { const child = await ctx.act("clone", ix.id, {}); if (child) ctx.go(`#/ix/${child.id}`); }));
     }
     controls.replaceChildren(...(items.length ? items : [h("p", { class: "empty", text: "Nothing to do here." })]));
+    if (focused) controls.querySelector(`[data-key="${focused}"]`)?.focus();
+  }
+
+  // The handler's side of a warm transfer: who is consulted, the caller in or out (three-way), hand over or call it off.
+  function consulting() {
+    const { target, joined_at: joined } = ix.consult;
+    const who = target.kind === "user" ? ctx.person(target.id) : target.kind === "queue" ? `queue ${state.queues.get(target.id)?.name || target.id}` : target.id;
+    const where = target.kind !== "user" ? "" : joined ? " · on the line" : " · waiting for them to join";
+    const on = threeWay(ix);
+    const toggle = h("button", { type: "button", "data-key": "three-way", "aria-pressed": String(on), text: "Three-way", onclick: async () => {
+      toggle.disabled = true;
+      try { await api("POST", `/api/interactions/${ix.id}/consult/three-way`, { on: !on }); } catch (err) { ctx.toast(err.message); }
+      toggle.disabled = false;
+    } });
+    return h("div", { class: "consulting", role: "group", "aria-label": "Warm transfer" },
+      h("span", {}, h("strong", { text: `Consulting ${who}` }), where, h("span", { class: "hint", text: on ? "The caller hears you both." : "The caller is on hold." })),
+      toggle,
+      h("button", { type: "button", class: "primary", "data-key": "complete", text: "Complete transfer", onclick: () => ctx.act("consult/complete", ix.id, {}) }),
+      h("button", { type: "button", "data-key": "cancel", text: "Cancel consult", onclick: () => ctx.act("consult/cancel", ix.id, {}) }));
   }
 
   function transferForm() {
@@ -302,54 +325,4 @@ export function supervisor(ctx, main) {
   }
   refresh();
   return (event) => { if (event && event.type === "presence.changed") refresh(); else update(); };
-}
-
-// -- Softphone: the call's audio in the browser (WebRTC to the gateway's voice bridge) -------------
-
-const phones = new Map();  // interaction id -> { pc, audio, held, muted }, kept across re-renders
-
-function softphone(ctx, ix) {
-  const phone = phones.get(ix.id);
-  const box = h("div", { class: "controls", role: "group", "aria-label": "Call audio" });
-  if (!phone) {
-    box.append(h("button", { type: "button", class: "primary", text: "Connect audio", onclick: async (e) => {
-      e.target.disabled = true;
-      try { await connect(ix); } catch (err) { ctx.toast(`Audio not connected: ${err.message}`); }
-      box.replaceWith(softphone(ctx, ix));
-    } }));
-    return box;
-  }
-  // Optimistic: the event this causes may re-render the controls before the answer comes back.
-  const toggle = async (what, on) => {
-    const key = what === "hold" ? "held" : "muted";
-    phone[key] = on;
-    box.replaceWith(softphone(ctx, ix));
-    try { phone[key] = (await api("POST", `/api/interactions/${ix.id}/${what}`, { on })).on; }
-    catch (err) { phone[key] = !on; ctx.toast(err.message); }
-    document.querySelector('[aria-label="Call audio"]')?.replaceWith(softphone(ctx, ix));
-  };
-  const status = h("span", { class: "status", role: "status", text: `Audio ${phone.pc.connectionState}` });
-  phone.pc.onconnectionstatechange = () => { status.textContent = `Audio ${phone.pc.connectionState}`; };
-  box.append(status,
-    h("button", { type: "button", "aria-pressed": String(phone.held), text: phone.held ? "Resume" : "Hold", onclick: () => toggle("hold", !phone.held) }),
-    h("button", { type: "button", "aria-pressed": String(phone.muted), text: phone.muted ? "Unmute" : "Mute", onclick: () => toggle("mute", !phone.muted) }),
-    h("button", { type: "button", text: "Hang up audio", onclick: () => { phone.pc.close(); phone.stream.getTracks().forEach((t) => t.stop()); phones.delete(ix.id); box.replaceWith(softphone(ctx, ix)); } }));
-  return box;
-}
-
-async function connect(ix) {
-  const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-  const pc = new RTCPeerConnection({ iceServers: [] });
-  const audio = h("audio", { autoplay: true, "aria-label": "Caller audio" });
-  document.body.append(audio);
-  pc.ontrack = (e) => { audio.srcObject = e.streams[0] || new MediaStream([e.track]); };
-  stream.getTracks().forEach((t) => pc.addTrack(t, stream));
-  await pc.setLocalDescription(await pc.createOffer());
-  // The gateway answers in one round trip, without trickle ICE: send the offer once gathering is done.
-  if (pc.iceGatheringState !== "complete") {
-    await new Promise((done) => { pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && done(); setTimeout(done, 3000); });
-  }
-  const answer = await api("POST", "/api/webrtc/offer", { interaction_id: ix.id, sdp: pc.localDescription.sdp, type: "offer" });
-  await pc.setRemoteDescription(answer);
-  phones.set(ix.id, { pc, stream, audio, held: false, muted: false });
 }
