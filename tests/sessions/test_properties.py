@@ -44,6 +44,8 @@ command = st.one_of(
     st.tuples(st.just("transfer"), target_ix, actor, st.sampled_from(TARGETS), st.sampled_from(list(TransferMode))),
     st.tuples(st.just("complete_consult"), target_ix, actor),
     st.tuples(st.just("cancel_consult"), target_ix, actor),
+    st.tuples(st.just("join_consult"), target_ix, st.sampled_from(ACTORS)),
+    st.tuples(st.just("requeue"), target_ix, st.sampled_from([None, *ACTORS])),
     st.tuples(st.just("switch"), target_ix, actor, st.sampled_from(CHANNELS)),
     st.tuples(st.just("message"), target_ix, st.sampled_from([None, "handler", *ACTORS])),
     st.tuples(st.just("note"), target_ix, actor),
@@ -112,6 +114,10 @@ async def run(world: World, commands: list[tuple]) -> None:
                     await s.complete_consult(people[args[1]], iid)
                 case "cancel_consult":
                     await s.cancel_consult(people[args[1]], iid)
+                case "join_consult":
+                    await s.join_consult(people[args[1]], iid)
+                case "requeue":
+                    await s.requeue(iid, "audio dropped", people[args[1]].id if args[1] else None)
                 case "switch":
                     await s.switch_channel(people[args[1]], iid, *args[2])
                 case "message":
