@@ -35,6 +35,8 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 from aiortc.mediastreams import MediaStreamError
 from av.audio.resampler import AudioResampler
 
+from sessions.errors import IllegalTransition
+
 from .audio import TWILIO_RATE, MulawDecoder, MulawEncoder
 from .mixer import RATE, TICK, Floor, Jitter, MonitorMode, Party, Role, mix
 
@@ -268,8 +270,10 @@ class Bridge:
 
     async def connect_peer(self, leg_id: str, role: Role, offer_sdp: str, offer_type: str,
                            mode: MonitorMode = MonitorMode.LISTEN, user_id: str | None = None, ice_servers: list | None = None) -> RTCSessionDescription:
-        """Answers a browser's offer; a new offer for the same leg replaces a dropped (or older) connection."""
-        await self.remove(leg_id)
+        """Answers a browser's offer; a new offer for the same leg replaces a dropped (or older) connection.
+
+        The new connection is negotiated first: an offer that fails leaves the current leg as it was.
+        """
         pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers or []))
         leg = PeerLeg(Party(role, mode), pc, user_id)
 
@@ -291,9 +295,16 @@ class Bridge:
             if now == CALLER and self.on_caller_gone is not None:
                 await self.on_caller_gone(self)
 
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type=offer_type))
-        pc.addTrack(leg.track)
-        await pc.setLocalDescription(await pc.createAnswer())  # gathers ICE: one round trip suffices
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type=offer_type))
+            pc.addTrack(leg.track)
+            await pc.setLocalDescription(await pc.createAnswer())  # gathers ICE: one round trip suffices
+            if self.closed:
+                raise IllegalTransition(f"The call on interaction {self.interaction_id} ended while its audio was connecting.")
+        except BaseException:
+            await pc.close()
+            raise
+        await self.remove(leg_id)  # the older connection of this leg, if any (and any that raced this one)
         self.legs[leg_id] = leg
         if role is Role.AGENT:
             self._set(held=False)  # an agent (re)connecting takes the caller off hold
@@ -313,8 +324,11 @@ class Bridge:
             self._watch_for_agent(leg.user_id)
 
     def _watch_for_agent(self, user_id: str | None) -> None:
-        if self.on_agent_lost is None or self.watchdog is not None:
+        """Starts the agent's reconnect deadline (replacing an older one: it is about whoever dropped last)."""
+        if self.on_agent_lost is None:
             return
+        if self.watchdog is not None:
+            self.watchdog.cancel()
 
         async def wait() -> None:
             await asyncio.sleep(self.reconnect_grace)  # a deadline, not synchronisation: the agent's time to reconnect
@@ -365,6 +379,9 @@ class Bridge:
         """The consulted party takes the caller over: the agent's leg goes, the target's becomes the agent's."""
         target = self.legs.pop(CONSULT, None)
         agent = self.legs.pop(AGENT, None)
+        if self.watchdog is not None:  # a deadline for the agent who is leaving no longer applies
+            self.watchdog.cancel()
+            self.watchdog = None
         if agent is not None:
             await agent.close()
         if target is not None:

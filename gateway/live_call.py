@@ -112,17 +112,17 @@ class LiveCalls:
                                         from_user=user_id)
         except DomainError as exc:
             log.info("call %s not requeued: %s", interaction_id, exc)
+            return
+        await self.consult_cancelled(interaction_id)  # a consult that agent had open ended with them
 
     # -- who joins -------------------------------------------------------------------
 
-    async def leg_for(self, user: User, ix: Interaction) -> tuple[str, Part]:
+    def leg_for(self, user: User, ix: Interaction) -> tuple[str, Part]:
         """Which leg a user's browser is on this call: handling it, being consulted, or monitoring it."""
-        if user.id == ix.assigned_to:
+        if user.id == ix.assigned_to and ix.status is Status.CLAIMED:
             return AGENT, Part.AGENT
         consult = ix.consult
         if consult is not None and consult.target.kind is TargetKind.USER and consult.target.id == user.id:
-            if consult.joined_at is None:
-                await self.sessions.join_consult(user, ix.id)
             return CONSULT, Part.CONSULT
         if user.role is Role.AGENT:
             raise PermissionDenied("Only the agent handling this call, the one consulted, or a supervisor connects to its audio.")
@@ -154,10 +154,12 @@ class LiveCalls:
     async def consult_completed(self, ix: Interaction) -> Interaction:
         """The consulted party takes the caller over; if they never came on the line, the call moves as a cold transfer would."""
         bridge = self.bridges.get(ix.id)
-        self.consult_calls.pop(ix.id, None)
+        dialled = self.consult_calls.pop(ix.id, None)
         if bridge is not None and bridge.has(CONSULT):
             await bridge.complete_consult()
             return ix
+        if dialled is not None:
+            await self._hang_up(ix.id, dialled)  # not answered yet: the caller is sent to the number directly instead
         return await self._move(ix, bridge)
 
     async def consult_cancelled(self, interaction_id: str) -> None:

@@ -45,7 +45,10 @@ async def media_socket(ws: WebSocket) -> None:
 
     async def send(text: str) -> None:
         async with lock:
-            await ws.send_text(text)
+            try:
+                await ws.send_text(text)
+            except WebSocketDisconnect as exc:  # the bridge's senders know ConnectionError, not Starlette
+                raise ConnectionError(f"Twilio's media socket closed ({exc.code})") from exc
 
     bridge: Bridge | None = None
     leg: TwilioLeg | None = None  # held as an object: a consult leg becomes the agent's when the transfer completes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from aiortc.exceptions import InvalidStateError
+from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 
 from channels.chat import TOKENS, token_digest
 from channels.mixer import MonitorMode
@@ -33,18 +33,16 @@ async def _answer(bridge: Bridge, leg_id: str, part: Part, body: WebrtcOffer | C
                   user_id: str | None = None) -> SessionDescription:
     try:
         answer = await bridge.connect_peer(leg_id, part, body.sdp, body.type, mode, user_id)
-    except (ValueError, IndexError, KeyError, AttributeError, TypeError, InvalidStateError) as exc:
+    except (ValueError, IndexError, KeyError, AttributeError, TypeError, InvalidStateError, InvalidAccessError, OperationError, InternalError) as exc:
         raise RequestError(422, "invalid_sdp", f"The SDP offer could not be used: {exc}") from None
     return SessionDescription(sdp=answer.sdp, type=answer.type)
 
 
 def _own_leg(user: User, ix: Interaction, bridge: Bridge) -> str:
-    for leg_id in (AGENT if user.id == ix.assigned_to else None, CONSULT, monitor_leg(user.id)):
-        if leg_id is None:
-            continue
-        if leg_id == CONSULT and not (ix.consult and ix.consult.target.id == user.id):
-            continue
-        if bridge.has(leg_id):
+    """The leg of this user's own browser (never an outside party's leg, nor another user's)."""
+    for leg_id in (AGENT, CONSULT, monitor_leg(user.id)):
+        leg = bridge.legs.get(leg_id)
+        if isinstance(leg, PeerLeg) and leg.user_id == user.id:
             return leg_id
     raise IllegalTransition(f"{user.name} is not connected to the audio of interaction {ix.id}.")
 
@@ -60,8 +58,10 @@ async def webrtc_offer(call: Call) -> SessionDescription:
     live = _live(call)
     ix = await call.sessions.get(call.user, call.body.interaction_id)
     bridge = live.require(ix.id)
-    leg_id, part = await live.leg_for(call.user, ix)
+    leg_id, part = live.leg_for(call.user, ix)
     answer = await _answer(bridge, leg_id, part, call.body, call.body.mode, call.user.id)
+    if part is Part.CONSULT and ix.consult is not None and ix.consult.joined_at is None:
+        await call.sessions.join_consult(call.user, ix.id)  # on the line: the consulted user has accepted
     if part is Part.MONITOR:
         await _announce_monitor(call, ix.id, call.body.mode)
     return answer
@@ -149,7 +149,7 @@ async def customer_call(call: Call) -> SessionDescription:
     bridge = await live.open(ix, f"WR{secrets.token_hex(16)}", WEB_RECORDING_RATE)
     try:
         answer = await _answer(bridge, CALLER, Part.CALLER, call.body)
-    except RequestError:
+    except BaseException:
         await live.discard(bridge)  # nothing happened: no channel switch, no recording
         raise
     bridge.on_caller_gone = live.web_call_ended

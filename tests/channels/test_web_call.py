@@ -71,6 +71,18 @@ async def test_customer_calls_from_the_chat_and_the_agent_answers_in_the_browser
             await agent.ear.until(lambda: agent.ear.hears(CUSTOMER_HZ, t) > 0.3)
             await customer.ear.until(lambda: customer.ear.hears(AGENT_HZ, t) > 0.3)
 
+            # A broken reconnect (garbage, or no codec in common) is refused and leaves the call as it was.
+            r = await http.post("/api/chat/call", json={"token": token, "sdp": "v=0\r\nnonsense", "type": "offer"})
+            assert r.status_code == 422, r.text
+            odd = Browser(CUSTOMER_HZ)
+            offer = await odd.offer()
+            no_codec = "\r\n".join(line for line in offer["sdp"].split("\r\n") if not line.startswith(("a=rtpmap", "a=fmtp", "a=rtcp-fb")))
+            r = await http.post("/api/chat/call", json={"token": token, "sdp": no_codec, "type": "offer"})
+            assert r.status_code == 422 and r.json()["error"] == "invalid_sdp", r.text
+            await odd.close()
+            t = time.monotonic()
+            await agent.ear.until(lambda: agent.ear.hears(CUSTOMER_HZ, t) > 0.3)
+
             assert (await http.post("/api/chat/hangup", json={"token": token})).status_code == 204
             assert (await frame(chat, "channel"))["channel"] == "messaging/chat", "the conversation goes on as chat"
             assert (await http.post("/api/chat/hangup", json={"token": token})).status_code == 409, "nothing left to hang up"
