@@ -259,9 +259,6 @@ class Bridge:
     def has(self, leg_id: str) -> bool:
         return leg_id in self.legs
 
-    def twilio_legs(self) -> list[TwilioLeg]:
-        return [leg for leg in self.legs.values() if isinstance(leg, TwilioLeg)]
-
     def add_twilio(self, leg_id: str, role: Role, call_sid: str, stream_sid: str, send: Callable[[str], Awaitable[None]]) -> TwilioLeg:
         leg = TwilioLeg(Party(role), call_sid, stream_sid, send)
         self.legs[leg_id] = leg
