@@ -35,6 +35,7 @@ from sessions import Sessions
 from sessions.errors import DomainError, IllegalTransition
 from sessions.events import Event
 from sessions.model import CommType, Customer, Direction, Interaction, Message, State, Status, Subtype
+from sessions.stores import Store
 
 TOKENS = "chat:tokens"
 MAX_BODY = 4_000
@@ -77,6 +78,14 @@ class TypingFrame(Frame):
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+UNKNOWN_SESSION = "This chat session is unknown or has expired; start a new chat."
+
+
+async def interaction_of(store: Store, token: str) -> str | None:
+    """The interaction a chat session token belongs to (the widget's socket and its web calls both use it)."""
+    return await store.map_get(TOKENS, token_digest(token))
 
 
 @dataclass
@@ -171,9 +180,9 @@ class ChatSession:
         return [await self._session_frame(ix, token, None)]  # type: ignore[arg-type]
 
     async def _resume(self, frame: ResumeFrame) -> list[dict[str, Any]]:
-        ix_id = await self.sessions.store.map_get(TOKENS, token_digest(frame.token))
+        ix_id = await interaction_of(self.sessions.store, frame.token)
         if ix_id is None:
-            raise ChatError("unknown_session", "This chat session is unknown or has expired; start a new chat.")
+            raise ChatError("unknown_session", UNKNOWN_SESSION)
         self.interaction_id = ix_id
         ix = await self.sessions.store.get_interaction(ix_id)
         return [await self._session_frame(ix, frame.token, frame.after)]

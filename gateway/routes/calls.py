@@ -6,7 +6,7 @@ import secrets
 
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 
-from channels.chat import TOKENS, token_digest
+from channels.chat import UNKNOWN_SESSION, interaction_of
 from channels.mixer import MonitorMode
 from channels.mixer import Role as Part
 from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, PeerLeg, monitor_leg
@@ -127,9 +127,9 @@ async def three_way(call: Call) -> Toggle:
 
 
 async def _customer_interaction(call: Call, token: str) -> Interaction:
-    ix_id = await call.sessions.store.map_get(TOKENS, token_digest(token))
+    ix_id = await interaction_of(call.sessions.store, token)
     if ix_id is None:
-        raise NotFound("This chat session is unknown or has expired; start a new chat.")
+        raise NotFound(UNKNOWN_SESSION)
     ix = await call.sessions.store.get_interaction(ix_id)
     if ix.state is not State.ACTIVE:
         raise IllegalTransition("This conversation has ended; start a new chat to call.")

@@ -29,10 +29,8 @@ HEARD, UNHEARD = 0.15, 0.03
 
 @pytest.fixture
 def fake() -> Iterator[FakeTwilio]:
-    f = FakeTwilio(SID, TOKEN)
-    f.start()
-    yield f
-    f.stop()
+    with FakeTwilio(SID, TOKEN) as f:
+        yield f
 
 
 @pytest.fixture

@@ -49,10 +49,8 @@ class Twilio:
 
 @pytest.fixture
 def fake() -> Iterator[FakeTwilio]:
-    f = FakeTwilio(SID, TOKEN)
-    f.start()
-    yield f
-    f.stop()
+    with FakeTwilio(SID, TOKEN) as f:
+        yield f
 
 
 @pytest.fixture

@@ -9,67 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import fractions
 import io
 import json
 import time
 import wave
 from collections.abc import Iterator
 
-import av
 import httpx
 import numpy as np
 import pytest
 import websockets
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from twilio.request_validator import RequestValidator
 
-from channels.audio import CHUNK, MulawDecoder
+from channels.audio import MulawDecoder
+from tests.channels.peers import Tone, dominant_hz, mulaw_tone
 from tests.processes import GatewayProcess, twilio_gateway
 
 SID, TOKEN, ADMIN_TOKEN = "AC" + "2" * 32, "bridge-twilio-token", "bridge-admin"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CALLER_HZ, AGENT_HZ = 1000.0, 440.0
-
-
-def dominant_hz(x: np.ndarray, rate: int) -> float:
-    x = x.astype(np.float64) - np.mean(x)
-    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
-    return float(np.argmax(spectrum) * rate / len(x))
-
-
-def mulaw_tone(hz: float, seconds: float) -> list[bytes]:
-    """A tone as Twilio would send it: 8 kHz mu-law in 20 ms chunks (encoded by PyAV)."""
-    n = int(8000 * seconds)
-    pcm = (np.sin(2 * np.pi * hz * np.arange(n) / 8000) * 12000).astype(np.int16)
-    codec = av.CodecContext.create("pcm_mulaw", "w")
-    codec.sample_rate, codec.layout, codec.format = 8000, "mono", "s16"
-    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-    frame.sample_rate, frame.pts, frame.time_base = 8000, 0, fractions.Fraction(1, 8000)
-    data = b"".join(bytes(p) for p in codec.encode(frame)) + b"".join(bytes(p) for p in codec.encode(None))
-    return [data[i : i + CHUNK] for i in range(0, len(data) - CHUNK + 1, CHUNK)]
-
-
-class Tone(MediaStreamTrack):
-    """The browser's microphone: a tone at 48 kHz, paced in real time like a device."""
-
-    kind = "audio"
-
-    def __init__(self, hz: float) -> None:
-        super().__init__()
-        self.hz, self.t, self.start = hz, 0, None
-
-    async def recv(self) -> av.AudioFrame:
-        self.start = self.start or time.monotonic()
-        delay = self.start + self.t / 48000 - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)  # pacing a real-time source, not synchronisation
-        n = 960
-        pcm = (np.sin(2 * np.pi * self.hz * (self.t + np.arange(n)) / 48000) * 12000).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = 48000, self.t, fractions.Fraction(1, 48000)
-        self.t += n
-        return frame
 
 
 @pytest.fixture
