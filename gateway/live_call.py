@@ -121,8 +121,7 @@ class LiveCalls:
         """Which leg a user's browser is on this call: handling it, being consulted, or monitoring it."""
         if user.id == ix.assigned_to and ix.status is Status.CLAIMED:
             return AGENT, Part.AGENT
-        consult = ix.consult
-        if consult is not None and consult.target.kind is TargetKind.USER and consult.target.id == user.id:
+        if ix.consults(user.id):
             return CONSULT, Part.CONSULT
         if user.role is Role.AGENT:
             raise PermissionDenied("Only the agent handling this call, the one consulted, or a supervisor connects to its audio.")

@@ -135,7 +135,7 @@ def _require_status(ix: Interaction, action: str, *allowed: Status) -> None:
 def require_access(ix: Interaction, actor: User | None) -> None:
     if actor is None or actor.can_see_queue(ix.queue_id) or actor.id in (ix.assigned_to, ix.offered_to):
         return
-    if ix.consult is not None and ix.consult.target.kind is TargetKind.USER and ix.consult.target.id == actor.id:
+    if ix.consults(actor.id):
         return  # the user consulted on a warm transfer sees the call they are asked to take
     raise PermissionDenied(f"{actor.name} is not a member of queue {ix.queue_id}.")
 

@@ -287,6 +287,10 @@ class Interaction(Model):
     def channel(self) -> Channel:
         return Channel.CALL if self.type is CommType.CALL else Channel(self.subtype.value)
 
+    def consults(self, user_id: str) -> bool:
+        """Whether this user is the one being consulted on a warm transfer of it."""
+        return self.consult is not None and self.consult.target.kind is TargetKind.USER and self.consult.target.id == user_id
+
 
 #: Fields an edit after completion may change.  Everything else is either
 #: history (messages, activity) or the record of who did what, and stays.

@@ -107,6 +107,15 @@ class Sessions:
                 raise PermissionDenied(f"{actor.name} is not a member of queue {queue_id}.")
         return await self.store.list_interactions(queue_id, state, limit=limit, offset=offset)
 
+    async def involving(self, actor: User) -> list[Interaction]:
+        """Active interactions this user holds, is offered, or is consulted on, in any queue.
+
+        A consulted user may not belong to the call's queue: queue lists miss it, and a console
+        that reloads mid-consult finds it here.  Scans the active set, like the timer sweeps.
+        """
+        active = await self.store.list_interactions(None, State.ACTIVE, limit=100_000)
+        return [ix for ix in active if actor.id in (ix.assigned_to, ix.offered_to) or ix.consults(actor.id)]
+
     async def events_for(self, actor: User, cursor: Cursor | None, limit: int = 500) -> EventPage:
         """The slice of the log this user is entitled to: their queues' and their own interactions'."""
         queues = None if actor.role is Role.ADMIN else set(actor.queues)

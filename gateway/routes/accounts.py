@@ -8,7 +8,7 @@ from sessions.model import Role, User
 from ..operations import Call, Operations, bearer_token
 from sessions.presence import effective
 
-from ..schemas import LoginBody, LoginResult, NewUser, PresenceBody, PresenceState, UserPatch
+from ..schemas import InteractionList, LoginBody, LoginResult, NewUser, PresenceBody, PresenceState, UserPatch
 
 ops = Operations("accounts")
 
@@ -30,6 +30,13 @@ async def logout(call: Call) -> None:
 async def me(call: Call) -> User:
     """The user the token belongs to."""
     return call.user
+
+
+@ops("GET", "/api/me/interactions", response=InteractionList)
+async def my_interactions(call: Call) -> InteractionList:
+    """Active interactions one holds, is offered or is consulted on, whatever their queue (with the cursor to follow them live)."""
+    cursor = await call.sessions.store.last_cursor()
+    return InteractionList(items=await call.sessions.involving(call.user), cursor=cursor)
 
 
 def _require_admin(user: User) -> None:

@@ -148,6 +148,23 @@ class TestLifecycle:
         r = gw.client.post(f"{url}/consult/complete", headers=alice)
         assert (r.json()["status"], r.json()["offered_to"]) == ("pending", "bob")
 
+    def test_my_interactions_include_a_call_i_am_consulted_on_outside_my_queues(self, gw: Gateway):
+        gw.queue("sales")
+        gw.queue("support")
+        alice = gw.agent("alice", ["sales"])
+        bob = gw.agent("bob", ["support"])
+        mine = gw.inbound("sales")
+        gw.inbound("sales")  # another call of the queue: nobody's yet
+        url = f"/api/interactions/{mine['id']}"
+        gw.client.post(f"{url}/claim", headers=alice)
+        assert gw.client.get("/api/me/interactions", headers=bob).json()["items"] == []
+        gw.client.post(f"{url}/transfer", json={"target": {"kind": "user", "id": "bob"}, "mode": "warm"}, headers=alice)
+        listed = gw.client.get("/api/me/interactions", headers=bob).json()
+        assert [ix["id"] for ix in listed["items"]] == [mine["id"]] and listed["cursor"]
+        assert [ix["id"] for ix in gw.client.get("/api/me/interactions", headers=alice).json()["items"]] == [mine["id"]]
+        gw.client.post(f"{url}/consult/cancel", headers=alice)
+        assert gw.client.get("/api/me/interactions", headers=bob).json()["items"] == [], "the consult over, it is not his"
+
     def test_unresolved_goes_back_to_the_queue(self, gw: Gateway):
         gw.queue("sales")
         alice = gw.agent("alice", ["sales"])

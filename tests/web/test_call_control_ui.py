@@ -174,6 +174,8 @@ def test_warm_transfer_from_alice_to_bob_in_the_console(server: GatewayProcess, 
     # Bob is told, opens the call (not in his queues: it is his to see because he is consulted) and joins.
     banner = bob.get_by_role("region", name="Consult request")
     expect(banner).to_contain_text(f"Alice is consulting you about a call from {CALLER}")
+    bob.reload()  # a console reloaded mid-consult still finds the call, though it is in none of his queues
+    expect(banner).to_contain_text(f"Alice is consulting you about a call from {CALLER}")
     banner.get_by_role("link", name="Open call").click()
     notice = bob.get_by_role("region", name="Consult", exact=True)
     expect(notice).to_contain_text("Alice is consulting you about this call")

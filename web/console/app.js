@@ -140,7 +140,11 @@ async function route() {
 // Loads the queues and their active interactions; returns the cursor to follow live from without a gap.
 async function load() {
   state.queues = new Map((await api("GET", "/api/queues")).map((q) => [q.id, q]));
-  let cursor = null;
+  // First what is one's own in any queue (a call one is consulted on may be in a queue one is not in);
+  // its cursor, read first, is the earliest, so following from it leaves no gap.
+  const mine = await api("GET", "/api/me/interactions");
+  mine.items.forEach(upsert);
+  let cursor = mine.cursor;
   for (const q of state.queues.keys()) {
     const list = await api("GET", `/api/queues/${q}/interactions?state=active&limit=500`);
     cursor = cursor || list.cursor;
