@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import contextlib
 import json
 import logging
 
@@ -84,7 +85,9 @@ async def media_socket(ws: WebSocket) -> None:
                 elif event == "media" and leg is not None:
                     leg.receive(msg["media"]["payload"])
                 elif event == "stop":
-                    await ws.close()
+                    async with lock:  # not in the middle of a send of the bridge's
+                        with contextlib.suppress(RuntimeError):  # Twilio may have closed first: the stream is over either way
+                            await ws.close()
                     break
             except (KeyError, TypeError, ValueError, binascii.Error) as exc:
                 log.warning("malformed media frame skipped: %s", exc)
