@@ -14,6 +14,8 @@ from sessions.stores import Store
 CALLS, MESSAGES, RECORDINGS, THREADS = "twilio:calls", "twilio:messages", "twilio:recordings", "twilio:threads"
 #: Interaction id -> its current call SID (to redirect a live call).
 CALL_OF = "twilio:call_of"
+#: Call SID of an outside number dialled for a warm transfer's consult -> the interaction.
+CONSULT_CALLS = "twilio:consult_calls"
 
 
 def thread_key(customer_number: str, our_number: str) -> str:

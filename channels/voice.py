@@ -7,7 +7,7 @@ import logging
 from sessions.errors import AlreadyExists, DomainError
 from sessions.model import CommType, Customer, Interaction, State, Status, Subtype
 
-from .threads import CALL_OF, CALLS, THREADS, thread_key
+from .threads import CALL_OF, CALLS, CONSULT_CALLS, THREADS, thread_key
 from .twilio import TwilioContext, connect_twiml, derived_id, dial_twiml, need, say_twiml, voicemail_twiml
 from .twilio_rest import ProviderError
 
@@ -16,6 +16,8 @@ log = logging.getLogger("channels.voice")
 #: Statuses after which the call is over.
 FINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 NOT_IN_SERVICE = "Sorry, this number is not in service."
+CONSULT_STATUS = {"initiated": "dialling", "ringing": "ringing", "in-progress": "answered", "completed": "hung up", "busy": "busy",
+                  "no-answer": "no answer", "failed": "the call failed", "canceled": "cancelled"}
 
 
 class VoiceChannel:
@@ -70,6 +72,12 @@ class VoiceChannel:
     async def status(self, params: dict[str, str]) -> None:
         """Call progress; a caller hanging up before anyone answered is an abandon (it counts for SLA)."""
         call_sid, status = need(params, "CallSid"), need(params, "CallStatus")
+        consulted = await self.ctx.threads.lookup(CONSULT_CALLS, call_sid)
+        if consulted is not None:
+            # The number dialled for a consult: the agent sees whether it rings, answers or not (then cancels).
+            await self.ctx.sessions.provider_status(consulted, kind="consult_status", status=status, detail=f"Consulted number: {CONSULT_STATUS.get(status, status)}",
+                                                    call_sid=call_sid)
+            return
         ix_id = await self.ctx.threads.lookup(CALLS, call_sid)
         if ix_id is None:
             log.info("status %s for unknown call %s ignored", status, call_sid)
@@ -109,8 +117,10 @@ class VoiceChannel:
             raise ProviderError("Twilio is not configured: the outside number cannot be dialled.", "not_configured")
         if not ix.to_address:
             raise ProviderError("A consult call needs the queue's phone number to call from.", "no_number")
-        sent = await self.ctx.rest.create_call(to=number, from_=ix.to_address, twiml=connect_twiml(ix, self.ctx.media_url, leg="consult"), status_callback=None)
-        await self.ctx.threads.link(CALLS, sent.sid, ix.id)  # so its media stream is recognised; it has no status callback of its own
+        sent = await self.ctx.rest.create_call(to=number, from_=ix.to_address, twiml=connect_twiml(ix, self.ctx.media_url, leg="consult"),
+                                               status_callback=self.ctx.url("/webhooks/twilio/voice/status"))
+        await self.ctx.threads.link(CONSULT_CALLS, sent.sid, ix.id)  # its progress is the consult's, not the customer's call's
+        await self.ctx.threads.link(CALLS, sent.sid, ix.id)  # so its media stream is recognised
         return sent.sid
 
     async def hang_up(self, call_sid: str) -> None:

@@ -135,6 +135,22 @@ class TestVoice:
         [(sid, update)] = twilio.fake.updates
         assert sid == "CA100" and '<Dial callerId="+15550001000">+442071234567</Dial>' in update["Twiml"]
 
+    def test_consulted_outside_number_reports_its_progress_into_the_consult_not_the_call(self, twilio: Twilio):
+        alice = agent_online(twilio)
+        twilio.call()
+        [ix] = twilio.interactions()
+        twilio.gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
+        twilio.gw.client.post(f"/api/interactions/{ix['id']}/transfer", json={"target": {"kind": "external", "id": "+442071234567"}, "mode": "warm"}, headers=alice)
+        [dialled] = twilio.fake.calls
+        assert dialled["StatusCallback"] == f"{PUBLIC}/webhooks/twilio/voice/status"
+        for _ in range(2):  # Twilio retries: one entry
+            assert twilio.post("voice/status", {"CallSid": twilio.fake.call_sids[0], "AccountSid": SID, "CallStatus": "no-answer"}).status_code == 204
+        after = twilio.gw.client.get(f"/api/interactions/{ix['id']}", headers=alice).json()
+        [entry] = [a for a in after["activity"] if a["kind"] == "consult_status"]
+        assert entry["detail"] == "Consulted number: no answer" and entry["data"]["status"] == "no-answer"
+        assert (after["status"], after["assigned_to"], after["consult"]["target"]["id"]) == ("claimed", "alice", "+442071234567"), "the customer's call is untouched"
+        assert not [a for a in after["activity"] if a["kind"] == "call_status" and a["data"]["status"] == "no-answer"]
+
     def test_outbound_call_goes_through_the_rest_api_bridged_to_the_stream(self, twilio: Twilio):
         alice = agent_online(twilio)
         r = twilio.gw.client.post("/api/interactions", json={"queue_id": "sales", "type": "call", "subtype": "phone", "customer": {"phone": CUSTOMER}}, headers=alice)
