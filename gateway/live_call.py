@@ -58,11 +58,13 @@ class LiveCalls:
             return  # already ended (a hang-up and a dropped connection racing)
         recording_id = bridge.recording_id
         self.bridges.remove(bridge)
-        others = [leg.call_sid for lid, leg in bridge.legs.items() if lid != CALLER and isinstance(leg, TwilioLeg)]
+        others = {leg.call_sid for lid, leg in bridge.legs.items() if lid != CALLER and isinstance(leg, TwilioLeg)}
+        dialled = self.consult_calls.pop(bridge.interaction_id, None)
+        if dialled is not None:
+            others.add(dialled)  # a consult number still ringing: nobody is left for it to talk to
         duration = await bridge.close()
-        for sid in others:
+        for sid in sorted(others):
             await self._hang_up(bridge.interaction_id, sid)
-        self.consult_calls.pop(bridge.interaction_id, None)
         try:
             await self.sessions.provider_status(bridge.interaction_id, kind="media_status", status="stopped", detail="Live audio ended", stream_sid=recording_id)
             if duration is not None:

@@ -158,6 +158,7 @@ class Phone:
         self.events: list[dict] = []
         self.decoder = MulawDecoder()
         self.tasks: list[asyncio.Task] = []
+        self.stopped = False
 
     async def start(self, call_sid: str, stream_sid: str, params: dict[str, str]) -> None:
         signature = RequestValidator(self.token).compute_signature(self.url, {})
@@ -188,6 +189,10 @@ class Phone:
                     self.ear.add(f.to_ndarray().reshape(-1))
 
     async def stop(self) -> None:
+        """Hangs up (Twilio's stop, then the socket closes); once."""
+        if self.stopped:
+            return
+        self.stopped = True
         self.tasks[0].cancel()
         await self.ws.send(json.dumps({"event": "stop", "streamSid": self.stream_sid}))
         await self.ws.close()

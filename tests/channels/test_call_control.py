@@ -177,6 +177,14 @@ async def test_warm_transfer_to_an_outside_number_dials_it_and_bridges_its_strea
     assert fake.updates == [("CA1", {"Status": "completed"})]
 
 
+async def test_caller_hanging_up_during_a_consult_hangs_up_the_number_still_ringing(call: Call, fake: FakeTwilio):
+    r = await call.post("/transfer", call.alice, {"target": {"kind": "external", "id": "+14155550199"}, "mode": "warm"})
+    assert r.status_code == 200, r.text
+    await call.phone.stop()
+    assert await asyncio.to_thread(fake.updated.wait, 10)
+    assert fake.updates == [(fake.call_sids[0], {"Status": "completed"})]
+
+
 async def test_supervisor_listens_then_whispers_to_the_agent_then_barges_in(call: Call):
     alice, phone = call.alice_browser.ear, call.phone.ear
     r = await Browser(SUE_HZ).connect(call.http, "/api/webrtc/offer", {"interaction_id": call.id}, call.bob)
