@@ -32,6 +32,7 @@ from .webhooks import TwilioWebhooks
 from .operations import openapi, routes
 from .presence import Presence
 from .routes import all_operations
+from .security_headers import SecurityHeaders
 from .settings import Settings
 from .ws_agent import agent_socket
 from .ws_chat import chat_socket
@@ -143,7 +144,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         ],
         # The chat widget runs on customers' own sites and calls /api/chat/* from there.  Every API
         # authenticates with a bearer token, never a cookie, so any origin may call it (no credentials).
-        middleware=[Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        middleware=[Middleware(SecurityHeaders),  # outermost: CORS preflights and 413s carry the headers too
+                    Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                                allow_headers=["authorization", "content-type"], max_age=600),
                     Middleware(BodyLimit, limit=settings.max_body)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -9,6 +9,8 @@
  * resumes the same conversation and replays only what was missed.
  * Once a chat has started, "Call us" turns it into a voice call from the
  * browser (WebRTC, answered by the agent's browser); hanging up goes back to chat.
+ * A page with its own Content-Security-Policy allows the gateway's origin in script-src and its
+ * https/wss origin in connect-src; styles go in as a constructed stylesheet, so style-src needs nothing.
  */
 (() => {
   "use strict";
@@ -42,6 +44,7 @@
   .sbc-log li.agent{align-self:flex-start;background:#e5e7eb;border-bottom-left-radius:.2rem}
   .sbc-log li.notice{align-self:center;background:transparent;color:#4b5563;font-size:.85rem;font-style:italic}
   .sbc-log .meta{display:block;font-size:.72rem;opacity:.8;margin-top:.15rem}
+  .sbc .sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
   .sbc .sbc-typing{min-height:1.2rem;padding:0 1rem;font-size:.8rem;color:#4b5563}
   .sbc form.sbc-compose{display:flex;gap:.4rem;padding:.6rem;border-top:1px solid #e5e7eb}
   .sbc form.sbc-compose textarea{flex:1;resize:none;height:2.6rem}
@@ -61,7 +64,6 @@
     return node;
   };
 
-  const style = el("style", { text: css });
   const launch = el("button", { class: "sbc-launch", type: "button", "aria-haspopup": "dialog", "aria-expanded": "false" , text: "Chat with us" });
   const panel = el("section", { class: "sbc", role: "dialog", "aria-modal": "false", "aria-labelledby": "sbc-title", hidden: true });
   const close = el("button", { type: "button", "aria-label": "Close chat", text: "×" });
@@ -98,7 +100,6 @@
     const who = m.from === "customer" ? "You" : (m.name || "Agent");
     const li = el("li", { class: m.from, "data-id": m.id || "" }, el("span", { class: "sr-only", text: who + ": " }), m.body,
       el("span", { class: "meta", text: `${who} · ${when(m.at)}${m.from === "customer" ? " · " + (m.status || "sent") : ""}` }));
-    li.querySelector(".sr-only").style.cssText = "position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)";
     log.append(li); scroll();
     if (m.id) lastId = m.id;
   };
@@ -245,7 +246,15 @@
   log.addEventListener("focusin", () => send({ type: "read" }));
   document.addEventListener("visibilitychange", () => { if (!document.hidden && !log.hidden) send({ type: "read" }); });
 
-  document.head.append(style);
+  // A constructed stylesheet (CSSOM) rather than a <style> element: a host page whose CSP has no
+  // 'unsafe-inline' for styles (and the gateway's own /chat/ page) applies it all the same.
+  if (document.adoptedStyleSheets && window.CSSStyleSheet && "replaceSync" in CSSStyleSheet.prototype) {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+  } else {
+    document.head.append(el("style", { text: css }));  // browsers without constructable stylesheets
+  }
   document.body.append(launch, panel);
   if (saved()) { inChat(); connect(null); }
   if (script.dataset.open === "true" || saved()) show(true);

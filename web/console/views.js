@@ -25,7 +25,7 @@ export function home(ctx, main) {
   }, onsubmit: (e) => e.preventDefault() },
   h("label", {}, "Queue", queueSel), h("label", {}, "Type", typeSel), h("label", {}, "Status", statusSel));
   main.replaceChildren(h("h1", { text: "Queue Home" }), filters,
-    h("div", { class: "card", style: "padding:0" }, h("table", { "aria-label": "Active interactions" },
+    h("div", { class: "card flush" }, h("table", { "aria-label": "Active interactions" },
       h("thead", {}, h("tr", {}, ["Type", "Dir.", "Customer", "Queue", "Tags", "Status", "Age", "SLA", ""].map((t) => h("th", { scope: "col", text: t })))),
       tbody)));
 
@@ -92,7 +92,7 @@ export function completed(ctx, main) {
   h("label", {}, "From", h("input", { name: "since", type: "date" })), h("label", {}, "To", h("input", { name: "until", type: "date" })),
   h("label", {}, "Outcome", select("outcome", [["", "Any"], ["resolved", "Resolved"], ["unresolved", "Unresolved"]], "", "Outcome")),
   h("button", { type: "submit", class: "primary", text: "Search" }));
-  main.replaceChildren(h("h1", { text: "Completed interactions" }), form, h("div", { class: "card", style: "padding:0" },
+  main.replaceChildren(h("h1", { text: "Completed interactions" }), form, h("div", { class: "card flush" },
     h("table", { "aria-label": "Completed interactions" }, h("thead", {}, h("tr", {}, ["Type", "Customer", "Queue", "Outcome", "Disposition", "Completed by", "Completed"].map((t) => h("th", { scope: "col", text: t })))), results)));
   form.requestSubmit();
   return () => {};
@@ -301,7 +301,7 @@ export function supervisor(ctx, main) {
   const grid = h("div", { class: "metrics" });
   const board = h("tbody");
   main.replaceChildren(h("h1", { text: "Supervisor" }), h("h2", { text: "Queues, live" }), grid, h("h2", { text: "Agents" }),
-    h("div", { class: "card", style: "padding:0" }, h("table", { "aria-label": "Agent presence" }, h("thead", {}, h("tr", {}, ["Agent", "Queues", "Status", "Load"].map((t) => h("th", { scope: "col", text: t })))), board)));
+    h("div", { class: "card flush" }, h("table", { "aria-label": "Agent presence" }, h("thead", {}, h("tr", {}, ["Agent", "Queues", "Status", "Load"].map((t) => h("th", { scope: "col", text: t })))), board)));
   const pct = (sl) => (sl.service_level == null ? "—" : `${Math.round(sl.service_level * 100)}%`);
   function update() {
     const now = Date.now();
