@@ -27,13 +27,15 @@ import av
 import httpx
 import numpy as np
 import websockets
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCSessionDescription
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from channels.audio import MulawDecoder  # noqa: E402
+from channels.ice import MediaPeerConnection  # noqa: E402
+from tests.channels.peers import route_of  # noqa: E402
 from tests.channels.test_voice_bridge import ADMIN, ADMIN_TOKEN, SID, TOKEN, setup_call, twilio_stream  # noqa: E402
-from tests.processes import free_port, gateway_process  # noqa: E402
+from tests.processes import MEDIA_ADDRESSES, free_port, gateway_process  # noqa: E402
 
 PERIOD, BURST, LOUD = 0.4, 0.06, 3000
 
@@ -89,6 +91,12 @@ def pair(sent: list[float], heard: list[float]) -> list[float]:
     return out
 
 
+def on_loopback(pc: MediaPeerConnection) -> None:
+    """Precondition of every figure: the audio measured went between the named (loopback) addresses alone."""
+    route = route_of(pc)
+    assert set(route.gathered) <= set(MEDIA_ADDRESSES) and {route.local, route.remote} <= set(MEDIA_ADDRESSES), route
+
+
 def listener(track, into: list[tuple[float, np.ndarray]]) -> asyncio.Future:
     async def listen():
         while True:
@@ -99,7 +107,7 @@ def listener(track, into: list[tuple[float, np.ndarray]]) -> asyncio.Future:
 
 async def floor(count: int) -> tuple[list[float], list[float]]:
     """Two aiortc peers, direct: the latency WebRTC itself costs on this machine."""
-    a, b = RTCPeerConnection(RTCConfiguration(iceServers=[])), RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    a, b = MediaPeerConnection(MEDIA_ADDRESSES), MediaPeerConnection(MEDIA_ADDRESSES)
     mic_a, mic_b = Bursts(count), Bursts(count)
     heard_a, heard_b, tasks = [], [], []
     a.on("track", lambda t: tasks.append(listener(t, heard_a)))
@@ -111,6 +119,8 @@ async def floor(count: int) -> tuple[list[float], list[float]]:
     await b.setLocalDescription(await b.createAnswer())
     await a.setRemoteDescription(b.localDescription)
     await asyncio.sleep(count * PERIOD + 1.5)  # the measurement window: the bursts play in real time
+    on_loopback(a)
+    on_loopback(b)
     for t in tasks:
         t.cancel()
     await a.close()
@@ -126,7 +136,7 @@ async def through_gateway(count: int) -> tuple[list[float], list[float]]:
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
             ix_id, agent = await setup_call(http, server)
             twilio = await twilio_stream(server, ix_id)
-            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            pc = MediaPeerConnection(MEDIA_ADDRESSES)
             mic = Bursts(count)
             heard_browser: list[tuple[float, np.ndarray]] = []
             tasks = []
@@ -162,6 +172,7 @@ async def through_gateway(count: int) -> tuple[list[float], list[float]]:
                     sent_phone.append(time.monotonic())
                 await twilio.send(json.dumps({"event": "media", "streamSid": "MZ1", "media": {"payload": base64.b64encode(payload).decode()}}))
                 await asyncio.sleep(max(0, start + (i + 1) * 0.02 - time.monotonic()))
+            on_loopback(pc)
             await twilio.send(json.dumps({"event": "stop", "streamSid": "MZ1"}))
             await twilio.close()
             for t in tasks:

@@ -31,13 +31,14 @@ from pathlib import Path
 
 import av
 import numpy as np
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from av.audio.resampler import AudioResampler
 
 from sessions.errors import IllegalTransition
 
 from .audio import TWILIO_RATE, MulawDecoder, MulawEncoder
+from .ice import MediaPeerConnection
 from .mixer import RATE, TICK, Floor, Jitter, MonitorMode, Party, Role, mix
 
 log = logging.getLogger("channels.voice_bridge")
@@ -209,8 +210,11 @@ class StereoRecorder:
 
 class Bridge:
     def __init__(self, interaction_id: str, recorder: StereoRecorder | None = None, recording_id: str = "",
-                 on_agent_lost: Callable[[str, str | None], Awaitable[None]] | None = None, reconnect_grace: float = 20.0) -> None:
+                 on_agent_lost: Callable[[str, str | None], Awaitable[None]] | None = None, reconnect_grace: float = 20.0,
+                 media_addresses: tuple[str, ...] = ()) -> None:
         self.interaction_id = interaction_id
+        #: Where browsers' audio binds and is advertised (`channels.ice`); empty: every non-loopback interface.
+        self.media_addresses = media_addresses
         self.recorder = recorder
         self.recording_id = recording_id
         #: Runs when a browser caller's connection drops (a phone caller's end is its media stream stopping).
@@ -271,7 +275,7 @@ class Bridge:
 
         The new connection is negotiated first: an offer that fails leaves the current leg as it was.
         """
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers or []))
+        pc = MediaPeerConnection(self.media_addresses, ice_servers)
         leg = PeerLeg(Party(role, mode), pc, user_id)
 
         @pc.on("track")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from channels.ice import check_bindable
 from channels.mixer import Role as Part
 from channels.twilio_rest import ProviderError
 from channels.voice import VoiceChannel
@@ -27,6 +28,7 @@ log = logging.getLogger("gateway.live_call")
 class LiveCalls:
     def __init__(self, sessions: Sessions, voice: VoiceChannel, settings: Settings) -> None:
         self.sessions, self.voice, self.settings = sessions, voice, settings
+        check_bindable(settings.media_addresses)  # a media address not on this machine stops start-up, not each call
         self.bridges = Bridges()
         #: Outside numbers dialled for a consult, by interaction: hung up if the consult is cancelled before they answer.
         self.consult_calls: dict[str, str] = {}
@@ -48,7 +50,8 @@ class LiveCalls:
         old = self.bridges.get(ix.id)
         if old is not None:  # a new call on the same interaction (the customer called back): the old one is over
             await self.close(old)
-        bridge = Bridge(ix.id, recorder, recording_id, on_agent_lost=self.agent_lost, reconnect_grace=self.settings.agent_reconnect_seconds)
+        bridge = Bridge(ix.id, recorder, recording_id, on_agent_lost=self.agent_lost, reconnect_grace=self.settings.agent_reconnect_seconds,
+                        media_addresses=self.settings.media_addresses)
         self.bridges.add(bridge)
         return bridge
 

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from channels.ice import parse_addresses
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -37,6 +39,9 @@ class Settings:
     agent_reconnect_seconds: float = 20.0
     #: Seconds between retries of recording downloads that failed.
     download_retry_interval: float = 30.0
+    #: The only addresses WebRTC media binds and advertises as ICE host candidates (production: the public
+    #: address browsers reach; tests: 127.0.0.1).  Empty: aioice's default, every non-loopback interface.
+    media_addresses: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -58,4 +63,5 @@ class Settings:
             ws_buffer=int(e.get("GATEWAY_WS_BUFFER", "1000")),
             agent_reconnect_seconds=float(e.get("GATEWAY_AGENT_RECONNECT_SECONDS", "20")),
             ws_deflate=e.get("GATEWAY_WS_DEFLATE", "").lower() in ("1", "true", "yes"),
+            media_addresses=parse_addresses(e.get("GATEWAY_MEDIA_ADDRESSES", "")),
         )

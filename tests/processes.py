@@ -11,6 +11,9 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+#: Where every test's and bench's WebRTC media binds and is advertised: loopback, on both ends.
+MEDIA_ADDRESSES = ("127.0.0.1",)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -37,7 +40,7 @@ class GatewayProcess:
 def gateway_process(env: dict[str, str], port: int | None = None, startup_timeout: float = 30) -> Iterator[GatewayProcess]:
     """Starts ``python -m gateway`` and yields once uvicorn reports it is serving."""
     port = port or free_port()
-    full_env = {**os.environ, "PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1", **env}
+    full_env = {**os.environ, "PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "GATEWAY_MEDIA_ADDRESSES": ",".join(MEDIA_ADDRESSES), "PYTHONUNBUFFERED": "1", **env}
     proc = subprocess.Popen([sys.executable, "-m", "gateway"], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     gp = GatewayProcess(port, proc)
     started = threading.Event()

@@ -14,16 +14,19 @@ import fractions
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import av
 import httpx
 import numpy as np
 import websockets
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from twilio.request_validator import RequestValidator
 
 from channels.audio import CHUNK, MulawDecoder
+from channels.ice import MediaPeerConnection
+from tests.processes import MEDIA_ADDRESSES
 
 
 def dominant_hz(x: np.ndarray, rate: int) -> float:
@@ -53,6 +56,30 @@ def mulaw_tone(hz: float, seconds: float) -> list[bytes]:
     frame.sample_rate, frame.pts, frame.time_base = 8000, 0, fractions.Fraction(1, 8000)
     data = b"".join(bytes(p) for p in codec.encode(frame)) + b"".join(bytes(p) for p in codec.encode(None))
     return [data[i : i + CHUNK] for i in range(0, len(data) - CHUNK + 1, CHUNK)]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one aiortc peer's media goes: the addresses it gathered, the other end's (signalled, or seen sending), the pair in use."""
+
+    gathered: tuple[str, ...]
+    remote_candidates: tuple[str, ...]
+    local: str
+    remote: str
+
+
+def route_of(pc: RTCPeerConnection) -> Route:
+    """The ICE route of a connected peer's first transport (bundled: the only one).
+
+    aiortc has no getter for the selected pair (its getStats has no candidate pairs), so this reads the
+    nominated pair of aioice's connection under its RTCIceTransport; the candidate lists are public API.
+    """
+    ice = pc.getTransceivers()[0].sender.transport.transport
+    nominated = ice._connection._nominated  # aioice: component -> CandidatePair, filled once ICE has completed
+    assert nominated, "ICE has not selected a pair yet"
+    pair = nominated[1]
+    return Route(gathered=tuple(c.ip for c in ice.iceGatherer.getLocalCandidates()), remote_candidates=tuple(c.ip for c in ice.getRemoteCandidates()),
+                 local=pair.local_addr[0], remote=pair.remote_addr[0])
 
 
 class Tone(MediaStreamTrack):
@@ -115,7 +142,7 @@ class Browser:
     """A browser on the call: aiortc, with a tone for a microphone."""
 
     def __init__(self, hz: float) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc = MediaPeerConnection(MEDIA_ADDRESSES)
         self.ear = Ear(48000)
         self.tasks: list[asyncio.Task] = []
 

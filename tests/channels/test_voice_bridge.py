@@ -19,12 +19,13 @@ import httpx
 import numpy as np
 import pytest
 import websockets
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCSessionDescription
 from twilio.request_validator import RequestValidator
 
 from channels.audio import MulawDecoder
+from channels.ice import MediaPeerConnection
 from tests.channels.peers import Tone, dominant_hz, mulaw_tone
-from tests.processes import GatewayProcess, twilio_gateway
+from tests.processes import MEDIA_ADDRESSES, GatewayProcess, twilio_gateway
 
 SID, TOKEN, ADMIN_TOKEN = "AC" + "2" * 32, "bridge-twilio-token", "bridge-admin"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -71,7 +72,7 @@ async def test_tones_cross_both_ways_and_the_call_is_recorded(server: GatewayPro
             await twilio.send(json.dumps({"event": "media", "media": {"payload": "%%%not-base64%%%"}}))
 
             # The browser: an aiortc peer with a 440 Hz microphone, offering over HTTP.
-            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            pc = MediaPeerConnection(MEDIA_ADDRESSES)
             heard: list[np.ndarray] = []
             first_heard: list[float] = []
 
@@ -163,13 +164,13 @@ async def test_handing_over_holds_the_caller_until_the_next_agent_connects():
         if sent[-1]["event"] == "clear":
             cleared.set()
 
-    bridge = Bridge("ix-1")
+    bridge = Bridge("ix-1", media_addresses=MEDIA_ADDRESSES)
     bridge.add_twilio(CALLER, Role.CALLER, "CA1", "MZ1", to_twilio)
     await bridge.hand_over()
     assert bridge.held and not bridge.has(AGENT)
     await asyncio.wait_for(cleared.wait(), 5)
     assert {"event": "clear", "streamSid": "MZ1"} in sent, "queued agent audio is flushed at once"
-    browser = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    browser = MediaPeerConnection(MEDIA_ADDRESSES)
     browser.addTransceiver("audio", direction="sendrecv")
     await browser.setLocalDescription(await browser.createOffer())
     answer = await bridge.connect_peer(AGENT, Role.AGENT, browser.localDescription.sdp, "offer")

@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.settings import Settings
 from sessions.stores import MemoryStore
+from tests.processes import MEDIA_ADDRESSES
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -61,6 +62,7 @@ class Gateway:
 
 
 def make_gateway(**overrides: Any) -> Iterator[Gateway]:
+    overrides.setdefault("media_addresses", MEDIA_ADDRESSES)  # any WebRTC media stays on loopback
     settings = Settings(admin_token=ADMIN_TOKEN, timer_interval=3600, **overrides)
     with TestClient(create_app(settings, store=MemoryStore())) as client:
         yield Gateway(client)

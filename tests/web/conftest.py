@@ -14,8 +14,10 @@ CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chro
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-        # The softphone test: a fake microphone (a beep), no permission prompt, plain host ICE candidates (no mDNS names).
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--disable-features=WebRtcHideLocalIpsWithMdns"]
+        # The softphone test: a fake microphone (a beep), no permission prompt, plain host ICE candidates (no mDNS names),
+        # and loopback among them: the gateway under test advertises 127.0.0.1 alone (tests/processes.py MEDIA_ADDRESSES).
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--disable-features=WebRtcHideLocalIpsWithMdns",
+        "--allow-loopback-in-peer-connection"]
 
 
 @pytest.fixture(scope="session")

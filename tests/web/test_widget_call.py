@@ -15,8 +15,10 @@ from playwright.sync_api import Browser, expect
 from websockets.sync.client import connect
 
 from tests.channels.peers import Browser as Peer
+from tests.channels.peers import Route, route_of
 from tests.processes import GatewayProcess, chat_gateway
 from tests.web.conftest import DOCS
+from tests.web.webrtc import routes_of, watch_peer_connections
 
 TOKEN = "widget-call-admin"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -42,6 +44,7 @@ class Loop:
 def test_customer_calls_from_the_widget_and_the_agent_hears_them(server: GatewayProcess, browser: Browser):
     alice = {"Authorization": "Bearer " + httpx.post(f"{server.url}/api/auth/login", json={"username": "alice", "password": "correct horse"}).json()["token"]}
     page = browser.new_page(viewport={"width": 1024, "height": 720})
+    watch_peer_connections(page)
     with connect(f"{server.ws_url}/ws/agent?token={alice['Authorization'].split()[1]}") as agent_ws:
         page.goto(f"{server.url}/chat/")
         dialog = page.get_by_role("dialog", name="Chat with us")
@@ -64,16 +67,25 @@ def test_customer_calls_from_the_widget_and_the_agent_hears_them(server: Gateway
         expect(call).to_contain_text("On call with Alice")
         loop = Loop()
 
-        async def answer() -> Peer:
+        async def answer() -> tuple[Peer, Route]:
             agent = Peer(440.0)
             async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
                 r = await agent.connect(http, "/api/webrtc/offer", {"interaction_id": ix_id}, alice)
                 assert r.status_code == 200, r.text
             t = time.monotonic()
             await agent.ear.until(lambda: len(agent.ear.since(t)) > 0 and np.abs(agent.ear.since(t)).max() > 1000, 15)
-            return agent
+            return agent, route_of(agent.pc)
 
-        agent = loop.run(answer())  # the customer's (fake, beeping) microphone reaches the agent
+        agent, route = loop.run(answer())  # the customer's (fake, beeping) microphone reaches the agent
+        # The gateway binds and advertises loopback alone, so both legs (Chromium's, the agent peer's) reach it on
+        # 127.0.0.1, and the agent peer sends from there too.  Chromium's own end cannot be held to loopback by any
+        # flag: it offers 127.0.0.1 (--allow-loopback-in-peer-connection) beside the host's other addresses, and
+        # ranks its loopback network (cost 50, type unknown) below ethernet (cost 0) before priority, so it may
+        # send from another address of this machine.
+        [browser_route] = routes_of(page)
+        assert "127.0.0.1" in browser_route.gathered and set(browser_route.remote_candidates) == {"127.0.0.1"}, browser_route
+        assert browser_route.remote == "127.0.0.1", browser_route
+        assert (route.local, route.remote, set(route.gathered)) == ("127.0.0.1", "127.0.0.1", {"127.0.0.1"}), route
         page.screenshot(path=str(DOCS / "chat-widget-call.png"))
 
         call.get_by_role("button", name="Hang up").click()
