@@ -36,8 +36,11 @@ from sessions.errors import DomainError, IllegalTransition
 from sessions.events import Event
 from sessions.model import CommType, Customer, Direction, Interaction, Message, State, Status, Subtype
 from sessions.stores import Store
+from sessions.text import clean_text
 
 TOKENS = "chat:tokens"
+#: The widget's own limit (its text box stops there): a longer frame is refused with an error frame the customer
+#: sees at once, unlike a provider's webhook, which must never be refused for what the customer wrote.
 MAX_BODY = 4_000
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: Agent activity kinds the widget announces.
@@ -167,13 +170,14 @@ class ChatSession:
             raise ChatError("already_started", "This connection already has a chat.")
         if not EMAIL.match(frame.email):
             raise ChatError("invalid", "email: not an email address")
+        topic = clean_text(frame.topic or "")
         event = await self.sessions.route_inbound(type=CommType.MESSAGING, subtype=Subtype.CHAT,
                                                   customer=Customer(name=frame.name, email=frame.email, phone=frame.phone),
-                                                  first_message=frame.topic)
+                                                  first_message=topic or None)
         ix = event.interaction
         assert ix is not None
-        if frame.topic:
-            ix = (await self.sessions.add_message(None, ix.id, direction=Direction.INBOUND, body=frame.topic, channel=Subtype.CHAT, status="delivered")).interaction
+        if topic.strip():
+            ix = (await self.sessions.add_message(None, ix.id, direction=Direction.INBOUND, body=topic, channel=Subtype.CHAT, status="delivered")).interaction
         token = secrets.token_urlsafe(24)
         await self.sessions.store.map_set(TOKENS, token_digest(token), ix.id)  # type: ignore[union-attr]
         self.interaction_id = ix.id  # type: ignore[union-attr]
@@ -202,6 +206,8 @@ class ChatSession:
         assert self.interaction_id is not None
         if len(frame.body) > MAX_BODY:
             raise ChatError("too_large", f"Messages are limited to {MAX_BODY} characters.")
+        if not clean_text(frame.body).strip():
+            raise ChatError("invalid", "body: the message has no text.")
         message_id = None
         if frame.client_id:
             # A resend after a drop carries the same client id: it is stored once.

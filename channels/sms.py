@@ -6,6 +6,7 @@ import logging
 
 from sessions.errors import AlreadyExists, IllegalTransition
 from sessions.model import CommType, Customer, Direction, Interaction, Message, State, Subtype
+from sessions.text import clean_text
 
 from .threads import MESSAGES, THREADS, thread_key
 from .twilio import TwilioContext, derived_id, need
@@ -19,9 +20,15 @@ class SmsChannel:
         self.ctx = ctx
 
     async def inbound(self, params: dict[str, str]) -> str:
-        """Stores the text in the customer's active interaction with this number, or a new (linked) one; returns its id."""
+        """Stores the text in the customer's active interaction with this number, or a new (linked) one; returns its id.
+
+        Everything is read and validated before the first write, and the body is
+        cleaned (never refused: Twilio would retry a refusal forever), so a text
+        that creates an interaction cannot fail on its message afterwards.
+        """
         sid, sender, number = need(params, "MessageSid"), need(params, "From"), need(params, "To")
-        body = params.get("Body", "")
+        body = clean_text(params.get("Body", ""))
+        customer = Customer(phone=sender)
         sessions, threads = self.ctx.sessions, self.ctx.threads
         known = await threads.lookup(MESSAGES, sid)
         if known is not None:
@@ -35,17 +42,21 @@ class SmsChannel:
             hint = await self.ctx.queue_for_number(number)
             ix_id = derived_id("sms", sid)
             try:
-                await sessions.route_inbound(type=CommType.MESSAGING, subtype=Subtype.TEXT, customer=Customer(phone=sender), to_address=number,
+                await sessions.route_inbound(type=CommType.MESSAGING, subtype=Subtype.TEXT, customer=customer, to_address=number,
                                              first_message=body, queue_hint=hint.id if hint else None, id=ix_id,
                                              parent_id=current.id if current is not None else None)
             except AlreadyExists:
                 pass  # the same text delivered twice at once: the first created it
             await threads.link(THREADS, key, ix_id)
+        message_id = derived_id("sms-message", sid)
         try:
             await sessions.add_message(None, ix_id, direction=Direction.INBOUND, body=body, channel=Subtype.TEXT, provider_id=sid, status="received",
-                                       message_id=derived_id("sms-message", sid))
+                                       message_id=message_id)
         except IllegalTransition:
-            pass  # already added by a concurrent delivery of the same text
+            # Already added by a concurrent delivery of the same text.  If not (the conversation completed
+            # meanwhile), the refusal stands: Twilio retries, and the retry opens a new linked interaction.
+            if not any(m.id == message_id for m in (await sessions.store.get_interaction(ix_id)).messages):
+                raise
         await threads.link(MESSAGES, sid, ix_id)
         return ix_id
 

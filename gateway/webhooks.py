@@ -7,6 +7,11 @@ delivers at least once, so each request has a dedupe key: the
 ``I-Twilio-Idempotency-Token`` header where present, else the SID plus the
 event.  The first answer is remembered and replayed for retries; the
 channels' own derived ids make even a concurrent duplicate a no-op.
+
+A signed request is never refused for what the customer wrote: texts and
+transcriptions are kept as ``sessions.text.clean_text`` leaves them (control
+characters but newline and tab removed; past 10,000 characters truncated,
+ending with `` […truncated]``), cleaned before anything is stored.
 """
 
 from __future__ import annotations
@@ -49,7 +54,13 @@ class TwilioWebhooks:
         params = {k: v for k, v in form.multi_items() if isinstance(v, str)}
         url = self.ctx.public_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         signature = request.headers.get("x-twilio-signature", "")
-        if not signature or not self.validator.validate(url, params, signature):
+        try:
+            valid = bool(signature) and self.validator.validate(url, params, signature)
+        except UnicodeEncodeError:
+            # Lone surrogates (a form part declared in a charset such as unicode_escape): Twilio signs
+            # UTF-8, so no genuine request carries them; refused like any bad signature, never a 500.
+            valid = False
+        if not valid:
             raise RequestError(403, "forbidden", "Missing or invalid X-Twilio-Signature.")
         return params
 

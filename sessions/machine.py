@@ -14,6 +14,13 @@ Who may do what:
 * the *handler* (the assignee, or a supervisor/admin of the queue) transfers,
   switches channel, ends and completes;
 * ``actor=None`` is the system or the customer (provider callbacks, timers).
+
+Access before state: every command that looks at the state does so through
+:func:`_require`, which checks that the actor may see the interaction first.
+Someone outside its queue is refused (403) whatever the status, so a refusal
+never tells them what state an interaction they may not see is in (a 409
+would).  Whether a *member* may act (are they the handler?) is checked after
+the state, so members still learn why a command does not fit.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from pydantic import ValidationError
 from .errors import FieldNotEditable, IllegalTransition, InvalidCommand, PermissionDenied
 from .events import Event
 from .model import (
+    ACTIVE_STATUSES,
     EDITABLE_AFTER_COMPLETION,
     FROZEN_AFTER_COMPLETION,
     SUBTYPES,
@@ -120,19 +128,8 @@ def _log(ix: Interaction, at: datetime, kind: str, by: str, detail: str, **data:
     ix.activity.append(ActivityEntry(at=at, kind=kind, by=by, detail=detail, data=data))
 
 
-def _require_active(ix: Interaction, action: str) -> None:
-    if ix.state is not State.ACTIVE:
-        raise IllegalTransition(f"Cannot {action} interaction {ix.id}: it is completed.")
-
-
-def _require_status(ix: Interaction, action: str, *allowed: Status) -> None:
-    _require_active(ix, action)
-    if ix.status not in allowed:
-        wanted = " or ".join(s.value for s in allowed)
-        raise IllegalTransition(f"Cannot {action} interaction {ix.id}: it is {ix.status.value}, and only {wanted} ones can be.")
-
-
 def require_access(ix: Interaction, actor: User | None) -> None:
+    """Whether ``actor`` may see the interaction at all: a member of its queue, its assignee or offeree, or the user consulted."""
     if actor is None or actor.can_see_queue(ix.queue_id) or actor.id in (ix.assigned_to, ix.offered_to):
         return
     if ix.consults(actor.id):
@@ -140,13 +137,28 @@ def require_access(ix: Interaction, actor: User | None) -> None:
     raise PermissionDenied(f"{actor.name} is not a member of queue {ix.queue_id}.")
 
 
-def _require_handler(ix: Interaction, actor: User | None, action: str) -> None:
+def require_handler(ix: Interaction, actor: User | None, action: str) -> None:
     """The assignee acts on their interaction; supervisors and admins on any of their queues'."""
     if actor is None or actor.id == ix.assigned_to:
         return
     require_access(ix, actor)
     if actor.role is Role.AGENT:
         raise PermissionDenied(f"Only the agent handling interaction {ix.id}, or a supervisor, can {action} it.")
+
+
+def _require(ix: Interaction, actor: User | None, action: str, *allowed: Status, handler: bool = False) -> None:
+    """The guard of every command that depends on the state: access, then state, then (``handler``) who handles it.
+
+    ``allowed`` names the statuses the command fits; none means any active one.
+    """
+    require_access(ix, actor)
+    if ix.status not in (allowed or ACTIVE_STATUSES):
+        if ix.state is not State.ACTIVE and Status.COMPLETED not in allowed:
+            raise IllegalTransition(f"Cannot {action} interaction {ix.id}: it is completed.")
+        wanted = " or ".join(s.value for s in allowed)
+        raise IllegalTransition(f"Cannot {action} interaction {ix.id}: it is {ix.status.value}, and only {wanted} ones can be.")
+    if handler:
+        require_handler(ix, actor, action)
 
 
 def _require_no_consult(ix: Interaction, action: str) -> None:
@@ -225,9 +237,7 @@ def create(
 
 def clone(parent: Interaction, *, id: str, queue: Queue, actor: User, now: datetime) -> Change:
     """A follow-up: a new active outbound interaction for the same customer, linked to its parent."""
-    if parent.state is not State.COMPLETED:
-        raise IllegalTransition(f"Cannot clone interaction {parent.id}: only completed interactions are cloned into a follow-up.")
-    require_access(parent, actor)
+    _require(parent, actor, "clone", Status.COMPLETED)
     return create(
         id=id,
         queue=queue,
@@ -248,7 +258,7 @@ def clone(parent: Interaction, *, id: str, queue: Queue, actor: User, now: datet
 
 def offer(ix: Interaction, *, to: User, queue: Queue, now: datetime) -> Change:
     """Ring one user for the queue's ring time; unanswered, it falls back to open."""
-    _require_status(ix, "offer", Status.OPEN)
+    _require(ix, None, "offer", Status.OPEN)
     if not to.can_see_queue(ix.queue_id):
         raise PermissionDenied(f"{to.name} is not a member of queue {ix.queue_id}.")
     nxt = _next(ix)
@@ -260,7 +270,7 @@ def offer(ix: Interaction, *, to: User, queue: Queue, now: datetime) -> Change:
 
 
 def decline(ix: Interaction, *, actor: User, now: datetime) -> Change:
-    _require_status(ix, "decline", Status.PENDING)
+    _require(ix, actor, "decline", Status.PENDING)
     if ix.offered_to != actor.id:
         raise PermissionDenied(f"Interaction {ix.id} is not offered to {actor.name}.")
     nxt = _next(ix)
@@ -270,7 +280,7 @@ def decline(ix: Interaction, *, actor: User, now: datetime) -> Change:
 
 
 def expire_offer(ix: Interaction, *, now: datetime) -> Change:
-    _require_status(ix, "expire the offer of", Status.PENDING)
+    _require(ix, None, "expire the offer of", Status.PENDING)
     if ix.offer_expires_at is None or now < ix.offer_expires_at:
         raise IllegalTransition(f"The offer of interaction {ix.id} is still ringing.")
     nxt = _next(ix)
@@ -281,8 +291,7 @@ def expire_offer(ix: Interaction, *, now: datetime) -> Change:
 
 
 def claim(ix: Interaction, *, actor: User, now: datetime) -> Change:
-    _require_active(ix, "claim")
-    require_access(ix, actor)
+    _require(ix, actor, "claim")
     if ix.status is Status.PENDING and ix.offered_to != actor.id:
         raise IllegalTransition(f"Cannot claim interaction {ix.id}: it is being offered to another user.")
     if ix.status not in (Status.OPEN, Status.PENDING):
@@ -359,8 +368,7 @@ def transfer(
     target_user: User | None = None,
 ) -> Change:
     """Cold: moves it now.  Warm (calls only): starts a consult; the customer holds."""
-    _require_status(ix, "transfer", Status.OPEN, Status.PENDING, Status.CLAIMED)
-    _require_handler(ix, actor, "transfer")
+    _require(ix, actor, "transfer", Status.OPEN, Status.PENDING, Status.CLAIMED, handler=True)
     _require_no_consult(ix, "transfer")
     if ix.queue_id != queue.id:
         raise InvalidCommand("queue must be the interaction's own queue")
@@ -395,8 +403,7 @@ def complete_consult(
     at once.  One who never came on the line gets it as an offer, like a cold
     transfer, so a call is never assigned to someone who is not there.
     """
-    _require_active(ix, "complete the consult of")
-    _require_handler(ix, actor, "complete the consult of")
+    _require(ix, actor, "complete the consult of", handler=True)
     if ix.consult is None:
         raise IllegalTransition(f"Interaction {ix.id} has no consult in progress.")
     target = ix.consult.target
@@ -410,7 +417,7 @@ def complete_consult(
 
 def join_consult(ix: Interaction, *, actor: User, now: datetime) -> Change:
     """The consulted user comes on the line (their audio connects): they have accepted the warm transfer."""
-    _require_active(ix, "join the consult of")
+    _require(ix, actor, "join the consult of")
     consult = ix.consult
     if consult is None or consult.target.kind is not TargetKind.USER or consult.target.id != actor.id:
         raise PermissionDenied(f"{actor.name} is not the one being consulted on interaction {ix.id}.")
@@ -427,7 +434,7 @@ def requeue(ix: Interaction, *, reason: str, now: datetime, from_user: str | Non
 
     ``from_user``: only from this agent; a call that has moved on to someone else stays with them.
     """
-    _require_status(ix, "requeue", Status.CLAIMED)
+    _require(ix, None, "requeue", Status.CLAIMED)
     if from_user is not None and ix.assigned_to != from_user:
         raise IllegalTransition(f"Interaction {ix.id} is no longer with {from_user}: not requeued.")
     nxt = _next(ix)
@@ -439,8 +446,7 @@ def requeue(ix: Interaction, *, reason: str, now: datetime, from_user: str | Non
 
 
 def cancel_consult(ix: Interaction, *, actor: User, now: datetime) -> Change:
-    _require_active(ix, "cancel the consult of")
-    _require_handler(ix, actor, "cancel the consult of")
+    _require(ix, actor, "cancel the consult of", handler=True)
     if ix.consult is None:
         raise IllegalTransition(f"Interaction {ix.id} has no consult in progress.")
     nxt = _next(ix)
@@ -455,8 +461,7 @@ def cancel_consult(ix: Interaction, *, actor: User, now: datetime) -> Change:
 
 def switch_channel(ix: Interaction, *, actor: User | None, type: CommType, subtype: Subtype, now: datetime) -> Change:
     """Continue on another channel (a call going on by SMS, and back): same id, history kept."""
-    _require_active(ix, "switch the channel of")
-    _require_handler(ix, actor, "switch the channel of")
+    _require(ix, actor, "switch the channel of", handler=True)
     _require_no_consult(ix, "switch the channel of")
     if type not in SWITCHABLE_TYPES:
         raise InvalidCommand(f"An interaction can switch to call or messaging, not {type.value}.")
@@ -473,10 +478,15 @@ def switch_channel(ix: Interaction, *, actor: User | None, type: CommType, subty
 
 
 def add_message(ix: Interaction, *, message: Message, actor: User | None, now: datetime) -> Change:
-    """An inbound message comes from the customer (actor None); an outbound one from the handler."""
-    _require_active(ix, "add a message to")
-    if message.direction is Direction.OUTBOUND and actor is not None:
-        _require_handler(ix, actor, "reply on")
+    """An inbound message comes from the customer (actor None); an outbound one from the handler.
+
+    A customer's message is kept whatever it says (even empty: a picture-only text); a reply needs some text.
+    """
+    reply = message.direction is Direction.OUTBOUND and actor is not None
+    _require(ix, actor, "reply on" if reply else "add a message to", handler=reply)
+    if reply:
+        if not message.body.strip():
+            raise InvalidCommand("A reply needs some text.")
         if ix.type is not CommType.MESSAGING:
             raise IllegalTransition(f"Interaction {ix.id} is a {ix.type.value}: switch it to text or chat to send messages.")
     if any(m.id == message.id for m in ix.messages):
@@ -561,7 +571,7 @@ def provider_status(ix: Interaction, *, kind: str, status: str, detail: str, now
 
 def divert_to_voicemail(ix: Interaction, *, now: datetime, reason: str) -> Change:
     """An unanswered call becomes a voicemail: the caller is leaving a message instead."""
-    _require_status(ix, "send to voicemail", Status.OPEN, Status.PENDING)
+    _require(ix, None, "send to voicemail", Status.OPEN, Status.PENDING)
     if ix.type is not CommType.CALL:
         raise IllegalTransition(f"Only calls go to voicemail; interaction {ix.id} is {ix.type.value}.")
     nxt = _next(ix)
@@ -586,8 +596,7 @@ def attach_transcript(ix: Interaction, *, transcript: Transcript, now: datetime)
 
 def end(ix: Interaction, *, actor: User, outcome: Outcome, now: datetime) -> Change:
     """Resolved goes to wrap-up; unresolved goes back to the queue for someone else."""
-    _require_status(ix, "end", Status.CLAIMED)
-    _require_handler(ix, actor, "end")
+    _require(ix, actor, "end", Status.CLAIMED, handler=True)
     _require_no_consult(ix, "end")
     nxt = _next(ix)
     nxt.outcome = outcome
@@ -611,8 +620,7 @@ def _completed(ix: Interaction, by: str, now: datetime) -> Interaction:
 
 
 def complete(ix: Interaction, *, actor: User, now: datetime) -> Change:
-    _require_status(ix, "complete", Status.WRAP_UP)
-    _require_handler(ix, actor, "complete")
+    _require(ix, actor, "complete", Status.WRAP_UP, handler=True)
     nxt = _completed(ix, actor.id, now)
     _log(nxt, now, "completed", actor.id, f"Completed by {actor.name}")
     return Change(nxt, "interaction.completed", {"auto": False})
@@ -627,7 +635,7 @@ def wrap_up_deadline(ix: Interaction, queue: Queue) -> datetime | None:
 
 def auto_complete(ix: Interaction, *, queue: Queue, now: datetime) -> Change:
     """Completes a wrap-up whose limit passed; completed_by stays the agent who wrapped it up."""
-    _require_status(ix, "auto-complete", Status.WRAP_UP)
+    _require(ix, None, "auto-complete", Status.WRAP_UP)
     deadline = wrap_up_deadline(ix, queue)
     if deadline is None or now < deadline:
         raise IllegalTransition(f"Interaction {ix.id} is still within its wrap-up time.")
@@ -639,7 +647,7 @@ def auto_complete(ix: Interaction, *, queue: Queue, now: datetime) -> Change:
 
 def abandon(ix: Interaction, *, now: datetime) -> Change:
     """The customer gave up while waiting (hung up, left the chat): it completes unanswered."""
-    _require_status(ix, "abandon", Status.OPEN, Status.PENDING)
+    _require(ix, None, "abandon", Status.OPEN, Status.PENDING)
     nxt = _completed(ix, CUSTOMER, now)
     nxt.offered_to = None
     nxt.offer_expires_at = None

@@ -21,6 +21,7 @@ from .machine import Change
 from .metrics import QueueFigures, queue_figures, start_of_day
 from .presence import CHOOSABLE, Agent, PresenceChoice, PresenceStatus, effective, load_of, plan_offers
 from .routing import Arrival, RoutingConfig
+from .text import clean_text
 from .model import (
     CommType,
     Customer,
@@ -184,6 +185,7 @@ class Sessions:
         return None, None
 
     async def transfer(self, actor: User, interaction_id: str, target: TransferTarget, mode: TransferMode = TransferMode.COLD) -> Event:
+        await self.get(actor, interaction_id)  # access before anything else: the target's existence is none of an outsider's business
         tq, tu = await self._resolve(target)
         return await self._with_queue(
             interaction_id,
@@ -191,7 +193,7 @@ class Sessions:
         )
 
     async def complete_consult(self, actor: User, interaction_id: str) -> Event:
-        ix = await self.store.get_interaction(interaction_id)
+        ix = await self.get(actor, interaction_id)  # access before state, as in the machine
         if ix.consult is None:
             raise IllegalTransition(f"Interaction {ix.id} has no consult in progress.")
         tq, tu = await self._resolve(ix.consult.target)
@@ -228,8 +230,10 @@ class Sessions:
 
         A channel passes ``message_id`` derived from the provider's id, so a
         redelivered message is refused as a duplicate instead of added twice.
+        The body is kept as :func:`clean_text` leaves it: never refused for its length or its bytes.
         """
         now = self.clock.now()
+        body = clean_text(body)
         author = actor.id if actor else (machine.CUSTOMER if direction is Direction.INBOUND else machine.SYSTEM)
         msg_id = message_id or self.ids()
 
@@ -253,13 +257,15 @@ class Sessions:
         return await self.store.publish(Event(type=type, at=self.clock.now(), queues=[ix.queue_id], users=users, data={"interaction_id": ix.id, **data}))
 
     async def add_note(self, actor: User, interaction_id: str, body: str, disposition: str | None = None) -> Event:
-        note = Note(id=self.ids(), at=self.clock.now(), author=actor.id, body=body)
+        note = Note(id=self.ids(), at=self.clock.now(), author=actor.id, body=clean_text(body))
         return await self._update(interaction_id, lambda ix: machine.add_note(ix, actor=actor, note=note, disposition=disposition, now=self.clock.now()))
 
     async def attach_recording(self, interaction_id: str, recording: Recording) -> Event:
         return await self._update(interaction_id, lambda ix: machine.attach_recording(ix, recording=recording, now=self.clock.now()))
 
     async def attach_transcript(self, interaction_id: str, transcript: Transcript) -> Event:
+        """The provider's transcription of a recording, kept as :func:`clean_text` leaves it."""
+        transcript = transcript.model_copy(update={"text": clean_text(transcript.text)})
         return await self._update(interaction_id, lambda ix: machine.attach_transcript(ix, transcript=transcript, now=self.clock.now()))
 
     async def end(self, actor: User, interaction_id: str, outcome: Outcome) -> Event:
@@ -288,6 +294,12 @@ class Sessions:
     async def routing_config(self) -> RoutingConfig:
         raw = (await self.store.map_all("config")).get("routing")
         return RoutingConfig.model_validate_json(raw) if raw else RoutingConfig()
+
+    async def read_routing_config(self, actor: User) -> RoutingConfig:
+        """The routing configuration, for supervisors and admins: it shows every queue and keyword, which agents need not see."""
+        if actor.role is Role.AGENT:
+            raise PermissionDenied(f"Only supervisors and admins read the routing configuration; {actor.name} is an agent.")
+        return await self.routing_config()
 
     async def set_routing_config(self, actor: User, config: RoutingConfig) -> RoutingConfig:
         self._require_admin(actor)

@@ -10,8 +10,9 @@ from channels.chat import UNKNOWN_SESSION, interaction_of
 from channels.mixer import MonitorMode
 from channels.mixer import Role as Part
 from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, PeerLeg, monitor_leg
-from sessions.errors import IllegalTransition, NotFound, PermissionDenied
-from sessions.model import CommType, Interaction, Role, State, Subtype, User
+from sessions.errors import IllegalTransition, NotFound
+from sessions.machine import require_handler
+from sessions.model import CommType, Interaction, State, Subtype, User
 
 from ..errors import RequestError
 from ..live_call import LiveCalls
@@ -45,11 +46,6 @@ def _own_leg(user: User, ix: Interaction, bridge: Bridge) -> str:
         if isinstance(leg, PeerLeg) and leg.user_id == user.id:
             return leg_id
     raise IllegalTransition(f"{user.name} is not connected to the audio of interaction {ix.id}.")
-
-
-def _require_handler(user: User, ix: Interaction) -> None:
-    if user.id != ix.assigned_to and user.role is Role.AGENT:
-        raise PermissionDenied("Only the agent handling this call, or a supervisor, controls it.")
 
 
 @ops("POST", "/api/webrtc/offer", body=WebrtcOffer, response=SessionDescription)
@@ -94,7 +90,7 @@ async def leave_audio(call: Call) -> None:
 async def hold(call: Call) -> Toggle:
     """Puts the caller on hold (they hear silence) or back."""
     ix = await call.sessions.get(call.user, call.path["interaction_id"])
-    _require_handler(call.user, ix)
+    require_handler(ix, call.user, "control the call of")
     bridge = _live(call).require(ix.id)
     await bridge.hold(call.body.on)
     await call.sessions.provider_status(ix.id, kind="call_control", status="hold" if call.body.on else "resume", detail=f"{'Held' if call.body.on else 'Resumed'} by {call.user.name}", by=call.user.id)
@@ -114,7 +110,7 @@ async def mute(call: Call) -> Toggle:
 async def three_way(call: Call) -> Toggle:
     """During a consult: brings the caller into the conversation with the consulted party (or back to holding)."""
     ix = await call.sessions.get(call.user, call.path["interaction_id"])
-    _require_handler(call.user, ix)
+    require_handler(ix, call.user, "control the call of")
     if ix.consult is None:
         raise IllegalTransition(f"Interaction {ix.id} has no consult in progress.")
     _live(call).require(ix.id).three_way(call.body.on)

@@ -96,7 +96,7 @@ async def switch(call: Call) -> Interaction:
 
 @ops("POST", "/api/interactions/{interaction_id}/messages", body=MessageBody, response=Interaction, status=201)
 async def send_message(call: Call) -> Interaction:
-    """Sends a message to the customer on the interaction's current channel (stored first, then delivered)."""
+    """Sends a message to the customer on the interaction's current channel (stored first, then delivered; control characters but newline and tab removed)."""
     ix = _after(await call.sessions.add_message(call.user, call.path["interaction_id"], direction=Direction.OUTBOUND, body=call.body.body))
     if ix.subtype is Subtype.TEXT:
         return await call.request.app.state.webhooks.sms.deliver(ix, ix.messages[-1])
@@ -133,7 +133,7 @@ async def mark_read(call: Call) -> Interaction:
 
 @ops("POST", "/api/interactions/{interaction_id}/notes", body=NoteBody, response=Interaction, status=201)
 async def add_note(call: Call) -> Interaction:
-    """Adds a note and optionally sets the disposition."""
+    """Adds a note and optionally sets the disposition (control characters but newline and tab removed)."""
     b: NoteBody = call.body
     return _after(await call.sessions.add_note(call.user, call.path["interaction_id"], b.body, b.disposition))
 

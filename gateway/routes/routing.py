@@ -12,8 +12,8 @@ ops = Operations("routing")
 
 @ops("GET", "/api/routing", response=RoutingConfig)
 async def get_routing(call: Call) -> RoutingConfig:
-    """The ordered tag workflows and the default queue."""
-    return await call.sessions.routing_config()
+    """The ordered tag workflows and the default queue (supervisors and admins; agents get 403)."""
+    return await call.sessions.read_routing_config(call.user)
 
 
 @ops("PUT", "/api/routing", body=RoutingConfig, response=RoutingConfig)

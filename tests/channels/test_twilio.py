@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import parse_qsl, quote_plus
 
 import pytest
 from starlette.testclient import TestClient
@@ -13,6 +14,7 @@ from gateway.settings import Settings
 from sessions import ManualClock
 from sessions.model import State
 from sessions.stores import MemoryStore
+from sessions.text import MAX_TEXT, TRUNCATION_MARKER
 from tests.fake_twilio import AUDIO, FakeTwilio
 from tests.gateway.conftest import ADMIN_TOKEN, Gateway, assert_error
 
@@ -90,6 +92,25 @@ class TestSignatures:
 
     def test_signed_but_incomplete_is_a_400(self, twilio: Twilio):
         assert_error(twilio.post("voice", {"From": CUSTOMER}), 400, "invalid")
+
+    def test_a_form_that_cannot_carry_a_signature_is_refused_not_a_500(self, twilio: Twilio):
+        """A part declared in a charset that decodes to lone surrogates: no UTF-8 signature can cover it, so 403 and nothing stored."""
+        fields = {"MessageSid": "SM1", "From": CUSTOMER, "To": SALES_NUMBER, "Body": "hi \\ud800 there"}
+        body = "".join(f'--XyZ\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()) + "--XyZ--\r\n"
+        r = twilio.gw.client.post("/webhooks/twilio/sms", content=body.encode(), headers={
+            "Content-Type": "multipart/form-data; boundary=XyZ; charset=unicode_escape", "X-Twilio-Signature": "c2lnbmF0dXJl"})
+        assert_error(r, 403, "forbidden")
+        assert twilio.interactions() == []
+
+    def test_undecodable_bytes_in_a_signed_form_are_kept_as_text_not_a_500(self, twilio: Twilio):
+        """Percent-escapes that are not UTF-8 decode to U+FFFD; raw bytes as Latin-1, whose C1 controls are then removed."""
+        raw = f"MessageSid=SM1&From={quote_plus(CUSTOMER)}&To={quote_plus(SALES_NUMBER)}&Body=caf%E9+%ED%A0%80+ok".encode() + b"\x85\x9b!"
+        params = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))  # what the gateway reads, and Twilio would have signed
+        signature = twilio.validator.compute_signature(f"{PUBLIC}/webhooks/twilio/sms", params)
+        r = twilio.gw.client.post("/webhooks/twilio/sms", content=raw, headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+        assert r.status_code == 200, r.text
+        [ix] = twilio.interactions()
+        assert [m["body"] for m in ix["messages"]] == ["caf\ufffd \ufffd\ufffd\ufffd ok!"]
 
 
 class TestVoice:
@@ -213,6 +234,17 @@ class TestVoicemail:
         assert ix["recordings"][0]["status"] == "stored" and (tmp_path / "recordings" / "RE200.wav").exists()
         assert len(twilio.fake.downloads) == 3
 
+    def test_transcriptions_are_cleaned_and_truncated_never_refused(self, twilio: Twilio):
+        twilio.call()
+        params = {"CallSid": "CA100", "RecordingSid": "RE100", "RecordingUrl": f"{twilio.fake.url}/recordings/RE100", "RecordingStatus": "completed"}
+        assert twilio.post("recording", params).status_code == 204
+        for sid, text in (("TR1", "Call me\x00 back\x07\r\nplease"), ("TR2", "z" * 20_000)):
+            r = twilio.post("transcription", {"CallSid": "CA100", "RecordingSid": "RE100", "TranscriptionSid": sid, "TranscriptionStatus": "completed",
+                                              "TranscriptionText": text})
+            assert r.status_code == 204
+        [ix] = twilio.interactions()
+        assert [t["text"] for t in ix["transcripts"]] == ["Call me back\nplease", "z" * (MAX_TEXT - len(TRUNCATION_MARKER)) + TRUNCATION_MARKER]
+
     def test_record_action_and_status_callback_attach_once(self, twilio: Twilio):
         twilio.call()
         base = {"CallSid": "CA100", "RecordingSid": "RE300", "RecordingUrl": f"{twilio.fake.url}/recordings/RE300"}
@@ -267,6 +299,39 @@ class TestSms:
     def test_unknown_number_without_default_queue_is_refused_and_nothing_stored(self, twilio: Twilio):
         assert_error(twilio.text("hi", to="+15559999999"), 404)
         assert twilio.interactions() == []
+
+    def test_a_text_over_the_limit_opens_its_interaction_with_the_text_truncated_and_a_marker(self, twilio: Twilio):
+        body = "".join(str(i % 10) for i in range(12_000))
+        first = twilio.text(body)
+        assert first.status_code == 200 and "<Response" in first.text
+        assert twilio.text(body).text == first.text  # Twilio's retry: the same answer, stored once
+        [ix] = twilio.interactions()
+        [message] = ix["messages"]
+        assert message["body"] == body[: MAX_TEXT - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
+        assert len(message["body"]) == MAX_TEXT
+
+    def test_a_text_over_the_limit_joins_an_active_conversation_truncated(self, twilio: Twilio):
+        twilio.text("hello")
+        assert twilio.text("y" * 50_000, message_sid="SM101").status_code == 200
+        [ix] = twilio.interactions()
+        assert [m["body"] for m in ix["messages"]] == ["hello", "y" * (MAX_TEXT - len(TRUNCATION_MARKER)) + TRUNCATION_MARKER]
+
+    def test_control_characters_are_removed_newline_and_tab_kept(self, twilio: Twilio):
+        assert twilio.text("my\x00 order\x07\r\nis\tlate\x1b\x7f\x0c").status_code == 200
+        [ix] = twilio.interactions()
+        assert [m["body"] for m in ix["messages"]] == ["my order\nis\tlate"]
+
+    def test_agent_replies_are_cleaned_and_one_of_nothing_but_control_characters_is_refused(self, twilio: Twilio):
+        alice = agent_online(twilio)
+        twilio.text("hello")
+        [ix] = twilio.interactions()
+        url = f"/api/interactions/{ix['id']}"
+        twilio.gw.client.post(f"{url}/claim", headers=alice)
+        r = twilio.gw.client.post(f"{url}/messages", json={"body": "On\x00 its\x1b way\r\n\tsoon"}, headers=alice)
+        assert r.status_code == 201 and r.json()["messages"][-1]["body"] == "On its way\n\tsoon"
+        assert twilio.fake.messages[-1]["Body"] == "On its way\n\tsoon"
+        assert_error(twilio.gw.client.post(f"{url}/messages", json={"body": "\x00\x07"}, headers=alice), 422, "invalid")
+        assert len(twilio.fake.messages) == 1 and len(twilio.interactions()[0]["messages"]) == 2
 
 
 class TestChannelSwitch:

@@ -180,6 +180,59 @@ class TestLifecycle:
         assert r.status_code == 201 and (r.json()["direction"], r.json()["status"], r.json()["assigned_to"]) == ("outbound", "claimed", "alice")
 
 
+class TestAccessBeforeState:
+    """Someone outside the interaction's queue gets 403 from every command whatever its status: a 409 would tell them the status."""
+
+    STATUSES = ["open", "pending", "claimed", "consulting", "wrap_up", "completed"]
+    COMMANDS = [
+        ("post", "claim", None), ("post", "decline", None), ("post", "transfer", {"target": {"kind": "queue", "id": "support"}}),
+        ("post", "consult/complete", None), ("post", "consult/cancel", None), ("post", "switch", {"type": "messaging", "subtype": "text"}),
+        ("post", "messages", {"body": "peek"}), ("post", "notes", {"body": "peek"}), ("post", "read", None), ("post", "typing", {"active": True}),
+        ("post", "end", {"outcome": "resolved"}), ("post", "complete", None), ("patch", "", {"subject": "peek"}), ("post", "clone", None),
+        ("get", "", None), ("get", "activity", None), ("post", "hold", {"on": True}), ("post", "monitor", {"mode": "listen"}),
+    ]
+
+    @pytest.fixture
+    def world(self, gw: Gateway):
+        gw.queue("sales")
+        gw.queue("support")
+        alice = gw.agent("alice", ["sales"])
+        gw.agent("bob", ["sales"])
+        outsiders = {"agent": gw.agent("eve", ["support"]), "supervisor": gw.agent("ola", ["support"], role="supervisor")}
+        return gw, alice, outsiders
+
+    @staticmethod
+    def in_status(gw: Gateway, alice: dict[str, str], status: str) -> str:
+        ix = gw.inbound("sales")
+        url = f"/api/interactions/{ix['id']}"
+        if status == "pending":
+            gw.call(gw.app.state.sessions.offer, ix["id"], "alice")
+        if status in ("claimed", "consulting", "wrap_up", "completed"):
+            gw.client.post(f"{url}/claim", headers=alice)
+        if status == "consulting":
+            gw.client.post(f"{url}/transfer", json={"target": {"kind": "user", "id": "bob"}, "mode": "warm"}, headers=alice)
+        if status in ("wrap_up", "completed"):
+            gw.client.post(f"{url}/end", json={"outcome": "resolved"}, headers=alice)
+        if status == "completed":
+            gw.client.post(f"{url}/complete", headers=alice)
+        assert gw.client.get(url, headers=gw.admin).json()["status"] == ("claimed" if status == "consulting" else status)
+        return url
+
+    @pytest.mark.parametrize("outsider", ["agent", "supervisor"])
+    @pytest.mark.parametrize("status", STATUSES)
+    def test_a_non_member_gets_403_from_every_command_whatever_the_status(self, world, status, outsider):
+        gw, alice, outsiders = world
+        url = self.in_status(gw, alice, status)
+        before = gw.client.get(url, headers=gw.admin).json()
+        answers = {}
+        for method, path, body in self.COMMANDS:
+            r = gw.client.request(method.upper(), f"{url}/{path}" if path else url, json=body, headers=outsiders[outsider])
+            answers[f"{method} {path}"] = (r.status_code, r.json()["error"])
+            assert_error(r, r.status_code)
+        assert {c: a for c, a in answers.items() if a != (403, "forbidden")} == {}
+        assert gw.client.get(url, headers=gw.admin).json() == before, "nothing changed"
+
+
 class TestBadInput:
     """Every bad request: a 4xx with {"error", "detail"}, and the stored state untouched."""
 

@@ -44,6 +44,18 @@ def test_agents_cannot_touch_routing(gw: Gateway):
     assert_error(gw.client.put("/api/routing", json={}, headers=alice), 403)
 
 
+def test_routing_configuration_is_read_by_supervisors_and_admins_only(gw: Gateway):
+    gw.queue("sales")
+    assert gw.client.put("/api/routing", json={"default_queue": "sales"}, headers=gw.admin).status_code == 200
+    alice = gw.agent("alice", ["sales"])
+    sam = gw.agent("sam", ["sales"], role="supervisor")
+    assert_error(gw.client.get("/api/routing", headers=alice), 403, "forbidden")
+    for reader in (sam, gw.admin):
+        r = gw.client.get("/api/routing", headers=reader)
+        assert r.status_code == 200 and r.json()["default_queue"] == "sales"
+    assert_error(gw.client.put("/api/routing", json={}, headers=sam), 403, "forbidden")
+
+
 def test_connected_agent_gets_the_offer_live_and_accepts_it(gw: Gateway):
     gw.queue("sales", ring_time=30)
     alice = gw.agent("alice", ["sales"])

@@ -293,3 +293,57 @@ class TestAfterCompletion:
     def test_only_completed_interactions_are_cloned(self):
         with pytest.raises(IllegalTransition, match="only completed"):
             machine.clone(claimed_by(), id="ix2", queue=SALES, actor=BOB, now=at(300))
+
+
+class TestAccessBeforeState:
+    """Someone outside the queue learns nothing from a command: 403 whatever the status, never a telling 409."""
+
+    OUTSIDE_SUPERVISOR = User(id="ola", username="ola", name="Ola", role=Role.SUPERVISOR, queues=["support"])
+
+    @staticmethod
+    def in_status(status: str) -> Interaction:
+        if status == "open":
+            return inbound_call()
+        if status == "pending":
+            return machine.offer(inbound_call(), to=ALICE, queue=SALES, now=at(1)).interaction
+        if status == "claimed":
+            return claimed_by(ALICE)
+        if status == "consulting":
+            return machine.transfer(claimed_by(ALICE), actor=ALICE, target=TransferTarget(kind=TargetKind.USER, id="bob"), mode=TransferMode.WARM,
+                                    queue=SALES, now=at(10), target_user=BOB).interaction
+        if status == "wrap_up":
+            return machine.end(claimed_by(ALICE), actor=ALICE, outcome=Outcome.RESOLVED, now=at(60)).interaction
+        return completed()
+
+    COMMANDS = {
+        "claim": lambda ix, who: machine.claim(ix, actor=who, now=at(100)),
+        "decline": lambda ix, who: machine.decline(ix, actor=who, now=at(100)),
+        "transfer": lambda ix, who: machine.transfer(ix, actor=who, target=TransferTarget(kind=TargetKind.QUEUE, id="support"), mode=TransferMode.COLD,
+                                                    queue=SALES, now=at(100), target_queue=SUPPORT),
+        "complete_consult": lambda ix, who: machine.complete_consult(ix, actor=who, queue=SALES, now=at(100), target_user=BOB),
+        "cancel_consult": lambda ix, who: machine.cancel_consult(ix, actor=who, now=at(100)),
+        "join_consult": lambda ix, who: machine.join_consult(ix, actor=who, now=at(100)),
+        "switch_channel": lambda ix, who: machine.switch_channel(ix, actor=who, type=CommType.MESSAGING, subtype=Subtype.TEXT, now=at(100)),
+        "reply": lambda ix, who: machine.add_message(ix, message=Message(id="m9", at=at(100), direction=Direction.OUTBOUND, author=who.id, body="hi",
+                                                                         channel=Subtype.TEXT), actor=who, now=at(100)),
+        "note": lambda ix, who: machine.add_note(ix, actor=who, note=Note(id="n9", at=at(100), author=who.id, body="peek"), now=at(100)),
+        "mark_read": lambda ix, who: machine.mark_read(ix, reader=who, now=at(100)),
+        "end": lambda ix, who: machine.end(ix, actor=who, outcome=Outcome.RESOLVED, now=at(100)),
+        "complete": lambda ix, who: machine.complete(ix, actor=who, now=at(100)),
+        "edit": lambda ix, who: machine.edit(ix, actor=who, changes={"subject": "peek"}, now=at(100)),
+        "clone": lambda ix, who: machine.clone(ix, id="ix9", queue=SALES, actor=who, now=at(100)),
+    }
+
+    @pytest.mark.parametrize("status", ["open", "pending", "claimed", "consulting", "wrap_up", "completed"])
+    @pytest.mark.parametrize("command", sorted(COMMANDS))
+    @pytest.mark.parametrize("outsider", [EVE, OUTSIDE_SUPERVISOR], ids=["agent", "supervisor"])
+    def test_a_non_member_is_denied_whatever_the_status(self, command, status, outsider):
+        ix = self.in_status(status)
+        with pytest.raises(PermissionDenied, match="not a member of queue sales"):
+            self.COMMANDS[command](ix, outsider)
+
+    def test_members_still_learn_why_a_command_does_not_fit_the_state(self):
+        with pytest.raises(IllegalTransition, match="only claimed ones"):
+            machine.end(self.in_status("wrap_up"), actor=ALICE, outcome=Outcome.RESOLVED, now=at(100))
+        with pytest.raises(IllegalTransition, match="only pending ones"):
+            machine.decline(self.in_status("open"), actor=BOB, now=at(100))

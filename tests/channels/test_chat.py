@@ -1,0 +1,60 @@
+"""The chat widget protocol (sans-I/O): what the customer types is kept, cleaned like every other way text comes in."""
+
+from __future__ import annotations
+
+import pytest
+
+from channels.chat import ChatSession
+from sessions import Sessions
+from sessions.model import Queue, Role, User
+from sessions.routing import RoutingConfig
+from sessions.stores import MemoryStore
+from sessions.text import clean_text
+
+ADMIN = User(id="root", username="root", name="Root", role=Role.ADMIN)
+
+
+@pytest.fixture
+async def sessions() -> Sessions:
+    s = Sessions(MemoryStore())
+    await s.create_queue(ADMIN, Queue(id="web", name="Web"))
+    await s.set_routing_config(ADMIN, RoutingConfig(default_queue="web"))
+    return s
+
+
+async def started(sessions: Sessions, topic: str | None = None) -> ChatSession:
+    chat = ChatSession(sessions)
+    [frame] = await chat.handle({"type": "start", "name": "Carla", "email": "carla@example.com", **({"topic": topic} if topic else {})})
+    assert frame["type"] == "session", frame
+    return chat
+
+
+async def bodies(chat: ChatSession) -> list[str]:
+    assert chat.interaction_id is not None
+    return [m.body for m in (await chat.sessions.store.get_interaction(chat.interaction_id)).messages]
+
+
+async def test_control_characters_in_a_message_are_removed_newline_and_tab_kept(sessions: Sessions):
+    chat = await started(sessions)
+    [ack] = await chat.handle({"type": "message", "body": "order\x00 42\x1b[2J\r\nsize:\tL\x7f"})
+    assert ack["type"] == "ack"
+    assert await bodies(chat) == ["order 42[2J\nsize:\tL"]
+
+
+async def test_the_topic_is_cleaned_like_any_message(sessions: Sessions):
+    chat = await started(sessions, topic="where\x00 is\x08 it?")
+    assert await bodies(chat) == ["where is it?"]
+
+
+async def test_a_message_of_nothing_but_control_characters_is_refused_and_nothing_stored(sessions: Sessions):
+    chat = await started(sessions)
+    [error] = await chat.handle({"type": "message", "body": "\x00\x01\x02"})
+    assert (error["type"], error["code"]) == ("error", "invalid")
+    assert await bodies(chat) == []
+
+
+async def test_a_message_is_stored_as_clean_text_would_keep_it(sessions: Sessions):
+    chat = await started(sessions)
+    body = "é\u200b\x85 ok\r"
+    await chat.handle({"type": "message", "body": body})
+    assert await bodies(chat) == [clean_text(body)] == ["é\u200b ok\n"]
