@@ -16,7 +16,8 @@ def main() -> None:
     settings = Settings.from_env()
     app = create_app(settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, ws_ping_interval=20, ws_ping_timeout=20,
-                            ws_per_message_deflate=settings.ws_deflate, log_level="info")
+                            ws_per_message_deflate=settings.ws_deflate, log_level="info",
+                            ws_max_size=settings.max_body)  # no client frame comes near it; uvicorn closes bigger ones with 1009
     server = uvicorn.Server(config)
     server.run()
 

@@ -25,6 +25,9 @@ from sessions import Clock, Sessions
 from sessions.stores import MemoryStore, Store
 
 from .auth import Auth
+from .log_redaction import redact_uvicorn_logs
+from .login_throttle import LoginThrottle
+from .login_throttle import storage_for as login_storage
 from .errors import EXCEPTION_HANDLERS, BodyLimit
 from .hub import Hub
 from .live_call import LiveCalls
@@ -89,9 +92,10 @@ async def _repeat(name: str, step: Callable[[], Awaitable[object]], interval: fl
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    redact_uvicorn_logs()
     store = store or make_store(settings)
     sessions = Sessions(store, clock)
-    auth = Auth(store)
+    auth = Auth(sessions, LoginThrottle(login_storage(settings.redis_url, settings.redis_prefix)))
     hub = Hub(store)
     presence = Presence(sessions)
     rest = TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base) if settings.twilio_account_sid and settings.twilio_auth_token else None
@@ -103,13 +107,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        token, password = await auth.bootstrap(settings.admin_token)
+        token, written = await auth.bootstrap(settings.admin_token, settings.data_dir)
         app.state.admin_token = token
         store_name = f"Redis at {settings.redis_url}" if settings.redis_url else "the embedded in-memory store"
-        lines = [f"Switchboard gateway on {store_name}", f"  agent console: http://{settings.host}:{settings.port}/",
-                 f"  admin bearer token: {token}"]
-        if password:
-            lines.append(f"  admin login: username admin, password {password}")
+        lines = [f"Switchboard gateway on {store_name}", f"  agent console: http://{settings.host}:{settings.port}/"]
+        if written is not None:
+            lines.append(f"  admin credentials (username, password, bearer token) written to {written} (readable by its owner only)")
         print("\n".join(lines), flush=True)
         await hub.start()
         background = [

@@ -12,9 +12,14 @@ import base64
 import hashlib
 import hmac
 import secrets
+from pathlib import Path
 
+from sessions import Sessions, access
 from sessions.model import Role, User
 from sessions.stores import Store
+
+from . import credentials
+from .login_throttle import LoginThrottle
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 BOOTSTRAP_ADMIN = User(id="admin", username="admin", name="Admin", role=Role.ADMIN)
@@ -50,21 +55,36 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+#: Seconds a socket ticket stays valid: long enough to open the socket, too short to be worth stealing from a log.
+TICKET_SECONDS = 30
+
+
 class Auth:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    """Who a token or ticket belongs to, and every way a token stops being valid.
+
+    Each revocation is also appended to the event log (sessions.access), so open sockets
+    of that token close in every process.
+    """
+
+    def __init__(self, sessions: Sessions, throttle: LoginThrottle) -> None:
+        self.sessions = sessions
+        self.store: Store = sessions.store
+        self.throttle = throttle
 
     async def set_password(self, user_id: str, password: str) -> None:
         # scrypt is deliberately slow: keep it off the event loop.
         await self.store.set_password_hash(user_id, await asyncio.to_thread(hash_password, password))
 
-    async def login(self, username: str, password: str) -> tuple[str, User]:
+    async def login(self, username: str, password: str, address: str | None = None) -> tuple[str, User]:
+        await self.throttle.check(username, address)
         user = await self.store.find_user(username)
         stored = await self.store.get_password_hash(user.id) if user else None
         # Verify even for unknown users so timing does not reveal which usernames exist.
         ok = await asyncio.to_thread(verify_password, password, stored or DUMMY_HASH)
-        if user is None or stored is None or not ok:
+        if user is None or stored is None or not ok or user.disabled:
+            await self.throttle.failed(username, address)
             raise Unauthorized("Wrong username or password.")
+        await self.throttle.clear(username)
         return await self.issue_token(user), user
 
     async def issue_token(self, user: User, token: str | None = None) -> str:
@@ -73,18 +93,65 @@ class Auth:
         return token
 
     async def authenticate(self, token: str | None) -> User:
+        return (await self.identify(token))[0]
+
+    async def identify(self, token: str | None) -> tuple[User, str]:
+        """The user a token belongs to, and the token's digest (what revocation names)."""
         if not token:
             raise Unauthorized("Send a bearer token: Authorization: Bearer <token>.")
-        user_id = await self.store.token_user(token_digest(token))
+        digest = token_digest(token)
+        user_id = await self.store.token_user(digest)
         if user_id is None:
             raise Unauthorized("The token is unknown or revoked; log in again.")
-        return await self.store.get_user(user_id)
+        user = await self.store.get_user(user_id)
+        if user.disabled:
+            raise Unauthorized("This account is disabled.")
+        return user, digest
+
+    async def issue_ticket(self, token: str) -> str:
+        """A single-use ticket, valid for TICKET_SECONDS, that opens a socket as this token's user.
+
+        Sockets cannot send an Authorization header from a browser, and a token in the URL ends up
+        in logs; a ticket in the URL is worthless once used or expired.
+        """
+        _, digest = await self.identify(token)
+        ticket = secrets.token_urlsafe(24)
+        await self.store.remember(f"ws-ticket:{token_digest(ticket)}", digest, TICKET_SECONDS)
+        return ticket
+
+    async def redeem_ticket(self, ticket: str | None) -> tuple[User, str]:
+        """The user and token digest a ticket was issued for; the ticket is spent."""
+        digest = await self.store.take(f"ws-ticket:{token_digest(ticket)}") if ticket else None
+        if digest is None:
+            raise Unauthorized("The ticket is unknown, used or expired; ask for a new one.")
+        user_id = await self.store.token_user(digest)
+        if user_id is None:
+            raise Unauthorized("The token behind this ticket was revoked; log in again.")
+        user = await self.store.get_user(user_id)
+        if user.disabled:
+            raise Unauthorized("This account is disabled.")
+        return user, digest
 
     async def revoke(self, token: str) -> None:
-        await self.store.revoke_token(token_digest(token))
+        """Logs one token out."""
+        digest = token_digest(token)
+        user_id = await self.store.revoke_token(digest)
+        if user_id is not None:
+            await self.store.publish(access.tokens_revoked(user_id, [digest], self.sessions.clock.now()))
 
-    async def bootstrap(self, admin_token: str | None) -> tuple[str, str | None]:
-        """Ensures the bootstrap admin exists; returns its token and, if just created, its password."""
+    async def revoke_all(self, user_id: str, keep: str | None = None) -> int:
+        """Logs a user out everywhere, except the token ``keep`` (the one asking, on a password change)."""
+        gone = await self.store.revoke_user_tokens(user_id, keep=token_digest(keep) if keep else None)
+        if gone:
+            await self.store.publish(access.tokens_revoked(user_id, gone, self.sessions.clock.now()))
+        return len(gone)
+
+    async def bootstrap(self, admin_token: str | None, data_dir: Path) -> tuple[str, Path | None]:
+        """Ensures the bootstrap admin exists and has a token.
+
+        Returns the token and, when a secret was generated (a first password, a token), the
+        owner-only file it was written to (gateway.credentials); nothing secret is returned for printing.
+        """
         password = None
         admin = await self.store.find_user(BOOTSTRAP_ADMIN.username)
         if admin is None:
@@ -92,7 +159,14 @@ class Auth:
             await self.store.put_user(admin)
             password = secrets.token_urlsafe(12)
             await self.set_password(admin.id, password)
-        return await self.issue_token(admin, admin_token), password
+        if admin_token:  # the operator chose it: nothing to write down but a new password
+            token = await self.issue_token(admin, admin_token)
+            return token, credentials.write(data_dir, None, password) if password else None
+        token = credentials.read_token(data_dir)
+        if token is not None and await self.store.token_user(token_digest(token)) == admin.id:
+            return token, credentials.write(data_dir, None, password) if password else None
+        token = await self.issue_token(admin)
+        return token, credentials.write(data_dir, token, password)
 
 
 DUMMY_HASH = hash_password(secrets.token_urlsafe(8))

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sessions import errors as domain
 
 from .auth import Unauthorized
+from .login_throttle import Throttled
 
 log = logging.getLogger("gateway")
 
@@ -73,6 +74,13 @@ async def on_unauthorized(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def on_throttled(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Throttled)
+    response = error_response(429, "too_many_attempts", str(exc))
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ValidationError)
     return error_response(422, "invalid", describe_validation(exc))
@@ -101,6 +109,7 @@ EXCEPTION_HANDLERS = {
     domain.DomainError: on_domain_error,
     RequestError: on_request_error,
     Unauthorized: on_unauthorized,
+    Throttled: on_throttled,
     ValidationError: on_validation_error,
     HTTPException: on_http_exception,
     RedisConnectionError: on_store_unavailable,

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from sessions import access
+from sessions.access import Scope
 from sessions.events import Cursor, Event, cursor_key
 from sessions.stores import Store
 
@@ -40,18 +42,24 @@ class Subscriber:
     """One websocket's view: what it wants, and a bounded buffer of serialised events.
 
     A deque plus one wake-up event rather than an asyncio.Queue: the sender
-    drains everything buffered per wake-up, and overflow or closing wake it
-    through the same event, so it waits on exactly one thing.
+    drains everything buffered per wake-up, and overflow, closing or revocation
+    wake it through the same event, so it waits on exactly one thing.
+
+    ``scope`` is set for a user's socket: access events in the log re-scope it
+    (queues, role) or revoke it, at their place in the log.
     """
 
     queues: set[str] | None
     users: set[str]
     role: str | None
     capacity: int
+    scope: Scope | None = None
     buffer: deque[tuple[tuple[int, int], str]] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
     closed: bool = False
+    #: Signed out (token revoked, password changed, user disabled): the socket closes with 4401.
+    revoked: bool = False
 
     def push(self, cursor: tuple[int, int], text: str) -> None:
         if self.overflowed or self.closed:
@@ -66,6 +74,26 @@ class Subscriber:
     def close(self) -> None:
         self.closed = True
         self.ready.set()
+
+    def revoke(self) -> None:
+        self.revoked = True
+        self.buffer.clear()
+        self.close()
+
+    def rescope(self, scope: Scope) -> None:
+        self.scope = scope
+        self.role = scope.role
+        self.queues = None if scope.queues is None else set(scope.queues)
+
+    def apply(self, event: Event) -> None:
+        """Acts on an access event (see sessions.access) if it is about this socket."""
+        if self.scope is None:
+            return
+        verdict = access.verdict(event, self.scope)
+        if verdict is True:
+            self.revoke()
+        elif isinstance(verdict, Scope):
+            self.rescope(verdict)
 
     async def drain(self) -> list[tuple[tuple[int, int], str]]:
         """Waits for something to happen; returns what is buffered (empty on overflow or close)."""
@@ -105,18 +133,30 @@ class Hub:
         self.subscribers.add(sub)
         return sub
 
+    def subscribe_user(self, scope: Scope, capacity: int) -> Subscriber:
+        """A user's socket: sees its queues (all for admins) and its own interactions, follows access changes."""
+        sub = Subscriber(None, {scope.user}, None, capacity)
+        sub.rescope(scope)
+        self.subscribers.add(sub)
+        return sub
+
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
 
     def dispatch(self, events: list[Event]) -> None:
         for event in events:
+            self.cursor = event.id
+            if event.type in access.TYPES:
+                for sub in list(self.subscribers):
+                    sub.apply(event)
+                self.changed.set()
+                continue
             text: str | None = None
             key = cursor_key(event.id)  # parsed once, compared by every subscriber
             for sub in self.subscribers:
                 if event.concerns(sub.queues, sub.users, sub.role):
                     text = text or wire(event)
                     sub.push(key, text)
-            self.cursor = event.id
             if event.type != "queue.metrics":
                 self.changed.set()
 

@@ -29,6 +29,13 @@ class LoginResult(BaseModel):
     user: User
 
 
+class SocketTicket(BaseModel):
+    """Opens one websocket: ``/ws/agent?ticket=<ticket>`` within ``expires_in`` seconds, once."""
+
+    ticket: str
+    expires_in: int
+
+
 class NewUser(Body):
     username: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
     name: Name
@@ -46,6 +53,8 @@ class UserPatch(Body):
     password: Annotated[str, Field(min_length=8, max_length=256)] | None = None
     tags: TagWeights | None = None
     capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)]] | None = None
+    #: True signs the user out everywhere and refuses their logins until set back to false.
+    disabled: bool | None = None
 
 
 class NewQueue(Body):

@@ -27,6 +27,9 @@ class Settings:
     max_body: int = 1_000_000
     #: Events buffered per agent websocket before it is dropped as a slow consumer.
     ws_buffer: int = 1_000
+    #: Seconds an agent websocket may leave pending events untaken (it stopped reading) before it is
+    #: closed as a slow consumer (4008, with its resume cursor).
+    ws_stall_seconds: float = 10.0
     #: permessage-deflate on websockets.  Off: fan-out compresses each event once per connection,
     #: which profiling showed to be the largest cost; events are a few KB.  (Procfile deployments:
     #: UVICORN_WS_PER_MESSAGE_DEFLATE=false does the same for the uvicorn command line.)
@@ -61,6 +64,7 @@ class Settings:
             data_dir=Path(e.get("GATEWAY_DATA_DIR", "data")),
             max_body=int(e.get("GATEWAY_MAX_BODY", "1000000")),
             ws_buffer=int(e.get("GATEWAY_WS_BUFFER", "1000")),
+            ws_stall_seconds=float(e.get("GATEWAY_WS_STALL_SECONDS", "10")),
             agent_reconnect_seconds=float(e.get("GATEWAY_AGENT_RECONNECT_SECONDS", "20")),
             ws_deflate=e.get("GATEWAY_WS_DEFLATE", "").lower() in ("1", "true", "yes"),
             media_addresses=parse_addresses(e.get("GATEWAY_MEDIA_ADDRESSES", "")),

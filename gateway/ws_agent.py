@@ -6,23 +6,36 @@ send the buffered live events whose cursor is newer than the last replayed
 one.  Anything appended during the replay is either in the replay or in the
 buffer (or both, and then the cursor check drops the copy).
 
-Close codes (with a human reason): 4401 no/bad token, 4400 malformed
-cursor, 4410 cursor older than the kept log (reload, then resume from the
-cursor the listing returns), 4008 slow consumer (resume with the cursor in
-the reason).  Liveness is checked by protocol-level pings (uvicorn's
-``ws_ping_interval``/``ws_ping_timeout``).
+Authentication: ``?ticket=`` (single use, from ``POST /api/auth/ws-ticket``), or for old clients
+``?token=`` (redacted from the logs).  The socket belongs to that token: logging it out, revoking
+the user's tokens, a password change or disabling the user closes it with 4401, and a membership
+change re-scopes it at once (sessions.access, applied by the hub in log order).
+
+Close codes (with a human reason): 4401 no/bad/revoked credentials, 4400 malformed cursor, a
+cursor past the end of the log (the reason names the end) or a malformed frame, 4410 cursor older
+than the kept log (reload, then resume from the cursor the listing returns), 4008 slow consumer
+(resume with the cursor in the reason), 1003 a binary frame, 1009 a frame over 4 KiB.  The client
+has nothing to say on this socket: text frames must be JSON objects and are ignored.
+
+A slow consumer is one whose buffer overflows, or one that does not take what is pending within
+``ws_stall_seconds`` (it stopped reading: its TCP window is full).  Either way it is unsubscribed at
+once, so its memory stays bounded, and closed with 4008 and the cursor of the last event it was
+sent.  uvicorn writes that close frame once the transport takes writes again; a client that never
+reads again is ended by the protocol keepalive.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from sessions.access import Scope
 from sessions.errors import CursorExpired, InvalidCursor
 from sessions.events import Cursor, cursor_key
-from sessions.model import Role
 
 from .auth import Unauthorized
 from .hub import Hub, Subscriber, wire
@@ -31,17 +44,52 @@ from .presence import Presence
 log = logging.getLogger("gateway.ws")
 
 CLOSE_UNAUTHORIZED = 4401
-CLOSE_BAD_CURSOR = 4400
+CLOSE_BAD_REQUEST = 4400
 CLOSE_CURSOR_EXPIRED = 4410
 CLOSE_SLOW_CONSUMER = 4008
+CLOSE_UNSUPPORTED = 1003
+CLOSE_TOO_BIG = 1009
+#: Largest client frame: the client has nothing to send but small control messages.
+MAX_CLIENT_FRAME = 4096
 
 
-async def _listen(ws: WebSocket, sub: Subscriber) -> None:
-    """Reads (and ignores) client frames so a disconnect is noticed promptly."""
+class Ending:
+    """Why the socket ends, set by whichever side notices first (reader, hub, sender)."""
+
+    def __init__(self) -> None:
+        self.code: int | None = None
+        self.reason = ""
+
+    def set(self, code: int, reason: str) -> None:
+        if self.code is None:
+            self.code, self.reason = code, reason[:120]
+
+
+def _frame_problem(message: dict) -> tuple[int, str] | None:
+    """The close a client frame calls for, if any."""
+    text = message.get("text")
+    if text is None:
+        return CLOSE_UNSUPPORTED, "binary frames are not accepted; send JSON text"
+    if len(text) > MAX_CLIENT_FRAME:
+        return CLOSE_TOO_BIG, f"frames are limited to {MAX_CLIENT_FRAME} bytes"
+    try:
+        if isinstance(json.loads(text), dict):
+            return None
+    except ValueError:
+        pass
+    return CLOSE_BAD_REQUEST, "malformed_frame: frames are JSON objects"
+
+
+async def _listen(ws: WebSocket, sub: Subscriber, ending: Ending) -> None:
+    """Reads client frames so a disconnect is noticed promptly; a frame it cannot accept ends the socket."""
     try:
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
+                break
+            problem = _frame_problem(message)
+            if problem is not None:
+                ending.set(*problem)
                 break
     finally:
         sub.close()
@@ -65,51 +113,91 @@ async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
     await ws.close(code, reason[:120])
 
 
+async def _credentials(ws: WebSocket) -> Scope:
+    auth = ws.app.state.auth
+    ticket = ws.query_params.get("ticket")
+    user, digest = await (auth.redeem_ticket(ticket) if ticket is not None else auth.identify(ws.query_params.get("token")))
+    return Scope.of(user, digest)
+
+
+async def _check_since(ws: WebSocket, since: str | None) -> str | None:
+    """Why ``since`` cannot be followed (malformed, or past the end of the log), or None."""
+    if since is None:
+        return None
+    try:
+        key = cursor_key(since)
+    except InvalidCursor:
+        return "bad_cursor: since must look like 1700000000000-0"
+    end = await ws.app.state.sessions.store.last_cursor() or "0-0"
+    if key > cursor_key(end):
+        return f"cursor_ahead: the log ends at {end}; resume with since={end}"
+    return None
+
+
+async def _stream(ws: WebSocket, sub: Subscriber, last: Cursor, stall_seconds: float, ending: Ending) -> None:
+    """Sends live events until the socket ends; each batch must be taken within ``stall_seconds``."""
+    last_key = cursor_key(last)
+    while True:
+        items = await sub.drain()
+        if sub.revoked:
+            ending.set(CLOSE_UNAUTHORIZED, "unauthorized: signed out")
+            return
+        if sub.closed:
+            return
+        if sub.overflowed:
+            break
+        try:
+            async with asyncio.timeout(stall_seconds):
+                for key, text in items:
+                    if key > last_key:
+                        await ws.send_text(text)
+                        last_key = key
+        except TimeoutError:
+            log.info("agent socket of %s stalled (nothing taken for %.0f s) at %s-%s; closing", sub.scope and sub.scope.user, stall_seconds, *last_key)
+            break
+    ending.set(CLOSE_SLOW_CONSUMER, f"slow_consumer: resume with since={last_key[0]}-{last_key[1]}")
+
+
 async def agent_socket(ws: WebSocket) -> None:
     state = ws.app.state
     try:
-        user = await state.auth.authenticate(ws.query_params.get("token"))
+        scope = await _credentials(ws)
     except Unauthorized as exc:
         await _refuse(ws, CLOSE_UNAUTHORIZED, f"unauthorized: {exc}")
         return
     since = ws.query_params.get("since") or None
-    if since is not None:
-        try:
-            cursor_key(since)
-        except InvalidCursor:
-            await _refuse(ws, CLOSE_BAD_CURSOR, "bad_cursor: since must look like 1700000000000-0")
-            return
+    problem = await _check_since(ws, since)
+    if problem is not None:
+        await _refuse(ws, CLOSE_BAD_REQUEST, problem)
+        return
     # Subscribe, and fix where "live" starts, before the handshake completes: whatever the
     # client does once connected produces events this connection is already registered for.
     hub: Hub = state.hub
-    sub = hub.subscribe(None if user.role is Role.ADMIN else set(user.queues), {user.id}, user.role.value, state.settings.ws_buffer)
-    last: Cursor | None = since
+    sub = hub.subscribe_user(scope, state.settings.ws_buffer)
     presence: Presence = state.presence
+    user = await state.sessions.store.get_user(scope.user)
+    ending = Ending()
     listener: asyncio.Task[None] | None = None
     try:
-        if since is None:
-            last = await state.sessions.store.last_cursor() or "0-0"
+        last = since or await state.sessions.store.last_cursor() or "0-0"
         await ws.accept()
-        listener = asyncio.create_task(_listen(ws, sub))
+        listener = asyncio.create_task(_listen(ws, sub, ending))
         await presence.joined(user)
         if since is not None:
             last = await _replay(ws, sub, since)
-        last_key = cursor_key(last or "0-0")
-        while not sub.closed:
-            items = await sub.drain()
-            if sub.overflowed:
-                await ws.close(CLOSE_SLOW_CONSUMER, f"slow_consumer: resume with since={last_key[0]}-{last_key[1]}"[:120])
-                return
-            for key, text in items:
-                if key > last_key:
-                    await ws.send_text(text)
-                    last_key = key
+        await _stream(ws, sub, last, state.settings.ws_stall_seconds, ending)
     except CursorExpired as exc:
-        await ws.close(CLOSE_CURSOR_EXPIRED, f"cursor_expired: {exc.message}"[:120])
+        ending.set(CLOSE_CURSOR_EXPIRED, f"cursor_expired: {exc.message}")
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the client went away mid-send
     finally:
-        hub.unsubscribe(sub)
+        hub.unsubscribe(sub)  # before any wait below: nothing more is buffered for this socket
+        sub.close()
+        if ending.code is not None:
+            # Bounded: a consumer that stopped reading may never let the close frame out.
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
+                async with asyncio.timeout(state.settings.ws_stall_seconds):
+                    await ws.close(ending.code, ending.reason)
         if listener is not None:
             listener.cancel()
             await presence.left(user)

@@ -2,8 +2,9 @@
 
 The handshake must carry a valid X-Twilio-Signature for the public wss URL;
 the stream must name (in ``start.customParameters``) the interaction its
-call belongs to.  Malformed frames are logged and skipped: one bad frame
-never drops a caller.
+call belongs to.  A JSON frame with missing or malformed fields is logged and
+skipped: one bad frame never drops a caller.  A binary frame (1003) or one
+over MAX_FRAME (1009) is no frame of Twilio's, and closes the socket.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from channels.voicemail import SAFE_ID
 from .live_call import LiveCalls
 
 log = logging.getLogger("gateway.media")
+
+#: Largest frame accepted; Twilio's media frames (20 ms of base64 mu-law) are under 1 KB.
+MAX_FRAME = 65_536
 
 
 def public_ws_url(public_url: str, path: str, query: str) -> str:
@@ -55,7 +59,18 @@ async def media_socket(ws: WebSocket) -> None:
     leg: TwilioLeg | None = None  # held as an object: a consult leg becomes the agent's when the transfer completes
     call_sid = ""
     try:
-        async for text in ws.iter_text():
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None or len(text) > MAX_FRAME:
+                # Twilio sends small JSON text frames only: anything else is no stream of Twilio's.
+                code, reason = (1003, "binary frames are not accepted") if text is None else (1009, f"frames are limited to {MAX_FRAME} bytes")
+                async with lock:
+                    with contextlib.suppress(RuntimeError):
+                        await ws.close(code, reason)
+                break
             try:
                 msg = json.loads(text)
                 event = msg["event"]

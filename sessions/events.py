@@ -7,6 +7,7 @@ runs on, and ordering is defined once, here.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -18,12 +19,22 @@ from .model import Interaction
 Cursor = str
 
 
+#: Each part of a cursor is an unsigned 64-bit number, as in Redis Stream ids.
+_CURSOR = re.compile(r"(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})")
+_U64 = 2**64
+
+
 def cursor_key(cursor: Cursor) -> tuple[int, int]:
-    """Sort key of a cursor; raises InvalidCursor for anything not ``ms-seq``."""
-    ms, sep, seq = cursor.partition("-")
-    if not sep or not ms.isdigit() or not seq.isdigit() or len(cursor) > 42:
-        raise InvalidCursor(f"{cursor!r} is not an event cursor (expected two numbers joined by '-', e.g. '1700000000000-0')")
-    return int(ms), int(seq)
+    """Sort key of a cursor; raises InvalidCursor for anything not ``ms-seq``.
+
+    Strict on purpose: ASCII digits only (``str.isdigit`` also accepts superscripts and other
+    scripts' digits, which ``int`` may parse but no store understands), no leading zeros or signs,
+    and each part within 64 bits, so a cursor that passes here is one every store can use.
+    """
+    match = _CURSOR.fullmatch(cursor)
+    if match is None or int(match[1]) >= _U64 or int(match[2]) >= _U64:
+        raise InvalidCursor(f"{cursor[:42]!r} is not an event cursor (expected two numbers joined by '-', e.g. '1700000000000-0')")
+    return int(match[1]), int(match[2])
 
 
 def next_cursor(last: Cursor | None, now_ms: int) -> Cursor:

@@ -150,6 +150,8 @@ class User(Model):
     tags: TagWeights = Field(default_factory=dict)
     #: Per-channel overrides of DEFAULT_CAPACITY.
     capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=dict)
+    #: A disabled user cannot log in and every token and socket of theirs stops working.
+    disabled: bool = False
 
     def can_see_queue(self, queue_id: str) -> bool:
         return self.role is Role.ADMIN or queue_id in self.queues

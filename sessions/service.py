@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from . import machine, routing
+from . import access, machine, routing
 from .clock import Clock, SystemClock
 from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, PermissionDenied
 from .events import Cursor, Event, EventPage
@@ -89,6 +89,8 @@ class Sessions:
         for qid in user.queues:
             await self.store.get_queue(qid)
         await self.store.put_user(user)
+        # In the log, so every process re-scopes (or, if disabled, closes) the user's open sockets.
+        await self.store.publish(access.user_changed(user, self.clock.now()))
         return user
 
     # -- reading ---------------------------------------------------------------

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ class GatewayProcess:
     port: int
     proc: subprocess.Popen
     output: list[str] = field(default_factory=list)
+    #: Notified whenever a line is added to ``output``.
+    printed: threading.Condition = field(default_factory=threading.Condition)
 
     @property
     def url(self) -> str:
@@ -35,12 +38,21 @@ class GatewayProcess:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
+    def wait_for_output(self, text: str, timeout: float = 10) -> str:
+        """Waits until the process has printed ``text``; returns everything printed so far."""
+        with self.printed:
+            if not self.printed.wait_for(lambda: text in "".join(self.output) or self.proc.poll() is not None, timeout) or text not in "".join(self.output):
+                raise AssertionError(f"the gateway never printed {text!r}:\n" + "".join(self.output)[-3000:])
+            return "".join(self.output)
+
 
 @contextlib.contextmanager
 def gateway_process(env: dict[str, str], port: int | None = None, startup_timeout: float = 30) -> Iterator[GatewayProcess]:
     """Starts ``python -m gateway`` and yields once uvicorn reports it is serving."""
     port = port or free_port()
-    full_env = {**os.environ, "PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "GATEWAY_MEDIA_ADDRESSES": ",".join(MEDIA_ADDRESSES), "PYTHONUNBUFFERED": "1", **env}
+    scratch = tempfile.TemporaryDirectory(prefix="gateway-data-")  # unless the test names its own GATEWAY_DATA_DIR
+    full_env = {**os.environ, "PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "GATEWAY_MEDIA_ADDRESSES": ",".join(MEDIA_ADDRESSES), "PYTHONUNBUFFERED": "1",
+                "GATEWAY_DATA_DIR": scratch.name, **env}
     proc = subprocess.Popen([sys.executable, "-m", "gateway"], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     gp = GatewayProcess(port, proc)
     started = threading.Event()
@@ -48,10 +60,14 @@ def gateway_process(env: dict[str, str], port: int | None = None, startup_timeou
     def pump() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
-            gp.output.append(line)
+            with gp.printed:
+                gp.output.append(line)
+                gp.printed.notify_all()
             if "Uvicorn running on" in line:
                 started.set()
         started.set()  # exited: wake the waiter, which then sees the process is gone
+        with gp.printed:
+            gp.printed.notify_all()
 
     threading.Thread(target=pump, daemon=True).start()
     try:
@@ -66,6 +82,7 @@ def gateway_process(env: dict[str, str], port: int | None = None, startup_timeou
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        scratch.cleanup()
 
 
 @contextlib.contextmanager

@@ -8,22 +8,34 @@ from sessions.model import Role, User
 from ..operations import Call, Operations, bearer_token
 from sessions.presence import effective
 
-from ..schemas import InteractionList, LoginBody, LoginResult, NewUser, PresenceBody, PresenceState, UserPatch
+from ..auth import TICKET_SECONDS
+from ..schemas import InteractionList, LoginBody, LoginResult, NewUser, PresenceBody, PresenceState, SocketTicket, UserPatch
 
 ops = Operations("accounts")
 
 
 @ops("POST", "/api/auth/login", body=LoginBody, response=LoginResult, authenticated=False)
 async def login(call: Call) -> LoginResult:
-    """Exchanges a username and password for a bearer token."""
-    token, user = await call.auth.login(call.body.username, call.body.password)
+    """Exchanges a username and password for a bearer token.
+
+    Failures are throttled per account and per client address: past a few, 429 with Retry-After.
+    """
+    address = call.request.client.host if call.request.client else None
+    token, user = await call.auth.login(call.body.username, call.body.password, address)
     return LoginResult(token=token, user=user)
 
 
 @ops("POST", "/api/auth/logout")
 async def logout(call: Call) -> None:
-    """Revokes the token this request carries."""
+    """Revokes the token this request carries; its open sockets close with 4401."""
     await call.auth.revoke(bearer_token(call.request) or "")
+
+
+@ops("POST", "/api/auth/ws-ticket", response=SocketTicket, status=201)
+async def socket_ticket(call: Call) -> SocketTicket:
+    """A single-use, short-lived ticket to open /ws/agent without putting the bearer token in a URL."""
+    ticket = await call.auth.issue_ticket(bearer_token(call.request) or "")
+    return SocketTicket(ticket=ticket, expires_in=TICKET_SECONDS)
 
 
 @ops("GET", "/api/me", response=User)
@@ -77,7 +89,11 @@ async def get_user(call: Call) -> User:
 
 @ops("PATCH", "/api/users/{user_id}", body=UserPatch, response=User)
 async def update_user(call: Call) -> User:
-    """Changes a user's name, role, queues or password."""
+    """Changes a user's name, role, queues, password or enabled state (merge: what is not named stays).
+
+    A new password signs the user out everywhere but the session making the change; disabling
+    signs them out everywhere.  Open sockets follow at once: re-scoped to the new queues, or closed.
+    """
     _require_admin(call.user)
     current = await call.sessions.store.get_user(call.path["user_id"])
     b: UserPatch = call.body
@@ -88,15 +104,27 @@ async def update_user(call: Call) -> User:
     await call.sessions.save_user(call.user, user)
     if b.password:
         await call.auth.set_password(user.id, b.password)
+    if user.disabled:
+        await call.auth.revoke_all(user.id)
+    elif b.password:
+        await call.auth.revoke_all(user.id, keep=bearer_token(call.request))
     return user
 
 
 @ops("POST", "/api/users/{user_id}/revoke-tokens")
 async def revoke_tokens(call: Call) -> None:
-    """Logs a user out everywhere."""
+    """Logs a user out everywhere; their open sockets close with 4401."""
     _require_admin(call.user)
     await call.sessions.store.get_user(call.path["user_id"])  # 404 for unknown users
-    await call.sessions.store.revoke_user_tokens(call.path["user_id"])
+    await call.auth.revoke_all(call.path["user_id"])
+
+
+@ops("DELETE", "/api/users/{user_id}/login-failures")
+async def clear_login_failures(call: Call) -> None:
+    """Forgets the account's failed logins, lifting its throttle at once."""
+    _require_admin(call.user)
+    user = await call.sessions.store.get_user(call.path["user_id"])
+    await call.auth.throttle.clear(user.username)
 
 
 @ops("PUT", "/api/me/presence", body=PresenceBody, response=PresenceState)

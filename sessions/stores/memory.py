@@ -97,14 +97,14 @@ class MemoryStore(BaseStore):
     async def token_user(self, digest: str) -> str | None:
         return self._tokens.get(digest)
 
-    async def revoke_token(self, digest: str) -> None:
-        self._tokens.pop(digest, None)
+    async def revoke_token(self, digest: str) -> str | None:
+        return self._tokens.pop(digest, None)
 
-    async def revoke_user_tokens(self, user_id: str) -> int:
-        mine = [d for d, uid in self._tokens.items() if uid == user_id]
-        for d in mine:
+    async def revoke_user_tokens(self, user_id: str, keep: str | None = None) -> list[str]:
+        gone = sorted(d for d, uid in self._tokens.items() if uid == user_id and d != keep)
+        for d in gone:
             del self._tokens[d]
-        return len(mine)
+        return gone
 
     # -- interactions ----------------------------------------------------------
 
@@ -164,6 +164,11 @@ class MemoryStore(BaseStore):
             del self._remembered[key]
             return None
         return entry[0]
+
+    async def take(self, key: str) -> str | None:
+        value = await self.recall(key)
+        self._remembered.pop(key, None)
+        return value
 
     async def lease(self, name: str, owner: str, ttl: float) -> bool:
         holder = self._leases.get(name)

@@ -217,20 +217,29 @@ class RedisStore(BaseStore):
     async def token_user(self, digest: str) -> str | None:
         return await self.redis.get(self.key("token", digest))
 
-    async def revoke_token(self, digest: str) -> None:
+    async def revoke_token(self, digest: str) -> str | None:
         user_id = await self.redis.get(self.key("token", digest))
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(self.key("token", digest))
             if user_id:
                 pipe.srem(self.key("tokens", user_id), digest)
             await pipe.execute()
+        return user_id
 
-    async def revoke_user_tokens(self, user_id: str) -> int:
-        digests = await self.redis.smembers(self.key("tokens", user_id))
-        if not digests:
-            return 0
-        await self.redis.delete(*(self.key("token", d) for d in digests), self.key("tokens", user_id))
-        return len(digests)
+    async def revoke_user_tokens(self, user_id: str, keep: str | None = None) -> list[str]:
+        # The set is read and emptied in one MULTI: a token issued meanwhile lands in a new set, still valid.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.smembers(self.key("tokens", user_id))
+            pipe.delete(self.key("tokens", user_id))
+            digests, _ = await pipe.execute()
+        gone = sorted(d for d in digests if d != keep)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if gone:
+                pipe.delete(*(self.key("token", d) for d in gone))
+            if keep in digests:
+                pipe.sadd(self.key("tokens", user_id), keep)
+            await pipe.execute()
+        return gone
 
     # -- interactions ----------------------------------------------------------
 
@@ -301,6 +310,9 @@ class RedisStore(BaseStore):
 
     async def recall(self, key: str) -> str | None:
         return await self.redis.get(self.key("remember", key))
+
+    async def take(self, key: str) -> str | None:
+        return await self.redis.getdel(self.key("remember", key))
 
     async def lease(self, name: str, owner: str, ttl: float) -> bool:
         return bool(await self._lease_script(keys=[self.key("lease", name)], args=[owner, max(1, int(ttl * 1000))]))

@@ -86,8 +86,8 @@ class TestSignatures:
         assert_error(twilio.post("sms", {"MessageSid": "SM1", "From": CUSTOMER, "To": SALES_NUMBER, "Body": "pay me"}, signature=sig), 403)
         assert twilio.interactions() == []
 
-    def test_without_an_auth_token_webhooks_are_disabled(self):
-        with TestClient(create_app(Settings(admin_token=ADMIN_TOKEN), store=MemoryStore())) as client:
+    def test_without_an_auth_token_webhooks_are_disabled(self, tmp_path):
+        with TestClient(create_app(Settings(admin_token=ADMIN_TOKEN, data_dir=tmp_path), store=MemoryStore())) as client:
             assert_error(client.post("/webhooks/twilio/voice", data={"CallSid": "CA1"}), 403)
 
     def test_signed_but_incomplete_is_a_400(self, twilio: Twilio):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,9 +65,10 @@ class Gateway:
 
 def make_gateway(**overrides: Any) -> Iterator[Gateway]:
     overrides.setdefault("media_addresses", MEDIA_ADDRESSES)  # any WebRTC media stays on loopback
-    settings = Settings(admin_token=ADMIN_TOKEN, timer_interval=3600, **overrides)
-    with TestClient(create_app(settings, store=MemoryStore())) as client:
-        yield Gateway(client)
+    with tempfile.TemporaryDirectory() as data_dir:  # the bootstrap admin's credentials file, recordings
+        settings = Settings(admin_token=ADMIN_TOKEN, timer_interval=3600, data_dir=Path(data_dir), **overrides)
+        with TestClient(create_app(settings, store=MemoryStore())) as client:
+            yield Gateway(client)
 
 
 @pytest.fixture

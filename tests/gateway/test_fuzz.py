@@ -17,6 +17,8 @@ from twilio.request_validator import RequestValidator
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from sessions.errors import InvalidCursor
+from sessions.events import cursor_key
 from sessions.stores import MemoryStore
 from tests.gateway.conftest import ADMIN_TOKEN
 
@@ -60,9 +62,30 @@ def test_signed_webhooks_never_fail_with_5xx(client: TestClient, hook: str):
     run()
 
 
-def test_chat_frames_never_break_the_connection(client: TestClient):
+def test_chat_frames_that_are_not_json_objects_close_with_a_documented_code(client: TestClient):
+    @FUZZ
+    @given(st.one_of(text, st.binary(min_size=1, max_size=64), st.builds(json.dumps, st.one_of(st.lists(value, max_size=3), value, st.integers()))))
+    def run(frame):
+        with client.websocket_connect("/ws/chat") as ws:
+            ws.send_text(json.dumps({"type": "start", "name": "Fuzz", "email": "fuzz@example.com"}))
+            assert json.loads(ws.receive_text())["type"] == "session"
+            ws.send_bytes(frame) if isinstance(frame, bytes) else ws.send_text(frame)
+            try:
+                parsed = json.loads(frame)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                return  # an object: the chat protocol's to answer (the next test)
+            with pytest.raises(WebSocketDisconnect) as closed:
+                while True:
+                    ws.receive_text()
+            assert closed.value.code == (1003 if isinstance(frame, bytes) else 4400)
+
+    run()
+
+
+def test_chat_objects_never_break_the_connection(client: TestClient):
     frames = st.one_of(
-        text,
         st.builds(json.dumps, st.dictionaries(st.sampled_from(["type", "body", "name", "email", "token", "after", "active", "client_id", "topic", "phone"]),
                                               st.one_of(value, st.integers(), st.booleans(), st.none(), st.lists(st.integers(), max_size=2)), max_size=5)),
         st.builds(lambda t, b: json.dumps({"type": t, "body": b}), st.sampled_from(["message", "typing", "read", "end", "resume", "start"]), value),
@@ -112,6 +135,12 @@ def test_agent_socket_cursor_is_validated(client: TestClient):
     @given(text)
     def run(since):
         with client.websocket_connect("/ws/agent", params={"token": ADMIN_TOKEN, "since": since}) as ws:
+            try:
+                cursor_key(since or "0-0")  # empty: no cursor, follow from now
+            except InvalidCursor:
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    ws.receive_text()
+                assert closed.value.code == 4400 and "bad_cursor" in closed.value.reason
             ws.close()
 
     run()

@@ -134,3 +134,138 @@ class TestSlowConsumer:
 
 def test_store_default_is_in_memory(gw: Gateway):
     assert isinstance(gw.app.state.sessions.store, MemoryStore)
+
+
+def events_until_closed(ws) -> tuple[list[dict], WebSocketDisconnect]:
+    """Every event the socket still delivers, and how it closed."""
+    seen = []
+    with pytest.raises(WebSocketDisconnect) as closed:
+        while True:
+            seen.append(json.loads(ws.receive_text()))
+    return seen, closed.value
+
+
+def ticket(gw: Gateway, headers: dict[str, str]) -> str:
+    r = gw.client.post("/api/auth/ws-ticket", headers=headers)
+    assert r.status_code == 201, r.text
+    return r.json()["ticket"]
+
+
+class TestRevocation:
+    """An open socket belongs to its token: whatever ends the token ends the socket (4401), at once."""
+
+    def revoked_after(self, gw: Gateway, revoke) -> None:
+        gw.queue("sales")
+        alice = gw.agent("alice", ["sales"])
+        with gw.client.websocket_connect(f"/ws/agent?token={token_of(alice)}") as ws:
+            before = gw.inbound("sales")
+            assert receive(ws)["interaction"]["id"] == before["id"]
+            revoke(alice)
+            after = gw.inbound("sales")
+            seen, closed = events_until_closed(ws)
+        assert closed.code == 4401, closed
+        assert after["id"] not in {(e.get("interaction") or {}).get("id") for e in seen}, "nothing after the revocation"
+
+    def test_logout(self, gw: Gateway):
+        self.revoked_after(gw, lambda alice: gw.client.post("/api/auth/logout", headers=alice).raise_for_status())
+
+    def test_admin_revokes_the_users_tokens(self, gw: Gateway):
+        self.revoked_after(gw, lambda alice: gw.client.post("/api/users/alice/revoke-tokens", headers=gw.admin).raise_for_status())
+
+    def test_password_change_revokes_every_old_token(self, gw: Gateway):
+        def change(alice):
+            gw.client.patch("/api/users/alice", json={"password": "a new passphrase"}, headers=gw.admin).raise_for_status()
+            assert gw.client.get("/api/me", headers=alice).status_code == 401, "the old token is dead for HTTP too"
+
+        self.revoked_after(gw, change)
+        assert gw.client.post("/api/auth/login", json={"username": "alice", "password": "a new passphrase"}).status_code == 200
+
+    def test_disabling_the_user(self, gw: Gateway):
+        def disable(alice):
+            gw.client.patch("/api/users/alice", json={"disabled": True}, headers=gw.admin).raise_for_status()
+
+        self.revoked_after(gw, disable)
+        assert gw.client.post("/api/auth/login", json={"username": "alice", "password": "correct horse"}).status_code == 401
+        gw.client.patch("/api/users/alice", json={"disabled": False}, headers=gw.admin).raise_for_status()
+        assert gw.client.post("/api/auth/login", json={"username": "alice", "password": "correct horse"}).status_code == 200
+
+    def test_changing_ones_own_password_keeps_the_session_that_changed_it(self, gw: Gateway):
+        gw.client.patch("/api/users/admin", json={"password": "another passphrase"}, headers=gw.admin).raise_for_status()
+        assert gw.client.get("/api/me", headers=gw.admin).status_code == 200
+
+    def test_other_tokens_of_the_user_keep_their_sockets(self, gw: Gateway):
+        gw.queue("sales")
+        alice = gw.agent("alice", ["sales"])
+        r = gw.client.post("/api/auth/login", json={"username": "alice", "password": "correct horse"})
+        other = gw.as_(r.json()["token"])
+        with gw.client.websocket_connect(f"/ws/agent?ticket={ticket(gw, other)}") as ws:
+            gw.client.post("/api/auth/logout", headers=alice).raise_for_status()
+            ix = gw.inbound("sales")
+            assert receive(ws)["interaction"]["id"] == ix["id"]
+
+
+class TestMembership:
+    def test_removal_from_a_queue_stops_its_events_and_an_added_queue_starts_without_reconnect(self, gw: Gateway):
+        gw.queue("sales")
+        gw.queue("billing")
+        alice = gw.agent("alice", ["sales"])
+        with gw.client.websocket_connect(f"/ws/agent?token={token_of(alice)}") as ws:
+            gw.client.patch("/api/users/alice", json={"queues": ["billing"]}, headers=gw.admin).raise_for_status()
+            sales_after = gw.inbound("sales")
+            billing = gw.inbound("billing")
+            event = receive(ws)
+            assert event["interaction"]["id"] == billing["id"], f"sales' {sales_after['id']} must not arrive after the removal"
+
+
+class TestTickets:
+    def test_a_ticket_opens_one_socket_once(self, gw: Gateway):
+        gw.queue("sales")
+        alice = gw.agent("alice", ["sales"])
+        t = ticket(gw, alice)
+        with gw.client.websocket_connect(f"/ws/agent?ticket={t}") as ws:
+            ix = gw.inbound("sales")
+            assert receive(ws)["interaction"]["id"] == ix["id"]
+        with gw.client.websocket_connect(f"/ws/agent?ticket={t}") as ws:
+            _, closed = events_until_closed(ws)
+        assert closed.code == 4401 and "ticket" in closed.reason
+
+    def test_a_ticket_needs_a_valid_token(self, gw: Gateway):
+        assert gw.client.post("/api/auth/ws-ticket", headers=gw.as_("nope")).status_code == 401
+
+
+class TestCursors:
+    @pytest.mark.parametrize("since", ["²-0", "١٢٣-0", "1-²", "+1-0", " 1-0", "01-0", "1-0-0", "18446744073709551616-0", "-", "9" * 60 + "-0"])
+    def test_cursors_are_ascii_numbers_or_a_clean_4400(self, gw: Gateway, since: str):
+        with gw.client.websocket_connect("/ws/agent", params={"token": ADMIN_TOKEN, "since": since}) as ws:
+            _, closed = events_until_closed(ws)
+        assert closed.code == 4400 and "bad_cursor" in closed.reason
+
+    def test_a_cursor_past_the_end_of_the_log_is_refused_with_the_end(self, gw: Gateway):
+        gw.queue("sales")
+        gw.inbound("sales")
+        end = gw.client.get("/api/queues/sales/interactions", headers=gw.admin).json()["cursor"]
+        with gw.client.websocket_connect("/ws/agent", params={"token": ADMIN_TOKEN, "since": "99999999999999-0"}) as ws:
+            _, closed = events_until_closed(ws)
+        assert closed.code == 4400 and f"since={end}" in closed.reason
+        with gw.client.websocket_connect("/ws/agent", params={"token": ADMIN_TOKEN, "since": end}) as ws:
+            ix = gw.inbound("sales")
+            assert receive(ws)["interaction"]["id"] == ix["id"], "the end itself is a valid place to resume"
+
+
+class TestClientFrames:
+    @pytest.mark.parametrize(("send", "code"), [("bytes", 1003), ("oversized", 1009), ("not-json", 4400)])
+    def test_frames_the_socket_cannot_take_close_it_with_a_documented_code(self, gw: Gateway, send: str, code: int):
+        with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}") as ws:
+            if send == "bytes":
+                ws.send_bytes(b"\x00\x01")
+            else:
+                ws.send_text("x" * 5000 if send == "oversized" else "{not json")
+            _, closed = events_until_closed(ws)
+        assert closed.code == code
+
+    def test_json_objects_are_ignored(self, gw: Gateway):
+        gw.queue("sales")
+        with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}") as ws:
+            ws.send_text('{"type": "ping"}')
+            ix = gw.inbound("sales")
+            assert receive(ws)["interaction"]["id"] == ix["id"]

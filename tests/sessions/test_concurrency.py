@@ -26,7 +26,7 @@ async def new_call(world: World) -> str:
 
 async def claimed_events(world: World, ix_id: str) -> list:
     page = await world.sessions.store.events_since(None, limit=10_000)
-    return [e for e in page.events if e.interaction.id == ix_id and e.type == "interaction.claimed"]
+    return [e for e in page.events if e.interaction is not None and e.interaction.id == ix_id and e.type == "interaction.claimed"]
 
 
 def gate_reads(store, n: int) -> None:

@@ -18,10 +18,11 @@ async def inbound(world: World, queue: str = "sales", **kw):
 
 
 async def all_events(world: World, cursor=None, **filters):
+    """The interactions' events (the log also carries the seeding's user.changed events, which are about no interaction)."""
     events, page = [], None
     while page is None or not page.complete:
         page = await world.sessions.store.events_since(cursor, limit=3, **filters)
-        events += page.events
+        events += [e for e in page.events if e.interaction is not None]
         cursor = page.last
     return events
 
@@ -225,10 +226,26 @@ class TestSecrets:
         for digest in ("d1", "d2"):
             await store.put_token(digest, "u-alice")
         await store.put_token("d3", "u-bob")
-        await store.revoke_token("d1")
+        assert await store.revoke_token("d1") == "u-alice"
+        assert await store.revoke_token("d1") is None, "revoking twice finds nothing"
         assert (await store.token_user("d1"), await store.token_user("d2")) == (None, "u-alice")
-        assert await store.revoke_user_tokens("u-alice") == 1
+        assert await store.revoke_user_tokens("u-alice") == ["d2"]
         assert (await store.token_user("d2"), await store.token_user("d3")) == (None, "u-bob")
+
+    async def test_revoking_a_users_tokens_can_keep_one(self, world: World):
+        store = world.sessions.store
+        for digest in ("d1", "d2", "d3"):
+            await store.put_token(digest, "u-alice")
+        assert await store.revoke_user_tokens("u-alice", keep="d2") == ["d1", "d3"]
+        assert [await store.token_user(d) for d in ("d1", "d2", "d3")] == [None, "u-alice", None]
+        assert await store.revoke_user_tokens("u-alice") == ["d2"], "the kept token is still the user's, revocable later"
+
+    async def test_a_remembered_value_is_taken_once(self, world: World):
+        store = world.sessions.store
+        assert await store.remember("ticket:x", "u-alice", ttl=30)
+        assert await store.take("ticket:x") == "u-alice"
+        assert await store.take("ticket:x") is None
+        assert await store.take("ticket:never") is None
 
 
 class TestSmallState:

@@ -13,7 +13,7 @@ let offerTimer = null;
 const live = new Live({
   onEvent: (e) => handle(e),
   onStatus: (s) => { $("live").textContent = s; },
-  onExpired: () => load().then((cursor) => live.start(auth.token, cursor)),
+  onExpired: () => load().then((cursor) => live.start(cursor)),
   onUnauthorized: () => logout(),
 });
 
@@ -163,7 +163,7 @@ async function start() {
   $("me").textContent = `${state.me.name} (${state.me.role})`;
   document.querySelector('[data-nav="supervisor"]').hidden = state.me.role === "agent";
   const [cursor] = await Promise.all([load(), loadPeople()]);
-  live.start(auth.token, cursor);
+  live.start(cursor);
   if (!location.hash) location.hash = "#/home"; else route();
 }
 

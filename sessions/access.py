@@ -1,0 +1,68 @@
+"""Access changes as events: how a sign-out or a membership change reaches every open socket.
+
+A token revoked or a user re-scoped in one process must act on sockets held by every process,
+at once and in log order.  So the change is appended to the same event log the sockets follow:
+each process's reader meets it exactly where it happened, and a socket never receives an event
+of a queue after the event that removed it from that queue.
+
+These events are for the gateway, not for people or integrators: their audience is empty
+(``users=[]``, ``roles=[]``), so no subscriber or replay ever receives one.  Tokens appear only
+as the SHA-256 digests the store already keeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .events import Event
+from .model import Role, User
+
+#: A user's role, queues or enabled state changed; data: ``{"user", "role", "queues", "disabled"}``.
+USER_CHANGED = "user.changed"
+#: Tokens of one user stopped being valid; data: ``{"user", "tokens": [digest, ...]}``.
+TOKENS_REVOKED = "user.tokens_revoked"
+TYPES = frozenset({USER_CHANGED, TOKENS_REVOKED})
+
+
+def user_changed(user: User, at: datetime) -> Event:
+    return Event(type=USER_CHANGED, at=at, users=[], roles=[],
+                 data={"user": user.id, "role": user.role.value, "queues": list(user.queues), "disabled": user.disabled})
+
+
+def tokens_revoked(user_id: str, digests: list[str], at: datetime) -> Event:
+    return Event(type=TOKENS_REVOKED, at=at, users=[], roles=[], data={"user": user_id, "tokens": digests})
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one socket of ``user`` sees: None queues means every queue (admins)."""
+
+    user: str
+    token: str
+    role: str
+    queues: frozenset[str] | None
+
+    @classmethod
+    def of(cls, user: User, token_digest: str) -> Scope:
+        return cls(user.id, token_digest, user.role.value, None if user.role is Role.ADMIN else frozenset(user.queues))
+
+
+#: The verdict on a socket: keep it as it is, give it a new scope, or close it (signed out).
+Verdict = Scope | None | bool
+
+
+def verdict(event: Event, scope: Scope) -> Verdict:
+    """What an access event means for a socket with ``scope``: True closes it, a Scope re-scopes it, None leaves it."""
+    data = event.data
+    if data.get("user") != scope.user:
+        return None
+    if event.type == TOKENS_REVOKED:
+        return scope.token in data.get("tokens", ())
+    if event.type == USER_CHANGED:
+        if data.get("disabled"):
+            return True
+        role = str(data.get("role", scope.role))
+        queues = None if role == Role.ADMIN.value else frozenset(data.get("queues", ()))
+        return Scope(scope.user, scope.token, role, queues)
+    return None

@@ -1,0 +1,31 @@
+"""/webhooks/twilio/media: frames that are no Twilio frame close the socket cleanly (no traceback)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+import websockets
+from twilio.request_validator import RequestValidator
+
+from tests.processes import GatewayProcess, twilio_gateway
+
+SID, TOKEN, ADMIN_TOKEN = "AC" + "6" * 32, "media-twilio-token", "media-admin"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    # twilio_gateway fails the module if the gateway logged a traceback.
+    with twilio_gateway(str(tmp_path_factory.mktemp("media")), ADMIN_TOKEN, SID, TOKEN) as gp:
+        yield gp
+
+
+@pytest.mark.parametrize(("sent", "code"), [(b"\x80\x00binary", 1003), ("x" * 70_000, 1009)], ids=["binary", "oversized"])
+async def test_a_frame_twilio_never_sends_closes_with_a_documented_code(server: GatewayProcess, sent: bytes | str, code: int):
+    url = f"{server.ws_url}/webhooks/twilio/media"
+    async with websockets.connect(url, additional_headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})}) as ws:
+        await ws.send(sent)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == code, "a close frame, not a dropped connection"
