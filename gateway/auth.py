@@ -100,13 +100,17 @@ class Auth:
         if not token:
             raise Unauthorized("Send a bearer token: Authorization: Bearer <token>.")
         digest = token_digest(token)
+        return await self._holder(digest, "The token is unknown or revoked; log in again."), digest
+
+    async def _holder(self, digest: str, unknown: str) -> User:
+        """The enabled user a token digest belongs to."""
         user_id = await self.store.token_user(digest)
         if user_id is None:
-            raise Unauthorized("The token is unknown or revoked; log in again.")
+            raise Unauthorized(unknown)
         user = await self.store.get_user(user_id)
         if user.disabled:
             raise Unauthorized("This account is disabled.")
-        return user, digest
+        return user
 
     async def issue_ticket(self, token: str) -> str:
         """A single-use ticket, valid for TICKET_SECONDS, that opens a socket as this token's user.
@@ -124,13 +128,7 @@ class Auth:
         digest = await self.store.take(f"ws-ticket:{token_digest(ticket)}") if ticket else None
         if digest is None:
             raise Unauthorized("The ticket is unknown, used or expired; ask for a new one.")
-        user_id = await self.store.token_user(digest)
-        if user_id is None:
-            raise Unauthorized("The token behind this ticket was revoked; log in again.")
-        user = await self.store.get_user(user_id)
-        if user.disabled:
-            raise Unauthorized("This account is disabled.")
-        return user, digest
+        return await self._holder(digest, "The token behind this ticket was revoked; log in again."), digest
 
     async def revoke(self, token: str) -> None:
         """Logs one token out."""

@@ -89,11 +89,10 @@ class Subscriber:
         """Acts on an access event (see sessions.access) if it is about this socket."""
         if self.scope is None:
             return
-        verdict = access.verdict(event, self.scope)
-        if verdict is True:
+        if access.revokes(event, self.scope):
             self.revoke()
-        elif isinstance(verdict, Scope):
-            self.rescope(verdict)
+        elif (scope := access.rescoped(event, self.scope)) is not None:
+            self.rescope(scope)
 
     async def drain(self) -> list[tuple[tuple[int, int], str]]:
         """Waits for something to happen; returns what is buffered (empty on overflow or close)."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -36,10 +35,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from sessions.access import Scope
 from sessions.errors import CursorExpired, InvalidCursor
 from sessions.events import Cursor, cursor_key
+from sessions.model import User
 
 from .auth import Unauthorized
 from .hub import Hub, Subscriber, wire
 from .presence import Presence
+from .ws_frames import FrameRefused, parse_frame
 
 log = logging.getLogger("gateway.ws")
 
@@ -47,8 +48,6 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_REQUEST = 4400
 CLOSE_CURSOR_EXPIRED = 4410
 CLOSE_SLOW_CONSUMER = 4008
-CLOSE_UNSUPPORTED = 1003
-CLOSE_TOO_BIG = 1009
 #: Largest client frame: the client has nothing to send but small control messages.
 MAX_CLIENT_FRAME = 4096
 
@@ -65,21 +64,6 @@ class Ending:
             self.code, self.reason = code, reason[:120]
 
 
-def _frame_problem(message: dict) -> tuple[int, str] | None:
-    """The close a client frame calls for, if any."""
-    text = message.get("text")
-    if text is None:
-        return CLOSE_UNSUPPORTED, "binary frames are not accepted; send JSON text"
-    if len(text) > MAX_CLIENT_FRAME:
-        return CLOSE_TOO_BIG, f"frames are limited to {MAX_CLIENT_FRAME} bytes"
-    try:
-        if isinstance(json.loads(text), dict):
-            return None
-    except ValueError:
-        pass
-    return CLOSE_BAD_REQUEST, "malformed_frame: frames are JSON objects"
-
-
 async def _listen(ws: WebSocket, sub: Subscriber, ending: Ending) -> None:
     """Reads client frames so a disconnect is noticed promptly; a frame it cannot accept ends the socket."""
     try:
@@ -87,9 +71,9 @@ async def _listen(ws: WebSocket, sub: Subscriber, ending: Ending) -> None:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            problem = _frame_problem(message)
-            if problem is not None:
-                ending.set(*problem)
+            frame = parse_frame(message, MAX_CLIENT_FRAME)
+            if isinstance(frame, FrameRefused):
+                ending.set(frame.code, frame.reason)
                 break
     finally:
         sub.close()
@@ -113,11 +97,11 @@ async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
     await ws.close(code, reason[:120])
 
 
-async def _credentials(ws: WebSocket) -> Scope:
+async def _credentials(ws: WebSocket) -> tuple[User, str]:
+    """The user and token digest behind ``?ticket=`` (spent here) or, for old clients, ``?token=``."""
     auth = ws.app.state.auth
     ticket = ws.query_params.get("ticket")
-    user, digest = await (auth.redeem_ticket(ticket) if ticket is not None else auth.identify(ws.query_params.get("token")))
-    return Scope.of(user, digest)
+    return await (auth.redeem_ticket(ticket) if ticket is not None else auth.identify(ws.query_params.get("token")))
 
 
 async def _check_since(ws: WebSocket, since: str | None) -> str | None:
@@ -161,7 +145,7 @@ async def _stream(ws: WebSocket, sub: Subscriber, last: Cursor, stall_seconds: f
 async def agent_socket(ws: WebSocket) -> None:
     state = ws.app.state
     try:
-        scope = await _credentials(ws)
+        user, digest = await _credentials(ws)
     except Unauthorized as exc:
         await _refuse(ws, CLOSE_UNAUTHORIZED, f"unauthorized: {exc}")
         return
@@ -173,9 +157,8 @@ async def agent_socket(ws: WebSocket) -> None:
     # Subscribe, and fix where "live" starts, before the handshake completes: whatever the
     # client does once connected produces events this connection is already registered for.
     hub: Hub = state.hub
-    sub = hub.subscribe_user(scope, state.settings.ws_buffer)
+    sub = hub.subscribe_user(Scope.of(user, digest), state.settings.ws_buffer)
     presence: Presence = state.presence
-    user = await state.sessions.store.get_user(scope.user)
     ending = Ending()
     listener: asyncio.Task[None] | None = None
     try:

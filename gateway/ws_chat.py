@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
-from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from channels.chat import ChatSession
@@ -16,37 +14,13 @@ from sessions.events import Event
 from sessions.machine import chat_audience
 
 from .hub import Hub, Subscriber
+from .ws_frames import FrameRefused, parse_frame
 
 log = logging.getLogger("gateway.chat")
 
-#: Frames larger than this are refused before parsing.
+#: Frames larger than this are refused (1009) before parsing.  What is wrong inside a well-formed
+#: object (unknown type, invalid fields) is the chat protocol's to answer with an error frame.
 MAX_FRAME = 16_384
-
-
-@dataclass(frozen=True)
-class FrameRefused:
-    """A frame the widget protocol cannot carry: the socket closes with this code (documented in the README)."""
-
-    code: int
-    reason: str
-
-
-def parse_frame(message: Message) -> dict[str, Any] | FrameRefused:
-    """A client frame as a JSON object, or why it is refused: binary (1003), too large (1009), not a JSON object (4400).
-
-    What is wrong inside a well-formed object (unknown type, invalid fields) is the chat protocol's
-    to answer with an error frame; a frame that is not even that comes from no widget of ours.
-    """
-    text = message.get("text")
-    if text is None:
-        return FrameRefused(1003, "binary frames are not accepted; send JSON text")
-    if len(text) > MAX_FRAME:
-        return FrameRefused(1009, f"frames are limited to {MAX_FRAME} bytes")
-    try:
-        frame = json.loads(text)
-    except ValueError:
-        frame = None
-    return frame if isinstance(frame, dict) else FrameRefused(4400, "malformed_frame: frames are JSON objects")
 
 
 async def chat_socket(ws: WebSocket) -> None:
@@ -77,7 +51,7 @@ async def chat_socket(ws: WebSocket) -> None:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            frame = parse_frame(message)
+            frame = parse_frame(message, MAX_FRAME)
             if isinstance(frame, FrameRefused):
                 async with send_lock:
                     await ws.close(frame.code, frame.reason)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import binascii
 import contextlib
-import json
 import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -24,6 +23,7 @@ from channels.voice_bridge import CALLER, CONSULT, Bridge, TwilioLeg
 from channels.voicemail import SAFE_ID
 
 from .live_call import LiveCalls
+from .ws_frames import CLOSE_MALFORMED, FrameRefused, parse_frame
 
 log = logging.getLogger("gateway.media")
 
@@ -63,16 +63,16 @@ async def media_socket(ws: WebSocket) -> None:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            text = message.get("text")
-            if text is None or len(text) > MAX_FRAME:
-                # Twilio sends small JSON text frames only: anything else is no stream of Twilio's.
-                code, reason = (1003, "binary frames are not accepted") if text is None else (1009, f"frames are limited to {MAX_FRAME} bytes")
-                async with lock:
+            msg = parse_frame(message, MAX_FRAME)
+            if isinstance(msg, FrameRefused):
+                if msg.code == CLOSE_MALFORMED:  # text, but not a JSON object: skipped like any malformed frame
+                    log.warning("malformed media frame skipped: %s", msg.reason)
+                    continue
+                async with lock:  # binary or oversized: no stream of Twilio's
                     with contextlib.suppress(RuntimeError):
-                        await ws.close(code, reason)
+                        await ws.close(msg.code, msg.reason)
                 break
             try:
-                msg = json.loads(text)
                 event = msg["event"]
                 if event == "start":
                     if bridge is not None:

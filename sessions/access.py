@@ -48,21 +48,19 @@ class Scope:
         return cls(user.id, token_digest, user.role.value, None if user.role is Role.ADMIN else frozenset(user.queues))
 
 
-#: The verdict on a socket: keep it as it is, give it a new scope, or close it (signed out).
-Verdict = Scope | None | bool
-
-
-def verdict(event: Event, scope: Scope) -> Verdict:
-    """What an access event means for a socket with ``scope``: True closes it, a Scope re-scopes it, None leaves it."""
-    data = event.data
-    if data.get("user") != scope.user:
-        return None
+def revokes(event: Event, scope: Scope) -> bool:
+    """Whether an access event ends a socket with ``scope`` (its token revoked, or its user disabled)."""
+    if event.data.get("user") != scope.user:
+        return False
     if event.type == TOKENS_REVOKED:
-        return scope.token in data.get("tokens", ())
-    if event.type == USER_CHANGED:
-        if data.get("disabled"):
-            return True
-        role = str(data.get("role", scope.role))
-        queues = None if role == Role.ADMIN.value else frozenset(data.get("queues", ()))
-        return Scope(scope.user, scope.token, role, queues)
-    return None
+        return scope.token in event.data.get("tokens", ())
+    return event.type == USER_CHANGED and bool(event.data.get("disabled"))
+
+
+def rescoped(event: Event, scope: Scope) -> Scope | None:
+    """The scope a socket with ``scope`` has after a user.changed event about its user, else None."""
+    if event.type != USER_CHANGED or event.data.get("user") != scope.user:
+        return None
+    role = str(event.data.get("role", scope.role))
+    queues = None if role == Role.ADMIN.value else frozenset(event.data.get("queues", ()))
+    return Scope(scope.user, scope.token, role, queues)

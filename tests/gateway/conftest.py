@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,9 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.settings import Settings
 from sessions.stores import MemoryStore
-from tests.processes import MEDIA_ADDRESSES
+from sessions.stores.redis import RedisStore
+from tests.conftest import REDIS_URL
+from tests.processes import MEDIA_ADDRESSES, GatewayProcess, gateway_process
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -83,3 +87,24 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     if code:
         assert body["error"] == code, body
     return body
+
+
+PAIR_TOKEN = "multiprocess-admin-token"
+PAIR_ADMIN = {"Authorization": f"Bearer {PAIR_TOKEN}"}
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
+    """Two real gateway processes sharing one Redis (a prefix of their own, dropped afterwards)."""
+    prefix = f"test:{uuid.uuid4().hex}"
+    env = {"GATEWAY_REDIS_URL": REDIS_URL, "GATEWAY_REDIS_PREFIX": prefix, "GATEWAY_ADMIN_TOKEN": PAIR_TOKEN}
+    try:
+        with gateway_process(env) as a, gateway_process(env) as b:
+            yield a, b
+    finally:
+        async def drop() -> None:
+            store = RedisStore(REDIS_URL, prefix=prefix)
+            await store.drop_all()
+            await store.close()
+
+        asyncio.run(drop())

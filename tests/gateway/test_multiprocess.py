@@ -4,35 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import Iterator
 
 import httpx
-import pytest
 import websockets
 
-from sessions.stores.redis import RedisStore
-from tests.conftest import REDIS_URL
-from tests.processes import GatewayProcess, gateway_process
-
-TOKEN = "multiprocess-admin-token"
-ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
-    prefix = f"test:{uuid.uuid4().hex}"
-    env = {"GATEWAY_REDIS_URL": REDIS_URL, "GATEWAY_REDIS_PREFIX": prefix, "GATEWAY_ADMIN_TOKEN": TOKEN}
-    try:
-        with gateway_process(env) as a, gateway_process(env) as b:
-            yield a, b
-    finally:
-        async def drop() -> None:
-            store = RedisStore(REDIS_URL, prefix=prefix)
-            await store.drop_all()
-            await store.close()
-
-        asyncio.run(drop())
+from tests.gateway.conftest import PAIR_ADMIN as ADMIN
 
 
 async def login(http: httpx.AsyncClient, base: str, username: str) -> dict[str, str]:

@@ -10,7 +10,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.gateway.test_multiprocess import ADMIN, login, next_event, pair  # noqa: F401  (pair is a fixture)
+from tests.gateway.conftest import PAIR_ADMIN as ADMIN
+from tests.gateway.test_multiprocess import login, next_event
 
 
 async def until_closed(ws) -> tuple[list[dict], websockets.ConnectionClosed]:
