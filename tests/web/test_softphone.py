@@ -17,6 +17,7 @@ from websockets.sync.client import connect
 from channels.audio import MulawDecoder
 from tests.processes import GatewayProcess, twilio_gateway
 from tests.web.conftest import DOCS
+from tests.web.webrtc import routes_of, watch_peer_connections
 
 SID, TOKEN, ADMIN_TOKEN = "AC" + "3" * 32, "softphone-twilio-token", "softphone-admin"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -58,6 +59,7 @@ def test_agent_talks_to_the_caller_from_the_console(server: GatewayProcess, brow
     threading.Thread(target=collect, daemon=True).start()
 
     page = browser.new_page(viewport={"width": 1366, "height": 800})
+    watch_peer_connections(page)
     page.goto(server.url + "/")
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill("correct horse")
@@ -72,6 +74,8 @@ def test_agent_talks_to_the_caller_from_the_console(server: GatewayProcess, brow
     decoder = MulawDecoder()
     pcm = np.concatenate([f.to_ndarray().reshape(-1) for chunk in media for f in decoder.pcm8k(chunk)])
     assert np.abs(pcm).max() > 1000, "not silence: Chromium's fake microphone beeps"
+    [route] = routes_of(page)  # the gateway holds Chromium's pair to loopback on both ends (channels/ice.py)
+    assert (route.local, route.remote, set(route.remote_candidates)) == ("127.0.0.1", "127.0.0.1", {"127.0.0.1"}), route
     audio.get_by_role("button", name="Hold").click()
     assert cleared.wait(10), "hold flushes what Twilio has queued"
     expect(audio.get_by_role("button", name="Resume")).to_have_attribute("aria-pressed", "true")

@@ -78,13 +78,12 @@ def test_customer_calls_from_the_widget_and_the_agent_hears_them(server: Gateway
 
         agent, route = loop.run(answer())  # the customer's (fake, beeping) microphone reaches the agent
         # The gateway binds and advertises loopback alone, so both legs (Chromium's, the agent peer's) reach it on
-        # 127.0.0.1, and the agent peer sends from there too.  Chromium's own end cannot be held to loopback by any
-        # flag: it offers 127.0.0.1 (--allow-loopback-in-peer-connection) beside the host's other addresses, and
-        # ranks its loopback network (cost 50, type unknown) below ethernet (cost 0) before priority, so it may
-        # send from another address of this machine.
+        # 127.0.0.1, and the agent peer sends from there too.  Chromium offers its other interfaces' addresses beside
+        # 127.0.0.1 (--allow-loopback-in-peer-connection) and prefers them (lower network cost), but the gateway's
+        # loopback-only leg ignores checks from them (channels/ice.py), so the pair it selects is loopback on both ends.
         [browser_route] = routes_of(page)
         assert "127.0.0.1" in browser_route.gathered and set(browser_route.remote_candidates) == {"127.0.0.1"}, browser_route
-        assert browser_route.remote == "127.0.0.1", browser_route
+        assert (browser_route.local, browser_route.remote) == ("127.0.0.1", "127.0.0.1"), browser_route
         assert (route.local, route.remote, set(route.gathered)) == ("127.0.0.1", "127.0.0.1", {"127.0.0.1"}), route
         page.screenshot(path=str(DOCS / "chat-widget-call.png"))
 
