@@ -17,7 +17,10 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--
         # The softphone test: a fake microphone (a beep), no permission prompt, plain host ICE candidates (no mDNS names),
         # and loopback among them: the gateway under test advertises 127.0.0.1 alone (tests/processes.py MEDIA_ADDRESSES).
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--disable-features=WebRtcHideLocalIpsWithMdns",
-        "--allow-loopback-in-peer-connection"]
+        "--allow-loopback-in-peer-connection",
+        # Every page under test is on 127.0.0.1: no name is looked up, so Chromium's own background requests
+        # (update, sign-in, autofill hosts) never reach the machine's DNS resolver.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 
 
 @pytest.fixture(scope="session")
