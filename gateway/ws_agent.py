@@ -79,14 +79,41 @@ async def _listen(ws: WebSocket, sub: Subscriber, ending: Ending) -> None:
         sub.close()
 
 
-async def _replay(ws: WebSocket, sub: Subscriber, since: Cursor) -> Cursor:
+class Stalled(Exception):
+    """The client took nothing for ``ws_stall_seconds``: it stopped reading."""
+
+    def __init__(self, last: tuple[int, int]) -> None:
+        super().__init__(f"stalled at {last[0]}-{last[1]}")
+        self.last = last
+
+
+def _resume_reason(last: tuple[int, int]) -> str:
+    return f"slow_consumer: resume with since={last[0]}-{last[1]}"
+
+
+async def _send(ws: WebSocket, items: list[tuple[tuple[int, int], str]], last: tuple[int, int], stall_seconds: float) -> tuple[int, int]:
+    """Sends the items newer than ``last``; returns the key of the last one sent.
+
+    One deadline for the batch: a client whose window stays shut that long raises Stalled with the
+    last key that reached the transport, which is where it resumes.
+    """
+    try:
+        async with asyncio.timeout(stall_seconds):
+            for key, text in items:
+                if key > last:
+                    await ws.send_text(text)
+                    last = key
+    except TimeoutError:
+        raise Stalled(last) from None
+    return last
+
+
+async def _replay(ws: WebSocket, sub: Subscriber, since: Cursor, stall_seconds: float) -> tuple[int, int]:
     store = ws.app.state.sessions.store
-    cursor, last = since, since
+    cursor, last = since, cursor_key(since)
     while True:
         page = await store.events_since(cursor, queues=sub.queues, users=sub.users, role=sub.role, limit=500)
-        for event in page.events:
-            await ws.send_text(wire(event))
-            last = event.id
+        last = await _send(ws, [(cursor_key(e.id), wire(e)) for e in page.events], last, stall_seconds)
         cursor = page.last or cursor
         if page.complete:
             return last
@@ -118,9 +145,8 @@ async def _check_since(ws: WebSocket, since: str | None) -> str | None:
     return None
 
 
-async def _stream(ws: WebSocket, sub: Subscriber, last: Cursor, stall_seconds: float, ending: Ending) -> None:
-    """Sends live events until the socket ends; each batch must be taken within ``stall_seconds``."""
-    last_key = cursor_key(last)
+async def _stream(ws: WebSocket, sub: Subscriber, last: tuple[int, int], stall_seconds: float, ending: Ending) -> None:
+    """Sends live events until the socket ends (the client left, was signed out, or fell behind)."""
     while True:
         items = await sub.drain()
         if sub.revoked:
@@ -129,17 +155,9 @@ async def _stream(ws: WebSocket, sub: Subscriber, last: Cursor, stall_seconds: f
         if sub.closed:
             return
         if sub.overflowed:
-            break
-        try:
-            async with asyncio.timeout(stall_seconds):
-                for key, text in items:
-                    if key > last_key:
-                        await ws.send_text(text)
-                        last_key = key
-        except TimeoutError:
-            log.info("agent socket of %s stalled (nothing taken for %.0f s) at %s-%s; closing", sub.scope and sub.scope.user, stall_seconds, *last_key)
-            break
-    ending.set(CLOSE_SLOW_CONSUMER, f"slow_consumer: resume with since={last_key[0]}-{last_key[1]}")
+            ending.set(CLOSE_SLOW_CONSUMER, _resume_reason(last))
+            return
+        last = await _send(ws, items, last, stall_seconds)
 
 
 async def agent_socket(ws: WebSocket) -> None:
@@ -162,13 +180,17 @@ async def agent_socket(ws: WebSocket) -> None:
     ending = Ending()
     listener: asyncio.Task[None] | None = None
     try:
-        last = since or await state.sessions.store.last_cursor() or "0-0"
+        stall = state.settings.ws_stall_seconds
+        last = cursor_key(since or await state.sessions.store.last_cursor() or "0-0")
         await ws.accept()
         listener = asyncio.create_task(_listen(ws, sub, ending))
         await presence.joined(user)
         if since is not None:
-            last = await _replay(ws, sub, since)
-        await _stream(ws, sub, last, state.settings.ws_stall_seconds, ending)
+            last = await _replay(ws, sub, since, stall)
+        await _stream(ws, sub, last, stall, ending)
+    except Stalled as exc:
+        log.info("agent socket of %s stalled (nothing taken for %.0f s) at %s-%s; closing", user.id, state.settings.ws_stall_seconds, *exc.last)
+        ending.set(CLOSE_SLOW_CONSUMER, _resume_reason(exc.last))
     except CursorExpired as exc:
         ending.set(CLOSE_CURSOR_EXPIRED, f"cursor_expired: {exc.message}")
     except (WebSocketDisconnect, RuntimeError, OSError):
