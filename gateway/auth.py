@@ -100,10 +100,10 @@ class Auth:
         if not token:
             raise Unauthorized("Send a bearer token: Authorization: Bearer <token>.")
         digest = token_digest(token)
-        return await self._holder(digest, "The token is unknown or revoked; log in again."), digest
+        return await self.holder(digest), digest
 
-    async def _holder(self, digest: str, unknown: str) -> User:
-        """The enabled user a token digest belongs to."""
+    async def holder(self, digest: str, unknown: str = "The token is unknown or revoked; log in again.") -> User:
+        """The enabled user a token digest belongs to (Unauthorized if none)."""
         user_id = await self.store.token_user(digest)
         if user_id is None:
             raise Unauthorized(unknown)
@@ -128,7 +128,7 @@ class Auth:
         digest = await self.store.take(f"ws-ticket:{token_digest(ticket)}") if ticket else None
         if digest is None:
             raise Unauthorized("The ticket is unknown, used or expired; ask for a new one.")
-        return await self._holder(digest, "The token behind this ticket was revoked; log in again."), digest
+        return await self.holder(digest, "The token behind this ticket was revoked; log in again."), digest
 
     async def revoke(self, token: str) -> None:
         """Logs one token out."""

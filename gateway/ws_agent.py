@@ -175,7 +175,18 @@ async def agent_socket(ws: WebSocket) -> None:
     # Subscribe, and fix where "live" starts, before the handshake completes: whatever the
     # client does once connected produces events this connection is already registered for.
     hub: Hub = state.hub
-    sub = hub.subscribe_user(Scope.of(user, digest), state.settings.ws_buffer)
+    scope = Scope.of(user, digest)
+    sub = hub.subscribe_user(scope, state.settings.ws_buffer)
+    # A sign-out or user change committed between authenticating and subscribing reached no socket:
+    # look again, now that the hub applies whatever comes later to this one.
+    try:
+        current = await state.auth.holder(digest)
+    except Unauthorized as exc:
+        hub.unsubscribe(sub)
+        await _refuse(ws, CLOSE_UNAUTHORIZED, f"unauthorized: {exc}")
+        return
+    if sub.scope == scope:  # else an access event already gave it a newer scope
+        sub.rescope(Scope.of(current, digest))
     presence: Presence = state.presence
     ending = Ending()
     listener: asyncio.Task[None] | None = None

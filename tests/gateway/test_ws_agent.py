@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -202,6 +203,25 @@ class TestRevocation:
             gw.client.post("/api/auth/logout", headers=alice).raise_for_status()
             ix = gw.inbound("sales")
             assert receive(ws)["interaction"]["id"] == ix["id"]
+
+
+    def test_a_revocation_between_authenticating_and_subscribing_still_closes_the_socket(self, gw: Gateway):
+        alice = gw.agent("alice", [])
+        auth, hub = gw.app.state.auth, gw.app.state.hub
+        identify = auth.identify
+
+        async def identify_then_log_out(token):
+            found = await identify(token)
+            await auth.revoke(token)
+            end = await auth.store.last_cursor()
+            while hub.cursor != end:  # until the hub has applied the revocation, which no socket was there to see
+                await asyncio.sleep(0)
+            return found
+
+        auth.identify = identify_then_log_out
+        with gw.client.websocket_connect(f"/ws/agent?token={token_of(alice)}") as ws:
+            _, closed = events_until_closed(ws)
+        assert closed.code == 4401, closed
 
 
 class TestMembership:
