@@ -76,13 +76,12 @@ class Auth:
         await self.store.set_password_hash(user_id, await asyncio.to_thread(hash_password, password))
 
     async def login(self, username: str, password: str, address: str | None = None) -> tuple[str, User]:
-        await self.throttle.check(username, address)
+        await self.throttle.attempt(username, address)
         user = await self.store.find_user(username)
         stored = await self.store.get_password_hash(user.id) if user else None
         # Verify even for unknown users so timing does not reveal which usernames exist.
         ok = await asyncio.to_thread(verify_password, password, stored or DUMMY_HASH)
         if user is None or stored is None or not ok or user.disabled:
-            await self.throttle.failed(username, address)
             raise Unauthorized("Wrong username or password.")
         await self.throttle.clear(username)
         return await self.issue_token(user), user

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -20,14 +21,14 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 async def fail(throttle: LoginThrottle, times: int, user: str = "alice", address: str = "10.0.0.1") -> None:
+    """Failed attempts: counted, and not cleared by a success."""
     for _ in range(times):
-        await throttle.check(user, address)
-        await throttle.failed(user, address)
+        await throttle.attempt(user, address)
 
 
 async def wait_asked(throttle: LoginThrottle, user: str = "alice", address: str = "10.0.0.1") -> int:
     with pytest.raises(Throttled) as throttled:
-        await throttle.check(user, address)
+        await throttle.attempt(user, address)
     return throttled.value.retry_after
 
 
@@ -45,7 +46,22 @@ async def test_waits_grow_with_failures_and_always_end(clock: list[float]):
     assert 0 < waits[0] <= 60, "a few failures cost a minute"
     assert 15 * 60 < last <= 3600 and last == max(waits + [last]), "many cost up to an hour"
     clock[0] += last + 1
-    await throttle.check("alice", "10.0.0.1")  # the windows expired: a correct password gets through again
+    await throttle.attempt("alice", "10.0.0.1")  # the windows expired: a correct password gets through again
+
+
+async def test_concurrent_guesses_are_counted_before_any_is_checked(clock: list[float]):
+    throttle = LoginThrottle(MemoryStorage())
+    results = await asyncio.gather(*(throttle.attempt("alice", "10.0.0.1") for _ in range(60)), return_exceptions=True)
+    assert sum(r is None for r in results) == 5 and all(isinstance(r, Throttled) for r in results if r is not None)
+
+
+async def test_attempts_refused_while_throttled_do_not_lengthen_the_wait(clock: list[float]):
+    throttle = LoginThrottle(MemoryStorage())
+    await fail(throttle, 5)
+    for _ in range(50):
+        await wait_asked(throttle)
+    clock[0] += 61
+    await fail(throttle, 5)  # the minute passed: five more, as if the refused fifty never happened
 
 
 async def test_the_account_is_throttled_from_any_address_and_by_any_case(clock: list[float]):
@@ -56,17 +72,17 @@ async def test_the_account_is_throttled_from_any_address_and_by_any_case(clock: 
 
 async def test_one_address_guessing_many_accounts_is_throttled(clock: list[float]):
     throttle = LoginThrottle(MemoryStorage())
-    for i in range(30):
+    for i in range(60):
         await fail(throttle, 1, user=f"user{i}")
     assert await wait_asked(throttle, user="someone-else") > 0
-    await throttle.check("someone-else", "10.0.0.2")  # other addresses are unaffected
+    await throttle.attempt("someone-else", "10.0.0.2")  # other addresses are unaffected
 
 
 async def test_clearing_lifts_the_accounts_throttle(clock: list[float]):
     throttle = LoginThrottle(MemoryStorage())
     await fail(throttle, 5)
     await throttle.clear("alice")
-    await throttle.check("alice", "10.0.0.1")
+    await throttle.attempt("alice", "10.0.0.1")
 
 
 async def test_counts_are_shared_through_redis():
@@ -76,4 +92,4 @@ async def test_counts_are_shared_through_redis():
     await fail(one, 5)
     assert await wait_asked(two) > 0, "a second process sees the first one's failures"
     await two.clear("alice")
-    await one.check("alice", None)
+    await one.attempt("alice", None)
