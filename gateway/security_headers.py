@@ -21,11 +21,34 @@ Origin, which this policy does not remove from fetches and sockets), and a refer
 would tell any site an agent follows a link to where the gateway lives.
 
 A header a route sets itself is left as it is.
+
+Paths that could mean something else further in are refused, not normalised.  The policy is chosen from
+the path's text, but the resource is chosen by whatever serves it: ``StaticFiles`` joins and
+``normpath``s the percent-decoded path, so ``/chat/..%2f``, ``/chat/%2e%2e/``, ``/chat%2f..%2f`` and
+``/chat/./../`` (which browsers and httpx would clean up, but a raw client sends as typed) all start
+with ``/chat/`` yet serve the console, which then went out under ``frame-ancestors *``: any site could
+frame a working console.  Normalising here to guess the served resource would mean copying the
+resolution rules of every component behind this one (``StaticFiles`` today; platform separators,
+symlinks, whatever is mounted tomorrow), and a guess that is off by one rule reopens the hole.  Refusing
+removes the guess: every HTTP request whose decoded path has a ``.`` or ``..`` segment or a backslash,
+or whose raw path encodes a slash or backslash (``%2F``, ``%5C``), gets a 400 ``invalid_path`` JSON
+error (with the console's headers) before any route sees it, so a path that reaches a route means
+literally its segments and the ``/chat/`` prefix test is exact.  Nothing legitimate is lost: conforming
+clients remove dot segments before sending (RFC 3986 5.2.4), and no route or file takes a slash inside
+a segment (routes match the decoded path, where ``%2F`` is already a separator).  The check reads the
+same decoded ``scope["path"]`` the router and ``StaticFiles`` read, so it never decodes again itself: a
+double-encoded ``%252e%252e`` is the literal name ``%2e%2e``, which serves nothing.  The guard lives in
+this middleware, not in a separate one, so the policy decision can never run without it; ``policy_for``
+also gives any such path the console's policy on its own, in case it is ever called without the guard.
 """
 
 from __future__ import annotations
 
+import re
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import error_response
 
 _COMMON = ("default-src 'self'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "img-src 'self'",
            "media-src 'self' blob:", "object-src 'none'", "base-uri 'none'", "form-action 'self'")
@@ -34,13 +57,29 @@ WIDGET_POLICY = "; ".join((*_COMMON, "frame-ancestors *"))
 REFERRER_POLICY = "no-referrer"
 
 
+_ENCODED_SEPARATOR = re.compile(rb"%(2f|5c)", re.IGNORECASE)
+INVALID_PATH_DETAIL = ("The path may not contain '.' or '..' segments, backslashes or encoded slashes (%2F, %5C); "
+                       "send the path a browser would, with dot segments removed.")
+
+
+def ambiguous(path: str, raw_path: bytes | None = None) -> bool:
+    """Whether a request path could resolve somewhere other than its text says: a ``.``/``..`` segment or a backslash in
+    the decoded ``path``, or an encoded slash or backslash in ``raw_path`` (the undecoded path, without the query)."""
+    if "\\" in path or any(segment in (".", "..") for segment in path.split("/")):
+        return True
+    return raw_path is not None and _ENCODED_SEPARATOR.search(raw_path.split(b"?", 1)[0]) is not None
+
+
 def policy_for(path: str) -> str:
-    """The Content-Security-Policy for a request path: the widget's under ``/chat``, the console's elsewhere."""
-    return WIDGET_POLICY if path == "/chat" or path.startswith("/chat/") else CONSOLE_POLICY
+    """The Content-Security-Policy for a decoded request path: the widget's under ``/chat``, the console's elsewhere,
+    and the console's for any path with dot segments or backslashes (fail closed; the middleware refuses those anyway)."""
+    under_chat = path == "/chat" or path.startswith("/chat/")
+    return WIDGET_POLICY if under_chat and not ambiguous(path) else CONSOLE_POLICY
 
 
 class SecurityHeaders:
-    """Adds the security headers to each HTTP response start message, unless the app already set them."""
+    """Adds the security headers to each HTTP response start message, unless the app already set them; refuses
+    ambiguous paths (see the module docstring) with a 400 that carries the headers too."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -49,7 +88,8 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = ((b"content-security-policy", policy_for(scope["path"]).encode()),
+        refused = ambiguous(scope["path"], scope.get("raw_path"))
+        extra = ((b"content-security-policy", (CONSOLE_POLICY if refused else policy_for(scope["path"])).encode()),
                  (b"x-content-type-options", b"nosniff"),
                  (b"referrer-policy", REFERRER_POLICY.encode()))
 
@@ -61,4 +101,7 @@ class SecurityHeaders:
                 message = {**message, "headers": headers}
             await send(message)
 
+        if refused:
+            await error_response(400, "invalid_path", INVALID_PATH_DETAIL)(scope, receive, send_with_headers)
+            return
         await self.app(scope, receive, send_with_headers)
