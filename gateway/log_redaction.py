@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote_plus
 
-#: Query parameters whose values are credentials.
-_SECRET = re.compile(r"(?i)\b(token|ticket|access_token)=[^&\s\"']*")
+#: Query parameters whose values are credentials, by their decoded, lower-cased name.
+SECRET_NAMES = frozenset({"token", "ticket", "access_token", "password", "secret"})
+#: One ``name=value`` of a query string, as it appears in a logged request line.
+_PARAM = re.compile(r"(?<=[?&])([^=&\s\"']*)=([^&\s\"']*)")
 LOGGERS = ("uvicorn.access", "uvicorn.error")
 
 
+def _hide(match: re.Match[str]) -> str:
+    # Starlette decodes parameter names, so ?tok%65n= is a token too: judge the decoded name.
+    return f"{match[1]}=[redacted]" if unquote_plus(match[1]).strip().lower() in SECRET_NAMES else match[0]
+
+
 def redact(text: str) -> str:
-    return _SECRET.sub(r"\1=[redacted]", text)
+    return _PARAM.sub(_hide, text)
 
 
 class RedactSecrets(logging.Filter):

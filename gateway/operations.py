@@ -94,7 +94,7 @@ async def parse_json(request: Request) -> Any:
         raise RequestError(400, "malformed_json", "The request needs a JSON body.")
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
         raise RequestError(400, "malformed_json", f"The body is not valid JSON: {exc}") from None
 
 

@@ -35,6 +35,6 @@ def parse_frame(message: Message, max_size: int) -> dict[str, Any] | FrameRefuse
         return FrameRefused(CLOSE_TOO_BIG, f"frames are limited to {max_size} bytes")
     try:
         frame = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         frame = None
     return frame if isinstance(frame, dict) else FrameRefused(CLOSE_MALFORMED, "malformed_frame: frames are JSON objects")

@@ -80,6 +80,8 @@ async def media_socket(ws: WebSocket) -> None:
                     start = msg["start"]
                     params = start["customParameters"]
                     ix_id, call_sid, stream_sid = params["interaction"], start["callSid"], start["streamSid"]
+                    if not all(isinstance(v, str) for v in (ix_id, call_sid, stream_sid)):
+                        raise TypeError("start names the call, stream and interaction as strings")
                     if await webhooks.ctx.threads.lookup(CALLS, call_sid) != ix_id or not SAFE_ID.match(stream_sid):
                         log.warning("media stream for unknown call %s / interaction %s refused", call_sid, ix_id)
                         await ws.close(code=4403, reason="unknown call")

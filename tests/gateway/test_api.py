@@ -249,6 +249,8 @@ class TestBadInput:
         r = gw.client.post(f"{url}/end", content=b'{"outcome": ', headers={**alice, "Content-Type": "application/json"})
         assert_error(r, 400, "malformed_json")
         assert_error(gw.client.post(f"{url}/end", headers=alice), 400, "malformed_json")
+        nested = b"[" * 50_000 + b"]" * 50_000  # deeper than the JSON parser's stack
+        assert_error(gw.client.post(f"{url}/end", content=nested, headers={**alice, "Content-Type": "application/json"}), 400, "malformed_json")
         assert gw.client.get(url, headers=alice).json() == before
 
     @pytest.mark.parametrize("body", [{"outcome": "maybe"}, {"outcome": 3}, ["resolved"], "resolved", {"outcome": "resolved", "extra": 1}])

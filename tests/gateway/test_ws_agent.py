@@ -273,13 +273,13 @@ class TestCursors:
 
 
 class TestClientFrames:
-    @pytest.mark.parametrize(("send", "code"), [("bytes", 1003), ("oversized", 1009), ("not-json", 4400)])
+    @pytest.mark.parametrize(("send", "code"), [("bytes", 1003), ("oversized", 1009), ("not-json", 4400), ("nested", 4400)])
     def test_frames_the_socket_cannot_take_close_it_with_a_documented_code(self, gw: Gateway, send: str, code: int):
         with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}") as ws:
             if send == "bytes":
                 ws.send_bytes(b"\x00\x01")
             else:
-                ws.send_text("x" * 5000 if send == "oversized" else "{not json")
+                ws.send_text({"oversized": "x" * 5000, "not-json": "{not json", "nested": "[" * 2000 + "]" * 2000}[send])
             _, closed = events_until_closed(ws)
         assert closed.code == code
 

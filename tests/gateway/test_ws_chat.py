@@ -99,8 +99,9 @@ async def test_resent_message_after_a_drop_is_stored_once(server, agent):
     await ws.close()
 
 
-@pytest.mark.parametrize(("sent", "code"), [(b"\x00\x01binary", 1003), ("x" * 20_000, 1009), ("not json", 4400), (json.dumps(["a", "list"]), 4400)],
-                         ids=["binary", "oversized", "not-json", "not-an-object"])
+@pytest.mark.parametrize(("sent", "code"), [(b"\x00\x01binary", 1003), ("x" * 20_000, 1009), ("not json", 4400), (json.dumps(["a", "list"]), 4400),
+                                            ("[" * 5000 + "]" * 5000, 4400)],
+                         ids=["binary", "oversized", "not-json", "not-an-object", "nested-deeper-than-the-parser"])
 async def test_a_frame_no_widget_sends_closes_the_socket_with_a_documented_code(server, sent, code):
     ws, _ = await start(server, topic=None)
     await ws.send(sent)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -29,3 +30,16 @@ async def test_a_frame_twilio_never_sends_closes_with_a_documented_code(server: 
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == code, "a close frame, not a dropped connection"
+
+
+@pytest.mark.parametrize("frame", ["[" * 5000 + "]" * 5000, json.dumps({"event": "start", "start": {"callSid": ["CA1"], "streamSid": {"x": 1}, "customParameters": {"interaction": 7}}})],
+                         ids=["nested-deeper-than-the-parser", "start-with-the-wrong-types"])
+async def test_a_malformed_frame_is_skipped_and_the_stream_goes_on(server: GatewayProcess, frame: str):
+    url = f"{server.ws_url}/webhooks/twilio/media"
+    async with websockets.connect(url, additional_headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})}) as ws:
+        await ws.send(frame)
+        await ws.send(b"\x80")  # still listening: the next bad frame gets its close code
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+    assert "Traceback" not in "".join(server.output)
