@@ -109,10 +109,26 @@ async def _send(ws: WebSocket, items: list[tuple[tuple[int, int], str]], last: t
 
 
 async def _replay(ws: WebSocket, sub: Subscriber, since: Cursor, stall_seconds: float) -> tuple[int, int]:
+    """Sends what the log holds after ``since`` for this socket, page by page.
+
+    The replay reads the store, ahead of what the hub has applied, so each page is checked against
+    the token's holder *after* it is read.  A token still valid then was valid when every event of
+    the page was appended, so the page goes out; a revoked one may have events after its sign-out
+    in the page, so nothing goes out (Unauthorized, 4401).  A scope that changed meanwhile re-reads
+    the page with the new one: no event outside the current queues goes out either.
+    """
     store = ws.app.state.sessions.store
+    auth = ws.app.state.auth
     cursor, last = since, cursor_key(since)
     while True:
+        scope = sub.scope
+        assert scope is not None
         page = await store.events_since(cursor, queues=sub.queues, users=sub.users, role=sub.role, limit=500)
+        current = Scope.of(await auth.holder(scope.token), scope.token)
+        if current != scope:
+            if sub.scope == scope:  # else the hub has applied a newer change meanwhile
+                sub.rescope(current)
+            continue
         last = await _send(ws, [(cursor_key(e.id), wire(e)) for e in page.events], last, stall_seconds)
         cursor = page.last or cursor
         if page.complete:
@@ -204,6 +220,8 @@ async def agent_socket(ws: WebSocket) -> None:
         ending.set(CLOSE_SLOW_CONSUMER, _resume_reason(exc.last))
     except CursorExpired as exc:
         ending.set(CLOSE_CURSOR_EXPIRED, f"cursor_expired: {exc.message}")
+    except Unauthorized:
+        ending.set(CLOSE_UNAUTHORIZED, "unauthorized: signed out")
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the client went away mid-send
     finally:

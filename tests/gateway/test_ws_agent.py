@@ -224,6 +224,28 @@ class TestRevocation:
         assert closed.code == 4401, closed
 
 
+    def test_a_sign_out_during_the_replay_sends_nothing_after_it(self, gw: Gateway):
+        gw.queue("sales")
+        alice = gw.agent("alice", ["sales"])
+        cursor = gw.client.get("/api/queues/sales/interactions", headers=alice).json()["cursor"] or "0-0"
+        gw.inbound("sales")
+        store, auth, late = gw.app.state.sessions.store, gw.app.state.auth, []
+        events_since = store.events_since
+
+        async def signed_out_as_the_replay_reads(*args, **kwargs):
+            if not late:  # the sign-out and a new interaction land between the socket's checks and its replay
+                await auth.revoke(token_of(alice))
+                late.append((await gw.app.state.sessions.create(
+                    None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)).interaction.id)
+            return await events_since(*args, **kwargs)
+
+        store.events_since = signed_out_as_the_replay_reads
+        with gw.client.websocket_connect(f"/ws/agent?token={token_of(alice)}&since={cursor}") as ws:
+            seen, closed = events_until_closed(ws)
+        assert closed.code == 4401, closed
+        assert late[0] not in {(e.get("interaction") or {}).get("id") for e in seen}, "the replay sent an interaction created after the sign-out"
+
+
 class TestMembership:
     def test_removal_from_a_queue_stops_its_events_and_an_added_queue_starts_without_reconnect(self, gw: Gateway):
         gw.queue("sales")
