@@ -25,21 +25,22 @@ from sessions import Clock, Sessions
 from sessions.stores import MemoryStore, Store
 
 from .auth import Auth
-from .log_redaction import redact_uvicorn_logs
-from .login_throttle import LoginThrottle
-from .login_throttle import storage_for as login_storage
 from .errors import EXCEPTION_HANDLERS, BodyLimit
 from .hub import Hub
 from .live_call import LiveCalls
-from .webhooks import TwilioWebhooks
+from .log_redaction import redact_uvicorn_logs
+from .login_throttle import LoginThrottle
+from .login_throttle import storage_for as login_storage
 from .operations import openapi, routes
 from .presence import Presence
 from .routes import all_operations
 from .security_headers import SecurityHeaders
 from .settings import Settings
+from .webhooks import TwilioWebhooks
 from .ws_agent import agent_socket
 from .ws_chat import chat_socket
 from .ws_media import media_socket
+from .ws_transport import TransportHandle
 
 log = logging.getLogger("gateway")
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -147,7 +148,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         ],
         # The chat widget runs on customers' own sites and calls /api/chat/* from there.  Every API
         # authenticates with a bearer token, never a cookie, so any origin may call it (no credentials).
-        middleware=[Middleware(SecurityHeaders),  # outermost: CORS preflights and 413s carry the headers too
+        middleware=[Middleware(TransportHandle),  # first: it must see the server's own send (gateway/ws_transport.py)
+                    Middleware(SecurityHeaders),  # outer: CORS preflights and 413s carry the headers too
                     Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                                allow_headers=["authorization", "content-type"], max_age=600),
                     Middleware(BodyLimit, limit=settings.max_body)],

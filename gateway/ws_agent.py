@@ -20,14 +20,14 @@ has nothing to say on this socket: text frames must be JSON objects and are igno
 A slow consumer is one whose buffer overflows, or one that does not take what is pending within
 ``ws_stall_seconds`` (it stopped reading: its TCP window is full).  Either way it is unsubscribed at
 once, so its memory stays bounded, and closed with 4008 and the cursor of the last event it was
-sent.  uvicorn writes that close frame once the transport takes writes again; a client that never
-reads again is ended by the protocol keepalive.
+sent.  uvicorn writes that close frame once the transport takes writes again; if the client has
+not read it within another ``ws_stall_seconds``, the connection is reset (gateway/ws_transport.py),
+and the client resumes from the last event it did read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -37,6 +37,7 @@ from sessions.errors import CursorExpired, InvalidCursor
 from sessions.events import Cursor, cursor_key
 from sessions.model import User
 
+from . import ws_transport
 from .auth import Unauthorized
 from .hub import Hub, Subscriber, wire
 from .presence import Presence
@@ -228,10 +229,16 @@ async def agent_socket(ws: WebSocket) -> None:
         hub.unsubscribe(sub)  # before any wait below: nothing more is buffered for this socket
         sub.close()
         if ending.code is not None:
-            # Bounded: a consumer that stopped reading may never let the close frame out.
-            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
+            try:
                 async with asyncio.timeout(state.settings.ws_stall_seconds):
                     await ws.close(ending.code, ending.reason)
+            except TimeoutError:
+                # The client reads nothing, so the close frame cannot get out: drop the connection
+                # rather than hold it and its send buffers.  It resumes from the last event it read.
+                if ws_transport.abort(ws):
+                    log.info("agent socket of %s took nothing, not even its close, for %.0f s: connection reset", user.id, state.settings.ws_stall_seconds)
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                pass  # the client went away first
         if listener is not None:
             listener.cancel()
             await presence.left(user)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
 from collections.abc import Iterator
 
 import httpx
@@ -85,3 +86,36 @@ async def test_a_consumer_that_stops_reading_during_its_replay_is_closed_with_it
             await create(http, created, BULKY)
         ws = await sleeper(server, since="0-0")  # the whole log
         await wake_and_resume(server, http, ws, created)
+
+
+def server_side_connections(gp: GatewayProcess, client_port: int) -> list[str]:
+    """The gateway's established TCP connections to that client port (from ``ss``)."""
+    out = subprocess.run(["ss", "-tnH", "state", "established", f"( sport = :{gp.port} and dport = :{client_port} )"], capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()
+
+
+async def test_a_consumer_that_never_reads_again_has_its_connection_reset(server: GatewayProcess):
+    async with httpx.AsyncClient(base_url=server.url, headers=ADMIN, timeout=10) as http:
+        ws = await sleeper(server)
+        client_port = ws.transport.get_extra_info("sockname")[1]
+        assert server_side_connections(server, client_port), "precondition: the socket is open on the server"
+        created: list[str] = []
+        while "stalled" not in "".join(server.output):
+            assert len(created) < 3000, "the server never noticed the consumer stopped reading"
+            await create(http, created, BULKY)
+        log = server.wait_for_output("connection reset")  # the close frame could not get out either
+        assert "Traceback" not in log
+        for _ in range(100):  # the reset completes on the server's next loop turn
+            if not server_side_connections(server, client_port):
+                break
+            await asyncio.sleep(0.05)
+        assert server_side_connections(server, client_port) == [], "the server holds no connection, nor its buffers"
+        got: list[dict] = []
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:
+                got.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+        since = got[-1]["id"] if got else "0-0"  # the client resumes from the last event it did read
+        async with websockets.connect(f"{server.ws_url}/ws/agent?token={TOKEN}&since={since}") as again:
+            while (got[-1].get("interaction") or {}).get("id") != created[-1] if got else True:
+                got.append(json.loads(await asyncio.wait_for(again.recv(), 10)))
+    assert [e["interaction"]["id"] for e in got if e["type"] == "interaction.created"] == created, "nothing lost, nothing twice"
