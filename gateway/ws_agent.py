@@ -41,7 +41,7 @@ from . import ws_transport
 from .auth import Unauthorized
 from .hub import Hub, Subscriber, wire
 from .presence import Presence
-from .ws_frames import FrameRefused, parse_frame
+from .ws_frames import FrameRefused, receive_frames
 
 log = logging.getLogger("gateway.ws")
 
@@ -68,11 +68,7 @@ class Ending:
 async def _listen(ws: WebSocket, sub: Subscriber, ending: Ending) -> None:
     """Reads client frames so a disconnect is noticed promptly; a frame it cannot accept ends the socket."""
     try:
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            frame = parse_frame(message, MAX_CLIENT_FRAME)
+        async for frame in receive_frames(ws, MAX_CLIENT_FRAME):
             if isinstance(frame, FrameRefused):
                 ending.set(frame.code, frame.reason)
                 break

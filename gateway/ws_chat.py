@@ -14,7 +14,7 @@ from sessions.events import Event
 from sessions.machine import chat_audience
 
 from .hub import Hub, Subscriber
-from .ws_frames import FrameRefused, parse_frame
+from .ws_frames import FrameRefused, receive_frames
 
 log = logging.getLogger("gateway.chat")
 
@@ -47,11 +47,7 @@ async def chat_socket(ws: WebSocket) -> None:
                 await send(await session.on_event(Event.model_validate_json(text)))
 
     try:
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            frame = parse_frame(message, MAX_FRAME)
+        async for frame in receive_frames(ws, MAX_FRAME):
             if isinstance(frame, FrameRefused):
                 async with send_lock:
                     await ws.close(frame.code, frame.reason)

@@ -8,10 +8,12 @@ endpoint's limit with 1009, a text frame that is not a JSON object with 4400.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import Message
+from starlette.websockets import WebSocket
 
 CLOSE_UNSUPPORTED = 1003
 CLOSE_TOO_BIG = 1009
@@ -38,3 +40,12 @@ def parse_frame(message: Message, max_size: int) -> dict[str, Any] | FrameRefuse
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         frame = None
     return frame if isinstance(frame, dict) else FrameRefused(CLOSE_MALFORMED, "malformed_frame: frames are JSON objects")
+
+
+async def receive_frames(ws: WebSocket, max_size: int) -> AsyncIterator[dict[str, Any] | FrameRefused]:
+    """Each client frame, parsed by :func:`parse_frame`, until the client disconnects."""
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        yield parse_frame(message, max_size)

@@ -23,7 +23,7 @@ from channels.voice_bridge import CALLER, CONSULT, Bridge, TwilioLeg
 from channels.voicemail import SAFE_ID
 
 from .live_call import LiveCalls
-from .ws_frames import CLOSE_MALFORMED, FrameRefused, parse_frame
+from .ws_frames import CLOSE_MALFORMED, FrameRefused, receive_frames
 
 log = logging.getLogger("gateway.media")
 
@@ -59,11 +59,7 @@ async def media_socket(ws: WebSocket) -> None:
     leg: TwilioLeg | None = None  # held as an object: a consult leg becomes the agent's when the transfer completes
     call_sid = ""
     try:
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            msg = parse_frame(message, MAX_FRAME)
+        async for msg in receive_frames(ws, MAX_FRAME):
             if isinstance(msg, FrameRefused):
                 if msg.code == CLOSE_MALFORMED:  # text, but not a JSON object: skipped like any malformed frame
                     log.warning("malformed media frame skipped: %s", msg.reason)
