@@ -156,14 +156,14 @@ class Auth:
             await self.store.put_user(admin)
             password = secrets.token_urlsafe(12)
             await self.set_password(admin.id, password)
-        if admin_token:  # the operator chose it: nothing to write down but a new password
+        new_token = None  # a token the operator does not know yet: the one chosen is known, the one on file too
+        if admin_token:
             token = await self.issue_token(admin, admin_token)
-            return token, credentials.write(data_dir, None, password) if password else None
-        token = credentials.read_token(data_dir)
-        if token is not None and await self.store.token_user(token_digest(token)) == admin.id:
-            return token, credentials.write(data_dir, None, password) if password else None
-        token = await self.issue_token(admin)
-        return token, credentials.write(data_dir, token, password)
+        else:
+            token = credentials.read_token(data_dir) or ""
+            if await self.store.token_user(token_digest(token)) != admin.id:
+                token = new_token = await self.issue_token(admin)
+        return token, credentials.write(data_dir, new_token, password) if new_token or password else None
 
 
 DUMMY_HASH = hash_password(secrets.token_urlsafe(8))
