@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 
+from channels.call_legs import TwilioLeg
 from channels.ice import check_bindable
 from channels.mixer import Role as Part
 from channels.twilio_rest import ProviderError
 from channels.voice import VoiceChannel
-from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, Bridges, StereoRecorder, TwilioLeg, monitor_leg
+from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, Bridges, StereoRecorder, monitor_leg
 from channels.voicemail import recording_path
 from sessions.errors import DomainError, IllegalTransition, PermissionDenied
 from sessions.model import CommType, Interaction, Recording, Role, State, Status, Subtype, TargetKind, User

@@ -17,9 +17,10 @@ import logging
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from channels.audio import TWILIO_RATE
+from channels.call_legs import TwilioLeg
 from channels.mixer import Role as Part
 from channels.threads import CALLS
-from channels.voice_bridge import CALLER, CONSULT, Bridge, TwilioLeg
+from channels.voice_bridge import CALLER, CONSULT, Bridge
 from channels.voicemail import SAFE_ID
 
 from .live_call import LiveCalls

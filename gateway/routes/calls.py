@@ -6,10 +6,11 @@ import secrets
 
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 
+from channels.call_legs import PeerLeg
 from channels.chat import UNKNOWN_SESSION, interaction_of
 from channels.mixer import MonitorMode
 from channels.mixer import Role as Part
-from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, PeerLeg, monitor_leg
+from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, monitor_leg
 from sessions.errors import IllegalTransition, NotFound
 from sessions.machine import require_handler
 from sessions.model import CommType, Interaction, State, Subtype, User
