@@ -22,7 +22,10 @@ from channels.threads import Threads
 from channels.twilio import TwilioContext
 from channels.twilio_rest import TwilioRest
 from sessions import Clock, Sessions
-from sessions.stores import MemoryStore, Store
+from sessions.errors import StoreUnavailable
+from sessions.stores import Store
+from sessions.stores.sql import Database, SqlStore, database_url
+from sessions.stores.sql.migrate import migrate
 
 from .auth import Auth
 from .errors import EXCEPTION_HANDLERS, BodyLimit
@@ -47,12 +50,29 @@ WEB = Path(__file__).resolve().parent.parent / "web"
 VERSION = "0.1.0"
 
 
-def make_store(settings: Settings) -> Store:
-    if settings.redis_url:
-        from sessions.stores.redis import RedisStore
+class ConfigurationError(Exception):
+    """Settings that cannot work together; the start stops with this message."""
 
-        return RedisStore(settings.redis_url, prefix=settings.redis_prefix)
-    return MemoryStore()
+
+def make_store(settings: Settings) -> SqlStore:
+    """The store of record the settings name, refusing a configuration that would split the record."""
+    url = database_url(settings.database_url, settings.data_dir)
+    if settings.redis_url and url.startswith("sqlite"):
+        raise ConfigurationError(
+            "GATEWAY_REDIS_URL is set, so several gateway processes are expected, but the store of record is a local SQLite file "
+            "that each process would keep on its own. Set GATEWAY_DATABASE_URL=postgresql://... (shared by every process), "
+            "or unset GATEWAY_REDIS_URL to run one process on SQLite."
+        )
+    return SqlStore(Database(url))
+
+
+def describe(store: Store) -> str:
+    db = getattr(store, "db", None)
+    if db is None:
+        return "a custom store"
+    if db.is_sqlite:
+        return f"SQLite at {db.url.split(':///', 1)[-1]}"
+    return "PostgreSQL"
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -80,7 +100,7 @@ async def _repeat(name: str, step: Callable[[], Awaitable[object]], interval: fl
             await step()
         except asyncio.CancelledError:
             raise
-        except (RedisConnectionError, RedisTimeoutError) as exc:
+        except (RedisConnectionError, RedisTimeoutError, StoreUnavailable) as exc:
             log.warning("%s: store unavailable (%s); retrying", name, exc)
         except Exception:
             log.exception("%s failed; retrying", name)
@@ -89,6 +109,23 @@ async def _repeat(name: str, step: Callable[[], Awaitable[object]], interval: fl
         else:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), interval)
+
+
+#: Seconds between prunes of the event log and of expired remembered values.
+MAINTENANCE_INTERVAL = 3600.0
+
+
+async def maintain(store: Store, owner: str, settings: Settings) -> None:
+    """Prunes events past the retention and expired de-duplication keys; one process at a time."""
+    if not isinstance(store, SqlStore) or not await store.lease("maintenance", owner, 600):
+        return
+    try:
+        pruned = await store.prune_events(settings.event_retention_days * 86_400)
+        forgotten = await store.forget_expired()
+        if pruned or forgotten:
+            log.info("maintenance: pruned %d events past retention, %d expired keys", pruned, forgotten)
+    finally:
+        await store.release("maintenance", owner)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None) -> Starlette:
@@ -108,9 +145,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if isinstance(store, SqlStore):
+            await migrate(store.db)
         token, written = await auth.bootstrap(settings.admin_token, settings.data_dir)
         app.state.admin_token = token
-        store_name = f"Redis at {settings.redis_url}" if settings.redis_url else "the embedded in-memory store"
+        store_name = describe(store) + (" with Redis as the live layer" if settings.redis_url else "")
         lines = [f"Switchboard gateway on {store_name}", f"  agent console: http://{settings.host}:{settings.port}/"]
         if written is not None:
             lines.append(f"  admin credentials (username, password, bearer token) written to {written} (readable by its owner only)")
@@ -122,6 +161,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
             asyncio.create_task(_repeat("metrics", lambda: sessions.publish_metrics(presence.node, published_metrics), settings.metrics_interval), name="metrics"),
             asyncio.create_task(presence.refresh_forever(), name="presence"),
             asyncio.create_task(_repeat("voicemail", webhooks.voice.overdue_to_voicemail, settings.timer_interval), name="voicemail"),
+            asyncio.create_task(_repeat("maintenance", lambda: maintain(store, presence.node, settings), MAINTENANCE_INTERVAL), name="maintenance"),
             asyncio.create_task(_repeat("recordings", lambda: webhooks.voicemail.retry_pending(presence.node), settings.download_retry_interval), name="recordings"),
         ]
         try:
@@ -129,6 +169,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         finally:
             for task in background:
                 task.cancel()
+            # Wait for them to unwind before the store closes: a task cut off mid-query would otherwise
+            # wait forever on a database connection that is gone.
+            await asyncio.gather(*background, return_exceptions=True)
             await live_calls.bridges.close_all()
             await hub.stop()
             await store.close()

@@ -112,6 +112,7 @@ EXCEPTION_HANDLERS = {
     Throttled: on_throttled,
     ValidationError: on_validation_error,
     HTTPException: on_http_exception,
+    domain.StoreUnavailable: on_store_unavailable,
     RedisConnectionError: on_store_unavailable,
     RedisTimeoutError: on_store_unavailable,
     Exception: on_unexpected,

@@ -115,7 +115,7 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.cursor = await self.store.last_cursor() or "0-0"
+        self.cursor = await self.store.last_cursor() or "0"
         self.healthy.set()
         self._task = asyncio.create_task(self._run(), name="hub-reader")
 

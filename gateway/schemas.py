@@ -7,7 +7,22 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from channels.mixer import MonitorMode
-from sessions.model import Channel, CommType, Customer, Interaction, Outcome, QueueSettings, Role, State, Status, Subtype, TagWeights, TransferMode, TransferTarget, User
+from sessions.model import (
+    Channel,
+    CommType,
+    Customer,
+    Interaction,
+    Outcome,
+    QueueSettings,
+    Role,
+    State,
+    Status,
+    Subtype,
+    TagWeights,
+    TransferMode,
+    TransferTarget,
+    User,
+)
 from sessions.presence import PresenceStatus
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]

@@ -13,7 +13,9 @@ from channels.ice import parse_addresses
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
-    #: Unset: the embedded in-memory store, single process.
+    #: The store of record.  Unset: a SQLite file in ``data_dir`` (one process); ``postgresql://...`` in production.
+    database_url: str | None = None
+    #: The live layer across processes (fan-out, leases, presence, rate limits).  Unset: one process, no Redis.
     redis_url: str | None = None
     #: Key prefix in Redis, so several deployments (or test runs) share a server.
     redis_prefix: str = "switchboard"
@@ -34,6 +36,8 @@ class Settings:
     #: which profiling showed to be the largest cost; events are a few KB.  (Procfile deployments:
     #: UVICORN_WS_PER_MESSAGE_DEFLATE=false does the same for the uvicorn command line.)
     ws_deflate: bool = False
+    #: Days the event log keeps events: a console can resume (``since=``) from anywhere within them.
+    event_retention_days: float = 30.0
     #: Seconds between timer sweeps (offer expiry, wrap-up auto-complete).
     timer_interval: float = 1.0
     #: Seconds between queue.metrics checks: the rate limit of metrics events.
@@ -54,6 +58,7 @@ class Settings:
         return cls(
             host=host,
             port=port,
+            database_url=e.get("GATEWAY_DATABASE_URL") or None,
             redis_url=e.get("GATEWAY_REDIS_URL") or None,
             redis_prefix=e.get("GATEWAY_REDIS_PREFIX", "switchboard"),
             admin_token=e.get("GATEWAY_ADMIN_TOKEN") or None,
@@ -63,6 +68,7 @@ class Settings:
             twilio_api_base=e.get("TWILIO_API_BASE") or None,
             data_dir=Path(e.get("GATEWAY_DATA_DIR", "data")),
             max_body=int(e.get("GATEWAY_MAX_BODY", "1000000")),
+            event_retention_days=float(e.get("GATEWAY_EVENT_RETENTION_DAYS", "30")),
             ws_buffer=int(e.get("GATEWAY_WS_BUFFER", "1000")),
             ws_stall_seconds=float(e.get("GATEWAY_WS_STALL_SECONDS", "10")),
             agent_reconnect_seconds=float(e.get("GATEWAY_AGENT_RECONNECT_SECONDS", "20")),

@@ -24,10 +24,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from channels.sms import SmsChannel
 from channels.twilio import MissingParameter, TwilioContext, empty_messaging_twiml, hangup_twiml
 from channels.voice import VoiceChannel
 from channels.voicemail import VoicemailChannel
-from channels.sms import SmsChannel
 from sessions.errors import NotFound
 
 from .errors import RequestError, error_response

@@ -151,8 +151,8 @@ async def _check_since(ws: WebSocket, since: str | None) -> str | None:
     try:
         key = cursor_key(since)
     except InvalidCursor:
-        return "bad_cursor: since must look like 1700000000000-0"
-    end = await ws.app.state.sessions.store.last_cursor() or "0-0"
+        return "bad_cursor: since must be the id of an event, e.g. 1042"
+    end = await ws.app.state.sessions.store.last_cursor() or "0"
     if key > cursor_key(end):
         return f"cursor_ahead: the log ends at {end}; resume with since={end}"
     return None
@@ -205,7 +205,7 @@ async def agent_socket(ws: WebSocket) -> None:
     listener: asyncio.Task[None] | None = None
     try:
         stall = state.settings.ws_stall_seconds
-        last = cursor_key(since or await state.sessions.store.last_cursor() or "0-0")
+        last = cursor_key(since or await state.sessions.store.last_cursor() or "0")
         await ws.accept()
         listener = asyncio.create_task(_listen(ws, sub, ending))
         await presence.joined(user)

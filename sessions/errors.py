@@ -59,3 +59,7 @@ class ConcurrentUpdate(DomainError):
     """Optimistic retries ran out; extremely unlikely, reported rather than looping forever."""
 
     code = "conflict"
+
+
+class StoreUnavailable(Exception):
+    """The store of record cannot be reached or written right now; nothing was changed (503, retry)."""

@@ -1,8 +1,8 @@
 """Events: the one record of every state change, and their cursors.
 
-Cursors use the Redis Streams id shape ``<milliseconds>-<sequence>`` on every
-store, so clients hold one kind of opaque string whichever store the gateway
-runs on, and ordering is defined once, here.
+A cursor is the id of the event's row in the store's log (an integer, sent as
+a decimal string so clients hold one opaque kind of value); ordering is
+defined once, here.
 """
 
 from __future__ import annotations
@@ -18,33 +18,21 @@ from .model import Interaction
 
 Cursor = str
 
+#: A cursor is the event's row id in the log: a positive integer in decimal, within a signed 64-bit column.
+_CURSOR = re.compile(r"0|[1-9][0-9]{0,18}")
+_I64 = 2**63
 
-#: Each part of a cursor is an unsigned 64-bit number, as in Redis Stream ids.
-_CURSOR = re.compile(r"(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})")
-_U64 = 2**64
 
-
-def cursor_key(cursor: Cursor) -> tuple[int, int]:
-    """Sort key of a cursor; raises InvalidCursor for anything not ``ms-seq``.
+def cursor_key(cursor: Cursor) -> int:
+    """Sort key of a cursor; raises InvalidCursor for anything but a decimal event id.
 
     Strict on purpose: ASCII digits only (``str.isdigit`` also accepts superscripts and other
-    scripts' digits, which ``int`` may parse but no store understands), no leading zeros or signs,
-    and each part within 64 bits, so a cursor that passes here is one every store can use.
+    scripts' digits, which ``int`` may parse but no database understands), no leading zeros or signs,
+    and within 64 bits, so a cursor that passes here is one every store can use.
     """
-    match = _CURSOR.fullmatch(cursor)
-    if match is None or int(match[1]) >= _U64 or int(match[2]) >= _U64:
-        raise InvalidCursor(f"{cursor[:42]!r} is not an event cursor (expected two numbers joined by '-', e.g. '1700000000000-0')")
-    return int(match[1]), int(match[2])
-
-
-def next_cursor(last: Cursor | None, now_ms: int) -> Cursor:
-    """The cursor after ``last``: the clock's millisecond, never going backwards."""
-    if last is None:
-        return f"{max(now_ms, 1)}-0"
-    last_ms, last_seq = cursor_key(last)
-    if now_ms > last_ms:
-        return f"{now_ms}-0"
-    return f"{last_ms}-{last_seq + 1}"
+    if _CURSOR.fullmatch(cursor) is None or int(cursor) >= _I64:
+        raise InvalidCursor(f"{cursor[:42]!r} is not an event cursor (expected the decimal id of an event, e.g. '1042')")
+    return int(cursor)
 
 
 class Event(BaseModel):

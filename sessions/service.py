@@ -16,10 +16,8 @@ from . import access, machine, routing
 from .clock import Clock, SystemClock
 from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, PermissionDenied
 from .events import Cursor, Event, EventPage
-from .machine import Change
 from .floor import Floor
-from .routing import Arrival, RoutingConfig
-from .text import clean_text
+from .machine import Change
 from .model import (
     CommType,
     Customer,
@@ -40,7 +38,9 @@ from .model import (
     TransferTarget,
     User,
 )
+from .routing import Arrival, RoutingConfig
 from .stores.base import Store
+from .text import clean_text
 
 
 def new_id() -> str:
@@ -369,9 +369,9 @@ class Sessions(Floor):
             queue = queues.get(ix.queue_id)
             due: Callable[[Interaction], Change] | None = None
             if ix.status is Status.PENDING and ix.offer_expires_at is not None and now >= ix.offer_expires_at:
-                due = lambda cur: machine.expire_offer(cur, now=now)  # noqa: E731
+                due = lambda cur: machine.expire_offer(cur, now=now)
             elif queue is not None and (deadline := machine.wrap_up_deadline(ix, queue)) is not None and now >= deadline:
-                due = lambda cur, q=queue: machine.auto_complete(cur, queue=q, now=now)  # noqa: E731
+                due = lambda cur, q=queue: machine.auto_complete(cur, queue=q, now=now)
             if due is None:
                 continue
             try:

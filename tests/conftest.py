@@ -3,40 +3,55 @@
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from sessions import ManualClock, Sessions
 from sessions.model import Queue, QueueSettings, Role, User
-from sessions.stores import MemoryStore, Store
-from sessions.stores.redis import RedisStore
+from sessions.stores import Store
+from sessions.stores.sql import Database, SqlStore
+from tests.databases import async_url, drop_postgres_database, drop_templates, new_postgres_database, prepare_sqlite_template, sqlite_url
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+#: The stores of record every contract test runs on.
+STORES = ["sqlite", "postgres"]
 
 
-async def make_store(kind: str, **options: int) -> Store:
-    if kind == "memory":
-        return MemoryStore(**options)
-    store = RedisStore(REDIS_URL, prefix=f"test:{uuid.uuid4().hex}", **options)
-    if not await store.ping():
-        pytest.fail(f"Redis is not answering at {REDIS_URL}; the Redis suite needs a real server")
-    return store
+async def make_store(kind: str) -> SqlStore:
+    """A store on a fresh, migrated database of this kind."""
+    if kind == "sqlite":
+        return SqlStore(Database(sqlite_url(Path(tempfile.mkdtemp(prefix="switchboard-test-")))))
+    return SqlStore(Database(async_url(await new_postgres_database())))
 
 
 async def dispose(store: Store) -> None:
-    if isinstance(store, RedisStore):
-        await store.drop_all()
+    assert isinstance(store, SqlStore)
     await store.close()
+    if store.db.is_sqlite:
+        path = Path(store.db.url.split(":///", 1)[1])
+        for f in path.parent.glob(path.name + "*"):
+            f.unlink()
+        path.parent.rmdir()
+    else:
+        await drop_postgres_database(store.db.url.replace("postgresql+asyncpg://", "postgresql://", 1))
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=STORES)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     s = await make_store(request.param)
     yield s
     await dispose(s)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _template_databases() -> Iterator[None]:
+    prepare_sqlite_template()
+    yield
+    drop_templates()
 
 
 @dataclass

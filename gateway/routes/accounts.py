@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from sessions.errors import AlreadyExists, PermissionDenied
 from sessions.model import Role, User
-
-from ..operations import Call, Operations, bearer_token
 from sessions.presence import effective
 
 from ..auth import TICKET_SECONDS
+from ..operations import Call, Operations, bearer_token
 from ..schemas import InteractionList, LoginBody, LoginResult, NewUser, PresenceBody, PresenceState, SocketTicket, UserPatch
 
 ops = Operations("accounts")

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from sessions.errors import PermissionDenied
-from sessions.model import Interaction, Queue, State
+from sessions.model import Interaction, Queue
 
 from ..operations import Call, Operations
 from ..schemas import InteractionList, ListQuery, NewQueue, QueuePatch

@@ -1,6 +1,5 @@
-"""Store implementations behind one protocol: in-memory (default) and Redis (shared)."""
+"""The Store protocol and its one implementation of record: SQL (SQLite embedded, PostgreSQL in production)."""
 
 from .base import Store
-from .memory import MemoryStore
 
-__all__ = ["MemoryStore", "Store"]
+__all__ = ["Store"]

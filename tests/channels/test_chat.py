@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from channels.chat import ChatSession
 from sessions import Sessions
 from sessions.model import Queue, Role, User
 from sessions.routing import RoutingConfig
-from sessions.stores import MemoryStore
 from sessions.text import clean_text
+from tests.conftest import dispose, make_store
 
 ADMIN = User(id="root", username="root", name="Root", role=Role.ADMIN)
 
 
 @pytest.fixture
-async def sessions() -> Sessions:
-    s = Sessions(MemoryStore())
+async def sessions() -> AsyncIterator[Sessions]:
+    store = await make_store("sqlite")
+    s = Sessions(store)
     await s.create_queue(ADMIN, Queue(id="web", name="Web"))
     await s.set_routing_config(ADMIN, RoutingConfig(default_queue="web"))
-    return s
+    yield s
+    await dispose(store)
 
 
 async def started(sessions: Sessions, topic: str | None = None) -> ChatSession:

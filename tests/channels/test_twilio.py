@@ -13,8 +13,8 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from sessions import ManualClock
 from sessions.model import State
-from sessions.stores import MemoryStore
 from sessions.text import MAX_TEXT, TRUNCATION_MARKER
+from tests.databases import sqlite_store
 from tests.fake_twilio import AUDIO, FakeTwilio
 from tests.gateway.conftest import ADMIN_TOKEN, Gateway, assert_error
 
@@ -60,7 +60,7 @@ def twilio(fake: FakeTwilio, tmp_path) -> Iterator[Twilio]:
     settings = Settings(admin_token=ADMIN_TOKEN, public_url=PUBLIC, twilio_account_sid=SID, twilio_auth_token=TOKEN, twilio_api_base=fake.url,
                         data_dir=tmp_path, timer_interval=3600, download_retry_interval=3600)
     clock = ManualClock()
-    with TestClient(create_app(settings, store=MemoryStore(), clock=clock)) as client:
+    with TestClient(create_app(settings, store=sqlite_store(tmp_path), clock=clock)) as client:
         gw = Gateway(client)
         gw.queue("sales", phone_number=SALES_NUMBER, voicemail=True, transcription=True, voicemail_after=60)
         t = Twilio(gw, fake)
@@ -87,7 +87,7 @@ class TestSignatures:
         assert twilio.interactions() == []
 
     def test_without_an_auth_token_webhooks_are_disabled(self, tmp_path):
-        with TestClient(create_app(Settings(admin_token=ADMIN_TOKEN, data_dir=tmp_path), store=MemoryStore())) as client:
+        with TestClient(create_app(Settings(admin_token=ADMIN_TOKEN, data_dir=tmp_path), store=sqlite_store(tmp_path))) as client:
             assert_error(client.post("/webhooks/twilio/voice", data={"CallSid": "CA1"}), 403)
 
     def test_signed_but_incomplete_is_a_400(self, twilio: Twilio):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -10,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from sessions.stores import MemoryStore
-from sessions.stores.redis import RedisStore
+from sessions.stores.sql import Database, SqlStore
 from tests.conftest import REDIS_URL
+from tests.databases import postgres_database, sqlite_url
 from tests.processes import MEDIA_ADDRESSES, GatewayProcess, gateway_process
 
 ADMIN_TOKEN = "test-admin-token"
@@ -71,7 +71,7 @@ def make_gateway(**overrides: Any) -> Iterator[Gateway]:
     overrides.setdefault("media_addresses", MEDIA_ADDRESSES)  # any WebRTC media stays on loopback
     with tempfile.TemporaryDirectory() as data_dir:  # the bootstrap admin's credentials file, recordings
         settings = Settings(admin_token=ADMIN_TOKEN, timer_interval=3600, data_dir=Path(data_dir), **overrides)
-        with TestClient(create_app(settings, store=MemoryStore())) as client:
+        with TestClient(create_app(settings, store=SqlStore(Database(sqlite_url(Path(data_dir)))))) as client:
             yield Gateway(client)
 
 
@@ -93,18 +93,25 @@ PAIR_TOKEN = "multiprocess-admin-token"
 PAIR_ADMIN = {"Authorization": f"Bearer {PAIR_TOKEN}"}
 
 
+def drop_redis_prefix(prefix: str) -> None:
+    """Deletes every key a test's processes wrote under their Redis prefix."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        for i in range(0, len(keys), 1000):
+            client.delete(*keys[i : i + 1000])
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def pair() -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
-    """Two real gateway processes sharing one Redis (a prefix of their own, dropped afterwards)."""
+    """Two real gateway processes sharing a PostgreSQL database of their own and Redis (a prefix of their own)."""
     prefix = f"test:{uuid.uuid4().hex}"
-    env = {"GATEWAY_REDIS_URL": REDIS_URL, "GATEWAY_REDIS_PREFIX": prefix, "GATEWAY_ADMIN_TOKEN": PAIR_TOKEN}
-    try:
-        with gateway_process(env) as a, gateway_process(env) as b:
-            yield a, b
-    finally:
-        async def drop() -> None:
-            store = RedisStore(REDIS_URL, prefix=prefix)
-            await store.drop_all()
-            await store.close()
-
-        asyncio.run(drop())
+    with postgres_database() as db_url:
+        env = {"GATEWAY_DATABASE_URL": db_url, "GATEWAY_REDIS_URL": REDIS_URL, "GATEWAY_REDIS_PREFIX": prefix, "GATEWAY_ADMIN_TOKEN": PAIR_TOKEN}
+        try:
+            with gateway_process(env) as a, gateway_process(env) as b:
+                yield a, b
+        finally:
+            drop_redis_prefix(prefix)

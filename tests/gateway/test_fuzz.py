@@ -19,7 +19,7 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from sessions.errors import InvalidCursor
 from sessions.events import cursor_key
-from sessions.stores import MemoryStore
+from tests.databases import sqlite_store
 from tests.gateway.conftest import ADMIN_TOKEN
 
 PUBLIC, TOKEN = "https://fuzz.example.com", "fuzz-twilio-token"
@@ -35,7 +35,7 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(Healt
 def client(tmp_path_factory) -> Iterator[TestClient]:
     settings_ = Settings(admin_token=ADMIN_TOKEN, public_url=PUBLIC, twilio_account_sid="AC" + "5" * 32, twilio_auth_token=TOKEN,
                          twilio_api_base="http://127.0.0.1:9", data_dir=tmp_path_factory.mktemp("fuzz"), timer_interval=3600)
-    with TestClient(create_app(settings_, store=MemoryStore()), raise_server_exceptions=False) as c:
+    with TestClient(create_app(settings_, store=sqlite_store(settings_.data_dir)), raise_server_exceptions=False) as c:
         c.post("/api/queues", json={"id": "sales", "name": "Sales", "settings": {"phone_number": "+15550001000", "voicemail": True}}, headers=ADMIN)
         c.put("/api/routing", json={"default_queue": "sales"}, headers=ADMIN)
         yield c
@@ -136,7 +136,7 @@ def test_agent_socket_cursor_is_validated(client: TestClient):
     def run(since):
         with client.websocket_connect("/ws/agent", params={"token": ADMIN_TOKEN, "since": since}) as ws:
             try:
-                cursor_key(since or "0-0")  # empty: no cursor, follow from now
+                cursor_key(since or "0")  # empty: no cursor, follow from now
             except InvalidCursor:
                 with pytest.raises(WebSocketDisconnect) as closed:
                     ws.receive_text()

@@ -10,7 +10,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from gateway.hub import Subscriber
 from sessions.model import CommType, Direction, Subtype
-from sessions.stores import MemoryStore
+from sessions.stores.sql import SqlStore
 from tests.gateway.conftest import ADMIN_TOKEN, Gateway, make_gateway
 
 
@@ -53,15 +53,13 @@ class TestLive:
             assert (event["type"], event["interaction"]["offered_to"]) == ("interaction.transferred", "carol")
 
     def test_bad_token_is_closed_with_a_reason(self, gw: Gateway):
-        with gw.client.websocket_connect("/ws/agent?token=nope") as ws:
-            with pytest.raises(WebSocketDisconnect) as closed:
-                ws.receive_text()
+        with gw.client.websocket_connect("/ws/agent?token=nope") as ws, pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
         assert closed.value.code == 4401 and "unauthorized" in closed.value.reason
 
     def test_malformed_cursor_is_closed_with_a_reason(self, gw: Gateway):
-        with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}&since=yesterday") as ws:
-            with pytest.raises(WebSocketDisconnect) as closed:
-                ws.receive_text()
+        with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}&since=yesterday") as ws, pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
         assert closed.value.code == 4400
 
 
@@ -100,9 +98,8 @@ class TestResume:
                 cursor = receive(ws)["id"]
             for _ in range(5):
                 gw.inbound("sales")
-            with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}&since={cursor}") as ws:
-                with pytest.raises(WebSocketDisconnect) as closed:
-                    ws.receive_text()
+            with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}&since={cursor}") as ws, pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
             assert closed.value.code == 4410 and "cursor_expired" in closed.value.reason
 
 
@@ -110,7 +107,7 @@ class TestSlowConsumer:
     def test_subscriber_buffer_is_bounded(self):
         sub = Subscriber(queues=None, users=set(), role=None, capacity=3)
         for i in range(4):
-            sub.push(f"{i}-0", "{}")
+            sub.push(f"{i}", "{}")
         assert sub.overflowed and not sub.buffer
 
     def test_overflowing_consumer_is_cut_off_with_its_resume_cursor(self):
@@ -133,8 +130,8 @@ class TestSlowConsumer:
                 assert len({receive(ws)["interaction"]["id"] for _ in range(10)}) == 10, "the resume replays the whole burst"
 
 
-def test_store_default_is_in_memory(gw: Gateway):
-    assert isinstance(gw.app.state.sessions.store, MemoryStore)
+def test_store_is_the_sql_store_of_record(gw: Gateway):
+    assert isinstance(gw.app.state.sessions.store, SqlStore) and gw.app.state.sessions.store.db.is_sqlite
 
 
 def events_until_closed(ws) -> tuple[list[dict], WebSocketDisconnect]:
@@ -227,7 +224,7 @@ class TestRevocation:
     def test_a_sign_out_during_the_replay_sends_nothing_after_it(self, gw: Gateway):
         gw.queue("sales")
         alice = gw.agent("alice", ["sales"])
-        cursor = gw.client.get("/api/queues/sales/interactions", headers=alice).json()["cursor"] or "0-0"
+        cursor = gw.client.get("/api/queues/sales/interactions", headers=alice).json()["cursor"] or "0"
         gw.inbound("sales")
         store, auth, late = gw.app.state.sessions.store, gw.app.state.auth, []
         events_since = store.events_since
@@ -276,7 +273,7 @@ class TestTickets:
 
 
 class TestCursors:
-    @pytest.mark.parametrize("since", ["²-0", "١٢٣-0", "1-²", "+1-0", " 1-0", "01-0", "1-0-0", "18446744073709551616-0", "-", "9" * 60 + "-0"])
+    @pytest.mark.parametrize("since", ["²", "١٢٣", "1-0", "+1", " 1", "01", "-1", "9223372036854775808", "-", "9" * 60])
     def test_cursors_are_ascii_numbers_or_a_clean_4400(self, gw: Gateway, since: str):
         with gw.client.websocket_connect("/ws/agent", params={"token": ADMIN_TOKEN, "since": since}) as ws:
             _, closed = events_until_closed(ws)
@@ -286,7 +283,7 @@ class TestCursors:
         gw.queue("sales")
         gw.inbound("sales")
         end = gw.client.get("/api/queues/sales/interactions", headers=gw.admin).json()["cursor"]
-        with gw.client.websocket_connect("/ws/agent", params={"token": ADMIN_TOKEN, "since": "99999999999999-0"}) as ws:
+        with gw.client.websocket_connect("/ws/agent", params={"token": ADMIN_TOKEN, "since": "99999999999999"}) as ws:
             _, closed = events_until_closed(ws)
         assert closed.code == 4400 and f"since={end}" in closed.reason
         with gw.client.websocket_connect("/ws/agent", params={"token": ADMIN_TOKEN, "since": end}) as ws:

@@ -84,7 +84,7 @@ async def test_a_consumer_that_stops_reading_during_its_replay_is_closed_with_it
         created: list[str] = []
         for _ in range(600):  # about 11 MB of history to replay: more than every buffer on the way holds
             await create(http, created, BULKY)
-        ws = await sleeper(server, since="0-0")  # the whole log
+        ws = await sleeper(server, since="0")  # the whole log
         await wake_and_resume(server, http, ws, created)
 
 
@@ -114,7 +114,7 @@ async def test_a_consumer_that_never_reads_again_has_its_connection_reset(server
         with pytest.raises(websockets.ConnectionClosed):
             while True:
                 got.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
-        since = got[-1]["id"] if got else "0-0"  # the client resumes from the last event it did read
+        since = got[-1]["id"] if got else "0"  # the client resumes from the last event it did read
         async with websockets.connect(f"{server.ws_url}/ws/agent?token={TOKEN}&since={since}") as again:
             while (got[-1].get("interaction") or {}).get("id") != created[-1] if got else True:
                 got.append(json.loads(await asyncio.wait_for(again.recv(), 10)))

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
 import textwrap
 import uuid
 
+import redis.asyncio as aioredis
+
 from sessions.errors import IllegalTransition
 from sessions.model import CommType, Direction, Status, Subtype, User
-from sessions.stores.redis import RedisStore
-from tests.conftest import REDIS_URL, World, seed
+from tests.conftest import REDIS_URL, World, dispose, make_store, seed
 
 
 async def agents(world: World, n: int, tag: str = "") -> list[User]:
@@ -67,11 +69,13 @@ async def test_fifty_concurrent_claims_one_winner(world: World):
 RACER = textwrap.dedent(
     """
     import asyncio, json, sys
+    import redis.asyncio as aioredis
     from sessions import Sessions
-    from sessions.stores.redis import RedisStore
+    from sessions.stores.sql import Database, SqlStore
 
-    async def main(url, prefix, ix_id, tag, n):
-        store = RedisStore(url, prefix=prefix)
+    async def main(db_url, redis_url, rendezvous, ix_id, tag, n):
+        store = SqlStore(Database(db_url))
+        meet = aioredis.Redis.from_url(redis_url)
         sessions = Sessions(store)
         users = [await store.get_user(f"racer{tag}{i}") for i in range(n)]
         # Every racer of both processes reads version 1 before any commits:
@@ -83,8 +87,8 @@ RACER = textwrap.dedent(
             calls += 1
             if calls <= n:
                 if await barrier.wait() == 0:
-                    await store.redis.rpush(prefix + ":ready", tag)
-                    await store.redis.blpop(prefix + ":go:" + tag, timeout=30)
+                    await meet.rpush(rendezvous + ":ready", tag)
+                    await meet.blpop(rendezvous + ":go:" + tag, timeout=30)
                     released.set()
                 await released.wait()
             return ix
@@ -93,27 +97,31 @@ RACER = textwrap.dedent(
         print(json.dumps([None if isinstance(r, BaseException) else r.interaction.assigned_to for r in results]))
         print(json.dumps(sorted({type(r).__name__ for r in results if isinstance(r, BaseException)})))
         await store.close()
+        await meet.aclose()
 
-    asyncio.run(main(*sys.argv[1:5], int(sys.argv[5])))
+    asyncio.run(main(*sys.argv[1:6], int(sys.argv[6])))
     """
 )
 
 
-async def test_two_processes_racing_on_redis_one_winner():
-    store = RedisStore(REDIS_URL, prefix=f"test:{uuid.uuid4().hex}")
+async def test_two_processes_racing_on_postgres_one_winner():
+    store = await make_store("postgres")
+    meet = aioredis.Redis.from_url(REDIS_URL)
+    rendezvous = f"test:{uuid.uuid4().hex}"
     try:
         world = await seed(store)
         for tag in ("a", "b"):
             await agents(world, 25, tag)
         ix_id = await new_call(world)
         procs = [
-            await asyncio.create_subprocess_exec(sys.executable, "-c", RACER, REDIS_URL, store.prefix, ix_id, tag, "25", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            await asyncio.create_subprocess_exec(sys.executable, "-c", RACER, store.db.url, REDIS_URL, rendezvous, ix_id, tag, "25",
+                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             for tag in ("a", "b")
         ]
-        ready = [await store.redis.blpop(f"{store.prefix}:ready", timeout=30) for _ in procs]
+        ready = [await meet.blpop(f"{rendezvous}:ready", timeout=30) for _ in procs]
         assert all(ready), "both racer processes read the interaction"
         for tag in ("a", "b"):
-            await store.redis.rpush(f"{store.prefix}:go:{tag}", "go")
+            await meet.rpush(f"{rendezvous}:go:{tag}", "go")
         outputs = [await asyncio.wait_for(p.communicate(), 60) for p in procs]
         assert all(p.returncode == 0 for p in procs), [o[1].decode() for o in outputs]
         winners, errors = [], set()
@@ -126,5 +134,53 @@ async def test_two_processes_racing_on_redis_one_winner():
         assert stored.assigned_to == winners[0] and stored.version == 2
         assert len(await claimed_events(world, ix_id)) == 1
     finally:
-        await store.drop_all()
+        await meet.delete(f"{rendezvous}:ready", f"{rendezvous}:go:a", f"{rendezvous}:go:b")
+        await meet.aclose()
+        await dispose(store)
+
+
+WRITER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from datetime import datetime, timezone
+    from sessions.events import Event
+    from sessions.stores.sql import Database, SqlStore
+
+    async def main(db_url, n):
+        store = SqlStore(Database(db_url, pool_size=8))
+        at = datetime.now(timezone.utc)
+        await asyncio.gather(*(store.publish(Event(type="queue.metrics", at=at, queues=["sales"])) for _ in range(n)))
         await store.close()
+
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    """
+)
+
+
+async def test_a_reader_following_the_log_misses_no_event_of_concurrent_writers():
+    """Ids are taken at insert but visible at commit: unserialised writers would let a follower skip one."""
+    store = await make_store("postgres")
+    try:
+        procs = [await asyncio.create_subprocess_exec(sys.executable, "-c", WRITER, store.db.url, "400", stderr=subprocess.PIPE) for _ in range(3)]
+        seen: list[str] = []
+        cursor = None
+        while True:
+            done = all(p.returncode is not None for p in procs)
+            page = await store.events_since(cursor, limit=1000)
+            seen += [e.id for e in page.events]
+            cursor = page.last
+            if done and not page.events:
+                break
+            if not page.events:
+                await store.wait_events(cursor, timeout=0.01)  # only paces the loop; the check is below
+            for p in procs:
+                if p.returncode is None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(p.wait(), 0.001)
+        errors = [(await p.stderr.read()).decode() for p in procs]
+        assert all(p.returncode == 0 for p in procs), errors
+        everything = (await store.events_since(None, limit=10_000)).events
+        assert len(everything) == 1200
+        assert seen == [e.id for e in everything]
+    finally:
+        await dispose(store)

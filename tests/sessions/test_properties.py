@@ -175,7 +175,7 @@ async def scenario(kind: str, commands: list[tuple]) -> None:
         await dispose(store)
 
 
-@pytest.mark.parametrize(("kind", "examples"), [("memory", 300), ("redis", 40)])
+@pytest.mark.parametrize(("kind", "examples"), [("sqlite", 60), ("postgres", 25)])
 def test_random_command_sequences_keep_every_invariant(kind: str, examples: int):
     @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(command, min_size=20, max_size=80))

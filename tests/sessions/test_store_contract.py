@@ -9,7 +9,7 @@ import pytest
 from sessions.errors import AlreadyExists, CursorExpired, IllegalTransition, InvalidCursor, NotFound, PermissionDenied
 from sessions.events import cursor_key
 from sessions.model import CommType, Customer, Direction, Outcome, Queue, State, Status, Subtype, TargetKind, TransferTarget, User
-from tests.conftest import World, dispose, make_store, seed
+from tests.conftest import World
 
 
 async def inbound(world: World, queue: str = "sales", **kw):
@@ -154,24 +154,22 @@ class TestEventLog:
         assert await world.sessions.store.wait_events(await world.sessions.store.last_cursor(), timeout=0.05) == []
 
 
-@pytest.mark.parametrize("kind", ["memory", "redis"])
-async def test_cursor_older_than_the_kept_log_expires(kind: str):
-    store = await make_store(kind, max_events=5, **({"trim_slack": 2} if kind == "redis" else {}))
-    try:
-        world = await seed(store)
-        first = await inbound(world)
-        first_cursor = (await store.events_since(None)).events[0].id
-        for _ in range(12):
-            await inbound(world)
-        with pytest.raises(CursorExpired, match="no longer kept"):
-            await store.events_since(first_cursor)
-        kept = (await store.events_since(None)).events
-        assert 5 <= len(kept) <= 7 and first.id not in {e.interaction.id for e in kept}
-        # The cursor just before the oldest kept event still resumes without a gap.
-        page = await store.events_since(None, limit=1)
-        assert (await store.events_since(page.last)).events == kept[1:]
-    finally:
-        await dispose(store)
+async def test_cursor_older_than_the_retention_expires(world: World):
+    store = world.sessions.store
+    first = await inbound(world)
+    first_cursor = (await store.events_since(None)).events[0].id
+    old = await inbound(world)
+    world.clock.advance(31 * 86_400)
+    recent = [await inbound(world) for _ in range(3)]
+    pruned = await store.prune_events(30 * 86_400, now=world.clock.now().timestamp())
+    assert pruned >= 2
+    with pytest.raises(CursorExpired, match="no longer kept"):
+        await store.events_since(first_cursor)
+    kept = (await store.events_since(None)).events
+    assert {e.interaction.id for e in kept} == {ix.id for ix in recent} and old.id not in {e.interaction.id for e in kept}
+    # The cursor of the last pruned event resumes the kept log from its start, without a gap.
+    last_pruned = str(cursor_key(kept[0].id) - 1)
+    assert (await store.events_since(last_pruned)).events == kept
 
 
 class TestDirectory:

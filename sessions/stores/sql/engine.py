@@ -1,0 +1,142 @@
+"""Connecting to the database: URLs, SQLite's pragmas, and which errors mean "down".
+
+SQLite gets two engines: one writer connection whose every transaction is
+``BEGIN IMMEDIATE`` (a deferred transaction that upgrades to a write fails
+with SQLITE_BUSY under concurrency) and a small pool of readers, which WAL
+lets run beside the writer.  PostgreSQL gets one pooled asyncpg engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from ...errors import StoreUnavailable
+
+DEFAULT_FILE = "switchboard.db"
+#: Milliseconds a SQLite connection waits for the write lock before failing.
+BUSY_TIMEOUT_MS = 10_000
+#: PostgreSQL: serialises event inserts so ids commit in order (see DESIGN: identity values become
+#: visible at commit, so a reader of "ids after N" could skip one that commits a moment later).
+EVENT_LOCK = 7_310_425_001
+
+
+def database_url(configured: str | None, data_dir: Path) -> str:
+    """The SQLAlchemy URL for a configured ``GATEWAY_DATABASE_URL``, or the SQLite file in ``data_dir``."""
+    if not configured:
+        return f"sqlite+aiosqlite:///{(data_dir / DEFAULT_FILE).resolve()}"
+    url = make_url(configured)
+    if url.drivername in ("postgresql", "postgres", "postgresql+asyncpg"):
+        return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    if url.drivername in ("sqlite", "sqlite+aiosqlite"):
+        return url.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    raise ValueError(f"GATEWAY_DATABASE_URL: unsupported database {url.drivername!r} (use postgresql://... or sqlite:///path)")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether a database error means "cannot reach or write the database now" (503), not a bug."""
+    if isinstance(exc, (OperationalError, InterfaceError, OSError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    name = type(getattr(exc, "orig", None) or exc).__name__
+    # asyncpg: the server is shutting down, or refuses connections while starting or in recovery.
+    return name in ("AdminShutdownError", "CannotConnectNowError", "ConnectionDoesNotExistError", "ReadOnlySQLTransactionError",
+                    "InterfaceError", "ConnectionRefusedError", "TooManyConnectionsError")
+
+
+class Database:
+    """The engines of one database and the two ways to use them: read, or write in one transaction."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.dialect = make_url(url).get_backend_name()
+        if self.is_sqlite:
+            path = make_url(url).database
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+            self.reader = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60, pool_reset_on_return=None)
+            for engine, immediate in ((self.writer, True), (self.reader, False)):
+                _sqlite_pragmas(engine, immediate=immediate)
+        else:
+            # No pre-ping (a round trip per checkout): a dropped connection fails its statement, is
+            # invalidated, and the caller gets 503 once; the pool reconnects on the next checkout.
+            self.writer = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=30, pool_recycle=1800)
+            # Reads run in autocommit: no BEGIN/ROLLBACK round trips around a single SELECT.
+            self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.reader.connect() as conn:
+                yield conn
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise StoreUnavailable(_describe(exc)) from exc
+            raise
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        try:
+            async with self.writer.begin() as conn:
+                yield conn
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise StoreUnavailable(_describe(exc)) from exc
+            raise
+
+    async def lock_events(self, conn: AsyncConnection) -> None:
+        """Serialises event inserts until this transaction ends (SQLite's one writer already does)."""
+        if not self.is_sqlite:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_LOCK})
+
+    async def ping(self) -> bool:
+        try:
+            async with self.read() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except (StoreUnavailable, OSError):
+            return False
+
+    async def close(self) -> None:
+        await self.writer.dispose()
+        if self.is_sqlite:
+            await self.reader.dispose()
+
+
+def _describe(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return f"{type(orig).__name__}: {str(orig).splitlines()[0] if str(orig) else ''}"[:300]
+
+
+def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
+    """WAL, a busy timeout, FULL sync (an acknowledged change survives a power cut, not only a crash), and (for the writer) ``BEGIN IMMEDIATE`` instead of pysqlite's own BEGIN."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN below, not the driver
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        # Readers stay in autocommit (each SELECT its own snapshot, no BEGIN/ROLLBACK hops to the driver thread).
+        if immediate:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
