@@ -21,12 +21,13 @@ from ..base import BaseStore
 from . import schema as t
 from .columns import interaction_row, tag_rows
 from .engine import Database
+from .history import History
 from .kv import KeyValues
 from .log import EventLog
 from .upsert import upsert
 
 
-class SqlStore(KeyValues, EventLog, BaseStore):
+class SqlStore(History, KeyValues, EventLog, BaseStore):
     def __init__(self, db: Database | str) -> None:
         self.db = db if isinstance(db, Database) else Database(db)
         self._init_log()
