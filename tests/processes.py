@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 #: Where every test's and bench's WebRTC media binds and is advertised: loopback, on both ends.
@@ -115,6 +116,63 @@ def private_redis(directory: str, port: int | None = None) -> Iterator[tuple[int
     finally:
         while procs:
             stop()
+
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL server of a test's own: ``url`` (database ``postgres``, user ``postgres``, trust), ``stop()`` and ``start()``."""
+
+    url: str
+    stop: Callable[[], None]
+    start: Callable[[], None]
+
+
+@contextlib.contextmanager
+def private_postgres(port: int | None = None) -> Iterator[PrivatePostgres]:
+    """Initialises and runs PostgreSQL 15 in a temporary directory on 127.0.0.1 (a free port), for tests that stop it.
+
+    initdb refuses to run as root, so the server runs as the ``postgres`` user (``runuser``) in a
+    directory of its own under the system temp dir (a test's own temp dirs are not traversable by
+    it); the machine's own server is left alone.  ``stop()`` is a fast shutdown (clients are
+    disconnected); ``start()`` returns once it accepts connections.
+    """
+    port = port or free_port()
+    bin_dir = "/usr/lib/postgresql/15/bin"
+    scratch = tempfile.TemporaryDirectory(prefix="private-postgres-")
+    directory = scratch.name
+    data = os.path.join(directory, "pgdata")
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    os.mkdir(data, 0o700)
+    if as_postgres:
+        shutil.chown(directory, "postgres")
+        shutil.chown(data, "postgres")
+
+    def run(*args: str) -> None:
+        done = subprocess.run([*as_postgres, *args], check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if done.returncode:
+            raise RuntimeError(f"{args[0]} failed:\n{done.stdout}")
+
+    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={directory} -c fsync=off -c max_connections=60"
+    log = os.path.join(directory, "server.log")
+    running = [False]
+
+    def start() -> None:
+        run(f"{bin_dir}/pg_ctl", "-D", data, "-l", log, "-o", options, "-w", "-t", "30", "start")
+        running[0] = True
+
+    def stop() -> None:
+        run(f"{bin_dir}/pg_ctl", "-D", data, "-m", "fast", "-w", "-t", "30", "stop")
+        running[0] = False
+
+    try:
+        # fsync off: the server is only ever stopped cleanly (a fast shutdown checkpoints), never the machine under it.
+        run(f"{bin_dir}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
+        start()
+        yield PrivatePostgres(f"postgresql://postgres@127.0.0.1:{port}/postgres", stop, start)
+    finally:
+        if running[0]:
+            stop()
+        scratch.cleanup()
 
 
 @contextlib.contextmanager

@@ -40,16 +40,42 @@ def database_url(configured: str | None, data_dir: Path) -> str:
     raise ValueError(f"GATEWAY_DATABASE_URL: unsupported database {url.drivername!r} (use postgresql://... or sqlite:///path)")
 
 
+#: SQLSTATE classes and codes that mean "the database cannot take this now" rather than "this request is
+#: wrong": connection exceptions (08), insufficient resources (53: too many connections, disk full),
+#: read-only transaction (25006), shutting down / crashed / starting up (57P01-57P03), I/O error (58030).
+UNAVAILABLE_SQLSTATES = ("08", "53", "25006", "57P01", "57P02", "57P03", "58030")
+#: asyncpg's names for the same, for errors raised before a SQLSTATE exists (a refused or dropped connection).
+UNAVAILABLE_NAMES = ("AdminShutdownError", "CannotConnectNowError", "ConnectionDoesNotExistError", "ReadOnlySQLTransactionError",
+                     "InterfaceError", "ConnectionRefusedError", "TooManyConnectionsError", "ConnectionFailureError")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The error and what it wraps: SQLAlchemy's DBAPIError holds the driver adapter's error in ``orig``,
+    which holds asyncpg's own (the one whose class says what happened) as its ``__cause__``."""
+    chain: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or any(e is seen for seen in chain):
+            continue
+        chain.append(e)
+        todo += [getattr(e, "orig", None), e.__cause__]
+    return chain
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """Whether a database error means "cannot reach or write the database now" (503), not a bug."""
-    if isinstance(exc, (OperationalError, InterfaceError, OSError)):
-        return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    name = type(getattr(exc, "orig", None) or exc).__name__
-    # asyncpg: the server is shutting down, or refuses connections while starting or in recovery.
-    return name in ("AdminShutdownError", "CannotConnectNowError", "ConnectionDoesNotExistError", "ReadOnlySQLTransactionError",
-                    "InterfaceError", "ConnectionRefusedError", "TooManyConnectionsError")
+    for e in _causes(exc):
+        if isinstance(e, (OperationalError, InterfaceError, OSError)):
+            return True
+        if type(e).__name__ in UNAVAILABLE_NAMES:
+            return True
+        state = getattr(e, "sqlstate", None)
+        if isinstance(state, str) and any(state.startswith(prefix) for prefix in UNAVAILABLE_SQLSTATES):
+            return True
+    return False
 
 
 class Database:

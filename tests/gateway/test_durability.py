@@ -1,0 +1,384 @@
+"""Durability: what a crash, a Redis restart or a database outage does to acknowledged work (issue 14).
+
+Twilio delivers at least once and retries whatever was not acknowledged, so
+the promise is: every webhook answered 2xx is stored exactly once, whatever
+happens to the process or the database afterwards, and re-sending any
+webhook never stores it twice.  While the database is down or read-only the
+answer is 503 with a JSON error and Retry-After (Twilio retries later), never
+another 5xx; once it is back, the gateway serves again without a restart.
+Real processes throughout: ``python -m gateway``, killed with SIGKILL, on a
+PostgreSQL and a Redis of the test's own that are stopped and started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import websockets
+from twilio.request_validator import RequestValidator
+
+from gateway import credentials
+from tests.databases import POSTGRES_URL, drop_postgres_database, new_postgres_database
+from tests.processes import GatewayProcess, PrivatePostgres, gateway_process, private_postgres, private_redis
+
+#: Every process answers for the same public URL, as behind a load balancer: Twilio signs that.
+PUBLIC_URL = "https://switchboard.example.test"
+AUTH_TOKEN = "durability-twilio-auth-token"
+NUMBER = "+15550002000"
+SMS_PATH = "/webhooks/twilio/sms"
+ROUTING = {"default_queue": "sales", "workflows": []}
+#: How long any wait on a condition may take before the test fails.
+DEADLINE = 30.0
+
+validator = RequestValidator(AUTH_TOKEN)
+
+
+def text_params(sid: str, sender: str) -> dict[str, str]:
+    return {"MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": sender, "To": NUMBER, "Body": f"text {sid}", "NumMedia": "0"}
+
+
+def texts(prefix: str, count: int, senders: int = 12) -> list[dict[str, str]]:
+    """Distinct texts from a dozen customers: most join a conversation that is already open, as real traffic does."""
+    return [text_params(f"SM{prefix}{i:05d}", f"+1415555{i % senders:04d}") for i in range(count)]
+
+
+async def send_text(http: httpx.AsyncClient, base: str, params: dict[str, str]) -> httpx.Response:
+    signature = validator.compute_signature(PUBLIC_URL + SMS_PATH, params)
+    return await http.post(base + SMS_PATH, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def assert_unavailable(r: httpx.Response) -> None:
+    """The 503 contract: a JSON error a client can show, and when to retry."""
+    assert r.status_code == 503, r.text
+    body = r.json()
+    assert set(body) == {"error", "detail"} and body["error"] and body["detail"], body
+    assert int(r.headers["retry-after"]) > 0, r.headers
+
+
+@dataclass
+class Burst:
+    """Texts sent concurrently by a few clients, round-robin over the processes, and what each answer was.
+
+    ``retry_unavailable``: a text answered 503 is sent again (to the next process) until it is
+    acknowledged, as Twilio retries; a request with no answer at all (the process was killed) is not.
+    """
+
+    targets: Callable[[], list[str]]
+    retry_unavailable: bool = False
+    acked: set[str] = field(default_factory=set)
+    statuses: Counter[int] = field(default_factory=Counter)
+    unavailable: list[httpx.Response] = field(default_factory=list)
+    unanswered: int = 0
+    progress: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def run(self, items: list[dict[str, str]], clients: int = 8) -> None:
+        pending = list(reversed(items))
+        async with httpx.AsyncClient(timeout=DEADLINE) as http:
+            await asyncio.gather(*(self._client(http, pending, n) for n in range(clients)))
+
+    async def _client(self, http: httpx.AsyncClient, pending: list[dict[str, str]], n: int) -> None:
+        sent = n
+        while pending:
+            params = pending.pop()
+            while True:
+                targets = self.targets()
+                sent += 1
+                try:
+                    r = await send_text(http, targets[sent % len(targets)], params)
+                except httpx.TransportError:
+                    await self._record(None, params)
+                    break
+                await self._record(r, params)
+                if r.status_code != 503 or not self.retry_unavailable:
+                    break
+                await asyncio.sleep(0.02)  # pacing, not synchronisation: a retry storm only fills the log
+
+    async def _record(self, r: httpx.Response | None, params: dict[str, str]) -> None:
+        async with self.progress:
+            if r is None:
+                self.unanswered += 1
+            else:
+                self.statuses[r.status_code] += 1
+                if 200 <= r.status_code < 300:
+                    self.acked.add(params["MessageSid"])
+                elif r.status_code == 503:
+                    self.unavailable.append(r)
+            self.progress.notify_all()
+
+    async def until(self, predicate: Callable[[], bool], what: str) -> None:
+        async with self.progress:
+            try:
+                await asyncio.wait_for(self.progress.wait_for(predicate), DEADLINE)
+            except TimeoutError:
+                raise AssertionError(f"the burst never reached: {what} (acked {len(self.acked)}, answers {dict(self.statuses)})") from None
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Polls ``check`` until it holds; fails loudly at the deadline."""
+    end = time.monotonic() + DEADLINE
+    while not await check():
+        if time.monotonic() > end:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.05)
+
+
+async def stored_provider_ids(http: httpx.AsyncClient, base: str, admin: dict[str, str]) -> Counter[str]:
+    """How many times each text is stored, over every interaction of the queue, read through the API."""
+    seen: Counter[str] = Counter()
+    for state in ("active", "completed"):
+        r = await http.get(f"{base}/api/queues/sales/interactions", params={"state": state, "limit": 500}, headers=admin)
+        assert r.status_code == 200, r.text
+        assert len(r.json()["items"]) < 500, "more interactions than one page: the count would be incomplete"
+        for ix in r.json()["items"]:
+            seen.update(m["provider_id"] for m in ix["messages"] if m["direction"] == "inbound")
+    return seen
+
+
+async def set_up_center(http: httpx.AsyncClient, base: str, admin: dict[str, str]) -> None:
+    """A queue that takes texts to NUMBER, routing that defaults to it, and agent alice."""
+    r = await http.post(f"{base}/api/queues", json={"id": "sales", "name": "Sales", "settings": {"phone_number": NUMBER}}, headers=admin)
+    assert r.status_code == 201, r.text
+    assert (await http.put(f"{base}/api/routing", json=ROUTING, headers=admin)).status_code == 200
+    r = await http.post(f"{base}/api/users", json={"username": "alice", "name": "Alice", "queues": ["sales"], "password": "correct horse"}, headers=admin)
+    assert r.status_code == 201, r.text
+
+
+async def login(http: httpx.AsyncClient, base: str) -> str:
+    r = await http.post(f"{base}/api/auth/login", json={"username": "alice", "password": "correct horse"})
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def errors_logged(*processes: GatewayProcess) -> str:
+    """The first traceback each process logged, to explain an unexpected status."""
+    found = []
+    for gp in processes:
+        log = "".join(gp.output)
+        if (at := log.find("Traceback")) >= 0:
+            found.append(log[max(0, at - 300) : at + 6000])
+    return "\n---\n".join(found)
+
+
+def assert_clean_log(*processes: GatewayProcess) -> None:
+    for gp in processes:
+        log = "".join(gp.output)
+        assert "Traceback" not in log and "unhandled error" not in log, log[-4000:]
+
+
+async def assert_each_stored_once(http: httpx.AsyncClient, base: str, admin: dict[str, str], sids: set[str]) -> None:
+    stored = await stored_provider_ids(http, base, admin)
+    missing = sorted(sid for sid in sids if stored[sid] == 0)
+    doubled = sorted(sid for sid, n in stored.items() if n > 1)
+    assert not missing and not doubled, f"missing {missing[:10]} ({len(missing)}), stored twice {doubled[:10]} ({len(doubled)})"
+
+
+def twilio_env(data_dir: str, **extra: str) -> dict[str, str]:
+    return {"GATEWAY_DATA_DIR": data_dir, "GATEWAY_PUBLIC_URL": PUBLIC_URL, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, **extra}
+
+
+async def test_sigkill_mid_burst_on_sqlite_loses_no_acknowledged_text_and_forgets_nothing(tmp_path: Path):
+    """The default gateway (SQLite in its data dir, nothing else set) killed mid-burst, restarted on the same directory."""
+    env = twilio_env(str(tmp_path))
+    items = texts("K", 200)
+    burst = Burst(lambda: [first.url])
+    async with httpx.AsyncClient(timeout=DEADLINE) as http:
+        with gateway_process(env) as first:
+            admin = {"Authorization": f"Bearer {credentials.read_token(tmp_path)}"}  # the token the first start wrote
+            await set_up_center(http, first.url, admin)
+
+            async def kill_mid_burst() -> None:
+                await burst.until(lambda: len(burst.acked) >= 60, "60 texts acknowledged")
+                first.proc.kill()  # SIGKILL: no shutdown, no flush, requests in flight cut off
+
+            await asyncio.gather(burst.run(items), kill_mid_burst())
+            first.proc.wait(10)
+        assert set(burst.statuses) == {200}, burst.statuses
+        assert burst.unanswered > 0 and len(burst.acked) < len(items), "the kill landed after the burst: nothing was tested"
+
+        with gateway_process(env) as second:
+            assert credentials.read_token(tmp_path) == admin["Authorization"].split()[1], "a restart minted another admin token"
+            assert (await http.get(f"{second.url}/api/me", headers=admin)).json()["username"] == "admin"
+            queue = (await http.get(f"{second.url}/api/queues/sales", headers=admin)).json()
+            assert queue["settings"]["phone_number"] == NUMBER
+            assert (await http.get(f"{second.url}/api/routing", headers=admin)).json() == ROUTING
+            assert [u["username"] for u in (await http.get(f"{second.url}/api/users", headers=admin)).json()].count("alice") == 1
+            await login(http, second.url)  # her password hash is back too
+
+            await assert_each_stored_once(http, second.url, admin, burst.acked)
+            # Twilio retries everything: what was acknowledged (remembered in SQL) and what was cut off.
+            retries = Burst(lambda: [second.url])
+            await retries.run(items)
+            assert retries.acked == {p["MessageSid"] for p in items}, retries.statuses
+            stored = await stored_provider_ids(http, second.url, admin)
+            assert set(stored) == retries.acked and set(stored.values()) == {1}, Counter(stored.values())
+        assert_clean_log(second)
+
+
+@dataclass
+class Cluster:
+    """Two gateway processes on a PostgreSQL and a Redis of the test's own, both of which the test restarts."""
+
+    postgres: PrivatePostgres
+    stop_redis: Callable[[], None]
+    start_redis: Callable[[], None]
+    a: GatewayProcess
+    b: GatewayProcess
+    admin: dict[str, str]
+
+
+@contextmanager
+def cluster() -> Iterator[Cluster]:
+    with tempfile.TemporaryDirectory(prefix="durability-") as scratch:
+        redis_dir, data_dir = os.path.join(scratch, "redis"), os.path.join(scratch, "data")
+        os.mkdir(redis_dir)
+        with private_postgres() as pg, private_redis(redis_dir) as (redis_port, stop_redis, start_redis):
+            token = "durability-admin-token"
+            env = twilio_env(data_dir, GATEWAY_DATABASE_URL=pg.url, GATEWAY_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", GATEWAY_ADMIN_TOKEN=token)
+            with gateway_process(env) as a, gateway_process(env) as b:  # one after the other: A migrates, B finds it done
+                yield Cluster(pg, stop_redis, start_redis, a, b, {"Authorization": f"Bearer {token}"})
+            assert_clean_log(a, b)
+
+
+async def assert_fan_out(http: httpx.AsyncClient, c: Cluster, sid: str) -> None:
+    """An agent connected to B hears of a text that arrived through A."""
+    token = await login(http, c.b.url)
+    async with websockets.connect(f"{c.b.ws_url}/ws/agent?token={token}") as ws:
+        r = await send_text(http, c.a.url, text_params(sid, "+14155559999"))
+        assert r.status_code == 200, r.text
+        while True:
+            event = json.loads(await asyncio.wait_for(ws.recv(), DEADLINE))
+            if event["type"] in ("interaction.created", "interaction.message") and event["interaction"]["customer"]["phone"] == "+14155559999":
+                break
+
+
+async def test_redis_restarted_mid_burst_loses_nothing_and_fan_out_resumes():
+    """Redis is the live layer only: with it stopped mid-burst, texts are still stored (the record is in SQL) or refused with 503."""
+    with cluster() as c:
+        burst = Burst(lambda: [c.a.url, c.b.url], retry_unavailable=True)
+        async with httpx.AsyncClient(timeout=DEADLINE) as http:
+            await set_up_center(http, c.a.url, c.admin)
+
+            async def restart_redis() -> None:
+                await burst.until(lambda: len(burst.acked) >= 40, "40 texts acknowledged")
+                await asyncio.to_thread(c.stop_redis)
+                answered = sum(burst.statuses.values())
+                await burst.until(lambda: sum(burst.statuses.values()) >= answered + 40, "40 answers while Redis was down")
+                for gp in (c.a, c.b):  # logins are throttled through Redis: refused with 503 while it is down, or served
+                    r = await http.post(f"{gp.url}/api/auth/login", json={"username": "alice", "password": "correct horse"})
+                    if r.status_code != 200:
+                        assert_unavailable(r)
+                await asyncio.to_thread(c.start_redis)
+
+            items = texts("R", 150)
+            await asyncio.gather(burst.run(items), restart_redis())
+            assert set(burst.statuses) <= {200, 503}, burst.statuses
+            for r in burst.unavailable:
+                assert_unavailable(r)
+            assert burst.acked == {p["MessageSid"] for p in items}
+            await assert_each_stored_once(http, c.b.url, c.admin, burst.acked)
+            for gp in (c.a, c.b):
+                await eventually(lambda gp=gp: _ready(http, gp), f"{gp.url}/readyz is 200 again")
+            await assert_fan_out(http, c, "SMRfanout")
+
+
+async def _ready(http: httpx.AsyncClient, gp: GatewayProcess) -> bool:
+    return (await http.get(f"{gp.url}/readyz")).status_code == 200
+
+
+async def test_postgres_restarted_mid_burst_answers_503_then_resumes_by_itself():
+    with cluster() as c:
+        burst = Burst(lambda: [c.a.url, c.b.url], retry_unavailable=True)
+        async with httpx.AsyncClient(timeout=DEADLINE) as http:
+            await set_up_center(http, c.a.url, c.admin)
+
+            async def restart_postgres() -> None:
+                await burst.until(lambda: len(burst.acked) >= 40, "40 texts acknowledged")
+                await asyncio.to_thread(c.postgres.stop)
+                await burst.until(lambda: len(burst.unavailable) >= 10, "texts answered 503 while PostgreSQL is down")
+                for gp in (c.a, c.b):
+                    r = await http.get(f"{gp.url}/readyz")
+                    assert r.status_code == 503 and r.json()["store"] is False, r.text
+                    assert_unavailable(await http.get(f"{gp.url}/api/queues", headers=c.admin))
+                await asyncio.to_thread(c.postgres.start)
+                for gp in (c.a, c.b):
+                    await eventually(lambda gp=gp: _ready(http, gp), f"{gp.url}/readyz is 200 again")
+
+            items = texts("P", 150)
+            await asyncio.gather(burst.run(items), restart_postgres())
+            assert set(burst.statuses) <= {200, 503}, (burst.statuses, errors_logged(c.a, c.b))
+            for r in burst.unavailable:
+                assert_unavailable(r)
+            assert burst.acked == {p["MessageSid"] for p in items}, "a text the burst retried was never acknowledged"
+            assert len(burst.acked) + len(burst.unavailable) == sum(burst.statuses.values())
+            await assert_each_stored_once(http, c.a.url, c.admin, burst.acked)
+            await assert_fan_out(http, c, "SMPfanout")
+
+
+async def test_a_read_only_database_answers_503_and_changes_nothing():
+    """``default_transaction_read_only`` on the gateway's database: writes are refused with 503, reads still served."""
+    token = "durability-admin-token"
+    admin = {"Authorization": f"Bearer {token}"}
+    db_url = await new_postgres_database()
+    try:
+        with (tempfile.TemporaryDirectory(prefix="durability-") as data_dir,
+              gateway_process(twilio_env(data_dir, GATEWAY_DATABASE_URL=db_url, GATEWAY_ADMIN_TOKEN=token)) as gp):
+            async with httpx.AsyncClient(timeout=DEADLINE) as http:
+                await set_up_center(http, gp.url, admin)
+                assert (await send_text(http, gp.url, text_params("SMbefore", "+14155550001"))).status_code == 200
+
+                await set_read_only(db_url, True)
+                refused = text_params("SMrefused", "+14155550002")
+                # Pooled connections were cut (each answers 503 once); the new ones are read-only.
+                await eventually(lambda: _refused_as_read_only(http, gp, refused), "a write is refused as read-only")
+                for _ in range(3):
+                    assert_unavailable(await send_text(http, gp.url, refused))
+                    assert_unavailable(await http.post(f"{gp.url}/api/queues", json={"id": "support", "name": "Support"}, headers=admin))
+                    assert_unavailable(await http.put(f"{gp.url}/api/routing", json={"default_queue": None, "workflows": []}, headers=admin))
+                assert (await http.get(f"{gp.url}/api/routing", headers=admin)).json() == ROUTING  # reads are still served
+
+                await set_read_only(db_url, False)
+                await eventually(lambda: _accepted(http, gp, refused), "the refused text is accepted once writes are allowed")
+                assert (await http.get(f"{gp.url}/api/queues/support", headers=admin)).status_code == 404
+                assert (await http.get(f"{gp.url}/api/routing", headers=admin)).json() == ROUTING
+                stored = await stored_provider_ids(http, gp.url, admin)
+                assert stored == Counter({"SMbefore": 1, "SMrefused": 1}), stored
+    finally:
+        await drop_postgres_database(db_url)
+    assert_clean_log(gp)
+
+
+async def set_read_only(db_url: str, on: bool) -> None:
+    """Makes the database read-only (or writable) for every new session, and cuts the sessions already open."""
+    name = db_url.rpartition("/")[2]
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await conn.execute(f"ALTER DATABASE {name} SET default_transaction_read_only = {'on' if on else 'off'}")
+        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+    finally:
+        await conn.close()
+
+
+async def _refused_as_read_only(http: httpx.AsyncClient, gp: GatewayProcess, params: dict[str, str]) -> bool:
+    """Every answer is a 503; true once the gateway logged the database's own refusal, not a cut connection."""
+    assert_unavailable(await send_text(http, gp.url, params))
+    return "read-only transaction" in "".join(gp.output)
+
+
+async def _accepted(http: httpx.AsyncClient, gp: GatewayProcess, params: dict[str, str]) -> bool:
+    r = await send_text(http, gp.url, params)
+    if r.status_code not in (200, 503):
+        raise AssertionError(f"answered {r.status_code}: {r.text}")
+    if r.status_code == 503:
+        assert_unavailable(r)
+    return r.status_code == 200
