@@ -79,16 +79,16 @@ async def _listen(ws: WebSocket, sub: Subscriber, ending: Ending) -> None:
 class Stalled(Exception):
     """The client took nothing for ``ws_stall_seconds``: it stopped reading."""
 
-    def __init__(self, last: tuple[int, int]) -> None:
-        super().__init__(f"stalled at {last[0]}-{last[1]}")
+    def __init__(self, last: int) -> None:
+        super().__init__(f"stalled at {last}")
         self.last = last
 
 
-def _resume_reason(last: tuple[int, int]) -> str:
-    return f"slow_consumer: resume with since={last[0]}-{last[1]}"
+def _resume_reason(last: int) -> str:
+    return f"slow_consumer: resume with since={last}"
 
 
-async def _send(ws: WebSocket, items: list[tuple[tuple[int, int], str]], last: tuple[int, int], stall_seconds: float) -> tuple[int, int]:
+async def _send(ws: WebSocket, items: list[tuple[int, str]], last: int, stall_seconds: float) -> int:
     """Sends the items newer than ``last``; returns the key of the last one sent.
 
     One deadline for the batch: a client whose window stays shut that long raises Stalled with the
@@ -105,7 +105,7 @@ async def _send(ws: WebSocket, items: list[tuple[tuple[int, int], str]], last: t
     return last
 
 
-async def _replay(ws: WebSocket, sub: Subscriber, since: Cursor, stall_seconds: float) -> tuple[int, int]:
+async def _replay(ws: WebSocket, sub: Subscriber, since: Cursor, stall_seconds: float) -> int:
     """Sends what the log holds after ``since`` for this socket, page by page.
 
     The replay reads the store, ahead of what the hub has applied, so each page is checked against
@@ -158,7 +158,7 @@ async def _check_since(ws: WebSocket, since: str | None) -> str | None:
     return None
 
 
-async def _stream(ws: WebSocket, sub: Subscriber, last: tuple[int, int], stall_seconds: float, ending: Ending) -> None:
+async def _stream(ws: WebSocket, sub: Subscriber, last: int, stall_seconds: float, ending: Ending) -> None:
     """Sends live events until the socket ends (the client left, was signed out, or fell behind)."""
     while True:
         items = await sub.drain()
@@ -203,17 +203,21 @@ async def agent_socket(ws: WebSocket) -> None:
     presence: Presence = state.presence
     ending = Ending()
     listener: asyncio.Task[None] | None = None
+    joined = False
     try:
         stall = state.settings.ws_stall_seconds
         last = cursor_key(since or await state.sessions.store.last_cursor() or "0")
+        # Counted as connected (and announced) before the client sees the socket open: what it does
+        # next (set itself away, say) is ordered after its arrival.
+        await presence.joined(user)
+        joined = True
         await ws.accept()
         listener = asyncio.create_task(_listen(ws, sub, ending))
-        await presence.joined(user)
         if since is not None:
             last = await _replay(ws, sub, since, stall)
         await _stream(ws, sub, last, stall, ending)
     except Stalled as exc:
-        log.info("agent socket of %s stalled (nothing taken for %.0f s) at %s-%s; closing", user.id, state.settings.ws_stall_seconds, *exc.last)
+        log.info("agent socket of %s stalled (nothing taken for %.0f s) at %s; closing", user.id, state.settings.ws_stall_seconds, exc.last)
         ending.set(CLOSE_SLOW_CONSUMER, _resume_reason(exc.last))
     except CursorExpired as exc:
         ending.set(CLOSE_CURSOR_EXPIRED, f"cursor_expired: {exc.message}")
@@ -237,4 +241,6 @@ async def agent_socket(ws: WebSocket) -> None:
                 pass  # the client went away first
         if listener is not None:
             listener.cancel()
-            await presence.left(user)
+        if joined:
+            # Shielded: a handler cancelled at shutdown or by the server's close still records the leave.
+            await asyncio.shield(presence.left(user))

@@ -224,3 +224,16 @@ class Phone:
         await self.ws.send(json.dumps({"event": "stop", "streamSid": self.stream_sid}))
         await self.ws.close()
         self.tasks[1].cancel()
+
+
+async def live_audio_connected(http: httpx.AsyncClient, ix_id: str, headers: dict[str, str], timeout: float = 10.0) -> None:
+    """Waits until the gateway has taken the phone's media stream (the feed says "media_status started"),
+    so a browser offer that follows finds the live call; fails at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ix = (await http.get(f"/api/interactions/{ix_id}", headers=headers)).json()
+        if any(a["kind"] == "media_status" and a["data"].get("status") == "started" for a in ix.get("activity", [])):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the gateway did not take the media stream of {ix_id} within {timeout:g} s")
+        await asyncio.sleep(0.02)

@@ -17,7 +17,7 @@ import pytest
 import websockets
 from twilio.request_validator import RequestValidator
 
-from tests.channels.peers import Browser, Phone
+from tests.channels.peers import Browser, Phone, live_audio_connected
 from tests.fake_twilio import FakeTwilio
 from tests.processes import GatewayProcess, twilio_gateway
 
@@ -62,6 +62,7 @@ class Call:
         assert (await http.post(f"/api/interactions/{self.id}/claim", headers=self.alice)).status_code == 200
         self.phone = Phone(server.ws_url, TOKEN, CALLER_HZ)
         await self.phone.start("CA1", "MZ1", {"interaction": self.id})
+        await live_audio_connected(http, self.id, ADMIN)
         self.alice_browser = Browser(ALICE_HZ)
         r = await self.alice_browser.connect(http, "/api/webrtc/offer", {"interaction_id": self.id}, self.alice)
         assert r.status_code == 200, r.text

@@ -20,7 +20,7 @@ from aiortc.sdp import candidate_from_sdp
 from channels.ice import MediaPeerConnection, check_bindable, is_loopback, loopback_candidates_only, parse_addresses
 from channels.mixer import Role
 from channels.voice_bridge import AGENT, Bridge
-from tests.channels.peers import Browser, Phone, route_of
+from tests.channels.peers import Browser, Phone, live_audio_connected, route_of
 from tests.channels.test_voice_bridge import ADMIN_TOKEN, SID, TOKEN, setup_call
 from tests.processes import MEDIA_ADDRESSES, twilio_gateway
 
@@ -163,6 +163,7 @@ async def test_a_call_through_a_gateway_process_stays_on_loopback(tmp_path):
             ix_id, agent = await setup_call(http, server)
             phone, browser = Phone(server.ws_url, TOKEN, CALLER_HZ), Browser(AGENT_HZ)
             await phone.start("CA1", "MZ1", {"interaction": ix_id})
+            await live_audio_connected(http, ix_id, {"Authorization": f"Bearer {ADMIN_TOKEN}"})
             try:
                 r = await browser.connect(http, "/api/webrtc/offer", {"interaction_id": ix_id}, agent)
                 assert r.status_code == 200, r.text

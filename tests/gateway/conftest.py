@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,15 @@ class Gateway:
     @property
     def app(self):
         return self.client.app
+
+    def until(self, check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+        """Polls ``check`` until it holds (for effects that finish after a response, e.g. a socket's
+        clean-up after it closed); fails naming ``what`` at the deadline."""
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                pytest.fail(f"not within {timeout:g} s: {what}")
+            time.sleep(0.01)
 
     def call(self, fn, *args: Any) -> Any:
         """Runs a coroutine function on the app's own event loop."""

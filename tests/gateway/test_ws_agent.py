@@ -91,13 +91,14 @@ class TestResume:
 
     def test_cursor_older_than_the_log_gets_a_clear_close(self):
         for gw in make_gateway():
-            gw.app.state.sessions.store._max_events = 3  # a tiny log, to outgrow it quickly
             gw.queue("sales")
             with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}") as ws:
                 gw.inbound("sales")
                 cursor = receive(ws)["id"]
             for _ in range(5):
                 gw.inbound("sales")
+            store = gw.app.state.sessions.store
+            assert gw.call(store.prune_events, 0) >= 6  # retention 0: everything so far is past it
             with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}&since={cursor}") as ws, pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_text()
             assert closed.value.code == 4410 and "cursor_expired" in closed.value.reason
@@ -114,10 +115,18 @@ class TestSlowConsumer:
         for gw in make_gateway(ws_buffer=3):
             gw.queue("sales")
 
+            store = gw.app.state.sessions.store
+            follow, released = store.wait_events, asyncio.Event()
+
+            async def held(*args, **kwargs):
+                await released.wait()  # the hub reads nothing until the whole burst is in the log
+                return await follow(*args, **kwargs)
+
             async def burst():
-                # No await yields to the hub between these: it then reads all ten at once.
+                store.wait_events = held
                 for _ in range(10):
                     await gw.app.state.sessions.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)
+                released.set()
 
             with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}") as ws:
                 gw.call(burst)

@@ -71,8 +71,11 @@ class EventLog:
         )
 
     async def last_cursor(self) -> Cursor | None:
+        """The newest event's cursor; when every event was pruned, the last one pruned (the log still ends there)."""
         async with self.db.read() as conn:
             last = (await conn.execute(select(func.max(t.events.c.id)))).scalar()
+            if last is None:
+                last = (await conn.execute(select(t.meta.c.value).where(t.meta.c.key == PRUNED_THROUGH))).scalar()
         return None if last is None else str(last)
 
     async def wait_events(self, after: Cursor | None, timeout: float, limit: int = 500) -> list[Event]:
