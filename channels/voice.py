@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sessions.errors import AlreadyExists, DomainError
 from sessions.model import CommType, Customer, Interaction, State, Status, Subtype
@@ -128,25 +129,25 @@ class VoiceChannel:
             await self.ctx.rest.hang_up(call_sid)
 
     async def overdue_to_voicemail(self) -> int:
-        """Sends calls nobody answered within their queue's limit to voicemail; returns how many."""
+        """Sends calls nobody answered within their queue's limit to voicemail; returns how many.
+
+        One indexed query per voicemail queue for its calls waiting past the limit: a tick costs
+        the queues and the overdue calls, not the active set.
+        """
         sessions, moved = self.ctx.sessions, 0
         now = sessions.clock.now()
-        queues = {q.id: q for q in await sessions.store.list_queues() if q.settings.voicemail}
+        queues = [q for q in await sessions.store.list_queues() if q.settings.voicemail]
         if not queues or self.ctx.rest is None:
             return 0
-        for ix in await sessions.store.list_interactions(None, State.ACTIVE, limit=100_000):
-            queue = queues.get(ix.queue_id)
-            if queue is None or ix.type is not CommType.CALL or ix.status not in (Status.OPEN, Status.PENDING) or ix.answered_at is not None:
-                continue
-            if (now - ix.created_at).total_seconds() < queue.settings.voicemail_after:
-                continue
-            call_sid = await self.ctx.threads.lookup(CALL_OF, ix.id)
-            if call_sid is None:
-                continue  # not a Twilio call (a browser call has no voicemail to go to)
-            try:
-                event = await sessions.divert_to_voicemail(ix.id, f"not answered within {queue.settings.voicemail_after}s")
-                await self.ctx.rest.redirect_call(call_sid, await self.twiml_for(event.interaction))  # type: ignore[arg-type]
-                moved += 1
-            except (DomainError, ProviderError) as exc:
-                log.warning("could not send %s to voicemail: %s", ix.id, exc)
+        for queue in queues:
+            for ix in await sessions.store.overdue_calls(queue.id, now - timedelta(seconds=queue.settings.voicemail_after)):
+                call_sid = await self.ctx.threads.lookup(CALL_OF, ix.id)
+                if call_sid is None:
+                    continue  # not a Twilio call (a browser call has no voicemail to go to)
+                try:
+                    event = await sessions.divert_to_voicemail(ix.id, f"not answered within {queue.settings.voicemail_after}s")
+                    await self.ctx.rest.redirect_call(call_sid, await self.twiml_for(event.interaction))  # type: ignore[arg-type]
+                    moved += 1
+                except (DomainError, ProviderError) as exc:
+                    log.warning("could not send %s to voicemail: %s", ix.id, exc)
         return moved

@@ -8,22 +8,44 @@ and the transfer picker see.  ``Sessions`` inherits it; the offers themselves go
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import machine
 from .clock import Clock
 from .errors import DomainError
-from .events import Event
-from .metrics import QueueFigures, queue_figures, start_of_day
-from .model import Interaction, Queue, Role, State, Status, User
-from .presence import CHOOSABLE, Agent, PresenceChoice, PresenceStatus, effective, load_of, plan_offers
+from .events import Cursor, Event
+from .metrics import Backlog, QueueFigures, Tally, assemble, start_of_day, windows
+from .model import DEFAULT_CAPACITY, Channel, Interaction, Queue, QueueSettings, Role, User
+from .presence import CHOOSABLE, Agent, PresenceChoice, PresenceStatus, effective, plan_offers
 from .stores.base import Store
+
+
+@dataclass
+class Tallies:
+    """One queue's tallies as last computed, valid until an event touches the queue or the clock reaches ``until``."""
+
+    settings: QueueSettings
+    live: Backlog
+    last_15: Tally
+    today: Tally
+    until: datetime
+
+
+@dataclass
+class TallyCache:
+    """What the metrics publisher computed, and how far into the log it knows which queues changed."""
+
+    cursor: Cursor | None = None
+    queues: dict[str, Tallies] = field(default_factory=dict)
 
 
 class Floor:
     store: Store
     clock: Clock
+    tallies: TallyCache
 
     async def offer(self, interaction_id: str, user_id: str) -> Event:  # Sessions' command
         raise NotImplementedError
@@ -54,18 +76,15 @@ class Floor:
             await self.store.map_delete("connections", *stale)
         return live
 
-    async def agents(self, active: list[Interaction] | None = None) -> list[Agent]:
-        """Every agent and supervisor with their presence, load and idleness, from the store."""
-        if active is None:
-            active = await self.store.list_interactions(None, State.ACTIVE, limit=100_000)
+    async def agents(self) -> list[Agent]:
+        """Every agent and supervisor with their presence, load and idleness; loads from the index of who holds what."""
+        users = [u for u in await self.store.list_users() if u.role is not Role.ADMIN]
+        loads = await self.store.loads([u.id for u in users])
         choices = {uid: PresenceChoice.model_validate_json(raw) for uid, raw in (await self.store.map_all("presence")).items()}
         online = await self._connected_users()
         routed = await self._last_routed()
-        return [
-            Agent(user=u, choice=choices.get(u.id, PresenceChoice()), connected=u.id in online, load=load_of(u.id, active), last_routed=routed.get(f"user:{u.id}", 0.0))
-            for u in await self.store.list_users()
-            if u.role is not Role.ADMIN
-        ]
+        return [Agent(user=u, choice=choices.get(u.id, PresenceChoice()), connected=u.id in online, load=loads[u.id], last_routed=routed.get(f"user:{u.id}", 0.0))
+                for u in users]
 
     async def available_in(self, queue_id: str, agents: list[Agent] | None = None) -> int:
         agents = agents if agents is not None else await self.agents()
@@ -94,13 +113,13 @@ class Floor:
         if not await self.store.lease("dispatch", owner, lease_seconds):
             return []
         try:
-            active = await self.store.list_interactions(None, State.ACTIVE, limit=100_000)
-            waiting = [ix for ix in active if ix.status is Status.OPEN]
+            agents = await self.agents()
+            waiting = await self._could_be_offered(agents)
             if not waiting:
                 return []
             now = self.clock.now()
             made: list[Event] = []
-            for offer in plan_offers(waiting, await self.agents(active), now.timestamp()):
+            for offer in plan_offers(waiting, agents, now.timestamp()):
                 try:
                     made.append(await self.offer(offer.interaction_id, offer.user_id))
                 except DomainError:
@@ -110,14 +129,31 @@ class Floor:
         finally:
             await self.store.release("dispatch", owner)
 
+    async def _could_be_offered(self, agents: list[Agent]) -> list[Interaction]:
+        """The open interactions one round of ``plan_offers`` can reach, oldest first.
+
+        A queue's waiting ones on a channel are offered in order until its agents' free capacity on
+        that channel runs out (eligibility depends on queue and channel only), so the oldest
+        ``free capacity`` of each (queue, channel) give the same plan as all of them.  No agent
+        free: nothing is read.
+        """
+        free: Counter[tuple[str, Channel]] = Counter()
+        for a in agents:
+            for channel in DEFAULT_CAPACITY:
+                if a.can_take(channel):
+                    for queue_id in a.user.queues:
+                        free[(queue_id, channel)] += a.user.capacity_for(channel) - a.load[channel]
+        waiting = [ix for (queue_id, channel), n in free.items() for ix in await self.store.waiting(queue_id, channel, n)]
+        return sorted(waiting, key=lambda ix: (ix.created_at, ix.id))
+
     # -- figures -------------------------------------------------------------------------
 
     async def figures(self, queue: Queue, agents: list[Agent] | None = None) -> QueueFigures:
+        """The queue's live figures from two aggregates over indexes (metrics.queue_figures is their definition)."""
         now = self.clock.now()
-        since = min(start_of_day(now), now - timedelta(minutes=15))
-        active = await self.store.list_interactions(queue.id, State.ACTIVE, limit=100_000)
-        done = await self.store.list_interactions(queue.id, State.COMPLETED, limit=100_000, since=since)
-        return queue_figures(queue, active + done, now, await self.available_in(queue.id, agents))
+        live = await self.store.backlog(queue.id, start_of_day(now))
+        last_15, today = await self.store.service_tallies(queue.id, queue.settings, windows(now), now)
+        return assemble(queue, live, last_15, today, now, await self.available_in(queue.id, agents))
 
     async def publish_metrics(self, owner: str, previous: dict[str, dict[str, Any]]) -> list[Event]:
         """Publishes ``queue.metrics`` for each queue whose figures changed since ``previous`` (updated in place).
@@ -131,8 +167,10 @@ class Floor:
         published: list[Event] = []
         agents = await self.agents()
         now = self.clock.now()
+        changed, self.tallies.cursor = await self.store.queues_changed_since(self.tallies.cursor)
         for queue in await self.store.list_queues():
-            figures = await self.figures(queue, agents)
+            t = await self._tallies_of(queue, changed, now)
+            figures = assemble(queue, t.live, t.last_15, t.today, now, await self.available_in(queue.id, agents))
             data = figures.as_dict(now)
             stable = {k: v for k, v in data.items() if k not in QueueFigures.TICKING}
             if previous.get(queue.id) == stable:
@@ -141,6 +179,21 @@ class Floor:
             published.append(await self.store.publish(Event(type="queue.metrics", at=now, queues=[queue.id], users=[],
                                                             roles=[Role.SUPERVISOR.value, Role.ADMIN.value], data=data)))
         return published
+
+    async def _tallies_of(self, queue: Queue, changed: set[str] | None, now: datetime) -> Tallies:
+        """The queue's tallies, recomputed only if an event touched the queue (``changed`` None: any may have),
+        its settings changed, or the clock alone changed them (an arrival left the 15 minutes or passed the
+        threshold; a new day).  An idle queue costs no aggregate, however many interactions it holds."""
+        cached = self.tallies.queues.get(queue.id)
+        if cached is not None and changed is not None and queue.id not in changed and cached.settings == queue.settings and now < cached.until:
+            return cached
+        last_15, today = windows(now)
+        live = await self.store.backlog(queue.id, today)
+        t15, tday = await self.store.service_tallies(queue.id, queue.settings, (last_15, today), now)
+        by_clock = await self.store.next_tally_change(queue.id, queue.settings, now - last_15, now)
+        until = min(by_clock, today + timedelta(days=1)) if by_clock else today + timedelta(days=1)
+        fresh = self.tallies.queues[queue.id] = Tallies(queue.settings, live, t15, tday, until)
+        return fresh
 
     async def transfer_targets(self, actor: User) -> dict[str, Any]:
         """What the transfer picker shows: queues with waiting count, average wait and available agents; people with presence."""

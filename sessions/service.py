@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from . import access, machine, routing
 from .clock import Clock, SystemClock
 from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, PermissionDenied
 from .events import Cursor, Event, EventPage
-from .floor import Floor
+from .floor import Floor, TallyCache
 from .machine import Change
 from .model import (
     CommType,
@@ -30,7 +31,6 @@ from .model import (
     Recording,
     Role,
     State,
-    Status,
     Subtype,
     TargetKind,
     Transcript,
@@ -54,6 +54,7 @@ class Sessions(Floor):
         self.store = store
         self.clock = clock or SystemClock()
         self.ids = ids
+        self.tallies = TallyCache()
 
     # -- administration ------------------------------------------------------
 
@@ -114,10 +115,9 @@ class Sessions(Floor):
         """Active interactions this user holds, is offered, or is consulted on, in any queue.
 
         A consulted user may not belong to the call's queue: queue lists miss it, and a console
-        that reloads mid-consult finds it here.  Scans the active set, like the timer sweeps.
+        that reloads mid-consult finds it here.  Three index lookups by user, whatever the active set.
         """
-        active = await self.store.list_interactions(None, State.ACTIVE, limit=100_000)
-        return [ix for ix in active if actor.id in (ix.assigned_to, ix.offered_to) or ix.consults(actor.id)]
+        return await self.store.involving(actor.id)
 
     async def events_for(self, actor: User, cursor: Cursor | None, limit: int = 500) -> EventPage:
         """The slice of the log this user is entitled to: their queues' and their own interactions'."""
@@ -355,27 +355,30 @@ class Sessions(Floor):
 
     # -- timers ------------------------------------------------------------------
 
-    async def run_timers(self) -> list[Event]:
+    async def run_timers(self, batch: int = 500) -> list[Event]:
         """Expires unanswered offers and auto-completes wrap-ups past their limit.
 
+        Found by deadline: one indexed query for due offers and one per
+        auto-completing queue for due wrap-ups (its limit is a queue
+        setting), so a tick costs O(queues + due items), not the active set;
+        at most ``batch`` of each kind per tick, the rest on the next.
         Safe to run from every process at once: each step is a normal
         versioned update, and the state machine refuses a timer that another
         process (or a person) has already overtaken.
         """
         now = self.clock.now()
-        queues = {q.id: q for q in await self.store.list_queues()}
+        due: list[tuple[Interaction, Callable[[Interaction], Change]]] = [
+            (ix, lambda cur: machine.expire_offer(cur, now=now)) for ix in await self.store.due_offers(now, batch)
+        ]
+        for queue in await self.store.list_queues():
+            if queue.settings.auto_complete:
+                started_before = now - timedelta(seconds=queue.settings.wrap_up_limit)
+                due += [(ix, lambda cur, q=queue: machine.auto_complete(cur, queue=q, now=now))
+                        for ix in await self.store.due_wrap_ups(queue.id, started_before, batch)]
         fired: list[Event] = []
-        for ix in await self.store.list_interactions(None, State.ACTIVE, limit=100_000):
-            queue = queues.get(ix.queue_id)
-            due: Callable[[Interaction], Change] | None = None
-            if ix.status is Status.PENDING and ix.offer_expires_at is not None and now >= ix.offer_expires_at:
-                due = lambda cur: machine.expire_offer(cur, now=now)
-            elif queue is not None and (deadline := machine.wrap_up_deadline(ix, queue)) is not None and now >= deadline:
-                due = lambda cur, q=queue: machine.auto_complete(cur, queue=q, now=now)
-            if due is None:
-                continue
+        for ix, step in due:
             try:
-                fired.append(await self.store.update(ix.id, due, now))
+                fired.append(await self.store.update(ix.id, step, now))
             except DomainError:
                 continue  # overtaken: claimed, completed or moved meanwhile
         return fired

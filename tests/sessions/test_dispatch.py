@@ -33,7 +33,7 @@ class TestOffers:
         await online(world, world.alice, world.bob)
         await world.sessions.store.map_set("routed", "user:u-alice", "100")  # alice took work more recently
         await world.sessions.store.map_set("routed", "user:u-bob", "50")
-        [ix] = await waiting(world)
+        await waiting(world)
         events = await world.sessions.dispatch("node-1")
         assert [(e.type, e.interaction.offered_to) for e in events] == [("interaction.offered", "u-bob")]
 
@@ -124,3 +124,12 @@ class TestConcurrency:
         page = await world.sessions.store.events_since(None, limit=10_000)
         offers = [e.interaction.id for e in page.events if e.type == "interaction.offered"]
         assert len(offers) == len(set(offers)) == 6
+
+
+async def test_an_agent_of_two_queues_gets_the_oldest_waiting_of_either(world: World):
+    """Dispatch reads each queue's oldest few, but still serves across queues oldest first."""
+    await online(world, world.bob)  # sales and billing, one call at a time
+    [old_billing] = await waiting(world, queue="billing")
+    await waiting(world, 3)
+    [offer] = await world.sessions.dispatch("node-1")
+    assert offer.interaction.id == old_billing and offer.interaction.offered_to == "u-bob"

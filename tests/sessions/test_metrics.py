@@ -1,4 +1,4 @@
-"""Service level against a hand-computed scenario, under each convention."""
+"""Service level against a hand-computed scenario, under each convention; the store's aggregates against the definition."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sessions.metrics import queue_figures, service_level
+from sessions.machine import Change
+from sessions.metrics import backlog, level, queue_figures, service_level, start_of_day, tally
 from sessions.model import CommType, Direction, Interaction, Queue, QueueSettings, State, Status, Subtype
+from sessions.stores import Store
 from tests.conftest import World
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -97,3 +99,83 @@ async def test_queue_metrics_events_publish_on_change_only_and_reach_supervisors
     supervisor_view = await s.events_for(world.supervisor, cursor)
     assert [e.type for e in agent_view.events] == []
     assert [e.type for e in supervisor_view.events] == ["queue.metrics"]
+
+
+# -- the store's aggregates meet the definition ----------------------------------------------
+
+SETTINGS = [QueueSettings(sla_threshold=20, sla_short_abandon=short, sla_abandons_within_threshold_met=met) for short in (0, 5) for met in (False, True)]
+
+
+async def stored(store: Store, contacts: list[Interaction]) -> None:
+    for ix in contacts:
+        await store.insert(Change(ix, "interaction.created"), ix.created_at)
+
+
+def at_now(world: World, now: datetime) -> None:
+    world.clock.advance((now - world.clock.now()).total_seconds())
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: f"short{s.sla_short_abandon}-met{int(s.sla_abandons_within_threshold_met)}")
+async def test_store_tallies_equal_the_definition(store: Store, settings: QueueSettings):
+    await stored(store, SCENARIO)
+    starts = [T0, T0 + timedelta(seconds=45), NOW - timedelta(minutes=15), start_of_day(NOW)]
+    got = await store.service_tallies("q", settings, starts, NOW)
+    assert got == [tally(SCENARIO, settings, start, NOW) for start in starts]
+    assert [level(t, settings) for t in got[:1]] == [service_level(SCENARIO, settings, T0, NOW)]
+    assert await store.backlog("q", start_of_day(NOW)) == backlog(SCENARIO, start_of_day(NOW))
+
+
+async def test_boundaries_to_the_microsecond_decide_as_datetimes_do(store: Store):
+    """Waits of exactly the threshold (met) and a microsecond more (not), at times a float epoch holds only approximately."""
+    base = T0 + timedelta(microseconds=123_457)
+    thr, short = timedelta(seconds=20), timedelta(seconds=5)
+    us = timedelta(microseconds=1)
+
+    def answered(i: int, wait: timedelta) -> Interaction:
+        ix = contact(100 + i, arrived=i * 7.000_001)
+        ix.created_at = base + timedelta(seconds=i * 7, microseconds=i)
+        ix.answered_at, ix.status = ix.created_at + wait, Status.CLAIMED
+        return ix
+
+    def abandoned(i: int, wait: timedelta) -> Interaction:
+        ix = answered(i, wait)
+        ix.answered_at, ix.abandoned_at, ix.state, ix.status = None, ix.created_at + wait, State.COMPLETED, Status.COMPLETED
+        return ix
+
+    def waiting(i: int, waited: timedelta) -> Interaction:
+        ix = contact(100 + i, arrived=0)
+        ix.created_at = NOW - waited
+        return ix
+
+    contacts = [answered(0, thr), answered(1, thr + us), abandoned(2, short - us), abandoned(3, short), abandoned(4, thr), abandoned(5, thr + us),
+                waiting(6, thr), waiting(7, thr + us)]
+    settings = QueueSettings(sla_threshold=20, sla_short_abandon=5, sla_abandons_within_threshold_met=True)
+    await stored(store, contacts)
+    [got] = await store.service_tallies("q", settings, [T0], NOW)
+    assert got == tally(contacts, settings, T0, NOW)
+    assert (got.answered_met, got.short_abandoned, got.abandoned, got.abandoned_within, got.waiting_past) == (1, 1, 3, 2, 1)
+    assert got.answer_wait_us == 40_000_001
+
+
+async def test_figures_from_the_store_equal_queue_figures(world: World):
+    queue = Queue(id="q", name="Q", settings=QueueSettings(sla_threshold=20, sla_short_abandon=5))
+    await world.sessions.create_queue(world.admin, queue)
+    await stored(world.sessions.store, SCENARIO)
+    at_now(world, NOW)
+    assert await world.sessions.figures(queue) == queue_figures(queue, SCENARIO, NOW)
+
+
+async def test_metrics_follow_the_clock_alone_past_the_threshold_and_out_of_the_window(world: World):
+    """No event: a waiting contact passing the threshold, then leaving the 15 minutes, still changes what is published."""
+    s, previous = world.sessions, {}
+    await s.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)
+    await s.publish_metrics("node", previous)
+    assert previous["sales"]["last_15_minutes"]["offered"] == 0
+    world.clock.advance(world.sales.settings.sla_threshold)
+    assert await s.publish_metrics("node", previous) == [], "at the threshold it is still undecided"
+    world.clock.advance(0.000_001)
+    [passed] = await s.publish_metrics("node", previous)
+    assert passed.data["last_15_minutes"]["offered"] == 1 and passed.data["today"]["offered"] == 1
+    world.clock.advance(15 * 60)
+    [left] = await s.publish_metrics("node", previous)
+    assert left.data["last_15_minutes"]["offered"] == 0 and left.data["today"]["offered"] == 1

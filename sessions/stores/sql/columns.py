@@ -29,6 +29,7 @@ def interaction_row(ix: Interaction) -> dict[str, Any]:
         "status": ix.status.value,
         "type": ix.type.value,
         "subtype": ix.subtype.value,
+        "channel": ix.channel.value,
         "direction": ix.direction.value,
         "outcome": ix.outcome.value if ix.outcome else None,
         "assigned_to": ix.assigned_to,

@@ -51,6 +51,8 @@ interactions = Table(
     Column("status", String(16), nullable=False),
     Column("type", String(16), nullable=False),
     Column("subtype", String(16), nullable=False),
+    # What capacity counts it in (model.Channel): calls of both subtypes are one channel.
+    Column("channel", String(16)),
     Column("direction", String(16), nullable=False),
     Column("outcome", String(16)),
     Column("assigned_to", String(64)),
@@ -73,10 +75,14 @@ interactions = Table(
     # Timers: offers by expiry, wrap-ups by start (per queue, whose limit applies).
     Index("ix_interactions_offers", "status", "offer_expires_at"),
     Index("ix_interactions_wrap_up", "status", "queue_id", "wrap_up_at"),
+    # Waiting by queue and channel, oldest first (dispatch, voicemail-after); status counts and waits (figures).
+    Index("ix_interactions_waiting", "status", "queue_id", "channel", "created_at"),
+    # Service level: a queue's arrivals in a window, answered or abandoned, read from the index alone.
+    Index("ix_interactions_arrivals", "queue_id", "created_at", "answered_at", "abandoned_at"),
     # Who holds what (an agent's load, their console's reload).
     Index("ix_interactions_assigned", "assigned_to", "state"),
-    Index("ix_interactions_offered", "offered_to"),
-    Index("ix_interactions_consulted", "consulted"),
+    Index("ix_interactions_offered", "offered_to", "state"),
+    Index("ix_interactions_consulted", "consulted", "state"),
     # History: newest first, per queue, per agent, by customer.
     Index("ix_interactions_completed", "state", "completed_at", "id"),
     Index("ix_interactions_queue_completed", "queue_id", "state", "completed_at", "id"),

@@ -24,10 +24,11 @@ from .engine import Database
 from .history import History
 from .kv import KeyValues
 from .log import EventLog
+from .queries import Queries
 from .upsert import upsert
 
 
-class SqlStore(History, KeyValues, EventLog, BaseStore):
+class SqlStore(History, Queries, KeyValues, EventLog, BaseStore):
     def __init__(self, db: Database | str) -> None:
         self.db = db if isinstance(db, Database) else Database(db)
         self._init_log()
