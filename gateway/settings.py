@@ -15,6 +15,8 @@ class Settings:
     port: int = 8000
     #: The store of record.  Unset: a SQLite file in ``data_dir`` (one process); ``postgresql://...`` in production.
     database_url: str | None = None
+    #: SQLite only: "normal" (survives a killed process) or "full" (survives a power cut too; slower commits).
+    sqlite_synchronous: str = "normal"
     #: The live layer across processes (fan-out, leases, presence, rate limits).  Unset: one process, no Redis.
     redis_url: str | None = None
     #: Key prefix in Redis, so several deployments (or test runs) share a server.
@@ -59,6 +61,7 @@ class Settings:
             host=host,
             port=port,
             database_url=e.get("GATEWAY_DATABASE_URL") or None,
+            sqlite_synchronous=e.get("GATEWAY_SQLITE_SYNCHRONOUS", "normal"),
             redis_url=e.get("GATEWAY_REDIS_URL") or None,
             redis_prefix=e.get("GATEWAY_REDIS_PREFIX", "switchboard"),
             admin_token=e.get("GATEWAY_ADMIN_TOKEN") or None,
