@@ -87,6 +87,8 @@ interactions = Table(
     Index("ix_interactions_completed", "state", "completed_at", "id"),
     Index("ix_interactions_queue_completed", "queue_id", "state", "completed_at", "id"),
     Index("ix_interactions_agent_completed", "completed_by", "completed_at", "id"),
+    Index("ix_interactions_outcome_completed", "state", "outcome", "completed_at", "id"),
+    Index("ix_interactions_type_completed", "state", "type", "completed_at", "id"),
     Index("ix_interactions_customer_phone", "customer_phone"),
     Index("ix_interactions_customer_email", "customer_email"),
     # Lower-cased, matched by prefix: LIKE 'x%' on PostgreSQL needs the pattern operator class.
