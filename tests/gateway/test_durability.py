@@ -18,8 +18,8 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -262,16 +262,57 @@ def cluster() -> Iterator[Cluster]:
             assert_clean_log(a, b)
 
 
-async def assert_fan_out(http: httpx.AsyncClient, c: Cluster, sid: str) -> None:
-    """An agent connected to B hears of a text that arrived through A."""
-    token = await login(http, c.b.url)
-    async with websockets.connect(f"{c.b.ws_url}/ws/agent?token={token}") as ws:
-        r = await send_text(http, c.a.url, text_params(sid, "+14155559999"))
-        assert r.status_code == 200, r.text
-        while True:
-            event = json.loads(await asyncio.wait_for(ws.recv(), DEADLINE))
-            if event["type"] in ("interaction.created", "interaction.message") and event["interaction"]["customer"]["phone"] == "+14155559999":
-                break
+@dataclass
+class Listener:
+    """An agent socket read continuously (one that stops reading is cut off): the customers it has heard from, and how it ended."""
+
+    phones: set[str] = field(default_factory=set)
+    ended: str | None = None
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def read(self, ws: websockets.ClientConnection) -> None:
+        try:
+            async for raw in ws:
+                event = json.loads(raw)
+                async with self.changed:
+                    if event.get("interaction"):
+                        self.phones.add(event["interaction"]["customer"]["phone"])
+                    self.changed.notify_all()
+        except websockets.ConnectionClosed:
+            pass
+        async with self.changed:
+            self.ended = f"closed {ws.close_code} {ws.close_reason!r}"
+            self.changed.notify_all()
+
+    async def hears_from(self, phone: str) -> None:
+        async with self.changed:
+            try:
+                await asyncio.wait_for(self.changed.wait_for(lambda: phone in self.phones or self.ended is not None), DEADLINE)
+            except TimeoutError:
+                raise AssertionError(f"the agent socket never heard from {phone}") from None
+            assert phone in self.phones, f"the agent socket was {self.ended} before it heard from {phone}"
+
+
+@asynccontextmanager
+async def listening(http: httpx.AsyncClient, gp: GatewayProcess) -> AsyncIterator[Listener]:
+    """Agent alice's socket on ``gp``, open for the whole block."""
+    token = await login(http, gp.url)
+    async with websockets.connect(f"{gp.ws_url}/ws/agent?token={token}") as ws:
+        listener = Listener()
+        reader = asyncio.create_task(listener.read(ws))
+        try:
+            yield listener
+        finally:
+            reader.cancel()
+
+
+async def assert_fan_out(http: httpx.AsyncClient, c: Cluster, listener: Listener, sid: str) -> None:
+    """A text arriving through A reaches the agent socket on B that stayed open through the outage, and a new one."""
+    phone = f"+1415556{sid[-4:]}"
+    async with listening(http, c.b) as fresh:
+        assert (await send_text(http, c.a.url, text_params(sid, phone))).status_code == 200
+        await fresh.hears_from(phone)
+        await listener.hears_from(phone)
 
 
 async def test_redis_restarted_mid_burst_loses_nothing_and_fan_out_resumes():
@@ -293,15 +334,16 @@ async def test_redis_restarted_mid_burst_loses_nothing_and_fan_out_resumes():
                 await asyncio.to_thread(c.start_redis)
 
             items = texts("R", 150)
-            await asyncio.gather(burst.run(items), restart_redis())
-            assert set(burst.statuses) <= {200, 503}, burst.statuses
-            for r in burst.unavailable:
-                assert_unavailable(r)
-            assert burst.acked == {p["MessageSid"] for p in items}
-            await assert_each_stored_once(http, c.b.url, c.admin, burst.acked)
-            for gp in (c.a, c.b):
-                await eventually(lambda gp=gp: _ready(http, gp), f"{gp.url}/readyz is 200 again")
-            await assert_fan_out(http, c, "SMRfanout")
+            async with listening(http, c.b) as listener:
+                await asyncio.gather(burst.run(items), restart_redis())
+                assert set(burst.statuses) <= {200, 503}, (burst.statuses, errors_logged(c.a, c.b))
+                for r in burst.unavailable:
+                    assert_unavailable(r)
+                assert burst.acked == {p["MessageSid"] for p in items}
+                await assert_each_stored_once(http, c.b.url, c.admin, burst.acked)
+                for gp in (c.a, c.b):
+                    await eventually(lambda gp=gp: _ready(http, gp), f"{gp.url}/readyz is 200 again")
+                await assert_fan_out(http, c, listener, "SMR0001")
 
 
 async def _ready(http: httpx.AsyncClient, gp: GatewayProcess) -> bool:
@@ -327,14 +369,15 @@ async def test_postgres_restarted_mid_burst_answers_503_then_resumes_by_itself()
                     await eventually(lambda gp=gp: _ready(http, gp), f"{gp.url}/readyz is 200 again")
 
             items = texts("P", 150)
-            await asyncio.gather(burst.run(items), restart_postgres())
-            assert set(burst.statuses) <= {200, 503}, (burst.statuses, errors_logged(c.a, c.b))
-            for r in burst.unavailable:
-                assert_unavailable(r)
-            assert burst.acked == {p["MessageSid"] for p in items}, "a text the burst retried was never acknowledged"
-            assert len(burst.acked) + len(burst.unavailable) == sum(burst.statuses.values())
-            await assert_each_stored_once(http, c.a.url, c.admin, burst.acked)
-            await assert_fan_out(http, c, "SMPfanout")
+            async with listening(http, c.b) as listener:
+                await asyncio.gather(burst.run(items), restart_postgres())
+                assert set(burst.statuses) <= {200, 503}, (burst.statuses, errors_logged(c.a, c.b))
+                for r in burst.unavailable:
+                    assert_unavailable(r)
+                assert burst.acked == {p["MessageSid"] for p in items}, "a text the burst retried was never acknowledged"
+                assert len(burst.acked) + len(burst.unavailable) == sum(burst.statuses.values())
+                await assert_each_stored_once(http, c.a.url, c.admin, burst.acked)
+                await assert_fan_out(http, c, listener, "SMP0002")
 
 
 async def test_a_read_only_database_answers_503_and_changes_nothing():
