@@ -359,9 +359,9 @@ class Sessions(Floor):
         """Expires unanswered offers and auto-completes wrap-ups past their limit.
 
         Found by deadline: one indexed query for due offers and one per
-        auto-completing queue for due wrap-ups (its limit is a queue
+        wrap-up limit among the auto-completing queues (the limit is a queue
         setting), so a tick costs O(queues + due items), not the active set;
-        at most ``batch`` of each kind per tick, the rest on the next.
+        at most ``batch`` of each per tick, the rest on the next.
         Safe to run from every process at once: each step is a normal
         versioned update, and the state machine refuses a timer that another
         process (or a person) has already overtaken.
@@ -370,11 +370,13 @@ class Sessions(Floor):
         due: list[tuple[Interaction, Callable[[Interaction], Change]]] = [
             (ix, lambda cur: machine.expire_offer(cur, now=now)) for ix in await self.store.due_offers(now, batch)
         ]
+        by_limit: dict[int, dict[str, Queue]] = {}
         for queue in await self.store.list_queues():
             if queue.settings.auto_complete:
-                started_before = now - timedelta(seconds=queue.settings.wrap_up_limit)
-                due += [(ix, lambda cur, q=queue: machine.auto_complete(cur, queue=q, now=now))
-                        for ix in await self.store.due_wrap_ups(queue.id, started_before, batch)]
+                by_limit.setdefault(queue.settings.wrap_up_limit, {})[queue.id] = queue
+        for limit, queues in by_limit.items():
+            due += [(ix, lambda cur, q=queues[ix.queue_id]: machine.auto_complete(cur, queue=q, now=now))
+                    for ix in await self.store.due_wrap_ups(queues, now - timedelta(seconds=limit), batch)]
         fired: list[Event] = []
         for ix, step in due:
             try:

@@ -59,9 +59,9 @@ class Queries:
                 .order_by(c.offer_expires_at, c.id).limit(limit))
         return await self._docs(stmt)
 
-    async def due_wrap_ups(self, queue_id: str, started_before: datetime, limit: int = 500) -> list[Interaction]:
-        """Wrap-ups of the queue started at or before ``started_before`` (``ix_interactions_wrap_up``)."""
-        stmt = (select(c.doc).where(c.status == Status.WRAP_UP.value, c.queue_id == queue_id, c.wrap_up_at <= started_before.timestamp())
+    async def due_wrap_ups(self, queue_ids: Collection[str], started_before: datetime, limit: int = 500) -> list[Interaction]:
+        """Wrap-ups of these queues (sharing one limit) started at or before ``started_before`` (``ix_interactions_wrap_up``)."""
+        stmt = (select(c.doc).where(c.status == Status.WRAP_UP.value, c.queue_id.in_(list(queue_ids)), c.wrap_up_at <= started_before.timestamp())
                 .order_by(c.wrap_up_at, c.id).limit(limit))
         return await self._docs(stmt)
 
