@@ -24,6 +24,7 @@ from channels.twilio_rest import TwilioRest
 from sessions import Clock, Sessions
 from sessions.errors import StoreUnavailable
 from sessions.stores import Store
+from sessions.stores.live import LiveStore, raise_if_cancelling
 from sessions.stores.sql import Database, SqlStore, database_url
 from sessions.stores.sql.migrate import migrate
 
@@ -54,7 +55,7 @@ class ConfigurationError(Exception):
     """Settings that cannot work together; the start stops with this message."""
 
 
-def make_store(settings: Settings) -> SqlStore:
+def make_store(settings: Settings) -> SqlStore | LiveStore:
     """The store of record the settings name, refusing a configuration that would split the record."""
     url = database_url(settings.database_url, settings.data_dir)
     if settings.redis_url and url.startswith("sqlite"):
@@ -63,7 +64,9 @@ def make_store(settings: Settings) -> SqlStore:
             "that each process would keep on its own. Set GATEWAY_DATABASE_URL=postgresql://... (shared by every process), "
             "or unset GATEWAY_REDIS_URL to run one process on SQLite."
         )
-    return SqlStore(Database(url))
+    record = SqlStore(Database(url))
+    # Several processes: the record stays in PostgreSQL; Redis carries leases, presence and the event fan-out.
+    return LiveStore(record, settings.redis_url, prefix=settings.redis_prefix) if settings.redis_url else record
 
 
 def describe(store: Store) -> str:
@@ -81,10 +84,14 @@ async def healthz(request: Request) -> JSONResponse:
 
 async def readyz(request: Request) -> JSONResponse:
     state = request.app.state
-    store_ok = await state.sessions.store.ping()
+    store = state.sessions.store
+    store_ok = await store.ping()
     reader_ok = state.hub.healthy.is_set()
-    ok = store_ok and reader_ok
-    return JSONResponse({"status": "ready" if ok else "unavailable", "store": store_ok, "events": reader_ok}, status_code=200 if ok else 503)
+    checks = {"store": store_ok, "events": reader_ok}
+    if isinstance(store, LiveStore):  # the live layer: leases, presence and fan-out stop without it
+        checks["redis"] = await store.ping_live()
+    ok = all(checks.values())
+    return JSONResponse({"status": "ready" if ok else "unavailable", **checks}, status_code=200 if ok else 503)
 
 
 async def openapi_json(request: Request) -> JSONResponse:
@@ -101,8 +108,10 @@ async def _repeat(name: str, step: Callable[[], Awaitable[object]], interval: fl
         except asyncio.CancelledError:
             raise
         except (RedisConnectionError, RedisTimeoutError, StoreUnavailable) as exc:
+            raise_if_cancelling()  # a query cut off by the shutdown, not an outage
             log.warning("%s: store unavailable (%s); retrying", name, exc)
         except Exception:
+            raise_if_cancelling()
             log.exception("%s failed; retrying", name)
         if wake is None:
             await asyncio.sleep(interval)
@@ -117,7 +126,7 @@ MAINTENANCE_INTERVAL = 3600.0
 
 async def maintain(store: Store, owner: str, settings: Settings) -> None:
     """Prunes events past the retention and expired de-duplication keys; one process at a time."""
-    if not isinstance(store, SqlStore) or not await store.lease("maintenance", owner, 600):
+    if not isinstance(store, (SqlStore, LiveStore)) or not await store.lease("maintenance", owner, 600):
         return
     try:
         pruned = await store.prune_events(settings.event_retention_days * 86_400)
@@ -145,7 +154,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if isinstance(store, SqlStore):
+        if isinstance(store, (SqlStore, LiveStore)):
             await migrate(store.db)
         token, written = await auth.bootstrap(settings.admin_token, settings.data_dir)
         app.state.admin_token = token
@@ -160,6 +169,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
             asyncio.create_task(_repeat("dispatch", lambda: sessions.dispatch(presence.node), settings.timer_interval, hub.changed), name="dispatch"),
             asyncio.create_task(_repeat("metrics", lambda: sessions.publish_metrics(presence.node, published_metrics), settings.metrics_interval), name="metrics"),
             asyncio.create_task(presence.refresh_forever(), name="presence"),
+            *([asyncio.create_task(store.relay_forever(presence.node), name="relay")] if isinstance(store, LiveStore) else []),
             asyncio.create_task(_repeat("voicemail", webhooks.voice.overdue_to_voicemail, settings.timer_interval), name="voicemail"),
             asyncio.create_task(_repeat("maintenance", lambda: maintain(store, presence.node, settings), MAINTENANCE_INTERVAL), name="maintenance"),
             asyncio.create_task(_repeat("recordings", lambda: webhooks.voicemail.retry_pending(presence.node), settings.download_retry_interval), name="recordings"),

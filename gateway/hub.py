@@ -1,11 +1,12 @@
 """Fan-out of the event log to this process's agent websockets.
 
-One reader per process follows the store's log (a Redis Stream read with
-XREAD BLOCK, or the in-memory log) and hands each event, serialised once, to
-every subscriber it concerns.  Because every process reads the same stream,
-an interaction created through process A reaches an agent connected to
-process B with no pub/sub on the side, and a Redis outage only pauses the
-reader: it resumes from its last cursor, so nothing is skipped.
+One reader per process follows the store's log (``store.wait_events``: with
+several processes the Redis Stream the relay fills from SQL, read with XREAD
+BLOCK; with one, the events table) and hands each event, serialised once, to
+every subscriber it concerns.  Because every process reads the same log, an
+interaction created through process A reaches an agent connected to process
+B with no pub/sub on the side, and an outage of Redis or the database only
+pauses the reader: it resumes from its last cursor, so nothing is skipped.
 
 Each subscriber has a bounded buffer.  A consumer too slow to drain it is
 cut off with a reason instead of growing memory or stalling everyone else;
@@ -24,8 +25,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sessions import access
 from sessions.access import Scope
+from sessions.errors import StoreUnavailable
 from sessions.events import Cursor, Event, cursor_key
 from sessions.stores import Store
+from sessions.stores.live import raise_if_cancelling
 
 log = logging.getLogger("gateway.hub")
 
@@ -166,7 +169,8 @@ class Hub:
                 events = await self.store.wait_events(self.cursor, self.block_seconds)
             except asyncio.CancelledError:
                 raise
-            except (RedisConnectionError, RedisTimeoutError) as exc:
+            except (RedisConnectionError, RedisTimeoutError, StoreUnavailable, OSError) as exc:
+                raise_if_cancelling()  # stopping: not an outage to ride out
                 # Store unreachable: report unready, retry from the same cursor.
                 if self.healthy.is_set():
                     log.warning("event reader lost the store (%s); retrying from %s", exc, self.cursor)

@@ -1,16 +1,20 @@
-"""Faults: Redis restarting, a gateway process killed, a webhook retried after a timeout, a socket dropped mid-burst."""
+"""Faults: Redis restarting empty under two processes on PostgreSQL, a gateway process killed, a webhook retried after a timeout, a socket dropped mid-burst."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 import websockets
 from twilio.request_validator import RequestValidator
 
+from tests.databases import postgres_database
 from tests.processes import GatewayProcess, gateway_process, private_redis, twilio_gateway
 
 TOKEN = "faults-admin-token"
@@ -40,49 +44,68 @@ async def wait_ready(http: httpx.AsyncClient, base: str, status: int, timeout: f
         await asyncio.sleep(0.1)
 
 
-async def test_redis_restart_mid_stream_loses_nothing(tmp_path):
-    with private_redis(str(tmp_path)) as (port, stop, start):
-        env = {"GATEWAY_REDIS_URL": f"redis://127.0.0.1:{port}/0", "GATEWAY_ADMIN_TOKEN": TOKEN}
-        with gateway_process(env) as gw:
-            async with httpx.AsyncClient(timeout=10) as http:
-                await http.post(f"{gw.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=ADMIN)
-                async with websockets.connect(f"{gw.ws_url}/ws/agent?token={TOKEN}") as ws:
-                    before = [(await create(http, gw.url)).json()["id"] for _ in range(3)]
-                    await events_until(ws, set(before))
-                    stop()
-                    await wait_ready(http, gw.url, 503)
-                    refused = await create(http, gw.url)
-                    assert refused.status_code == 503 and refused.json()["error"] == "unavailable"
-                    start()
-                    await wait_ready(http, gw.url, 200)
-                    after = [(await create(http, gw.url)).json()["id"] for _ in range(3)]
-                    got = await events_until(ws, set(after))
-                    assert [e["interaction"]["id"] for e in got] == after, "the same socket carries on, in order, nothing doubled"
-                for ix in before + after:
-                    r = await http.get(f"{gw.url}/api/interactions/{ix}", headers=ADMIN)
-                    assert r.status_code == 200, "".join(gw.output)[-2500:]
-            log = "".join(gw.output)
-            assert "Traceback" not in log, log[-3000:]
-            assert "event reader lost the store" in log and "event reader reconnected" in log
+Pair = tuple[GatewayProcess, GatewayProcess, Callable[[], None], Callable[[], None]]
 
 
-async def test_killed_gateway_agents_resume_on_the_other_without_a_gap(tmp_path):
-    with private_redis(str(tmp_path)) as (port, _, _):
-        env = {"GATEWAY_REDIS_URL": f"redis://127.0.0.1:{port}/0", "GATEWAY_ADMIN_TOKEN": TOKEN}
+@pytest.fixture
+def pair_on_private_redis(tmp_path: Path) -> Iterator[Pair]:
+    """Two gateway processes on a PostgreSQL database of their own and a Redis of their own (which the test may stop and start)."""
+    with private_redis(str(tmp_path)) as (port, stop, start), postgres_database() as db_url:
+        env = {"GATEWAY_DATABASE_URL": db_url, "GATEWAY_REDIS_URL": f"redis://127.0.0.1:{port}/0", "GATEWAY_ADMIN_TOKEN": TOKEN}
         with gateway_process(env) as a, gateway_process(env) as b:
-            async with httpx.AsyncClient(timeout=10) as http:
-                await http.post(f"{a.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=ADMIN)
-                ws = await websockets.connect(f"{a.ws_url}/ws/agent?token={TOKEN}")
-                first = (await create(http, a.url)).json()["id"]
-                cursor = (await events_until(ws, {first}))[-1]["id"]
-                a.proc.send_signal(signal.SIGKILL)
-                with pytest.raises(websockets.ConnectionClosed):
-                    while True:
-                        await asyncio.wait_for(ws.recv(), 10)
-                during = [(await create(http, b.url)).json()["id"] for _ in range(5)]
-                async with websockets.connect(f"{b.ws_url}/ws/agent?token={TOKEN}&since={cursor}") as resumed:
-                    got = await events_until(resumed, set(during))
-                    assert [e["interaction"]["id"] for e in got] == during
+            yield a, b, stop, start
+
+
+async def test_redis_restarting_empty_mid_stream_loses_nothing(pair_on_private_redis: Pair, tmp_path: Path):
+    """Redis is only the live layer: while it is away the record (PostgreSQL) still takes writes, and
+    when it comes back empty the relay refills the stream from SQL, so the sockets carry on from where they were."""
+    a, b, stop, start = pair_on_private_redis
+    async with httpx.AsyncClient(timeout=10) as http:
+        await http.post(f"{a.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=ADMIN)
+        async with websockets.connect(f"{a.ws_url}/ws/agent?token={TOKEN}") as on_a, websockets.connect(f"{b.ws_url}/ws/agent?token={TOKEN}") as on_b:
+            before = [(await create(http, (a, b)[n % 2].url)).json()["id"] for n in range(4)]
+            for ws in (on_a, on_b):
+                await events_until(ws, set(before))
+            stop()
+            shutil.rmtree(tmp_path / "appendonlydir")  # it comes back with nothing at all
+            await wait_ready(http, b.url, 503)
+            during = []
+            for n in range(4):
+                r = await create(http, (a, b)[n % 2].url)
+                assert r.status_code == 201, f"the record takes writes while Redis is away: {r.status_code} {r.text}"
+                during.append(r.json()["id"])
+            start()
+            for gw in (a, b):
+                await wait_ready(http, gw.url, 200)
+            after = [(await create(http, (a, b)[n % 2].url)).json()["id"] for n in range(4)]
+            for ws in (on_a, on_b):
+                got = await events_until(ws, set(during + after))
+                assert [e["interaction"]["id"] for e in got] == during + after, "the same socket carries on, in order, nothing doubled"
+        for ix in before + during + after:
+            assert (await http.get(f"{b.url}/api/interactions/{ix}", headers=ADMIN)).status_code == 200
+    for gw in (a, b):
+        log = "".join(gw.output)
+        assert "Traceback" not in log, log[-3000:]
+        assert "event reader lost the store" in log and "event reader reconnected" in log, log[-3000:]
+
+
+async def test_killed_gateway_agents_resume_on_the_other_without_a_gap(pair_on_private_redis: Pair):
+    a, b, _, _ = pair_on_private_redis
+    async with httpx.AsyncClient(timeout=10) as http:
+        await http.post(f"{a.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=ADMIN)
+        ws = await websockets.connect(f"{a.ws_url}/ws/agent?token={TOKEN}")
+        first = (await create(http, a.url)).json()["id"]
+        cursor = (await events_until(ws, {first}))[-1]["id"]
+        a.proc.send_signal(signal.SIGKILL)  # it may have held the relay lease: b takes over when it expires
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+        during = [(await create(http, b.url)).json()["id"] for _ in range(5)]
+        async with websockets.connect(f"{b.ws_url}/ws/agent?token={TOKEN}&since={cursor}") as resumed:
+            got = await events_until(resumed, set(during))
+            assert [e["interaction"]["id"] for e in got] == during
+            later = (await create(http, b.url)).json()["id"]
+            assert [e["interaction"]["id"] for e in await events_until(resumed, {later})] == [later], "live events follow the replay, none doubled"
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Two real gateway processes on one Redis: events cross processes, claim races have one winner."""
+"""Two real gateway processes on one PostgreSQL database with Redis as the live layer: events cross processes, claim races have one winner."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ async def test_event_from_a_reaches_agent_on_b_and_the_claim_race_has_one_winner
     async with httpx.AsyncClient(timeout=10) as http:
         assert (await http.post(f"{a.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=ADMIN)).status_code == 201
         alice = await login(http, a.url, "alice")
-        bob = await login(http, b.url, "bob")  # accounts and tokens live in Redis: either process serves them
+        bob = await login(http, b.url, "bob")  # accounts and tokens live in the shared database: either process serves them
         token = alice["Authorization"].split()[1]
         async with websockets.connect(f"{b.ws_url}/ws/agent?token={token}") as ws:
             r = await http.post(f"{a.url}/api/interactions", json={"queue_id": "sales", "type": "call", "subtype": "phone"}, headers=ADMIN)
