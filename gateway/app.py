@@ -64,7 +64,7 @@ def make_store(settings: Settings) -> SqlStore | LiveStore:
             "that each process would keep on its own. Set GATEWAY_DATABASE_URL=postgresql://... (shared by every process), "
             "or unset GATEWAY_REDIS_URL to run one process on SQLite."
         )
-    record = SqlStore(Database(url))
+    record = SqlStore(Database(url, sqlite_synchronous=settings.sqlite_synchronous))
     # Several processes: the record stays in PostgreSQL; Redis carries leases, presence and the event fan-out.
     return LiveStore(record, settings.redis_url, prefix=settings.redis_prefix) if settings.redis_url else record
 
