@@ -166,7 +166,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         await hub.start()
         background = [
             asyncio.create_task(_repeat("timers", sessions.run_timers, settings.timer_interval), name="timers"),
-            asyncio.create_task(_repeat("dispatch", lambda: sessions.dispatch(presence.node), settings.timer_interval, hub.changed), name="dispatch"),
+            asyncio.create_task(_repeat("dispatch", lambda: sessions.dispatch(presence.node), settings.dispatch_interval, hub.changed), name="dispatch"),
             asyncio.create_task(_repeat("metrics", lambda: sessions.publish_metrics(presence.node, published_metrics), settings.metrics_interval), name="metrics"),
             asyncio.create_task(presence.refresh_forever(), name="presence"),
             *([asyncio.create_task(store.relay_forever(presence.node), name="relay")] if isinstance(store, LiveStore) else []),

@@ -42,6 +42,9 @@ class Settings:
     event_retention_days: float = 30.0
     #: Seconds between timer sweeps (offer expiry, wrap-up auto-complete).
     timer_interval: float = 1.0
+    #: Seconds between dispatch rounds when no event woke one (every event that can make an offer possible,
+    #: an arrival, a freed agent, a presence change, wakes it at once; this only backs that up).
+    dispatch_interval: float = 10.0
     #: Seconds between queue.metrics checks: the rate limit of metrics events.
     metrics_interval: float = 2.0
     #: Seconds an agent whose call audio dropped has to reconnect before the call goes back to its queue.

@@ -23,6 +23,10 @@ from .presence import CHOOSABLE, Agent, PresenceChoice, PresenceStatus, effectiv
 from .stores.base import Store
 
 
+#: After the clock alone (no event on the queue) recomputed a queue's figures, how long until it may again.
+CLOCK_REFRESH = timedelta(seconds=30)
+
+
 @dataclass
 class Tallies:
     """One queue's tallies as last computed, valid until an event touches the queue or the clock reaches ``until``."""
@@ -32,6 +36,8 @@ class Tallies:
     last_15: Tally
     today: Tally
     until: datetime
+    #: Whether the clock alone (no event on the queue) asked for this computation.
+    by_clock: bool = False
 
 
 @dataclass
@@ -185,14 +191,20 @@ class Floor:
         its settings changed, or the clock alone changed them (an arrival left the 15 minutes or passed the
         threshold; a new day).  An idle queue costs no aggregate, however many interactions it holds."""
         cached = self.tallies.queues.get(queue.id)
-        if cached is not None and changed is not None and queue.id not in changed and cached.settings == queue.settings and now < cached.until:
-            return cached
+        untouched = cached is not None and changed is not None and queue.id not in changed and cached.settings == queue.settings
+        if untouched and now < cached.until:  # type: ignore[union-attr]
+            return cached  # type: ignore[return-value]
         last_15, today = windows(now)
         live = await self.store.backlog(queue.id, today)
         t15, tday = await self.store.service_tallies(queue.id, queue.settings, (last_15, today), now)
         by_clock = await self.store.next_tally_change(queue.id, queue.settings, now - last_15, now)
         until = min(by_clock, today + timedelta(days=1)) if by_clock else today + timedelta(days=1)
-        fresh = self.tallies.queues[queue.id] = Tallies(queue.settings, live, t15, tday, until)
+        if untouched and cached.by_clock:  # type: ignore[union-attr]
+            # The clock alone got here twice running.  Under steady traffic it changes a busy queue's service
+            # level every second (arrivals leave the 15 minutes): such refreshes come at most every
+            # CLOCK_REFRESH, while an event on the queue refreshes it at once.
+            until = max(until, now + CLOCK_REFRESH)
+        fresh = self.tallies.queues[queue.id] = Tallies(queue.settings, live, t15, tday, until, untouched)
         return fresh
 
     async def transfer_targets(self, actor: User) -> dict[str, Any]:

@@ -179,3 +179,33 @@ async def test_metrics_follow_the_clock_alone_past_the_threshold_and_out_of_the_
     world.clock.advance(15 * 60)
     [left] = await s.publish_metrics("node", previous)
     assert left.data["last_15_minutes"]["offered"] == 0 and left.data["today"]["offered"] == 1
+
+
+async def test_under_steady_traffic_the_clock_alone_refreshes_a_queue_at_most_every_clock_refresh(world: World):
+    """Arrivals a second apart keep moving the 15-minute window; without events the figures are recomputed
+    twice running, then no more often than CLOCK_REFRESH (an event on the queue still refreshes it at once)."""
+    from sessions.floor import CLOCK_REFRESH
+
+    s, previous = world.sessions, {}
+    for _ in range(120):
+        await s.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)
+        world.clock.advance(1)
+    await s.publish_metrics("node", previous)
+    store, aggregates = s.store, []
+    counted = store.service_tallies
+
+    async def counting(queue_id, *args):
+        aggregates.append(queue_id)
+        return await counted(queue_id, *args)
+
+    store.service_tallies = counting
+    world.clock.advance(15 * 60 - 120)  # the first arrivals start leaving the 15 minutes, one a second
+    for _ in range(90):
+        world.clock.advance(1)
+        await s.publish_metrics("node", previous)
+    refresh = CLOCK_REFRESH.total_seconds()
+    assert 2 <= aggregates.count("sales") <= 2 + 90 / refresh, aggregates
+    before = len(aggregates)
+    await s.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)
+    [event] = [e for e in await s.publish_metrics("node", previous) if e.queues == ["sales"]]
+    assert aggregates[before:].count("sales") == 1 and event.data["waiting"] == 121
