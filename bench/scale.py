@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -129,7 +130,7 @@ def idle(store: str, levels: list[int], seconds: float) -> None:
             floor = pct if floor is None else floor
             pg_cell = f"{pg:.1f} %" if store == "postgres" else "-"
             ratio = f"{pct / floor:.1f}" if floor > 0 else "-"
-            out(f"| {store} | {n:,} | {through_api:,} | {pct:.1f} % | {pg_cell} | {ratio} | {'yes' if n < 50_000 or pct < 2 else 'no'} |")
+            out(f"| {store} | {n:,} | {through_api:,} | {pct:.1f} % | {pg_cell} | {ratio} | {('met' if pct < 2 else '**missed**') if n >= 50_000 else '-'} |")
 
 
 # -- 2. + 3. history search and Redis memory ------------------------------------------------------
@@ -181,10 +182,15 @@ def history(stores: list[str], rows: int, queries: int, parts: set[str]) -> None
             sinks = [await sink(s, dbs[s][1]) for s in stores]
             try:
                 began, now = time.monotonic(), NOW
+                for s in sinks:
+                    await seed.bulk(s, create=False)
                 for chunk, tags in seed.completed_batches(n, seed=start, now=now):
                     for s in sinks:
                         await s.write(chunk, tags)
-                print(f"  seeded {n:,} completed rows into {', '.join(stores)} in {time.monotonic() - began:.0f} s", flush=True)
+                loaded = time.monotonic()
+                for s in sinks:
+                    await seed.bulk(s, create=True)
+                print(f"  seeded {n:,} completed rows into {', '.join(stores)}: {loaded - began:.0f} s to load, {time.monotonic() - loaded:.0f} s to index", flush=True)
                 for s in sinks:  # what autovacuum does after a bulk load (the gateway never runs ANALYZE on SQLite: neither does the bench)
                     if isinstance(s, seed.PostgresSink):
                         await s.conn.execute("ANALYZE")
@@ -199,7 +205,7 @@ def history(stores: list[str], rows: int, queries: int, parts: set[str]) -> None
         asyncio.run(fill(2, rows - base))
         if "search" in parts:
             out("")
-            out("| store | search | queries | rows/page (mean) | floor p50 / p99 ms | gateway p50 / p99 ms | p99 ratio | goal |")
+            out("| store | search | queries | rows/page (mean) | floor p50 / p99 / max ms | gateway p50 / p99 / max ms | p99 ratio | goal |")
             out("|---|---|---|---|---|---|---|---|")
             for store in stores:
                 env, address, _ = dbs[store]
@@ -267,6 +273,8 @@ def main() -> None:
     args = parser.parse_args()
     parts, stores = set(args.only.split(",")), args.stores.split(",")
     began = time.monotonic()
+    rev = subprocess.run(["git", "describe", "--always", "--dirty"], check=True, cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    out(f"Code: `{rev}` (a dirty tree means uncommitted work of others was measured too).\n")
     print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     out(f"`python bench/scale.py --only {args.only} --stores {args.stores} --rows {args.rows} --active {args.active} --seconds {args.seconds:g}`\n")
     try:
@@ -289,22 +297,22 @@ def main() -> None:
         databases.drop_templates()
     out(f"\n(run took {(time.monotonic() - began) / 60:.1f} min; load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     if args.readme:
-        write_readme(args)
+        write_readme()
 
 
-def write_readme(args: argparse.Namespace) -> None:
-    """Replaces (or appends) the "Scale (issue 14)" section of bench/README.md with this run's tables."""
+def write_readme() -> None:
+    """Puts this run's tables between the markers of bench/README.md's "Scale (issue 14)" section (made if missing).
+
+    Only the text between the markers is replaced: the section's notes on the figures stay as written.
+    """
     path = ROOT / "bench" / "README.md"
     text = path.read_text()
-    head = "## Scale (issue 14)"
-    body = f"{head}\n\n{dt.date.today().isoformat()}, this machine (2 cores, shared by the gateways, PostgreSQL, Redis and the bench).\n\n" + "\n".join(REPORT) + "\n"
-    start = text.find(head)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + body
+    begin, end = "<!-- scale:begin -->", "<!-- scale:end -->"
+    run = f"{begin}\n{dt.date.today().isoformat()}, this machine (2 cores, shared by the gateways, PostgreSQL, Redis and the bench).\n\n" + "\n".join(REPORT) + f"\n{end}"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + run + text[text.index(end) + len(end):]
     else:
-        end = text.find("\n## ", start + len(head))
-        keep = text[end:] if end >= 0 and "<!-- scale notes -->" not in text[start:end] else text[text.find("<!-- scale notes -->", start):] if "<!-- scale notes -->" in text[start:] else ""
-        text = text[:start] + body + ("\n" + keep.lstrip("\n") if keep else "")
+        text = text.rstrip("\n") + "\n\n## Scale (issue 14)\n\n" + run + "\n"
     path.write_text(text)
 
 
