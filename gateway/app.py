@@ -101,6 +101,7 @@ async def openapi_json(request: Request) -> JSONResponse:
 async def _repeat(name: str, step: Callable[[], Awaitable[object]], interval: float, wake: asyncio.Event | None = None) -> None:
     """Runs ``step`` every ``interval`` seconds, or sooner when ``wake`` is set; failures are logged, not fatal."""
     while True:
+        raise_if_cancelling()
         if wake is not None:
             wake.clear()
         try:

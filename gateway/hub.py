@@ -165,6 +165,7 @@ class Hub:
     async def _run(self) -> None:
         backoff = 0.1
         while True:
+            raise_if_cancelling()
             try:
                 events = await self.store.wait_events(self.cursor, self.block_seconds)
             except asyncio.CancelledError:

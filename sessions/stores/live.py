@@ -15,9 +15,10 @@ Redis holds only what is live and may be lost:
 * ``relay:wake``     a one-item list committers push to, so the relay need not poll.
 
 The relay (``relay_forever``, run by every process; only the holder of lease
-"relay" works) copies events from SQL to the stream in cursor order.  Its
-position is the stream's top or the ``meta`` row it writes after each batch,
-whichever is further, so a Redis that restarts empty is refilled from SQL.
+"relay" works) copies events from SQL to the stream in cursor order.  It
+resumes from the stream's top or, when the stream is empty (Redis restarted),
+from the ``meta`` row it writes at most once a second, so a Redis that comes
+back empty is refilled from SQL without copying the whole retained log.
 Followers (``wait_events``) read the stream; an entry whose ``p`` is beyond
 the follower's cursor means the stream lost events the follower has not seen
 (trimmed, or Redis restarted), and that page is read from SQL instead.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -60,6 +62,8 @@ RELAY_TTL = 5.0
 #: Longest the relay sleeps without a wake-up, and how often the others try for the lease.
 RELAY_WAIT = 1.0
 RELAY_BATCH = 500
+#: Seconds between the relay's notes of its position in SQL.
+RELAY_RECORD_INTERVAL = 1.0
 
 # KEYS: 1 lease; ARGV: 1 owner, 2 ttl ms.  Takes a free lease or renews one's own.
 LEASE = """
@@ -105,9 +109,12 @@ def connect(url: str, max_connections: int = 64) -> aioredis.Redis:
 
 
 def raise_if_cancelling() -> None:
-    """Re-raises a cancellation a client library turned into an error of its own (SQLAlchemy's asyncpg
-    adapter reports a query cut off by cancellation as InterfaceError, i.e. StoreUnavailable): a loop
-    that retries on such errors would otherwise outlive its own cancellation and hang the shutdown."""
+    """Re-raises a cancellation that a client library swallowed or turned into an error of its own.
+
+    Seen here: SQLAlchemy's asyncpg adapter reports a query cut off by cancellation as InterfaceError
+    (so StoreUnavailable), and now and then a cancelled call simply returns.  A loop that runs until
+    cancelled and retries on errors would otherwise outlive its cancellation and hang the shutdown, so
+    such loops call this at the top of every round and before retrying."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
@@ -127,6 +134,7 @@ class LiveStore:
         self._lease_script = self.redis.register_script(LEASE)
         self._release_script = self.redis.register_script(RELEASE)
         self._relay_script = self.redis.register_script(RELAY)
+        self._recorded_at = -RELAY_RECORD_INTERVAL
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for names not found here: the record's own methods and attributes (db, prune_events, ...).
@@ -238,11 +246,14 @@ class LiveStore:
         return [parse(int(eid.split("-", 1)[1]), fields["e"]) for eid, fields in entries]
 
     async def relay_position(self) -> int:
-        """How far the stream is known to hold the log: its top, or the last batch recorded in SQL."""
+        """Where the relay resumes: the stream's top, or (the stream being empty after a Redis restart)
+        the position last recorded in SQL, so the whole retained log is not copied again."""
         top = await self.redis.xrevrange(self.key("events"), count=1)
+        if top:
+            return int(top[0][0].split("-", 1)[1])
         async with self.sql.db.read() as conn:
             recorded = (await conn.execute(select(t.meta.c.value).where(t.meta.c.key == RELAY_POSITION))).scalar()
-        return max(int(top[0][0].split("-", 1)[1]) if top else 0, int(recorded or 0))
+        return int(recorded or 0)
 
     async def relay_once(self, batch: int = RELAY_BATCH) -> int:
         """Copies every event committed after the relay's position to the stream; returns how many were read."""
@@ -261,11 +272,21 @@ class LiveStore:
                 previous = row_id
             await self._relay_script(keys=[self.key("events")], args=args)
             position = rows[-1][0]
-            async with self.sql.db.write() as conn:
-                await conn.execute(upsert(self.sql.db.dialect, t.meta, {"key": RELAY_POSITION, "value": str(position)}, ["key"]))
+            await self._record_position(position)
             total += len(rows)
             if len(rows) < batch:
                 return total
+
+    async def _record_position(self, position: int) -> None:
+        """Notes the position in SQL at most once per ``RELAY_RECORD_INTERVAL``, not a write per event.
+        A position that lags only makes a relay after a Redis restart copy a few events again; a
+        follower that has them already reads past them (XREAD after its cursor)."""
+        now = time.monotonic()
+        if now - self._recorded_at < RELAY_RECORD_INTERVAL:
+            return
+        async with self.sql.db.write() as conn:
+            await conn.execute(upsert(self.sql.db.dialect, t.meta, {"key": RELAY_POSITION, "value": str(position)}, ["key"]))
+        self._recorded_at = now
 
     async def relay_step(self, owner: str) -> bool:
         """Relays what is pending if ``owner`` holds (or takes) lease "relay"; False if another process does."""
@@ -278,6 +299,7 @@ class LiveStore:
         """Runs in every process; the holder of lease "relay" copies events to the stream as they commit."""
         try:
             while True:
+                raise_if_cancelling()
                 try:
                     if await self.relay_step(owner):
                         # Woken by a committer, or after RELAY_WAIT seconds to renew the lease and look anyway.
