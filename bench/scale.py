@@ -191,9 +191,8 @@ def history(stores: list[str], rows: int, queries: int, parts: set[str]) -> None
                 for s in sinks:
                     await seed.bulk(s, create=True)
                 print(f"  seeded {n:,} completed rows into {', '.join(stores)}: {loaded - began:.0f} s to load, {time.monotonic() - loaded:.0f} s to index", flush=True)
-                for s in sinks:  # what autovacuum does after a bulk load (the gateway never runs ANALYZE on SQLite: neither does the bench)
-                    if isinstance(s, seed.PostgresSink):
-                        await s.conn.execute("ANALYZE")
+                for s in sinks:
+                    await seed.settle(s)
             finally:
                 for s in sinks:
                     await s.close()
@@ -266,7 +265,7 @@ def main() -> None:
     parser.add_argument("--active", default="1000,10000,50000")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--queries", type=int, default=40, help="searches of each kind per store")
+    parser.add_argument("--queries", type=int, default=100, help="searches of each kind per store")
     parser.add_argument("--commands", type=int, default=1_500, help="interactions claimed, messaged and ended per store")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--readme", action="store_true", help="write the tables into bench/README.md")

@@ -250,5 +250,20 @@ async def bulk(sink: SqliteSink | PostgresSink, create: bool) -> None:
             await sink.conn.execute(sql)
 
 
+async def settle(sink: SqliteSink | PostgresSink) -> None:
+    """The state a table reaches some time after a bulk load, so searches do not pay the load's after-effects.
+
+    PostgreSQL: VACUUM ANALYZE, what autovacuum does after many inserts (hint bits and visibility map set,
+    statistics for the planner); without it the first read of each freshly copied page writes it again.
+    SQLite: the WAL checkpointed into the database file, as the gateway's own commits do as they go;
+    no ANALYZE, because the gateway never runs one (its history queries are written not to need it).
+    """
+    if isinstance(sink, PostgresSink):
+        await sink.conn.execute("VACUUM ANALYZE interactions")
+        await sink.conn.execute("VACUUM ANALYZE interaction_tags")
+    else:
+        sink.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 async def count(sink: SqliteSink | PostgresSink, state: str) -> int:
     return int(await sink.scalar("SELECT count(*) FROM interactions WHERE state = $1", state))  # type: ignore[arg-type]
