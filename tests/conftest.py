@@ -14,7 +14,7 @@ from sessions import ManualClock, Sessions
 from sessions.model import Queue, QueueSettings, Role, User
 from sessions.stores import Store
 from sessions.stores.sql import Database, SqlStore
-from tests.databases import async_url, drop_postgres_database, drop_templates, new_postgres_database, prepare_sqlite_template, sqlite_url
+from tests.databases import async_url, clean_postgres_database, drop_templates, prepare_sqlite_template, sqlite_url
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 #: The stores of record every contract test runs on.
@@ -25,7 +25,7 @@ async def make_store(kind: str) -> SqlStore:
     """A store on a fresh, migrated database of this kind."""
     if kind == "sqlite":
         return SqlStore(Database(sqlite_url(Path(tempfile.mkdtemp(prefix="switchboard-test-")))))
-    return SqlStore(Database(async_url(await new_postgres_database())))
+    return SqlStore(Database(async_url(await clean_postgres_database())))
 
 
 async def dispose(store: Store) -> None:
@@ -36,8 +36,7 @@ async def dispose(store: Store) -> None:
         for f in path.parent.glob(path.name + "*"):
             f.unlink()
         path.parent.rmdir()
-    else:
-        await drop_postgres_database(store.db.url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    # PostgreSQL: the shared database is emptied by the next make_store, and dropped at the end of the run.
 
 
 @pytest.fixture(params=STORES)
