@@ -285,7 +285,6 @@ def main() -> None:
             out("")
         if parts & {"search", "redis"}:
             history(stores if "search" in parts else ["postgres"], args.rows, args.queries, parts)
-            out("")
         if "commands" in parts:
             out("| store | interactions | clients | floor: GET /healthz per s | claim+message+end commands per s | ratio to floor |")
             out("|---|---|---|---|---|---|")
