@@ -57,14 +57,14 @@ class Subscriber:
     role: str | None
     capacity: int
     scope: Scope | None = None
-    buffer: deque[tuple[tuple[int, int], str]] = field(default_factory=deque)
+    buffer: deque[tuple[int, str]] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
     closed: bool = False
     #: Signed out (token revoked, password changed, user disabled): the socket closes with 4401.
     revoked: bool = False
 
-    def push(self, cursor: tuple[int, int], text: str) -> None:
+    def push(self, cursor: int, text: str) -> None:
         if self.overflowed or self.closed:
             return
         if len(self.buffer) >= self.capacity:
@@ -97,7 +97,7 @@ class Subscriber:
         elif (scope := access.rescoped(event, self.scope)) is not None:
             self.rescope(scope)
 
-    async def drain(self) -> list[tuple[tuple[int, int], str]]:
+    async def drain(self) -> list[tuple[int, str]]:
         """Waits for something to happen; returns what is buffered (empty on overflow or close)."""
         await self.ready.wait()
         self.ready.clear()

@@ -4,8 +4,8 @@ Each command takes the current interaction (never mutated), who asks, the
 facts it needs (queue settings, the target) and ``now``, checks that the
 command is legal, and returns a :class:`Change`: the next version of the
 interaction plus the event type that records it.  No clock, no ids, no store:
-the caller supplies those, so the same function runs under the in-memory
-store, the Redis store, a replay and a property test alike.
+the caller supplies those, so the same function runs under SQLite,
+PostgreSQL, a replay and a property test alike.
 
 Who may do what:
 
