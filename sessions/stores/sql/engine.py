@@ -9,7 +9,7 @@ lets run beside the writer.  PostgreSQL gets one pooled asyncpg engine.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,26 +105,13 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self.reader.connect() as conn:
-                yield conn
-        except Exception as exc:
-            if is_unavailable(exc):
-                raise StoreUnavailable(_describe(exc)) from exc
-            raise
+    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection in autocommit: each statement reads its own snapshot."""
+        return _unavailable_as_store_error(self.reader.connect())
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        try:
-            async with self.writer.begin() as conn:
-                yield conn
-        except Exception as exc:
-            if is_unavailable(exc):
-                raise StoreUnavailable(_describe(exc)) from exc
-            raise
+        return _unavailable_as_store_error(self.writer.begin())
 
     async def lock_events(self, conn: AsyncConnection) -> None:
         """Serialises event inserts until this transaction ends (SQLite's one writer already does)."""
@@ -143,6 +130,18 @@ class Database:
         await self.writer.dispose()
         if self.is_sqlite:
             await self.reader.dispose()
+
+
+@asynccontextmanager
+async def _unavailable_as_store_error(opened: AbstractAsyncContextManager[AsyncConnection]) -> AsyncIterator[AsyncConnection]:
+    """Enters ``opened``; a database that is down or read-only surfaces as StoreUnavailable (503), anything else as is."""
+    try:
+        async with opened as conn:
+            yield conn
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise StoreUnavailable(_describe(exc)) from exc
+        raise
 
 
 def _describe(exc: BaseException) -> str:
