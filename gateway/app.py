@@ -138,7 +138,8 @@ async def maintain(store: Store, owner: str, settings: Settings) -> None:
         await store.release("maintenance", owner)
 
 
-def create_app(settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None, migrated: bool = False) -> Starlette:
+    """The app; its start applies schema migrations unless ``migrated`` (``python -m gateway`` ran them already)."""
     settings = settings or Settings.from_env()
     redact_uvicorn_logs()
     store = store or make_store(settings)
@@ -155,7 +156,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if isinstance(store, (SqlStore, LiveStore)):
+        if isinstance(store, (SqlStore, LiveStore)) and not migrated:
             await migrate(store.db)
         token, written = await auth.bootstrap(settings.admin_token, settings.data_dir)
         app.state.admin_token = token
