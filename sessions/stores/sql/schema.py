@@ -80,8 +80,9 @@ interactions = Table(
     # Service level: a queue's arrivals in a window, answered or abandoned, read from the index alone.
     Index("ix_interactions_arrivals", "queue_id", "created_at", "answered_at", "abandoned_at"),
     # Who holds what (an agent's load, their console's reload).
-    Index("ix_interactions_assigned", "assigned_to", "state"),
-    Index("ix_interactions_offered", "offered_to", "state"),
+    # Covering for agents' loads (user, channel counts), read on every figures tick.
+    Index("ix_interactions_assigned", "assigned_to", "state", "channel"),
+    Index("ix_interactions_offered", "offered_to", "state", "channel", "assigned_to"),
     Index("ix_interactions_consulted", "consulted", "state"),
     # History: newest first, per queue, per agent, by customer.
     Index("ix_interactions_completed", "state", "completed_at", "id"),
