@@ -62,10 +62,11 @@ async def stream_ids(store: LiveStore) -> list[int]:
 class Processes:
     """Two stores on one database and Redis prefix, each with its relay running, as two gateway processes."""
 
-    def __init__(self, db_url: str, redis_url: str, prefix: str, **options: int) -> None:
+    def __init__(self, db_url: str, redis_url: str, prefix: str, *, relaying: bool = True, **options: int) -> None:
         self.a = LiveStore(SqlStore(Database(db_url)), redis_url, prefix=prefix, **options)
         self.b = LiveStore(SqlStore(Database(db_url)), redis_url, prefix=prefix, **options)
-        self.relays = [asyncio.create_task(s.relay_forever(owner)) for s, owner in ((self.a, "a"), (self.b, "b"))]
+        # Without ``relaying`` no relay runs by itself: the test steps them.
+        self.relays = [asyncio.create_task(s.relay_forever(owner)) for s, owner in ((self.a, "a"), (self.b, "b"))] if relaying else []
 
     async def close(self) -> None:
         for task in self.relays:
@@ -86,6 +87,14 @@ async def db_url() -> AsyncIterator[str]:
 @pytest.fixture
 async def two(db_url: str) -> AsyncIterator[Processes]:
     procs = Processes(db_url, REDIS_URL, f"test:{uuid.uuid4().hex}")
+    yield procs
+    await procs.close()
+
+
+@pytest.fixture
+async def two_stepped(db_url: str) -> AsyncIterator[Processes]:
+    """Two processes whose relays run only when the test steps them."""
+    procs = Processes(db_url, REDIS_URL, f"test:{uuid.uuid4().hex}", relaying=False)
     yield procs
     await procs.close()
 
@@ -111,40 +120,26 @@ async def test_interaction_changes_are_relayed_like_any_event(two: Processes):
     assert got[0].id == created.id and got[0].interaction is not None and got[0].interaction.id == created.interaction.id
 
 
-async def test_only_the_holder_of_the_relay_lease_relays(db_url: str):
-    prefix = f"test:{uuid.uuid4().hex}"
-    a = LiveStore(SqlStore(Database(db_url)), REDIS_URL, prefix=prefix)
-    b = LiveStore(SqlStore(Database(db_url)), REDIS_URL, prefix=prefix)
-    try:
-        committed = [await a.publish(event(n)) for n in range(3)]
-        assert await a.relay_step("a") is True
-        assert await b.relay_step("b") is False, "a holds the lease"
-        assert await stream_ids(a) == [int(e.id) for e in committed]
-        await a.release("relay", "a")
-        more = await b.publish(event(3))
-        assert await b.relay_step("b") is True
-        assert await stream_ids(b) == [int(e.id) for e in [*committed, more]]
-    finally:
-        await drop_prefix(a)
-        await a.close()
-        await b.close()
+async def test_only_the_holder_of_the_relay_lease_relays(two_stepped: Processes):
+    a, b = two_stepped.a, two_stepped.b
+    committed = [await a.publish(event(n)) for n in range(3)]
+    assert await a.relay_step("a") is True
+    assert await b.relay_step("b") is False, "a holds the lease"
+    assert await stream_ids(a) == [int(e.id) for e in committed]
+    await a.release("relay", "a")
+    more = await b.publish(event(3))
+    assert await b.relay_step("b") is True
+    assert await stream_ids(b) == [int(e.id) for e in [*committed, more]]
 
 
-async def test_two_relays_racing_add_each_event_once(db_url: str):
+async def test_two_relays_racing_add_each_event_once(two_stepped: Processes):
     """Should a lease expire mid-batch, two relays run at once: ids already in the stream are skipped."""
-    prefix = f"test:{uuid.uuid4().hex}"
-    a = LiveStore(SqlStore(Database(db_url)), REDIS_URL, prefix=prefix)
-    b = LiveStore(SqlStore(Database(db_url)), REDIS_URL, prefix=prefix)
-    try:
-        committed = [await a.publish(event(n)) for n in range(30)]
-        await asyncio.gather(*(s.relay_once(batch=7) for s in (a, b, a, b)))
-        assert await stream_ids(a) == [int(e.id) for e in committed]
-        got = await follow(b, "0", 30)
-        assert [e.id for e in got] == [e.id for e in committed]
-    finally:
-        await drop_prefix(a)
-        await a.close()
-        await b.close()
+    a, b = two_stepped.a, two_stepped.b
+    committed = [await a.publish(event(n)) for n in range(30)]
+    await asyncio.gather(*(s.relay_once(batch=7) for s in (a, b, a, b)))
+    assert await stream_ids(a) == [int(e.id) for e in committed]
+    got = await follow(b, "0", 30)
+    assert [e.id for e in got] == [e.id for e in committed]
 
 
 async def test_a_follower_behind_the_trimmed_stream_gets_every_event_from_sql(db_url: str):
