@@ -19,6 +19,7 @@ from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, Per
 from .events import Cursor, Event, EventPage
 from .floor import Floor, TallyCache
 from .machine import Change
+from .merge_patch import merge_patch
 from .model import (
     CommType,
     Customer,
@@ -72,12 +73,12 @@ class Sessions(Floor):
             return queue
         raise AlreadyExists(f"Queue {queue.id} already exists.")
 
-    async def configure_queue(self, actor: User, queue_id: str, changes: dict[str, Any]) -> Queue:
-        """Replaces the named fields (name, settings, tags, required_tags), validated as a whole."""
+    async def configure_queue(self, actor: User, queue_id: str, patch: dict[str, Any]) -> Queue:
+        """Applies a JSON Merge Patch (name, settings, tags, required_tags; the id stays), validated as a whole."""
         self._require_admin(actor)
         queue = await self.store.get_queue(queue_id)
-        changes.pop("id", None)
-        updated = Queue.model_validate({**queue.model_dump(), **changes})
+        patch = {k: v for k, v in patch.items() if k != "id"}
+        updated = Queue.model_validate(merge_patch(queue.model_dump(mode="json"), patch))  # invalid: 422, nothing stored
         await self.store.put_queue(updated)
         return updated
 

@@ -154,8 +154,8 @@ async def complete(call: Call) -> Interaction:
 
 @ops("PATCH", "/api/interactions/{interaction_id}", body=EditBody, response=Interaction)
 async def edit(call: Call) -> Interaction:
-    """Edits customer, tags, subject or disposition; who completed it, when, and the feed are permanent."""
-    changes = call.body.model_dump(exclude_unset=True)
+    """Edits customer, tags, subject or disposition as a JSON Merge Patch (the customer merges member by member); who completed it, when, and the feed are permanent."""
+    changes = call.body.model_dump(mode="json", exclude_unset=True)
     return _after(await call.sessions.edit(call.user, call.path["interaction_id"], changes))
 
 
