@@ -2,6 +2,7 @@
 import { api, auth, ApiError } from "./api.js";
 import { customerName, h } from "./dom.js";
 import { Live } from "./live.js";
+import { loadRights, rightsView } from "./permissions.js";
 import { closeAll, consultsMe, settle } from "./phone.js";
 import * as views from "./views.js";
 
@@ -126,8 +127,10 @@ async function route() {
   document.querySelectorAll("[data-nav]").forEach((a) => (a.dataset.nav === name ? a.setAttribute("aria-current", "page") : a.removeAttribute("aria-current")));
   const main = $("main");
   showConsult();
+  await loadRights();
   try {
-    if (name === "ix" && id) current = { name: "workspace", update: await views.workspace(ctx, main, id) };
+    if (name === "permissions" && state.me.role === "admin") current = { name: "permissions", update: rightsView(ctx, main) };
+    else if (name === "ix" && id) current = { name: "workspace", update: await views.workspace(ctx, main, id) };
     else if (name === "completed") current = { name: "completed", update: views.completed(ctx, main) };
     else if (name === "supervisor" && state.me.role !== "agent") current = { name: "supervisor", update: views.supervisor(ctx, main) };
     else current = { name: "home", update: views.home(ctx, main) };
@@ -162,6 +165,7 @@ async function start() {
   $("login").hidden = true; $("app").hidden = false;
   $("me").textContent = `${state.me.name} (${state.me.role})`;
   document.querySelector('[data-nav="supervisor"]').hidden = state.me.role === "agent";
+  document.querySelector('[data-nav="permissions"]').hidden = state.me.role !== "admin";
   const [cursor] = await Promise.all([load(), loadPeople()]);
   live.start(cursor);
   if (!location.hash) location.hash = "#/home"; else route();
