@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from channels.voicemail import recording_path
 from sessions.model import Recording
 from sessions.permissions import Right
-from tests.gateway.conftest import Gateway, assert_error
+from tests.gateway.conftest import PAIR_ADMIN, Gateway, assert_error
+from tests.gateway.test_multiprocess import login
 
 AGENT_DEFAULTS = {r.value: r is not Right.EVALUATE for r in Right}
 
@@ -167,3 +169,18 @@ def test_malformed_json_is_a_400(world: World):
 def test_the_api_is_described(world: World):
     paths = world.gw.client.get("/openapi.json").json()["paths"]
     assert {"get", "patch"} <= set(paths["/api/permissions"])
+
+
+async def test_a_change_on_one_process_applies_to_the_next_request_on_the_other(pair):
+    """Two real processes on PostgreSQL and Redis: no process keeps rights the other one changed."""
+    a, b = pair
+    async with httpx.AsyncClient(timeout=10) as http:
+        await http.post(f"{a.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=PAIR_ADMIN)
+        alice = await login(http, a.url, "alice")
+        outbound = {"queue_id": "sales", "type": "messaging", "subtype": "text", "customer": {"phone": "+14155550100"}}
+        assert (await http.post(f"{b.url}/api/interactions", json=outbound, headers=alice)).status_code == 201  # b has read the rights once
+        (await http.patch(f"{a.url}/api/permissions", json={"agent": {"create_outbound": False}}, headers=PAIR_ADMIN)).raise_for_status()
+        assert_error(await http.post(f"{b.url}/api/interactions", json=outbound, headers=alice), 403, "forbidden")
+        assert (await http.get(f"{b.url}/api/permissions", headers=alice)).json()["mine"]["create_outbound"] is False
+        (await http.patch(f"{b.url}/api/permissions", json={"agent": {"create_outbound": None}}, headers=PAIR_ADMIN)).raise_for_status()
+        assert (await http.post(f"{a.url}/api/interactions", json=outbound, headers=alice)).status_code == 201
