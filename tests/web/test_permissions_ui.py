@@ -77,6 +77,10 @@ def test_an_admin_unticks_a_right_and_the_agent_no_longer_gets_the_button(server
     stored = httpx.get(f"{server.url}/api/permissions", headers=ADMIN).json()["roles"]["agent"]
     assert (stored["clone_completed"], stored["transfer_external"], stored["edit_completed"]) == (False, False, True)
 
+    # Her open page predates the change: the button is refused with the reason, then goes.
+    agent.get_by_role("button", name="Clone as follow-up").click()
+    expect(agent.locator("#toast")).to_have_text("Cloning completed interactions needs the right clone_completed, which role agent does not have.")
+    expect(agent.get_by_role("button", name="Clone as follow-up")).to_have_count(0)
     open_interaction(agent, server, done)
     expect(agent.get_by_role("form", name="Edit completed interaction")).to_be_visible()  # still hers to edit
     expect(agent.get_by_role("button", name="Clone as follow-up")).to_have_count(0)

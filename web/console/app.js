@@ -38,6 +38,7 @@ async function act(action, id, body, open = false) {
     return ix;
   } catch (err) {
     toast(err instanceof ApiError ? err.message : "Something went wrong; try again.");
+    if (err.status === 403) loadRights().then(() => current.update(current.name === "workspace" ? state.interactions.get(id) : undefined));  // a right withdrawn meanwhile: its controls go
     return null;
   }
 }
@@ -61,6 +62,7 @@ function needsNames(ix) {
 const ctx = { state, act, go, upsert, toast, person };
 
 function handle(event) {
+  if (event.type === "permissions.changed") { if (current.name === "permissions") current.update(); return; }
   if (event.type === "queue.metrics") { state.metrics.set(event.data.queue_id, event.data); if (current.name === "supervisor") current.update(); return; }
   if (event.type === "presence.changed") {
     if (event.data.user === state.me.id && ["available", "away"].includes(event.data.status)) $("presence").value = event.data.status;

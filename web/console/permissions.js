@@ -51,5 +51,5 @@ export function rightsView(ctx, main) {
 
   async function refresh() { render(await api("GET", "/api/permissions")); }
   refresh();
-  return () => {};
+  return refresh;  // another admin's change (a permissions.changed event) shows at once
 }
