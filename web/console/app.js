@@ -1,5 +1,6 @@
 // Agent console: login, live state from /ws/agent, hash routes to the views.
 import { api, auth, ApiError } from "./api.js";
+import { DirectMessages } from "./direct_messages.js";
 import { customerName, h } from "./dom.js";
 import { Live } from "./live.js";
 import { closeAll, consultsMe, settle } from "./phone.js";
@@ -58,6 +59,7 @@ function needsNames(ix) {
 }
 
 const ctx = { state, act, go, upsert, toast, person };
+const dms = (ctx.dms = new DirectMessages(ctx, $("dm-badge")));
 
 function handle(event) {
   if (event.type === "queue.metrics") { state.metrics.set(event.data.queue_id, event.data); if (current.name === "supervisor") current.update(); return; }
@@ -66,6 +68,7 @@ function handle(event) {
     if (current.name === "supervisor") current.update(event);
     return;
   }
+  if (event.type.startsWith("direct_message.")) { dms.handle(event); return; }
   const ix = event.interaction;
   if (!ix) return;
   const names = needsNames(ix);
@@ -122,12 +125,14 @@ function showConsult() {
 function takeOffer() { const ix = state.offer; if (ix) { offers.delete(ix.id); showOffer(); } return ix; }
 
 async function route() {
-  const [, name = "home", id] = location.hash.split("/");
+  const [, name = "home", id, ...rest] = location.hash.split("/");
+  dms.leave();
   document.querySelectorAll("[data-nav]").forEach((a) => (a.dataset.nav === name ? a.setAttribute("aria-current", "page") : a.removeAttribute("aria-current")));
   const main = $("main");
   showConsult();
   try {
     if (name === "ix" && id) current = { name: "workspace", update: await views.workspace(ctx, main, id) };
+    else if (name === "messages") current = { name: "messages", update: dms.view(main, [id, ...rest]) };
     else if (name === "completed") current = { name: "completed", update: views.completed(ctx, main) };
     else if (name === "supervisor" && state.me.role !== "agent") current = { name: "supervisor", update: views.supervisor(ctx, main) };
     else current = { name: "home", update: views.home(ctx, main) };
@@ -150,6 +155,7 @@ async function load() {
     cursor = cursor || list.cursor;
     list.items.forEach(upsert);
   }
+  await dms.load();  // after the cursor: a message in between is replayed, and the list is re-read, never counted twice
   return cursor;
 }
 
@@ -176,7 +182,7 @@ async function logout() {
   live.stop();
   try { await api("POST", "/api/auth/logout"); } catch { /* already gone */ }
   closeAll();
-  auth.token = null; state.interactions.clear(); state.people.clear(); offers.clear(); showOffer(); showConsult(); showLogin();
+  auth.token = null; dms.clear(); state.interactions.clear(); state.people.clear(); offers.clear(); showOffer(); showConsult(); showLogin();
 }
 
 $("login-form").addEventListener("submit", async (e) => {

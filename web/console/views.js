@@ -209,6 +209,8 @@ export async function workspace(ctx, main, id) {
       }
     } else {
       items.push(editForm(), button("Clone as follow-up", async () => { const child = await ctx.act("clone", ix.id, {}); if (child) ctx.go(`#/ix/${child.id}`); }));
+      const message = ctx.dms?.completerButton(ix);
+      if (message) items.push(message);
     }
     controls.replaceChildren(...(items.length ? items : [h("p", { class: "empty", text: "Nothing to do here." })]));
     if (focused) controls.querySelector(`[data-key="${focused}"]`)?.focus();
