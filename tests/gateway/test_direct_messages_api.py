@@ -80,7 +80,8 @@ class TestThreads:
 
     def test_a_long_thread_pages_back_with_before(self, gw: Gateway, team):
         bodies = [f"m{i}" for i in range(5)]
-        thread_id = [send(gw, team["alice"], "bob", b) for b in bodies][0]["thread_id"]
+        sent = [send(gw, team["alice"], "bob", b) for b in bodies]
+        thread_id = sent[0]["thread_id"]
         got, before = [], None
         while True:
             r = gw.client.get(f"/api/direct-messages/{thread_id}", params={"limit": 2, **({"before": before} if before else {})}, headers=team["bob"])
@@ -109,7 +110,10 @@ class TestPrivacy:
 
     def test_who_may_write_and_what_is_refused_stores_nothing(self, gw: Gateway, team):
         ix = completed_call(gw, team["bob"])
-        post = lambda who, body: gw.client.post("/api/direct-messages", json=body, headers=who)  # noqa: E731
+
+        def post(who: dict[str, str], body: dict):
+            return gw.client.post("/api/direct-messages", json=body, headers=who)
+
         assert_error(post(team["alice"], {"to": "dave", "body": "hi"}), 403, "forbidden")  # no queue in common
         assert_error(post(team["dave"], {"to": "bob", "body": "about that call", "interaction_id": ix["id"]}), 403, "forbidden")
         assert_error(post(team["alice"], {"to": "nobody", "body": "hi"}), 404, "not_found")

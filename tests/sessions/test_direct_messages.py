@@ -7,11 +7,17 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sessions import Sessions, machine
 from sessions import direct_messages as dm
-from sessions import machine
 from sessions.errors import InvalidCommand, NotFound, PermissionDenied
-from sessions.model import CommType, Customer, Direction, Queue, Role, Subtype, User
+from sessions.model import CommType, Customer, Direction, Outcome, Queue, Role, Subtype, User
 from tests.conftest import World
+from tests.sessions import test_live
+from tests.sessions.test_live import Processes, follow
+
+#: Two LiveStores on one database and Redis prefix, whose relays the test steps (the fixtures of test_live).
+db_url = test_live.db_url
+two_stepped = test_live.two_stepped
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ALICE = User(id="alice", username="alice", name="Alice", queues=["sales"])
@@ -96,8 +102,6 @@ async def completed_sales_call(w: World) -> str:
     ix = (await s.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE, customer=Customer(name="Carla"))).interaction
     assert ix is not None
     await s.claim(w.bob, ix.id)
-    from sessions.model import Outcome
-
     await s.end(w.bob, ix.id, Outcome.RESOLVED)
     await s.complete(w.bob, ix.id)
     return ix.id
@@ -213,3 +217,21 @@ class TestStore:
         with pytest.raises(PermissionDenied, match="disabled"):
             await s.send_direct_message(world.alice, world.bob.id, "are you there?")
         assert await s.direct_threads(world.alice) == []
+
+
+class TestLiveLayer:
+    """With several processes (LiveStore), a message is relayed like every event, and wakes the relay at once."""
+
+    async def test_a_message_wakes_the_relay_and_reaches_another_process(self, two_stepped: Processes):
+        a, b = two_stepped.a, two_stepped.b
+        for user in (ALICE, BOB):
+            await a.put_user(user)
+        sessions = Sessions(a)
+        after = await b.last_cursor() or "0"
+        await a.redis.delete(a.key("relay", "wake"))
+        msg = await sessions.send_direct_message(ALICE, BOB.id, "across processes")
+        assert await a.redis.llen(a.key("relay", "wake")) == 1, "the relay is told at once, not at its next poll"
+        await sessions.read_direct_thread(BOB, msg.thread_id)
+        assert await a.relay_step("a") is True
+        got = await follow(b, after, 2)
+        assert [(e.type, e.users) for e in got] == [("direct_message.sent", ["alice", "bob"]), ("direct_message.read", ["bob"])]
