@@ -18,6 +18,7 @@ from .clock import Clock, SystemClock
 from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, PermissionDenied
 from .events import Cursor, Event, EventPage
 from .floor import Floor, TallyCache
+from .inbox import Inbox
 from .machine import Change
 from .merge_patch import merge_patch
 from .model import (
@@ -50,7 +51,7 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Sessions(Floor, Rights):
+class Sessions(Inbox, Floor, Rights):
     """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's."""
 
     def __init__(self, store: Store, clock: Clock | None = None, ids: Callable[[], str] = new_id) -> None:

@@ -211,6 +211,8 @@ export async function workspace(ctx, main, id) {
     } else {
       if (can("edit_completed")) items.push(editForm());
       if (can("clone_completed")) items.push(button("Clone as follow-up", async () => { const child = await ctx.act("clone", ix.id, {}); if (child) ctx.go(`#/ix/${child.id}`); }));
+      const message = ctx.dms?.completerButton(ix);
+      if (message) items.push(message);
     }
     controls.replaceChildren(...(items.length ? items : [h("p", { class: "empty", text: "Nothing to do here." })]));
     if (focused) controls.querySelector(`[data-key="${focused}"]`)?.focus();
