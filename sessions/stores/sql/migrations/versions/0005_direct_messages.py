@@ -1,6 +1,6 @@
 """Direct messages between users: one thread per pair (with each member's read mark) and its messages.
 
-Revision ID: 0005_direct_messages
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-25 21:10:00.000000
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005_direct_messages'
+revision = '0005'
 down_revision = '0004'
 branch_labels = None
 depends_on = None
