@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, StrictBool, StrictInt, ValidationError, model_validator
 
 from .errors import IllegalTransition, InvalidCommand, PermissionDenied
 from .events import Event
@@ -70,7 +70,8 @@ class EvaluationForm(FormDraft):
 
 #: An answer: true/false for yes/no questions, a whole number of points for points questions.
 Answer = bool | int
-Answers = Annotated[dict[str, Answer], Field(max_length=50)]
+#: Answers as a request carries them: no coercion ("3" is not 3), ranges checked against the form by ``validate_answers``.
+Answers = Annotated[dict[Annotated[str, Field(max_length=64)], StrictBool | StrictInt], Field(max_length=50)]
 Notes = Annotated[str, Field(max_length=10_000)]
 
 
@@ -86,7 +87,7 @@ class Evaluation(Model):
     questions: list[Question]
     answers: dict[str, Answer]
     score: float
-    notes: str = ""
+    notes: Notes = ""
     created_at: datetime
     updated_at: datetime
     updated_by: str
@@ -235,8 +236,8 @@ def revise(ix: Interaction, current: Evaluation, *, actor: User, answers: dict[s
     if current.interaction_id != ix.id:
         raise InvalidCommand(f"Evaluation {current.id} is not about interaction {ix.id}.")
     changes: dict[str, Any] = {}
-    if answers is not None:
-        clean = validate_answers(current.questions, answers)
+    if answers is not None:  # merged into the current answers (PATCH semantics): send only what changes
+        clean = validate_answers(current.questions, {**current.answers, **answers})
         if clean != current.answers:
             changes.update(answers=clean, score=score(current.questions, clean))
     if notes is not None and notes != current.notes:
@@ -281,5 +282,5 @@ def reading_scope(actor: User, agent: str | None, queue: str | None) -> tuple[st
 def summary_scope(actor: User, queue: str | None) -> set[str] | None:
     """Roll-ups are for supervisors and admins, over the queues they see (None: every queue)."""
     if actor.role is Role.AGENT:
-        raise PermissionDenied(f"Only supervisors and admins see evaluation roll-ups; {actor.name} is an agent (their own evaluations are at /api/evaluations).")
+        raise PermissionDenied(f"Only supervisors and admins see evaluation roll-ups; {actor.name} is an agent (who reads their own evaluations).")
     return reading_scope(actor, None, queue)[1]

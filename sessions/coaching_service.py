@@ -16,6 +16,7 @@ from .errors import NotFound, PermissionDenied
 from .events import Event
 from .model import User
 from .stores.base import Store
+from .text import clean_text
 
 
 class Coaching:
@@ -49,13 +50,13 @@ class Coaching:
         form = await self.store.get_evaluation_form(ix.queue_id)  # type: ignore[attr-defined]
         new_id, now = self.ids(), self.clock.now()
         return await self.store.record_evaluation(  # type: ignore[attr-defined,no-any-return]
-            interaction_id, lambda cur, _: coaching.evaluate(cur, actor=actor, id=new_id, form=form, answers=answers, notes=notes, now=now))
+            interaction_id, lambda cur, _: coaching.evaluate(cur, actor=actor, id=new_id, form=form, answers=answers, notes=clean_text(notes), now=now))
 
     async def revise_evaluation(self, actor: User, evaluation_id: str, answers: dict[str, Any] | None, notes: str | None) -> tuple[Event, Evaluation]:
         current = await self.store.get_evaluation(evaluation_id)  # type: ignore[attr-defined]
         if not coaching.may_read(actor, current):
             raise NotFound(f"Evaluation {evaluation_id} does not exist.")  # others' evaluations are not theirs to know about
-        now = self.clock.now()
+        now, notes = self.clock.now(), None if notes is None else clean_text(notes)
         return await self.store.record_evaluation(  # type: ignore[attr-defined,no-any-return]
             current.interaction_id, lambda ix, latest: coaching.revise(ix, latest, actor=actor, answers=answers, notes=notes, now=now), evaluation_id)
 
