@@ -1,5 +1,6 @@
 // Agent console: login, live state from /ws/agent, hash routes to the views.
 import { api, auth, ApiError } from "./api.js";
+import { evaluationsView } from "./coaching.js";
 import { customerName, h } from "./dom.js";
 import { Live } from "./live.js";
 import { closeAll, consultsMe, settle } from "./phone.js";
@@ -76,6 +77,7 @@ function handle(event) {
   showConsult();
   if (current.name === "workspace") current.update(state.interactions.get(ix.id));
   else if (current.name === "home") current.update();
+  else if (current.name === "evaluations") current.update(event);
 }
 
 // Offers can overlap (chats have capacity for several): the oldest waiting one is shown first.
@@ -129,6 +131,7 @@ async function route() {
   try {
     if (name === "ix" && id) current = { name: "workspace", update: await views.workspace(ctx, main, id) };
     else if (name === "completed") current = { name: "completed", update: views.completed(ctx, main) };
+    else if (name === "evaluations") current = { name: "evaluations", update: evaluationsView(ctx, main) };
     else if (name === "supervisor" && state.me.role !== "agent") current = { name: "supervisor", update: views.supervisor(ctx, main) };
     else current = { name: "home", update: views.home(ctx, main) };
   } catch (err) {

@@ -1,0 +1,156 @@
+// Coaching: a supervisor scores a completed interaction on its queue's form and leaves notes; the agent evaluated reads them.
+// The workspace's "coaching" tab (coachingTab) and the Evaluations page (evaluationsView: an agent's own, a supervisor's queues' with roll-ups).
+import { api } from "./api.js";
+import { h, when } from "./dom.js";
+
+const percent = (n) => `${Math.round(n * 100) / 100}%`;
+const NOT_AGENTS = new Set(["customer", "system"]);
+
+// Whose work a completed interaction is (the core's coaching.agent_of).
+function agentOf(ix) {
+  return [ix.completed_by, ix.assigned_to].find((who) => who && !NOT_AGENTS.has(who)) || null;
+}
+
+// The weighted score on 0..100 (the core's coaching.score), for the preview while scoring.
+function scoreOf(questions, answers) {
+  const total = questions.reduce((s, q) => s + q.weight, 0);
+  const earned = questions.reduce((s, q) => s + q.weight * (q.scale === "yes_no" ? (answers[q.id] ? 1 : 0) : (answers[q.id] || 0) / q.max), 0);
+  return Math.round((10000 * earned) / total) / 100;
+}
+
+function answerText(q, a) {
+  return q.scale === "yes_no" ? (a ? "Yes" : "No") : `${a} / ${q.max}`;
+}
+
+// One evaluation, read-only: score, who and when, each answer, the coaching notes.
+function evaluationCard(ctx, e, showAgent = false) {
+  return h("article", { class: "evaluation", "aria-label": `Evaluation by ${ctx.person(e.evaluator)}, score ${percent(e.score)}` },
+    h("header", {}, h("strong", { class: "score", text: percent(e.score) }),
+      h("span", { class: "meta", text: `${showAgent ? `${ctx.person(e.agent)} · ${ctx.state.queues.get(e.queue_id)?.name || e.queue_id} · ` : ""}by ${ctx.person(e.evaluator)} · ${when(e.created_at)} · form v${e.form_version}` +
+        (e.updated_at !== e.created_at ? ` · changed ${when(e.updated_at)}` : "") })),
+    h("dl", {}, ...e.questions.map((q) => [h("dt", { text: `${q.text} (weight ${q.weight})` }), h("dd", { text: answerText(q, e.answers[q.id]) })]).flat()),
+    e.notes ? h("blockquote", { class: "notes" }, h("strong", { text: "Coaching notes: " }), e.notes) : "");
+}
+
+// The scoring form for the queue's current form; calls saved() after a successful save.
+function scoringForm(ctx, ix, form, again, saved) {
+  const preview = h("output", { class: "score", "aria-live": "polite" });
+  const fields = form.questions.map((q) => {
+    if (q.scale === "yes_no") {
+      return h("fieldset", { class: "question" }, h("legend", { text: `${q.text} (weight ${q.weight})` }),
+        h("label", { class: "choice" }, h("input", { type: "radio", name: q.id, value: "yes", required: true }), "Yes"),
+        h("label", { class: "choice" }, h("input", { type: "radio", name: q.id, value: "no" }), "No"));
+    }
+    const points = Array.from({ length: q.max + 1 }, (_, i) => h("option", { value: String(i), text: String(i) }));
+    return h("label", { class: "question" }, `${q.text} (weight ${q.weight}, 0 to ${q.max})`,
+      h("select", { name: q.id, required: true }, h("option", { value: "", text: "Choose…" }), ...points));
+  });
+  const answers = () => {
+    const data = new FormData(el);
+    const out = {};
+    for (const q of form.questions) {
+      const v = data.get(q.id);
+      if (v === null || v === "") continue;
+      out[q.id] = q.scale === "yes_no" ? v === "yes" : Number(v);
+    }
+    return out;
+  };
+  const showPreview = () => {
+    const a = answers();
+    preview.textContent = Object.keys(a).length === form.questions.length ? `Score: ${percent(scoreOf(form.questions, a))}` : "Answer every question to see the score.";
+  };
+  const el = h("form", { class: "scoring", "aria-label": "Evaluate this interaction", onchange: showPreview, onsubmit: async (e) => {
+    e.preventDefault();
+    const button = el.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      await api("POST", `/api/interactions/${ix.id}/evaluations`, { answers: answers(), notes: el.elements.notes.value.trim() });
+      ctx.toast("Evaluation saved.");
+      saved();
+    } catch (err) {
+      ctx.toast(err.message);
+    }
+    button.disabled = false;
+  } },
+  h("h3", { text: `${again ? "Evaluate again" : "Evaluate"} ${ctx.person(agentOf(ix))} · form version ${form.version}` }), ...fields,
+  h("label", { class: "wide" }, "Coaching notes", h("textarea", { name: "notes", rows: 3, placeholder: "What went well, what to work on…" })),
+  h("div", { class: "actions" }, preview, h("button", { type: "submit", class: "primary", text: "Save evaluation" })));
+  showPreview();
+  return el;
+}
+
+// The workspace tab.  update(ix) re-reads only when the interaction's version moved, so a form being filled is not wiped by the clock.
+export function coachingTab(ctx, first) {
+  const { state } = ctx;
+  const panel = h("div", { class: "coaching" });
+  let ix = first;
+  let shown = null;
+  const mayEvaluate = () => state.me.role !== "agent" && (state.me.role === "admin" || state.me.queues.includes(ix.queue_id)) && agentOf(ix) && agentOf(ix) !== state.me.id;
+
+  async function refresh() {
+    shown = ix.version;
+    const [evaluations, form] = await Promise.all([
+      api("GET", `/api/interactions/${ix.id}/evaluations`),
+      mayEvaluate() ? api("GET", `/api/queues/${ix.queue_id}/evaluation-form`).catch(() => null) : null,
+    ]);
+    const list = evaluations.length ? evaluations.map((e) => evaluationCard(ctx, e)) : [h("p", { class: "empty", text: "No evaluations yet." })];
+    const scoring = !mayEvaluate() ? "" : form ? scoringForm(ctx, ix, form, evaluations.length > 0, refresh)
+      : h("p", { class: "empty", text: "This queue has no evaluation form yet: save one with PUT /api/queues/{id}/evaluation-form." });
+    panel.replaceChildren(h("h2", { text: "Evaluations" }), ...list, scoring);
+  }
+
+  function update(next) {
+    ix = next;
+    if (ix.state !== "completed") {
+      shown = null;
+      panel.replaceChildren(h("p", { class: "empty", text: "Coaching opens once the interaction is completed." }));
+      return;
+    }
+    if (shown !== ix.version) refresh().catch((err) => panel.replaceChildren(h("p", { class: "error", text: err.message })));
+  }
+  return { panel, update };
+}
+
+// -- The Evaluations page ---------------------------------------------------------------------
+
+export function evaluationsView(ctx, main) {
+  const { state } = ctx;
+  const agent = state.me.role === "agent";
+  const body = h("div");
+  const queueSel = h("select", { name: "queue", "aria-label": "Queue" }, h("option", { value: "", text: "All my queues" }),
+    ...[...state.queues.values()].map((q) => h("option", { value: q.id, text: q.name })));
+  const filters = agent ? "" : h("form", { class: "filters", "aria-label": "Filter evaluations", onchange: () => load(), onsubmit: (e) => e.preventDefault() },
+    h("label", {}, "Queue", queueSel));
+  main.replaceChildren(h("h1", { text: agent ? "My evaluations" : "Evaluations" }), filters, body);
+
+  const table = (label, head, rows) => h("div", { class: "card flush" }, h("table", { "aria-label": label },
+    h("thead", {}, h("tr", {}, head.map((t) => h("th", { scope: "col", text: t })))), h("tbody", {}, rows)));
+
+  async function load() {
+    const q = agent || !queueSel.value ? "" : `?queue=${encodeURIComponent(queueSel.value)}`;
+    try {
+      const [evaluations, summary] = await Promise.all([api("GET", `/api/evaluations${q}`), agent ? null : api("GET", `/api/evaluations/summary${q}`)]);
+      const parts = [];
+      if (summary) {
+        parts.push(h("h2", { text: "Averages" }), h("div", { class: "rollups" },
+          table("Average score per agent", ["Agent", "Evaluations", "Average"],
+            summary.agents.map((r) => h("tr", {}, h("td", { text: ctx.person(r.agent) }), h("td", { text: String(r.count) }), h("td", { text: percent(r.average) })))),
+          table("Average score per queue", ["Queue", "Evaluations", "Average"],
+            summary.queues.map((r) => h("tr", {}, h("td", { text: state.queues.get(r.queue_id)?.name || r.queue_id }), h("td", { text: String(r.count) }),
+              h("td", { text: percent(r.average) }))))));
+      }
+      parts.push(h("h2", { text: agent ? "Scores and coaching notes on my interactions" : "Latest evaluations" }));
+      if (!evaluations.length) parts.push(h("p", { class: "empty", text: "No evaluations yet." }));
+      for (const e of evaluations) {
+        const card = evaluationCard(ctx, e, !agent);
+        card.querySelector("header").append(h("a", { href: `#/ix/${e.interaction_id}`, text: "Open interaction" }));
+        parts.push(card);
+      }
+      body.replaceChildren(...parts);
+    } catch (err) {
+      body.replaceChildren(h("p", { class: "error", text: err.message }));
+    }
+  }
+  load();
+  return (event) => { if (event && event.type?.endsWith("evaluated")) load(); };
+}
