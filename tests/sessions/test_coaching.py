@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +12,8 @@ from sessions import coaching
 from sessions.coaching import FormDraft, Question, Scale
 from sessions.errors import IllegalTransition, InvalidCommand, NotFound, PermissionDenied
 from sessions.model import Interaction, Outcome, Role, User
-from tests.conftest import World
+from sessions.stores.live import LiveStore
+from tests.conftest import REDIS_URL, World, seed
 from tests.sessions.test_store_contract import inbound
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -206,3 +208,24 @@ class TestRollups:
         only_sales = await s.evaluation_summary(world.admin, "sales")
         assert [(a.agent, a.count, a.average) for a in only_sales.agents] == [(world.alice.id, 2, 54.0), (world.bob.id, 1, 100.0)]
         assert [(q.queue_id, q.count) for q in only_sales.queues] == [("sales", 3)]
+
+
+class TestLiveLayer:
+    async def test_an_evaluation_through_the_live_layer_wakes_the_relay(self, store):
+        """With Redis, an evaluation is a change like any other: committed in SQL, and the relay told at once (not at its next poll)."""
+        live = LiveStore(store, REDIS_URL, prefix=f"test:{uuid.uuid4().hex}")
+        try:
+            world = await seed(live)
+            await world.sessions.set_evaluation_form(world.supervisor, "sales", DRAFT)
+            ix = await handled(world)
+            wake = live.key("relay", "wake")
+            await live.redis.delete(wake)
+            event, ev = await world.sessions.evaluate(world.supervisor, ix.id, ANSWERS)
+            assert await live.redis.llen(wake) == 1
+            assert (await store.events_since(str(int(event.id) - 1))).events[0].type == "interaction.evaluated"
+            assert await store.get_evaluation(ev.id) == ev
+        finally:
+            keys = [k async for k in live.redis.scan_iter(match=live.key("*"))]
+            if keys:
+                await live.redis.delete(*keys)
+            await live.redis.aclose()
