@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StrictBool, StrictInt, ValidationError, model_validator
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from .errors import IllegalTransition, InvalidCommand, PermissionDenied
 from .events import Event
@@ -244,10 +244,7 @@ def revise(ix: Interaction, current: Evaluation, *, actor: User, answers: dict[s
         changes["notes"] = notes
     if not changes:
         raise InvalidCommand("The change changes nothing: send different answers or notes.")
-    try:
-        evaluation = Evaluation.model_validate({**current.model_dump(), **changes, "updated_at": now, "updated_by": actor.id})
-    except ValidationError as exc:  # pragma: no cover - the parts were validated above
-        raise InvalidCommand(str(exc)) from None
+    evaluation = current.model_copy(update={**changes, "updated_at": now, "updated_by": actor.id})  # each part validated above
     fields = sorted(k for k in changes if k != "score")
     nxt = _audited(ix, ActivityEntry(at=now, kind="reevaluated", by=actor.id, detail=f"Evaluation changed by {actor.name}: {', '.join(fields)}",
                                      data={"evaluation_id": current.id, "agent": current.agent, "fields": fields}))
