@@ -57,7 +57,9 @@ function scoringForm(ctx, ix, form, again, saved) {
   };
   const showPreview = () => {
     const a = answers();
-    preview.textContent = Object.keys(a).length === form.questions.length ? `Score: ${percent(scoreOf(form.questions, a))}` : "Answer every question to see the score.";
+    const complete = Object.keys(a).length === form.questions.length;
+    preview.classList.toggle("pending", !complete);
+    preview.textContent = complete ? `Score: ${percent(scoreOf(form.questions, a))}` : "Answer every question to see the score.";
   };
   const el = h("form", { class: "scoring", "aria-label": "Evaluate this interaction", onchange: showPreview, onsubmit: async (e) => {
     e.preventDefault();
@@ -72,7 +74,7 @@ function scoringForm(ctx, ix, form, again, saved) {
     }
     button.disabled = false;
   } },
-  h("h3", { text: `${again ? "Evaluate again" : "Evaluate"} ${ctx.person(agentOf(ix))} · form version ${form.version}` }), ...fields,
+  h("h3", { text: `Evaluate ${ctx.person(agentOf(ix))}${again ? " again" : ""} · form version ${form.version}` }), ...fields,
   h("label", { class: "wide" }, "Coaching notes", h("textarea", { name: "notes", rows: 3, placeholder: "What went well, what to work on…" })),
   h("div", { class: "actions" }, preview, h("button", { type: "submit", class: "primary", text: "Save evaluation" })));
   showPreview();
