@@ -110,3 +110,35 @@ def test_supervisor_scores_and_the_agent_sees_it(server: GatewayProcess, browser
     expect(own.get_by_role("form", name="Evaluate this interaction")).to_have_count(0)  # read-only for the agent
     sup.close()
     agent.close()
+
+
+def test_supervisor_edits_the_form_and_old_scores_stay(server: GatewayProcess, browser: Browser):
+    ix = completed_chat(server)
+    sam = token(server, "sam")
+    before = httpx.post(f"{server.url}/api/interactions/{ix['id']}/evaluations", json={"answers": {"greeting": False, "accuracy": 4, "tone": 0}},
+                        headers=sam).json()
+    assert before["score"] == 60.0  # (0 + 3 + 0) / 5
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    login(page, server, "sam")
+    page.get_by_role("link", name="Evaluations").click()
+    page.get_by_role("form", name="Filter evaluations").get_by_label("Queue").select_option("sales")
+    editor = page.get_by_role("form", name="Evaluation form of Sales")
+    expect(editor).to_contain_text("Version 1")
+    expect(editor.get_by_label("Question 3", exact=True)).to_have_value("Friendly tone")
+    editor.get_by_role("button", name="Add question").click()
+    editor.get_by_label("Question 4", exact=True).fill("Offered further help")
+    editor.get_by_label("Question 4 answer").select_option("yes_no")
+    editor.locator("li").nth(3).get_by_label("Weight").fill("2")
+    editor.get_by_role("button", name="Remove question 1").click()
+    editor.get_by_role("button", name="Save form").click()
+    expect(editor).to_contain_text("Version 2")
+    expect(editor.get_by_label("Question 3", exact=True)).to_have_value("Offered further help")  # renumbered after the removal
+    editor.screenshot(path=str(DOCS / "coaching-form.png"))
+
+    form = httpx.get(f"{server.url}/api/queues/sales/evaluation-form", headers=sam).json()
+    assert form["version"] == 2
+    assert [(q["id"], q["text"], q["weight"], q["scale"]) for q in form["questions"]] == [
+        ("accuracy", "Accurate answer", 3, "points"), ("tone", "Friendly tone", 1, "points"), ("q3", "Offered further help", 2, "yes_no")]
+    kept = httpx.get(f"{server.url}/api/interactions/{ix['id']}/evaluations", headers=sam).json()
+    assert [(e["id"], e["score"], e["form_version"]) for e in kept] == [(before["id"], 60.0, 1)]
+    page.close()

@@ -97,7 +97,7 @@ export function coachingTab(ctx, first) {
     ]);
     const list = evaluations.length ? evaluations.map((e) => evaluationCard(ctx, e)) : [h("p", { class: "empty", text: "No evaluations yet." })];
     const scoring = !mayEvaluate() ? "" : form ? scoringForm(ctx, ix, form, evaluations.length > 0, refresh)
-      : h("p", { class: "empty", text: "This queue has no evaluation form yet: save one with PUT /api/queues/{id}/evaluation-form." });
+      : h("p", { class: "empty" }, "This queue has no evaluation form yet: set one on the ", h("a", { href: "#/evaluations", text: "Evaluations" }), " page.");
     panel.replaceChildren(h("h2", { text: "Evaluations" }), ...list, scoring);
   }
 
@@ -113,6 +113,56 @@ export function coachingTab(ctx, first) {
   return { panel, update };
 }
 
+// -- The form editor (supervisors and admins) ----------------------------------------------------
+
+// Edits a queue's evaluation form; each save is a new version (evaluations keep the version they were scored on).
+function formEditor(ctx, queue) {
+  const list = h("ol", { class: "form-questions" });
+  const status = h("p", { class: "hint" });
+  const row = (q = { id: "", text: "", weight: 1, scale: "points", max: 5 }) => {
+    const n = list.children.length + 1;
+    const scale = h("select", { name: "scale", "aria-label": `Question ${n} answer` },
+      h("option", { value: "points", text: "Points", selected: q.scale === "points" }), h("option", { value: "yes_no", text: "Yes / no", selected: q.scale === "yes_no" }));
+    const max = h("input", { name: "max", type: "number", min: "1", max: "100", value: String(q.max), disabled: q.scale === "yes_no" });
+    scale.onchange = () => { max.disabled = scale.value === "yes_no"; };
+    const li = h("li", { "data-id": q.id },
+      h("label", { class: "grow" }, `Question ${n}`, h("input", { name: "text", value: q.text, required: true, maxlength: 500 })),
+      h("label", {}, "Weight", h("input", { name: "weight", type: "number", min: "0.01", step: "any", value: String(q.weight), required: true })),
+      h("label", {}, "Answer", scale), h("label", {}, "Highest points", max),
+      h("button", { type: "button", "aria-label": `Remove question ${n}`, text: "Remove", onclick: () => { li.remove(); renumber(); } }));
+    list.append(li);
+  };
+  // After a removal the rows are rebuilt from what they hold, so labels read Question 1, 2, 3… again.
+  const renumber = () => { const current = questions(); list.replaceChildren(); current.forEach(row); };
+  const questions = () => {
+    const taken = new Set();
+    return [...list.children].map((li, i) => {
+      const v = (name) => li.querySelector(`[name=${name}]`).value;
+      let id = li.dataset.id || `q${i + 1}`;
+      while (taken.has(id)) id = `${id}_`;
+      taken.add(id);
+      return { id, text: v("text").trim(), weight: Number(v("weight")), scale: v("scale"), max: Number(v("max")) || 5 };
+    });
+  };
+  const el = h("form", { class: "card form-editor", "aria-label": `Evaluation form of ${queue.name}`, onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const saved = await api("PUT", `/api/queues/${queue.id}/evaluation-form`, { questions: questions() });
+      status.textContent = `Version ${saved.version}, saved ${when(saved.created_at)}.`;
+      ctx.toast(`Evaluation form version ${saved.version} saved.`);
+    } catch (err) {
+      ctx.toast(err.message);
+    }
+  } },
+  h("h2", { text: `Evaluation form · ${queue.name}` }), status, list,
+  h("div", { class: "actions" }, h("button", { type: "button", text: "Add question", onclick: () => row() }), h("button", { type: "submit", class: "primary", text: "Save form" })));
+  api("GET", `/api/queues/${queue.id}/evaluation-form`).then((form) => {
+    status.textContent = `Version ${form.version}, saved ${when(form.created_at)}. Saving makes a new version; past evaluations keep theirs.`;
+    form.questions.forEach(row);
+  }).catch(() => { status.textContent = "No form yet: add the questions agents are scored on, with their weights."; row(); });
+  return el;
+}
+
 // -- The Evaluations page ---------------------------------------------------------------------
 
 export function evaluationsView(ctx, main) {
@@ -121,9 +171,16 @@ export function evaluationsView(ctx, main) {
   const body = h("div");
   const queueSel = h("select", { name: "queue", "aria-label": "Queue" }, h("option", { value: "", text: "All my queues" }),
     ...[...state.queues.values()].map((q) => h("option", { value: q.id, text: q.name })));
-  const filters = agent ? "" : h("form", { class: "filters", "aria-label": "Filter evaluations", onchange: () => load(), onsubmit: (e) => e.preventDefault() },
+  // The form editor is rebuilt only when the queue changes: a live event refreshes the lists, never a form being edited.
+  const editor = h("div");
+  const edit = () => {
+    const queue = state.queues.get(queueSel.value);
+    editor.replaceChildren(queue ? formEditor(ctx, queue) : h("p", { class: "hint", text: "Choose a queue above to edit its evaluation form." }));
+  };
+  const filters = agent ? "" : h("form", { class: "filters", "aria-label": "Filter evaluations", onchange: () => { load(); edit(); }, onsubmit: (e) => e.preventDefault() },
     h("label", {}, "Queue", queueSel));
-  main.replaceChildren(h("h1", { text: agent ? "My evaluations" : "Evaluations" }), filters, body);
+  main.replaceChildren(h("h1", { text: agent ? "My evaluations" : "Evaluations" }), filters, body, agent ? "" : editor);
+  if (!agent) edit();
 
   const table = (label, head, rows) => h("div", { class: "card flush" }, h("table", { "aria-label": label },
     h("thead", {}, h("tr", {}, head.map((t) => h("th", { scope: "col", text: t })))), h("tbody", {}, rows)));
