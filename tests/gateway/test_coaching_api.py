@@ -174,7 +174,7 @@ class TestReading:
         def seen(username: str) -> list[str]:
             async def read():
                 return await sessions.events_for(await sessions.store.get_user(username), cursor)
-            return [e.type for e in gw.call(read).events]
+            return [e.type for e in gw.call(read).events if e.interaction is not None]  # not the live figures the gateway publishes meanwhile
 
         assert seen("alice") == seen("sam") == ["interaction.evaluated"]
         assert seen("bob") == []
