@@ -114,9 +114,10 @@ class Summary(Model):
 
 
 def require_evaluator(actor: User, queue_id: str) -> None:
-    """The one check of who may evaluate (and edit the form of) a queue: its supervisors, and admins.
+    """Who may evaluate a queue's interactions and edit its form: its supervisors, and admins.
 
-    Kept to one function so configurable rights can take it over in one place.
+    Called from one place only, ``Coaching.require_evaluator`` in the service, which is where
+    configurable rights take it over; the rules below check state, never rights.
     """
     if actor.role is Role.AGENT:
         raise PermissionDenied(f"Only supervisors and admins of queue {queue_id} can evaluate; {actor.name} is an agent.")
@@ -125,8 +126,7 @@ def require_evaluator(actor: User, queue_id: str) -> None:
 
 
 def new_form(actor: User, queue_id: str, draft: FormDraft, previous: EvaluationForm | None, now: datetime) -> EvaluationForm:
-    """The next version of the queue's form; earlier versions stay as they were."""
-    require_evaluator(actor, queue_id)
+    """The next version of the queue's form; earlier versions stay as they were (who may save it: ``require_evaluator``)."""
     return EvaluationForm(queue_id=queue_id, version=(previous.version + 1) if previous else 1, questions=draft.questions, created_at=now, created_by=actor.id)
 
 
@@ -205,8 +205,10 @@ def _event(kind: str, ix: Interaction, evaluation: Evaluation, now: datetime, **
 
 
 def require_evaluable(ix: Interaction, actor: User) -> str:
-    """Rights before state (someone who may not evaluate never learns the state); returns the agent evaluated."""
-    require_evaluator(actor, ix.queue_id)
+    """Whether the interaction can be evaluated by ``actor`` now; returns the agent evaluated.
+
+    The caller checked the right first (someone who may not evaluate never learns the state).
+    """
     if ix.state is not State.COMPLETED:
         raise IllegalTransition(f"Interaction {ix.id} is still {ix.status.value}: only completed interactions are evaluated.")
     agent = agent_of(ix)

@@ -24,6 +24,10 @@ class Coaching:
     clock: Clock
     ids: Callable[[], str]
 
+    async def require_evaluator(self, actor: User, queue_id: str) -> None:
+        """The one check of who may evaluate a queue's interactions and edit its form: route it to the "evaluate" right here."""
+        coaching.require_evaluator(actor, queue_id)
+
     async def evaluation_form(self, actor: User, queue_id: str, version: int | None = None) -> EvaluationForm:
         """The queue's form (latest, or a given version) for its members: agents may read what they are evaluated on."""
         await self.store.get_queue(queue_id)
@@ -38,6 +42,7 @@ class Coaching:
     async def set_evaluation_form(self, actor: User, queue_id: str, draft: FormDraft) -> EvaluationForm:
         """Saves the next version of the queue's form; evaluations made on earlier versions keep theirs."""
         await self.store.get_queue(queue_id)
+        await self.require_evaluator(actor, queue_id)
         previous = await self.store.get_evaluation_form(queue_id)  # type: ignore[attr-defined]
         form = coaching.new_form(actor, queue_id, draft, previous, self.clock.now())
         await self.store.put_evaluation_form(form)  # type: ignore[attr-defined]
@@ -46,6 +51,7 @@ class Coaching:
     async def evaluate(self, actor: User, interaction_id: str, answers: dict[str, Any], notes: str = "") -> tuple[Event, Evaluation]:
         ix = await self.store.get_interaction(interaction_id)
         machine.require_access(ix, actor)  # outsiders learn nothing about it, not even whether it is completed
+        await self.require_evaluator(actor, ix.queue_id)  # the right before the state
         coaching.require_evaluable(ix, actor)
         form = await self.store.get_evaluation_form(ix.queue_id)  # type: ignore[attr-defined]
         new_id, now = self.ids(), self.clock.now()
@@ -56,6 +62,7 @@ class Coaching:
         current = await self.store.get_evaluation(evaluation_id)  # type: ignore[attr-defined]
         if not coaching.may_read(actor, current):
             raise NotFound(f"Evaluation {evaluation_id} does not exist.")  # others' evaluations are not theirs to know about
+        await self.require_evaluator(actor, current.queue_id)
         now, notes = self.clock.now(), None if notes is None else clean_text(notes)
         return await self.store.record_evaluation(  # type: ignore[attr-defined,no-any-return]
             current.interaction_id, lambda ix, latest: coaching.revise(ix, latest, actor=actor, answers=answers, notes=notes, now=now), evaluation_id)

@@ -60,11 +60,19 @@ class TestForm:
         v2 = coaching.new_form(sup, "sales", DRAFT, v1, NOW)
         assert (v1.version, v2.version, v2.created_by) == (1, 2, "s")
 
-    def test_agents_and_outsiders_cannot_set_a_form(self):
+    def test_supervisors_and_admins_of_the_queue_evaluate(self):
+        coaching.require_evaluator(User(id="s", username="s", name="Sam", role=Role.SUPERVISOR, queues=["sales"]), "sales")
+        coaching.require_evaluator(User(id="ad", username="ad", name="Ada", role=Role.ADMIN), "sales")
         with pytest.raises(PermissionDenied, match="is an agent"):
-            coaching.new_form(User(id="a", username="a", name="Al", queues=["sales"]), "sales", DRAFT, None, NOW)
+            coaching.require_evaluator(User(id="a", username="a", name="Al", queues=["sales"]), "sales")
         with pytest.raises(PermissionDenied, match="not a member of queue sales"):
-            coaching.new_form(User(id="s", username="s", name="Sam", role=Role.SUPERVISOR, queues=["billing"]), "sales", DRAFT, None, NOW)
+            coaching.require_evaluator(User(id="s", username="s", name="Sam", role=Role.SUPERVISOR, queues=["billing"]), "sales")
+
+    async def test_agents_cannot_set_a_form(self, world: World):
+        with pytest.raises(PermissionDenied, match="Alice is an agent"):
+            await world.sessions.set_evaluation_form(world.alice, "sales", DRAFT)
+        with pytest.raises(NotFound):
+            await world.sessions.evaluation_form(world.alice, "sales")
 
 
 class TestScore:
