@@ -110,7 +110,7 @@ class QueueSettings(Model):
     #: The provider number customers call or text to reach this queue (E.164); the caller ID of its outbound contacts.
     phone_number: str | None = Field(None, pattern=r"^\+[1-9]\d{6,14}$")
     small_tabs: list[str] = Field(default_factory=lambda: ["customer"])
-    large_tabs: list[str] = Field(default_factory=lambda: ["conversation", "activity", "notes"])
+    large_tabs: list[str] = Field(default_factory=lambda: ["conversation", "activity", "notes", "coaching"])
 
 
 Tag = Annotated[str, Field(min_length=1, max_length=64)]

@@ -186,6 +186,11 @@ class LiveStore:
         if event is not None:
             await self._wake()
         return event
+    async def record_evaluation(self, *args: Any, **kwargs: Any) -> tuple[Event, Any]:
+        """An evaluation commits an interaction's audit entry and event (``stores/sql/coaching.py``): wake the relay as for any change."""
+        result = await self.sql.record_evaluation(*args, **kwargs)
+        await self._wake()
+        return result  # type: ignore[no-any-return]
 
     async def _wake(self) -> None:
         """Tells the relay there is something to copy.  Best effort: the change is committed, and the

@@ -3,6 +3,7 @@
 import { api, blobUrl } from "./api.js";
 import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, slaState, when } from "./dom.js";
 import { can, noListening } from "./permissions.js";
+import { coachingTab } from "./coaching.js";
 import { callAudio, consultsMe, settle, threeWay } from "./phone.js";
 
 const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
@@ -117,7 +118,7 @@ export async function workspace(ctx, main, id) {
   let ix = await api("GET", `/api/interactions/${id}`);
   ctx.upsert(ix);
   const queue = state.queues.get(ix.queue_id) || (await api("GET", `/api/queues/${ix.queue_id}`).catch(() => null));
-  const settings = queue?.settings || { small_tabs: ["customer"], large_tabs: ["conversation", "activity", "notes"] };
+  const settings = queue?.settings || { small_tabs: ["customer"], large_tabs: ["conversation", "activity", "notes", "coaching"] };
   const quick = h("section", { class: "quick", "aria-label": "Quick details" });
   const details = h("section", { class: "details" });
   const controls = h("div", { class: "controls", role: "group", "aria-label": "Interaction controls" });
@@ -140,7 +141,9 @@ export async function workspace(ctx, main, id) {
   h("label", {}, "Disposition", h("input", { name: "disposition", placeholder: "e.g. refund" })), h("button", { type: "submit", text: "Save note" }));
 
   const small = { customer: details, history: h("div", { text: "Earlier interactions of this customer appear here." }) };
-  const large = { conversation: h("div", {}, conversation, reply, media), transcript: h("div", {}, media), activity: h("div", {}, feed), notes: h("div", {}, notes, noteForm) };
+  const coaching = coachingTab(ctx, ix);
+  const large = { conversation: h("div", {}, conversation, reply, media), transcript: h("div", {}, media), activity: h("div", {}, feed), notes: h("div", {}, notes, noteForm),
+    coaching: coaching.panel };
   const smallNames = settings.small_tabs.filter((n) => small[n]);
   if (!smallNames.includes("customer")) smallNames.unshift("customer");
   const largeNames = settings.large_tabs.filter((n) => large[n]);
@@ -182,6 +185,7 @@ export async function workspace(ctx, main, id) {
     reply.hidden = !(ix.state === "active" && ix.type === "messaging" && ix.assigned_to === state.me.id);
     renderControls();
     renderMedia();
+    coaching.update(ix);
   }
 
   // Re-rendered on every change; a control that had the focus (found again by its data-key) keeps it.
