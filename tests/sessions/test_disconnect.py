@@ -44,7 +44,8 @@ async def claimed(world: World, type_: CommType = CommType.CALL, subtype: Subtyp
 
 
 async def keep_claimed(world: World) -> None:
-    await world.sessions.configure_queue(world.admin, "sales", {"settings": QueueSettings(ring_time=15, wrap_up_limit=60, wrap_up_on_disconnect=False)})
+    queue = await world.sessions.configure_queue(world.admin, "sales", {"settings": {"wrap_up_on_disconnect": False}})
+    assert queue.settings.wrap_up_on_disconnect is False and QueueSettings().wrap_up_on_disconnect is True
 
 
 class TestCustomerHangsUpAClaimedContact:
