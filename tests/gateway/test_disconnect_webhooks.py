@@ -1,8 +1,10 @@
 """Disconnects reported by Twilio's signed voice status webhook: the customer hanging up a claimed call ends it for the agent."""
 
+# The fixtures are shared with the module imported below; its tests take them as arguments:
+# ruff: noqa: F811
 from __future__ import annotations
 
-from tests.channels.test_twilio import CUSTOMER, Twilio, agent_online, fake, twilio  # noqa: F401  (fixtures)
+from tests.channels.test_twilio import CUSTOMER, Twilio, agent_online, fake, twilio  # noqa: F401
 from tests.gateway.conftest import assert_error
 
 SUPPORT_NUMBER = "+15550002000"

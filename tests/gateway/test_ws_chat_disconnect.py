@@ -1,6 +1,8 @@
 """A chat's end over the /ws/chat protocol: the customer leaving is the customer's (and the agent is told), and the
 widget hears "ended" once however many events follow."""
 
+# The fixtures are shared with the module imported below; its tests take them as arguments:
+# ruff: noqa: F811
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +10,7 @@ import json
 
 import websockets
 
-from tests.gateway.test_ws_chat import agent, frame, server, start  # noqa: F401  (fixtures)
+from tests.gateway.test_ws_chat import agent, frame, server, start  # noqa: F401
 
 
 async def frames_until_typing(ws) -> list[dict]:
