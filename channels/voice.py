@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sessions.errors import AlreadyExists, DomainError
-from sessions.model import CommType, Customer, Interaction, State, Status, Subtype
+from sessions.errors import AlreadyExists, DomainError, IllegalTransition
+from sessions.model import CommType, Customer, Interaction, State, Subtype
 
 from .threads import CALL_OF, CALLS, CONSULT_CALLS, THREADS, thread_key
 from .twilio import TwilioContext, connect_twiml, derived_id, dial_twiml, need, say_twiml, voicemail_twiml
@@ -71,7 +71,8 @@ class VoiceChannel:
         return ix
 
     async def status(self, params: dict[str, str]) -> None:
-        """Call progress; a caller hanging up before anyone answered is an abandon (it counts for SLA)."""
+        """Call progress.  A final status ends the contact: before anyone answered it is an abandon (it counts for SLA);
+        on a claimed call it says who disconnected (the customer hanging up, the provider: busy, no answer, failed)."""
         call_sid, status = need(params, "CallSid"), need(params, "CallStatus")
         consulted = await self.ctx.threads.lookup(CONSULT_CALLS, call_sid)
         if consulted is not None:
@@ -84,11 +85,13 @@ class VoiceChannel:
             log.info("status %s for unknown call %s ignored", status, call_sid)
             return
         data = {"call_sid": call_sid, **({"duration": params["CallDuration"]} if params.get("CallDuration") else {})}
-        ix = (await self.ctx.sessions.provider_status(ix_id, kind="call_status", status=status, detail=f"Call {status}", **data)).interaction
+        await self.ctx.sessions.provider_status(ix_id, kind="call_status", status=status, detail=f"Call {status}", **data)
         if status in FINAL:
-            assert ix is not None
-            if ix.type is CommType.CALL and ix.status in (Status.OPEN, Status.PENDING) and ix.answered_at is None:
-                await self.ctx.sessions.abandon(ix_id)
+            try:
+                # Waiting: an abandon; claimed: wrap-up (or kept, per the queue); already ended or gone on by text: nothing.
+                await self.ctx.sessions.call_ended(ix_id, status)
+            except IllegalTransition as exc:
+                log.debug("call %s %s: %s", call_sid, status, exc)
 
     async def dial(self, ix: Interaction) -> Interaction:
         """Places an agent's outbound call; the customer, once answered, is bridged to the agent's stream."""

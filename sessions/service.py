@@ -16,6 +16,7 @@ from typing import Any
 from . import access, machine, routing
 from .clock import Clock, SystemClock
 from .coaching_service import Coaching
+from .disconnects import Disconnects
 from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, PermissionDenied
 from .events import Cursor, Event, EventPage
 from .floor import Floor, TallyCache
@@ -52,7 +53,7 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Sessions(Coaching, Inbox, Floor, Rights):
+class Sessions(Coaching, Inbox, Floor, Rights, Disconnects):
     """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's."""
 
     def __init__(self, store: Store, clock: Clock | None = None, ids: Callable[[], str] = new_id) -> None:

@@ -5,6 +5,7 @@ import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, sl
 import { can, noListening } from "./permissions.js";
 import { coachingTab } from "./coaching.js";
 import { callAudio, consultsMe, settle, threeWay } from "./phone.js";
+import { customerGone, disconnectNotice, lockComposer } from "./disconnect.js";
 
 const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
 const STATUSES = [["", "All statuses"], ["open", "Open"], ["pending", "Offered"], ["claimed", "Claimed"], ["wrap_up", "Wrap-up"]];
@@ -170,7 +171,7 @@ export async function workspace(ctx, main, id) {
     quick.replaceChildren(channelIcon(ix), h("h1", { text: customerName(ix.customer) }), h("dl", {},
       ...[["Status", label(ix.state === "completed" ? (ix.abandoned_at ? "abandoned" : "completed") : ix.status)], ["Queue", inQueue?.name || ix.queue_id],
         ["Channel", `${ix.type}/${ix.subtype}`], ["Age", duration(ageOf(ix, now))], ["SLA", sla], ["Agent", ix.assigned_to ? ctx.person(ix.assigned_to) : "—"]]
-        .map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v })))));
+        .map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v })))), ...[disconnectNotice(ix)].filter(Boolean));
     const c = ix.customer;
     details.replaceChildren(h("h2", { text: "Customer" }), h("dl", {}, ...[["Name", c.name], ["Phone", c.phone], ["Email", c.email], ...Object.entries(c.attributes || {})]
       .map(([k, v]) => [h("dt", { text: k }), h("dd", { text: v || "—" })]).flat()),
@@ -183,6 +184,7 @@ export async function workspace(ctx, main, id) {
     feed.replaceChildren(...ix.activity.slice().reverse().map((a) => h("li", {}, a.detail, h("span", { class: "meta", text: `${when(a.at)} · ${a.by}` }))));
     notes.replaceChildren(...(ix.notes.length ? ix.notes.map((n) => h("p", {}, n.body, h("span", { class: "meta", text: ` — ${n.author}, ${when(n.at)}` }))) : [h("p", { class: "empty", text: "No notes." })]));
     reply.hidden = !(ix.state === "active" && ix.type === "messaging" && ix.assigned_to === state.me.id);
+    lockComposer(reply, ix);
     renderControls();
     renderMedia();
     coaching.update(ix);
@@ -198,13 +200,13 @@ export async function workspace(ctx, main, id) {
     if (ix.state === "active") {
       if (ix.status === "open" || (ix.status === "pending" && ix.offered_to === state.me.id)) items.push(button("Claim", () => ctx.act("claim", ix.id, {}), "primary"));
       if (ix.status === "pending" && ix.offered_to === state.me.id) items.push(button("Decline", () => ctx.act("decline", ix.id, {})));
-      const audio = callAudio(ctx, ix, renderControls);
+      const audio = customerGone(ix) ? null : callAudio(ctx, ix, renderControls);
       if (audio) items.push(audio);
       if (ix.status === "claimed" && mineOrSup) {
         if (ix.consult) {
           items.push(consulting());
         } else {
-          items.push(transferForm(), switchForm(),
+          items.push(...(customerGone(ix) ? [] : [transferForm()]), switchForm(),
             button("End · resolved", () => ctx.act("end", ix.id, { outcome: "resolved" }), "primary"),
             button("End · unresolved", () => ctx.act("end", ix.id, { outcome: "unresolved" }), "danger"));
         }
