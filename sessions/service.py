@@ -41,13 +41,14 @@ from .model import (
 from .routing import Arrival, RoutingConfig
 from .stores.base import Store
 from .text import clean_text
+from .transcripts import LiveTranscripts
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Sessions(Floor):
+class Sessions(Floor, LiveTranscripts):
     """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's."""
 
     def __init__(self, store: Store, clock: Clock | None = None, ids: Callable[[], str] = new_id) -> None:
