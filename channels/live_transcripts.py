@@ -23,6 +23,7 @@ from datetime import datetime
 
 from sessions.errors import IllegalTransition
 from sessions.model import Speaker, TranscriptSegment
+from sessions.text import clean_text
 
 from .threads import CALLS
 from .twilio import TwilioContext, need
@@ -49,7 +50,7 @@ def _segment(params: dict[str, str], sid: str, now: datetime) -> TranscriptSegme
         raise ValueError("TranscriptionData is not JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("transcript", ""), str):
         raise ValueError("TranscriptionData has no transcript")
-    text = data.get("transcript", "").strip()
+    text = clean_text(data.get("transcript", "")).strip()  # never refused for what was said: cleaned and truncated as texts are
     if not text:
         return None
     sequence = need(params, "SequenceId")

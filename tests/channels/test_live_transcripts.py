@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree
 
+from sessions.text import MAX_TEXT, TRUNCATION_MARKER
 from tests.channels.test_twilio import CUSTOMER, PUBLIC, SALES_NUMBER, SID, Twilio, agent_online, fake, twilio  # noqa: F401 (fixtures)
 from tests.gateway.conftest import assert_error
 from tests.gateway.test_ws_agent import receive, token_of
@@ -128,6 +129,12 @@ class TestCallbacks:
         done = twilio.gw.client.get(f"/api/interactions/{ix['id']}", headers=alice).json()
         assert done["state"] == "completed" and done["completed_by"] == "alice"
         assert [(s["sequence"], s["text"]) for s in done["live_transcript"]] == [(2, "second"), (3, "third"), (4, "fourth"), (5, "fifth")]
+
+    def test_what_was_said_is_cleaned_and_truncated_never_refused(self, twilio: Twilio):
+        ix, alice = claimed_call(twilio)
+        for n, text in ((1, "Call me\x00 back\x07 please"), (2, "z" * 20_000)):
+            assert twilio.post("transcription", utterance(n, text)).status_code == 204
+        assert live(twilio, ix, alice) == [("customer", "Call me back please"), ("customer", "z" * (MAX_TEXT - len(TRUNCATION_MARKER)) + TRUNCATION_MARKER)]
 
     def test_partial_results_are_ignored(self, twilio: Twilio):
         ix, alice = claimed_call(twilio)

@@ -14,7 +14,7 @@ export function liveTranscript() {
   let shown = null;
   function update(ix) {
     const segments = ix.live_transcript || [];
-    const key = `${ix.state}|${segments.map((s) => s.id).join(",")}`;
+    const key = `${ix.state}|${ix.type}|${segments.map((s) => s.id).join(",")}`;
     if (key === shown) return;  // other changes (status, notes) leave the transcript and its scroll position alone
     shown = key;
     const following = list.scrollHeight - list.scrollTop - list.clientHeight < 24;
@@ -22,7 +22,7 @@ export function liveTranscript() {
       ? segments.map((s) => h("li", { class: s.speaker === "customer" ? "inbound" : "outbound", "data-sequence": s.sequence },
         h("strong", { text: s.speaker === "customer" ? "Customer: " : "Agent: " }), s.text,
         h("span", { class: "meta", text: time(s.at) })))
-      : [h("li", { class: "empty", text: ix.state === "active" ? "Nothing transcribed yet: what is said on the call appears here." : "No live transcript." })]));
+      : [h("li", { class: "empty", text: ix.state === "active" && ix.type === "call" ? "Nothing transcribed yet: what is said on the call appears here." : "No live transcript." })]));
     if (following) list.scrollTop = list.scrollHeight;  // keep up with the call, unless the agent scrolled back to read
   }
   return { element: list, update };
