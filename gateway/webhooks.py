@@ -7,6 +7,9 @@ delivers at least once, so each request has a dedupe key: the
 ``I-Twilio-Idempotency-Token`` header where present, else the SID plus the
 event.  The first answer is remembered and replayed for retries; the
 channels' own derived ids make even a concurrent duplicate a no-op.
+``transcription`` serves two products on one path: a voicemail's recording
+transcription, and a live call's Real-Time Transcription (its callbacks carry
+``TranscriptionEvent``; deduplicated on TranscriptionSid + event + SequenceId).
 
 A signed request is never refused for what the customer wrote: texts and
 transcriptions are kept as ``sessions.text.clean_text`` leaves them (control
