@@ -14,6 +14,8 @@ from .twilio_rest import ProviderError
 
 log = logging.getLogger("channels.voice")
 
+#: Voicemail transcriptions and live-call transcription callbacks (told apart by ``TranscriptionEvent``).
+TRANSCRIPTION_PATH = "/webhooks/twilio/transcription"
 #: Statuses after which the call is over.
 FINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 NOT_IN_SERVICE = "Sorry, this number is not in service."
@@ -26,11 +28,12 @@ class VoiceChannel:
         self.ctx = ctx
 
     async def twiml_for(self, ix: Interaction) -> str:
+        queue = await self.ctx.sessions.store.get_queue(ix.queue_id)
+        transcription = self.ctx.url(TRANSCRIPTION_PATH) if queue.settings.transcription else None
         if ix.type is CommType.VOICEMAIL:
-            queue = await self.ctx.sessions.store.get_queue(ix.queue_id)
-            transcription = self.ctx.url("/webhooks/twilio/transcription") if queue.settings.transcription else None
             return voicemail_twiml(queue.settings.voicemail_greeting, self.ctx.url("/webhooks/twilio/recording"), transcription)
-        return connect_twiml(ix, self.ctx.media_url)
+        # The queue's transcription setting also covers live calls: Twilio's Real-Time Transcription, same callback path.
+        return connect_twiml(ix, self.ctx.media_url, transcription_url=transcription)
 
     async def inbound(self, params: dict[str, str]) -> str:
         """The call arrives: store it (routed), then tell Twilio what to do with the caller."""
@@ -99,7 +102,7 @@ class VoiceChannel:
             raise ProviderError("Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN): the call cannot be placed.", "not_configured")
         if not ix.customer.phone or not ix.to_address:
             raise ProviderError("An outbound call needs the customer's phone and the queue's phone number.", "no_number")
-        twiml = connect_twiml(ix, self.ctx.media_url)
+        twiml = await self.twiml_for(ix)
         sent = await self.ctx.rest.create_call(to=ix.customer.phone, from_=ix.to_address, twiml=twiml, status_callback=self.ctx.url("/webhooks/twilio/voice/status"))
         await self.ctx.threads.link(CALLS, sent.sid, ix.id)
         await self.ctx.threads.link(CALL_OF, ix.id, sent.sid)

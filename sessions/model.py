@@ -239,6 +239,26 @@ class Transcript(Model):
     recording_id: str | None = None
 
 
+class Speaker(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+
+
+class TranscriptSegment(Model):
+    """One final utterance of a live call's real-time transcription (``sessions/transcripts.py`` keeps them in order)."""
+
+    #: ``<transcription id>:<sequence>``: a redelivered utterance derives the same id.
+    id: str
+    #: The provider's transcription session (one per ``<Start><Transcription>``); sequences count within it.
+    transcription_id: str
+    sequence: int = Field(ge=0)
+    speaker: Speaker
+    text: str = Field(max_length=10_000)
+    #: When it was said, as the provider reports it.
+    at: datetime
+    confidence: float | None = None
+
+
 class ActivityEntry(Model):
     at: datetime
     kind: str
@@ -311,6 +331,8 @@ class Interaction(Model):
     notes: list[Note] = Field(default_factory=list)
     recordings: list[Recording] = Field(default_factory=list)
     transcripts: list[Transcript] = Field(default_factory=list)
+    #: The live call's transcript, final utterances in the order they were spoken.
+    live_transcript: list[TranscriptSegment] = Field(default_factory=list)
     activity: list[ActivityEntry] = Field(default_factory=list)
     channel_history: list[ChannelChange] = Field(default_factory=list)
 

@@ -47,13 +47,14 @@ from .rights import Rights
 from .routing import Arrival, RoutingConfig
 from .stores.base import Store
 from .text import clean_text
+from .transcripts import LiveTranscripts
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Sessions(Coaching, Inbox, Floor, Rights, Disconnects):
+class Sessions(Coaching, Inbox, Floor, Rights, Disconnects, LiveTranscripts):
     """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's."""
 
     def __init__(self, store: Store, clock: Clock | None = None, ids: Callable[[], str] = new_id) -> None:

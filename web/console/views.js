@@ -6,6 +6,7 @@ import { can, noListening } from "./permissions.js";
 import { coachingTab } from "./coaching.js";
 import { callAudio, consultsMe, settle, threeWay } from "./phone.js";
 import { customerGone, disconnectNotice, lockComposer } from "./disconnect.js";
+import { liveTranscript, wantsTranscript } from "./transcript.js";
 
 const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
 const STATUSES = [["", "All statuses"], ["open", "Open"], ["pending", "Offered"], ["claimed", "Claimed"], ["wrap_up", "Wrap-up"]];
@@ -143,11 +144,14 @@ export async function workspace(ctx, main, id) {
 
   const small = { customer: details, history: h("div", { text: "Earlier interactions of this customer appear here." }) };
   const coaching = coachingTab(ctx, ix);
-  const large = { conversation: h("div", {}, conversation, reply, media), transcript: h("div", {}, media), activity: h("div", {}, feed), notes: h("div", {}, notes, noteForm),
+  const transcript = liveTranscript();
+  const large = { conversation: h("div", {}, conversation, reply), transcript: h("div", {}, transcript.element), activity: h("div", {}, feed), notes: h("div", {}, notes, noteForm),
     coaching: coaching.panel };
   const smallNames = settings.small_tabs.filter((n) => small[n]);
   if (!smallNames.includes("customer")) smallNames.unshift("customer");
   const largeNames = settings.large_tabs.filter((n) => large[n]);
+  if (wantsTranscript(ix, settings) && !largeNames.includes("transcript")) largeNames.push(...(largeNames.length ? [] : ["conversation"]), "transcript");
+  (largeNames.includes("transcript") ? large.transcript : large.conversation).append(media);  // recordings: with the transcript when it is shown
   main.replaceChildren(quick, h("div", { class: "workspace" },
     h("aside", { class: "card", "aria-label": "Details" }, tabs(smallNames, smallNames.map((n) => small[n]))),
     h("section", {}, h("div", { class: "card" }, h("h2", { text: "Controls" }), controls),
@@ -188,6 +192,7 @@ export async function workspace(ctx, main, id) {
     renderControls();
     renderMedia();
     coaching.update(ix);
+    transcript.update(ix);
   }
 
   // Re-rendered on every change; a control that had the focus (found again by its data-key) keeps it.
