@@ -15,6 +15,7 @@ from typing import Any
 
 from . import access, machine, routing
 from .clock import Clock, SystemClock
+from .customer_book import CustomerBook
 from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, PermissionDenied
 from .events import Cursor, Event, EventPage
 from .floor import Floor, TallyCache
@@ -47,7 +48,7 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Sessions(Floor):
+class Sessions(CustomerBook, Floor):
     """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's."""
 
     def __init__(self, store: Store, clock: Clock | None = None, ids: Callable[[], str] = new_id) -> None:
@@ -158,13 +159,13 @@ class Sessions(Floor):
             id=id or self.ids(), queue=queue, direction=direction, type=type, subtype=subtype, now=self.clock.now(),
             actor=actor, customer=customer, tags=tags, subject=subject,
         )
-        return await self.store.insert(change, self.clock.now())
+        return await self.store.insert(await self.linked(change), self.clock.now())
 
     async def clone(self, actor: User, interaction_id: str) -> Event:
         parent = await self.store.get_interaction(interaction_id)
         queue = await self.store.get_queue(parent.queue_id)
         change = machine.clone(parent, id=self.ids(), queue=queue, actor=actor, now=self.clock.now())
-        return await self.store.insert(change, self.clock.now())
+        return await self.store.insert(await self.linked(change, parent.customer.id), self.clock.now())
 
     async def offer(self, interaction_id: str, user_id: str) -> Event:
         user = await self.store.get_user(user_id)
@@ -277,7 +278,9 @@ class Sessions(Floor):
         return await self._update(interaction_id, lambda ix: machine.complete(ix, actor=actor, now=self.clock.now()))
 
     async def edit(self, actor: User, interaction_id: str, changes: dict[str, Any]) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.edit(ix, actor=actor, changes=changes, now=self.clock.now()))
+        previous = (await self.store.get_interaction(interaction_id)).customer.id
+        event = await self._update(interaction_id, lambda ix: machine.edit(ix, actor=actor, changes=changes, now=self.clock.now()))
+        return await self.relink(actor, event, previous) if "customer" in changes else event
 
     async def abandon(self, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.abandon(ix, now=self.clock.now()))
@@ -344,7 +347,7 @@ class Sessions(Floor):
             data["voicemail"] = f"no agent of queue {queue.id} is available"
         change = machine.create(id=id or self.ids(), queue=queue, direction=Direction.INBOUND, type=type, subtype=subtype, now=now, customer=customer,
                                 tags=decision.tags, to_address=to_address, routing=data, parent_id=parent_id)
-        event = await self.store.insert(change, now)
+        event = await self.store.insert(await self.linked(change), now)
         await self.store.map_set("routed", f"{decision.kind}:{decision.target}", repr(now.timestamp()))
         if decision.kind == "user":
             try:
