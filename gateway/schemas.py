@@ -220,3 +220,16 @@ class SessionDescription(BaseModel):
 
 class Toggle(Body):
     on: bool
+
+
+class CustomerSearch(Body):
+    """``GET /api/customers`` parameters."""
+
+    q: Annotated[str, Field(min_length=1, max_length=200, description="Start of a name, phone number (with or without +) or email, any case")]
+    limit: Annotated[int, Field(ge=1, le=50)] = 20
+
+
+class MergeBody(Body):
+    """``POST /api/interactions/{id}/merge``: the interaction of the same customer to merge into this one (it is completed, linked here)."""
+
+    from_: Annotated[str, Field(alias="from", min_length=1, max_length=64, description="Id of the interaction merged into this one")]

@@ -11,8 +11,9 @@ Refused (nothing changes):
 
 * merging an interaction into itself, or across different customers (422 ``invalid``);
 * when either is completed, or either is in a warm-transfer consult (409 ``illegal_transition``);
-* when the other is a call someone is on (claimed or ringing): completing it would leave a live line
-  behind, so end the call first or merge the other way (409);
+* when the other is a call still on the line (waiting, ringing or claimed; only a wrapped-up call
+  may go): completing it would leave the caller connected to nobody, so end the call first or merge
+  the other way (409);
 * by anyone who may not handle both: the survivor's handler (its agent, or a supervisor of its
   queue); the other's too if someone holds it, or, while it waits unassigned, anyone who may see it.
 """
@@ -58,8 +59,8 @@ def check(survivor: Interaction, other: Interaction, actor: User | None) -> None
     if survivor.customer.id is None or survivor.customer.id != other.customer.id:
         raise InvalidCommand(f"Interactions {survivor.id} and {other.id} belong to different customers "
                              f"({survivor.customer.id or 'none'} and {other.customer.id or 'none'}); only one customer's interactions merge.")
-    if other.type is CommType.CALL and other.status in (Status.CLAIMED, Status.PENDING):
-        raise IllegalTransition(f"Cannot merge call {other.id} away while it is {other.status.value}: end the call first, or merge into it instead.")
+    if other.type is CommType.CALL and other.status is not Status.WRAP_UP:
+        raise IllegalTransition(f"Cannot merge call {other.id} away while the caller is on the line ({other.status.value}): end the call first, or merge into it instead.")
     require_handler(survivor, actor, "merge into")
     if other.assigned_to is not None:
         require_handler(other, actor, "merge")

@@ -94,10 +94,15 @@ async def test_refusals_change_nothing(pair):
 async def test_completed_ones_and_live_calls_are_refused(pair):
     world, chat, text = pair
     s = world.sessions
+    waiting = await contact(world, Subtype.PHONE)
+    with pytest.raises(IllegalTransition, match="end the call first"):
+        await s.merge(world.alice, chat, waiting)  # the caller is on hold in the queue
     call = await contact(world, Subtype.PHONE)
     await s.claim(world.bob, call)
     with pytest.raises(IllegalTransition, match="end the call first"):
         await s.merge(world.supervisor, chat, call)
+    await s.end(world.bob, call, Outcome.RESOLVED)
+    assert (await s.merge(world.supervisor, chat, call)).interaction.id == chat, "a wrapped-up call may go"
     await s.merge(world.alice, chat, text)
     with pytest.raises(IllegalTransition, match="completed"):
         await s.merge(world.alice, chat, text)
