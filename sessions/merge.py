@@ -80,7 +80,8 @@ def merge(survivor: Interaction, other: Interaction, *, actor: User | None, now:
     kept.channel_history = sorted([*survivor.channel_history, *other.channel_history], key=lambda c: c.at)
     kept.tags = list(dict.fromkeys([*survivor.tags, *other.tags]))
     # The other's feed joins in time order, each entry saying where it came from.
-    moved = [e.model_copy(update={"data": {**e.data, "from_interaction": other.id}}) for e in other.activity]
+    moved = [e.model_copy(update={"detail": f"{e.detail} (in merged interaction {other.id})", "data": {**e.data, "from_interaction": other.id}})
+             for e in other.activity]
     kept.activity = sorted([*survivor.activity, *moved], key=lambda e: e.at)
     data = {"survivor": survivor.id, "from": other.id, "by": by}
     kept.activity.append(ActivityEntry(at=now, kind="merged", by=by, detail=f"Interaction {other.id} merged into this one by {who}", data=data))

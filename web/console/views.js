@@ -3,6 +3,8 @@
 import { api, blobUrl } from "./api.js";
 import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, slaState, when } from "./dom.js";
 import { callAudio, consultsMe, settle, threeWay } from "./phone.js";
+import { customerHistory } from "./customer.js";
+import { mergeAction } from "./merge.js";
 
 const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
 const STATUSES = [["", "All statuses"], ["open", "Open"], ["pending", "Offered"], ["claimed", "Claimed"], ["wrap_up", "Wrap-up"]];
@@ -138,7 +140,8 @@ export async function workspace(ctx, main, id) {
   } }, h("textarea", { name: "body", rows: 2, "aria-label": "Note", placeholder: "Add a note…" }),
   h("label", {}, "Disposition", h("input", { name: "disposition", placeholder: "e.g. refund" })), h("button", { type: "submit", text: "Save note" }));
 
-  const small = { customer: details, history: h("div", { text: "Earlier interactions of this customer appear here." }) };
+  const histories = [customerHistory(), customerHistory()];  // in the customer tab, and the history tab where a queue shows it
+  const small = { customer: h("div", {}, details, histories[0].section), history: histories[1].section };
   const large = { conversation: h("div", {}, conversation, reply, media), transcript: h("div", {}, media), activity: h("div", {}, feed), notes: h("div", {}, notes, noteForm) };
   const smallNames = settings.small_tabs.filter((n) => small[n]);
   if (!smallNames.includes("customer")) smallNames.unshift("customer");
@@ -181,6 +184,7 @@ export async function workspace(ctx, main, id) {
     reply.hidden = !(ix.state === "active" && ix.type === "messaging" && ix.assigned_to === state.me.id);
     renderControls();
     renderMedia();
+    histories.forEach((x) => x.show(ix));
   }
 
   // Re-rendered on every change; a control that had the focus (found again by its data-key) keeps it.
@@ -204,6 +208,7 @@ export async function workspace(ctx, main, id) {
             button("End · unresolved", () => ctx.act("end", ix.id, { outcome: "unresolved" }), "danger"));
         }
       }
+      if (mineOrSup) items.push(mergeAction(ctx, ix, renderControls));
       if (ix.status === "wrap_up" && mineOrSup) {
         items.push(h("p", { text: "Wrap-up: add a disposition and notes, then complete." }), button("Complete", () => ctx.act("complete", ix.id, {}), "primary"));
       }
