@@ -75,7 +75,7 @@ def test_customer_history_and_merge(server: GatewayProcess, browser: Browser):
     expect(conversation).to_contain_text("Hello again")
     page.get_by_role("tab", name="activity").click()
     expect(page.get_by_role("list", name="Activity feed")).to_contain_text(f"Interaction {duplicate} merged into this one by Alice Agent")
-    expect(history.get_by_role("listitem").filter(has_text="merged")).to_have_count(1)
+    expect(history.get_by_role("listitem").filter(has_text="merged into this one")).to_have_count(1)
     expect(page.get_by_role("form", name="Merge")).to_have_count(0)  # nothing else to merge
     page.screenshot(path=str(DOCS / "customer-history-merge.png"))
 

@@ -23,7 +23,7 @@ export function customerInteractions(ix) {
   return promise;
 }
 
-const outcome = (s) => (s.merged_into ? "merged into another" : s.state === "completed" ? `completed${s.outcome ? " · " + s.outcome : ""}` : label(s.status));
+const outcome = (s, ix) => (s.merged_into ? (s.merged_into === ix.id ? "merged into this one" : "merged into another") : s.state === "completed" ? `completed${s.outcome ? " · " + s.outcome : ""}` : label(s.status));
 
 // The "Earlier interactions" section; call show(ix) whenever the open interaction changes.
 export function customerHistory() {
@@ -40,7 +40,7 @@ export function customerHistory() {
     const others = (items || []).filter((s) => s.id !== ix.id);
     list.replaceChildren(...(others.length ? others.map((s) => h("li", {}, channelIcon(s), " ",
       h("a", { href: `#/ix/${s.id}`, text: `${when(s.created_at)} · ${s.queue_id}` }),
-      h("span", { class: "meta", text: ` ${outcome(s)}${s.subject ? " · " + s.subject : ""}` })))
+      h("span", { class: "meta", text: ` ${outcome(s, ix)}${s.subject ? " · " + s.subject : ""}` })))
       : [h("li", { class: "empty", text: "No earlier interactions." })]));
   }
   return { section, show };
