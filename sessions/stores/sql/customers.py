@@ -19,8 +19,8 @@ from sqlalchemy import Column, Index, Select, String, Table, exists, func, inser
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ...errors import ConcurrentUpdate, NotFound
 from ...customers import EMAIL, PHONE, CustomerProfile, identities
+from ...errors import ConcurrentUpdate, NotFound
 from ...model import Interaction
 from . import schema as t
 from .engine import Database

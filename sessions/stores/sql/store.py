@@ -21,9 +21,9 @@ from ...model import Interaction, Queue, State, User
 from ..base import BaseStore
 from . import schema as t
 from .columns import interaction_row, tag_rows
+from .customers import CustomerStore
 from .engine import Database
 from .history import History
-from .customers import CustomerStore
 from .kv import KeyValues
 from .log import EventLog
 from .queries import Queries
