@@ -6,10 +6,12 @@ import asyncio
 
 import pytest
 
+from sessions import Sessions
 from sessions.errors import IllegalTransition, InvalidCommand, NotFound, PermissionDenied
-from sessions.model import CommType, Customer, Direction, Interaction, Outcome, Recording, State, Status, Subtype, Transcript
+from sessions.model import CommType, Customer, Direction, Interaction, Outcome, Queue, Recording, Role, State, Status, Subtype, Transcript, User
 from sessions.routing import RoutingConfig
 from tests.conftest import World
+from tests.sessions.test_live import Processes, db_url, follow, two  # noqa: F401 (fixtures)
 
 PAT = Customer(name="Pat", phone="+14155550100", email="pat@example.org")
 
@@ -187,3 +189,19 @@ async def test_two_racing_merges_of_one_interaction_one_wins(pair):
     survivor = await world.sessions.store.get_interaction(chat)
     assert [m.body for m in survivor.messages].count("2 text: are you there?") == 1
     assert [e.kind for e in survivor.activity].count("merged") == 1
+
+
+async def test_through_the_live_layer_both_events_reach_another_process_in_order(two: Processes):  # noqa: F811 (the fixture)
+    """With Redis (several processes): customers resolve through the record, and the merge's two events are relayed together."""
+    admin = User(id="u-admin", username="admin", name="Admin", role=Role.ADMIN)
+    await two.a.put_user(admin)
+    s = Sessions(two.a)
+    await s.create_queue(admin, Queue(id="sales", name="Sales"))
+    ids = [(await s.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=sub, customer=PAT)).interaction.id
+           for sub in (Subtype.CHAT, Subtype.TEXT)]
+    await s.claim(admin, ids[0])
+    after = await two.b.last_cursor() or "0"
+    kept = await s.merge(admin, ids[0], ids[1])
+    got = await follow(two.b, after, 2)
+    assert [(e.type, e.interaction.id) for e in got] == [("interaction.merged", ids[0]), ("interaction.completed", ids[1])]
+    assert got[0].id == kept.id
