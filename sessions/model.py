@@ -192,6 +192,8 @@ class User(Model):
 
 
 class Customer(Model):
+    #: The customer profile this contact belongs to (sessions/customers.py), set when the interaction is created.
+    id: str | None = Field(None, max_length=64)
     name: str | None = Field(None, max_length=200)
     phone: str | None = Field(None, max_length=32)
     email: str | None = Field(None, max_length=254)
@@ -327,6 +329,8 @@ class Interaction(Model):
     consult: Consult | None = None
     #: Set when the contact ended (who disconnected and why); cleared when it goes on on another channel.
     disconnect: Disconnect | None = None
+    #: Set when this interaction was merged into another of the same customer (sessions/merge.py) and completed.
+    merged_into: str | None = None
     messages: list[Message] = Field(default_factory=list)
     notes: list[Note] = Field(default_factory=list)
     recordings: list[Recording] = Field(default_factory=list)

@@ -171,6 +171,11 @@ class LiveStore:
         await self._wake()
         return event
 
+    async def update_pair(self, first_id: str, second_id: str, decide: Callable[[Interaction, Interaction], tuple[Change, Change]], at: datetime) -> tuple[Event, Event]:
+        events = await self.sql.update_pair(first_id, second_id, decide, at)
+        await self._wake()
+        return events
+
     async def publish(self, event: Event) -> Event:
         stored = await self.sql.publish(event)
         await self._wake()

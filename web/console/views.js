@@ -7,6 +7,8 @@ import { coachingTab } from "./coaching.js";
 import { callAudio, consultsMe, settle, threeWay } from "./phone.js";
 import { customerGone, disconnectNotice, lockComposer } from "./disconnect.js";
 import { liveTranscript, wantsTranscript } from "./transcript.js";
+import { customerHistory } from "./customer.js";
+import { mergeAction } from "./merge.js";
 
 const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
 const STATUSES = [["", "All statuses"], ["open", "Open"], ["pending", "Offered"], ["claimed", "Claimed"], ["wrap_up", "Wrap-up"]];
@@ -142,7 +144,8 @@ export async function workspace(ctx, main, id) {
   } }, h("textarea", { name: "body", rows: 2, "aria-label": "Note", placeholder: "Add a note…" }),
   h("label", {}, "Disposition", h("input", { name: "disposition", placeholder: "e.g. refund" })), h("button", { type: "submit", text: "Save note" }));
 
-  const small = { customer: details, history: h("div", { text: "Earlier interactions of this customer appear here." }) };
+  const histories = [customerHistory(), customerHistory()];  // in the customer tab, and the history tab where a queue shows it
+  const small = { customer: h("div", {}, details, histories[0].section), history: histories[1].section };
   const coaching = coachingTab(ctx, ix);
   const transcript = liveTranscript();
   const large = { conversation: h("div", {}, conversation, reply), transcript: h("div", {}, transcript.element), activity: h("div", {}, feed), notes: h("div", {}, notes, noteForm),
@@ -193,6 +196,7 @@ export async function workspace(ctx, main, id) {
     renderMedia();
     coaching.update(ix);
     transcript.update(ix);
+    histories.forEach((x) => x.show(ix));
   }
 
   // Re-rendered on every change; a control that had the focus (found again by its data-key) keeps it.
@@ -216,6 +220,7 @@ export async function workspace(ctx, main, id) {
             button("End · unresolved", () => ctx.act("end", ix.id, { outcome: "unresolved" }), "danger"));
         }
       }
+      if (mineOrSup) items.push(mergeAction(ctx, ix, renderControls));
       if (ix.status === "wrap_up" && mineOrSup) {
         items.push(h("p", { text: "Wrap-up: add a disposition and notes, then complete." }), button("Complete", () => ctx.act("complete", ix.id, {}), "primary"));
       }
