@@ -80,6 +80,6 @@ def test_a_customer_id_sent_back_is_ignored_the_profile_link_follows_phone_and_e
     gw.queue("sales")
     agent = gw.agent("ann", ["sales"])
     ix = gw.inbound("sales")
-    r = gw.client.patch(f"/api/interactions/{ix['id']}", json={"customer": {"id": "someone-else", "name": "Carla"}}, headers=agent)
+    r = gw.client.patch(f"/api/interactions/{ix['id']}", json={"customer": {"id": "someone-else", "name": "Carla Diaz"}}, headers=agent)
     assert r.status_code == 200, r.text
     assert r.json()["customer"]["id"] == ix["customer"]["id"] is not None
