@@ -90,10 +90,10 @@ def reachable(contact: Contact) -> list[Channel]:
 
 
 def require(contact: Contact, type: CommType, subtype: Subtype, action: str) -> None:
-    """Refuses (422) ``action`` when the channel cannot reach the customer, saying why."""
+    """Refuses (422) ``action`` ("switch interaction X to text message") when the channel cannot reach the customer, saying why."""
     reason = why_not(contact, type, subtype)
     if reason is not None:
-        raise InvalidCommand(f"Cannot {action} by {label((type, subtype))}: {reason}.")
+        raise InvalidCommand(f"Cannot {action}: {reason}.")
 
 
 def follow_up(parent: Interaction, contact: Contact) -> Channel:
@@ -108,7 +108,8 @@ def follow_up(parent: Interaction, contact: Contact) -> Channel:
         channel = TEXT
     else:
         channel = (parent.type, parent.subtype)
-    require(Contact(queue_id=contact.queue_id, phone=contact.phone, number=contact.number, chat=False), *channel, f"follow up interaction {parent.id}")
+    require(Contact(queue_id=contact.queue_id, phone=contact.phone, number=contact.number, chat=False), *channel,
+            f"follow up interaction {parent.id} by {label(channel)}")
     return channel
 
 
