@@ -13,8 +13,12 @@ from typing import Any
 
 from starlette.testclient import WebSocketTestSession
 
-from tests.channels.test_twilio import CUSTOMER, SALES_NUMBER, Twilio, agent_online, fake, twilio  # noqa: F401 (fixtures)
+from tests.channels import test_twilio
+from tests.channels.test_twilio import CUSTOMER, SALES_NUMBER, Twilio, agent_online
 from tests.gateway.conftest import Gateway, assert_error
+
+#: The gateway wired to the fake Twilio, as the Twilio channel tests use it (queue sales answers on SALES_NUMBER).
+fake, twilio = test_twilio.fake, test_twilio.twilio
 
 
 def frame(ws: WebSocketTestSession, type_: str) -> dict[str, Any]:
