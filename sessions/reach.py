@@ -14,7 +14,7 @@ anything is stored or sent, and says what is missing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import InvalidCommand
 from .model import CommType, Interaction, Queue, Subtype
@@ -108,16 +108,16 @@ def follow_up(parent: Interaction, contact: Contact) -> Channel:
         channel = TEXT
     else:
         channel = (parent.type, parent.subtype)
-    require(Contact(queue_id=contact.queue_id, phone=contact.phone, number=contact.number, chat=False), *channel,
-            f"follow up interaction {parent.id} by {label(channel)}")
+    require(replace(contact, chat=False), *channel, f"follow up interaction {parent.id} by {label(channel)}")
     return channel
 
 
 def require_outbound(type: CommType, subtype: Subtype) -> None:
     """An outbound contact starts on a channel an agent can open: a phone call or a text.
 
-    Its customer's phone may be added before the first message or the dial;
-    a chat or a web call can never be opened from here, since no widget belongs to a new interaction.
+    A chat or a web call never can: no customer's widget belongs to a new interaction.  A text or a
+    call is accepted without a phone number (one may be added to the customer before the first text;
+    a call that cannot be placed keeps the reason in its feed), as it always was.
     """
     if (type, subtype) in (CHAT, WEB_CALL):
         reason = why_not(Contact(queue_id="", phone=None, number=None, chat=False), type, subtype)
@@ -125,7 +125,7 @@ def require_outbound(type: CommType, subtype: Subtype) -> None:
 
 
 def require_outside(ix: Interaction) -> None:
-    """Only a phone call or a text can be handed to an outside number; anything else would silently drop the customer."""
+    """Only a call (moved by the provider or the bridge) or a text can be handed to an outside number; a chat would silently drop the customer."""
     if ix.type is not CommType.CALL and (ix.type, ix.subtype) != TEXT:
         raise InvalidCommand(f"Only calls and texts can go to an outside number; interaction {ix.id} is a {label((ix.type, ix.subtype))}: "
                              "switch it to a phone call or a text first, or transfer it to a user or a queue.")

@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.testclient import WebSocketTestSession
 
+from sessions.model import CommType, Customer, Direction, Subtype
 from tests.channels import test_twilio
 from tests.channels.test_twilio import CUSTOMER, SALES_NUMBER, Twilio, agent_online
 from tests.gateway.conftest import Gateway, assert_error
@@ -117,6 +118,20 @@ class TestSwitch:
         twilio.gw.client.post(f"{url}/claim", headers=alice)
         body = assert_error(twilio.gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "chat"}, headers=alice), 422, "invalid")
         assert "no chat widget is attached" in body["detail"]
+
+
+    def test_a_call_the_provider_cannot_place_is_kept_with_the_reason(self, gw: Gateway):
+        """No Twilio configured: the switch stands, and the feed says why no call went out (as for an outbound call)."""
+        gw.queue("sales", phone_number=SALES_NUMBER)
+        alice = gw.agent("alice", ["sales"])
+        chat = gw.call(lambda: gw.app.state.sessions.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.MESSAGING,
+                                                            subtype=Subtype.CHAT, customer=Customer(phone=CUSTOMER))).interaction
+        url = f"/api/interactions/{chat.id}"
+        gw.client.post(f"{url}/claim", headers=alice)
+        r = gw.client.post(f"{url}/switch", json={"type": "call", "subtype": "phone"}, headers=alice)
+        assert r.status_code == 200 and r.json()["subtype"] == "phone"
+        last = r.json()["activity"][-1]
+        assert (last["kind"], last["data"]["status"], last["data"]["error"]) == ("call_status", "failed", "not_configured")
 
 
 class TestClone:
