@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sessions import reach
+from sessions import machine, reach
 from sessions.errors import InvalidCommand
 from sessions.model import (
     CommType,
@@ -23,6 +23,7 @@ from sessions.model import (
     Subtype,
     TargetKind,
     TransferTarget,
+    User,
 )
 from tests.conftest import World
 
@@ -75,6 +76,20 @@ class TestTheRule:
         ix = Interaction(id="p", queue_id="sales", direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=Subtype.CHAT, created_at=T0)
         with pytest.raises(InvalidCommand, match="Cannot follow up interaction p by text message: the customer has no phone number"):
             reach.follow_up(ix, contact(phone=None, chat=True))
+
+
+ORIGINS = [(CommType.CALL, Subtype.PHONE), (CommType.CALL, Subtype.WEBRTC), (CommType.MESSAGING, Subtype.CHAT), (CommType.MESSAGING, Subtype.TEXT),
+           (CommType.VOICEMAIL, Subtype.VOICEMAIL)]
+
+
+@pytest.mark.parametrize(("origin", "to"), [(o, t) for o in ORIGINS for t in (TEXT, CALL) if o != t], ids=lambda c: f"{c[0].value}/{c[1].value}")
+def test_every_origin_switches_to_a_text_or_a_call_from_the_queues_number(origin, to):
+    queue = Queue(id="sales", name="Sales", settings=QueueSettings(phone_number=NUMBER))
+    agent = User(id="alice", username="alice", name="Alice", queues=["sales"])
+    ix = machine.create(id="ix", queue=queue, direction=Direction.INBOUND, type=origin[0], subtype=origin[1], now=T0, customer=Customer(phone=PHONE)).interaction
+    ix = machine.claim(ix, actor=agent, now=T0).interaction
+    moved = machine.switch_channel(ix, actor=agent, type=to[0], subtype=to[1], queue=queue, now=T0).interaction
+    assert ((moved.type, moved.subtype), moved.to_address, moved.id) == (to, NUMBER, "ix")
 
 
 async def with_number(world: World) -> None:
