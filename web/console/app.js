@@ -2,6 +2,7 @@
 import { api, auth, ApiError } from "./api.js";
 import { customerName, h } from "./dom.js";
 import { Live } from "./live.js";
+import { loadRights, rightsView } from "./permissions.js";
 import { closeAll, consultsMe, settle } from "./phone.js";
 import * as views from "./views.js";
 
@@ -37,6 +38,7 @@ async function act(action, id, body, open = false) {
     return ix;
   } catch (err) {
     toast(err instanceof ApiError ? err.message : "Something went wrong; try again.");
+    if (err.status === 403) loadRights().then(() => current.update(current.name === "workspace" ? state.interactions.get(id) : undefined));  // a right withdrawn meanwhile: its controls go
     return null;
   }
 }
@@ -60,6 +62,7 @@ function needsNames(ix) {
 const ctx = { state, act, go, upsert, toast, person };
 
 function handle(event) {
+  if (event.type === "permissions.changed") { if (current.name === "permissions") current.update(); return; }
   if (event.type === "queue.metrics") { state.metrics.set(event.data.queue_id, event.data); if (current.name === "supervisor") current.update(); return; }
   if (event.type === "presence.changed") {
     if (event.data.user === state.me.id && ["available", "away"].includes(event.data.status)) $("presence").value = event.data.status;
@@ -126,8 +129,10 @@ async function route() {
   document.querySelectorAll("[data-nav]").forEach((a) => (a.dataset.nav === name ? a.setAttribute("aria-current", "page") : a.removeAttribute("aria-current")));
   const main = $("main");
   showConsult();
+  await loadRights();
   try {
-    if (name === "ix" && id) current = { name: "workspace", update: await views.workspace(ctx, main, id) };
+    if (name === "permissions" && state.me.role === "admin") current = { name: "permissions", update: rightsView(ctx, main) };
+    else if (name === "ix" && id) current = { name: "workspace", update: await views.workspace(ctx, main, id) };
     else if (name === "completed") current = { name: "completed", update: views.completed(ctx, main) };
     else if (name === "supervisor" && state.me.role !== "agent") current = { name: "supervisor", update: views.supervisor(ctx, main) };
     else current = { name: "home", update: views.home(ctx, main) };
@@ -162,6 +167,7 @@ async function start() {
   $("login").hidden = true; $("app").hidden = false;
   $("me").textContent = `${state.me.name} (${state.me.role})`;
   document.querySelector('[data-nav="supervisor"]').hidden = state.me.role === "agent";
+  document.querySelector('[data-nav="permissions"]').hidden = state.me.role !== "admin";
   const [cursor] = await Promise.all([load(), loadPeople()]);
   live.start(cursor);
   if (!location.hash) location.hash = "#/home"; else route();
