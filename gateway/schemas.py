@@ -251,3 +251,17 @@ class SessionDescription(BaseModel):
 
 class Toggle(Body):
     on: bool
+
+
+class DirectMessageBody(Body):
+    """``to``: a user id; ``interaction_id``: an interaction the sender may see, to link the message to."""
+
+    to: Annotated[str, Field(min_length=1, max_length=64)]
+    body: Annotated[str, Field(min_length=1, max_length=4_000)]
+    interaction_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class ThreadQuery(Body):
+    #: A previous page's ``before``: the page of messages older than it.
+    before: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50

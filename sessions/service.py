@@ -15,9 +15,12 @@ from typing import Any
 
 from . import access, machine, routing
 from .clock import Clock, SystemClock
+from .coaching_service import Coaching
+from .disconnects import Disconnects
 from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, PermissionDenied
 from .events import Cursor, Event, EventPage
 from .floor import Floor, TallyCache
+from .inbox import Inbox
 from .machine import Change
 from .merge_patch import merge_patch
 from .model import (
@@ -44,13 +47,14 @@ from .rights import Rights
 from .routing import Arrival, RoutingConfig
 from .stores.base import Store
 from .text import clean_text
+from .transcripts import LiveTranscripts
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Sessions(Floor, Rights):
+class Sessions(Coaching, Inbox, Floor, Rights, Disconnects, LiveTranscripts):
     """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's."""
 
     def __init__(self, store: Store, clock: Clock | None = None, ids: Callable[[], str] = new_id) -> None:

@@ -1,5 +1,7 @@
 // Agent console: login, live state from /ws/agent, hash routes to the views.
 import { api, auth, ApiError } from "./api.js";
+import { DirectMessages } from "./direct_messages.js";
+import { evaluationsView } from "./coaching.js";
 import { customerName, h } from "./dom.js";
 import { Live } from "./live.js";
 import { loadRights, rightsView } from "./permissions.js";
@@ -60,6 +62,7 @@ function needsNames(ix) {
 }
 
 const ctx = { state, act, go, upsert, toast, person };
+const dms = (ctx.dms = new DirectMessages(ctx, $("dm-badge")));
 
 function handle(event) {
   if (event.type === "permissions.changed") { if (current.name === "permissions") current.update(); return; }
@@ -69,6 +72,7 @@ function handle(event) {
     if (current.name === "supervisor") current.update(event);
     return;
   }
+  if (event.type.startsWith("direct_message.")) { dms.handle(event); return; }
   const ix = event.interaction;
   if (!ix) return;
   const names = needsNames(ix);
@@ -79,6 +83,7 @@ function handle(event) {
   showConsult();
   if (current.name === "workspace") current.update(state.interactions.get(ix.id));
   else if (current.name === "home") current.update();
+  else if (current.name === "evaluations") current.update(event);
 }
 
 // Offers can overlap (chats have capacity for several): the oldest waiting one is shown first.
@@ -125,7 +130,8 @@ function showConsult() {
 function takeOffer() { const ix = state.offer; if (ix) { offers.delete(ix.id); showOffer(); } return ix; }
 
 async function route() {
-  const [, name = "home", id] = location.hash.split("/");
+  const [, name = "home", id, ...rest] = location.hash.split("/");
+  dms.leave();
   document.querySelectorAll("[data-nav]").forEach((a) => (a.dataset.nav === name ? a.setAttribute("aria-current", "page") : a.removeAttribute("aria-current")));
   const main = $("main");
   showConsult();
@@ -133,7 +139,9 @@ async function route() {
   try {
     if (name === "permissions" && state.me.role === "admin") current = { name: "permissions", update: rightsView(ctx, main) };
     else if (name === "ix" && id) current = { name: "workspace", update: await views.workspace(ctx, main, id) };
+    else if (name === "messages") current = { name: "messages", update: dms.view(main, [id, ...rest]) };
     else if (name === "completed") current = { name: "completed", update: views.completed(ctx, main) };
+    else if (name === "evaluations") current = { name: "evaluations", update: evaluationsView(ctx, main) };
     else if (name === "supervisor" && state.me.role !== "agent") current = { name: "supervisor", update: views.supervisor(ctx, main) };
     else current = { name: "home", update: views.home(ctx, main) };
   } catch (err) {
@@ -155,6 +163,7 @@ async function load() {
     cursor = cursor || list.cursor;
     list.items.forEach(upsert);
   }
+  await dms.load();  // after the cursor: a message in between is replayed, and the list is re-read, never counted twice
   return cursor;
 }
 
@@ -182,7 +191,7 @@ async function logout() {
   live.stop();
   try { await api("POST", "/api/auth/logout"); } catch { /* already gone */ }
   closeAll();
-  auth.token = null; state.interactions.clear(); state.people.clear(); offers.clear(); showOffer(); showConsult(); showLogin();
+  auth.token = null; dms.clear(); state.interactions.clear(); state.people.clear(); offers.clear(); showOffer(); showConsult(); showLogin();
 }
 
 $("login-form").addEventListener("submit", async (e) => {

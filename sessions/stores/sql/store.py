@@ -9,17 +9,21 @@ number of processes exactly one commit wins.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...errors import AlreadyExists, NotFound
 from ...events import Event
 from ...model import Interaction, Queue, State, User
 from ..base import BaseStore
 from . import schema as t
+from .coaching import CoachingStore
 from .columns import interaction_row, tag_rows
+from .direct_messages import DirectMessageStore
 from .engine import Database
 from .history import History
 from .kv import KeyValues
@@ -28,7 +32,7 @@ from .queries import Queries
 from .upsert import upsert
 
 
-class SqlStore(History, Queries, KeyValues, EventLog, BaseStore):
+class SqlStore(CoachingStore, DirectMessageStore, History, Queries, KeyValues, EventLog, BaseStore):
     def __init__(self, db: Database | str) -> None:
         self.db = db if isinstance(db, Database) else Database(db)
         self._init_log()
@@ -133,7 +137,8 @@ class SqlStore(History, Queries, KeyValues, EventLog, BaseStore):
             docs = (await conn.execute(stmt.limit(limit).offset(offset))).scalars().all()
         return [Interaction.model_validate_json(d) for d in docs]
 
-    async def _commit(self, before: Interaction | None, event: Event) -> Event | None:
+    async def _commit(self, before: Interaction | None, event: Event, also: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> Event | None:
+        """``also`` writes what a feature records with the change (an evaluation row), in the same transaction."""
         ix = event.interaction
         assert ix is not None
         row = interaction_row(ix)
@@ -152,6 +157,8 @@ class SqlStore(History, Queries, KeyValues, EventLog, BaseStore):
                 await conn.execute(delete(t.interaction_tags).where(t.interaction_tags.c.interaction_id == ix.id))
                 if ix.tags:
                     await conn.execute(insert(t.interaction_tags), tag_rows(ix))
+            if also is not None:
+                await also(conn)
             stored = await self._append(conn, event)
         self._notify()
         return stored
