@@ -68,6 +68,15 @@ class SmsChannel:
             return
         await self.ctx.sessions.update_message_status(ix_id, sid, status, params.get("ErrorCode") or None)
 
+    async def open_thread(self, ix: Interaction) -> None:
+        """From now on the customer's texts to our number join this interaction, even before our first text goes out.
+
+        Called when a conversation becomes a text (a switch, a text follow-up): what the customer sends
+        to the number threads back here instead of opening a new interaction.
+        """
+        if ix.customer.phone and ix.to_address:
+            await self.ctx.threads.link(THREADS, thread_key(ix.customer.phone, ix.to_address), ix.id)
+
     async def deliver(self, ix: Interaction, message: Message) -> Interaction:
         """Sends an agent's stored reply; the outcome (sent, or failed with a code) is recorded on the message."""
         sessions = self.ctx.sessions

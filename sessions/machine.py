@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import disconnect
+from . import disconnect, reach
 from .errors import FieldNotEditable, IllegalTransition, InvalidCommand, PermissionDenied
 from .events import Event
 from .merge_patch import merge_patch
@@ -210,6 +210,8 @@ def create(
         raise InvalidCommand("Voicemail is only ever inbound: call or text the customer instead.")
     if actor is not None and not actor.can_see_queue(queue.id):
         raise PermissionDenied(f"{actor.name} is not a member of queue {queue.id}.")
+    if direction is Direction.OUTBOUND:
+        reach.require_outbound(type, subtype)
     ix = Interaction(
         id=id,
         queue_id=queue.id,
@@ -240,20 +242,26 @@ def create(
 
 
 def clone(parent: Interaction, *, id: str, queue: Queue, actor: User, now: datetime) -> Change:
-    """A follow-up: a new active outbound interaction for the same customer, linked to its parent."""
+    """A follow-up: a new active outbound interaction for the same customer, linked to its parent.
+
+    It goes out on a channel that reaches the customer (:func:`reach.follow_up`), from the number they know.
+    """
     _require(parent, actor, "clone", Status.COMPLETED)
+    contact = reach.contact_of(parent, queue, chat=False)
+    type, subtype = reach.follow_up(parent, contact)
     return create(
         id=id,
         queue=queue,
         direction=Direction.OUTBOUND,
-        type=parent.type if parent.type in SWITCHABLE_TYPES else CommType.CALL,
-        subtype=parent.subtype if parent.type in SWITCHABLE_TYPES else Subtype.PHONE,
+        type=type,
+        subtype=subtype,
         now=now,
         actor=actor,
         customer=parent.customer.model_copy(deep=True),
         tags=parent.tags,
         subject=parent.subject,
         parent_id=parent.id,
+        to_address=contact.number,
     )
 
 
@@ -324,6 +332,8 @@ def _check_target(ix: Interaction, target: TransferTarget, target_queue: Queue |
             raise InvalidCommand(f"Transfer target user {target.id} was not resolved.")
         if target_user.id == ix.assigned_to:
             raise InvalidCommand(f"Interaction {ix.id} is already assigned to {target_user.name}.")
+    if target.kind is TargetKind.EXTERNAL:
+        reach.require_outside(ix)
     if target.kind is TargetKind.EXTERNAL and not E164.match(target.id):
         raise InvalidCommand(f"{target.id!r} is not a phone number in E.164 form (e.g. +14155550100).")
 
@@ -466,8 +476,14 @@ def cancel_consult(ix: Interaction, *, actor: User, now: datetime) -> Change:
 # -- conversation ------------------------------------------------------------
 
 
-def switch_channel(ix: Interaction, *, actor: User | None, type: CommType, subtype: Subtype, now: datetime) -> Change:
-    """Continue on another channel (a call going on by SMS, and back): same id, history kept."""
+def switch_channel(ix: Interaction, *, actor: User | None, type: CommType, subtype: Subtype, queue: Queue, now: datetime) -> Change:
+    """Continue on another channel (a call going on by SMS, and back): same id, history kept.
+
+    An agent's switch must reach the customer (:mod:`reach`), or it is refused before anything
+    is stored or said to them; the customer's own move (calling from the widget, calling the
+    number of a text conversation: ``actor`` None) is on the channel they chose.  Texts and calls
+    go from the number the customer contacted, else the queue's, which becomes the address.
+    """
     _require(ix, actor, "switch the channel of", handler=True)
     _require_no_consult(ix, "switch the channel of")
     if type not in SWITCHABLE_TYPES:
@@ -476,10 +492,15 @@ def switch_channel(ix: Interaction, *, actor: User | None, type: CommType, subty
         raise InvalidCommand(f"Subtype {subtype.value} does not belong to type {type.value}.")
     if (type, subtype) == (ix.type, ix.subtype):
         raise IllegalTransition(f"Interaction {ix.id} is already {type.value}/{subtype.value}.")
+    contact = reach.contact_of(ix, queue, chat=has_chat(ix))
+    if actor is not None:
+        reach.require(contact, type, subtype, f"switch interaction {ix.id} to {reach.label((type, subtype))}")
     nxt = _next(ix)
     by = _who(actor)
     nxt.channel_history.append(ChannelChange(at=now, by=by, from_type=ix.type, from_subtype=ix.subtype, to_type=type, to_subtype=subtype))
     nxt.type, nxt.subtype = type, subtype
+    if (type, subtype) in reach.BY_PHONE and contact.number:
+        nxt.to_address = contact.number
     nxt.disconnect = None  # the conversation goes on: whatever ended before is behind it
     _log(nxt, now, "channel_switched", by, f"Switched from {ix.type.value}/{ix.subtype.value} to {type.value}/{subtype.value} by {_name(actor)}")
     return Change(nxt, "interaction.channel_switched", {"from": f"{ix.type.value}/{ix.subtype.value}", "to": f"{type.value}/{subtype.value}"})

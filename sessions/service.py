@@ -223,7 +223,8 @@ class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, Disconnects, LiveTr
         return await self._update(interaction_id, lambda ix: machine.cancel_consult(ix, actor=actor, now=self.clock.now()))
 
     async def switch_channel(self, actor: User | None, interaction_id: str, type: CommType, subtype: Subtype) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.switch_channel(ix, actor=actor, type=type, subtype=subtype, now=self.clock.now()))
+        return await self._with_queue(interaction_id, lambda ix, q: machine.switch_channel(ix, actor=actor, type=type, subtype=subtype, queue=q,
+                                                                                          now=self.clock.now()))
 
     async def add_message(
         self,

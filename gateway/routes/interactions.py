@@ -10,6 +10,7 @@ from starlette.responses import FileResponse, Response
 
 from channels.twilio_rest import ProviderError
 from channels.voicemail import recording_path
+from sessions import reach
 from sessions.errors import NotFound
 from sessions.events import Event
 from sessions.model import ActivityEntry, Direction, Interaction, Subtype
@@ -24,20 +25,30 @@ def _after(event: Event) -> Interaction:
     return event.interaction
 
 
-@ops("POST", "/api/interactions", body=NewInteraction, response=Interaction, status=201)
-async def create_outbound(call: Call) -> Interaction:
-    """Starts an outbound call or text; the creating agent holds it.  A phone call is dialled at once."""
-    b: NewInteraction = call.body
-    ix = _after(await call.sessions.create(call.user, queue_id=b.queue_id, direction=Direction.OUTBOUND, type=b.type, subtype=b.subtype,
-                                           customer=b.customer, tags=b.tags, subject=b.subject))
-    if ix.subtype is Subtype.PHONE:
-        voice = call.request.app.state.webhooks.voice
+async def _reach_out(call: Call, ix: Interaction) -> Interaction:
+    """Opens the channel an agent just put the customer on (outbound, switch, follow-up).
+
+    A phone call is dialled; a text's thread is opened so the customer's replies come back here.
+    """
+    hooks = call.request.app.state.webhooks
+    if (ix.type, ix.subtype) == reach.PHONE:
         try:
-            return await voice.dial(ix)
+            return await hooks.voice.dial(ix)
         except ProviderError as exc:
             # Kept, with the reason in its feed: the agent sees why and can switch to text or retry.
             return _after(await call.sessions.provider_status(ix.id, kind="call_status", status="failed", detail=f"Call not placed: {exc}", error=exc.code))
+    if (ix.type, ix.subtype) == reach.TEXT:
+        await hooks.sms.open_thread(ix)
     return ix
+
+
+@ops("POST", "/api/interactions", body=NewInteraction, response=Interaction, status=201)
+async def create_outbound(call: Call) -> Interaction:
+    """Starts an outbound call or text (a chat would reach nobody: 422); the creating agent holds it.  A phone call is dialled at once."""
+    b: NewInteraction = call.body
+    ix = _after(await call.sessions.create(call.user, queue_id=b.queue_id, direction=Direction.OUTBOUND, type=b.type, subtype=b.subtype,
+                                           customer=b.customer, tags=b.tags, subject=b.subject))
+    return await _reach_out(call, ix)
 
 
 @ops("GET", "/api/interactions/{interaction_id}", response=Interaction)
@@ -89,9 +100,12 @@ async def cancel_consult(call: Call) -> Interaction:
 
 @ops("POST", "/api/interactions/{interaction_id}/switch", body=SwitchBody, response=Interaction)
 async def switch(call: Call) -> Interaction:
-    """Continues the conversation on another channel; same interaction, history kept."""
+    """Continues the conversation on another channel that reaches the customer (else 422, saying why); same interaction, history kept.
+
+    Switched to text, the customer's replies thread back here; switched to a phone call, the customer is dialled.
+    """
     b: SwitchBody = call.body
-    return _after(await call.sessions.switch_channel(call.user, call.path["interaction_id"], b.type, b.subtype))
+    return await _reach_out(call, _after(await call.sessions.switch_channel(call.user, call.path["interaction_id"], b.type, b.subtype)))
 
 
 @ops("POST", "/api/interactions/{interaction_id}/messages", body=MessageBody, response=Interaction, status=201)
@@ -158,5 +172,8 @@ async def edit(call: Call) -> Interaction:
 
 @ops("POST", "/api/interactions/{interaction_id}/clone", response=Interaction, status=201)
 async def clone(call: Call) -> Interaction:
-    """Opens a follow-up: a new active outbound interaction linked to this completed one."""
-    return _after(await call.sessions.clone(call.user, call.path["interaction_id"]))
+    """Opens a follow-up linked to this completed one, on a channel that reaches the customer (else 422, saying why).
+
+    Calls and voicemails are called back (dialled at once); texts and chats are followed up by text.
+    """
+    return await _reach_out(call, _after(await call.sessions.clone(call.user, call.path["interaction_id"])))

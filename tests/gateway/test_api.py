@@ -109,7 +109,7 @@ class TestQueues:
 
 class TestLifecycle:
     def test_claim_reply_transfer_end_complete_edit_clone(self, gw: Gateway):
-        gw.queue("sales")
+        gw.queue("sales", phone_number="+15550001000")  # the number a switch to text sends from
         gw.queue("billing")
         alice = gw.agent("alice", ["sales"])
         bob = gw.agent("bob", ["sales", "billing"])

@@ -22,7 +22,7 @@ class World:
 
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
-        gw.queue("sales")
+        gw.queue("sales", phone_number="+15550001000")  # a follow-up call comes from it
         gw.queue("billing")
         self.alice = gw.agent("alice", ["sales"])
         self.bob = gw.agent("bob", ["sales"])

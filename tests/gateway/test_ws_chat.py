@@ -154,7 +154,8 @@ async def test_agent_moves_the_chat_to_text_and_the_widget_is_told(server, agent
     session = await frame(ws, "session")
     ix_id = session["interaction_id"]
     await agent.post(f"/api/interactions/{ix_id}/claim")
-    await agent.post(f"/api/interactions/{ix_id}/switch", json={"type": "messaging", "subtype": "text"})
+    (await agent.patch("/api/queues/web", json={"settings": {"phone_number": "+15550009000"}}, headers=ADMIN)).raise_for_status()  # to text from
+    assert (await agent.post(f"/api/interactions/{ix_id}/switch", json={"type": "messaging", "subtype": "text"})).status_code == 200
     moved = await frame(ws, "channel")
     assert moved == {"type": "channel", "channel": "messaging/text", "phone": "+14155550111"}
     await ws.close()

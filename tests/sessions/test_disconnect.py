@@ -48,6 +48,11 @@ async def keep_claimed(world: World) -> None:
     assert queue.settings.wrap_up_on_disconnect is False and QueueSettings().wrap_up_on_disconnect is True
 
 
+async def texts_from_a_number(world: World) -> None:
+    """Queue sales gets the number its texts go from (a switch to text needs one: sessions/reach.py)."""
+    await world.sessions.configure_queue(world.admin, "sales", {"settings": {"phone_number": "+15550001000"}})
+
+
 class TestCustomerHangsUpAClaimedContact:
     async def test_a_claimed_call_goes_to_wrap_up_at_once_saying_the_customer_hung_up(self, world: World):
         ix_id = await claimed(world)
@@ -148,6 +153,7 @@ class TestEveryPathRecordsTheDisconnect:
         assert event.interaction.status is Status.OPEN and event.interaction.disconnect is None  # type: ignore[union-attr]
 
     async def test_a_call_that_went_on_by_text_is_not_ended_by_its_call_hanging_up(self, world: World):
+        await texts_from_a_number(world)
         ix_id = await claimed(world)
         await world.sessions.switch_channel(world.alice, ix_id, CommType.MESSAGING, Subtype.TEXT)
         with pytest.raises(IllegalTransition):
@@ -167,6 +173,7 @@ class TestRepliesNeedSomeoneThere:
 
     async def test_the_same_customer_can_still_be_texted(self, world: World):
         await keep_claimed(world)
+        await texts_from_a_number(world)
         ix_id = await claimed(world, CommType.MESSAGING, Subtype.CHAT)
         await world.sessions.contact_ended(ix_id, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)
         switched = await world.sessions.switch_channel(world.alice, ix_id, CommType.MESSAGING, Subtype.TEXT)

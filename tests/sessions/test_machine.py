@@ -29,7 +29,7 @@ from sessions.model import (
 )
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-SALES = Queue(id="sales", name="Sales", settings=QueueSettings(ring_time=15, wrap_up_limit=60))
+SALES = Queue(id="sales", name="Sales", settings=QueueSettings(ring_time=15, wrap_up_limit=60, phone_number="+15550001000"))
 SUPPORT = Queue(id="support", name="Support")
 ALICE = User(id="alice", username="alice", name="Alice", queues=["sales"])
 BOB = User(id="bob", username="bob", name="Bob", queues=["sales", "support"])
@@ -204,8 +204,8 @@ class TestTransfer:
 class TestConversation:
     def test_switch_channel_keeps_id_and_history(self):
         ix = claimed_by()
-        texted = machine.switch_channel(ix, actor=ALICE, type=CommType.MESSAGING, subtype=Subtype.TEXT, now=at(20)).interaction
-        back = machine.switch_channel(texted, actor=ALICE, type=CommType.CALL, subtype=Subtype.PHONE, now=at(30)).interaction
+        texted = machine.switch_channel(ix, actor=ALICE, type=CommType.MESSAGING, subtype=Subtype.TEXT, queue=SALES, now=at(20)).interaction
+        back = machine.switch_channel(texted, actor=ALICE, type=CommType.CALL, subtype=Subtype.PHONE, queue=SALES, now=at(30)).interaction
         assert back.id == ix.id
         assert [(c.from_subtype, c.to_subtype) for c in back.channel_history] == [(Subtype.PHONE, Subtype.TEXT), (Subtype.TEXT, Subtype.PHONE)]
 
@@ -216,10 +216,10 @@ class TestConversation:
     ])
     def test_switch_refuses_same_channel_and_impossible_ones(self, type, subtype, error):
         with pytest.raises(error):
-            machine.switch_channel(claimed_by(), actor=ALICE, type=type, subtype=subtype, now=at(20))
+            machine.switch_channel(claimed_by(), actor=ALICE, type=type, subtype=subtype, queue=SALES, now=at(20))
 
     def test_messages_and_notes_accumulate(self):
-        ix = machine.switch_channel(claimed_by(), actor=ALICE, type=CommType.MESSAGING, subtype=Subtype.TEXT, now=at(5)).interaction
+        ix = machine.switch_channel(claimed_by(), actor=ALICE, type=CommType.MESSAGING, subtype=Subtype.TEXT, queue=SALES, now=at(5)).interaction
         msg = Message(id="m1", at=at(6), direction=Direction.OUTBOUND, author="alice", body="Hi", channel=Subtype.TEXT)
         ix = machine.add_message(ix, message=msg, actor=ALICE, now=at(6)).interaction
         with pytest.raises(IllegalTransition):
@@ -323,7 +323,7 @@ class TestAccessBeforeState:
         "complete_consult": lambda ix, who: machine.complete_consult(ix, actor=who, queue=SALES, now=at(100), target_user=BOB),
         "cancel_consult": lambda ix, who: machine.cancel_consult(ix, actor=who, now=at(100)),
         "join_consult": lambda ix, who: machine.join_consult(ix, actor=who, now=at(100)),
-        "switch_channel": lambda ix, who: machine.switch_channel(ix, actor=who, type=CommType.MESSAGING, subtype=Subtype.TEXT, now=at(100)),
+        "switch_channel": lambda ix, who: machine.switch_channel(ix, actor=who, type=CommType.MESSAGING, subtype=Subtype.TEXT, queue=SALES, now=at(100)),
         "reply": lambda ix, who: machine.add_message(ix, message=Message(id="m9", at=at(100), direction=Direction.OUTBOUND, author=who.id, body="hi",
                                                                          channel=Subtype.TEXT), actor=who, now=at(100)),
         "note": lambda ix, who: machine.add_note(ix, actor=who, note=Note(id="n9", at=at(100), author=who.id, body="peek"), now=at(100)),

@@ -6,7 +6,7 @@ import pytest
 
 from sessions import Sessions
 from sessions.errors import IllegalTransition, InvalidCommand, PermissionDenied
-from sessions.model import CommType, Direction, Outcome, Recording, Role, Subtype, TargetKind, TransferMode, TransferTarget, User
+from sessions.model import CommType, Customer, Direction, Outcome, Recording, Role, Subtype, TargetKind, TransferMode, TransferTarget, User
 from sessions.permissions import DEFAULTS, Permissions, Right, overrides_from_patch, require, transfer_right
 from tests.conftest import World
 
@@ -70,7 +70,8 @@ class TestRules:
 
 
 async def claimed(world: World, by: User) -> str:
-    ev = await world.sessions.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)
+    ev = await world.sessions.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE,
+                                     customer=Customer(phone="+14155550100"))
     await world.sessions.claim(by, ev.interaction.id)
     return ev.interaction.id
 
@@ -96,6 +97,7 @@ class TestEnforcement:
 
     async def test_clone_and_edit_of_completed_ones(self, world: World):
         s, alice = world.sessions, world.alice
+        await s.configure_queue(world.admin, "sales", {"settings": {"phone_number": "+15550001000"}})  # a follow-up call comes from it
         done = await completed(world, alice)
         await s.edit(alice, done, {"subject": "allowed by default"})
         await withdraw(world, Right.CLONE_COMPLETED)

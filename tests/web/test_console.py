@@ -21,7 +21,7 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatewayProcess]:
     with gateway_process({"GATEWAY_ADMIN_TOKEN": TOKEN}) as gp:
-        for q in ({"id": "sales", "name": "Sales", "settings": {"ring_time": 60, "sla_threshold": 30}}, {"id": "billing", "name": "Billing"}):
+        for q in ({"id": "sales", "name": "Sales", "settings": {"ring_time": 60, "sla_threshold": 30, "phone_number": "+15550001000"}}, {"id": "billing", "name": "Billing", "settings": {"phone_number": "+15550002000"}}):
             assert httpx.post(f"{gp.url}/api/queues", json=q, headers=ADMIN).status_code == 201
         httpx.put(f"{gp.url}/api/routing", json={"default_queue": "sales"}, headers=ADMIN)
         for user in ({"username": "alice", "name": "Alice Agent", "queues": ["sales", "billing"]},
@@ -108,6 +108,13 @@ def test_agent_handles_a_chat_from_offer_to_follow_up(server: GatewayProcess, br
     row.get_by_role("button", name=re.compile("Claim")).click()
     expect(page.get_by_role("heading", name="Carla Customer")).to_be_visible()
 
+    # Carla gave no phone number: moving her chat to text is refused, and the console says why.
+    switch = page.get_by_role("form", name="Switch channel")
+    switch.get_by_label("Switch channel to").select_option("messaging/text")
+    switch.get_by_role("button", name="Switch").click()
+    expect(page.locator("#toast")).to_contain_text("the customer has no phone number to text")
+    assert httpx.get(f"{server.url}/api/interactions/{ix_id}", headers=ADMIN).json()["subtype"] == "chat"
+
     page.get_by_role("button", name="End · resolved").click()
     expect(page.get_by_text("Wrap-up: add a disposition and notes, then complete.")).to_be_visible()
     assert next_frame(customer, "ended")["by"] == "agent"
@@ -129,11 +136,18 @@ def test_agent_handles_a_chat_from_offer_to_follow_up(server: GatewayProcess, br
     stored = httpx.get(f"{server.url}/api/interactions/{ix_id}", headers=ADMIN).json()
     assert (stored["state"], stored["completed_by"], stored["subject"], stored["disposition"]) == ("completed", "alice", "Late parcel", "reshipped")
 
+    # A follow-up must reach her: without a phone number there is none (the reason shows); with one, a text from billing's number.
+    page.get_by_role("button", name="Clone as follow-up").click()
+    expect(page.locator("#toast")).to_contain_text("the customer has no phone number to text")
+    edit.get_by_label("Phone").fill("+14155550100")
+    edit.get_by_role("button", name="Save changes").click()
+    expect(page.locator(".details")).to_contain_text("+14155550100")
     page.get_by_role("button", name="Clone as follow-up").click()
     expect(page.locator(".details")).to_contain_text("parent")
     child_id = page.url.rsplit("/", 1)[1]
     child = httpx.get(f"{server.url}/api/interactions/{child_id}", headers=ADMIN).json()
     assert (child["parent_id"], child["direction"], child["state"], child["assigned_to"]) == (ix_id, "outbound", "active", "alice")
+    assert (child["subtype"], child["customer"]["phone"], child["to_address"]) == ("text", "+14155550100", "+15550002000")
 
     page.get_by_role("link", name="Completed").click()
     expect(page.get_by_role("table", name="Completed interactions")).to_contain_text("Carla Customer")
