@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from tests.processes import GatewayProcess, gateway_process
 from tests.web.conftest import DOCS
-from tests.web.test_console import customer_chat
+from tests.web.test_console import customer_chat, login
 
 TOKEN = "coaching-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -50,14 +50,6 @@ def completed_chat(server: GatewayProcess) -> dict:
         return r.json()
     finally:
         ws.close()
-
-
-def login(page: Page, server: GatewayProcess, username: str) -> None:
-    page.goto(server.url + "/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("correct horse")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text("Connecting…")).to_be_hidden()
 
 
 def test_supervisor_scores_and_the_agent_sees_it(server: GatewayProcess, browser: Browser):
