@@ -8,8 +8,23 @@ import pytest
 
 from sessions import Sessions
 from sessions.errors import IllegalTransition, InvalidCommand, NotFound, PermissionDenied
-from sessions.model import (CommType, Customer, Direction, Interaction, Outcome, Queue, Recording, Role, Speaker, State, Status, Subtype, Transcript,
-                            TranscriptSegment, User)
+from sessions.model import (
+    CommType,
+    Customer,
+    Direction,
+    Interaction,
+    Outcome,
+    Queue,
+    Recording,
+    Role,
+    Speaker,
+    State,
+    Status,
+    Subtype,
+    Transcript,
+    TranscriptSegment,
+    User,
+)
 from sessions.routing import RoutingConfig
 from tests.conftest import World
 from tests.sessions.test_live import Processes, db_url, follow, two  # noqa: F401 (fixtures)
