@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Direction(StrEnum):
@@ -152,6 +152,16 @@ class User(Model):
     capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=dict)
     #: A disabled user cannot log in and every token and socket of theirs stops working.
     disabled: bool = False
+    #: Takes routed work (dispatcher offers, user-targeted routing) and counts as available in queue figures.
+    #: Unset, it follows the role: agents do, supervisors and admins only once they opt in.
+    routable: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _routable_by_role(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("routable") is None:
+            data = {**data, "routable": str(data.get("role", Role.AGENT.value)) == Role.AGENT.value}
+        return data
 
     def can_see_queue(self, queue_id: str) -> bool:
         return self.role is Role.ADMIN or queue_id in self.queues

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from . import access, machine, routing
+from . import access, machine
 from .clock import Clock, SystemClock
 from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, PermissionDenied
 from .events import Cursor, Event, EventPage
@@ -39,6 +39,7 @@ from .model import (
     User,
 )
 from .routing import Arrival, RoutingConfig
+from .steering import Steering
 from .stores.base import Store
 from .text import clean_text
 
@@ -47,8 +48,9 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Sessions(Floor):
-    """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's."""
+class Sessions(Floor, Steering):
+    """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's;
+    claims within capacity, reachable user targets and re-routing on tag changes are Steering's."""
 
     def __init__(self, store: Store, clock: Clock | None = None, ids: Callable[[], str] = new_id) -> None:
         self.store = store
@@ -173,9 +175,6 @@ class Sessions(Floor):
     async def decline(self, actor: User, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.decline(ix, actor=actor, now=self.clock.now()))
 
-    async def claim(self, actor: User, interaction_id: str) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.claim(ix, actor=actor, now=self.clock.now()))
-
     async def _resolve(self, target: TransferTarget) -> tuple[Queue | None, User | None]:
         try:
             if target.kind is TargetKind.QUEUE:
@@ -277,7 +276,8 @@ class Sessions(Floor):
         return await self._update(interaction_id, lambda ix: machine.complete(ix, actor=actor, now=self.clock.now()))
 
     async def edit(self, actor: User, interaction_id: str, changes: dict[str, Any]) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.edit(ix, actor=actor, changes=changes, now=self.clock.now()))
+        edited = await self._update(interaction_id, lambda ix: machine.edit(ix, actor=actor, changes=changes, now=self.clock.now()))
+        return await self.reroute_after_edit(edited, changes)
 
     async def abandon(self, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.abandon(ix, now=self.clock.now()))
@@ -333,7 +333,7 @@ class Sessions(Floor):
         """
         customer = customer or Customer()
         arrival = Arrival(type=type, subtype=subtype, to_address=to_address, first_message=first_message, attributes=customer.attributes, tags=tuple(tags or ()))
-        decision = routing.decide(arrival, await self.routing_config(), await self.store.list_queues(), await self.store.list_users(), await self._last_routed(), queue_hint)
+        decision = await self.decide_arrival(arrival, queue_hint)
         if not decision.queue_id:
             raise NotFound("No queue matches this contact and no default queue is configured; an admin must set one under routing.")
         queue = await self.store.get_queue(decision.queue_id)
