@@ -170,11 +170,19 @@ class User(Model):
         return self.capacity.get(channel, DEFAULT_CAPACITY[channel])
 
 
+#: What an integrator says about a customer (the chat widget's ``attributes``, the API's customer): routing
+#: rules match on it.  A small map of short strings, so it stays cheap to store on every interaction and event.
+CustomerAttributes = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")], Annotated[str, Field(max_length=500)]],
+    Field(max_length=20),
+]
+
+
 class Customer(Model):
     name: str | None = Field(None, max_length=200)
     phone: str | None = Field(None, max_length=32)
     email: str | None = Field(None, max_length=254)
-    attributes: dict[str, str] = Field(default_factory=dict)
+    attributes: CustomerAttributes = Field(default_factory=dict)
 
 
 class Message(Model):
