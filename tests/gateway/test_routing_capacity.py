@@ -41,7 +41,9 @@ def test_who_takes_routed_work_is_an_opt_in_on_the_user(gw: Gateway):
     assert_error(gw.client.patch("/api/users/sam", json={"routable": "sometimes"}, headers=gw.admin), 422)
     assert_error(gw.client.patch("/api/users/sam", json={"routable": True}, headers=sam), 403)
 
-    available = lambda: gw.client.get("/api/queues/sales/metrics", headers=sam).json()["available_agents"]  # noqa: E731
+    def available() -> int:
+        return gw.client.get("/api/queues/sales/metrics", headers=sam).json()["available_agents"]
+
     with gw.client.websocket_connect(f"/ws/agent?token={token_of(sam)}") as ws:
         next_of(ws, "presence.changed")
         ix = gw.inbound("sales")
