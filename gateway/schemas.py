@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from channels.mixer import MonitorMode
 from sessions.model import (
@@ -63,16 +63,42 @@ class NewUser(Body):
     routable: bool | None = None
 
 
+def merge_patch_of(model: type[BaseModel]) -> type[BaseModel]:
+    """The JSON Merge Patch (RFC 7396) shape of ``model``: every field optional and nullable (null falls back to
+    the default), each value under the model's own constraints, unknown names refused.  Documents the PATCH
+    bodies in OpenAPI; the merged result is validated again as the whole model."""
+    fields: dict[str, Any] = {
+        name: (Optional[Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation], None)  # noqa: UP045
+        for name, f in model.model_fields.items()
+    }
+    return create_model(f"{model.__name__}Patch", __base__=Body, **fields)
+
+
+QueueSettingsPatch = merge_patch_of(QueueSettings)
+#: Tag weights in a patch: a weight sets or changes that tag, null removes it.
+TagWeightsPatch = Annotated[dict[Tag, Annotated[float, Field(ge=0, le=1000)] | None], Field(max_length=100)]
+
+
+class CustomerPatch(Body):
+    name: Annotated[str, Field(max_length=200)] | None = None
+    phone: Annotated[str, Field(max_length=32)] | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None
+    #: Merged key by key: a string sets one, null removes it.
+    attributes: dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=1000)] | None] | None = Field(None, max_length=50)
+
+
 class UserPatch(Body):
+    """A JSON Merge Patch (RFC 7396) of a user: what is not named stays; tags and capacity merge key by key, null removes one."""
+
     name: Name | None = None
     role: Role | None = None
     queues: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(None, max_length=200)
     password: Annotated[str, Field(min_length=8, max_length=256)] | None = None
-    tags: TagWeights | None = None
-    capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)]] | None = None
+    tags: TagWeightsPatch | None = None
+    capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)] | None] | None = None
     #: True signs the user out everywhere and refuses their logins until set back to false.
     disabled: bool | None = None
-    #: Whether the user takes routed work (supervisors and admins opt in).
+    #: Whether the user takes routed work (supervisors and admins opt in); null: back to the role's default.
     routable: bool | None = None
 
 
@@ -85,9 +111,12 @@ class NewQueue(Body):
 
 
 class QueuePatch(Body):
+    """A JSON Merge Patch (RFC 7396) of a queue: settings and tag weights merge member by member (null resets a
+    setting to its default, or removes a tag); required_tags, a list, is replaced whole."""
+
     name: Name | None = None
-    settings: QueueSettings | None = None
-    tags: TagWeights | None = None
+    settings: QueueSettingsPatch | None = None  # type: ignore[valid-type]
+    tags: TagWeightsPatch | None = None
     required_tags: list[Tag] | None = Field(None, max_length=20)
 
 
@@ -149,11 +178,13 @@ class ClaimBody(Body):
 
 
 class EditBody(BaseModel):
-    """Unknown and permanent fields pass through so the core can say precisely why they are refused."""
+    """A JSON Merge Patch (RFC 7396) of an interaction's editable fields: the customer merges member by member.
+
+    Unknown and permanent fields pass through so the core can say precisely why they are refused."""
 
     model_config = ConfigDict(extra="allow")
 
-    customer: Customer | None = None
+    customer: CustomerPatch | None = None
     tags: list[Tag] | None = Field(None, max_length=50)
     subject: Annotated[str, Field(max_length=500)] | None = None
     disposition: Annotated[str, Field(max_length=100)] | None = None
@@ -230,3 +261,17 @@ class SessionDescription(BaseModel):
 
 class Toggle(Body):
     on: bool
+
+
+class DirectMessageBody(Body):
+    """``to``: a user id; ``interaction_id``: an interaction the sender may see, to link the message to."""
+
+    to: Annotated[str, Field(min_length=1, max_length=64)]
+    body: Annotated[str, Field(min_length=1, max_length=4_000)]
+    interaction_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class ThreadQuery(Body):
+    #: A previous page's ``before``: the page of messages older than it.
+    before: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50

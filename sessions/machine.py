@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from .errors import FieldNotEditable, IllegalTransition, InvalidCommand, PermissionDenied
 from .events import Event
+from .merge_patch import merge_patch
 from .model import (
     ACTIVE_STATUSES,
     EDITABLE_AFTER_COMPLETION,
@@ -661,7 +662,7 @@ def abandon(ix: Interaction, *, now: datetime) -> Change:
 
 
 def edit(ix: Interaction, *, actor: User, changes: dict[str, Any], now: datetime) -> Change:
-    """Edits the listed fields (customer, tags, subject, disposition) with an audit entry.
+    """Applies a JSON Merge Patch (RFC 7396) to the editable fields (customer, tags, subject, disposition), with an audit entry.
 
     Who completed it, when, and the activity feed are the record of what
     happened; they are refused by name so the person learns why.
@@ -675,10 +676,8 @@ def edit(ix: Interaction, *, actor: User, changes: dict[str, Any], now: datetime
     unknown = sorted(set(changes) - EDITABLE_AFTER_COMPLETION)
     if unknown:
         raise FieldNotEditable(f"{', '.join(unknown)} cannot be edited; editable fields are {', '.join(sorted(EDITABLE_AFTER_COMPLETION))}.")
-    merged = ix.model_dump()
-    merged.update(changes)
     try:
-        candidate = Interaction.model_validate(merged)
+        candidate = Interaction.model_validate(merge_patch(ix.model_dump(mode="json"), changes))
     except ValidationError as exc:
         raise InvalidCommand(f"Invalid value: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
     nxt = _next(ix)

@@ -18,7 +18,9 @@ from .clock import Clock, SystemClock
 from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, PermissionDenied
 from .events import Cursor, Event, EventPage
 from .floor import Floor, TallyCache
+from .inbox import Inbox
 from .machine import Change
+from .merge_patch import merge_patch
 from .model import (
     CommType,
     Customer,
@@ -38,6 +40,8 @@ from .model import (
     TransferTarget,
     User,
 )
+from .permissions import Right, transfer_right
+from .rights import Rights
 from .routing import Arrival, RoutingConfig
 from .steering import Steering
 from .stores.base import Store
@@ -48,7 +52,7 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Sessions(Floor, Steering):
+class Sessions(Inbox, Floor, Rights, Steering):
     """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's;
     claims within capacity, reachable user targets and re-routing on tag changes are Steering's."""
 
@@ -74,12 +78,12 @@ class Sessions(Floor, Steering):
             return queue
         raise AlreadyExists(f"Queue {queue.id} already exists.")
 
-    async def configure_queue(self, actor: User, queue_id: str, changes: dict[str, Any]) -> Queue:
-        """Replaces the named fields (name, settings, tags, required_tags), validated as a whole."""
+    async def configure_queue(self, actor: User, queue_id: str, patch: dict[str, Any]) -> Queue:
+        """Applies a JSON Merge Patch (name, settings, tags, required_tags; the id stays), validated as a whole."""
         self._require_admin(actor)
         queue = await self.store.get_queue(queue_id)
-        changes.pop("id", None)
-        updated = Queue.model_validate({**queue.model_dump(), **changes})
+        patch = {k: v for k, v in patch.items() if k != "id"}
+        updated = Queue.model_validate(merge_patch(queue.model_dump(mode="json"), patch))  # invalid: 422, nothing stored
         await self.store.put_queue(updated)
         return updated
 
@@ -156,6 +160,8 @@ class Sessions(Floor, Steering):
         id: str | None = None,
     ) -> Event:
         queue = await self.store.get_queue(queue_id)
+        if actor is not None and direction is Direction.OUTBOUND:
+            await self.require_right(actor, Right.CREATE_OUTBOUND)
         change = machine.create(
             id=id or self.ids(), queue=queue, direction=direction, type=type, subtype=subtype, now=self.clock.now(),
             actor=actor, customer=customer, tags=tags, subject=subject,
@@ -163,7 +169,8 @@ class Sessions(Floor, Steering):
         return await self.store.insert(change, self.clock.now())
 
     async def clone(self, actor: User, interaction_id: str) -> Event:
-        parent = await self.store.get_interaction(interaction_id)
+        parent = await self.get(actor, interaction_id)  # membership, then the right, then the state (in the machine)
+        await self.require_right(actor, Right.CLONE_COMPLETED)
         queue = await self.store.get_queue(parent.queue_id)
         change = machine.clone(parent, id=self.ids(), queue=queue, actor=actor, now=self.clock.now())
         return await self.store.insert(change, self.clock.now())
@@ -188,20 +195,18 @@ class Sessions(Floor, Steering):
     async def transfer(self, actor: User, interaction_id: str, target: TransferTarget, mode: TransferMode = TransferMode.COLD) -> Event:
         await self.get(actor, interaction_id)  # access before anything else: the target's existence is none of an outsider's business
         tq, tu = await self._resolve(target)
-        return await self._with_queue(
-            interaction_id,
-            lambda ix, q: machine.transfer(ix, actor=actor, target=target, mode=mode, queue=q, now=self.clock.now(), target_queue=tq, target_user=tu),
-        )
+        return await self._with_queue(interaction_id, await self.with_right(
+            actor, lambda ix: transfer_right(ix, target),
+            lambda ix, q: machine.transfer(ix, actor=actor, target=target, mode=mode, queue=q, now=self.clock.now(), target_queue=tq, target_user=tu)))
 
     async def complete_consult(self, actor: User, interaction_id: str) -> Event:
         ix = await self.get(actor, interaction_id)  # access before state, as in the machine
         if ix.consult is None:
             raise IllegalTransition(f"Interaction {ix.id} has no consult in progress.")
         tq, tu = await self._resolve(ix.consult.target)
-        return await self._with_queue(
-            interaction_id,
-            lambda ix, q: machine.complete_consult(ix, actor=actor, queue=q, now=self.clock.now(), target_queue=tq, target_user=tu),
-        )
+        return await self._with_queue(interaction_id, await self.with_right(
+            actor, lambda ix: transfer_right(ix, ix.consult.target) if ix.consult else None,
+            lambda ix, q: machine.complete_consult(ix, actor=actor, queue=q, now=self.clock.now(), target_queue=tq, target_user=tu)))
 
     async def join_consult(self, actor: User, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.join_consult(ix, actor=actor, now=self.clock.now()))
@@ -276,7 +281,9 @@ class Sessions(Floor, Steering):
         return await self._update(interaction_id, lambda ix: machine.complete(ix, actor=actor, now=self.clock.now()))
 
     async def edit(self, actor: User, interaction_id: str, changes: dict[str, Any]) -> Event:
-        edited = await self._update(interaction_id, lambda ix: machine.edit(ix, actor=actor, changes=changes, now=self.clock.now()))
+        edited = await self._update(interaction_id, await self.with_right(
+            actor, lambda ix: Right.EDIT_COMPLETED if ix.state is State.COMPLETED else None,
+            lambda ix: machine.edit(ix, actor=actor, changes=changes, now=self.clock.now())))
         return await self.reroute_after_edit(edited, changes)
 
     async def abandon(self, interaction_id: str) -> Event:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sessions.errors import AlreadyExists, PermissionDenied
+from sessions.merge_patch import merge_patch
 from sessions.model import Role, User
 from sessions.presence import effective
 
@@ -88,7 +89,8 @@ async def get_user(call: Call) -> User:
 
 @ops("PATCH", "/api/users/{user_id}", body=UserPatch, response=User)
 async def update_user(call: Call) -> User:
-    """Changes a user's name, role, queues, password, enabled state or whether they take routed work (merge: what is not named stays).
+    """Changes a user's name, role, queues, tags, capacity, password, enabled state or whether they take routed work:
+    a JSON Merge Patch (RFC 7396), what is not named stays.
 
     A new password signs the user out everywhere but the session making the change; disabling
     signs them out everywhere.  Open sockets follow at once: re-scoped to the new queues, or closed.
@@ -96,10 +98,10 @@ async def update_user(call: Call) -> User:
     _require_admin(call.user)
     current = await call.sessions.store.get_user(call.path["user_id"])
     b: UserPatch = call.body
-    changes = {k: v for k, v in b.model_dump(exclude_unset=True, exclude={"password"}).items() if v is not None}
-    if "queues" in changes:
-        changes["queues"] = list(dict.fromkeys(changes["queues"]))
-    user = User.model_validate({**current.model_dump(), **changes})
+    patch = b.model_dump(mode="json", exclude_unset=True, exclude={"password"})
+    if patch.get("queues"):
+        patch["queues"] = list(dict.fromkeys(patch["queues"]))
+    user = User.model_validate(merge_patch(current.model_dump(mode="json"), patch))
     await call.sessions.save_user(call.user, user)
     if b.password:
         await call.auth.set_password(user.id, b.password)

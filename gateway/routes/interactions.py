@@ -10,7 +10,7 @@ from starlette.responses import FileResponse, Response
 
 from channels.twilio_rest import ProviderError
 from channels.voicemail import recording_path
-from sessions.errors import IllegalTransition, NotFound
+from sessions.errors import NotFound
 from sessions.events import Event
 from sessions.model import ActivityEntry, Direction, Interaction, Subtype
 
@@ -105,13 +105,8 @@ async def send_message(call: Call) -> Interaction:
 
 @ops("GET", "/api/interactions/{interaction_id}/recordings/{recording_id}", response=BINARY)
 async def recording_audio(call: Call) -> Response:
-    """The audio of a stored recording, for users who may see the interaction."""
-    ix = await call.sessions.get(call.user, call.path["interaction_id"])
-    rec = next((r for r in ix.recordings if r.id == call.path["recording_id"]), None)
-    if rec is None:
-        raise NotFound(f"Interaction {ix.id} has no recording {call.path['recording_id']}.")
-    if rec.status != "stored":
-        raise IllegalTransition(f"Recording {rec.id} is still being downloaded from the provider; try again shortly.")
+    """The audio of a stored recording, for users who may see the interaction and have the right listen_recordings."""
+    rec = await call.sessions.recording_for(call.user, call.path["interaction_id"], call.path["recording_id"])
     path = recording_path(call.request.app.state.settings.data_dir, rec.id)
     if not path.is_file():
         raise NotFound(f"The audio of recording {rec.id} is missing on this server.")
@@ -154,8 +149,8 @@ async def complete(call: Call) -> Interaction:
 
 @ops("PATCH", "/api/interactions/{interaction_id}", body=EditBody, response=Interaction)
 async def edit(call: Call) -> Interaction:
-    """Edits customer, tags, subject or disposition; who completed it, when, and the feed are permanent."""
-    changes = call.body.model_dump(exclude_unset=True)
+    """Edits customer, tags, subject or disposition as a JSON Merge Patch (the customer merges member by member); who completed it, when, and the feed are permanent."""
+    changes = call.body.model_dump(mode="json", exclude_unset=True)
     return _after(await call.sessions.edit(call.user, call.path["interaction_id"], changes))
 
 

@@ -45,10 +45,9 @@ async def get_queue(call: Call) -> Queue:
 
 @ops("PATCH", "/api/queues/{queue_id}", body=QueuePatch, response=Queue)
 async def update_queue(call: Call) -> Queue:
-    """Renames a queue or replaces its settings, tags or required tags (admins)."""
+    """Changes a queue's name, settings, tag weights or required tags (admins); a JSON Merge Patch: what is not named stays."""
     b: QueuePatch = call.body
-    changes = {k: v for k, v in b.model_dump(exclude_unset=True).items() if v is not None}
-    return await call.sessions.configure_queue(call.user, call.path["queue_id"], changes)
+    return await call.sessions.configure_queue(call.user, call.path["queue_id"], b.model_dump(mode="json", exclude_unset=True))
 
 
 def _matches(ix: Interaction, q: ListQuery) -> bool:

@@ -176,6 +176,17 @@ class LiveStore:
         await self._wake()
         return stored
 
+    async def add_direct_message(self, draft: Any) -> tuple[Any, Event]:
+        stored = await self.sql.add_direct_message(draft)
+        await self._wake()
+        return stored
+
+    async def read_direct_thread(self, thread_id: str, user_id: str, at: datetime) -> Event | None:
+        event = await self.sql.read_direct_thread(thread_id, user_id, at)
+        if event is not None:
+            await self._wake()
+        return event
+
     async def _wake(self) -> None:
         """Tells the relay there is something to copy.  Best effort: the change is committed, and the
         relay looks at SQL at least every ``RELAY_WAIT`` seconds anyway, so Redis being down costs latency only."""

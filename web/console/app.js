@@ -1,7 +1,9 @@
 // Agent console: login, live state from /ws/agent, hash routes to the views.
 import { api, auth, ApiError } from "./api.js";
+import { DirectMessages } from "./direct_messages.js";
 import { customerName, h } from "./dom.js";
 import { Live } from "./live.js";
+import { loadRights, rightsView } from "./permissions.js";
 import { closeAll, consultsMe, settle } from "./phone.js";
 import * as views from "./views.js";
 
@@ -37,6 +39,7 @@ async function act(action, id, body, open = false) {
     return ix;
   } catch (err) {
     toast(err instanceof ApiError ? err.message : "Something went wrong; try again.");
+    if (err.status === 403) loadRights().then(() => current.update(current.name === "workspace" ? state.interactions.get(id) : undefined));  // a right withdrawn meanwhile: its controls go
     return null;
   }
 }
@@ -58,14 +61,17 @@ function needsNames(ix) {
 }
 
 const ctx = { state, act, go, upsert, toast, person };
+const dms = (ctx.dms = new DirectMessages(ctx, $("dm-badge")));
 
 function handle(event) {
+  if (event.type === "permissions.changed") { if (current.name === "permissions") current.update(); return; }
   if (event.type === "queue.metrics") { state.metrics.set(event.data.queue_id, event.data); if (current.name === "supervisor") current.update(); return; }
   if (event.type === "presence.changed") {
     if (event.data.user === state.me.id && ["available", "away"].includes(event.data.status)) $("presence").value = event.data.status;
     if (current.name === "supervisor") current.update(event);
     return;
   }
+  if (event.type.startsWith("direct_message.")) { dms.handle(event); return; }
   const ix = event.interaction;
   if (!ix) return;
   const names = needsNames(ix);
@@ -122,12 +128,16 @@ function showConsult() {
 function takeOffer() { const ix = state.offer; if (ix) { offers.delete(ix.id); showOffer(); } return ix; }
 
 async function route() {
-  const [, name = "home", id] = location.hash.split("/");
+  const [, name = "home", id, ...rest] = location.hash.split("/");
+  dms.leave();
   document.querySelectorAll("[data-nav]").forEach((a) => (a.dataset.nav === name ? a.setAttribute("aria-current", "page") : a.removeAttribute("aria-current")));
   const main = $("main");
   showConsult();
+  await loadRights();
   try {
-    if (name === "ix" && id) current = { name: "workspace", update: await views.workspace(ctx, main, id) };
+    if (name === "permissions" && state.me.role === "admin") current = { name: "permissions", update: rightsView(ctx, main) };
+    else if (name === "ix" && id) current = { name: "workspace", update: await views.workspace(ctx, main, id) };
+    else if (name === "messages") current = { name: "messages", update: dms.view(main, [id, ...rest]) };
     else if (name === "completed") current = { name: "completed", update: views.completed(ctx, main) };
     else if (name === "supervisor" && state.me.role !== "agent") current = { name: "supervisor", update: views.supervisor(ctx, main) };
     else current = { name: "home", update: views.home(ctx, main) };
@@ -150,6 +160,7 @@ async function load() {
     cursor = cursor || list.cursor;
     list.items.forEach(upsert);
   }
+  await dms.load();  // after the cursor: a message in between is replayed, and the list is re-read, never counted twice
   return cursor;
 }
 
@@ -162,6 +173,7 @@ async function start() {
   $("login").hidden = true; $("app").hidden = false;
   $("me").textContent = `${state.me.name} (${state.me.role})`;
   document.querySelector('[data-nav="supervisor"]').hidden = state.me.role === "agent";
+  document.querySelector('[data-nav="permissions"]').hidden = state.me.role !== "admin";
   const [cursor] = await Promise.all([load(), loadPeople()]);
   live.start(cursor);
   if (!location.hash) location.hash = "#/home"; else route();
@@ -176,7 +188,7 @@ async function logout() {
   live.stop();
   try { await api("POST", "/api/auth/logout"); } catch { /* already gone */ }
   closeAll();
-  auth.token = null; state.interactions.clear(); state.people.clear(); offers.clear(); showOffer(); showConsult(); showLogin();
+  auth.token = null; dms.clear(); state.interactions.clear(); state.people.clear(); offers.clear(); showOffer(); showConsult(); showLogin();
 }
 
 $("login-form").addEventListener("submit", async (e) => {

@@ -2,6 +2,7 @@
 // so typing in a form is never wiped by an incoming event.
 import { api, blobUrl } from "./api.js";
 import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, slaState, when } from "./dom.js";
+import { can, noListening } from "./permissions.js";
 import { callAudio, consultsMe, settle, threeWay } from "./phone.js";
 
 const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
@@ -151,9 +152,9 @@ export async function workspace(ctx, main, id) {
   async function renderMedia() {
     const items = [];
     for (const r of ix.recordings) {
-      const player = h("audio", { controls: true, "aria-label": `Recording from ${when(r.at)}` });
+      const player = can("listen_recordings") ? h("audio", { controls: true, "aria-label": `Recording from ${when(r.at)}` }) : noListening();
       items.push(h("figure", {}, h("figcaption", { text: `Recording · ${when(r.at)}${r.duration_seconds ? ` · ${duration(r.duration_seconds)}` : ""}${r.status !== "stored" ? " · downloading…" : ""}` }), player));
-      if (r.status === "stored" && r.uri) blobUrl(r.uri).then((u) => (player.src = u)).catch(() => player.replaceWith(h("p", { class: "error", text: "Recording unavailable" })));
+      if (r.status === "stored" && r.uri && can("listen_recordings")) blobUrl(r.uri).then((u) => (player.src = u)).catch(() => player.replaceWith(h("p", { class: "error", text: "Recording unavailable" })));
     }
     for (const t of ix.transcripts) items.push(h("blockquote", {}, h("strong", { text: "Transcript: " }), t.text));
     media.replaceChildren(...items);
@@ -208,7 +209,10 @@ export async function workspace(ctx, main, id) {
         items.push(h("p", { text: "Wrap-up: add a disposition and notes, then complete." }), button("Complete", () => ctx.act("complete", ix.id, {}), "primary"));
       }
     } else {
-      items.push(editForm(), button("Clone as follow-up", async () => { const child = await ctx.act("clone", ix.id, {}); if (child) ctx.go(`#/ix/${child.id}`); }));
+      if (can("edit_completed")) items.push(editForm());
+      if (can("clone_completed")) items.push(button("Clone as follow-up", async () => { const child = await ctx.act("clone", ix.id, {}); if (child) ctx.go(`#/ix/${child.id}`); }));
+      const message = ctx.dms?.completerButton(ix);
+      if (message) items.push(message);
     }
     controls.replaceChildren(...(items.length ? items : [h("p", { class: "empty", text: "Nothing to do here." })]));
     if (focused) controls.querySelector(`[data-key="${focused}"]`)?.focus();
@@ -233,7 +237,7 @@ export async function workspace(ctx, main, id) {
   }
 
   function transferForm() {
-    const kind = select("kind", [["queue", "Queue"], ["user", "Agent"], ["external", "Phone number"]], "queue", "Transfer to");
+    const kind = select("kind", [["queue", "Queue"], ["user", "Agent"], ["external", "Phone number"]].filter(([k]) => k !== "external" || can("transfer_external")), "queue", "Transfer to");
     const target = h("select", { name: "target", "aria-label": "Target" });
     const number = h("input", { name: "number", placeholder: "+14155550100", "aria-label": "Phone number", hidden: true });
     const mode = select("mode", [["cold", "Cold"], ["warm", "Warm (consult first)"]], "cold", "Mode");
@@ -242,7 +246,7 @@ export async function workspace(ctx, main, id) {
     const fill = () => {
       number.hidden = kind.value !== "external"; target.hidden = kind.value === "external";
       const options = kind.value === "queue"
-        ? picker.queues.map((q) => [q.id, `${q.name} · ${q.waiting} waiting · avg ${duration(q.average_wait_seconds)} · ${q.available_agents} available`])
+        ? picker.queues.filter((q) => q.id === ix.queue_id || can("transfer_to_queue")).map((q) => [q.id, `${q.name} · ${q.waiting} waiting · avg ${duration(q.average_wait_seconds)} · ${q.available_agents} available`])
         : picker.users.map((u) => [u.id, `${u.name} · ${u.presence}`]);
       target.replaceChildren(...options.map(([v, t]) => h("option", { value: v, text: t })));
     };

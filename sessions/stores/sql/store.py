@@ -20,6 +20,7 @@ from ...model import Interaction, Queue, State, User
 from ..base import BaseStore
 from . import schema as t
 from .columns import interaction_row, tag_rows
+from .direct_messages import DirectMessageStore
 from .engine import Database
 from .history import History
 from .kv import KeyValues
@@ -28,7 +29,7 @@ from .queries import Queries
 from .upsert import upsert
 
 
-class SqlStore(History, Queries, KeyValues, EventLog, BaseStore):
+class SqlStore(DirectMessageStore, History, Queries, KeyValues, EventLog, BaseStore):
     def __init__(self, db: Database | str) -> None:
         self.db = db if isinstance(db, Database) else Database(db)
         self._init_log()
