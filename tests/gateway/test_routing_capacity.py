@@ -54,6 +54,8 @@ def test_who_takes_routed_work_is_an_opt_in_on_the_user(gw: Gateway):
         assert r.status_code == 200 and r.json()["routable"] is True and r.json()["role"] == "supervisor"
         assert available() == 1  # and the dispatcher, woken by the change, offers the waiting call:
         assert next_of(ws, "interaction.offered")["interaction"]["offered_to"] == "sam"
+    r = gw.client.patch("/api/users/sam", json={"routable": None}, headers=gw.admin)
+    assert r.status_code == 200 and r.json()["routable"] is False, "null (merge patch: remove) is the role's default again"
 
 
 def test_retagging_a_waiting_interaction_moves_it_to_the_queue_that_now_takes_it(gw: Gateway):
