@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sessions import Sessions
 from sessions.errors import DomainError, IllegalTransition
 from sessions.events import Event
-from sessions.model import CommType, Customer, CustomerAttributes, Direction, Interaction, Message, State, Status, Subtype
+from sessions.model import CommType, Customer, CustomerAttributes, Direction, DisconnectBy, DisconnectReason, Interaction, Message, State, Status, Subtype
 from sessions.stores import Store
 from sessions.text import clean_text
 
@@ -127,6 +127,8 @@ class ChatSession:
     limit: RateLimit = field(default_factory=RateLimit)
     last: Interaction | None = None
     names: dict[str, str] = field(default_factory=dict)
+    #: The widget has been told the chat ended: it is told once, not again for every later event (a note, the completion).
+    ended: bool = False
 
     # -- client frames ---------------------------------------------------------
 
@@ -202,6 +204,7 @@ class ChatSession:
         history = [message_frame(m, names) for m in ix.messages[start:]]
         self.sent.update(ids)
         self.last = ix
+        self.ended = ix.state is State.COMPLETED
         return {"type": "session", "token": token, "interaction_id": ix.id, "status": self._status(ix), "messages": history,
                 "agent": names.get(ix.assigned_to or "", None), "channel": f"{ix.type.value}/{ix.subtype.value}"}
 
@@ -231,12 +234,14 @@ class ChatSession:
 
     async def _end(self) -> list[dict[str, Any]]:
         assert self.interaction_id is not None
-        ix = await self.sessions.store.get_interaction(self.interaction_id)
-        if ix.state is State.ACTIVE:
-            if ix.status in (Status.OPEN, Status.PENDING) and ix.answered_at is None:
-                await self.sessions.abandon(ix.id)
-            else:
-                await self.sessions.provider_status(ix.id, kind="chat_status", status="customer_left", detail="The customer ended the chat")
+        try:
+            # Waiting: an abandon; with an agent: wrap-up (or kept claimed, per the queue), the agent told the customer left.
+            await self.sessions.contact_ended(self.interaction_id, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)
+        except IllegalTransition:
+            pass  # already ended by the agent, or completed
+        if self.ended:
+            return []
+        self.ended = True
         return [{"type": "ended", "by": "customer"}]
 
     # -- interaction events ----------------------------------------------------
@@ -267,8 +272,9 @@ class ChatSession:
                 out.append({"type": "agent_left"})
         if event.type == "interaction.channel_switched":
             out.append({"type": "channel", "channel": f"{ix.type.value}/{ix.subtype.value}", "phone": ix.customer.phone})
-        if ix.state is State.COMPLETED or (event.type == "interaction.ended" and ix.status is Status.WRAP_UP):
-            out.append({"type": "ended", "by": "agent"})
+        if not self.ended and (ix.state is State.COMPLETED or ix.status is Status.WRAP_UP):
+            self.ended = True
+            out.append({"type": "ended", "by": ix.disconnect.by.value if ix.disconnect else "agent"})
         return out
 
     def catch_up(self, ix: Interaction) -> list[dict[str, Any]]:

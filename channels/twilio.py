@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from twilio.twiml.messaging_response import MessagingResponse
-from twilio.twiml.voice_response import Connect, VoiceResponse
+from twilio.twiml.voice_response import Connect, Start, VoiceResponse
 
 from sessions import Sessions
 from sessions.model import Interaction, Queue
@@ -61,13 +61,17 @@ class TwilioContext:
         return next((q for q in await self.sessions.store.list_queues() if q.settings.phone_number == number), None)
 
 
-def connect_twiml(ix: Interaction, media_url: str, leg: str | None = None) -> str:
+def connect_twiml(ix: Interaction, media_url: str, leg: str | None = None, transcription_url: str | None = None) -> str:
     """Bridges the caller to the gateway's media stream (bidirectional: <Connect><Stream>).
 
     The interaction id travels as a custom parameter; Twilio adds the call SID to the stream's start message itself.
     ``leg`` names a call that joins an existing one (a warm transfer's consult to an outside number).
+    ``transcription_url``: first start Twilio's Real-Time Transcription of both sides of the call
+    (``<Start><Transcription>``, which runs beside the stream), its utterances posted there.
     """
     response = VoiceResponse()
+    if transcription_url is not None:
+        response.append(live_transcription(transcription_url))
     connect = Connect()
     stream = connect.stream(url=media_url)
     stream.parameter(name="interaction", value=ix.id)
@@ -75,6 +79,16 @@ def connect_twiml(ix: Interaction, media_url: str, leg: str | None = None) -> st
         stream.parameter(name="leg", value=leg)
     response.append(connect)
     return str(response)
+
+
+def live_transcription(status_callback_url: str) -> Start:
+    """``<Start><Transcription>`` of both tracks: the caller's (inbound) and what the gateway plays them (the agent's).
+
+    Final utterances only (``partialResults`` false): partial guesses are neither requested nor kept.
+    """
+    start = Start()
+    start.transcription(track="both_tracks", status_callback_url=status_callback_url, status_callback_method="POST", partial_results=False)
+    return start
 
 
 def voicemail_twiml(greeting: str, recording_url: str, transcription_url: str | None) -> str:

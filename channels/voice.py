@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sessions.errors import AlreadyExists, DomainError
-from sessions.model import CommType, Customer, Interaction, State, Status, Subtype
+from sessions.errors import AlreadyExists, DomainError, IllegalTransition
+from sessions.model import CommType, Customer, Interaction, State, Subtype
 
 from .threads import CALL_OF, CALLS, CONSULT_CALLS, THREADS, thread_key
 from .twilio import TwilioContext, connect_twiml, derived_id, dial_twiml, need, say_twiml, voicemail_twiml
@@ -14,6 +14,8 @@ from .twilio_rest import ProviderError
 
 log = logging.getLogger("channels.voice")
 
+#: Voicemail transcriptions and live-call transcription callbacks (told apart by ``TranscriptionEvent``).
+TRANSCRIPTION_PATH = "/webhooks/twilio/transcription"
 #: Statuses after which the call is over.
 FINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 NOT_IN_SERVICE = "Sorry, this number is not in service."
@@ -26,11 +28,12 @@ class VoiceChannel:
         self.ctx = ctx
 
     async def twiml_for(self, ix: Interaction) -> str:
+        queue = await self.ctx.sessions.store.get_queue(ix.queue_id)
+        transcription = self.ctx.url(TRANSCRIPTION_PATH) if queue.settings.transcription else None
         if ix.type is CommType.VOICEMAIL:
-            queue = await self.ctx.sessions.store.get_queue(ix.queue_id)
-            transcription = self.ctx.url("/webhooks/twilio/transcription") if queue.settings.transcription else None
             return voicemail_twiml(queue.settings.voicemail_greeting, self.ctx.url("/webhooks/twilio/recording"), transcription)
-        return connect_twiml(ix, self.ctx.media_url)
+        # The queue's transcription setting also covers live calls: Twilio's Real-Time Transcription, same callback path.
+        return connect_twiml(ix, self.ctx.media_url, transcription_url=transcription)
 
     async def inbound(self, params: dict[str, str]) -> str:
         """The call arrives: store it (routed), then tell Twilio what to do with the caller."""
@@ -71,7 +74,8 @@ class VoiceChannel:
         return ix
 
     async def status(self, params: dict[str, str]) -> None:
-        """Call progress; a caller hanging up before anyone answered is an abandon (it counts for SLA)."""
+        """Call progress.  A final status ends the contact: before anyone answered it is an abandon (it counts for SLA);
+        on a claimed call it says who disconnected (the customer hanging up, the provider: busy, no answer, failed)."""
         call_sid, status = need(params, "CallSid"), need(params, "CallStatus")
         consulted = await self.ctx.threads.lookup(CONSULT_CALLS, call_sid)
         if consulted is not None:
@@ -84,11 +88,13 @@ class VoiceChannel:
             log.info("status %s for unknown call %s ignored", status, call_sid)
             return
         data = {"call_sid": call_sid, **({"duration": params["CallDuration"]} if params.get("CallDuration") else {})}
-        ix = (await self.ctx.sessions.provider_status(ix_id, kind="call_status", status=status, detail=f"Call {status}", **data)).interaction
+        await self.ctx.sessions.provider_status(ix_id, kind="call_status", status=status, detail=f"Call {status}", **data)
         if status in FINAL:
-            assert ix is not None
-            if ix.type is CommType.CALL and ix.status in (Status.OPEN, Status.PENDING) and ix.answered_at is None:
-                await self.ctx.sessions.abandon(ix_id)
+            try:
+                # Waiting: an abandon; claimed: wrap-up (or kept, per the queue); already ended or gone on by text: nothing.
+                await self.ctx.sessions.call_ended(ix_id, status)
+            except IllegalTransition as exc:
+                log.debug("call %s %s: %s", call_sid, status, exc)
 
     async def dial(self, ix: Interaction) -> Interaction:
         """Places an agent's outbound call; the customer, once answered, is bridged to the agent's stream."""
@@ -96,7 +102,7 @@ class VoiceChannel:
             raise ProviderError("Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN): the call cannot be placed.", "not_configured")
         if not ix.customer.phone or not ix.to_address:
             raise ProviderError("An outbound call needs the customer's phone and the queue's phone number.", "no_number")
-        twiml = connect_twiml(ix, self.ctx.media_url)
+        twiml = await self.twiml_for(ix)
         sent = await self.ctx.rest.create_call(to=ix.customer.phone, from_=ix.to_address, twiml=twiml, status_callback=self.ctx.url("/webhooks/twilio/voice/status"))
         await self.ctx.threads.link(CALLS, sent.sid, ix.id)
         await self.ctx.threads.link(CALL_OF, ix.id, sent.sid)

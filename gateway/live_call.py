@@ -17,8 +17,9 @@ from channels.twilio_rest import ProviderError
 from channels.voice import VoiceChannel
 from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, Bridges, StereoRecorder, monitor_leg
 from channels.voicemail import recording_path
+from sessions import disconnect
 from sessions.errors import DomainError, IllegalTransition, PermissionDenied
-from sessions.model import CommType, Interaction, Recording, Role, State, Status, Subtype, TargetKind, User
+from sessions.model import CommType, DisconnectBy, DisconnectReason, Interaction, Recording, Role, State, Status, Subtype, TargetKind, User
 from sessions.service import Sessions
 
 from .settings import Settings
@@ -85,12 +86,18 @@ class LiveCalls:
         if bridge.recorder is not None:
             bridge.recorder.path.unlink(missing_ok=True)
 
-    async def web_call_ended(self, bridge: Bridge) -> None:
-        """A customer's browser call ended: the conversation goes on as the chat it came from."""
+    async def web_call_ended(self, bridge: Bridge, reason: DisconnectReason = DisconnectReason.NETWORK_DROP) -> None:
+        """A customer's browser call ended (they hung up, or its connection dropped): the conversation goes on as the chat it came from.
+
+        The call leg's disconnect is in the feed and the event; the contact itself goes on, so the interaction keeps none.
+        """
         await self.close(bridge)
         try:
             ix = await self.sessions.store.get_interaction(bridge.interaction_id)
             if ix.state is State.ACTIVE and (ix.type, ix.subtype) == (CommType.CALL, Subtype.WEBRTC):
+                leg = disconnect.record(ix, DisconnectBy.CUSTOMER, reason, self.sessions.clock.now())
+                await self.sessions.provider_status(ix.id, kind="call_status", status=reason.value, by="customer",
+                                                    detail=f"{disconnect.describe(leg)} (web call); back to chat", **disconnect.as_data(leg))
                 await self.sessions.switch_channel(None, ix.id, CommType.MESSAGING, Subtype.CHAT)
         except DomainError as exc:
             log.info("web call %s ended; the chat was not resumed: %s", bridge.interaction_id, exc)

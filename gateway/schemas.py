@@ -80,6 +80,8 @@ TagWeightsPatch = Annotated[dict[Tag, Annotated[float, Field(ge=0, le=1000)] | N
 
 
 class CustomerPatch(Body):
+    #: Read-only, accepted so a client may send back the customer it read: the gateway links profiles by phone and email.
+    id: Annotated[str, Field(max_length=64)] | None = None
     name: Annotated[str, Field(max_length=200)] | None = None
     phone: Annotated[str, Field(max_length=32)] | None = None
     email: Annotated[str, Field(max_length=254)] | None = None
@@ -275,3 +277,16 @@ class ThreadQuery(Body):
     #: A previous page's ``before``: the page of messages older than it.
     before: Annotated[str, Field(min_length=1, max_length=20)] | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class CustomerSearch(Body):
+    """``GET /api/customers`` parameters."""
+
+    q: Annotated[str, Field(min_length=1, max_length=200, description="Start of a name, phone number (with or without +) or email, any case")]
+    limit: Annotated[int, Field(ge=1, le=50)] = 20
+
+
+class MergeBody(Body):
+    """``POST /api/interactions/{id}/merge``: the interaction of the same customer to merge into this one (it is completed, linked here)."""
+
+    from_: Annotated[str, Field(alias="from", min_length=1, max_length=64, description="Id of the interaction merged into this one")]

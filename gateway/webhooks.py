@@ -7,6 +7,9 @@ delivers at least once, so each request has a dedupe key: the
 ``I-Twilio-Idempotency-Token`` header where present, else the SID plus the
 event.  The first answer is remembered and replayed for retries; the
 channels' own derived ids make even a concurrent duplicate a no-op.
+``transcription`` serves two products on one path: a voicemail's recording
+transcription, and a live call's Real-Time Transcription (its callbacks carry
+``TranscriptionEvent``; deduplicated on TranscriptionSid + event + SequenceId).
 
 A signed request is never refused for what the customer wrote: texts and
 transcriptions are kept as ``sessions.text.clean_text`` leaves them (control
@@ -24,6 +27,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from channels.live_transcripts import LiveTranscriptChannel
+from channels.live_transcripts import dedupe_key as live_transcription_key
 from channels.sms import SmsChannel
 from channels.twilio import MissingParameter, TwilioContext, empty_messaging_twiml, hangup_twiml
 from channels.voice import VoiceChannel
@@ -46,6 +51,7 @@ class TwilioWebhooks:
         self.voice = VoiceChannel(ctx)
         self.sms = SmsChannel(ctx)
         self.voicemail = VoicemailChannel(ctx)
+        self.live_transcripts = LiveTranscriptChannel(ctx)
 
     async def _params(self, request: Request) -> dict[str, str]:
         if self.validator is None:
@@ -124,8 +130,18 @@ class TwilioWebhooks:
             # The <Record action> request (no RecordingStatus) expects TwiML; the status callback does not.
             return (hangup_twiml() if "RecordingStatus" not in params else None), XML
 
+        # One path, two products: a voicemail's recording transcription, and a live call's Real-Time
+        # Transcription, whose callbacks (several per session) carry TranscriptionEvent.
+        voicemail_transcription_key = sid("TranscriptionSid", "TranscriptionStatus")
+
+        def transcription_key(params: dict[str, str]) -> str:
+            return live_transcription_key(params) if "TranscriptionEvent" in params else voicemail_transcription_key(params)
+
         async def transcription(params: dict[str, str]) -> tuple[None, str]:
-            await self.voicemail.transcription(params)
+            if "TranscriptionEvent" in params:
+                await self.live_transcripts.callback(params)
+            else:
+                await self.voicemail.transcription(params)
             return None, XML
 
         base = "/webhooks/twilio"
@@ -135,6 +151,6 @@ class TwilioWebhooks:
             ("sms", sid("MessageSid"), sms),
             ("sms/status", sid("MessageSid", "MessageStatus"), sms_status),
             ("recording", sid("RecordingSid", "RecordingStatus"), recording),
-            ("transcription", sid("TranscriptionSid", "TranscriptionStatus"), transcription),
+            ("transcription", transcription_key, transcription),
         ]
         return [Route(f"{base}/{name}", self.endpoint(name, key, handle), methods=["POST"]) for name, key, handle in table]

@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from . import disconnect
 from .errors import FieldNotEditable, IllegalTransition, InvalidCommand, PermissionDenied
 from .events import Event
 from .merge_patch import merge_patch
@@ -47,6 +48,8 @@ from .model import (
     Consult,
     Customer,
     Direction,
+    DisconnectBy,
+    DisconnectReason,
     Interaction,
     Message,
     Note,
@@ -354,6 +357,7 @@ def _apply_transfer(nxt: Interaction, target: TransferTarget, queue: Queue, targ
     nxt.status = Status.WRAP_UP
     nxt.outcome = Outcome.RESOLVED
     nxt.wrap_up_at = now
+    disconnect.ended_by_agent(nxt, nxt, DisconnectReason.TRANSFERRED, now)
     return f"to external number {target.id}"
 
 
@@ -385,6 +389,7 @@ def transfer(
         _log(nxt, now, "consult_started", actor.id, f"{actor.name} is consulting {target.kind.value} {target.id}", **data)
         return Change(nxt, "interaction.consult_started", data)
     text = _apply_transfer(nxt, target, queue, target_queue, target_user, now, actor.id)
+    data.update(disconnect.as_data(nxt.disconnect) if target.kind is TargetKind.EXTERNAL else {})
     _log(nxt, now, "transferred", actor.id, f"Cold transfer by {actor.name} {text}", **data, from_queue=ix.queue_id)
     return Change(nxt, "interaction.transferred", data)
 
@@ -442,8 +447,9 @@ def requeue(ix: Interaction, *, reason: str, now: datetime, from_user: str | Non
     gone = ix.assigned_to
     _to_queue(nxt)
     nxt.consult = None
-    _log(nxt, now, "requeued", SYSTEM, f"Back in the queue: {reason}", user=gone)
-    return Change(nxt, "interaction.requeued", {"user": gone, "reason": reason})
+    dropped = disconnect.as_data(disconnect.record(ix, DisconnectBy.AGENT, DisconnectReason.NETWORK_DROP, now))  # the agent's leg, not the contact
+    _log(nxt, now, "requeued", SYSTEM, f"Back in the queue: {reason}", user=gone, **dropped)
+    return Change(nxt, "interaction.requeued", {"user": gone, "reason": reason, **dropped})
 
 
 def cancel_consult(ix: Interaction, *, actor: User, now: datetime) -> Change:
@@ -474,6 +480,7 @@ def switch_channel(ix: Interaction, *, actor: User | None, type: CommType, subty
     by = _who(actor)
     nxt.channel_history.append(ChannelChange(at=now, by=by, from_type=ix.type, from_subtype=ix.subtype, to_type=type, to_subtype=subtype))
     nxt.type, nxt.subtype = type, subtype
+    nxt.disconnect = None  # the conversation goes on: whatever ended before is behind it
     _log(nxt, now, "channel_switched", by, f"Switched from {ix.type.value}/{ix.subtype.value} to {type.value}/{subtype.value} by {_name(actor)}")
     return Change(nxt, "interaction.channel_switched", {"from": f"{ix.type.value}/{ix.subtype.value}", "to": f"{type.value}/{subtype.value}"})
 
@@ -490,6 +497,7 @@ def add_message(ix: Interaction, *, message: Message, actor: User | None, now: d
             raise InvalidCommand("A reply needs some text.")
         if ix.type is not CommType.MESSAGING:
             raise IllegalTransition(f"Interaction {ix.id} is a {ix.type.value}: switch it to text or chat to send messages.")
+        disconnect.require_reachable(ix)
     if any(m.id == message.id for m in ix.messages):
         raise IllegalTransition(f"Message {message.id} is already part of interaction {ix.id}.")
     nxt = _next(ix)
@@ -604,11 +612,13 @@ def end(ix: Interaction, *, actor: User, outcome: Outcome, now: datetime) -> Cha
     if outcome is Outcome.RESOLVED:
         nxt.status = Status.WRAP_UP
         nxt.wrap_up_at = now
-        _log(nxt, now, "ended", actor.id, f"Ended as resolved by {actor.name}; wrap-up started", outcome=outcome.value)
+        ended = disconnect.as_data(disconnect.ended_by_agent(ix, nxt, DisconnectReason.HANG_UP, now))
+        _log(nxt, now, "ended", actor.id, f"Ended as resolved by {actor.name}; wrap-up started", outcome=outcome.value, **ended)
     else:
+        ended = disconnect.as_data(None)  # the customer holds (or waits) for the next agent
         _to_queue(nxt)
         _log(nxt, now, "ended", actor.id, f"Ended as unresolved by {actor.name}; back in queue {ix.queue_id}", outcome=outcome.value)
-    return Change(nxt, "interaction.ended", {"outcome": outcome.value})
+    return Change(nxt, "interaction.ended", {"outcome": outcome.value, **ended})
 
 
 def _completed(ix: Interaction, by: str, now: datetime) -> Interaction:
@@ -624,7 +634,7 @@ def complete(ix: Interaction, *, actor: User, now: datetime) -> Change:
     _require(ix, actor, "complete", Status.WRAP_UP, handler=True)
     nxt = _completed(ix, actor.id, now)
     _log(nxt, now, "completed", actor.id, f"Completed by {actor.name}")
-    return Change(nxt, "interaction.completed", {"auto": False})
+    return Change(nxt, "interaction.completed", {"auto": False, **disconnect.as_data(ix.disconnect)})
 
 
 def wrap_up_deadline(ix: Interaction, queue: Queue) -> datetime | None:
@@ -643,7 +653,7 @@ def auto_complete(ix: Interaction, *, queue: Queue, now: datetime) -> Change:
     nxt = _completed(ix, ix.assigned_to or SYSTEM, now)
     nxt.auto_completed = True
     _log(nxt, now, "completed", SYSTEM, f"Completed automatically after the {queue.settings.wrap_up_limit}s wrap-up limit")
-    return Change(nxt, "interaction.completed", {"auto": True})
+    return Change(nxt, "interaction.completed", {"auto": True, **disconnect.as_data(ix.disconnect)})
 
 
 def abandon(ix: Interaction, *, now: datetime) -> Change:
@@ -653,9 +663,10 @@ def abandon(ix: Interaction, *, now: datetime) -> Change:
     nxt.offered_to = None
     nxt.offer_expires_at = None
     nxt.abandoned_at = now
+    nxt.disconnect = disconnect.record(ix, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP, now)
     waited = (now - ix.created_at).total_seconds()
     _log(nxt, now, "abandoned", CUSTOMER, f"The customer left after waiting {waited:.0f}s", waited_seconds=waited)
-    return Change(nxt, "interaction.abandoned", {"waited_seconds": waited})
+    return Change(nxt, "interaction.abandoned", {"waited_seconds": waited, **disconnect.as_data(nxt.disconnect)})
 
 
 # -- after completion --------------------------------------------------------

@@ -90,6 +90,34 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
 
+class DisconnectBy(StrEnum):
+    """Whose side ended a contact."""
+
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    SYSTEM = "system"
+    PROVIDER = "provider"
+
+
+class DisconnectReason(StrEnum):
+    HANG_UP = "hang_up"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"
+    TRANSFERRED = "transferred"
+    NETWORK_DROP = "network_drop"
+
+
+class Disconnect(Model):
+    """Who ended the contact on the interaction's channel, why and when (Flex and Connect report the same)."""
+
+    by: DisconnectBy
+    reason: DisconnectReason
+    at: datetime
+    #: The channel that ended: a chat the customer left is gone, while the same customer can still be texted.
+    channel: Subtype
+
+
 class QueueSettings(Model):
     """Per-queue behaviour; every duration is in seconds."""
 
@@ -110,7 +138,10 @@ class QueueSettings(Model):
     #: The provider number customers call or text to reach this queue (E.164); the caller ID of its outbound contacts.
     phone_number: str | None = Field(None, pattern=r"^\+[1-9]\d{6,14}$")
     small_tabs: list[str] = Field(default_factory=lambda: ["customer"])
-    large_tabs: list[str] = Field(default_factory=lambda: ["conversation", "activity", "notes"])
+    large_tabs: list[str] = Field(default_factory=lambda: ["conversation", "activity", "notes", "coaching"])
+    #: When the customer hangs up a claimed call or leaves a claimed chat, it goes to wrap-up at once
+    #: (Flex, Connect); False keeps it claimed with the agent, who then ends it.
+    wrap_up_on_disconnect: bool = True
 
 
 Tag = Annotated[str, Field(min_length=1, max_length=64)]
@@ -179,6 +210,8 @@ CustomerAttributes = Annotated[
 
 
 class Customer(Model):
+    #: The customer profile this contact belongs to (sessions/customers.py), set when the interaction is created.
+    id: str | None = Field(None, max_length=64)
     name: str | None = Field(None, max_length=200)
     phone: str | None = Field(None, max_length=32)
     email: str | None = Field(None, max_length=254)
@@ -224,6 +257,26 @@ class Transcript(Model):
     at: datetime
     text: str
     recording_id: str | None = None
+
+
+class Speaker(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+
+
+class TranscriptSegment(Model):
+    """One final utterance of a live call's real-time transcription (``sessions/transcripts.py`` keeps them in order)."""
+
+    #: ``<transcription id>:<sequence>``: a redelivered utterance derives the same id.
+    id: str
+    #: The provider's transcription session (one per ``<Start><Transcription>``); sequences count within it.
+    transcription_id: str
+    sequence: int = Field(ge=0)
+    speaker: Speaker
+    text: str = Field(max_length=10_000)
+    #: When it was said, as the provider reports it.
+    at: datetime
+    confidence: float | None = None
 
 
 class ActivityEntry(Model):
@@ -292,10 +345,16 @@ class Interaction(Model):
     #: Set when the customer gave up before anyone answered.
     abandoned_at: datetime | None = None
     consult: Consult | None = None
+    #: Set when the contact ended (who disconnected and why); cleared when it goes on on another channel.
+    disconnect: Disconnect | None = None
+    #: Set when this interaction was merged into another of the same customer (sessions/merge.py) and completed.
+    merged_into: str | None = None
     messages: list[Message] = Field(default_factory=list)
     notes: list[Note] = Field(default_factory=list)
     recordings: list[Recording] = Field(default_factory=list)
     transcripts: list[Transcript] = Field(default_factory=list)
+    #: The live call's transcript, final utterances in the order they were spoken.
+    live_transcript: list[TranscriptSegment] = Field(default_factory=list)
     activity: list[ActivityEntry] = Field(default_factory=list)
     channel_history: list[ChannelChange] = Field(default_factory=list)
 

@@ -15,6 +15,9 @@ from typing import Any
 
 from . import access, machine
 from .clock import Clock, SystemClock
+from .coaching_service import Coaching
+from .customer_book import CustomerBook
+from .disconnects import Disconnects
 from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, PermissionDenied
 from .events import Cursor, Event, EventPage
 from .floor import Floor, TallyCache
@@ -46,13 +49,14 @@ from .routing import Arrival, RoutingConfig
 from .steering import Steering
 from .stores.base import Store
 from .text import clean_text
+from .transcripts import LiveTranscripts
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Sessions(Inbox, Floor, Rights, Steering):
+class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, Disconnects, LiveTranscripts, Steering):
     """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's;
     claims within capacity, reachable user targets and re-routing on tag changes are Steering's."""
 
@@ -166,14 +170,14 @@ class Sessions(Inbox, Floor, Rights, Steering):
             id=id or self.ids(), queue=queue, direction=direction, type=type, subtype=subtype, now=self.clock.now(),
             actor=actor, customer=customer, tags=tags, subject=subject,
         )
-        return await self.store.insert(change, self.clock.now())
+        return await self.store.insert(await self.linked(change), self.clock.now())
 
     async def clone(self, actor: User, interaction_id: str) -> Event:
         parent = await self.get(actor, interaction_id)  # membership, then the right, then the state (in the machine)
         await self.require_right(actor, Right.CLONE_COMPLETED)
         queue = await self.store.get_queue(parent.queue_id)
         change = machine.clone(parent, id=self.ids(), queue=queue, actor=actor, now=self.clock.now())
-        return await self.store.insert(change, self.clock.now())
+        return await self.store.insert(await self.linked(change, parent.customer.id), self.clock.now())
 
     async def offer(self, interaction_id: str, user_id: str) -> Event:
         user = await self.store.get_user(user_id)
@@ -281,10 +285,12 @@ class Sessions(Inbox, Floor, Rights, Steering):
         return await self._update(interaction_id, lambda ix: machine.complete(ix, actor=actor, now=self.clock.now()))
 
     async def edit(self, actor: User, interaction_id: str, changes: dict[str, Any]) -> Event:
-        edited = await self._update(interaction_id, await self.with_right(
+        previous = (await self.store.get_interaction(interaction_id)).customer.id
+        event = await self._update(interaction_id, await self.with_right(
             actor, lambda ix: Right.EDIT_COMPLETED if ix.state is State.COMPLETED else None,
             lambda ix: machine.edit(ix, actor=actor, changes=changes, now=self.clock.now())))
-        return await self.reroute_after_edit(edited, changes)
+        event = await self.relink(actor, event, previous) if "customer" in changes else event
+        return await self.reroute_after_edit(event, changes)
 
     async def abandon(self, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.abandon(ix, now=self.clock.now()))
@@ -351,7 +357,7 @@ class Sessions(Inbox, Floor, Rights, Steering):
             data["voicemail"] = f"no agent of queue {queue.id} is available"
         change = machine.create(id=id or self.ids(), queue=queue, direction=Direction.INBOUND, type=type, subtype=subtype, now=now, customer=customer,
                                 tags=decision.tags, to_address=to_address, routing=data, parent_id=parent_id)
-        event = await self.store.insert(change, now)
+        event = await self.store.insert(await self.linked(change), now)
         await self.store.map_set("routed", f"{decision.kind}:{decision.target}", repr(now.timestamp()))
         if decision.kind == "user":
             try:

@@ -13,7 +13,7 @@ from channels.mixer import Role as Part
 from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, monitor_leg
 from sessions.errors import IllegalTransition, NotFound
 from sessions.machine import require_handler
-from sessions.model import CommType, Interaction, State, Subtype, User
+from sessions.model import CommType, DisconnectReason, Interaction, State, Subtype, User
 
 from ..errors import RequestError
 from ..live_call import LiveCalls
@@ -163,5 +163,5 @@ async def customer_hangup(call: Call) -> None:
     bridge = _live(call).get(ix.id)
     if bridge is None or not isinstance(bridge.legs.get(CALLER), PeerLeg):
         raise IllegalTransition("There is no call from this chat to hang up.")
-    await _live(call).web_call_ended(bridge)
+    await _live(call).web_call_ended(bridge, DisconnectReason.HANG_UP)
 

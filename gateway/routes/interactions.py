@@ -151,6 +151,8 @@ async def complete(call: Call) -> Interaction:
 async def edit(call: Call) -> Interaction:
     """Edits customer, tags, subject or disposition as a JSON Merge Patch (the customer merges member by member); who completed it, when, and the feed are permanent."""
     changes = call.body.model_dump(mode="json", exclude_unset=True)
+    if isinstance(changes.get("customer"), dict):
+        changes["customer"].pop("id", None)  # the profile link follows the phone and email, never the client
     return _after(await call.sessions.edit(call.user, call.path["interaction_id"], changes))
 
 

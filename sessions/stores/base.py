@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from ..customers import CustomerProfile
 from ..errors import ConcurrentUpdate
 from ..events import Cursor, Event, EventPage
 from ..machine import Change, event_for
@@ -53,6 +54,8 @@ class Store(Protocol):
 
     async def insert(self, change: Change, at: datetime) -> Event: ...
     async def update(self, interaction_id: str, decide: Callable[[Interaction], Change], at: datetime) -> Event: ...
+    #: Two interactions changed together: both versioned updates and both events in one transaction (merge).
+    async def update_pair(self, first_id: str, second_id: str, decide: Callable[[Interaction, Interaction], tuple[Change, Change]], at: datetime) -> tuple[Event, Event]: ...
     async def get_interaction(self, interaction_id: str) -> Interaction: ...
     async def list_interactions(self, queue_id: str | None, state: State, limit: int = 100, offset: int = 0, since: datetime | None = None) -> list[Interaction]: ...
 
@@ -77,6 +80,12 @@ class Store(Protocol):
     async def next_tally_change(self, queue_id: str, settings: QueueSettings, window: timedelta, now: datetime) -> datetime | None: ...
     #: Queues whose interactions changed after the cursor (None: cannot tell, treat all as changed), and the last cursor read.
     async def queues_changed_since(self, after: Cursor | None, limit: int = 2000) -> tuple[set[str] | None, Cursor | None]: ...
+
+    # Customer profiles (stores/sql/customers.py; the rules are sessions/customers.py).
+    async def link_customer(self, *, phone: str | None, email: str | None, name: str | None, current: str | None, new_id: str, at: datetime) -> CustomerProfile: ...
+    async def get_customer(self, customer_id: str) -> CustomerProfile: ...
+    async def customer_interactions(self, customer_id: str, queues: Collection[str] | None, limit: int) -> list[Interaction]: ...
+    async def search_customers(self, key: str, queues: Collection[str] | None, limit: int) -> list[CustomerProfile]: ...
 
     async def publish(self, event: Event) -> Event: ...
     async def events_since(self, cursor: Cursor | None, *, queues: set[str] | None = None, users: set[str] | None = None, role: str | None = None, limit: int = 500) -> EventPage: ...
@@ -139,6 +148,22 @@ class BaseStore(ABC):
                 return committed
         raise ConcurrentUpdate(f"Interaction {interaction_id} kept changing underneath; try again.")
 
+    async def update_pair(self, first_id: str, second_id: str, decide: Callable[[Interaction, Interaction], tuple[Change, Change]], at: datetime) -> tuple[Event, Event]:
+        """Like :meth:`update` for two interactions at once: either both changes commit, with both events, or neither.
+
+        Both are read, ``decide`` sees both, and the two versioned writes share one transaction; if
+        either version moved on, nothing is written and both are read and decided again.
+        """
+        if first_id == second_id:
+            raise ValueError("update_pair needs two different interactions")
+        for _ in range(MAX_ATTEMPTS):
+            first, second = await self.get_interaction(first_id), await self.get_interaction(second_id)
+            one, two = decide(first, second)
+            committed = await self._commit_all([(first, event_for(first, one, at)), (second, event_for(second, two, at))])
+            if committed is not None:
+                return committed[0], committed[1]
+        raise ConcurrentUpdate(f"Interactions {first_id} and {second_id} kept changing underneath; try again.")
+
     @abstractmethod
     async def get_interaction(self, interaction_id: str) -> Interaction: ...
 
@@ -150,3 +175,7 @@ class BaseStore(ABC):
         otherwise); else the stored version must still be ``before.version``.
         Returns the event with its cursor, or None when the version moved on.
         """
+
+    @abstractmethod
+    async def _commit_all(self, changes: list[tuple[Interaction | None, Event]]) -> list[Event] | None:
+        """Like :meth:`_commit` for several changes in one atomic step: all written, or none (None)."""

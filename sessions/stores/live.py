@@ -171,6 +171,11 @@ class LiveStore:
         await self._wake()
         return event
 
+    async def update_pair(self, first_id: str, second_id: str, decide: Callable[[Interaction, Interaction], tuple[Change, Change]], at: datetime) -> tuple[Event, Event]:
+        events = await self.sql.update_pair(first_id, second_id, decide, at)
+        await self._wake()
+        return events
+
     async def publish(self, event: Event) -> Event:
         stored = await self.sql.publish(event)
         await self._wake()
@@ -186,6 +191,11 @@ class LiveStore:
         if event is not None:
             await self._wake()
         return event
+    async def record_evaluation(self, *args: Any, **kwargs: Any) -> tuple[Event, Any]:
+        """An evaluation commits an interaction's audit entry and event (``stores/sql/coaching.py``): wake the relay as for any change."""
+        result = await self.sql.record_evaluation(*args, **kwargs)
+        await self._wake()
+        return result  # type: ignore[no-any-return]
 
     async def _wake(self) -> None:
         """Tells the relay there is something to copy.  Best effort: the change is committed, and the

@@ -91,6 +91,9 @@ async def test_customer_calls_from_the_chat_and_the_agent_answers_in_the_browser
 
         ix = (await http.get(f"/api/interactions/{ix_id}", headers=alice)).json()
         assert (ix["type"], ix["subtype"], ix["status"], ix["assigned_to"]) == ("messaging", "chat", "claimed", "alice")
+        [left] = [a for a in ix["activity"] if a["data"].get("disconnect")]
+        assert (left["by"], left["data"]["disconnect"]["reason"], left["data"]["disconnect"]["channel"]) == ("customer", "hang_up", "webrtc")
+        assert ix["disconnect"] is None, "the call leg ended; the contact goes on as chat"
         [rec] = ix["recordings"]
         audio = await http.get(rec["uri"], headers=alice)
         with wave.open(io.BytesIO(audio.content)) as w:

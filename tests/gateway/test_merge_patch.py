@@ -74,3 +74,12 @@ class TestUserPatch:
         assert user["capacity"] == {"chat": 6, "text": 4}
         assert user["tags"] == {"spanish": 10}
         assert user["queues"] == ["sales"] and user["name"] == "Ann"
+
+
+def test_a_customer_id_sent_back_is_ignored_the_profile_link_follows_phone_and_email(gw: Gateway):
+    gw.queue("sales")
+    agent = gw.agent("ann", ["sales"])
+    ix = gw.inbound("sales")
+    r = gw.client.patch(f"/api/interactions/{ix['id']}", json={"customer": {"id": "someone-else", "name": "Carla Diaz"}}, headers=agent)
+    assert r.status_code == 200, r.text
+    assert r.json()["customer"]["id"] == ix["customer"]["id"] is not None

@@ -156,10 +156,11 @@
   };
   const endCall = async (tell, text) => {
     const c = call; call = null;
-    if (c) { c.stream.getTracks().forEach((t) => t.stop()); c.pc.close(); }
     callUi("idle", text || "Call ended. We can go on here in the chat.");
     const s = saved();
+    // Told before the connection closes, so the gateway records a hang-up rather than a dropped connection.
     if (tell && s) await post("/api/chat/hangup", { token: s.token }).catch(() => {});
+    if (c) { c.stream.getTracks().forEach((t) => t.stop()); c.pc.close(); }
   };
   callButton.addEventListener("click", () => (call ? endCall(true) : startCall()));
 
@@ -204,6 +205,7 @@
             : f.channel === "messaging/chat" ? "Back to chat." : "The conversation moved to another channel.");
           break;
         case "ended":
+          if (ended) break;  // said once: a later event about the same chat (a note, its completion) says nothing new
           ended = true; status.textContent = "This chat has ended. Thank you!"; notice("Chat ended");
           compose.hidden = true; end.hidden = true; callBar.hidden = true; if (call) endCall(false);
           localStorage.removeItem(STORE); break;

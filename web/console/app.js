@@ -1,6 +1,7 @@
 // Agent console: login, live state from /ws/agent, hash routes to the views.
 import { api, auth, ApiError } from "./api.js";
 import { DirectMessages } from "./direct_messages.js";
+import { evaluationsView } from "./coaching.js";
 import { customerName, h } from "./dom.js";
 import { Live } from "./live.js";
 import { loadRights, rightsView } from "./permissions.js";
@@ -82,6 +83,7 @@ function handle(event) {
   showConsult();
   if (current.name === "workspace") current.update(state.interactions.get(ix.id));
   else if (current.name === "home") current.update();
+  else if (current.name === "evaluations") current.update(event);
 }
 
 // Offers can overlap (chats have capacity for several): the oldest waiting one is shown first.
@@ -139,6 +141,7 @@ async function route() {
     else if (name === "ix" && id) current = { name: "workspace", update: await views.workspace(ctx, main, id) };
     else if (name === "messages") current = { name: "messages", update: dms.view(main, [id, ...rest]) };
     else if (name === "completed") current = { name: "completed", update: views.completed(ctx, main) };
+    else if (name === "evaluations") current = { name: "evaluations", update: evaluationsView(ctx, main) };
     else if (name === "supervisor" && state.me.role !== "agent") current = { name: "supervisor", update: views.supervisor(ctx, main) };
     else current = { name: "home", update: views.home(ctx, main) };
   } catch (err) {

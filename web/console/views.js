@@ -3,7 +3,12 @@
 import { api, blobUrl } from "./api.js";
 import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, slaState, when } from "./dom.js";
 import { can, noListening } from "./permissions.js";
+import { coachingTab } from "./coaching.js";
 import { callAudio, consultsMe, settle, threeWay } from "./phone.js";
+import { customerGone, disconnectNotice, lockComposer } from "./disconnect.js";
+import { liveTranscript, wantsTranscript } from "./transcript.js";
+import { customerHistory } from "./customer.js";
+import { mergeAction } from "./merge.js";
 
 const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
 const STATUSES = [["", "All statuses"], ["open", "Open"], ["pending", "Offered"], ["claimed", "Claimed"], ["wrap_up", "Wrap-up"]];
@@ -117,7 +122,7 @@ export async function workspace(ctx, main, id) {
   let ix = await api("GET", `/api/interactions/${id}`);
   ctx.upsert(ix);
   const queue = state.queues.get(ix.queue_id) || (await api("GET", `/api/queues/${ix.queue_id}`).catch(() => null));
-  const settings = queue?.settings || { small_tabs: ["customer"], large_tabs: ["conversation", "activity", "notes"] };
+  const settings = queue?.settings || { small_tabs: ["customer"], large_tabs: ["conversation", "activity", "notes", "coaching"] };
   const quick = h("section", { class: "quick", "aria-label": "Quick details" });
   const details = h("section", { class: "details" });
   const controls = h("div", { class: "controls", role: "group", "aria-label": "Interaction controls" });
@@ -139,11 +144,17 @@ export async function workspace(ctx, main, id) {
   } }, h("textarea", { name: "body", rows: 2, "aria-label": "Note", placeholder: "Add a note…" }),
   h("label", {}, "Disposition", h("input", { name: "disposition", placeholder: "e.g. refund" })), h("button", { type: "submit", text: "Save note" }));
 
-  const small = { customer: details, history: h("div", { text: "Earlier interactions of this customer appear here." }) };
-  const large = { conversation: h("div", {}, conversation, reply, media), transcript: h("div", {}, media), activity: h("div", {}, feed), notes: h("div", {}, notes, noteForm) };
+  const histories = [customerHistory(), customerHistory()];  // in the customer tab, and the history tab where a queue shows it
+  const small = { customer: h("div", {}, details, histories[0].section), history: histories[1].section };
+  const coaching = coachingTab(ctx, ix);
+  const transcript = liveTranscript();
+  const large = { conversation: h("div", {}, conversation, reply), transcript: h("div", {}, transcript.element), activity: h("div", {}, feed), notes: h("div", {}, notes, noteForm),
+    coaching: coaching.panel };
   const smallNames = settings.small_tabs.filter((n) => small[n]);
   if (!smallNames.includes("customer")) smallNames.unshift("customer");
   const largeNames = settings.large_tabs.filter((n) => large[n]);
+  if (wantsTranscript(ix, settings) && !largeNames.includes("transcript")) largeNames.push(...(largeNames.length ? [] : ["conversation"]), "transcript");
+  (largeNames.includes("transcript") ? large.transcript : large.conversation).append(media);  // recordings: with the transcript when it is shown
   main.replaceChildren(quick, h("div", { class: "workspace" },
     h("aside", { class: "card", "aria-label": "Details" }, tabs(smallNames, smallNames.map((n) => small[n]))),
     h("section", {}, h("div", { class: "card" }, h("h2", { text: "Controls" }), controls),
@@ -167,7 +178,7 @@ export async function workspace(ctx, main, id) {
     quick.replaceChildren(channelIcon(ix), h("h1", { text: customerName(ix.customer) }), h("dl", {},
       ...[["Status", label(ix.state === "completed" ? (ix.abandoned_at ? "abandoned" : "completed") : ix.status)], ["Queue", inQueue?.name || ix.queue_id],
         ["Channel", `${ix.type}/${ix.subtype}`], ["Age", duration(ageOf(ix, now))], ["SLA", sla], ["Agent", ix.assigned_to ? ctx.person(ix.assigned_to) : "—"]]
-        .map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v })))));
+        .map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v })))), ...[disconnectNotice(ix)].filter(Boolean));
     const c = ix.customer;
     details.replaceChildren(h("h2", { text: "Customer" }), h("dl", {}, ...[["Name", c.name], ["Phone", c.phone], ["Email", c.email], ...Object.entries(c.attributes || {})]
       .map(([k, v]) => [h("dt", { text: k }), h("dd", { text: v || "—" })]).flat()),
@@ -180,8 +191,12 @@ export async function workspace(ctx, main, id) {
     feed.replaceChildren(...ix.activity.slice().reverse().map((a) => h("li", {}, a.detail, h("span", { class: "meta", text: `${when(a.at)} · ${a.by}` }))));
     notes.replaceChildren(...(ix.notes.length ? ix.notes.map((n) => h("p", {}, n.body, h("span", { class: "meta", text: ` — ${n.author}, ${when(n.at)}` }))) : [h("p", { class: "empty", text: "No notes." })]));
     reply.hidden = !(ix.state === "active" && ix.type === "messaging" && ix.assigned_to === state.me.id);
+    lockComposer(reply, ix);
     renderControls();
     renderMedia();
+    coaching.update(ix);
+    transcript.update(ix);
+    histories.forEach((x) => x.show(ix));
   }
 
   // Re-rendered on every change; a control that had the focus (found again by its data-key) keeps it.
@@ -194,17 +209,18 @@ export async function workspace(ctx, main, id) {
     if (ix.state === "active") {
       if (ix.status === "open" || (ix.status === "pending" && ix.offered_to === state.me.id)) items.push(button("Claim", () => ctx.act("claim", ix.id, {}), "primary"));
       if (ix.status === "pending" && ix.offered_to === state.me.id) items.push(button("Decline", () => ctx.act("decline", ix.id, {})));
-      const audio = callAudio(ctx, ix, renderControls);
+      const audio = customerGone(ix) ? null : callAudio(ctx, ix, renderControls);
       if (audio) items.push(audio);
       if (ix.status === "claimed" && mineOrSup) {
         if (ix.consult) {
           items.push(consulting());
         } else {
-          items.push(transferForm(), switchForm(),
+          items.push(...(customerGone(ix) ? [] : [transferForm()]), switchForm(),
             button("End · resolved", () => ctx.act("end", ix.id, { outcome: "resolved" }), "primary"),
             button("End · unresolved", () => ctx.act("end", ix.id, { outcome: "unresolved" }), "danger"));
         }
       }
+      if (mineOrSup) items.push(mergeAction(ctx, ix, renderControls));
       if (ix.status === "wrap_up" && mineOrSup) {
         items.push(h("p", { text: "Wrap-up: add a disposition and notes, then complete." }), button("Complete", () => ctx.act("complete", ix.id, {}), "primary"));
       }

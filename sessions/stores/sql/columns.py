@@ -39,6 +39,7 @@ def interaction_row(ix: Interaction) -> dict[str, Any]:
         "customer_name": name[:200] if name else None,
         "customer_phone": ix.customer.phone,
         "customer_email": email[:254] if email else None,
+        "customer_id": ix.customer.id,
         "created_at": epoch(ix.created_at),
         "claimed_at": epoch(ix.claimed_at),
         "answered_at": epoch(ix.answered_at),

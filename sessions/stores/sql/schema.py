@@ -62,6 +62,8 @@ interactions = Table(
     Column("customer_name", String(200)),
     Column("customer_phone", String(32)),
     Column("customer_email", String(254)),
+    # The customer profile (sessions/customers.py); one customer's interactions are an index range.
+    Column("customer_id", String(64)),
     Column("created_at", Time, nullable=False),
     Column("claimed_at", Time),
     Column("answered_at", Time),
@@ -92,6 +94,7 @@ interactions = Table(
     Index("ix_interactions_type_completed", "state", "type", "completed_at", "id"),
     Index("ix_interactions_customer_phone", "customer_phone"),
     Index("ix_interactions_customer_email", "customer_email"),
+    Index("ix_interactions_customer_id", "customer_id", "created_at"),
     # Lower-cased, matched by prefix: LIKE 'x%' on PostgreSQL needs the pattern operator class.
     Index("ix_interactions_customer_name", "customer_name", postgresql_ops={"customer_name": "varchar_pattern_ops"}),
 )

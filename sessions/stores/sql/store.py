@@ -9,17 +9,21 @@ number of processes exactly one commit wins.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...errors import AlreadyExists, NotFound
 from ...events import Event
 from ...model import Interaction, Queue, State, User
 from ..base import BaseStore
 from . import schema as t
+from .coaching import CoachingStore
 from .columns import interaction_row, tag_rows
+from .customers import CustomerStore
 from .direct_messages import DirectMessageStore
 from .engine import Database
 from .history import History
@@ -29,7 +33,7 @@ from .queries import Queries
 from .upsert import upsert
 
 
-class SqlStore(DirectMessageStore, History, Queries, KeyValues, EventLog, BaseStore):
+class SqlStore(CustomerStore, CoachingStore, DirectMessageStore, History, Queries, KeyValues, EventLog, BaseStore):
     def __init__(self, db: Database | str) -> None:
         self.db = db if isinstance(db, Database) else Database(db)
         self._init_log()
@@ -134,25 +138,44 @@ class SqlStore(DirectMessageStore, History, Queries, KeyValues, EventLog, BaseSt
             docs = (await conn.execute(stmt.limit(limit).offset(offset))).scalars().all()
         return [Interaction.model_validate_json(d) for d in docs]
 
-    async def _commit(self, before: Interaction | None, event: Event) -> Event | None:
+    async def _commit(self, before: Interaction | None, event: Event, also: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> Event | None:
+        """``also`` writes what a feature records with the change (an evaluation row), in the same transaction."""
+        committed = await self._commit_all([(before, event)], also)
+        return None if committed is None else committed[0]
+
+    async def _commit_all(self, changes: list[tuple[Interaction | None, Event]],
+                          also: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> list[Event] | None:
+        """Every change and its event in one transaction, with ``also``; None (nothing written) if any version moved on."""
+        try:
+            async with self.db.write() as conn:
+                stored = [await self._write(conn, before, event) for before, event in changes]
+                if also is not None:
+                    await also(conn)
+        except _Stale:
+            return None
+        self._notify()
+        return stored
+
+    async def _write(self, conn: AsyncConnection, before: Interaction | None, event: Event) -> Event:
         ix = event.interaction
         assert ix is not None
         row = interaction_row(ix)
         c = t.interactions.c
-        async with self.db.write() as conn:
-            if before is None:
-                try:
-                    await conn.execute(insert(t.interactions).values(**row))
-                except IntegrityError:
-                    raise AlreadyExists(f"Interaction {ix.id} already exists.") from None
-            else:
-                res = await conn.execute(update(t.interactions).where(c.id == ix.id, c.version == before.version).values(**row))
-                if res.rowcount != 1:
-                    return None
-            if before is None or before.tags != ix.tags:
-                await conn.execute(delete(t.interaction_tags).where(t.interaction_tags.c.interaction_id == ix.id))
-                if ix.tags:
-                    await conn.execute(insert(t.interaction_tags), tag_rows(ix))
-            stored = await self._append(conn, event)
-        self._notify()
-        return stored
+        if before is None:
+            try:
+                await conn.execute(insert(t.interactions).values(**row))
+            except IntegrityError:
+                raise AlreadyExists(f"Interaction {ix.id} already exists.") from None
+        else:
+            res = await conn.execute(update(t.interactions).where(c.id == ix.id, c.version == before.version).values(**row))
+            if res.rowcount != 1:
+                raise _Stale  # rolls back what this transaction wrote before
+        if before is None or before.tags != ix.tags:
+            await conn.execute(delete(t.interaction_tags).where(t.interaction_tags.c.interaction_id == ix.id))
+            if ix.tags:
+                await conn.execute(insert(t.interaction_tags), tag_rows(ix))
+        return await self._append(conn, event)
+
+
+class _Stale(Exception):
+    """A versioned update found another version: the whole transaction is rolled back and re-decided."""
