@@ -6,7 +6,7 @@ nothing here touches a socket, so the protocol is tested without one.
 
 Client frames::
 
-    {"type": "start", "name": str, "email": str, "topic"?: str, "phone"?: str}
+    {"type": "start", "name": str, "email": str, "topic"?: str, "phone"?: str, "attributes"?: {str: str}}
     {"type": "resume", "token": str, "after"?: message id}
     {"type": "message", "body": str, "client_id"?: str}
     {"type": "typing", "active": bool}
@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sessions import Sessions
 from sessions.errors import DomainError, IllegalTransition
 from sessions.events import Event
-from sessions.model import CommType, Customer, Direction, DisconnectBy, DisconnectReason, Interaction, Message, State, Status, Subtype
+from sessions.model import CommType, Customer, CustomerAttributes, Direction, DisconnectBy, DisconnectReason, Interaction, Message, State, Status, Subtype
 from sessions.stores import Store
 from sessions.text import clean_text
 
@@ -63,6 +63,8 @@ class StartFrame(Frame):
     email: str = Field(min_length=3, max_length=254)
     topic: str | None = Field(None, max_length=500)
     phone: str | None = Field(None, pattern=r"^\+[1-9]\d{6,14}$")
+    #: What the page knows of the customer (plan, tier, language...): the customer's attributes, which routing rules match.
+    attributes: CustomerAttributes = Field(default_factory=dict)
 
 
 class ResumeFrame(Frame):
@@ -174,7 +176,8 @@ class ChatSession:
             raise ChatError("invalid", "email: not an email address")
         topic = clean_text(frame.topic or "")
         event = await self.sessions.route_inbound(type=CommType.MESSAGING, subtype=Subtype.CHAT,
-                                                  customer=Customer(name=frame.name, email=frame.email, phone=frame.phone),
+                                                  customer=Customer(name=frame.name, email=frame.email, phone=frame.phone,
+                                                                    attributes={k: clean_text(v) for k, v in frame.attributes.items()}),
                                                   first_message=topic or None)
         ix = event.interaction
         assert ix is not None

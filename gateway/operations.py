@@ -63,6 +63,8 @@ class Operation:
     status: int = 200
     authenticated: bool = True
     tag: str = "api"
+    #: The body may be left out (an empty request body means the body model's defaults).
+    optional_body: bool = False
 
 
 @dataclass
@@ -73,10 +75,10 @@ class Operations:
     items: list[Operation] = field(default_factory=list)
 
     def __call__(self, method: str, path: str, *, body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-                 response: Any = None, status: int = 200, authenticated: bool = True) -> Callable[[Handler], Handler]:
+                 response: Any = None, status: int = 200, authenticated: bool = True, optional_body: bool = False) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
-            self.items.append(Operation(method, path, handler, summary, body, query, response, status, authenticated, self.tag))
+            self.items.append(Operation(method, path, handler, summary, body, query, response, status, authenticated, self.tag, optional_body))
             return handler
 
         return register
@@ -114,7 +116,8 @@ def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
             if op.query is not None:
                 query = op.query.model_validate(dict(request.query_params))
             if op.body is not None:
-                body = op.body.model_validate(await parse_json(request))
+                empty = op.optional_body and not (await request.body()).strip()
+                body = op.body() if empty else op.body.model_validate(await parse_json(request))
         except ValidationError as exc:
             raise RequestError(422, "invalid", describe_validation(exc)) from None
         return serialise(await op.handler(Call(request, user, body, query, dict(request.path_params))), op.status)  # type: ignore[arg-type]
@@ -161,7 +164,7 @@ def openapi(operations: list[Operation], title: str, version: str) -> dict[str, 
             for name, prop in qschema.get("properties", {}).items():
                 entry["parameters"].append({"name": name, "in": "query", "required": name in qschema.get("required", []), "schema": prop})
         if op.body is not None:
-            entry["requestBody"] = {"required": True, "content": {"application/json": {"schema": mapping[(op.body, "validation")]}}}
+            entry["requestBody"] = {"required": not op.optional_body, "content": {"application/json": {"schema": mapping[(op.body, "validation")]}}}
         responses: dict[str, Any] = {}
         if op.response is BINARY:
             responses["200"] = {"description": "Binary content", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}

@@ -59,6 +59,8 @@ class NewUser(Body):
     password: Annotated[str, Field(min_length=8, max_length=256)]
     tags: TagWeights = Field(default_factory=dict)
     capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=dict)
+    #: Takes routed work (offers, user-targeted routing, counted as available); unset: agents do, supervisors and admins do not.
+    routable: bool | None = None
 
 
 def merge_patch_of(model: type[BaseModel]) -> type[BaseModel]:
@@ -98,6 +100,8 @@ class UserPatch(Body):
     capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)] | None] | None = None
     #: True signs the user out everywhere and refuses their logins until set back to false.
     disabled: bool | None = None
+    #: Whether the user takes routed work (supervisors and admins opt in); null: back to the role's default.
+    routable: bool | None = None
 
 
 class NewQueue(Body):
@@ -167,6 +171,12 @@ class NoteBody(Body):
 
 class EndBody(Body):
     outcome: Outcome
+
+
+class ClaimBody(Body):
+    """Optional: a supervisor or admin takes an interaction although they are at capacity on its channel."""
+
+    override: bool = False
 
 
 class EditBody(BaseModel):

@@ -83,8 +83,8 @@ class Floor:
         return live
 
     async def agents(self) -> list[Agent]:
-        """Every agent and supervisor with their presence, load and idleness; loads from the index of who holds what."""
-        users = [u for u in await self.store.list_users() if u.role is not Role.ADMIN]
+        """Every agent and supervisor (and admin taking routed work) with their presence, load and idleness; loads from the index of who holds what."""
+        users = [u for u in await self.store.list_users() if u.role is not Role.ADMIN or u.routable]
         loads = await self.store.loads([u.id for u in users])
         choices = {uid: PresenceChoice.model_validate_json(raw) for uid, raw in (await self.store.map_all("presence")).items()}
         online = await self._connected_users()
@@ -94,7 +94,7 @@ class Floor:
 
     async def available_in(self, queue_id: str, agents: list[Agent] | None = None) -> int:
         agents = agents if agents is not None else await self.agents()
-        return sum(1 for a in agents if queue_id in a.user.queues and effective(a.user, a.choice, a.connected, a.load) is PresenceStatus.AVAILABLE)
+        return sum(1 for a in agents if a.user.routable and queue_id in a.user.queues and effective(a.user, a.choice, a.connected, a.load) is PresenceStatus.AVAILABLE)
 
     async def presence_of(self, user: User) -> PresenceStatus:
         agent = next((a for a in await self.agents() if a.user.id == user.id), None)

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Direction(StrEnum):
@@ -183,6 +183,16 @@ class User(Model):
     capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=dict)
     #: A disabled user cannot log in and every token and socket of theirs stops working.
     disabled: bool = False
+    #: Takes routed work (dispatcher offers, user-targeted routing) and counts as available in queue figures.
+    #: Unset, it follows the role: agents do, supervisors and admins only once they opt in.
+    routable: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _routable_by_role(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("routable") is None:
+            data = {**data, "routable": str(data.get("role", Role.AGENT.value)) == Role.AGENT.value}
+        return data
 
     def can_see_queue(self, queue_id: str) -> bool:
         return self.role is Role.ADMIN or queue_id in self.queues
@@ -191,13 +201,21 @@ class User(Model):
         return self.capacity.get(channel, DEFAULT_CAPACITY[channel])
 
 
+#: What an integrator says about a customer (the chat widget's ``attributes``, the API's customer): routing
+#: rules match on it.  A small map of short strings, so it stays cheap to store on every interaction and event.
+CustomerAttributes = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")], Annotated[str, Field(max_length=500)]],
+    Field(max_length=20),
+]
+
+
 class Customer(Model):
     #: The customer profile this contact belongs to (sessions/customers.py), set when the interaction is created.
     id: str | None = Field(None, max_length=64)
     name: str | None = Field(None, max_length=200)
     phone: str | None = Field(None, max_length=32)
     email: str | None = Field(None, max_length=254)
-    attributes: dict[str, str] = Field(default_factory=dict)
+    attributes: CustomerAttributes = Field(default_factory=dict)
 
 
 class Message(Model):

@@ -58,7 +58,7 @@ class Agent:
     last_routed: float = 0.0
 
     def can_take(self, channel: Channel) -> bool:
-        return self.connected and self.choice.status is PresenceStatus.AVAILABLE and self.load[channel] < self.user.capacity_for(channel)
+        return self.user.routable and self.connected and self.choice.status is PresenceStatus.AVAILABLE and self.load[channel] < self.user.capacity_for(channel)
 
 
 @dataclass(frozen=True)

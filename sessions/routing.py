@@ -79,10 +79,13 @@ class Decision:
     reason: str
     scores: dict[str, float]
     steps: list[str]
+    #: Users who matched better but could not take it now ("user:id" -> why), see targeting.py.
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def as_data(self) -> dict[str, Any]:
-        return {"target": f"{self.kind}:{self.target}", "queue": self.queue_id, "tags": self.tags, "reason": self.reason,
+        data = {"target": f"{self.kind}:{self.target}", "queue": self.queue_id, "tags": self.tags, "reason": self.reason,
                 "scores": self.scores, "steps": self.steps}
+        return {**data, "skipped": self.skipped} if self.skipped else data
 
 
 def _words(text: str) -> set[str]:

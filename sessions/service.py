@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from . import access, machine, routing
+from . import access, machine
 from .clock import Clock, SystemClock
 from .coaching_service import Coaching
 from .customer_book import CustomerBook
@@ -46,6 +46,7 @@ from .model import (
 from .permissions import Right, transfer_right
 from .rights import Rights
 from .routing import Arrival, RoutingConfig
+from .steering import Steering
 from .stores.base import Store
 from .text import clean_text
 from .transcripts import LiveTranscripts
@@ -55,8 +56,9 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, Disconnects, LiveTranscripts):
-    """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's."""
+class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, Disconnects, LiveTranscripts, Steering):
+    """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's;
+    claims within capacity, reachable user targets and re-routing on tag changes are Steering's."""
 
     def __init__(self, store: Store, clock: Clock | None = None, ids: Callable[[], str] = new_id) -> None:
         self.store = store
@@ -184,9 +186,6 @@ class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, Disconnects, LiveTr
     async def decline(self, actor: User, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.decline(ix, actor=actor, now=self.clock.now()))
 
-    async def claim(self, actor: User, interaction_id: str) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.claim(ix, actor=actor, now=self.clock.now()))
-
     async def _resolve(self, target: TransferTarget) -> tuple[Queue | None, User | None]:
         try:
             if target.kind is TargetKind.QUEUE:
@@ -291,7 +290,8 @@ class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, Disconnects, LiveTr
         event = await self._update(interaction_id, await self.with_right(
             actor, lambda ix: Right.EDIT_COMPLETED if ix.state is State.COMPLETED else None,
             lambda ix: machine.edit(ix, actor=actor, changes=changes, now=self.clock.now())))
-        return await self.relink(actor, event, previous) if "customer" in changes else event
+        event = await self.relink(actor, event, previous) if "customer" in changes else event
+        return await self.reroute_after_edit(event, changes)
 
     async def abandon(self, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.abandon(ix, now=self.clock.now()))
@@ -347,7 +347,7 @@ class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, Disconnects, LiveTr
         """
         customer = customer or Customer()
         arrival = Arrival(type=type, subtype=subtype, to_address=to_address, first_message=first_message, attributes=customer.attributes, tags=tuple(tags or ()))
-        decision = routing.decide(arrival, await self.routing_config(), await self.store.list_queues(), await self.store.list_users(), await self._last_routed(), queue_hint)
+        decision = await self.decide_arrival(arrival, queue_hint)
         if not decision.queue_id:
             raise NotFound("No queue matches this contact and no default queue is configured; an admin must set one under routing.")
         queue = await self.store.get_queue(decision.queue_id)

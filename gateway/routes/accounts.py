@@ -71,7 +71,7 @@ async def create_user(call: Call) -> User:
     """Creates an agent, supervisor or admin with queue memberships and a password."""
     _require_admin(call.user)
     b: NewUser = call.body
-    user = User(id=b.username, username=b.username, name=b.name, role=b.role, queues=list(dict.fromkeys(b.queues)), tags=b.tags, capacity=b.capacity)
+    user = User(id=b.username, username=b.username, name=b.name, role=b.role, queues=list(dict.fromkeys(b.queues)), tags=b.tags, capacity=b.capacity, routable=b.routable)
     if await call.sessions.store.find_user(b.username) is not None:
         raise AlreadyExists(f"Username {b.username} is taken.")
     await call.sessions.save_user(call.user, user)
@@ -89,7 +89,8 @@ async def get_user(call: Call) -> User:
 
 @ops("PATCH", "/api/users/{user_id}", body=UserPatch, response=User)
 async def update_user(call: Call) -> User:
-    """Changes a user's name, role, queues, tags, capacity, password or enabled state: a JSON Merge Patch (RFC 7396), what is not named stays.
+    """Changes a user's name, role, queues, tags, capacity, password, enabled state or whether they take routed work:
+    a JSON Merge Patch (RFC 7396), what is not named stays.
 
     A new password signs the user out everywhere but the session making the change; disabling
     signs them out everywhere.  Open sockets follow at once: re-scoped to the new queues, or closed.

@@ -16,7 +16,7 @@ from sessions.events import Event
 from sessions.model import ActivityEntry, Direction, Interaction, Subtype
 
 from ..operations import BINARY, Call, Operations
-from ..schemas import EditBody, EndBody, MessageBody, NewInteraction, NoteBody, SwitchBody, TransferBody, TypingBody
+from ..schemas import ClaimBody, EditBody, EndBody, MessageBody, NewInteraction, NoteBody, SwitchBody, TransferBody, TypingBody
 
 ops = Operations("interactions")
 
@@ -63,10 +63,10 @@ async def activity(call: Call) -> list[ActivityEntry]:
     return (await call.sessions.get(call.user, call.path["interaction_id"])).activity
 
 
-@ops("POST", "/api/interactions/{interaction_id}/claim", response=Interaction)
+@ops("POST", "/api/interactions/{interaction_id}/claim", body=ClaimBody, optional_body=True, response=Interaction)
 async def claim(call: Call) -> Interaction:
-    """Takes an open interaction of one's queues, or accepts an offer."""
-    return _after(await call.sessions.claim(call.user, call.path["interaction_id"]))
+    """Takes an open interaction of one's queues within one's capacity (409 when full; supervisors may override), or accepts an offer."""
+    return _after(await call.sessions.claim(call.user, call.path["interaction_id"], override=call.body.override))
 
 
 @ops("POST", "/api/interactions/{interaction_id}/decline", response=Interaction)

@@ -26,6 +26,8 @@ class World:
         gw.queue("billing")
         self.alice = gw.agent("alice", ["sales"])
         self.bob = gw.agent("bob", ["sales"])
+        # Alice claims call after call, some of which stay with her: room for them (a manual claim respects capacity).
+        assert gw.client.patch("/api/users/alice", json={"capacity": {"call": 10}}, headers=gw.admin).status_code == 200
 
     def claimed(self) -> str:
         ix = self.gw.inbound("sales")["id"]

@@ -98,6 +98,7 @@ class TestRouteInbound:
     async def test_routed_to_a_user_is_offered_to_them(self, world: World):
         s = world.sessions
         await s.store.put_user(world.carol.model_copy(update={"tags": {"disputes": 4}}))
+        await s.connected(world.carol.id, "node-1", ttl=3600)  # a console that can ring (test_targeting: who is skipped)
         ix = (await s.route_inbound(type=CommType.CALL, subtype=Subtype.PHONE, tags=["disputes"], queue_hint="sales")).interaction
         assert (ix.queue_id, ix.status, ix.offered_to) == ("billing", Status.PENDING, "u-carol")
 

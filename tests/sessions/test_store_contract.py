@@ -8,7 +8,7 @@ import pytest
 
 from sessions.errors import AlreadyExists, CursorExpired, IllegalTransition, InvalidCursor, NotFound, PermissionDenied
 from sessions.events import cursor_key
-from sessions.model import CommType, Customer, Direction, Outcome, Queue, State, Status, Subtype, TargetKind, TransferTarget, User
+from sessions.model import Channel, CommType, Customer, Direction, Outcome, Queue, State, Status, Subtype, TargetKind, TransferTarget, User
 from tests.conftest import World
 
 
@@ -206,8 +206,9 @@ class TestTimers:
     async def test_wrap_up_auto_completes_after_the_queue_limit(self, world: World):
         sales = await inbound(world)
         billing = await inbound(world, queue="billing")
+        bob = world.bob.model_copy(update={"capacity": {Channel.CALL: 2}})  # a call in wrap-up still occupies him
         for ix in (sales, billing):
-            await world.sessions.claim(world.bob, ix.id)
+            await world.sessions.claim(bob, ix.id)
             await world.sessions.end(world.bob, ix.id, Outcome.RESOLVED)
         world.clock.advance(60)
         fired = await world.sessions.run_timers()

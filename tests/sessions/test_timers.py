@@ -112,12 +112,14 @@ class TestDueTimersFireOnce:
 
     async def test_wrap_ups_complete_by_their_own_queue_limit(self, world: World):
         s = world.sessions
-        await online(world, world.bob)
+        bob = world.bob.model_copy(update={"capacity": {Channel.CALL: 2}})  # a call in wrap-up still occupies its agent
+        await s.store.put_user(bob)
+        await online(world, bob)
         [sale] = await fill(world, 1)
         [bill] = await fill(world, 1, queue="billing")
         for ix_id in (sale, bill):
-            await s.claim(world.bob, ix_id)
-            await s.end(world.bob, ix_id, Outcome.RESOLVED)
+            await s.claim(bob, ix_id)
+            await s.end(bob, ix_id, Outcome.RESOLVED)
         world.clock.advance(world.sales.settings.wrap_up_limit - 1)
         assert await s.run_timers() == []
         world.clock.advance(1)
@@ -143,14 +145,16 @@ class TestDueTimersFireOnce:
 class TestWhoHoldsWhat:
     async def test_loads_and_involving_agree_with_the_definitions(self, world: World):
         s, store = world.sessions, world.sessions.store
-        await online(world, world.alice, world.bob, world.carol)
+        alice = world.alice.model_copy(update={"capacity": {Channel.CALL: 2}})  # she claims a second call by hand
+        await store.put_user(alice)
+        await online(world, alice, world.bob, world.carol)
         calls = await fill(world, 3)
         chats = await fill(world, 2, queue="billing", type_=CommType.MESSAGING, subtype=Subtype.CHAT)
         await s.claim(world.alice, calls[0])
         await s.offer(calls[1], world.bob.id)
         await s.claim(world.bob, chats[0])
         await s.offer(chats[1], world.bob.id)
-        await s.claim(world.alice, calls[2])
+        await s.claim(alice, calls[2])
         await s.transfer(world.alice, calls[2], TransferTarget(kind=TargetKind.USER, id=world.carol.id), TransferMode.WARM)  # carol: consulted only
         await s.end(world.alice, calls[0], Outcome.RESOLVED)
         await s.complete(world.alice, calls[0])  # completed: no longer a load

@@ -5,6 +5,10 @@
  *
  * It adds a "Chat with us" button; the panel talks to the gateway's /ws/chat.
  * Add data-open="true" to the tag to show the panel at once (the /chat page does).
+ * Add data-attributes='{"plan":"pro","language":"es"}' to tell the gateway what the page knows of the
+ * customer: routing rules match on these attributes (at most 20; names of letters, digits and _.:-, values
+ * strings of up to 500 characters; anything else is refused with an error in the panel). It is read when a
+ * chat starts, so a page may set it after the widget loaded (once the customer signed in, say).
  * The session token lives in localStorage, so a reload or a dropped network
  * resumes the same conversation and replays only what was missed.
  * Once a chat has started, "Call us" turns it into a voice call from the
@@ -20,6 +24,12 @@
   const STORE = "switchboard-chat:" + origin;
   const saved = () => JSON.parse(localStorage.getItem(STORE) || "null");
   const save = (s) => localStorage.setItem(STORE, JSON.stringify(s));
+  const attributes = () => {
+    try {
+      const given = JSON.parse(script.dataset.attributes || "{}");
+      return given && typeof given === "object" && !Array.isArray(given) ? given : {};
+    } catch { return {}; }  // a malformed tag must not break the chat: it starts without attributes
+  };
 
   const css = `
   .sbc-launch{position:fixed;right:1rem;bottom:1rem;z-index:2147483000;border:0;border-radius:2rem;padding:.8rem 1.2rem;
@@ -217,6 +227,8 @@
     const frame = { type: "start", name: data.name.trim(), email: data.email.trim() };
     if (data.topic.trim()) frame.topic = data.topic.trim();
     if (data.phone.trim()) frame.phone = data.phone.trim();
+    const attrs = attributes();
+    if (Object.keys(attrs).length) frame.attributes = attrs;
     ended = false;
     if (ws && ws.readyState === WebSocket.OPEN) send(frame); else connect(frame);
     setTimeout(() => input.focus(), 0);
