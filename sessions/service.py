@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from . import access, machine
@@ -49,6 +48,7 @@ from .routing import Arrival, RoutingConfig
 from .steering import Steering
 from .stores.base import Store
 from .text import clean_text
+from .timers import Timers
 from .transcripts import LiveTranscripts
 
 
@@ -56,7 +56,7 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, Disconnects, LiveTranscripts, Steering):
+class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, Disconnects, LiveTranscripts, Steering, Timers):
     """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's;
     claims within capacity, reachable user targets and re-routing on tag changes are Steering's."""
 
@@ -366,35 +366,3 @@ class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, Disconnects, LiveTr
             except DomainError:
                 pass  # the user cannot take it now: it waits in the queue for the dispatcher
         return event
-
-    # -- timers ------------------------------------------------------------------
-
-    async def run_timers(self, batch: int = 500) -> list[Event]:
-        """Expires unanswered offers and auto-completes wrap-ups past their limit.
-
-        Found by deadline: one indexed query for due offers and one per
-        wrap-up limit among the auto-completing queues (the limit is a queue
-        setting), so a tick costs O(queues + due items), not the active set;
-        at most ``batch`` of each per tick, the rest on the next.
-        Safe to run from every process at once: each step is a normal
-        versioned update, and the state machine refuses a timer that another
-        process (or a person) has already overtaken.
-        """
-        now = self.clock.now()
-        due: list[tuple[Interaction, Callable[[Interaction], Change]]] = [
-            (ix, lambda cur: machine.expire_offer(cur, now=now)) for ix in await self.store.due_offers(now, batch)
-        ]
-        by_limit: dict[int, dict[str, Queue]] = {}
-        for queue in await self.store.list_queues():
-            if queue.settings.auto_complete:
-                by_limit.setdefault(queue.settings.wrap_up_limit, {})[queue.id] = queue
-        for limit, queues in by_limit.items():
-            due += [(ix, lambda cur, q=queues[ix.queue_id]: machine.auto_complete(cur, queue=q, now=now))
-                    for ix in await self.store.due_wrap_ups(queues, now - timedelta(seconds=limit), batch)]
-        fired: list[Event] = []
-        for ix, step in due:
-            try:
-                fired.append(await self.store.update(ix.id, step, now))
-            except DomainError:
-                continue  # overtaken: claimed, completed or moved meanwhile
-        return fired
