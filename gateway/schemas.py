@@ -86,7 +86,8 @@ class CustomerPatch(Body):
     phone: Annotated[str, Field(max_length=32)] | None = None
     email: Annotated[str, Field(max_length=254)] | None = None
     #: Merged key by key: a string sets one, null removes it.
-    attributes: dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=1000)] | None] | None = Field(None, max_length=50)
+    attributes: dict[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")], Annotated[str, Field(max_length=500)] | None] | None = (
+        Field(None, max_length=20))  # the bounds of sessions.model.CustomerAttributes, each value nullable
 
 
 class UserPatch(Body):

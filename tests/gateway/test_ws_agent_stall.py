@@ -22,7 +22,7 @@ from tests.processes import GatewayProcess, gateway_process
 TOKEN = "stall-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 #: About 19 KB of customer attributes per interaction, so each event is large and a few hundred fill every buffer.
-BULKY = {"name": "Carla", "attributes": {f"k{i}": "v" * 900 for i in range(20)}}
+BULKY = {"name": "Carla", "attributes": {f"k{i}": "v" * 500 for i in range(20)}}  # as large as a customer's attributes may be
 
 
 @pytest.fixture

@@ -68,6 +68,7 @@ async def test_email_finds_the_customer_when_no_phone_is_given(routed: World):
 
 async def test_outbound_and_clones_are_linked_to_the_customer(routed: World):
     s, alice = routed.sessions, routed.alice
+    await s.configure_queue(routed.admin, "sales", {"settings": {"phone_number": "+15550001000"}})  # what a text follow-up is sent from
     earlier = await inbound(routed, phone="+14155550100")
     out = (await s.create(alice, queue_id="sales", direction=Direction.OUTBOUND, type=CommType.MESSAGING, subtype=Subtype.TEXT,
                           customer=Customer(phone="+14155550100"))).interaction
