@@ -10,7 +10,7 @@ from channels.mixer import MonitorMode
 from sessions.model import (
     Channel,
     CommType,
-    Customer,
+    NewCustomer,
     Interaction,
     Outcome,
     QueueSettings,
@@ -146,7 +146,7 @@ class NewInteraction(Body):
     queue_id: Annotated[str, Field(min_length=1, max_length=64)]
     type: CommType
     subtype: Subtype
-    customer: Customer = Field(default_factory=Customer)
+    customer: NewCustomer = Field(default_factory=NewCustomer)
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     subject: Annotated[str, Field(max_length=500)] | None = None
 

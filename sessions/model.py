@@ -203,6 +203,8 @@ class User(Model):
 
 #: What an integrator says about a customer (the chat widget's ``attributes``, the API's customer): routing
 #: rules match on it.  A small map of short strings, so it stays cheap to store on every interaction and event.
+#: The bound applies where attributes come IN (the API's new interactions and patches, the widget's start
+#: frame); the stored ``Customer`` stays lenient, so interactions kept before the bound existed still load.
 CustomerAttributes = Annotated[
     dict[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")], Annotated[str, Field(max_length=500)]],
     Field(max_length=20),
@@ -215,6 +217,12 @@ class Customer(Model):
     name: str | None = Field(None, max_length=200)
     phone: str | None = Field(None, max_length=32)
     email: str | None = Field(None, max_length=254)
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+
+class NewCustomer(Customer):
+    """A customer as a client describes one: the attributes within their bound."""
+
     attributes: CustomerAttributes = Field(default_factory=dict)
 
 

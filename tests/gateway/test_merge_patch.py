@@ -83,3 +83,12 @@ def test_a_customer_id_sent_back_is_ignored_the_profile_link_follows_phone_and_e
     r = gw.client.patch(f"/api/interactions/{ix['id']}", json={"customer": {"id": "someone-else", "name": "Carla Diaz"}}, headers=agent)
     assert r.status_code == 200, r.text
     assert r.json()["customer"]["id"] == ix["customer"]["id"] is not None
+
+
+def test_attributes_are_bounded_where_they_come_in(gw: Gateway):
+    gw.queue("sales")
+    agent = gw.agent("ann", ["sales"])
+    too_long = {"queue_id": "sales", "type": "messaging", "subtype": "text", "customer": {"attributes": {"plan": "x" * 501}}}
+    assert_error(gw.client.post("/api/interactions", json=too_long, headers=agent), 422)
+    ix = gw.inbound("sales")
+    assert_error(gw.client.patch(f"/api/interactions/{ix['id']}", json={"customer": {"attributes": {"bad key": "1"}}}, headers=agent), 422)

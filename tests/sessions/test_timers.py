@@ -169,3 +169,19 @@ class TestWhoHoldsWhat:
             expected = [ix.id for ix in sorted(everything, key=lambda ix: (ix.created_at, ix.id))
                         if ix.is_active and (u.id in (ix.assigned_to, ix.offered_to) or ix.consults(u.id))]
             assert [ix.id for ix in await s.involving(u)] == expected
+
+
+async def test_an_interaction_kept_before_the_attribute_bound_still_loads_and_its_wrap_up_still_completes(world: World):
+    """Attributes are bounded where they come in (20 keys, 500 characters); rows stored before the bound had
+    longer ones, and must neither fail to load nor stop the timers of every other interaction."""
+    from sessions.model import Customer
+
+    s = world.sessions
+    old = Customer(name="Carla", attributes={"Account Number": "x" * 900})
+    ix = (await s.create(world.alice, queue_id="sales", direction=Direction.OUTBOUND, type=CommType.MESSAGING, subtype=Subtype.TEXT,
+                         customer=old)).interaction
+    await s.end(world.alice, ix.id, Outcome.RESOLVED)
+    world.clock.advance(61)
+    fired = await s.run_timers()
+    assert [e.interaction.id for e in fired if e.type == "interaction.completed"] == [ix.id]
+    assert (await s.get(world.alice, ix.id)).customer.attributes == {"Account Number": "x" * 900}
