@@ -291,7 +291,9 @@ class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, Disconnects, LiveTr
             actor, lambda ix: Right.EDIT_COMPLETED if ix.state is State.COMPLETED else None,
             lambda ix: machine.edit(ix, actor=actor, changes=changes, now=self.clock.now())))
         event = await self.relink(actor, event, previous) if "customer" in changes else event
-        return await self.reroute_after_edit(event, changes)
+        # Re-routing may send it to another queue: only for those who may (else the tags change and it stays).
+        may_move = (await self.permissions()).has(actor.role, Right.TRANSFER_TO_QUEUE)
+        return await self.reroute_after_edit(event, changes) if may_move else event
 
     async def abandon(self, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.abandon(ix, now=self.clock.now()))

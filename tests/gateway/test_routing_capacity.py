@@ -72,6 +72,20 @@ def test_retagging_a_waiting_interaction_moves_it_to_the_queue_that_now_takes_it
     assert feed[-1]["data"]["reason"] == "tags_changed" and feed[-1]["data"]["routing"]["target"] == "queue:billing"
 
 
+def test_retagging_moves_it_only_for_someone_who_may_send_work_to_another_queue(gw: Gateway):
+    """Re-routing on a tag edit moves the interaction out of its queue: without the transfer_to_queue right, the
+    tags change and the interaction stays, so editing tags is never a way around the right."""
+    gw.queue("sales")
+    gw.queue("billing")
+    assert gw.client.patch("/api/queues/billing", json={"tags": {"billing": 3}}, headers=gw.admin).status_code == 200
+    assert gw.client.patch("/api/permissions", json={"agent": {"transfer_to_queue": False}}, headers=gw.admin).status_code == 200
+    alice = gw.agent("alice", ["sales"])
+    ix = gw.inbound("sales")
+    r = gw.client.patch(f"/api/interactions/{ix['id']}", json={"tags": ["billing"]}, headers=alice)
+    assert r.status_code == 200, r.text
+    assert (r.json()["queue_id"], r.json()["tags"]) == ("sales", ["billing"])
+
+
 def _start_chat(gw: Gateway, **extra) -> dict:
     with gw.client.websocket_connect("/ws/chat") as ws:
         ws.send_text(json.dumps({"type": "start", "name": "Carla", "email": "carla@example.com", **extra}))
