@@ -77,6 +77,16 @@ class SmsChannel:
         if ix.customer.phone and ix.to_address:
             await self.ctx.threads.link(THREADS, thread_key(ix.customer.phone, ix.to_address), ix.id)
 
+    async def merged(self, gone: Interaction, survivor: Interaction) -> None:
+        """After a merge committed: the customer's texts in the merged-away interaction's thread now join the survivor.
+
+        Only a thread still pointing at the one merged away moves (one the customer has since opened elsewhere stays).
+        """
+        if gone.customer.phone and gone.to_address:
+            key = thread_key(gone.customer.phone, gone.to_address)
+            if await self.ctx.threads.lookup(THREADS, key) == gone.id:
+                await self.ctx.threads.link(THREADS, key, survivor.id)
+
     async def deliver(self, ix: Interaction, message: Message) -> Interaction:
         """Sends an agent's stored reply; the outcome (sent, or failed with a code) is recorded on the message."""
         sessions = self.ctx.sessions

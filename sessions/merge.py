@@ -14,6 +14,9 @@ Refused (nothing changes):
 * when the other is a call still on the line (waiting, ringing or claimed; only a wrapped-up call
   may go): completing it would leave the caller connected to nobody, so end the call first or merge
   the other way (409);
+* when the other is a claimed chat whose customer is still in the widget (no chat disconnect
+  recorded): completing it would tell them "Chat ended" mid-conversation and refuse their next line;
+  once they left (or it is wrapped up) it may go (409);
 * by anyone who may not handle both: the survivor's handler (its agent, or a supervisor of its
   queue); the other's too if someone holds it, or, while it waits unassigned, anyone who may see it.
 """
@@ -26,7 +29,7 @@ from typing import Any, TypeVar
 
 from .errors import IllegalTransition, InvalidCommand
 from .machine import Change, require_access, require_handler
-from .model import ActivityEntry, CommType, Interaction, State, Status, User
+from .model import ActivityEntry, CommType, Interaction, State, Status, Subtype, User
 from .transcripts import ordered
 
 T = TypeVar("T")
@@ -62,6 +65,9 @@ def check(survivor: Interaction, other: Interaction, actor: User | None) -> None
                              f"({survivor.customer.id or 'none'} and {other.customer.id or 'none'}); only one customer's interactions merge.")
     if other.type is CommType.CALL and other.status is not Status.WRAP_UP:
         raise IllegalTransition(f"Cannot merge call {other.id} away while the caller is on the line ({other.status.value}): end the call first, or merge into it instead.")
+    if other.subtype is Subtype.CHAT and other.status is Status.CLAIMED and not (other.disconnect and other.disconnect.channel is Subtype.CHAT):
+        raise IllegalTransition(f"Cannot merge chat {other.id} away while the customer is still in the chat: end the chat first, "
+                                "or merge into it instead.")
     require_handler(survivor, actor, "merge into")
     if other.assigned_to is not None:
         require_handler(other, actor, "merge")

@@ -30,8 +30,13 @@ async def get_customer(call: Call) -> CustomerHistory:
 
 @ops("POST", "/api/interactions/{interaction_id}/merge", body=MergeBody, response=Interaction)
 async def merge(call: Call) -> Interaction:
-    """Merges another active interaction of the same customer into this one: everything combined here in time order, the other completed with a link."""
+    """Merges another active interaction of the same customer into this one: everything combined here in time order, the other completed with a link.
+
+    Once committed, the customer's SMS thread that led to the other leads here, so their next text joins this one.
+    """
     b: MergeBody = call.body
     event = await call.sessions.merge(call.user, call.path["interaction_id"], b.from_)
     assert event.interaction is not None
+    gone = await call.sessions.store.get_interaction(b.from_)
+    await call.request.app.state.webhooks.sms.merged(gone, event.interaction)
     return event.interaction

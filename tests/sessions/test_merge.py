@@ -6,12 +6,15 @@ import asyncio
 
 import pytest
 
-from sessions import Sessions
+from sessions import Sessions, disconnect
+from sessions import merge as merging
 from sessions.errors import IllegalTransition, InvalidCommand, NotFound, PermissionDenied
 from sessions.model import (
     CommType,
     Customer,
     Direction,
+    DisconnectBy,
+    DisconnectReason,
     Interaction,
     Outcome,
     Queue,
@@ -133,6 +136,23 @@ async def test_completed_ones_and_live_calls_are_refused(pair):
     await s.claim(world.alice, other)
     with pytest.raises(IllegalTransition, match="completed"):
         await s.merge(world.alice, other, chat)
+
+
+async def test_a_chat_whose_customer_is_still_there_is_not_merged_away(pair):
+    """Completing it would tell the widget "Chat ended" and refuse the customer's next line: they must leave first."""
+    world, chat, text = pair
+    s = world.sessions
+    await s.claim(world.alice, text)
+    unchanged = await states(world, chat, text)
+    with pytest.raises(IllegalTransition, match="still in the chat"):
+        await s.merge(world.alice, text, chat)
+    assert await states(world, chat, text) == unchanged
+    ix = unchanged[0]
+    left = ix.model_copy(update={"disconnect": disconnect.record(ix, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP, world.clock.now())})
+    merging.check(unchanged[1], left, world.alice)  # left, though still claimed (a queue that keeps it claimed): it may go
+    await s.contact_ended(chat, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)  # the customer closes the widget: wrap-up
+    assert (await s.merge(world.alice, text, chat)).interaction.id == text
+    assert (await s.store.get_interaction(chat)).merged_into == text
 
 
 async def test_a_supervisor_merges_other_agents_interactions(pair):
