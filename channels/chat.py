@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sessions import Sessions
 from sessions.errors import DomainError, IllegalTransition
 from sessions.events import Event
-from sessions.model import CommType, Customer, CustomerAttributes, Direction, DisconnectBy, DisconnectReason, Interaction, Message, State, Status, Subtype
+from sessions.model import CommType, Customer, CustomerAttributes, Direction, Interaction, Message, State, Status, Subtype
 from sessions.stores import Store
 from sessions.text import clean_text
 
@@ -236,9 +236,9 @@ class ChatSession:
         assert self.interaction_id is not None
         try:
             # Waiting: an abandon; with an agent: wrap-up (or kept claimed, per the queue), the agent told the customer left.
-            await self.sessions.contact_ended(self.interaction_id, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)
+            await self.sessions.chat_left(self.interaction_id)
         except IllegalTransition:
-            pass  # already ended by the agent, or completed
+            pass  # already ended by the agent, completed, or gone on by text or phone
         if self.ended:
             return []
         self.ended = True

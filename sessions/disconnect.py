@@ -105,6 +105,14 @@ def disconnected(ix: Interaction, *, queue: Queue, by: DisconnectBy, reason: Dis
     return machine.Change(nxt, "interaction.disconnected", as_data(d))
 
 
+def chat_left(ix: Interaction, *, queue: Queue, now: datetime) -> machine.Change:
+    """The customer closed the chat widget: the contact ends only while the widget is how they are talking
+    (a chat, or a call from the widget); a conversation that went on by text or phone is untouched."""
+    if ix.subtype not in (Subtype.CHAT, Subtype.WEBRTC):
+        raise IllegalTransition(f"Interaction {ix.id} went on as {ix.type.value}/{ix.subtype.value}: closing the chat leaves it be.")
+    return disconnected(ix, queue=queue, by=DisconnectBy.CUSTOMER, reason=DisconnectReason.HANG_UP, now=now)
+
+
 def call_ended(ix: Interaction, *, queue: Queue, status: str, now: datetime) -> machine.Change:
     """A Twilio final call status for the interaction's call; a call already continued by text or chat is untouched."""
     if status not in CALL_STATUS:

@@ -28,6 +28,10 @@ class Disconnects:
 
         return await self._with_queue(interaction_id, decide)
 
+    async def chat_left(self, interaction_id: str) -> Event:
+        """The customer closed the chat widget (see :func:`disconnect.chat_left`)."""
+        return await self._with_queue(interaction_id, lambda ix, queue: disconnect.chat_left(ix, queue=queue, now=self.clock.now()))  # type: ignore[attr-defined]
+
     async def call_ended(self, interaction_id: str, status: str) -> Event:
         """A provider's final call status (completed, busy, no-answer, failed, canceled) for the interaction's call."""
         def decide(ix: Interaction, queue: Queue) -> Change:

@@ -10,7 +10,7 @@ import json
 
 import websockets
 
-from tests.gateway.test_ws_chat import agent, frame, server, start  # noqa: F401
+from tests.gateway.test_ws_chat import ADMIN, agent, frame, server, start  # noqa: F401
 
 
 async def frames_until_typing(ws) -> list[dict]:
@@ -76,4 +76,19 @@ async def test_customer_ending_while_waiting_is_an_abandon_with_the_disconnect(s
     assert (await frame(ws, "ended"))["by"] == "customer"
     ix = (await agent.get(f"/api/interactions/{session['interaction_id']}")).json()
     assert (ix["state"], ix["completed_by"], ix["disconnect"]["by"], ix["disconnect"]["channel"]) == ("completed", "customer", "customer", "chat")
+    await ws.close()
+
+
+async def test_closing_the_widget_after_the_chat_went_on_by_text_leaves_the_text_conversation_be(server, agent):
+    ws = await websockets.connect(f"{server.ws_url}/ws/chat")
+    await ws.send(json.dumps({"type": "start", "name": "Dan", "email": "dan@example.com", "phone": "+14155550112"}))
+    ix_id = (await frame(ws, "session"))["interaction_id"]
+    await agent.post(f"/api/interactions/{ix_id}/claim")
+    (await agent.patch("/api/queues/web", json={"settings": {"phone_number": "+15550009000"}}, headers=ADMIN)).raise_for_status()
+    assert (await agent.post(f"/api/interactions/{ix_id}/switch", json={"type": "messaging", "subtype": "text"})).status_code == 200
+    await frame(ws, "channel")
+    await ws.send(json.dumps({"type": "end"}))
+    await frame(ws, "ended")
+    ix = (await agent.get(f"/api/interactions/{ix_id}")).json()
+    assert (ix["status"], ix["subtype"], ix["disconnect"]) == ("claimed", "text", None), "the customer closed the widget, not the text conversation"
     await ws.close()
