@@ -101,6 +101,8 @@ async def update_user(call: Call) -> User:
     patch = b.model_dump(mode="json", exclude_unset=True, exclude={"password"})
     if patch.get("queues"):
         patch["queues"] = list(dict.fromkeys(patch["queues"]))
+    if patch.get("role", current.role.value) != current.role.value:
+        patch.setdefault("routable", None)  # a new role takes its own default for routed work, unless the patch says
     user = User.model_validate(merge_patch(current.model_dump(mode="json"), patch))
     await call.sessions.save_user(call.user, user)
     if b.password:

@@ -58,6 +58,16 @@ def test_who_takes_routed_work_is_an_opt_in_on_the_user(gw: Gateway):
     assert r.status_code == 200 and r.json()["routable"] is False, "null (merge patch: remove) is the role's default again"
 
 
+def test_a_role_change_takes_the_new_roles_default_for_routed_work_unless_the_patch_says(gw: Gateway):
+    gw.queue("sales")
+    gw.agent("ann", ["sales"])
+    assert gw.client.get("/api/users/ann", headers=gw.admin).json()["routable"] is True
+    assert gw.client.patch("/api/users/ann", json={"role": "supervisor"}, headers=gw.admin).json()["routable"] is False
+    assert gw.client.patch("/api/users/ann", json={"role": "agent"}, headers=gw.admin).json()["routable"] is True
+    assert gw.client.patch("/api/users/ann", json={"role": "supervisor", "routable": True}, headers=gw.admin).json()["routable"] is True
+    assert gw.client.patch("/api/users/ann", json={"name": "Ann B"}, headers=gw.admin).json()["routable"] is True, "no role change: the opt-in stays"
+
+
 def test_retagging_a_waiting_interaction_moves_it_to_the_queue_that_now_takes_it(gw: Gateway):
     gw.queue("sales")
     gw.queue("billing")
