@@ -271,3 +271,15 @@ class TestSmallState:
         assert not await store.lease("job", "p2", ttl=60)
         await store.release("job", "p1")
         assert await store.lease("job", "p2", ttl=60)
+
+
+async def test_a_nul_character_in_an_id_or_a_search_is_a_refusal_not_a_database_error(world: World):
+    """PostgreSQL cannot hold NUL in text (SQLite can): a lookup by such an id or a search with one is refused
+    (422) or not found, never a raw database error (a 500), and nothing changes."""
+    from sessions.errors import InvalidCommand, NotFound
+
+    s = world.sessions
+    with pytest.raises((NotFound, InvalidCommand)):
+        await s.get(world.admin, "x\x00y")
+    with pytest.raises((NotFound, InvalidCommand)):
+        await s.store.get_user("x\x00y")

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ...errors import StoreUnavailable
+from ...errors import InvalidCommand, StoreUnavailable
 
 DEFAULT_FILE = "switchboard.db"
 #: Milliseconds a SQLite connection waits for the write lock before failing.
@@ -132,15 +132,27 @@ class Database:
             await self.reader.dispose()
 
 
+#: SQLSTATEs for text the database cannot hold (PostgreSQL refuses NUL in text): the request's fault, not the store's.
+UNSTORABLE_TEXT_SQLSTATES = ("22021", "22P05")
+
+
+def is_unstorable_text(exc: BaseException) -> bool:
+    """Whether a database error is about text it cannot hold (a NUL character in an id, a search, a value)."""
+    return any(getattr(e, "sqlstate", None) in UNSTORABLE_TEXT_SQLSTATES for e in _causes(exc))
+
+
 @asynccontextmanager
 async def _unavailable_as_store_error(opened: AbstractAsyncContextManager[AsyncConnection]) -> AsyncIterator[AsyncConnection]:
-    """Enters ``opened``; a database that is down or read-only surfaces as StoreUnavailable (503), anything else as is."""
+    """Enters ``opened``; a database that is down or read-only surfaces as StoreUnavailable (503), text it cannot
+    hold as InvalidCommand (422; the transaction rolled back, nothing changed), anything else as is."""
     try:
         async with opened as conn:
             yield conn
     except Exception as exc:
         if is_unavailable(exc):
             raise StoreUnavailable(_describe(exc)) from exc
+        if is_unstorable_text(exc):
+            raise InvalidCommand("The request holds a NUL character, which no id or text may contain.") from exc
         raise
 
 
