@@ -18,6 +18,9 @@ from .machine import Change, require_access
 from .model import Customer, User
 from .stores.base import Store
 
+#: How many pages of candidates a search reads before it settles for fewer results than asked.
+SEARCH_PAGES = 4
+
 
 class CustomerBook:
     """Links every new interaction to a customer profile, reads profiles with their history, merges interactions."""
@@ -42,7 +45,7 @@ class CustomerBook:
         """After the customer's details were edited: moves the interaction to the profile they now belong to.
 
         A chat customer who gives a phone number someone already called from joins that number's
-        profile (and their earlier profile is merged into it); new details join the current profile.
+        profile (their earlier profile stays as it was); new details join the current profile.
         """
         ix = event.interaction
         assert ix is not None
@@ -53,15 +56,41 @@ class CustomerBook:
         return await self.store.update(ix.id, lambda cur: customers.link(cur, customer_id=customer.id or "", by=actor.id if actor else None, now=now), now)
 
     async def search_customers(self, actor: User, q: str, limit: int = 20) -> list[CustomerProfile]:
-        """Profiles whose name, phone or email starts with ``q``, among customers of the caller's queues."""
-        return await self.store.search_customers(customers.search_key(q), customers.visible_queues(actor), min(limit, customers.MAX_RESULTS))
+        """Profiles whose name, phone or email starts with ``q``, among customers of the caller's queues, as the caller may see them.
+
+        A profile found by a detail the caller may not see (it is only on another queue's interactions)
+        is left out, so a search cannot confirm another queue's customer's name or number.
+        """
+        key, queues, limit = customers.search_key(q), customers.visible_queues(actor), min(limit, customers.MAX_RESULTS)
+        found: list[CustomerProfile] = []
+        for page in range(SEARCH_PAGES):
+            batch = await self.store.search_customers(key, queues, limit, page * limit)
+            for profile in batch:
+                view = await self.shown(actor, profile)
+                if queues is None or customers.matches(view, key):
+                    found.append(view)
+            if len(found) >= limit or len(batch) < limit or queues is None:
+                break
+        return found[:limit]
 
     async def customer_history(self, actor: User, customer_id: str, limit: int = customers.MAX_HISTORY) -> CustomerHistory:
-        """The profile and its interactions in the caller's queues, newest first (NotFound if the caller may see none)."""
+        """The profile (as the caller may see it) and its interactions in the caller's queues, newest first (NotFound if the caller may see none)."""
         profile = await self.store.get_customer(customer_id)
         shown = await self.store.customer_interactions(profile.id, customers.visible_queues(actor), min(limit, customers.MAX_HISTORY))
         customers.require_visible(customer_id, shown, actor)
-        return CustomerHistory(customer=profile, interactions=[InteractionSummary.of(ix) for ix in shown])
+        return CustomerHistory(customer=await self.shown(actor, profile), interactions=[InteractionSummary.of(ix) for ix in shown])
+
+    async def shown(self, actor: User, profile: CustomerProfile) -> CustomerProfile:
+        """``profile`` as the interactions ``actor`` may see tell it (see customers.shown); admins see all of it."""
+        queues = customers.visible_queues(actor)
+        if queues is None:
+            return profile
+        seen = await self.store.customer_contacts(profile.id, queues, customers.MAX_HISTORY)
+        view = customers.shown(profile, seen)
+        source = customers.name_source(seen) if view.name is None else None
+        if source is not None:
+            view = view.model_copy(update={"name": (await self.store.get_interaction(source)).customer.name})
+        return view
 
     async def merge(self, actor: User, survivor_id: str, from_id: str) -> Event:
         """Merges ``from_id`` into ``survivor_id`` (see merge.py); both change in one transaction.  Returns the survivor's event."""

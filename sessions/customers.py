@@ -4,20 +4,25 @@ Pure (no I/O).  The store keeps one row per profile and one per identity (``stor
 an identity (a phone number, an email address) belongs to at most one profile, so "who is this caller"
 is a primary-key lookup.  Every new interaction is linked to a profile (``Customer.id``): by its phone
 number first, then its email, else a new profile.  When a contact later gives a phone number or email
-that another profile owns (a chat customer gives their number), the interaction moves to that profile
-and the two profiles become one: the old one's identities move over and it points at the survivor
-(``merged_into``), so its earlier interactions are the survivor's history too.
+that another profile owns (a chat customer gives their number), the interaction moves to that profile;
+details nobody owns yet join the profile the interaction ends up on.  Two existing profiles are never
+merged as a side effect: whoever types a detail cannot pull a stranger's profile into their own.
+
+Because anyone can type anyone's email into their own interaction, a profile is shown to a reader
+as its interactions in the reader's queues tell it (``shown``): the name, phones and emails that
+appear on interactions they may see (admins: everything).
 
 Identities are kept normalised so the same person matches however they typed it: phones as E.164
 (``+`` and digits; ``00`` taken as the international prefix; a number without a country code cannot be
-told apart from another country's and is not an identity), emails stripped and lower-cased.
+told apart from another country's and is not an identity; Twilio's placeholders for a withheld caller
+ID are nobody's number), emails stripped and lower-cased.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from pydantic import Field
 
@@ -34,16 +39,19 @@ _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 #: What people put between the digits of a phone number.
 _PHONE_PUNCTUATION = re.compile(r"[\s().\-/]")
+#: What Twilio sends as ``From`` when the caller withheld their number: ANONYMOUS, RESTRICTED, BLOCKED,
+#: UNKNOWN and UNAVAILABLE spelled on a keypad.  They pass as E.164 but would make every hidden caller one customer.
+WITHHELD = frozenset({"+266696687", "+7378742833", "+2562533", "+8656696", "+86282452253"})
 
 
 def normal_phone(raw: str | None) -> str | None:
-    """The E.164 form of a phone number, or None when it has no country code or is not a number."""
+    """The E.164 form of a phone number, or None when it has no country code, is not a number or is a withheld caller ID."""
     if not raw:
         return None
     value = _PHONE_PUNCTUATION.sub("", raw.strip())
     if value.startswith("00"):
         value = "+" + value[2:]
-    return value if _E164.fullmatch(value) else None
+    return value if _E164.fullmatch(value) and value not in WITHHELD else None
 
 
 def normal_email(raw: str | None) -> str | None:
@@ -110,6 +118,43 @@ def search_key(q: str) -> str:
     if re.fullmatch(r"(\+|00)?\d+", digits):
         return "+" + digits.removeprefix("+").removeprefix("00") if digits.startswith(("+", "00")) else digits
     return text.lower()
+
+
+class Contact(NamedTuple):
+    """What one interaction of a profile says about its customer (``name`` lower-cased, as the history columns keep it)."""
+
+    interaction_id: str
+    name: str | None
+    phone: str | None
+    email: str | None
+
+
+def shown(profile: CustomerProfile, seen: list[Contact]) -> CustomerProfile:
+    """The profile as interactions ``seen`` (those the reader may see, newest first) tell it.
+
+    A phone or email shows only if one of them carries it, and the profile's name only if one of them
+    carries that name; otherwise the name is None (see :func:`name_source`).  So a reader who linked their
+    own interaction to another queue's customer learns nothing they did not type themselves.
+    """
+    phones = {normal_phone(c.phone) for c in seen}
+    emails = {normal_email(c.email) for c in seen}
+    names = {(c.name or "").strip().lower() for c in seen}
+    name = profile.name if profile.name and profile.name.strip().lower() in names else None
+    return profile.model_copy(update={"name": name, "phones": [p for p in profile.phones if p in phones],
+                                      "emails": [e for e in profile.emails if e in emails]})
+
+
+def name_source(seen: list[Contact]) -> str | None:
+    """The interaction whose customer name to show when the profile's own is not among ``seen``: the newest with one."""
+    return next((c.interaction_id for c in seen if c.name), None)
+
+
+def matches(profile: CustomerProfile, key: str) -> bool:
+    """Whether a search for ``key`` (see :func:`search_key`) finds this profile by what it shows."""
+    if key[:1] == "+" or key[:1].isdigit():
+        prefix = "+" + key if key[:1].isdigit() else key
+        return any(p.startswith(prefix) for p in profile.phones)
+    return (profile.name or "").lower().startswith(key) or any(e.startswith(key) for e in profile.emails)
 
 
 def visible_queues(actor: User) -> set[str] | None:

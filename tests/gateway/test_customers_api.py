@@ -71,9 +71,30 @@ class TestCustomers:
         r = gw.client.patch(f"/api/interactions/{chat['id']}", json={"customer": {**chat["customer"], "phone": "+1 415 555 0100"}}, headers=alice)
         assert r.status_code == 200, r.text
         assert r.json()["customer"]["id"] == earlier["customer"]["id"]
-        body = gw.client.get(f"/api/customers/{chat['customer']['id']}", headers=alice).json()  # the chat's old profile id finds the survivor
-        assert body["customer"]["id"] == earlier["customer"]["id"] and body["customer"]["emails"] == ["pat@example.org"]
+        body = gw.client.get(f"/api/customers/{earlier['customer']['id']}", headers=alice).json()
         assert {i["id"] for i in body["interactions"]} == {earlier["id"], chat["id"]}
+        assert (body["customer"]["phones"], body["customer"]["emails"]) == (["+14155550100"], []), "the chat's profile was not merged in"
+        assert_error(gw.client.get(f"/api/customers/{chat['customer']['id']}", headers=alice), 404)  # left with none of alice's interactions
+
+    def test_typing_another_queues_customers_email_reveals_nothing_of_them(self, gw: Gateway):
+        """An agent's edit links their interaction to the profile that owns the email, and they see of it only what they typed."""
+        gw.queue("a"), gw.queue("b")
+        alice = gw.agent("alice", ["a"])
+        victim = text_from(gw, "b", name="Vic Tim", phone="+14155550123", email="vic@example.org")
+        mine = chat_from(gw, "a", name="Anyone", email="anyone@example.org")
+        vid = victim["customer"]["id"]
+        assert_error(gw.client.get(f"/api/customers/{vid}", headers=alice), 404)
+        r = gw.client.patch(f"/api/interactions/{mine['id']}", json={"customer": {"email": "vic@example.org"}}, headers=alice)
+        assert r.status_code == 200 and r.json()["customer"]["id"] == vid, r.text
+        body = gw.client.get(f"/api/customers/{vid}", headers=alice).json()
+        assert body["customer"] | {"created_at": None} == {"id": vid, "name": "Anyone", "phones": [], "emails": ["vic@example.org"], "created_at": None}
+        assert [i["id"] for i in body["interactions"]] == [mine["id"]]
+        assert gw.client.get("/api/customers", params={"q": "vic t"}, headers=alice).json() == []
+        assert gw.client.get("/api/customers", params={"q": "+1415555012"}, headers=alice).json() == []
+        assert gw.client.get(f"/api/customers/{vid}", headers=gw.admin).json()["customer"]["name"] == "Vic Tim"
+        r = gw.client.patch(f"/api/interactions/{mine['id']}", json={"customer": {"email": "anyone@example.org"}}, headers=alice)
+        assert r.json()["customer"]["id"] == mine["customer"]["id"], "undone: nothing was merged"
+        assert_error(gw.client.get(f"/api/customers/{vid}", headers=alice), 404)
 
 
 class TestMerge:

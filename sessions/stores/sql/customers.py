@@ -2,9 +2,8 @@
 
 ``customer_identities`` has the (kind, value) primary key: an identity belongs to one profile, and
 two processes that meet a new caller at once cannot both create a profile for the same number (the
-second insert fails, and its transaction runs again and finds the first one's).  A profile merged into
-another keeps its row with ``merged_into`` pointing at the survivor (chains are flattened as they
-form, so it is always one hop); its interactions keep their ``customer_id`` and are found through it.
+second insert fails, and its transaction runs again and finds the first one's).  Linking never moves
+an identity from one profile to another, so profiles are never merged behind anyone's back.
 Prefix searches are ranges on the name and identity indexes, checked again with ``substr`` so a
 collation that sorts punctuation loosely cannot widen them.
 """
@@ -15,11 +14,11 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Select, String, Table, exists, func, insert, or_, select, update
+from sqlalchemy import Column, Index, Select, String, Table, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ...customers import EMAIL, PHONE, CustomerProfile, identities
+from ...customers import EMAIL, PHONE, Contact, CustomerProfile, identities
 from ...errors import ConcurrentUpdate, NotFound
 from ...model import Interaction
 from . import schema as t
@@ -31,10 +30,8 @@ customers = Table(
     Column("name", String(200)),
     # Lower-cased name, for prefix search.
     Column("name_key", String(200)),
-    Column("merged_into", String(64)),
     Column("created_at", t.Time, nullable=False),
     Index("ix_customers_name_key", "name_key"),
-    Index("ix_customers_merged_into", "merged_into"),
 )
 
 customer_identities = Table(
@@ -67,11 +64,12 @@ class CustomerStore:
 
     async def link_customer(self, *, phone: str | None, email: str | None, name: str | None, current: str | None, new_id: str,
                             at: datetime) -> CustomerProfile:
-        """The profile a contact with these details belongs to, creating or merging profiles as needed.
+        """The profile a contact with these details belongs to, creating one as needed; never merges two.
 
-        Phone first, then email, then ``current`` (the profile the interaction had), else a new one
-        with id ``new_id``.  Identities nobody owns yet join that profile; when ``current`` is another
-        profile, it is merged into the one found (a chat customer who gives a known number).
+        The phone's owner, else the email's, else ``current`` (the profile the interaction had), else a
+        new one with id ``new_id``.  Identities nobody owns yet join that profile; identities another
+        profile owns stay with it (a chat customer who gives a known number joins that number's profile,
+        and the profile they had keeps its email).
         """
         for _ in range(LINK_ATTEMPTS):
             try:
@@ -89,7 +87,7 @@ class CustomerStore:
             owner = (await conn.execute(select(ci.customer_id).where(ci.kind == kind, ci.value == value))).scalar()
             if owner is not None:
                 owners[(kind, value)] = owner
-        previous = await self._survivor(conn, current) if current else None
+        previous = (await conn.execute(select(c.id).where(c.id == current))).scalar() if current else None
         target = next((owners[i] for i in ids if i in owners), None) or previous
         if target is None:
             target = new_id
@@ -97,42 +95,23 @@ class CustomerStore:
         for kind, value in ids:
             if (kind, value) not in owners:
                 await conn.execute(insert(customer_identities).values(kind=kind, value=value, customer_id=target))
-        if previous is not None and previous != target:
-            # One customer after all: the earlier profile's identities and merged profiles join the target.
-            await conn.execute(update(customer_identities).where(ci.customer_id == previous).values(customer_id=target))
-            await conn.execute(update(customers).where(c.merged_into == previous).values(merged_into=target))
-            await conn.execute(update(customers).where(c.id == previous).values(merged_into=target))
-            if name is None:
-                name = (await conn.execute(select(c.name).where(c.id == previous))).scalar()
         if name is not None:
             await conn.execute(update(customers).where(c.id == target, c.name.is_(None)).values(name=name, name_key=name.lower()))
         return target
 
-    @staticmethod
-    async def _survivor(conn: AsyncConnection, customer_id: str) -> str | None:
-        row = (await conn.execute(select(customers.c.id, customers.c.merged_into).where(customers.c.id == customer_id))).first()
-        return None if row is None else (row.merged_into or row.id)
-
     async def get_customer(self, customer_id: str) -> CustomerProfile:
-        """The profile, or the one it was merged into; NotFound if there is none."""
+        """The profile with everything it owns; NotFound if there is none."""
         c, ci = customers.c, customer_identities.c
         async with self.db.read() as conn:
-            found = await self._survivor(conn, customer_id)
-            row = None if found is None else (await conn.execute(select(customers).where(c.id == found))).first()
+            row = (await conn.execute(select(customers).where(c.id == customer_id))).first()
             if row is None:
                 raise NotFound(f"Customer {customer_id} does not exist.")
             owned = (await conn.execute(select(ci.kind, ci.value).where(ci.customer_id == row.id).order_by(ci.kind, ci.value))).all()
         return CustomerProfile(id=row.id, name=row.name, created_at=datetime.fromtimestamp(row.created_at, UTC),
                                phones=[v for k, v in owned if k == PHONE], emails=[v for k, v in owned if k == EMAIL])
 
-    @staticmethod
-    def _members(customer_id: str) -> Any:
-        """The profile and every profile merged into it, as a subquery of ids."""
-        c = customers.c
-        return select(c.id).where(or_(c.id == customer_id, c.merged_into == customer_id))
-
     async def customer_interactions(self, customer_id: str, queues: Collection[str] | None, limit: int) -> list[Interaction]:
-        """The customer's interactions (merged profiles' too) in ``queues`` (None: all), newest first."""
+        """The customer's interactions in ``queues`` (None: all), newest first."""
         stmt = self.customer_interactions_query(customer_id, queues)
         if stmt is None:
             return []
@@ -142,18 +121,35 @@ class CustomerStore:
 
     def customer_interactions_query(self, customer_id: str, queues: Collection[str] | None) -> Select[Any] | None:
         """The SELECT behind :meth:`customer_interactions` (without its LIMIT): a range of ``ix_interactions_customer_id``."""
+        return self._of_customer(select(t.interactions.c.doc), customer_id, queues)
+
+    def _of_customer(self, stmt: Select[Any], customer_id: str, queues: Collection[str] | None) -> Select[Any] | None:
+        """``stmt`` narrowed to the customer's interactions in ``queues`` (None: all; empty: None), newest first."""
         i = t.interactions.c
         if queues is not None and not queues:
             return None
-        stmt = select(i.doc).where(i.customer_id.in_(self._members(customer_id)))
+        stmt = stmt.where(i.customer_id == customer_id)
         if queues is not None:
             # SQLite (no statistics) would rather walk a queue's index than the customer's: hide the queue column from it.
             queue = i.queue_id.concat("") if self.db.is_sqlite else i.queue_id
             stmt = stmt.where(queue.in_(sorted(queues)))
         return stmt.order_by(i.created_at.desc(), i.id.desc())
 
-    async def search_customers(self, key: str, queues: Collection[str] | None, limit: int) -> list[CustomerProfile]:
-        """Profiles whose name, phone or email starts with ``key`` (see customers.search_key), that have an interaction in ``queues``."""
+    async def customer_contacts(self, customer_id: str, queues: Collection[str] | None, limit: int) -> list[Contact]:
+        """What the customer's newest ``limit`` interactions in ``queues`` (None: all) say about them: a range of the customer index."""
+        i = t.interactions.c
+        stmt = self._of_customer(select(i.id, i.customer_name, i.customer_phone, i.customer_email), customer_id, queues)
+        if stmt is None:
+            return []
+        async with self.db.read() as conn:
+            rows = (await conn.execute(stmt.limit(limit))).all()
+        return [Contact(*row) for row in rows]
+
+    async def search_customers(self, key: str, queues: Collection[str] | None, limit: int, offset: int = 0) -> list[CustomerProfile]:
+        """Profiles whose name, phone or email starts with ``key`` (see customers.search_key), that have an interaction in ``queues``.
+
+        In name order, ``limit`` of them after the first ``offset``.
+        """
         c, ci, i = customers.c, customer_identities.c, t.interactions.c
         if queues is not None and not queues:
             return []
@@ -161,12 +157,9 @@ class CustomerStore:
         # A number typed without its "+" is still a number: E.164 values all start with one.
         by_identity = select(ci.customer_id.label("id")).where(ci.kind == kind, *_starts(ci.value, "+" + key if key[:1].isdigit() else key))
         by_name = select(c.id.label("id")).where(*_starts(c.name_key, key))
-        stmt = select(c.id).where(c.id.in_(by_identity.union(by_name)), c.merged_into.is_(None))
+        stmt = select(c.id).where(c.id.in_(by_identity.union(by_name)))
         if queues is not None:
-            m = customers.alias("member")
-            members = select(m.c.id).where(or_(m.c.id == c.id, m.c.merged_into == c.id)).correlate(customers)
-            seen = exists().where(i.customer_id.in_(members), i.queue_id.in_(sorted(queues)))
-            stmt = stmt.where(seen)
+            stmt = stmt.where(exists().where(i.customer_id == c.id, i.queue_id.in_(sorted(queues))))
         async with self.db.read() as conn:
-            ids = (await conn.execute(stmt.order_by(c.name_key, c.id).limit(limit))).scalars().all()
+            ids = (await conn.execute(stmt.order_by(c.name_key, c.id).limit(limit).offset(offset))).scalars().all()
         return [await self.get_customer(cid) for cid in ids]
