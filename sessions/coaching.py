@@ -9,7 +9,8 @@ fractions on 0..100.
 Evaluating is recorded on the interaction as a feed entry (an audit of who evaluated it and when),
 never as a change to what happened: completion fields, outcome and assignee stay exactly as they
 were.  The score itself is not written into the feed, which every member of the queue can read;
-it travels only to the queue's supervisors and the agent evaluated.
+it travels only to the queue's supervisors, the agent evaluated and the evaluator.  Reading a queue's evaluations
+follows the ``evaluate`` right (not the role); the agent evaluated and the evaluator always read theirs.
 """
 
 from __future__ import annotations
@@ -197,8 +198,8 @@ def _audited(ix: Interaction, entry: ActivityEntry) -> Interaction:
 
 
 def _event(kind: str, ix: Interaction, evaluation: Evaluation, now: datetime, **data: Any) -> Event:
-    """Addressed to the queue's supervisors and admins and to the agent evaluated, not to their peers nor the customer."""
-    return Event(type=kind, at=now, interaction=ix, queues=[ix.queue_id], users=[evaluation.agent], roles=[Role.SUPERVISOR.value, Role.ADMIN.value],
+    """Addressed to the queue's supervisors and admins, the agent evaluated and the evaluator, not to their peers nor the customer."""
+    return Event(type=kind, at=now, interaction=ix, queues=[ix.queue_id], users=[evaluation.agent, evaluation.evaluator], roles=[Role.SUPERVISOR.value, Role.ADMIN.value],
                  data={"evaluation_id": evaluation.id, "agent": evaluation.agent, "evaluator": evaluation.evaluator, "score": evaluation.score,
                        "form_version": evaluation.form_version, **data})
 
@@ -210,6 +211,9 @@ def require_evaluable(ix: Interaction, actor: User) -> str:
     """
     if ix.state is not State.COMPLETED:
         raise IllegalTransition(f"Interaction {ix.id} is still {ix.status.value}: only completed interactions are evaluated.")
+    if ix.merged_into:
+        # Its conversation went on in the survivor, and the merge completed it as the merger's: scoring it would score them.
+        raise IllegalTransition(f"Interaction {ix.id} was merged into interaction {ix.merged_into}: evaluate that one, which holds the whole conversation.")
     agent = agent_of(ix)
     if agent is None:
         raise IllegalTransition(f"Nobody handled interaction {ix.id} (the customer left before an agent took it): there is no one to evaluate.")
@@ -255,30 +259,45 @@ def revise(ix: Interaction, current: Evaluation, *, actor: User, answers: dict[s
 # -- reading ----------------------------------------------------------------------------
 
 
-def may_read(actor: User, evaluation: Evaluation) -> bool:
-    """The agent evaluated reads their own; supervisors their queues'; admins every one."""
-    if actor.id == evaluation.agent:
+@dataclass(frozen=True)
+class Scope:
+    """Which evaluations a listing shows: ``agent`` and ``queue`` filter; of those, the ones in ``queues`` (None: every
+    queue) or, when ``involving`` is set, also the ones that user is the agent evaluated or the evaluator of."""
+
+    agent: str | None
+    queue: str | None
+    queues: set[str] | None
+    involving: str | None
+
+
+def may_read(actor: User, evaluation: Evaluation, evaluates: bool) -> bool:
+    """The agent evaluated and the evaluator always read it; whoever has the ``evaluate`` right (``evaluates``) reads their queues'."""
+    if actor.id in (evaluation.agent, evaluation.evaluator):
         return True
-    return actor.role is not Role.AGENT and actor.can_see_queue(evaluation.queue_id)
+    return evaluates and actor.can_see_queue(evaluation.queue_id)
 
 
-def reading_scope(actor: User, agent: str | None, queue: str | None) -> tuple[str | None, set[str] | None]:
-    """The (agent, queues) a listing of ``actor`` is limited to; None means any.  Raises PermissionDenied for what they may not see."""
-    if actor.role is Role.AGENT:
-        if agent is not None and agent != actor.id:
-            raise PermissionDenied(f"{actor.name} is an agent and sees only their own evaluations.")
-        if queue is not None and queue not in actor.queues:
-            raise PermissionDenied(f"{actor.name} is not a member of queue {queue}.")
-        return actor.id, {queue} if queue else None
+def reading_scope(actor: User, agent: str | None, queue: str | None, evaluates: bool) -> Scope:
+    """What a listing of ``actor`` shows (see ``may_read``); raises PermissionDenied for what they may not ask for.
+
+    Reading a queue's evaluations follows the ``evaluate`` right, not the role: a supervisor whose right
+    was taken reads only their own, an agent granted it reads their queues'.
+    """
+    if queue is not None and not actor.can_see_queue(queue):
+        raise PermissionDenied(f"{actor.name} is not a member of queue {queue}.")
+    if evaluates:
+        return Scope(agent, queue, None if actor.role is Role.ADMIN else set(actor.queues), actor.id)
+    if agent is not None and agent != actor.id:
+        raise PermissionDenied(f"{actor.name} does not evaluate (the right evaluate) and sees only their own evaluations: of their work, or written by them.")
+    return Scope(agent, queue, set(), actor.id)
+
+
+def summary_scope(actor: User, queue: str | None, evaluates: bool) -> set[str] | None:
+    """Roll-ups are for those with the ``evaluate`` right, over the queues they see (None: every queue)."""
+    if not evaluates:
+        raise PermissionDenied(f"Only users with the right evaluate see evaluation roll-ups; {actor.name} reads their own evaluations.")
     if queue is not None:
         if not actor.can_see_queue(queue):
             raise PermissionDenied(f"{actor.name} is not a member of queue {queue}.")
-        return agent, {queue}
-    return agent, None if actor.role is Role.ADMIN else set(actor.queues)
-
-
-def summary_scope(actor: User, queue: str | None) -> set[str] | None:
-    """Roll-ups are for supervisors and admins, over the queues they see (None: every queue)."""
-    if actor.role is Role.AGENT:
-        raise PermissionDenied(f"Only supervisors and admins see evaluation roll-ups; {actor.name} is an agent (who reads their own evaluations).")
-    return reading_scope(actor, None, queue)[1]
+        return {queue}
+    return None if actor.role is Role.ADMIN else set(actor.queues)

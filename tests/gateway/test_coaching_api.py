@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.gateway.conftest import Gateway, assert_error
+from tests.gateway.test_customers_api import PAT, text_from
 
 FORM = {"questions": [
     {"id": "greeting", "text": "Greeted the customer by name?", "weight": 1, "scale": "yes_no"},
@@ -116,6 +117,15 @@ class TestEvaluating:
         assert "wrap_up" in assert_error(r, 409)["detail"]
         assert gw.client.get("/api/evaluations", headers=team["sam"]).json() == []
 
+    def test_a_merged_away_interaction_is_409_and_the_merger_is_never_scored(self, gw: Gateway, team):
+        ixs = [text_from(gw, "sales", **PAT) for _ in range(2)]
+        for ix, who in zip(ixs, ("alice", "bob"), strict=True):
+            assert gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=team[who]).status_code == 200
+        assert gw.client.post(f"/api/interactions/{ixs[0]['id']}/merge", json={"from": ixs[1]["id"]}, headers=team["sam"]).status_code == 200
+        r = gw.client.post(f"/api/interactions/{ixs[1]['id']}/evaluations", json={"answers": {"greeting": True, "accuracy": 1, "tone": 1}}, headers=gw.admin)
+        assert f"merged into interaction {ixs[0]['id']}: evaluate that one" in assert_error(r, 409, "illegal_transition")["detail"]
+        assert gw.client.get("/api/evaluations/summary", headers=gw.admin).json() == {"agents": [], "queues": []}
+
     @pytest.mark.parametrize("body", [
         {"answers": {"greeting": True, "accuracy": 3}},
         {"answers": {"greeting": True, "accuracy": 9, "tone": 1}},
@@ -164,6 +174,17 @@ class TestReading:
         assert [e["id"] for e in gw.client.get(url, headers=team["alice"]).json()] == [of_alice["id"]]
         assert gw.client.get(url, headers=team["bob"]).json() == []
         assert_error(gw.client.get(url, headers=team["carol"]), 403)
+
+    def test_an_agent_granted_evaluate_reads_and_revises_their_own_evaluations(self, gw: Gateway, team):
+        assert gw.client.patch("/api/permissions", json={"agent": {"evaluate": True}}, headers=gw.admin).status_code == 200
+        ix = handled(gw, team["alice"])
+        ev = evaluate(gw, team["bob"], ix["id"], {"greeting": False, "accuracy": 3, "tone": 5})
+        assert [e["id"] for e in gw.client.get(f"/api/interactions/{ix['id']}/evaluations", headers=team["bob"]).json()] == [ev["id"]]
+        r = gw.client.patch(f"/api/evaluations/{ev['id']}", json={"notes": "typo fixed"}, headers=team["bob"])
+        assert r.status_code == 200, r.text
+        assert (r.json()["notes"], r.json()["updated_by"]) == ("typo fixed", "bob")
+        assert [e["id"] for e in gw.client.get("/api/evaluations?queue=sales", headers=team["bob"]).json()] == [ev["id"]]
+        assert gw.client.get("/api/evaluations/summary", headers=team["bob"]).json()["agents"] == [{"agent": "alice", "count": 1, "average": 65.0}]
 
     def test_the_event_goes_to_the_agent_and_supervisors_only(self, gw: Gateway, team):
         ix = handled(gw, team["alice"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 from sessions import coaching
 from sessions.coaching import FormDraft, Question, Scale
 from sessions.errors import IllegalTransition, InvalidCommand, NotFound, PermissionDenied
-from sessions.model import Interaction, Outcome, Role, User
+from sessions.model import CommType, Customer, Direction, Interaction, Outcome, Role, Subtype, User
 from sessions.stores.live import LiveStore
 from tests.conftest import REDIS_URL, World, seed
 from tests.sessions.test_store_contract import inbound
@@ -74,6 +75,31 @@ class TestForm:
             await world.sessions.evaluation_form(world.alice, "sales")
 
 
+    async def test_two_saves_at_once_both_become_versions(self, world: World):
+        """Both read version 1 and decide on version 2: the second to write gets version 3, neither replaces the other."""
+        s = world.sessions
+        await s.set_evaluation_form(world.supervisor, "sales", DRAFT)
+        barrier, read = asyncio.Barrier(2), s.store.get_evaluation_form
+        calls = 0
+
+        async def gated(queue_id: str, version: int | None = None):
+            nonlocal calls
+            form = await read(queue_id, version)
+            calls += 1
+            if calls <= 2:
+                await asyncio.wait_for(barrier.wait(), 30)
+            return form
+
+        s.store.get_evaluation_form = gated
+        one, two = FormDraft(questions=[Question(id="one", text="One", weight=1)]), FormDraft(questions=[Question(id="two", text="Two", weight=1)])
+        saved = await asyncio.gather(s.set_evaluation_form(world.supervisor, "sales", one), s.set_evaluation_form(world.admin, "sales", two))
+        s.store.get_evaluation_form = read
+        assert sorted(f.version for f in saved) == [2, 3]
+        stored = {v: (await s.evaluation_form(world.supervisor, "sales", v)).questions[0].id for v in (2, 3)}
+        assert sorted(stored.values()) == ["one", "two"], "both saves kept, each under its own version"
+        assert {f.version: f.questions[0].id for f in saved} == stored
+
+
 class TestScore:
     def test_weighted_score_by_hand(self):
         assert coaching.score(DRAFT.questions, ANSWERS) == SCORE
@@ -112,7 +138,7 @@ class TestEvaluating:
         assert (ev.agent, ev.evaluator, ev.score, ev.form_version) == (world.alice.id, world.supervisor.id, SCORE, 1)
         assert ev.notes == "Good close; slow on the refund policy."
         assert event.type == "interaction.evaluated" and event.data["score"] == SCORE
-        assert event.users == [world.alice.id] and event.roles == ["supervisor", "admin"] and event.queues == ["sales"]
+        assert event.users == [world.alice.id, world.supervisor.id] and event.roles == ["supervisor", "admin"] and event.queues == ["sales"]
         assert await s.store.get_evaluation(ev.id) == ev
 
     async def test_the_event_reaches_the_agent_and_supervisors_but_not_peers(self, world: World):
@@ -197,6 +223,62 @@ class TestEvaluating:
             await s.evaluation_summary(world.alice)
         with pytest.raises(NotFound):
             await s.revise_evaluation(world.bob, of_alice.id, None, "mine now")
+
+
+    async def test_an_agent_granted_evaluate_reads_and_revises_what_they_wrote(self, world: World):
+        s = world.sessions
+        await s.change_permissions(world.admin, {"agent": {"evaluate": True}})
+        await s.set_evaluation_form(world.bob, "sales", DRAFT)
+        await s.set_evaluation_form(world.supervisor, "billing", DRAFT)
+        _, ev = await s.evaluate(world.bob, (await handled(world)).id, ANSWERS)
+        _, by_sam = await s.evaluate(world.supervisor, (await handled(world, world.carol, "billing")).id, ANSWERS)  # bob is in billing too
+        assert [e.id for e in await s.evaluations_of(world.bob, ev.interaction_id)] == [ev.id]
+        _, revised = await s.revise_evaluation(world.bob, ev.id, None, "typo fixed")
+        assert (revised.notes, revised.updated_by) == ("typo fixed", world.bob.id)
+        assert [e.id for e in await s.evaluations(world.bob)] == [by_sam.id, ev.id], "with the right, his queues' evaluations"
+        assert [e.id for e in await s.evaluations(world.bob, queue="billing")] == [by_sam.id]
+        assert [(a.agent, a.count) for a in (await s.evaluation_summary(world.bob)).agents] == [(world.alice.id, 1), (world.carol.id, 1)]
+        assert [e.id for e in await s.evaluations_of(world.alice, ev.interaction_id)] == [ev.id], "and the agent evaluated reads it"
+
+        await s.change_permissions(world.admin, {"agent": {"evaluate": None}})  # back to the default: agents do not evaluate
+        assert [e.id for e in await s.evaluations(world.bob)] == [ev.id], "what he wrote, still; the queue's, no more"
+        assert [e.id for e in await s.evaluations_of(world.bob, ev.interaction_id)] == [ev.id]
+        assert await s.evaluations_of(world.bob, by_sam.interaction_id) == []
+        with pytest.raises(PermissionDenied, match="needs the right evaluate"):
+            await s.revise_evaluation(world.bob, ev.id, None, "again")
+        with pytest.raises(PermissionDenied, match="roll-ups"):
+            await s.evaluation_summary(world.bob)
+
+    async def test_reading_a_queues_evaluations_follows_the_right_not_the_role(self, world: World):
+        s = world.sessions
+        await s.set_evaluation_form(world.supervisor, "sales", DRAFT)
+        _, ev = await s.evaluate(world.admin, (await handled(world)).id, ANSWERS)
+        await s.change_permissions(world.admin, {"supervisor": {"evaluate": False}})
+        assert await s.evaluations(world.supervisor) == []
+        assert await s.evaluations_of(world.supervisor, ev.interaction_id) == []
+        with pytest.raises(PermissionDenied, match="roll-ups"):
+            await s.evaluation_summary(world.supervisor)
+
+    async def test_a_merged_away_interaction_is_not_scored_as_the_mergers_work(self, world: World):
+        """Merging completes the other interaction as the merger's: its conversation is the survivor's to evaluate."""
+        s = world.sessions
+        await s.set_evaluation_form(world.admin, "sales", DRAFT)
+        pat = Customer(name="Pat", phone="+14155550100")
+        survivor, other = [(await s.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=Subtype.TEXT,
+                                           customer=pat)).interaction.id for _ in range(2)]
+        await s.claim(world.alice, survivor)
+        await s.claim(world.bob, other)
+        await s.merge(world.supervisor, survivor, other)
+        gone = await s.store.get_interaction(other)
+        assert gone.completed_by == world.supervisor.id
+        with pytest.raises(IllegalTransition, match=f"merged into interaction {survivor}: evaluate that one"):
+            await s.evaluate(world.admin, other, ANSWERS)
+        assert await s.store.get_interaction(other) == gone
+        await s.end(world.alice, survivor, Outcome.RESOLVED)
+        await s.complete(world.alice, survivor)
+        _, ev = await s.evaluate(world.admin, survivor, ANSWERS)
+        assert ev.agent == world.alice.id
+        assert [(a.agent, a.count) for a in (await s.evaluation_summary(world.admin)).agents] == [(world.alice.id, 1)], "never the merger"
 
 
 class TestRollups:

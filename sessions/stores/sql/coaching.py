@@ -14,17 +14,17 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Column, Float, Index, Integer, String, Table, Text, func, select
+from sqlalchemy import Column, Float, Index, Integer, String, Table, Text, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...coaching import AgentRollup, Evaluation, EvaluationForm, QueueRollup, Summary, Verdict
-from ...errors import ConcurrentUpdate, NotFound
+from ...errors import AlreadyExists, ConcurrentUpdate, NotFound
 from ...events import Event
 from ...model import Interaction
 from ..base import MAX_ATTEMPTS
 from .engine import Database
 from .schema import Time, metadata
-from .upsert import upsert
 
 evaluation_forms = Table(
     "evaluation_forms", metadata,
@@ -72,11 +72,14 @@ class CoachingStore:
 
     # -- forms ------------------------------------------------------------------------
 
-    async def put_evaluation_form(self, form: EvaluationForm) -> None:
-        async with self.db.write() as conn:
-            await conn.execute(upsert(self.db.dialect, evaluation_forms, {"queue_id": form.queue_id, "version": form.version,
-                                                                          "created_at": form.created_at.timestamp(), "doc": form.model_dump_json()},
-                                      ["queue_id", "version"]))
+    async def add_evaluation_form(self, form: EvaluationForm) -> None:
+        """Stores a new version; AlreadyExists when that version is taken (a concurrent save got there first): versions are never replaced."""
+        try:
+            async with self.db.write() as conn:
+                await conn.execute(evaluation_forms.insert().values(queue_id=form.queue_id, version=form.version, created_at=form.created_at.timestamp(),
+                                                                    doc=form.model_dump_json()))
+        except IntegrityError:
+            raise AlreadyExists(f"Version {form.version} of queue {form.queue_id}'s evaluation form exists already.") from None
 
     async def get_evaluation_form(self, queue_id: str, version: int | None = None) -> EvaluationForm | None:
         """The given version of the queue's form, or its latest; None when there is none."""
@@ -120,19 +123,23 @@ class CoachingStore:
         else:
             await conn.execute(evaluations.update().where(evaluations.c.id == row.pop("id")).values(**row))
 
-    async def list_evaluations(self, *, interaction_id: str | None = None, agent: str | None = None, queues: set[str] | None = None,
-                               limit: int = LIST_LIMIT) -> list[Evaluation]:
-        """Newest first, filtered; ``queues`` None means every queue, empty means none."""
+    async def list_evaluations(self, *, interaction_id: str | None = None, agent: str | None = None, queue: str | None = None,
+                               queues: set[str] | None = None, involving: str | None = None, limit: int = LIST_LIMIT) -> list[Evaluation]:
+        """Newest first, filtered by interaction, agent and queue; of those, the ones in ``queues`` (None: every queue,
+        empty: none) or, with ``involving``, whose agent or evaluator that user is."""
         c = evaluations.c
-        if queues is not None and not queues:
-            return []
         stmt = select(c.doc)
+        if queues is not None:
+            visible = ([c.queue_id.in_(sorted(queues))] if queues else []) + ([c.agent == involving, c.evaluator == involving] if involving else [])
+            if not visible:
+                return []
+            stmt = stmt.where(or_(*visible))
         if interaction_id is not None:
             stmt = stmt.where(c.interaction_id == interaction_id)
         if agent is not None:
             stmt = stmt.where(c.agent == agent)
-        if queues is not None:
-            stmt = stmt.where(c.queue_id.in_(sorted(queues)))
+        if queue is not None:
+            stmt = stmt.where(c.queue_id == queue)
         async with self.db.read() as conn:
             docs = (await conn.execute(stmt.order_by(c.created_at.desc(), c.id.desc()).limit(limit))).scalars().all()
         return [Evaluation.model_validate_json(d) for d in docs]
