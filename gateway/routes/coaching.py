@@ -1,7 +1,8 @@
 """Coaching: each queue's evaluation form, evaluations of completed interactions, and their roll-ups.
 
-Who may do what is the core's (``sessions.coaching``): supervisors and admins of the queue
-evaluate; the agent evaluated reads their own; roll-ups are for supervisors and admins.
+Who may do what is the core's (``sessions.coaching``): members of the queue with the ``evaluate``
+right (supervisors and admins by default) evaluate and read roll-ups; the agent evaluated and the
+evaluator always read theirs.
 """
 
 from __future__ import annotations
@@ -54,13 +55,13 @@ async def get_evaluation_form(call: Call) -> EvaluationForm:
 
 @ops("PUT", "/api/queues/{queue_id}/evaluation-form", body=FormDraft, response=EvaluationForm)
 async def put_evaluation_form(call: Call) -> EvaluationForm:
-    """Saves a new version of the queue's form (supervisors and admins of the queue); past evaluations keep their version."""
+    """Saves a new version of the queue's form (members of the queue with the evaluate right); past evaluations keep their version."""
     return await call.sessions.set_evaluation_form(call.user, call.path["queue_id"], call.body)
 
 
 @ops("POST", "/api/interactions/{interaction_id}/evaluations", body=NewEvaluation, response=Evaluation, status=201)
 async def evaluate(call: Call) -> Evaluation:
-    """Scores a completed interaction on its queue's form, with coaching notes (supervisors and admins of the queue)."""
+    """Scores a completed interaction on its queue's form, with coaching notes (members of the queue with the evaluate right)."""
     b: NewEvaluation = call.body
     return (await call.sessions.evaluate(call.user, call.path["interaction_id"], b.answers, b.notes))[1]
 
@@ -73,7 +74,7 @@ async def interaction_evaluations(call: Call) -> list[Evaluation]:
 
 @ops("GET", "/api/evaluations/summary", query=SummaryQuery, response=Summary)
 async def evaluation_summary(call: Call) -> Summary:
-    """Counts and average scores per agent and per queue over the caller's queues (supervisors and admins)."""
+    """Counts and average scores per agent and per queue over the caller's queues (with the evaluate right)."""
     return await call.sessions.evaluation_summary(call.user, call.query.queue)
 
 

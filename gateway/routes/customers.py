@@ -24,7 +24,7 @@ async def search_customers(call: Call) -> list[CustomerProfile]:
 
 @ops("GET", "/api/customers/{customer_id}", response=CustomerHistory)
 async def get_customer(call: Call) -> CustomerHistory:
-    """A customer (or the one it was merged into) and their interactions in the caller's queues, newest first."""
+    """A customer as the caller may see them (the name, phones and emails on interactions of their queues; admins: all) and their interactions in the caller's queues, newest first."""
     return await call.sessions.customer_history(call.user, call.path["customer_id"])
 
 
