@@ -75,7 +75,8 @@ def test_supervisor_scores_and_the_agent_sees_it(server: GatewayProcess, browser
     sup.get_by_role("tab", name="activity").click()
     expect(sup.get_by_role("list", name="Activity feed")).to_contain_text("Evaluated by Sam Supervisor")
     sup.get_by_role("tab", name="coaching").click()
-    expect(panel.get_by_role("form", name="Evaluate this interaction").get_by_role("heading")).to_contain_text("Evaluate Alice Agent again")
+    # A second look revises Sam's own evaluation (filled in as it stands) rather than adding another.
+    expect(panel.get_by_role("form", name="Evaluate this interaction").get_by_role("heading")).to_contain_text("Revise your evaluation of Alice Agent")
     sup.screenshot(path=str(DOCS / "coaching-evaluate.png"), full_page=True)
 
     # What happened stays as it was: completed by Alice, at the same moment, resolved.

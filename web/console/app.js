@@ -2,9 +2,9 @@
 import { api, auth, ApiError } from "./api.js";
 import { DirectMessages } from "./direct_messages.js";
 import { evaluationsView } from "./coaching.js";
-import { customerName, h } from "./dom.js";
+import { customerName, h, undelivered, undeliveredReason } from "./dom.js";
 import { Live } from "./live.js";
-import { loadRights, rightsView } from "./permissions.js";
+import { can, loadRights, rightsView } from "./permissions.js";
 import { closeAll, consultsMe, settle } from "./phone.js";
 import * as views from "./views.js";
 
@@ -64,8 +64,27 @@ function needsNames(ix) {
 const ctx = { state, act, go, upsert, toast, person };
 const dms = (ctx.dms = new DirectMessages(ctx, $("dm-badge")));
 
+// Rights hide or show controls.  permissions.changed reaches admins only (sessions/rights.py), so everyone's console also
+// reads its rights again on each route, after a 403, and when its tab comes back to the front; a change redraws the view.
+const RIGHTS = ["create_outbound", "edit_completed", "clone_completed", "transfer_to_queue", "transfer_external", "listen_recordings", "evaluate"];
+const rightsKey = () => RIGHTS.map((r) => Number(can(r))).join("");
+async function rereadRights() {
+  if (!state.me) return;
+  const before = rightsKey();
+  await loadRights();
+  if (rightsKey() === before) return;
+  if (current.name === "workspace") current.update(state.interactions.get(location.hash.split("/")[2]));
+  else if (["home", "permissions"].includes(current.name)) current.update();
+}
+
+// A text of this agent's that the provider could not deliver: said at once, wherever the agent is in the console.
+function undeliveredText(event) {
+  const m = event.interaction.messages.find((x) => x.id === event.data?.message_id);
+  if (m && m.author === state.me.id && undelivered(m)) toast(`Your text to ${customerName(event.interaction.customer)} was not delivered: ${undeliveredReason(m)}.`);
+}
+
 function handle(event) {
-  if (event.type === "permissions.changed") { if (current.name === "permissions") current.update(); return; }
+  if (event.type === "permissions.changed") { if (current.name === "permissions") current.update(); rereadRights(); return; }
   if (event.type === "queue.metrics") { state.metrics.set(event.data.queue_id, event.data); if (current.name === "supervisor") current.update(); return; }
   if (event.type === "presence.changed") {
     if (event.data.user === state.me.id && ["available", "away"].includes(event.data.status)) $("presence").value = event.data.status;
@@ -78,6 +97,7 @@ function handle(event) {
   const names = needsNames(ix);
   if (names) { names.then(() => handle(event)); return; }
   upsert(ix);
+  if (event.type === "interaction.message_status") undeliveredText(event);
   settle(state.interactions.get(ix.id), state.me);
   offer(state.interactions.get(ix.id));
   showConsult();
@@ -211,6 +231,8 @@ $("presence").addEventListener("change", async (e) => {
 $("offer-accept").addEventListener("click", () => { const ix = takeOffer(); if (ix) act("claim", ix.id, {}, true); });
 $("offer-decline").addEventListener("click", () => { const ix = takeOffer(); if (ix) act("decline", ix.id, {}); });
 window.addEventListener("hashchange", route);
+window.addEventListener("focus", rereadRights);
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") rereadRights(); });
 // Ages and SLA states tick in place; nothing interactive is rebuilt by the clock.
 setInterval(() => { if (current.name === "home") current.update("tick"); else if (current.name === "supervisor") current.update(); else if (current.name === "workspace") current.update(null); }, 1000);
 

@@ -1,7 +1,7 @@
 // Coaching: a supervisor scores a completed interaction on its queue's form and leaves notes; the agent evaluated reads them.
 // The workspace's "coaching" tab (coachingTab) and the Evaluations page (evaluationsView: an agent's own, a supervisor's queues' with roll-ups).
 import { api } from "./api.js";
-import { h, when } from "./dom.js";
+import { customerName, h, when } from "./dom.js";
 import { can } from "./permissions.js";
 
 const percent = (n) => `${Math.round(n * 100) / 100}%`;
@@ -23,26 +23,28 @@ function answerText(q, a) {
   return q.scale === "yes_no" ? (a ? "Yes" : "No") : `${a} / ${q.max}`;
 }
 
-// One evaluation, read-only: score, who and when, each answer, the coaching notes.
-function evaluationCard(ctx, e, showAgent = false) {
+// One evaluation, read-only: score, whose conversation (on the Evaluations page), who and when, each answer, the coaching notes.
+function evaluationCard(ctx, e, showAgent = false, customer = null) {
   return h("article", { class: "evaluation", "aria-label": `Evaluation by ${ctx.person(e.evaluator)}, score ${percent(e.score)}` },
-    h("header", {}, h("strong", { class: "score", text: percent(e.score) }),
+    h("header", {}, h("strong", { class: "score", text: percent(e.score) }), customer ? h("strong", { class: "customer", text: customer }) : "",
       h("span", { class: "meta", text: `${showAgent ? `${ctx.person(e.agent)} · ${ctx.state.queues.get(e.queue_id)?.name || e.queue_id} · ` : ""}by ${ctx.person(e.evaluator)} · ${when(e.created_at)} · form v${e.form_version}` +
         (e.updated_at !== e.created_at ? ` · changed ${when(e.updated_at)}` : "") })),
     h("dl", {}, ...e.questions.map((q) => [h("dt", { text: `${q.text} (weight ${q.weight})` }), h("dd", { text: answerText(q, e.answers[q.id]) })]).flat()),
     e.notes ? h("blockquote", { class: "notes" }, h("strong", { text: "Coaching notes: " }), e.notes) : "");
 }
 
-// The scoring form for the queue's current form; calls saved() after a successful save.
-function scoringForm(ctx, ix, form, again, saved) {
+// The scoring form: a new evaluation on the queue's current form, or (``mine``: the user's own earlier one) that evaluation
+// revised on the form version it was made with, filled in as it stands, saved as a PATCH of what changed.  Calls saved() after a save.
+function scoringForm(ctx, ix, form, again, saved, mine = null) {
   const preview = h("output", { class: "score", "aria-live": "polite" });
   const fields = form.questions.map((q) => {
     if (q.scale === "yes_no") {
+      const was = mine?.answers[q.id];
       return h("fieldset", { class: "question" }, h("legend", { text: `${q.text} (weight ${q.weight})` }),
-        h("label", { class: "choice" }, h("input", { type: "radio", name: q.id, value: "yes", required: true }), "Yes"),
-        h("label", { class: "choice" }, h("input", { type: "radio", name: q.id, value: "no" }), "No"));
+        h("label", { class: "choice" }, h("input", { type: "radio", name: q.id, value: "yes", required: true, checked: was === true }), "Yes"),
+        h("label", { class: "choice" }, h("input", { type: "radio", name: q.id, value: "no", checked: was === false }), "No"));
     }
-    const points = Array.from({ length: q.max + 1 }, (_, i) => h("option", { value: String(i), text: String(i) }));
+    const points = Array.from({ length: q.max + 1 }, (_, i) => h("option", { value: String(i), text: String(i), selected: mine?.answers[q.id] === i }));
     return h("label", { class: "question" }, `${q.text} (weight ${q.weight}, 0 to ${q.max})`,
       h("select", { name: q.id, required: true }, h("option", { value: "", text: "Choose…" }), ...points));
   });
@@ -67,17 +69,25 @@ function scoringForm(ctx, ix, form, again, saved) {
     const button = el.querySelector("button[type=submit]");
     button.disabled = true;
     try {
-      await api("POST", `/api/interactions/${ix.id}/evaluations`, { answers: answers(), notes: el.elements.notes.value.trim() });
-      ctx.toast("Evaluation saved.");
+      const notes = el.elements.notes.value.trim();
+      if (!mine) await api("POST", `/api/interactions/${ix.id}/evaluations`, { answers: answers(), notes });
+      else {
+        const changed = Object.fromEntries(Object.entries(answers()).filter(([id, a]) => a !== mine.answers[id]));
+        const patch = { ...(Object.keys(changed).length ? { answers: changed } : {}), ...(notes !== mine.notes ? { notes } : {}) };
+        if (!Object.keys(patch).length) { ctx.toast("Nothing to save: no answer or note changed."); button.disabled = false; return; }
+        await api("PATCH", `/api/evaluations/${mine.id}`, patch);
+      }
+      ctx.toast(mine ? "Evaluation updated." : "Evaluation saved.");
       saved();
     } catch (err) {
       ctx.toast(err.message);
     }
     button.disabled = false;
   } },
-  h("h3", { text: `Evaluate ${ctx.person(agentOf(ix))}${again ? " again" : ""} · form version ${form.version}` }), ...fields,
-  h("label", { class: "wide" }, "Coaching notes", h("textarea", { name: "notes", rows: 3, placeholder: "What went well, what to work on…" })),
-  h("div", { class: "actions" }, preview, h("button", { type: "submit", class: "primary", text: "Save evaluation" })));
+  h("h3", { text: mine ? `Revise your evaluation of ${ctx.person(agentOf(ix))} · form version ${form.version}`
+    : `Evaluate ${ctx.person(agentOf(ix))}${again ? " again" : ""} · form version ${form.version}` }), ...fields,
+  h("label", { class: "wide" }, "Coaching notes", h("textarea", { name: "notes", rows: 3, placeholder: "What went well, what to work on…", text: mine?.notes || "" })),
+  h("div", { class: "actions" }, preview, h("button", { type: "submit", class: "primary", text: mine ? "Save changes" : "Save evaluation" })));
   showPreview();
   return el;
 }
@@ -88,16 +98,17 @@ export function coachingTab(ctx, first) {
   const panel = h("div", { class: "coaching" });
   let ix = first;
   let shown = null;
+  let evaluates = can("evaluate");
   const mayEvaluate = () => can("evaluate") && (state.me.role === "admin" || state.me.queues.includes(ix.queue_id)) && agentOf(ix) && agentOf(ix) !== state.me.id;
 
   async function refresh() {
-    shown = ix.version;
-    const [evaluations, form] = await Promise.all([
-      api("GET", `/api/interactions/${ix.id}/evaluations`),
-      mayEvaluate() ? api("GET", `/api/queues/${ix.queue_id}/evaluation-form`).catch(() => null) : null,
-    ]);
+    shown = ix.version; evaluates = can("evaluate");
+    const evaluations = await api("GET", `/api/interactions/${ix.id}/evaluations`);
+    const mine = evaluations.find((e) => e.evaluator === state.me.id);  // newest first: one's own is revised, never doubled
+    const form = !mayEvaluate() ? null : mine ? { questions: mine.questions, version: mine.form_version }
+      : await api("GET", `/api/queues/${ix.queue_id}/evaluation-form`).catch(() => null);
     const list = evaluations.length ? evaluations.map((e) => evaluationCard(ctx, e)) : [h("p", { class: "empty", text: "No evaluations yet." })];
-    const scoring = !mayEvaluate() ? "" : form ? scoringForm(ctx, ix, form, evaluations.length > 0, refresh)
+    const scoring = !mayEvaluate() ? "" : form ? scoringForm(ctx, ix, form, evaluations.length > 0, refresh, mine)
       : h("p", { class: "empty" }, "This queue has no evaluation form yet: set one on the ", h("a", { href: "#/evaluations", text: "Evaluations" }), " page.");
     panel.replaceChildren(h("h2", { text: "Evaluations" }), ...list, scoring);
   }
@@ -109,7 +120,7 @@ export function coachingTab(ctx, first) {
       panel.replaceChildren(h("p", { class: "empty", text: "Coaching opens once the interaction is completed." }));
       return;
     }
-    if (shown !== ix.version) refresh().catch((err) => panel.replaceChildren(h("p", { class: "error", text: err.message })));
+    if (shown !== ix.version || evaluates !== can("evaluate")) refresh().catch((err) => panel.replaceChildren(h("p", { class: "error", text: err.message })));
   }
   return { panel, update };
 }
@@ -166,9 +177,18 @@ function formEditor(ctx, queue) {
 
 // -- The Evaluations page ---------------------------------------------------------------------
 
+// The customer of each evaluated interaction, by interaction id, into the page's ``customerNames``: each read once per page
+// (a customer is renamed rarely); an interaction one may no longer open (a queue left) simply goes unnamed.
+async function customersOf(evaluations, customerNames) {
+  const missing = [...new Set(evaluations.map((e) => e.interaction_id))].filter((id) => !customerNames.has(id));
+  await Promise.all(missing.map((id) => api("GET", `/api/interactions/${id}`).then((ix) => customerNames.set(id, customerName(ix.customer)), () => null)));
+  return customerNames;
+}
+
 export function evaluationsView(ctx, main) {
   const { state } = ctx;
   const agent = state.me.role === "agent";
+  const customerNames = new Map();
   const body = h("div");
   const queueSel = h("select", { name: "queue", "aria-label": "Queue" }, h("option", { value: "", text: "All my queues" }),
     ...[...state.queues.values()].map((q) => h("option", { value: q.id, text: q.name })));
@@ -201,8 +221,9 @@ export function evaluationsView(ctx, main) {
       }
       parts.push(h("h2", { text: agent ? "Scores and coaching notes on my interactions" : "Latest evaluations" }));
       if (!evaluations.length) parts.push(h("p", { class: "empty", text: "No evaluations yet." }));
+      const customers = await customersOf(evaluations, customerNames);
       for (const e of evaluations) {
-        const card = evaluationCard(ctx, e, !agent);
+        const card = evaluationCard(ctx, e, !agent, customers.get(e.interaction_id));
         card.querySelector("header").append(h("a", { href: `#/ix/${e.interaction_id}`, text: "Open interaction" }));
         parts.push(card);
       }

@@ -48,3 +48,25 @@ export function slaState(ix, queue, now = Date.now()) {
 
 export function when(iso) { return iso ? new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "—"; }
 export const label = (s) => (s || "").replace(/_/g, " ");
+
+// Why a text did not reach the customer, in words: the gateway's own codes and Twilio's commonest ones.
+const UNDELIVERED = {
+  not_configured: "texting is not set up on this gateway", no_number: "the customer's or the queue's phone number is unknown",
+  provider_error: "the provider refused it", 21211: "the phone number is not valid", 21408: "texting that country is not enabled",
+  21610: "the customer has opted out of texts (STOP)", 21614: "the number cannot receive texts", 30003: "the phone is unreachable",
+  30004: "the message was blocked", 30005: "the number is unknown or no longer in service", 30006: "a landline or an unreachable carrier",
+  30007: "the carrier filtered it", 30008: "an unknown delivery error",
+};
+export const undelivered = (m) => m.status === "failed" || m.status === "undelivered";
+export function undeliveredReason(m) {
+  const why = UNDELIVERED[m.error_code];
+  return why ? `${why} (${m.error_code})` : m.error_code ? `error ${m.error_code}` : "the provider reported a failure";
+}
+
+// One bubble of the conversation; a text that failed says so in words, not only by its status, and is styled as an error.
+export function messageItem(m, author) {
+  const failed = undelivered(m);
+  return h("li", { class: failed ? `${m.direction} failed` : m.direction }, m.body,
+    failed ? h("span", { class: "undelivered", role: "note", text: `Not delivered: ${undeliveredReason(m)}` }) : "",
+    h("span", { class: "meta", text: `${author} · ${when(m.at)} · ${m.channel}${m.status ? " · " + m.status : ""}${m.error_code ? " (" + m.error_code + ")" : ""}` }));
+}

@@ -6,8 +6,10 @@ import { h } from "./dom.js";
 
 const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
-// Whether an interaction's workspace shows the tab even when its queue's large tabs do not list it.
-export const wantsTranscript = (ix, settings) => Boolean(settings.transcription || ix.live_transcript?.length);
+// Whether an interaction's workspace shows the tab (whether or not its queue's large tabs list it): calls on a
+// transcribing queue, and whatever already has live transcript segments (a call since switched to text); never a chat or text.
+export const wantsTranscript = (ix, settings) => Boolean(ix.live_transcript?.length ||
+  (ix.type === "call" && (settings.transcription || settings.large_tabs?.includes("transcript"))));
 
 export function liveTranscript() {
   const list = h("ol", { class: "conversation transcript", "aria-label": "Live transcript", "aria-live": "polite" });

@@ -1,7 +1,7 @@
 // The console's views.  Each mounts once into <main> and returns an update function for live events,
 // so typing in a form is never wiped by an incoming event.
 import { api, blobUrl } from "./api.js";
-import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, slaState, when } from "./dom.js";
+import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, messageItem, slaState, when } from "./dom.js";
 import { can, noListening } from "./permissions.js";
 import { coachingTab } from "./coaching.js";
 import { callAudio, consultsMe, settle, threeWay } from "./phone.js";
@@ -12,7 +12,8 @@ import { mergeAction } from "./merge.js";
 
 const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
 const STATUSES = [["", "All statuses"], ["open", "Open"], ["pending", "Offered"], ["claimed", "Claimed"], ["wrap_up", "Wrap-up"]];
-const CHANNELS = [["call/phone", "Phone call"], ["messaging/text", "Text (SMS)"], ["messaging/chat", "Web chat"], ["call/webrtc", "Web call"]];
+// What an agent may continue a conversation as: texts first, so a call is a deliberate pick; never a web call (only the customer starts one).
+const CHANNELS = [["messaging/text", "Text (SMS)"], ["messaging/chat", "Web chat"], ["call/phone", "Phone call"]];
 
 const select = (name, options, value, aria) =>
   h("select", { name, "aria-label": aria }, options.map(([v, t]) => h("option", { value: v, selected: v === value, text: t })));
@@ -148,11 +149,12 @@ export async function workspace(ctx, main, id) {
   const small = { customer: h("div", {}, details, histories[0].section), history: histories[1].section };
   const coaching = coachingTab(ctx, ix);
   const transcript = liveTranscript();
+  const editor = detailsEditor();
   const large = { conversation: h("div", {}, conversation, reply), transcript: h("div", {}, transcript.element), activity: h("div", {}, feed), notes: h("div", {}, notes, noteForm),
     coaching: coaching.panel };
   const smallNames = settings.small_tabs.filter((n) => small[n]);
   if (!smallNames.includes("customer")) smallNames.unshift("customer");
-  const largeNames = settings.large_tabs.filter((n) => large[n]);
+  const largeNames = settings.large_tabs.filter((n) => large[n] && (n !== "transcript" || wantsTranscript(ix, settings)));
   if (wantsTranscript(ix, settings) && !largeNames.includes("transcript")) largeNames.push(...(largeNames.length ? [] : ["conversation"]), "transcript");
   (largeNames.includes("transcript") ? large.transcript : large.conversation).append(media);  // recordings: with the transcript when it is shown
   main.replaceChildren(quick, h("div", { class: "workspace" },
@@ -185,8 +187,7 @@ export async function workspace(ctx, main, id) {
     h("h2", { text: "Interaction" }), h("dl", {}, ...[["Direction", ix.direction], ["Subject", ix.subject], ["Tags", ix.tags.join(", ")], ["Disposition", ix.disposition],
       ["Created", when(ix.created_at)], ["Completed", when(ix.completed_at)], ["Completed by", ix.completed_by], ["Follow-up of", ix.parent_id]]
       .map(([k, v]) => [h("dt", { text: k }), h("dd", {}, k === "Follow-up of" && v ? h("a", { href: `#/ix/${v}`, text: "parent" }) : v || "—")]).flat()));
-    conversation.replaceChildren(...(ix.messages.length ? ix.messages.map((m) => h("li", { class: m.direction },
-      m.body, h("span", { class: "meta", text: `${m.direction === "inbound" ? "Customer" : m.author} · ${when(m.at)} · ${m.channel}${m.status ? " · " + m.status : ""}${m.error_code ? " (" + m.error_code + ")" : ""}` })))
+    conversation.replaceChildren(...(ix.messages.length ? ix.messages.map((m) => messageItem(m, m.direction === "inbound" ? "Customer" : ctx.person(m.author)))
       : [h("li", { class: "empty", text: "No messages yet." })]));
     feed.replaceChildren(...ix.activity.slice().reverse().map((a) => h("li", {}, a.detail, h("span", { class: "meta", text: `${when(a.at)} · ${a.by}` }))));
     notes.replaceChildren(...(ix.notes.length ? ix.notes.map((n) => h("p", {}, n.body, h("span", { class: "meta", text: ` — ${n.author}, ${when(n.at)}` }))) : [h("p", { class: "empty", text: "No notes." })]));
@@ -221,11 +222,12 @@ export async function workspace(ctx, main, id) {
         }
       }
       if (mineOrSup) items.push(mergeAction(ctx, ix, renderControls));
+      if (mineOrSup && ix.assigned_to) items.push(editor.element());  // e.g. the phone number a switch to text needs
       if (ix.status === "wrap_up" && mineOrSup) {
         items.push(h("p", { text: "Wrap-up: add a disposition and notes, then complete." }), button("Complete", () => ctx.act("complete", ix.id, {}), "primary"));
       }
     } else {
-      if (can("edit_completed")) items.push(editForm());
+      if (can("edit_completed")) items.push(editor.element());
       if (can("clone_completed")) items.push(button("Clone as follow-up", async () => { const child = await ctx.act("clone", ix.id, {}); if (child) ctx.go(`#/ix/${child.id}`); }));
       const message = ctx.dms?.completerButton(ix);
       if (message) items.push(message);
@@ -286,21 +288,39 @@ export async function workspace(ctx, main, id) {
     } }, h("label", {}, "Continue as", sel), h("button", { type: "submit", text: "Switch" }));
   }
 
-  function editForm() {
-    const form = h("form", { class: "inline", "aria-label": "Edit completed interaction", onsubmit: (e) => {
+  // Customer details, subject and tags (and, once completed, the disposition); a PATCH of only what changed.  Built once
+  // per workspace: live events re-render the controls around it, and its fields follow the interaction only while untouched.
+  function detailsEditor() {
+    const names = [["subject", "Subject"], ["disposition", "Disposition"], ["tags", "Tags"], ["name", "Customer name"], ["email", "Email"], ["phone", "Phone"]];
+    const inputs = Object.fromEntries(names.map(([n]) => [n, h("input", { name: n, "data-key": `edit-${n}` })]));
+    const labels = Object.fromEntries(names.map(([n, t]) => [n, h("label", {}, t, inputs[n])]));
+    const stored = () => ({ subject: ix.subject || "", disposition: ix.disposition || "", tags: ix.tags.join(", "),
+      name: ix.customer.name || "", email: ix.customer.email || "", phone: ix.customer.phone || "" });
+    let filled = {};
+    const fill = () => { filled = stored(); for (const [n, v] of Object.entries(filled)) inputs[n].value = v; };
+    const form = h("form", { class: "inline", onsubmit: async (e) => {
       e.preventDefault();
-      const d = Object.fromEntries(new FormData(form));
-      ctx.act("edit", ix.id, { subject: d.subject || null, disposition: d.disposition || null, tags: d.tags.split(",").map((t) => t.trim()).filter(Boolean),
-        customer: { ...ix.customer, name: d.name || null, email: d.email || null, phone: d.phone || null } });
-    } },
-    h("label", {}, "Subject", h("input", { name: "subject", value: ix.subject || "" })),
-    h("label", {}, "Disposition", h("input", { name: "disposition", value: ix.disposition || "" })),
-    h("label", {}, "Tags", h("input", { name: "tags", value: ix.tags.join(", ") })),
-    h("label", {}, "Customer name", h("input", { name: "name", value: ix.customer.name || "" })),
-    h("label", {}, "Email", h("input", { name: "email", value: ix.customer.email || "" })),
-    h("label", {}, "Phone", h("input", { name: "phone", value: ix.customer.phone || "" })),
-    h("button", { type: "submit", class: "primary", text: "Save changes" }));
-    return form;
+      const was = stored(), patch = {}, customer = {};
+      const now = Object.fromEntries(Object.entries(inputs).map(([n, el]) => [n, el.value.trim()]));
+      for (const n of ["subject", "disposition"]) if (form.contains(labels[n]) && now[n] !== was[n]) patch[n] = now[n] || null;
+      const tags = now.tags.split(",").map((t) => t.trim()).filter(Boolean);
+      if (tags.join(",") !== ix.tags.join(",")) patch.tags = tags;
+      for (const n of ["name", "email", "phone"]) if (now[n] !== was[n]) customer[n] = now[n] || null;
+      if (Object.keys(customer).length) patch.customer = customer;
+      if (!Object.keys(patch).length) return ctx.toast("Nothing to save: no field changed.");
+      if (await ctx.act("edit", ix.id, patch)) fill();
+    } }, ...Object.values(labels), h("button", { type: "submit", class: "primary", "data-key": "edit-save", text: "Save changes" }));
+    const box = h("details", { class: "edit" }, h("summary", { text: "Edit customer and details" }));
+    fill();
+    return { element() {
+      const active = ix.state === "active";
+      form.setAttribute("aria-label", active ? "Edit customer and details" : "Edit completed interaction");
+      if (active) labels.disposition.remove(); else if (!form.contains(labels.disposition)) labels.tags.before(labels.disposition);  // while active, it goes with the notes
+      if (Object.entries(filled).every(([n, v]) => inputs[n].value === v)) fill();  // untouched (or typed back)
+      if (!active) return form;
+      box.append(form);
+      return box;
+    } };
   }
 
   render();
