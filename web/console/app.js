@@ -4,7 +4,7 @@ import { DirectMessages } from "./direct_messages.js";
 import { evaluationsView } from "./coaching.js";
 import { customerName, h, undelivered, undeliveredReason } from "./dom.js";
 import { Live } from "./live.js";
-import { can, loadRights, rightsView } from "./permissions.js";
+import { loadRights, rightsKey, rightsView } from "./permissions.js";
 import { closeAll, consultsMe, settle } from "./phone.js";
 import * as views from "./views.js";
 
@@ -66,8 +66,6 @@ const dms = (ctx.dms = new DirectMessages(ctx, $("dm-badge")));
 
 // Rights hide or show controls.  permissions.changed reaches admins only (sessions/rights.py), so everyone's console also
 // reads its rights again on each route, after a 403, and when its tab comes back to the front; a change redraws the view.
-const RIGHTS = ["create_outbound", "edit_completed", "clone_completed", "transfer_to_queue", "transfer_external", "listen_recordings", "evaluate"];
-const rightsKey = () => RIGHTS.map((r) => Number(can(r))).join("");
 async function rereadRights() {
   if (!state.me) return;
   const before = rightsKey();

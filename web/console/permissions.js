@@ -14,6 +14,9 @@ export async function loadRights() {
 // Whether this user's role has the right; before the first read, yes (hiding a button is a courtesy, not the check).
 export const can = (right) => !mine || mine[right] !== false;
 
+// The rights as read, as one comparable value: a view redraws only when it changed.
+export const rightsKey = () => JSON.stringify(mine);
+
 // What to show instead of a player for a user who may not listen to recordings.
 export const noListening = () => h("p", { class: "empty", text: "Listening to recordings needs the right listen_recordings, which your role does not have." });
 
