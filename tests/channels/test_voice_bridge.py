@@ -24,7 +24,7 @@ from twilio.request_validator import RequestValidator
 
 from channels.audio import MulawDecoder
 from channels.ice import MediaPeerConnection
-from tests.channels.peers import Tone, dominant_hz, mulaw_tone
+from tests.channels.peers import Tone, dominant_hz, live_audio_connected, mulaw_tone
 from tests.processes import MEDIA_ADDRESSES, GatewayProcess, twilio_gateway
 
 SID, TOKEN, ADMIN_TOKEN = "AC" + "2" * 32, "bridge-twilio-token", "bridge-admin"
@@ -70,6 +70,7 @@ async def test_tones_cross_both_ways_and_the_call_is_recorded(server: GatewayPro
             twilio = await twilio_stream(server, ix_id)
             await twilio.send("{not json")  # a malformed frame is skipped, the call goes on
             await twilio.send(json.dumps({"event": "media", "media": {"payload": "%%%not-base64%%%"}}))
+            await live_audio_connected(http, ix_id, agent)  # the caller's stream is in the call before the browser offers to join it
 
             # The browser: an aiortc peer with a 440 Hz microphone, offering over HTTP.
             pc = MediaPeerConnection(MEDIA_ADDRESSES)
