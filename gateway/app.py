@@ -48,6 +48,8 @@ from .ws_transport import TransportHandle
 
 log = logging.getLogger("gateway")
 WEB = Path(__file__).resolve().parent.parent / "web"
+#: What the console and widget cannot be without: the start fails loudly rather than serving an API with no console.
+WEB_ASSETS = ("index.html", "chat/widget.js", "console/app.js")
 VERSION = "0.1.0"
 
 
@@ -141,6 +143,9 @@ async def maintain(store: Store, owner: str, settings: Settings) -> None:
 def create_app(settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None, migrated: bool = False) -> Starlette:
     """The app; its start applies schema migrations unless ``migrated`` (``python -m gateway`` ran them already)."""
     settings = settings or Settings.from_env()
+    missing = [name for name in WEB_ASSETS if not (WEB / name).is_file()]
+    if missing:
+        raise ConfigurationError(f"the console and chat widget are missing: {', '.join(missing)} not found under {WEB} (reinstall from the source tree)")
     redact_uvicorn_logs()
     store = store or make_store(settings)
     sessions = Sessions(store, clock)
@@ -188,7 +193,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
             await hub.stop()
             await store.close()
 
-    web_routes = [Mount("/", StaticFiles(directory=WEB, html=True), name="web")] if WEB.is_dir() else []
+    web_routes = [Mount("/", StaticFiles(directory=WEB, html=True), name="web")]
     app = Starlette(
         routes=[
             Route("/healthz", healthz),

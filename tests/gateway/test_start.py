@@ -68,3 +68,16 @@ def test_an_unknown_argument_is_refused(tmp_path: Path):
 def test_an_unsupported_database_url_is_refused(tmp_path: Path):
     done = run([], {"GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_DATABASE_URL": "mysql://root@127.0.0.1/test"})
     assert done.returncode == 1 and "unsupported database" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_tree_without_the_console_and_widget_refuses_to_start(tmp_path: Path, monkeypatch):
+    """An install that lost web/ (a wheel built without its assets) must not start serving an API with no console."""
+    import pytest
+
+    import gateway.app as app_module
+    from gateway.settings import Settings
+
+    (tmp_path / "web" / "chat").mkdir(parents=True)
+    monkeypatch.setattr(app_module, "WEB", tmp_path / "web")
+    with pytest.raises(app_module.ConfigurationError, match=r"console and chat widget .* missing: index\.html, chat/widget\.js"):
+        app_module.create_app(Settings(data_dir=tmp_path))
