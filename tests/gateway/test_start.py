@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
+import gateway.app as app_module
+from gateway.settings import Settings
 from tests.processes import gateway_process
 
 ADMIN = {"Authorization": "Bearer start-admin-token"}
@@ -72,11 +75,6 @@ def test_an_unsupported_database_url_is_refused(tmp_path: Path):
 
 def test_a_tree_without_the_console_and_widget_refuses_to_start(tmp_path: Path, monkeypatch):
     """An install that lost web/ (a wheel built without its assets) must not start serving an API with no console."""
-    import pytest
-
-    import gateway.app as app_module
-    from gateway.settings import Settings
-
     (tmp_path / "web" / "chat").mkdir(parents=True)
     monkeypatch.setattr(app_module, "WEB", tmp_path / "web")
     with pytest.raises(app_module.ConfigurationError, match=r"console and chat widget .* missing: index\.html, chat/widget\.js"):
