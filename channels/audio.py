@@ -63,8 +63,3 @@ class MulawEncoder:
             chunks.append(self.pending[:CHUNK])
             self.pending = self.pending[CHUNK:]
         return narrow, chunks
-
-
-def samples(frame: av.AudioFrame) -> bytes:
-    """The frame's interleaved s16 samples as bytes (mono frames: one channel)."""
-    return bytes(frame.planes[0])[: frame.samples * 2 * len(frame.layout.channels)]
