@@ -194,13 +194,17 @@ export function evaluationsView(ctx, main) {
     ...[...state.queues.values()].map((q) => h("option", { value: q.id, text: q.name })));
   // The form editor is rebuilt only when the queue changes: a live event refreshes the lists, never a form being edited.
   const editor = h("div");
+  let editing;  // the queue whose form the editor holds: choosing it again keeps what is being typed
   const edit = () => {
-    const queue = state.queues.get(queueSel.value);
+    if (editing === queueSel.value) return;
+    editing = queueSel.value;
+    const queue = state.queues.get(editing);
     editor.replaceChildren(queue ? formEditor(ctx, queue) : h("p", { class: "hint", text: "Choose a queue above to edit its evaluation form." }));
   };
   const filters = agent ? "" : h("form", { class: "filters", "aria-label": "Filter evaluations", onchange: () => { load(); edit(); }, onsubmit: (e) => e.preventDefault() },
     h("label", {}, "Queue", queueSel));
-  main.replaceChildren(h("h1", { text: agent ? "My evaluations" : "Evaluations" }), filters, body, agent ? "" : editor);
+  // The editor above the lists: they load and reload under it, so it never moves while someone works in it.
+  main.replaceChildren(h("h1", { text: agent ? "My evaluations" : "Evaluations" }), filters, agent ? "" : editor, body);
   if (!agent) edit();
 
   const table = (label, head, rows) => h("div", { class: "card flush" }, h("table", { "aria-label": label },
