@@ -19,7 +19,7 @@ delivers it live over ``/ws/agent`` and replays it, exactly once, on a resume wi
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -91,8 +91,7 @@ class Draft:
     interaction_id: str | None = None
 
     def stored(self, message_id: int) -> DirectMessage:
-        return DirectMessage(id=str(message_id), thread_id=self.thread_id, author=self.author, to=self.to, body=self.body, at=self.at,
-                             interaction_id=self.interaction_id)
+        return DirectMessage(id=str(message_id), **asdict(self))
 
 
 def thread_id(a: str, b: str) -> str:
