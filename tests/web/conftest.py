@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
+
+from tests.processes import GatewayProcess, gateway_process
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -31,3 +35,17 @@ def browser() -> Iterator[Browser]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
+
+
+@contextmanager
+def sales_gateway(token: str, *people: tuple[str, str]) -> Iterator[GatewayProcess]:
+    """A gateway process with queue ``sales`` as the default route and these (username, name) agents in it,
+    each with the password ``correct horse``: the set-up most console scenarios start from."""
+    admin = {"Authorization": f"Bearer {token}"}
+    with gateway_process({"GATEWAY_ADMIN_TOKEN": token}) as gp:
+        assert httpx.post(f"{gp.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=admin).status_code == 201
+        assert httpx.put(f"{gp.url}/api/routing", json={"default_queue": "sales"}, headers=admin).status_code == 200
+        for username, name in people:
+            user = {"username": username, "name": name, "queues": ["sales"], "password": "correct horse"}
+            assert httpx.post(f"{gp.url}/api/users", json=user, headers=admin).status_code == 201
+        yield gp

@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 from websockets.sync.client import connect
 
-from tests.processes import GatewayProcess, gateway_process
-from tests.web.conftest import DOCS
+from tests.processes import GatewayProcess
+from tests.web.conftest import DOCS, sales_gateway
 from tests.web.test_console import login
 
 TOKEN = "customer-console-admin-token"
@@ -20,11 +20,7 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatewayProcess]:
-    with gateway_process({"GATEWAY_ADMIN_TOKEN": TOKEN}) as gp:
-        assert httpx.post(f"{gp.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=ADMIN).status_code == 201
-        httpx.put(f"{gp.url}/api/routing", json={"default_queue": "sales"}, headers=ADMIN)
-        user = {"username": "alice", "name": "Alice Agent", "queues": ["sales"], "password": "correct horse"}
-        assert httpx.post(f"{gp.url}/api/users", json=user, headers=ADMIN).status_code == 201
+    with sales_gateway(TOKEN, ("alice", "Alice Agent")) as gp:
         yield gp
 
 

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.processes import GatewayProcess, gateway_process
-from tests.web.conftest import DOCS
+from tests.processes import GatewayProcess
+from tests.web.conftest import DOCS, sales_gateway
 from tests.web.test_console import customer_chat, login
 
 TOKEN = "dm-admin-token"
@@ -18,11 +18,7 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatewayProcess]:
-    with gateway_process({"GATEWAY_ADMIN_TOKEN": TOKEN}) as gp:
-        assert httpx.post(f"{gp.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=ADMIN).status_code == 201
-        httpx.put(f"{gp.url}/api/routing", json={"default_queue": "sales"}, headers=ADMIN)
-        for user in ({"username": "alice", "name": "Alice Agent"}, {"username": "bob", "name": "Bob Builder"}):
-            assert httpx.post(f"{gp.url}/api/users", json={**user, "queues": ["sales"], "password": "correct horse"}, headers=ADMIN).status_code == 201
+    with sales_gateway(TOKEN, ("alice", "Alice Agent"), ("bob", "Bob Builder")) as gp:
         yield gp
 
 
