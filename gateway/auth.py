@@ -17,6 +17,7 @@ from pathlib import Path
 from sessions import Sessions, access
 from sessions.model import Role, User
 from sessions.stores import Store
+from sessions.tokens import token_digest
 
 from . import credentials
 from .login_throttle import LoginThrottle
@@ -49,10 +50,6 @@ def verify_password(password: str, stored: str) -> bool:
     except ValueError:
         return False
     return hmac.compare_digest(candidate, base64.b64decode(digest))
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 #: Seconds a socket ticket stays valid: long enough to open the socket, too short to be worth stealing from a log.
