@@ -1,8 +1,11 @@
-"""The customer chat widget's protocol, as a sans-I/O session.
+"""The customer chat widget's protocol, sans-I/O: data in, decisions and frames out, never an await.
 
-The websocket endpoint feeds it client frames (``handle``) and the
-interaction's events (``on_event``) and sends whatever frames they return;
-nothing here touches a socket, so the protocol is tested without one.
+Like python-websockets' ``protocol.py``, :class:`ChatSession` owns no socket and no store. A widget frame goes in
+through :meth:`ChatSession.receive`, which answers with *actions*: frames to send back (:class:`Reply`) or a command
+for the core (:class:`Start`, :class:`Resume`, :class:`Send`, ...). ``channels.chat_driver`` performs the commands
+and feeds each outcome back (:meth:`~ChatSession.started`, :meth:`~ChatSession.resumed`, :meth:`~ChatSession.stored`,
+...), which return the frames to send. Committed events of the interaction go in through
+:meth:`~ChatSession.on_event`. So the whole protocol is tested with plain values, without a store or a socket.
 
 Client frames::
 
@@ -31,21 +34,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sessions import Sessions
-from sessions.errors import DomainError, IllegalTransition
+from sessions.errors import DomainError
 from sessions.events import Event
-from sessions.model import CommType, Customer, CustomerAttributes, Direction, Interaction, Message, State, Status, Subtype
-from sessions.stores import Store
+from sessions.model import Customer, CustomerAttributes, Direction, Interaction, Message, Outcome, State, Status
 from sessions.text import clean_text
 
-TOKENS = "chat:tokens"
 #: The widget's own limit (its text box stops there): a longer frame is refused with an error frame the customer
 #: sees at once, unlike a provider's webhook, which must never be refused for what the customer wrote.
 MAX_BODY = 4_000
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-#: Agent activity kinds the widget announces.
-JOINED = {"claimed"}
-LEFT = {"transferred", "offer_declined"}
+UNKNOWN_SESSION = "This chat session is unknown or has expired; start a new chat."
+#: Events after which the widget hears that its agent went away (transferred on, declined, ended unresolved).
+AGENT_LEFT = {"interaction.transferred", "interaction.offer_declined"}
+
+WidgetFrame = dict[str, Any]
 
 
 class ChatError(Exception):
@@ -81,18 +83,6 @@ class TypingFrame(Frame):
     active: bool
 
 
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-UNKNOWN_SESSION = "This chat session is unknown or has expired; start a new chat."
-
-
-async def interaction_of(store: Store, token: str) -> str | None:
-    """The interaction a chat session token belongs to (the widget's socket and its web calls both use it)."""
-    return await store.map_get(TOKENS, token_digest(token))
-
-
 @dataclass
 class RateLimit:
     """A token bucket: ``burst`` frames at once, refilled at ``rate`` per second."""
@@ -112,104 +102,142 @@ class RateLimit:
         return True
 
 
-def message_frame(m: Message, agent_names: dict[str, str]) -> dict[str, Any]:
+def message_frame(m: Message, agent_names: dict[str, str]) -> WidgetFrame:
     mine = m.direction is Direction.INBOUND
     return {"type": "message", "id": m.id, "body": m.body, "at": m.at.isoformat(), "from": "customer" if mine else "agent",
             "name": None if mine else agent_names.get(m.author, "Agent"), "status": m.status}
 
 
+def error_frame(code: str, detail: str) -> WidgetFrame:
+    return {"type": "error", "code": code, "detail": detail}
+
+
+# -- actions: what the driver is asked to do -----------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Send these frames to the widget."""
+
+    frames: list[WidgetFrame]
+
+
+@dataclass(frozen=True)
+class Start:
+    """Open a chat for this customer (routed like any inbound contact), ``topic`` its first message if any,
+    reachable again with ``token``; then call :meth:`ChatSession.started`."""
+
+    customer: Customer
+    topic: str | None
+    token: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Find the chat of ``token``; then call :meth:`ChatSession.resumed` with it (or None)."""
+
+    token: str
+    after: str | None
+
+
+@dataclass(frozen=True)
+class Send:
+    """Store the customer's message; then :meth:`ChatSession.stored`, or :meth:`ChatSession.not_stored` with the
+    interaction as read after the refusal. ``message_id`` is set for a message the widget may resend."""
+
+    interaction_id: str
+    body: str
+    client_id: str | None
+    message_id: str | None
+
+
+@dataclass(frozen=True)
+class Typing:
+    """Tell the agent whether the customer is typing."""
+
+    interaction_id: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class MarkRead:
+    """The customer read the agent's messages; nothing unread is no error."""
+
+    interaction_id: str
+
+
+@dataclass(frozen=True)
+class Leave:
+    """The customer closed the chat; a chat that already ended (or went on by text or phone) is no error."""
+
+    interaction_id: str
+
+
+Action = Reply | Start | Resume | Send | Typing | MarkRead | Leave
+
+
 @dataclass
 class ChatSession:
-    sessions: Sessions
+    """One widget connection's protocol state."""
+
     interaction_id: str | None = None
     #: Messages already sent to this widget: nothing is sent twice on one connection.
     sent: set[str] = field(default_factory=set)
     limit: RateLimit = field(default_factory=RateLimit)
-    last: Interaction | None = None
+    #: Display names of the agents in this chat, as the driver looked them up (see :meth:`unnamed`).
     names: dict[str, str] = field(default_factory=dict)
     #: The widget has been told the chat ended: it is told once, not again for every later event (a note, the completion).
     ended: bool = False
 
     # -- client frames ---------------------------------------------------------
 
-    async def handle(self, raw: Any) -> list[dict[str, Any]]:
-        """One client frame in, the frames to send back out; refusals are error frames."""
+    def receive(self, raw: Any, now: float | None = None) -> list[Action]:
+        """One client frame in (``now``: the rate limit's clock, monotonic seconds), the actions it asks for out;
+        refusals are error frames."""
         try:
-            if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-                raise ChatError("malformed", 'Frames are JSON objects with a "type".')
-            if not self.limit.allow():
-                raise ChatError("rate_limited", "Too many messages at once; wait a moment and send again.")
-            kind = raw["type"]
-            if kind == "start":
-                return await self._start(StartFrame.model_validate(raw))
-            if kind == "resume":
-                return await self._resume(ResumeFrame.model_validate(raw))
-            if self.interaction_id is None:
-                raise ChatError("no_session", "Start or resume a chat first.")
-            if kind == "message":
-                return await self._message(MessageFrame.model_validate(raw))
-            if kind == "typing":
-                frame = TypingFrame.model_validate(raw)
-                await self.sessions.signal(self.interaction_id, "chat.typing", {"from": "customer", "active": frame.active})
-                return []
-            if kind == "read":
-                try:
-                    await self.sessions.mark_read(None, self.interaction_id)
-                except IllegalTransition:
-                    pass  # nothing unread
-                return []
-            if kind == "end":
-                return await self._end()
-            raise ChatError("unknown_type", f"Unknown frame type {kind!r}.")
+            return self._receive(raw, now)
         except ValidationError as exc:
             err = exc.errors()[0]
-            return [{"type": "error", "code": "invalid", "detail": f"{'.'.join(str(p) for p in err['loc']) or 'frame'}: {err['msg']}"}]
+            return [Reply([error_frame("invalid", f"{'.'.join(str(p) for p in err['loc']) or 'frame'}: {err['msg']}")])]
         except ChatError as exc:
-            return [{"type": "error", "code": exc.code, "detail": exc.detail}]
-        except DomainError as exc:
-            return [{"type": "error", "code": exc.code, "detail": exc.message}]
+            return [Reply([error_frame(exc.code, exc.detail)])]
 
-    async def _start(self, frame: StartFrame) -> list[dict[str, Any]]:
+    def _receive(self, raw: Any, now: float | None) -> list[Action]:
+        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+            raise ChatError("malformed", 'Frames are JSON objects with a "type".')
+        if not self.limit.allow(now):
+            raise ChatError("rate_limited", "Too many messages at once; wait a moment and send again.")
+        kind = raw["type"]
+        if kind == "start":
+            return [self._start(StartFrame.model_validate(raw))]
+        if kind == "resume":
+            frame = ResumeFrame.model_validate(raw)
+            return [Resume(frame.token, frame.after)]
+        if self.interaction_id is None:
+            raise ChatError("no_session", "Start or resume a chat first.")
+        if kind == "message":
+            return [self._message(self.interaction_id, MessageFrame.model_validate(raw))]
+        if kind == "typing":
+            return [Typing(self.interaction_id, TypingFrame.model_validate(raw).active)]
+        if kind == "read":
+            return [MarkRead(self.interaction_id)]
+        if kind == "end":
+            ended = self._ended("customer")
+            return [Leave(self.interaction_id)] + ([Reply(ended)] if ended else [])
+        raise ChatError("unknown_type", f"Unknown frame type {kind!r}.")
+
+    def _start(self, frame: StartFrame) -> Start:
         if self.interaction_id is not None:
             raise ChatError("already_started", "This connection already has a chat.")
         if not EMAIL.match(frame.email):
             raise ChatError("invalid", "email: not an email address")
         topic = clean_text(frame.topic or "")
-        event = await self.sessions.route_inbound(type=CommType.MESSAGING, subtype=Subtype.CHAT,
-                                                  customer=Customer(name=frame.name, email=frame.email, phone=frame.phone,
-                                                                    attributes={k: clean_text(v) for k, v in frame.attributes.items()}),
-                                                  first_message=topic or None)
-        ix = event.interaction
-        assert ix is not None
-        if topic.strip():
-            ix = (await self.sessions.add_message(None, ix.id, direction=Direction.INBOUND, body=topic, channel=Subtype.CHAT, status="delivered")).interaction
-        token = secrets.token_urlsafe(24)
-        await self.sessions.store.map_set(TOKENS, token_digest(token), ix.id)  # type: ignore[union-attr]
-        self.interaction_id = ix.id  # type: ignore[union-attr]
-        return [await self._session_frame(ix, token, None)]  # type: ignore[arg-type]
+        customer = Customer(name=frame.name, email=frame.email, phone=frame.phone,
+                            attributes={k: clean_text(v) for k, v in frame.attributes.items()})
+        return Start(customer, topic if topic.strip() else None, secrets.token_urlsafe(24))
 
-    async def _resume(self, frame: ResumeFrame) -> list[dict[str, Any]]:
-        ix_id = await interaction_of(self.sessions.store, frame.token)
-        if ix_id is None:
-            raise ChatError("unknown_session", UNKNOWN_SESSION)
-        self.interaction_id = ix_id
-        ix = await self.sessions.store.get_interaction(ix_id)
-        return [await self._session_frame(ix, frame.token, frame.after)]
-
-    async def _session_frame(self, ix: Interaction, token: str, after: str | None) -> dict[str, Any]:
-        """The session and the history the widget has not seen (all of it, or what follows ``after``)."""
-        ids = [m.id for m in ix.messages]
-        start = ids.index(after) + 1 if after in ids else 0
-        names = await self._agent_names(ix)
-        history = [message_frame(m, names) for m in ix.messages[start:]]
-        self.sent.update(ids)
-        self.last = ix
-        self.ended = ix.state is State.COMPLETED
-        return {"type": "session", "token": token, "interaction_id": ix.id, "status": self._status(ix), "messages": history,
-                "agent": names.get(ix.assigned_to or "", None), "channel": f"{ix.type.value}/{ix.subtype.value}"}
-
-    async def _message(self, frame: MessageFrame) -> list[dict[str, Any]]:
-        assert self.interaction_id is not None
+    @staticmethod
+    def _message(interaction_id: str, frame: MessageFrame) -> Send:
         if len(frame.body) > MAX_BODY:
             raise ChatError("too_large", f"Messages are limited to {MAX_BODY} characters.")
         if not clean_text(frame.body).strip():
@@ -217,37 +245,74 @@ class ChatSession:
         message_id = None
         if frame.client_id:
             # A resend after a drop carries the same client id: it is stored once.
-            message_id = hashlib.sha256(f"{self.interaction_id}:{frame.client_id}".encode()).hexdigest()[:32]
-        ix = await self.sessions.store.get_interaction(self.interaction_id)
-        if ix.state is State.COMPLETED:
-            raise ChatError("ended", "This chat has ended; start a new one.")
-        try:
-            event = await self.sessions.add_message(None, self.interaction_id, direction=Direction.INBOUND, body=frame.body, channel=Subtype.CHAT,
-                                                    status="delivered", message_id=message_id)
-            stored = event.interaction.messages[-1]  # type: ignore[union-attr]
-        except IllegalTransition:
-            if message_id is None:
-                raise
-            stored = next(m for m in (await self.sessions.store.get_interaction(self.interaction_id)).messages if m.id == message_id)
-        self.sent.add(stored.id)
-        return [{"type": "ack", "client_id": frame.client_id, "id": stored.id, "status": "delivered", "at": stored.at.isoformat()}]
+            message_id = hashlib.sha256(f"{interaction_id}:{frame.client_id}".encode()).hexdigest()[:32]
+        return Send(interaction_id, frame.body, frame.client_id, message_id)
 
-    async def _end(self) -> list[dict[str, Any]]:
-        assert self.interaction_id is not None
-        try:
-            # Waiting: an abandon; with an agent: wrap-up (or kept claimed, per the queue), the agent told the customer left.
-            await self.sessions.chat_left(self.interaction_id)
-        except IllegalTransition:
-            pass  # already ended by the agent, completed, or gone on by text or phone
+    def _ended(self, by: str) -> list[WidgetFrame]:
+        """The "ended" frame, the first time only."""
         if self.ended:
             return []
         self.ended = True
-        return [{"type": "ended", "by": "customer"}]
+        return [{"type": "ended", "by": by}]
+
+    # -- outcomes of the driver's commands -------------------------------------
+
+    def started(self, ix: Interaction, token: str) -> list[WidgetFrame]:
+        """The chat :class:`Start` opened."""
+        return [self._session_frame(ix, token, None)]
+
+    def resumed(self, ix: Interaction | None, resume: Resume) -> list[WidgetFrame]:
+        """The chat a :class:`Resume` token belongs to, None for an unknown token."""
+        if ix is None:
+            return [error_frame("unknown_session", UNKNOWN_SESSION)]
+        return [self._session_frame(ix, resume.token, resume.after)]
+
+    def stored(self, send: Send, message: Message) -> list[WidgetFrame]:
+        """The message of :class:`Send` is stored: the widget's ack."""
+        self.sent.add(message.id)
+        return [{"type": "ack", "client_id": send.client_id, "id": message.id, "status": "delivered", "at": message.at.isoformat()}]
+
+    def not_stored(self, send: Send, ix: Interaction, error: DomainError) -> list[WidgetFrame]:
+        """The core refused the message of :class:`Send`; ``ix`` is the interaction as read after that."""
+        if ix.state is State.COMPLETED:
+            return [error_frame("ended", "This chat has ended; start a new one.")]
+        resent = next((m for m in ix.messages if send.message_id is not None and m.id == send.message_id), None)
+        if resent is not None:
+            return self.stored(send, resent)  # a resend of a message already stored: acknowledged again
+        return self.refused(error)
+
+    @staticmethod
+    def refused(error: DomainError) -> list[WidgetFrame]:
+        return [error_frame(error.code, error.message)]
+
+    def _session_frame(self, ix: Interaction, token: str, after: str | None) -> WidgetFrame:
+        """The session and the history the widget has not seen (all of it, or what follows ``after``)."""
+        self.interaction_id = ix.id
+        ids = [m.id for m in ix.messages]
+        start = ids.index(after) + 1 if after in ids else 0
+        history = [message_frame(m, self.names) for m in ix.messages[start:]]
+        self.sent.update(ids)
+        self.ended = ix.state is State.COMPLETED
+        return {"type": "session", "token": token, "interaction_id": ix.id, "status": self._status(ix), "messages": history,
+                "agent": self.names.get(ix.assigned_to or "", None), "channel": f"{ix.type.value}/{ix.subtype.value}"}
+
+    # -- agents' names ---------------------------------------------------------
+
+    def unnamed(self, ix: Interaction) -> set[str]:
+        """Agents of ``ix`` whose names the driver should look up (:meth:`named`) before feeding ``ix`` in:
+        names are looked up once per connection."""
+        ids = {m.author for m in ix.messages if m.direction is Direction.OUTBOUND} | ({ix.assigned_to} if ix.assigned_to else set())
+        return ids - set(self.names)
+
+    def named(self, user_id: str, name: str | None) -> None:
+        """An agent's display name; None for a user who cannot be found."""
+        self.names[user_id] = name or "Agent"
 
     # -- interaction events ----------------------------------------------------
 
-    async def on_event(self, event: Event) -> list[dict[str, Any]]:
-        """Translates an event of this interaction into widget frames."""
+    def on_event(self, event: Event) -> list[WidgetFrame]:
+        """Translates an event of this interaction into widget frames, from the event's type and data and the
+        interaction it carries (never from its activity feed, which is written for people)."""
         if event.type == "chat.typing":
             if event.data.get("from") == "agent":
                 return [{"type": "typing", "active": bool(event.data.get("active"))}]
@@ -255,46 +320,28 @@ class ChatSession:
         ix = event.interaction
         if ix is None or ix.id != self.interaction_id:
             return []
-        before, self.last = self.last, ix
-        out: list[dict[str, Any]] = []
-        names = await self._agent_names(ix)
-        for m in ix.messages:
-            if m.id not in self.sent and m.direction is Direction.OUTBOUND:
-                self.sent.add(m.id)
-                out.append(message_frame(m, names))
+        out = self.catch_up(ix)
         if event.type == "interaction.messages_read" and event.data.get("by") != "customer":
             out.append({"type": "receipt", "ids": event.data.get("ids", []), "status": "read"})
-        entry = ix.activity[-1] if ix.activity else None
-        if entry is not None and (before is None or len(before.activity) < len(ix.activity)):
-            if entry.kind in JOINED and ix.assigned_to:
-                out.append({"type": "agent_joined", "name": names.get(ix.assigned_to, "An agent")})
-            elif entry.kind in LEFT or (entry.kind == "ended" and ix.status is Status.OPEN):
-                out.append({"type": "agent_left"})
+        if event.type == "interaction.claimed" and ix.assigned_to:
+            out.append({"type": "agent_joined", "name": self.names.get(ix.assigned_to, "An agent")})
+        elif event.type in AGENT_LEFT or (event.type == "interaction.ended" and event.data.get("outcome") == Outcome.UNRESOLVED.value):
+            out.append({"type": "agent_left"})
         if event.type == "interaction.channel_switched":
             out.append({"type": "channel", "channel": f"{ix.type.value}/{ix.subtype.value}", "phone": ix.customer.phone})
-        if not self.ended and (ix.state is State.COMPLETED or ix.status is Status.WRAP_UP):
-            self.ended = True
-            out.append({"type": "ended", "by": ix.disconnect.by.value if ix.disconnect else "agent"})
+        if ix.state is State.COMPLETED or ix.status is Status.WRAP_UP:
+            out.extend(self._ended(ix.disconnect.by.value if ix.disconnect else "agent"))
         return out
 
-    def catch_up(self, ix: Interaction) -> list[dict[str, Any]]:
-        """Agent messages stored between the session frame and the subscription, if any."""
+    def catch_up(self, ix: Interaction) -> list[WidgetFrame]:
+        """The agent's messages in ``ix`` this widget has not been sent yet (e.g. stored between the session frame
+        and the subscription)."""
         out = []
         for m in ix.messages:
             if m.id not in self.sent and m.direction is Direction.OUTBOUND:
                 self.sent.add(m.id)
                 out.append(message_frame(m, self.names))
         return out
-
-    async def _agent_names(self, ix: Interaction) -> dict[str, str]:
-        """Display names of the agents in this chat (looked up once per connection)."""
-        ids = {m.author for m in ix.messages if m.direction is Direction.OUTBOUND} | ({ix.assigned_to} if ix.assigned_to else set())
-        for uid in ids - set(self.names):
-            try:
-                self.names[uid] = (await self.sessions.store.get_user(uid)).name
-            except DomainError:
-                self.names[uid] = "Agent"
-        return self.names
 
     @staticmethod
     def _status(ix: Interaction) -> str:

@@ -1,4 +1,5 @@
-"""``/ws/chat``: the customer's chat widget.  Socket I/O only; the protocol lives in channels.chat."""
+"""``/ws/chat``: the customer's chat widget.  Socket I/O only: the protocol lives in channels.chat, what it asks of the
+core in channels.chat_driver."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from channels.chat import ChatSession
+from channels.chat_driver import ChatDriver
 from sessions.events import Event
 from sessions.machine import chat_audience
 
@@ -27,7 +28,7 @@ async def chat_socket(ws: WebSocket) -> None:
     await ws.accept()
     state = ws.app.state
     hub: Hub = state.hub
-    session = ChatSession(state.sessions)
+    chat = ChatDriver(state.sessions)
     sub: Subscriber | None = None
     pump: asyncio.Task[None] | None = None
     send_lock = asyncio.Lock()
@@ -44,7 +45,7 @@ async def chat_socket(ws: WebSocket) -> None:
                 await ws.close(4008, "slow_consumer: resume the chat session")
                 return
             for _, text in items:
-                await send(await session.on_event(Event.model_validate_json(text)))
+                await send(await chat.on_event(Event.model_validate_json(text)))
 
     try:
         async for frame in receive_frames(ws, MAX_FRAME):
@@ -52,13 +53,13 @@ async def chat_socket(ws: WebSocket) -> None:
                 async with send_lock:
                     await ws.close(frame.code, frame.reason)
                 break
-            replies = await session.handle(frame)
-            if sub is None and session.interaction_id is not None:
+            replies = await chat.receive(frame)
+            if sub is None and chat.interaction_id is not None:
                 # Follow the interaction from now on, then send what slipped in between.
-                sub = hub.subscribe(set(), {chat_audience(session.interaction_id)}, None, state.settings.ws_buffer)
+                sub = hub.subscribe(set(), {chat_audience(chat.interaction_id)}, None, state.settings.ws_buffer)
                 pump = asyncio.create_task(follow(sub))
                 await send(replies)
-                await send(session.catch_up(await state.sessions.store.get_interaction(session.interaction_id)))
+                await send(await chat.catch_up())
                 continue
             await send(replies)
     except (WebSocketDisconnect, RuntimeError):

@@ -7,7 +7,8 @@ import secrets
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 
 from channels.call_legs import PeerLeg
-from channels.chat import UNKNOWN_SESSION, interaction_of
+from channels.chat import UNKNOWN_SESSION
+from channels.chat_driver import interaction_of
 from channels.mixer import MonitorMode
 from channels.mixer import Role as Part
 from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, monitor_leg

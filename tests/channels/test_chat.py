@@ -1,4 +1,4 @@
-"""The chat widget protocol (sans-I/O): what the customer types is kept, cleaned like every other way text comes in."""
+"""The chat widget protocol driven against a real store: what the customer types is kept, cleaned like any text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from channels.chat import ChatSession
+from channels.chat_driver import ChatDriver
 from sessions import Sessions
 from sessions.model import Queue, Role, User
 from sessions.routing import RoutingConfig
@@ -26,21 +26,21 @@ async def sessions() -> AsyncIterator[Sessions]:
     await dispose(store)
 
 
-async def started(sessions: Sessions, topic: str | None = None) -> ChatSession:
-    chat = ChatSession(sessions)
-    [frame] = await chat.handle({"type": "start", "name": "Carla", "email": "carla@example.com", **({"topic": topic} if topic else {})})
+async def started(sessions: Sessions, topic: str | None = None) -> ChatDriver:
+    chat = ChatDriver(sessions)
+    [frame] = await chat.receive({"type": "start", "name": "Carla", "email": "carla@example.com", **({"topic": topic} if topic else {})})
     assert frame["type"] == "session", frame
     return chat
 
 
-async def bodies(chat: ChatSession) -> list[str]:
+async def bodies(chat: ChatDriver) -> list[str]:
     assert chat.interaction_id is not None
     return [m.body for m in (await chat.sessions.store.get_interaction(chat.interaction_id)).messages]
 
 
 async def test_control_characters_in_a_message_are_removed_newline_and_tab_kept(sessions: Sessions):
     chat = await started(sessions)
-    [ack] = await chat.handle({"type": "message", "body": "order\x00 42\x1b[2J\r\nsize:\tL\x7f"})
+    [ack] = await chat.receive({"type": "message", "body": "order\x00 42\x1b[2J\r\nsize:\tL\x7f"})
     assert ack["type"] == "ack"
     assert await bodies(chat) == ["order 42[2J\nsize:\tL"]
 
@@ -52,7 +52,7 @@ async def test_the_topic_is_cleaned_like_any_message(sessions: Sessions):
 
 async def test_a_message_of_nothing_but_control_characters_is_refused_and_nothing_stored(sessions: Sessions):
     chat = await started(sessions)
-    [error] = await chat.handle({"type": "message", "body": "\x00\x01\x02"})
+    [error] = await chat.receive({"type": "message", "body": "\x00\x01\x02"})
     assert (error["type"], error["code"]) == ("error", "invalid")
     assert await bodies(chat) == []
 
@@ -60,5 +60,5 @@ async def test_a_message_of_nothing_but_control_characters_is_refused_and_nothin
 async def test_a_message_is_stored_as_clean_text_would_keep_it(sessions: Sessions):
     chat = await started(sessions)
     body = "é\u200b\x85 ok\r"
-    await chat.handle({"type": "message", "body": body})
+    await chat.receive({"type": "message", "body": body})
     assert await bodies(chat) == [clean_text(body)] == ["é\u200b ok\n"]
