@@ -65,7 +65,8 @@ class StartFrame(Frame):
     email: str = Field(min_length=3, max_length=254)
     topic: str | None = Field(None, max_length=500)
     phone: str | None = Field(None, pattern=r"^\+[1-9]\d{6,14}$")
-    #: What the page knows of the customer (plan, tier, language...): the customer's attributes, which routing rules match.
+    #: What the page knows of the customer (plan, tier, language...): the customer's attributes, which routing
+    #: rules match.
     attributes: CustomerAttributes = Field(default_factory=dict)
 
 
@@ -104,8 +105,9 @@ class RateLimit:
 
 def message_frame(m: Message, agent_names: dict[str, str]) -> WidgetFrame:
     mine = m.direction is Direction.INBOUND
-    return {"type": "message", "id": m.id, "body": m.body, "at": m.at.isoformat(), "from": "customer" if mine else "agent",
-            "name": None if mine else agent_names.get(m.author, "Agent"), "status": m.status}
+    return {"type": "message", "id": m.id, "body": m.body, "at": m.at.isoformat(),
+            "from": "customer" if mine else "agent", "name": None if mine else agent_names.get(m.author, "Agent"),
+            "status": m.status}
 
 
 def error_frame(code: str, detail: str) -> WidgetFrame:
@@ -186,7 +188,8 @@ class ChatSession:
     limit: RateLimit = field(default_factory=RateLimit)
     #: Display names of the agents in this chat, as the driver looked them up (see :meth:`unnamed`).
     names: dict[str, str] = field(default_factory=dict)
-    #: The widget has been told the chat ended: it is told once, not again for every later event (a note, the completion).
+    #: The widget has been told the chat ended: it is told once, not again for every later event (a note, the
+    #: completion).
     ended: bool = False
 
     # -- client frames ---------------------------------------------------------
@@ -270,7 +273,8 @@ class ChatSession:
     def stored(self, send: Send, message: Message) -> list[WidgetFrame]:
         """The message of :class:`Send` is stored: the widget's ack."""
         self.sent.add(message.id)
-        return [{"type": "ack", "client_id": send.client_id, "id": message.id, "status": "delivered", "at": message.at.isoformat()}]
+        return [{"type": "ack", "client_id": send.client_id, "id": message.id, "status": "delivered",
+                 "at": message.at.isoformat()}]
 
     def not_stored(self, send: Send, ix: Interaction, error: DomainError) -> list[WidgetFrame]:
         """The core refused the message of :class:`Send`; ``ix`` is the interaction as read after that."""
@@ -293,15 +297,17 @@ class ChatSession:
         history = [message_frame(m, self.names) for m in ix.messages[start:]]
         self.sent.update(ids)
         self.ended = ix.state is State.COMPLETED
-        return {"type": "session", "token": token, "interaction_id": ix.id, "status": self._status(ix), "messages": history,
-                "agent": self.names.get(ix.assigned_to or "", None), "channel": f"{ix.type.value}/{ix.subtype.value}"}
+        return {"type": "session", "token": token, "interaction_id": ix.id, "status": self._status(ix),
+                "messages": history, "agent": self.names.get(ix.assigned_to or "", None),
+                "channel": f"{ix.type.value}/{ix.subtype.value}"}
 
     # -- agents' names ---------------------------------------------------------
 
     def unnamed(self, ix: Interaction) -> set[str]:
         """Agents of ``ix`` whose names the driver should look up (:meth:`named`) before feeding ``ix`` in:
         names are looked up once per connection."""
-        ids = {m.author for m in ix.messages if m.direction is Direction.OUTBOUND} | ({ix.assigned_to} if ix.assigned_to else set())
+        ids = {m.author for m in ix.messages if m.direction is Direction.OUTBOUND}
+        ids |= {ix.assigned_to} if ix.assigned_to else set()
         return ids - set(self.names)
 
     def named(self, user_id: str, name: str | None) -> None:
@@ -325,10 +331,12 @@ class ChatSession:
             out.append({"type": "receipt", "ids": event.data.get("ids", []), "status": "read"})
         if event.type == "interaction.claimed" and ix.assigned_to:
             out.append({"type": "agent_joined", "name": self.names.get(ix.assigned_to, "An agent")})
-        elif event.type in AGENT_LEFT or (event.type == "interaction.ended" and event.data.get("outcome") == Outcome.UNRESOLVED.value):
+        elif event.type in AGENT_LEFT or (event.type == "interaction.ended"
+                                          and event.data.get("outcome") == Outcome.UNRESOLVED.value):
             out.append({"type": "agent_left"})
         if event.type == "interaction.channel_switched":
-            out.append({"type": "channel", "channel": f"{ix.type.value}/{ix.subtype.value}", "phone": ix.customer.phone})
+            out.append({"type": "channel", "channel": f"{ix.type.value}/{ix.subtype.value}",
+                        "phone": ix.customer.phone})
         if ix.state is State.COMPLETED or ix.status is Status.WRAP_UP:
             out.extend(self._ended(ix.disconnect.by.value if ix.disconnect else "agent"))
         return out
