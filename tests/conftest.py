@@ -15,10 +15,13 @@ from sessions.model import Queue, QueueSettings, Role, User
 from sessions.stores import Store
 from sessions.stores.sql import Database, SqlStore
 from tests.databases import async_url, clean_postgres_database, drop_templates, prepare_sqlite_template, sqlite_url
+from tests.processes import GatewayProcess, chat_gateway
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 #: The stores of record every contract test runs on.
 STORES = ["sqlite", "postgres"]
+CHAT_ADMIN_TOKEN = "chat-admin-token"
+CHAT_ADMIN = {"Authorization": f"Bearer {CHAT_ADMIN_TOKEN}"}
 
 
 async def make_store(kind: str) -> SqlStore:
@@ -85,3 +88,11 @@ async def seed(store: Store) -> World:
 @pytest.fixture
 async def world(store: Store) -> World:
     return await seed(store)
+
+
+@pytest.fixture(scope="module")
+def chat_server() -> Iterator[GatewayProcess]:
+    """A gateway process for the module's chat widget scenarios: web chats route to queue "web", answered by agent
+    alice (password "correct horse"); the admin's headers are ``CHAT_ADMIN``."""
+    with chat_gateway(CHAT_ADMIN_TOKEN) as gp:
+        yield gp

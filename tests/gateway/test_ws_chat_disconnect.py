@@ -1,7 +1,7 @@
 """A chat's end over the /ws/chat protocol: the customer leaving is the customer's (and the agent is told), and the
 widget hears "ended" once however many events follow."""
 
-# The fixtures are shared with the module imported below; its tests take them as arguments:
+# The agent fixture is shared with the module imported below; its tests take it as an argument:
 # ruff: noqa: F811
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import json
 
 import websockets
 
-from tests.gateway.test_ws_chat import ADMIN, agent, frame, server, start  # noqa: F401
+from tests.conftest import CHAT_ADMIN
+from tests.gateway.test_ws_chat import agent, frame, start  # noqa: F401
 
 
 async def frames_until_typing(ws) -> list[dict]:
@@ -30,10 +31,10 @@ async def agent_event(ws, type_: str, ix_id: str) -> dict:
             return e
 
 
-async def test_customer_leaving_a_claimed_chat_wraps_it_up_tells_the_agent_and_refuses_replies(server, agent):
+async def test_customer_leaving_a_claimed_chat_wraps_it_up_tells_the_agent_and_refuses_replies(chat_server, agent):
     token = agent.headers["Authorization"].split()[1]
-    async with websockets.connect(f"{server.ws_url}/ws/agent?token={token}") as console:
-        ws, session = await start(server)
+    async with websockets.connect(f"{chat_server.ws_url}/ws/agent?token={token}") as console:
+        ws, session = await start(chat_server)
         ix_id = session["interaction_id"]
         await agent.post(f"/api/interactions/{ix_id}/claim")
         await frame(ws, "agent_joined")
@@ -56,8 +57,8 @@ async def test_customer_leaving_a_claimed_chat_wraps_it_up_tells_the_agent_and_r
         await ws.close()
 
 
-async def test_the_widget_hears_ended_once_however_many_events_follow(server, agent):
-    ws, session = await start(server)
+async def test_the_widget_hears_ended_once_however_many_events_follow(chat_server, agent):
+    ws, session = await start(chat_server)
     ix_id = session["interaction_id"]
     await agent.post(f"/api/interactions/{ix_id}/claim")
     await agent.post(f"/api/interactions/{ix_id}/end", json={"outcome": "resolved"})
@@ -70,8 +71,8 @@ async def test_the_widget_hears_ended_once_however_many_events_follow(server, ag
     await ws.close()
 
 
-async def test_customer_ending_while_waiting_is_an_abandon_with_the_disconnect(server, agent):
-    ws, session = await start(server)
+async def test_customer_ending_while_waiting_is_an_abandon_with_the_disconnect(chat_server, agent):
+    ws, session = await start(chat_server)
     await ws.send(json.dumps({"type": "end"}))
     assert (await frame(ws, "ended"))["by"] == "customer"
     ix = (await agent.get(f"/api/interactions/{session['interaction_id']}")).json()
@@ -79,12 +80,13 @@ async def test_customer_ending_while_waiting_is_an_abandon_with_the_disconnect(s
     await ws.close()
 
 
-async def test_closing_the_widget_after_the_chat_went_on_by_text_leaves_the_text_conversation_be(server, agent):
-    ws = await websockets.connect(f"{server.ws_url}/ws/chat")
+async def test_closing_the_widget_after_the_chat_went_on_by_text_leaves_the_text_conversation_be(chat_server, agent):
+    ws = await websockets.connect(f"{chat_server.ws_url}/ws/chat")
     await ws.send(json.dumps({"type": "start", "name": "Dan", "email": "dan@example.com", "phone": "+14155550112"}))
     ix_id = (await frame(ws, "session"))["interaction_id"]
     await agent.post(f"/api/interactions/{ix_id}/claim")
-    (await agent.patch("/api/queues/web", json={"settings": {"phone_number": "+15550009000"}}, headers=ADMIN)).raise_for_status()
+    number = {"settings": {"phone_number": "+15550009000"}}
+    (await agent.patch("/api/queues/web", json=number, headers=CHAT_ADMIN)).raise_for_status()
     assert (await agent.post(f"/api/interactions/{ix_id}/switch", json={"type": "messaging", "subtype": "text"})).status_code == 200
     await frame(ws, "channel")
     await ws.send(json.dumps({"type": "end"}))

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from playwright.sync_api import Browser, expect
 from websockets.sync.client import connect
 
-from tests.processes import GatewayProcess, chat_gateway
+from tests.processes import GatewayProcess
 from tests.web.conftest import DOCS
-
-TOKEN = "widget-admin-token"
-ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[GatewayProcess]:
-    with chat_gateway(TOKEN) as gp:
-        yield gp
 
 
 def wait_for(ws, predicate, limit: int = 50) -> dict:
@@ -31,12 +20,13 @@ def wait_for(ws, predicate, limit: int = 50) -> dict:
     raise AssertionError("expected event never came")
 
 
-def test_customer_chats_in_the_widget_and_an_agent_answers(server: GatewayProcess, browser: Browser):
-    token = httpx.post(f"{server.url}/api/auth/login", json={"username": "alice", "password": "correct horse"}).json()["token"]
+def test_customer_chats_in_the_widget_and_an_agent_answers(chat_server: GatewayProcess, browser: Browser):
+    login = {"username": "alice", "password": "correct horse"}
+    token = httpx.post(f"{chat_server.url}/api/auth/login", json=login).json()["token"]
     agent = {"Authorization": f"Bearer {token}"}
     page = browser.new_page(viewport={"width": 1024, "height": 720})
-    with connect(f"{server.ws_url}/ws/agent?token={token}") as agent_ws:
-        page.goto(f"{server.url}/chat/")
+    with connect(f"{chat_server.ws_url}/ws/agent?token={token}") as agent_ws:
+        page.goto(f"{chat_server.url}/chat/")
         dialog = page.get_by_role("dialog", name="Chat with us")
         expect(dialog).to_be_visible()
         dialog.get_by_label("Your name").fill("Carla Customer")
@@ -50,9 +40,10 @@ def test_customer_chats_in_the_widget_and_an_agent_answers(server: GatewayProces
         created = wait_for(agent_ws, lambda e: e["type"] == "interaction.created")
         ix_id = created["interaction"]["id"]
         assert created["interaction"]["customer"]["name"] == "Carla Customer"
-        httpx.post(f"{server.url}/api/interactions/{ix_id}/claim", headers=agent)
+        httpx.post(f"{chat_server.url}/api/interactions/{ix_id}/claim", headers=agent)
         expect(dialog.get_by_role("status")).to_contain_text("You are chatting with Alice")
-        httpx.post(f"{server.url}/api/interactions/{ix_id}/messages", json={"body": "Hi Carla, I'm looking into it now."}, headers=agent)
+        messages = f"{chat_server.url}/api/interactions/{ix_id}/messages"
+        httpx.post(messages, json={"body": "Hi Carla, I'm looking into it now."}, headers=agent)
         log = dialog.get_by_role("list", name="Conversation")
         expect(log).to_contain_text("Hi Carla, I'm looking into it now.")
 
@@ -64,18 +55,18 @@ def test_customer_chats_in_the_widget_and_an_agent_answers(server: GatewayProces
             "id": None, "at": None, "direction": "inbound", "author": "customer", "body": "Thank you! The order number is 4711.", "channel": "chat",
             "status": "delivered", "provider_id": None, "error_code": None}
         expect(log).to_contain_text("delivered")
-        httpx.post(f"{server.url}/api/interactions/{ix_id}/read", headers=agent)
+        httpx.post(f"{chat_server.url}/api/interactions/{ix_id}/read", headers=agent)
         expect(log.locator("li.customer .meta").last).to_contain_text("read")
         page.screenshot(path=str(DOCS / "chat-widget.png"))
 
         page.reload()  # the same conversation comes back
         expect(page.get_by_role("list", name="Conversation")).to_contain_text("Hi Carla, I'm looking into it now.")
         expect(page.get_by_role("list", name="Conversation")).to_contain_text("The order number is 4711.")
-        httpx.post(f"{server.url}/api/interactions/{ix_id}/messages", json={"body": "Found it: it arrives tomorrow."}, headers=agent)
+        httpx.post(messages, json={"body": "Found it: it arrives tomorrow."}, headers=agent)
         expect(page.get_by_role("list", name="Conversation").locator("li.agent")).to_have_count(2)
 
     phone = browser.new_page(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
-    phone.goto(f"{server.url}/chat/")
+    phone.goto(f"{chat_server.url}/chat/")
     dialog = phone.get_by_role("dialog", name="Chat with us")
     expect(dialog).to_be_visible()
     assert dialog.bounding_box()["width"] <= 375
@@ -84,9 +75,9 @@ def test_customer_chats_in_the_widget_and_an_agent_answers(server: GatewayProces
     page.close()
 
 
-def test_widget_is_keyboard_operable(server: GatewayProcess, browser: Browser):
+def test_widget_is_keyboard_operable(chat_server: GatewayProcess, browser: Browser):
     page = browser.new_page()
-    page.set_content(f'<html><body><h1>Shop</h1><script src="{server.url}/chat/widget.js"></script></body></html>')
+    page.set_content(f'<html><body><h1>Shop</h1><script src="{chat_server.url}/chat/widget.js"></script></body></html>')
     launcher = page.get_by_role("button", name="Chat with us")
     launcher.focus()
     page.keyboard.press("Enter")

@@ -3,42 +3,33 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.processes import GatewayProcess, chat_gateway
+from tests.processes import GatewayProcess
 from tests.web.conftest import DOCS
 from tests.web.test_console import customer_chat, login, next_frame
 
-TOKEN = "disconnect-admin-token"
 
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[GatewayProcess]:
-    with chat_gateway(TOKEN) as gp:
-        yield gp
-
-
-def alice(server: GatewayProcess) -> dict[str, str]:
-    token = httpx.post(f"{server.url}/api/auth/login", json={"username": "alice", "password": "correct horse"}).json()["token"]
+def alice(chat_server: GatewayProcess) -> dict[str, str]:
+    login = {"username": "alice", "password": "correct horse"}
+    token = httpx.post(f"{chat_server.url}/api/auth/login", json=login).json()["token"]
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_the_widget_says_chat_ended_once_however_many_events_follow(server: GatewayProcess, browser: Browser):
-    agent = alice(server)
+def test_the_widget_says_chat_ended_once_however_many_events_follow(chat_server: GatewayProcess, browser: Browser):
+    agent = alice(chat_server)
     page = browser.new_page(viewport={"width": 1024, "height": 720})
-    page.goto(f"{server.url}/chat/")
+    page.goto(f"{chat_server.url}/chat/")
     dialog = page.get_by_role("dialog", name="Chat with us")
     dialog.get_by_label("Your name").fill("Carla Customer")
     dialog.get_by_label("Email").fill("carla@example.com")
     dialog.get_by_label("How can we help?").fill("Where is my parcel?")
     dialog.get_by_role("button", name="Start chat").click()
     expect(dialog.get_by_role("status")).to_contain_text("Waiting for the next available agent")
-    [ix] = httpx.get(f"{server.url}/api/queues/web/interactions?state=active", headers=agent).json()["items"]
-    base = f"{server.url}/api/interactions/{ix['id']}"
+    [ix] = httpx.get(f"{chat_server.url}/api/queues/web/interactions?state=active", headers=agent).json()["items"]
+    base = f"{chat_server.url}/api/interactions/{ix['id']}"
     httpx.post(f"{base}/claim", headers=agent).raise_for_status()
     expect(dialog.get_by_role("status")).to_contain_text("You are chatting with Alice")
 
@@ -56,10 +47,11 @@ def test_the_widget_says_chat_ended_once_however_many_events_follow(server: Gate
     page.close()
 
 
-def test_the_console_tells_the_agent_the_customer_left_and_closes_the_reply_box(server: GatewayProcess, browser: Browser):
+def test_the_console_tells_the_agent_the_customer_left_and_closes_the_reply_box(chat_server: GatewayProcess,
+                                                                               browser: Browser):
     page = browser.new_page(viewport={"width": 1366, "height": 800})
-    login(page, server, "alice")
-    customer, ix_id = customer_chat(server, "Dana Customer", "Can I change my address?")
+    login(page, chat_server, "alice")
+    customer, ix_id = customer_chat(chat_server, "Dana Customer", "Can I change my address?")
     # Alice is the one available agent: the chat is offered to her, and she accepts it.
     page.get_by_role("alertdialog", name="Incoming interaction").get_by_role("button", name="Accept").click()
     expect(page.get_by_role("heading", name="Dana Customer")).to_be_visible()
@@ -78,7 +70,7 @@ def test_the_console_tells_the_agent_the_customer_left_and_closes_the_reply_box(
     page.get_by_role("tab", name="activity").click()
     expect(page.get_by_role("list", name="Activity feed")).to_contain_text("The customer left the chat; wrap-up started")
     page.screenshot(path=str(DOCS / "workspace-customer-left.png"))
-    stored = httpx.get(f"{server.url}/api/interactions/{ix_id}", headers=alice(server)).json()
+    stored = httpx.get(f"{chat_server.url}/api/interactions/{ix_id}", headers=alice(chat_server)).json()
     assert (stored["status"], stored["disconnect"]["by"], stored["disconnect"]["reason"]) == ("wrap_up", "customer", "hang_up")
     customer.close()
     page.close()

@@ -6,28 +6,17 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import numpy as np
-import pytest
 from playwright.sync_api import Browser, expect
 from websockets.sync.client import connect
 
 from tests.channels.peers import Browser as Peer
 from tests.channels.peers import Route, route_of
-from tests.processes import GatewayProcess, chat_gateway
+from tests.processes import GatewayProcess
 from tests.web.conftest import DOCS
 from tests.web.webrtc import routes_of, watch_peer_connections
-
-TOKEN = "widget-call-admin"
-ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[GatewayProcess]:
-    with chat_gateway(TOKEN) as gp:
-        yield gp
 
 
 class Loop:
@@ -41,12 +30,13 @@ class Loop:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
 
-def test_customer_calls_from_the_widget_and_the_agent_hears_them(server: GatewayProcess, browser: Browser):
-    alice = {"Authorization": "Bearer " + httpx.post(f"{server.url}/api/auth/login", json={"username": "alice", "password": "correct horse"}).json()["token"]}
+def test_customer_calls_from_the_widget_and_the_agent_hears_them(chat_server: GatewayProcess, browser: Browser):
+    login = {"username": "alice", "password": "correct horse"}
+    alice = {"Authorization": "Bearer " + httpx.post(f"{chat_server.url}/api/auth/login", json=login).json()["token"]}
     page = browser.new_page(viewport={"width": 1024, "height": 720})
     watch_peer_connections(page)
-    with connect(f"{server.ws_url}/ws/agent?token={alice['Authorization'].split()[1]}") as agent_ws:
-        page.goto(f"{server.url}/chat/")
+    with connect(f"{chat_server.ws_url}/ws/agent?token={alice['Authorization'].split()[1]}") as agent_ws:
+        page.goto(f"{chat_server.url}/chat/")
         dialog = page.get_by_role("dialog", name="Chat with us")
         dialog.get_by_label("Your name").fill("Carla Customer")
         dialog.get_by_label("Email").fill("carla@example.com")
@@ -60,16 +50,16 @@ def test_customer_calls_from_the_widget_and_the_agent_hears_them(server: Gateway
         call.get_by_role("button", name="Call us").click()
         expect(call).to_contain_text("On call. The next available agent will answer.", timeout=15_000)
         expect(dialog.get_by_role("list", name="Conversation")).to_contain_text("You are calling from this page.")
-        ix = httpx.get(f"{server.url}/api/interactions/{ix_id}", headers=alice).json()
+        ix = httpx.get(f"{chat_server.url}/api/interactions/{ix_id}", headers=alice).json()
         assert (ix["type"], ix["subtype"]) == ("call", "webrtc")
 
-        assert httpx.post(f"{server.url}/api/interactions/{ix_id}/claim", headers=alice).status_code == 200
+        assert httpx.post(f"{chat_server.url}/api/interactions/{ix_id}/claim", headers=alice).status_code == 200
         expect(call).to_contain_text("On call with Alice")
         loop = Loop()
 
         async def answer() -> tuple[Peer, Route]:
             agent = Peer(440.0)
-            async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+            async with httpx.AsyncClient(base_url=chat_server.url, timeout=20) as http:
                 r = await agent.connect(http, "/api/webrtc/offer", {"interaction_id": ix_id}, alice)
                 assert r.status_code == 200, r.text
             t = time.monotonic()
@@ -93,4 +83,4 @@ def test_customer_calls_from_the_widget_and_the_agent_hears_them(server: Gateway
         while (event := json.loads(agent_ws.recv(timeout=10)))["type"] != "interaction.channel_switched" or event["interaction"]["subtype"] != "chat":
             pass
         loop.run(agent.close())
-    assert httpx.get(f"{server.url}/api/interactions/{ix_id}", headers=alice).json()["subtype"] == "chat"
+    assert httpx.get(f"{chat_server.url}/api/interactions/{ix_id}", headers=alice).json()["subtype"] == "chat"

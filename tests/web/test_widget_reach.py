@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.processes import GatewayProcess, chat_gateway
-
-TOKEN = "widget-reach-admin-token"
-ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+from tests.conftest import CHAT_ADMIN
+from tests.processes import GatewayProcess
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[GatewayProcess]:
-    with chat_gateway(TOKEN) as gp:
-        httpx.patch(f"{gp.url}/api/queues/web", json={"settings": {"phone_number": "+15550009000"}}, headers=ADMIN).raise_for_status()
-        yield gp
+def server(chat_server: GatewayProcess) -> GatewayProcess:
+    """The chat gateway, its queue "web" with a number to text from."""
+    settings = {"settings": {"phone_number": "+15550009000"}}
+    httpx.patch(f"{chat_server.url}/api/queues/web", json=settings, headers=CHAT_ADMIN).raise_for_status()
+    return chat_server
 
 
 def start(page: Page, server: GatewayProcess, agent: dict[str, str], phone: str | None) -> str:
