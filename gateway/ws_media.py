@@ -18,12 +18,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from channels.audio import TWILIO_RATE
 from channels.call_legs import TwilioLeg
+from channels.live_calls import LiveCalls
 from channels.mixer import Role as Part
 from channels.threads import CALLS
 from channels.voice_bridge import CALLER, CONSULT, Bridge
 from channels.voicemail import SAFE_ID
 
-from .live_call import LiveCalls
 from .ws_frames import CLOSE_MALFORMED, FrameRefused, receive_frames
 
 log = logging.getLogger("gateway.media")

@@ -8,6 +8,7 @@ from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateErr
 
 from channels.call_legs import PeerLeg
 from channels.chat import UNKNOWN_SESSION, interaction_of
+from channels.live_calls import LiveCalls
 from channels.mixer import MonitorMode
 from channels.mixer import Role as Part
 from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, monitor_leg
@@ -16,7 +17,6 @@ from sessions.machine import require_handler
 from sessions.model import CommType, DisconnectReason, Interaction, State, Subtype, User
 
 from ..errors import RequestError
-from ..live_call import LiveCalls
 from ..operations import Call, Operations
 from ..schemas import CustomerCall, CustomerHangup, MonitorBody, SessionDescription, Toggle, WebrtcOffer
 
