@@ -1,16 +1,14 @@
 """The ends of a live call: a Twilio media stream or a browser (aiortc), each 20 ms frames in and out.
 
 A leg turns its transport's audio into the mixer's frames (through a jitter buffer) and the mix it is
-handed back into its transport's: base64 mu-law messages for Twilio, an outgoing track for a
+handed back into its transport's: mu-law media frames for Twilio (channels/media_streams.py), an outgoing track for a
 browser.  The conference that moves frames between legs is channels/voice_bridge.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import fractions
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -21,6 +19,7 @@ from aiortc.mediastreams import MediaStreamError
 from av.audio.resampler import AudioResampler
 
 from .audio import MulawDecoder, MulawEncoder
+from .media_streams import clear_frame, media_frame
 from .mixer import RATE, TICK, Jitter, Party
 
 log = logging.getLogger("channels.call_legs")
@@ -74,7 +73,7 @@ class Leg:
 
 
 class TwilioLeg(Leg):
-    """A Twilio media stream: base64 mu-law 8 kHz both ways, sent in order by one task."""
+    """A Twilio media stream: mu-law 8 kHz both ways, its frames sent in order by one task."""
 
     def __init__(self, party: Party, call_sid: str, stream_sid: str, send: Callable[[str], Awaitable[None]], depth: int = 25) -> None:
         super().__init__(party)
@@ -83,8 +82,8 @@ class TwilioLeg(Leg):
         self.outbox: asyncio.Queue[str] = asyncio.Queue(depth)
         self.sender: asyncio.Task[None] | None = None
 
-    def receive(self, payload: str) -> None:
-        _, wide = self.decoder.frames(base64.b64decode(payload, validate=True))
+    def receive(self, payload: bytes) -> None:
+        _, wide = self.decoder.frames(payload)
         for f in wide:
             self.jitter.push(pcm_of(f))
 
@@ -92,18 +91,18 @@ class TwilioLeg(Leg):
         if pcm is None:
             return  # nothing to hear: Twilio plays silence by itself
         for chunk in self.encoder.encode(frame_of(pcm))[1]:
-            self._send({"event": "media", "streamSid": self.stream_sid, "media": {"payload": base64.b64encode(chunk).decode()}})
+            self._send(media_frame(self.stream_sid, chunk))
 
     def clear(self) -> None:
         """Flushes audio Twilio (and this leg) has queued, so a hold is immediate."""
         while not self.outbox.empty():
             self.outbox.get_nowait()
-        self._send({"event": "clear", "streamSid": self.stream_sid})
+        self._send(clear_frame(self.stream_sid))
 
-    def _send(self, message: dict) -> None:
+    def _send(self, frame: str) -> None:
         if self.outbox.full():  # Twilio's socket is slow: drop the oldest audio rather than fall behind
             self.outbox.get_nowait()
-        self.outbox.put_nowait(json.dumps(message))
+        self.outbox.put_nowait(frame)
         if self.sender is None:
             self.sender = asyncio.ensure_future(self._drain())
 

@@ -26,6 +26,16 @@ def derived_id(kind: str, sid: str) -> str:
     return uuid.uuid5(PROVIDER_IDS, f"{kind}:{sid}").hex
 
 
+#: Where Twilio opens its media streams (``<Connect><Stream>``).
+MEDIA_PATH = "/webhooks/twilio/media"
+
+
+def ws_url(public_url: str, path: str, query: str = "") -> str:
+    """The websocket URL of ``path`` on the gateway's public address (wss behind https): what Twilio connects to, and signs."""
+    scheme, _, rest = public_url.partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}{path}" + (f"?{query}" if query else "")
+
+
 class MissingParameter(Exception):
     """A webhook lacks a field Twilio always sends: not a genuine Twilio request."""
 
@@ -51,8 +61,7 @@ class TwilioContext:
 
     @property
     def media_url(self) -> str:
-        scheme, _, rest = self.public_url.partition("://")
-        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/webhooks/twilio/media"
+        return ws_url(self.public_url, MEDIA_PATH)
 
     async def queue_for_number(self, number: str | None) -> Queue | None:
         """The queue whose configured phone number this is."""

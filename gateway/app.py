@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from channels.live_calls import LiveCalls
 from channels.threads import Threads
 from channels.twilio import TwilioContext
 from channels.twilio_rest import TwilioRest
@@ -31,7 +32,6 @@ from sessions.stores.sql.migrate import migrate
 from .auth import Auth
 from .errors import EXCEPTION_HANDLERS, BodyLimit
 from .hub import Hub
-from .live_call import LiveCalls
 from .log_redaction import redact_uvicorn_logs
 from .login_throttle import LoginThrottle
 from .login_throttle import storage_for as login_storage
@@ -155,7 +155,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     rest = TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base) if settings.twilio_account_sid and settings.twilio_auth_token else None
     twilio = TwilioContext(sessions, Threads(store), rest, settings.public_url, settings.data_dir)
     webhooks = TwilioWebhooks(twilio, settings.twilio_auth_token)
-    live_calls = LiveCalls(sessions, webhooks.voice, settings)
+    live_calls = LiveCalls(sessions, webhooks.voice, data_dir=settings.data_dir, reconnect_grace=settings.agent_reconnect_seconds,
+                           media_addresses=settings.media_addresses)
     operations = all_operations()
     published_metrics: dict[str, dict] = {}
 

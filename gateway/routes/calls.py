@@ -9,6 +9,7 @@ from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateErr
 from channels.call_legs import PeerLeg
 from channels.chat import UNKNOWN_SESSION
 from channels.chat_driver import interaction_of
+from channels.live_calls import LiveCalls
 from channels.mixer import MonitorMode
 from channels.mixer import Role as Part
 from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, monitor_leg
@@ -17,7 +18,6 @@ from sessions.machine import require_handler
 from sessions.model import CommType, DisconnectReason, Interaction, State, Subtype, User
 
 from ..errors import RequestError
-from ..live_call import LiveCalls
 from ..operations import Call, Operations
 from ..schemas import CustomerCall, CustomerHangup, MonitorBody, SessionDescription, Toggle, WebrtcOffer
 

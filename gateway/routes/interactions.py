@@ -79,15 +79,15 @@ async def decline(call: Call) -> Interaction:
 async def transfer(call: Call) -> Interaction:
     """Transfers to a user, a queue or an external number; warm (calls) starts a consult while the caller holds."""
     b: TransferBody = call.body
-    ix = _after(await call.sessions.transfer(call.user, call.path["interaction_id"], b.target, b.mode))
-    return await call.request.app.state.live_calls.transferred(ix, call.user)
+    event = await call.sessions.transfer(call.user, call.path["interaction_id"], b.target, b.mode)
+    return await call.request.app.state.live_calls.transferred(event, call.user)
 
 
 @ops("POST", "/api/interactions/{interaction_id}/consult/complete", response=Interaction)
 async def complete_consult(call: Call) -> Interaction:
     """Hands a warm-transferred call to the consulted target (the agent leaves the call)."""
-    ix = _after(await call.sessions.complete_consult(call.user, call.path["interaction_id"]))
-    return await call.request.app.state.live_calls.consult_completed(ix)
+    event = await call.sessions.complete_consult(call.user, call.path["interaction_id"])
+    return await call.request.app.state.live_calls.consult_completed(event)
 
 
 @ops("POST", "/api/interactions/{interaction_id}/consult/cancel", response=Interaction)

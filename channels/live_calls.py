@@ -9,28 +9,37 @@ feed rather than raised, so the command that caused them still stands.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
-from channels.call_legs import TwilioLeg
-from channels.ice import check_bindable
-from channels.mixer import Role as Part
-from channels.twilio_rest import ProviderError
-from channels.voice import VoiceChannel
-from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, Bridges, StereoRecorder, monitor_leg
-from channels.voicemail import recording_path
 from sessions import disconnect
 from sessions.errors import DomainError, IllegalTransition, PermissionDenied
-from sessions.model import CommType, DisconnectBy, DisconnectReason, Interaction, Recording, Role, State, Status, Subtype, TargetKind, User
+from sessions.events import Event
+from sessions.model import CommType, DisconnectBy, DisconnectReason, Interaction, Recording, Role, State, Status, Subtype, TargetKind, TransferTarget, User
 from sessions.service import Sessions
 
-from .settings import Settings
+from .call_legs import TwilioLeg
+from .ice import check_bindable
+from .mixer import Role as Part
+from .twilio_rest import ProviderError
+from .voice import VoiceChannel
+from .voice_bridge import AGENT, CALLER, CONSULT, Bridge, Bridges, StereoRecorder, monitor_leg
+from .voicemail import recording_path
 
-log = logging.getLogger("gateway.live_call")
+log = logging.getLogger("channels.live_calls")
 
 
 class LiveCalls:
-    def __init__(self, sessions: Sessions, voice: VoiceChannel, settings: Settings) -> None:
-        self.sessions, self.voice, self.settings = sessions, voice, settings
-        check_bindable(settings.media_addresses)  # a media address not on this machine stops start-up, not each call
+    """This process's live calls, by interaction.
+
+    ``data_dir`` holds the recordings; ``reconnect_grace`` is how long an agent's dropped audio may take to come
+    back before the call is requeued; ``media_addresses`` are the local addresses WebRTC media binds to.
+    """
+
+    def __init__(self, sessions: Sessions, voice: VoiceChannel, *, data_dir: Path, reconnect_grace: float,
+                 media_addresses: tuple[str, ...] = ()) -> None:
+        self.sessions, self.voice = sessions, voice
+        self.data_dir, self.reconnect_grace, self.media_addresses = data_dir, reconnect_grace, media_addresses
+        check_bindable(media_addresses)  # a media address not on this machine stops start-up, not each call
         self.bridges = Bridges()
         #: Outside numbers dialled for a consult, by interaction: hung up if the consult is cancelled before they answer.
         self.consult_calls: dict[str, str] = {}
@@ -48,12 +57,12 @@ class LiveCalls:
 
     async def open(self, ix: Interaction, recording_id: str, rate: int) -> Bridge:
         queue = await self.sessions.store.get_queue(ix.queue_id)
-        recorder = StereoRecorder(recording_path(self.settings.data_dir, recording_id), rate) if queue.settings.recording else None
+        recorder = StereoRecorder(recording_path(self.data_dir, recording_id), rate) if queue.settings.recording else None
         old = self.bridges.get(ix.id)
         if old is not None:  # a new call on the same interaction (the customer called back): the old one is over
             await self.close(old)
-        bridge = Bridge(ix.id, recorder, recording_id, on_agent_lost=self.agent_lost, reconnect_grace=self.settings.agent_reconnect_seconds,
-                        media_addresses=self.settings.media_addresses)
+        bridge = Bridge(ix.id, recorder, recording_id, on_agent_lost=self.agent_lost, reconnect_grace=self.reconnect_grace,
+                        media_addresses=self.media_addresses)
         self.bridges.add(bridge)
         return bridge
 
@@ -121,7 +130,7 @@ class LiveCalls:
         Only from that agent: if the call has meanwhile moved to someone else, it stays with them.
         """
         try:
-            await self.sessions.requeue(interaction_id, f"the agent's audio dropped and did not return within {self.settings.agent_reconnect_seconds:g} s",
+            await self.sessions.requeue(interaction_id, f"the agent's audio dropped and did not return within {self.reconnect_grace:g} s",
                                         from_user=user_id)
         except DomainError as exc:
             log.info("call %s not requeued: %s", interaction_id, exc)
@@ -142,14 +151,15 @@ class LiveCalls:
 
     # -- transfers -------------------------------------------------------------------
 
-    async def transferred(self, ix: Interaction, actor: User) -> Interaction:
-        """After a transfer command: a warm one starts the consult (the caller holds); a cold one moves the call."""
+    async def transferred(self, event: Event, actor: User) -> Interaction:
+        """After a transfer command, from its committed event: a warm one starts the consult (the caller holds); a cold one moves the call."""
+        ix = _interaction(event)
         if ix.type is not CommType.CALL:
             return ix
         bridge = self.bridges.get(ix.id)
         consult = ix.consult
         if consult is None:
-            return await self._move(ix, bridge)
+            return await self._move(ix, bridge, _target(event))
         if bridge is not None:
             bridge.consult(True)
         if consult.target.kind is TargetKind.EXTERNAL:
@@ -163,8 +173,9 @@ class LiveCalls:
                 return await self._note(ix.id, "call_status", "failed", f"Consult not dialled: {exc}", error=exc.code)
         return ix
 
-    async def consult_completed(self, ix: Interaction) -> Interaction:
+    async def consult_completed(self, event: Event) -> Interaction:
         """The consulted party takes the caller over; if they never came on the line, the call moves as a cold transfer would."""
+        ix = _interaction(event)
         bridge = self.bridges.get(ix.id)
         dialled = self.consult_calls.pop(ix.id, None)
         if bridge is not None and bridge.has(CONSULT):
@@ -172,7 +183,7 @@ class LiveCalls:
             return ix
         if dialled is not None:
             await self._hang_up(ix.id, dialled)  # not answered yet: the caller is sent to the number directly instead
-        return await self._move(ix, bridge)
+        return await self._move(ix, bridge, _target(event))
 
     async def consult_cancelled(self, interaction_id: str) -> None:
         bridge = self.bridges.get(interaction_id)
@@ -197,14 +208,11 @@ class LiveCalls:
         else:
             await self.close(bridge)
 
-    async def _move(self, ix: Interaction, bridge: Bridge | None) -> Interaction:
+    async def _move(self, ix: Interaction, bridge: Bridge | None, target: TransferTarget) -> Interaction:
         """A cold transfer of a live call: out to the number through Twilio, or on hold for the next agent."""
-        moved = next((a for a in reversed(ix.activity) if a.kind == "transferred"), None)
-        if moved is None:
-            return ix
-        if moved.data["target"]["kind"] == TargetKind.EXTERNAL.value:
+        if target.kind is TargetKind.EXTERNAL:
             try:
-                await self.voice.transfer_out(ix, moved.data["target"]["id"])
+                await self.voice.transfer_out(ix, target.id)
             except ProviderError as exc:
                 return await self._note(ix.id, "call_status", "failed", f"Live call not transferred: {exc}", error=exc.code)
         elif bridge is not None:
@@ -223,3 +231,13 @@ class LiveCalls:
         event = await self.sessions.provider_status(interaction_id, kind=kind, status=status, detail=detail, **data)
         assert event.interaction is not None
         return event.interaction
+
+
+def _interaction(event: Event) -> Interaction:
+    assert event.interaction is not None  # a command's event always carries the interaction it changed
+    return event.interaction
+
+
+def _target(event: Event) -> TransferTarget:
+    """Where a transfer's committed event (``interaction.transferred``) sends the interaction."""
+    return TransferTarget.model_validate(event.data["target"])

@@ -1,0 +1,89 @@
+"""One Twilio media stream's part in a live call: the events of channels/media_streams.py, acted on.
+
+The stream's start names the call and the interaction; a caller's stream opens the call's bridge, a
+consulted number's joins the bridge already there.  Its audio goes to its leg; its end closes the
+bridge (the caller gone) or takes the leg off it (an outside party gone).  The socket itself stays in
+gateway/ws_media.py, which feeds received frames in and closes the socket when told to.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from .audio import TWILIO_RATE
+from .call_legs import TwilioLeg
+from .live_calls import LiveCalls
+from .media_streams import Malformed, Media, Refused, Start, Stop, StreamEvent
+from .mixer import Role as Part
+from .threads import CALLS, Threads
+from .voice_bridge import CALLER, CONSULT, Bridge
+from .voicemail import SAFE_ID
+
+log = logging.getLogger("channels.twilio_stream")
+
+CLOSE_NORMAL = 1000
+#: The stream names a call this gateway does not know as that interaction's.
+CLOSE_UNKNOWN_CALL = 4403
+#: A consulted number's stream for a call with no bridge on this process.
+CLOSE_NO_LIVE_CALL = 4409
+
+
+class TwilioStream:
+    """A media socket's call, leg and bridge; ``send`` writes one text frame to the socket."""
+
+    def __init__(self, live: LiveCalls, threads: Threads, send: Callable[[str], Awaitable[None]]) -> None:
+        self.live, self.threads, self.send = live, threads, send
+        self.bridge: Bridge | None = None
+        self.leg: TwilioLeg | None = None  # held as an object: a consult leg becomes the agent's when the transfer completes
+        self.call_sid = ""
+
+    async def handle(self, event: StreamEvent) -> tuple[int, str] | None:
+        """Acts on one received event; answers the (code, reason) to close the socket with when the stream is over."""
+        if isinstance(event, Media):
+            if self.leg is not None:
+                self.leg.receive(event.payload)
+        elif isinstance(event, Start):
+            return await self._start(event)
+        elif isinstance(event, Stop):
+            return CLOSE_NORMAL, ""
+        elif isinstance(event, Refused):
+            return event.code, event.reason
+        elif isinstance(event, Malformed):
+            log.warning("malformed media frame skipped: %s", event.reason)
+        return None
+
+    async def _start(self, start: Start) -> tuple[int, str] | None:
+        if self.bridge is not None:
+            return None  # a repeated start: the stream is already on its call
+        ix_id, call_sid, stream_sid = start.interaction, start.call_sid, start.stream_sid
+        if await self.threads.lookup(CALLS, call_sid) != ix_id or not SAFE_ID.match(stream_sid):
+            log.warning("media stream for unknown call %s / interaction %s refused", call_sid, ix_id)
+            return CLOSE_UNKNOWN_CALL, "unknown call"
+        sessions = self.live.sessions
+        if start.leg == CONSULT:
+            bridge = self.live.get(ix_id)
+            if bridge is None:
+                log.warning("consult stream %s for %s, which has no live call here, refused", stream_sid, ix_id)
+                return CLOSE_NO_LIVE_CALL, "no live call"
+            self._joined(bridge, bridge.add_twilio(CONSULT, Part.CONSULT, call_sid, stream_sid, self.send), call_sid)
+            await sessions.provider_status(ix_id, kind="consult_status", status="answered", detail="The consulted number answered", call_sid=call_sid)
+        else:
+            ix = await sessions.store.get_interaction(ix_id)
+            bridge = await self.live.open(ix, stream_sid, TWILIO_RATE)
+            self._joined(bridge, bridge.add_twilio(CALLER, Part.CALLER, call_sid, stream_sid, self.send), call_sid)
+            await sessions.provider_status(ix_id, kind="media_status", status="started", detail="Live audio connected", stream_sid=stream_sid)
+        return None
+
+    def _joined(self, bridge: Bridge, leg: TwilioLeg, call_sid: str) -> None:
+        """Kept before anything else can fail, so the socket's end always takes the leg off again."""
+        self.bridge, self.leg, self.call_sid = bridge, leg, call_sid
+
+    async def finish(self) -> None:
+        """The socket is gone: the caller's end closes the call; an outside party's takes their leg off it."""
+        if self.bridge is None or self.leg is None:
+            return
+        if self.leg.party.role is Part.CALLER:
+            await self.live.close(self.bridge, self.call_sid)
+        else:
+            await self.live.leg_gone(self.bridge, self.leg)
