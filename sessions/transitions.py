@@ -106,22 +106,32 @@ RULES: dict[Command, Rule] = {
 
 
 def check(command: Command, ix: Interaction, actor: User | None) -> None:
-    """Refuses ``command`` on ``ix`` by ``actor`` unless its rule allows it: access, then state, then handler, then consult."""
+    """Refuses ``command`` on ``ix`` by ``actor`` unless its rule allows it.
+
+    In order: access, then state, then handler, then consult.
+    """
     rule = RULES[command]
     require_access(ix, actor)
     if ix.status not in rule.statuses:
         if ix.state is not State.ACTIVE:
             raise IllegalTransition(f"Cannot {command} interaction {ix.id}: it is completed.")
         wanted = " or ".join(s.value for s in rule.statuses)
-        raise IllegalTransition(f"Cannot {command} interaction {ix.id}: it is {ix.status.value}, and only {wanted} ones can be.")
+        raise IllegalTransition(
+            f"Cannot {command} interaction {ix.id}: it is {ix.status.value}, and only {wanted} ones can be."
+        )
     if rule.handler:
         require_handler(ix, actor, command)
     if rule.no_consult and ix.consult is not None:
-        raise IllegalTransition(f"Cannot {command} interaction {ix.id} during a consult: complete or cancel the consult first.")
+        raise IllegalTransition(
+            f"Cannot {command} interaction {ix.id} during a consult: complete or cancel the consult first."
+        )
 
 
 def require_access(ix: Interaction, actor: User | None) -> None:
-    """Whether ``actor`` may see the interaction at all: a member of its queue, its assignee or offeree, or the user consulted."""
+    """Whether ``actor`` may see the interaction at all.
+
+    A member of its queue, its assignee or offeree, or the user consulted may.
+    """
     if actor is None or actor.can_see_queue(ix.queue_id) or actor.id in (ix.assigned_to, ix.offered_to):
         return
     if ix.consults(actor.id):

@@ -28,7 +28,9 @@ from ..transitions import Command, check
 from .steps import CUSTOMER, SYSTEM, actor_id, actor_name, log, next_version, to_queue
 
 
-def switch_channel(ix: Interaction, *, actor: User | None, type: CommType, subtype: Subtype, queue: Queue, now: datetime) -> Change:
+def switch_channel(
+    ix: Interaction, *, actor: User | None, type: CommType, subtype: Subtype, queue: Queue, now: datetime
+) -> Change:
     """Continue on another channel (a call going on by SMS, and back): same id, history kept.
 
     An agent's switch must reach the customer (:mod:`reach`), or it is refused before anything
@@ -48,14 +50,25 @@ def switch_channel(ix: Interaction, *, actor: User | None, type: CommType, subty
         reach.require(contact, type, subtype, f"switch interaction {ix.id} to {reach.label((type, subtype))}")
     nxt = next_version(ix)
     by = actor_id(actor)
-    nxt.channel_history.append(ChannelChange(at=now, by=by, from_type=ix.type, from_subtype=ix.subtype, to_type=type, to_subtype=subtype))
+    nxt.channel_history.append(
+        ChannelChange(at=now, by=by, from_type=ix.type, from_subtype=ix.subtype, to_type=type, to_subtype=subtype)
+    )
     nxt.type, nxt.subtype = type, subtype
     if (type, subtype) in reach.BY_PHONE and contact.number:
         nxt.to_address = contact.number
     nxt.disconnect = None  # the conversation goes on: whatever ended before is behind it
-    log(nxt, now, "channel_switched", by, f"Switched from {ix.type.value}/{ix.subtype.value} to {type.value}/{subtype.value} by {actor_name(actor)}")
-    return Change(nxt, EventType.CHANNEL_SWITCHED, {"from": f"{ix.type.value}/{ix.subtype.value}", "to": f"{type.value}/{subtype.value}"})
-
+    log(
+        nxt,
+        now,
+        "channel_switched",
+        by,
+        f"Switched from {ix.type.value}/{ix.subtype.value} to {type.value}/{subtype.value} by {actor_name(actor)}",
+    )
+    return Change(
+        nxt,
+        EventType.CHANNEL_SWITCHED,
+        {"from": f"{ix.type.value}/{ix.subtype.value}", "to": f"{type.value}/{subtype.value}"},
+    )
 
 
 def add_message(ix: Interaction, *, message: Message, actor: User | None, now: datetime) -> Change:
@@ -69,7 +82,9 @@ def add_message(ix: Interaction, *, message: Message, actor: User | None, now: d
         if not message.body.strip():
             raise InvalidCommand("A reply needs some text.")
         if ix.type is not CommType.MESSAGING:
-            raise IllegalTransition(f"Interaction {ix.id} is a {ix.type.value}: switch it to text or chat to send messages.")
+            raise IllegalTransition(
+                f"Interaction {ix.id} is a {ix.type.value}: switch it to text or chat to send messages."
+            )
         disconnect.require_reachable(ix)
     if any(m.id == message.id for m in ix.messages):
         raise IllegalTransition(f"Message {message.id} is already part of interaction {ix.id}.")
@@ -78,8 +93,15 @@ def add_message(ix: Interaction, *, message: Message, actor: User | None, now: d
     return Change(nxt, EventType.MESSAGE_ADDED, {"message_id": message.id})
 
 
-
-def update_message_status(ix: Interaction, *, message_id: str, status: str, error_code: str | None, now: datetime, provider_id: str | None = None) -> Change:
+def update_message_status(
+    ix: Interaction,
+    *,
+    message_id: str,
+    status: str,
+    error_code: str | None,
+    now: datetime,
+    provider_id: str | None = None,
+) -> Change:
     """A provider delivery receipt; these trail the conversation, so completed ones accept them too."""
     check(Command.UPDATE_MESSAGE_STATUS, ix, None)
     for i, m in enumerate(ix.messages):
@@ -88,9 +110,10 @@ def update_message_status(ix: Interaction, *, message_id: str, status: str, erro
     else:
         raise IllegalTransition(f"Interaction {ix.id} has no message {message_id}.")
     nxt = next_version(ix)
-    nxt.messages[i] = m.model_copy(update={"status": status, "error_code": error_code, "provider_id": provider_id or m.provider_id})
+    nxt.messages[i] = m.model_copy(
+        update={"status": status, "error_code": error_code, "provider_id": provider_id or m.provider_id}
+    )
     return Change(nxt, EventType.MESSAGE_STATUS, {"message_id": m.id, "status": status, "error_code": error_code})
-
 
 
 def add_note(ix: Interaction, *, actor: User, note: Note, disposition: str | None = None, now: datetime) -> Change:
@@ -102,13 +125,22 @@ def add_note(ix: Interaction, *, actor: User, note: Note, disposition: str | Non
         nxt.notes.append(note)
     if disposition is not None:
         nxt.disposition = disposition
-    log(nxt, now, "note_added", actor.id, f"Note by {actor.name}" + (f"; disposition {disposition}" if disposition else ""), note_id=note.id)
+    log(
+        nxt,
+        now,
+        "note_added",
+        actor.id,
+        f"Note by {actor.name}" + (f"; disposition {disposition}" if disposition else ""),
+        note_id=note.id,
+    )
     return Change(nxt, EventType.NOTE_ADDED, {"note_id": note.id, "disposition": disposition})
 
 
-
 def mark_read(ix: Interaction, *, reader: User | None, now: datetime) -> Change:
-    """Marks the other side's messages read: the customer's when an agent reads (reader set), the agents' when the customer does."""
+    """Marks the other side's messages read.
+
+    The customer's when an agent reads (``reader`` set), the agents' when the customer does.
+    """
     unread_from = Direction.INBOUND if reader is not None else Direction.OUTBOUND
     check(Command.MARK_READ, ix, reader)
     ids = [m.id for m in ix.messages if m.direction is unread_from and m.status != "read"]
@@ -117,7 +149,6 @@ def mark_read(ix: Interaction, *, reader: User | None, now: datetime) -> Change:
     nxt = next_version(ix)
     nxt.messages = [m.model_copy(update={"status": "read"}) if m.id in ids else m for m in ix.messages]
     return Change(nxt, EventType.MESSAGES_READ, {"ids": ids, "by": reader.id if reader else CUSTOMER})
-
 
 
 def attach_recording(ix: Interaction, *, recording: Recording, now: datetime) -> Change:
@@ -129,7 +160,6 @@ def attach_recording(ix: Interaction, *, recording: Recording, now: datetime) ->
     nxt.recordings.append(recording)
     log(nxt, now, "recording_attached", SYSTEM, "Recording attached", recording_id=recording.id)
     return Change(nxt, EventType.RECORDING_ATTACHED, {"recording_id": recording.id})
-
 
 
 def recording_stored(ix: Interaction, *, recording_id: str, uri: str, now: datetime) -> Change:
@@ -146,7 +176,6 @@ def recording_stored(ix: Interaction, *, recording_id: str, uri: str, now: datet
     nxt.recordings[i] = rec.model_copy(update={"uri": uri, "status": "stored"})
     log(nxt, now, "recording_stored", SYSTEM, "Recording downloaded and stored", recording_id=recording_id)
     return Change(nxt, EventType.RECORDING_STORED, {"recording_id": recording_id})
-
 
 
 class ProviderReport(StrEnum):
@@ -175,15 +204,31 @@ REPORTED: dict[ProviderReport, EventType] = {
 }
 
 
-def provider_status(ix: Interaction, *, kind: ProviderReport, status: str, detail: str, now: datetime, by: str | None = None,
-                    **data: Any) -> Change:
+def provider_status(
+    ix: Interaction,
+    *,
+    kind: ProviderReport,
+    status: str,
+    detail: str,
+    now: datetime,
+    by: str | None = None,
+    **data: Any,
+) -> Change:
     """A report about the live contact (call ringing, completed; held, monitored by whom...), kept in the feed.
 
     ``by``: the user who caused it (call control), else the customer's provider or the system.
     """
     check(Command.PROVIDER_STATUS, ix, None)
     nxt = next_version(ix)
-    log(nxt, now, kind.value, by or (CUSTOMER if kind is ProviderReport.CALL_STATUS else SYSTEM), detail, status=status, **data)
+    log(
+        nxt,
+        now,
+        kind.value,
+        by or (CUSTOMER if kind is ProviderReport.CALL_STATUS else SYSTEM),
+        detail,
+        status=status,
+        **data,
+    )
     return Change(nxt, REPORTED[kind], {"status": status, **data})
 
 
@@ -194,11 +239,23 @@ def divert_to_voicemail(ix: Interaction, *, now: datetime, reason: str) -> Chang
         raise IllegalTransition(f"Only calls go to voicemail; interaction {ix.id} is {ix.type.value}.")
     nxt = next_version(ix)
     to_queue(nxt)
-    nxt.channel_history.append(ChannelChange(at=now, by=SYSTEM, from_type=ix.type, from_subtype=ix.subtype, to_type=CommType.VOICEMAIL, to_subtype=Subtype.VOICEMAIL))
+    nxt.channel_history.append(
+        ChannelChange(
+            at=now,
+            by=SYSTEM,
+            from_type=ix.type,
+            from_subtype=ix.subtype,
+            to_type=CommType.VOICEMAIL,
+            to_subtype=Subtype.VOICEMAIL,
+        )
+    )
     nxt.type, nxt.subtype = CommType.VOICEMAIL, Subtype.VOICEMAIL
     log(nxt, now, "voicemail", SYSTEM, f"Sent to voicemail: {reason}")
-    return Change(nxt, EventType.CHANNEL_SWITCHED, {"from": f"{ix.type.value}/{ix.subtype.value}", "to": "voicemail/voicemail", "reason": reason})
-
+    return Change(
+        nxt,
+        EventType.CHANNEL_SWITCHED,
+        {"from": f"{ix.type.value}/{ix.subtype.value}", "to": "voicemail/voicemail", "reason": reason},
+    )
 
 
 def attach_transcript(ix: Interaction, *, transcript: Transcript, now: datetime) -> Change:
@@ -209,4 +266,3 @@ def attach_transcript(ix: Interaction, *, transcript: Transcript, now: datetime)
     nxt.transcripts.append(transcript)
     log(nxt, now, "transcript_attached", SYSTEM, "Transcript attached", transcript_id=transcript.id)
     return Change(nxt, EventType.TRANSCRIPT_ATTACHED, {"transcript_id": transcript.id})
-

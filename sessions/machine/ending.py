@@ -35,13 +35,27 @@ def end(ix: Interaction, *, actor: User, outcome: Outcome, now: datetime) -> Cha
         nxt.status = Status.WRAP_UP
         nxt.wrap_up_at = now
         ended = disconnect.as_data(disconnect.ended_by_agent(ix, nxt, DisconnectReason.HANG_UP, now))
-        log(nxt, now, "ended", actor.id, f"Ended as resolved by {actor.name}; wrap-up started", outcome=outcome.value, **ended)
+        log(
+            nxt,
+            now,
+            "ended",
+            actor.id,
+            f"Ended as resolved by {actor.name}; wrap-up started",
+            outcome=outcome.value,
+            **ended,
+        )
     else:
         ended = disconnect.as_data(None)  # the customer holds (or waits) for the next agent
         to_queue(nxt)
-        log(nxt, now, "ended", actor.id, f"Ended as unresolved by {actor.name}; back in queue {ix.queue_id}", outcome=outcome.value)
+        log(
+            nxt,
+            now,
+            "ended",
+            actor.id,
+            f"Ended as unresolved by {actor.name}; back in queue {ix.queue_id}",
+            outcome=outcome.value,
+        )
     return Change(nxt, EventType.ENDED, {"outcome": outcome.value, **ended})
-
 
 
 def complete(ix: Interaction, *, actor: User, now: datetime) -> Change:
@@ -51,13 +65,11 @@ def complete(ix: Interaction, *, actor: User, now: datetime) -> Change:
     return Change(nxt, EventType.COMPLETED, {"auto": False, **disconnect.as_data(ix.disconnect)})
 
 
-
 def wrap_up_deadline(ix: Interaction, queue: Queue) -> datetime | None:
     """When the queue completes this interaction by itself, if it does."""
     if ix.status is not Status.WRAP_UP or not queue.settings.auto_complete or ix.wrap_up_at is None:
         return None
     return ix.wrap_up_at + timedelta(seconds=queue.settings.wrap_up_limit)
-
 
 
 def auto_complete(ix: Interaction, *, queue: Queue, now: datetime) -> Change:
@@ -68,9 +80,14 @@ def auto_complete(ix: Interaction, *, queue: Queue, now: datetime) -> Change:
         raise IllegalTransition(f"Interaction {ix.id} is still within its wrap-up time.")
     nxt = completed(ix, ix.assigned_to or SYSTEM, now)
     nxt.auto_completed = True
-    log(nxt, now, "completed", SYSTEM, f"Completed automatically after the {queue.settings.wrap_up_limit}s wrap-up limit")
+    log(
+        nxt,
+        now,
+        "completed",
+        SYSTEM,
+        f"Completed automatically after the {queue.settings.wrap_up_limit}s wrap-up limit",
+    )
     return Change(nxt, EventType.COMPLETED, {"auto": True, **disconnect.as_data(ix.disconnect)})
-
 
 
 def abandon(ix: Interaction, *, now: datetime) -> Change:
@@ -86,9 +103,15 @@ def abandon(ix: Interaction, *, now: datetime) -> Change:
     return Change(nxt, EventType.ABANDONED, {"waited_seconds": waited, **disconnect.as_data(nxt.disconnect)})
 
 
-
-def customer_left(ix: Interaction, *, queue: Queue, by: DisconnectBy, reason: DisconnectReason, now: datetime,
-                  leg: disconnect.Leg | None = None) -> Change:
+def customer_left(
+    ix: Interaction,
+    *,
+    queue: Queue,
+    by: DisconnectBy,
+    reason: DisconnectReason,
+    now: datetime,
+    leg: disconnect.Leg | None = None,
+) -> Change:
     """The other end of the contact went away (customer hang-up, left the chat; provider busy, no answer, failed).
 
     Waiting: abandoned.  Claimed: wrap-up at once, unless the queue's ``wrap_up_on_disconnect`` is off, in which case
@@ -99,7 +122,10 @@ def customer_left(ix: Interaction, *, queue: Queue, by: DisconnectBy, reason: Di
     if queue.id != ix.queue_id:
         raise IllegalTransition(f"Interaction {ix.id} is in queue {ix.queue_id}, not {queue.id}.")
     if leg is not None and ix.subtype not in disconnect.ON[leg]:
-        raise IllegalTransition(f"Interaction {ix.id} went on as {ix.type.value}/{ix.subtype.value}: the customer leaving the {leg} leaves it be.")
+        raise IllegalTransition(
+            f"Interaction {ix.id} went on as {ix.type.value}/{ix.subtype.value}: "
+            f"the customer leaving the {leg} leaves it be."
+        )
     check(Command.CUSTOMER_LEFT, ix, None)
     d = disconnect.record(ix, by, reason, now)
     if ix.status in (Status.OPEN, Status.PENDING):
@@ -116,25 +142,42 @@ def customer_left(ix: Interaction, *, queue: Queue, by: DisconnectBy, reason: Di
         nxt.consult = None
         log(nxt, now, "ended", who, f"{disconnect.describe(d)}; wrap-up started", **disconnect.as_data(d))
         return Change(nxt, EventType.ENDED, {"outcome": None, **disconnect.as_data(d)})
-    log(nxt, now, "disconnected", who, f"{disconnect.describe(d)}; still claimed by {ix.assigned_to}", **disconnect.as_data(d))
+    log(
+        nxt,
+        now,
+        "disconnected",
+        who,
+        f"{disconnect.describe(d)}; still claimed by {ix.assigned_to}",
+        **disconnect.as_data(d),
+    )
     return Change(nxt, EventType.DISCONNECTED, disconnect.as_data(d))
 
 
 def edit(ix: Interaction, *, actor: User, changes: dict[str, Any], now: datetime) -> Change:
-    """Applies a JSON Merge Patch (RFC 7396) to the editable fields (customer, tags, subject, disposition), with an audit entry.
+    """Applies a JSON Merge Patch (RFC 7396) to the editable fields, with an audit entry.
+
+    The editable fields are customer, tags, subject and disposition.
 
     Who completed it, when, and the activity feed are the record of what
     happened; they are refused by name so the person learns why.
     """
     check(Command.EDIT, ix, actor)
     if not changes:
-        raise InvalidCommand("Nothing to edit: name at least one of " + ", ".join(sorted(EDITABLE_AFTER_COMPLETION)) + ".")
+        raise InvalidCommand(
+            "Nothing to edit: name at least one of " + ", ".join(sorted(EDITABLE_AFTER_COMPLETION)) + "."
+        )
     frozen = sorted(FROZEN_AFTER_COMPLETION.intersection(changes))
     if frozen:
-        raise FieldNotEditable(f"{', '.join(frozen)} cannot be edited: who completed an interaction, when, and its activity feed are permanent.")
+        raise FieldNotEditable(
+            f"{', '.join(frozen)} cannot be edited: "
+            "who completed an interaction, when, and its activity feed are permanent."
+        )
     unknown = sorted(set(changes) - EDITABLE_AFTER_COMPLETION)
     if unknown:
-        raise FieldNotEditable(f"{', '.join(unknown)} cannot be edited; editable fields are {', '.join(sorted(EDITABLE_AFTER_COMPLETION))}.")
+        raise FieldNotEditable(
+            f"{', '.join(unknown)} cannot be edited; "
+            f"editable fields are {', '.join(sorted(EDITABLE_AFTER_COMPLETION))}."
+        )
     try:
         candidate = Interaction.model_validate(merge_patch(ix.model_dump(mode="json"), changes))
     except ValidationError as exc:
@@ -152,4 +195,3 @@ def edit(ix: Interaction, *, actor: User, changes: dict[str, Any], now: datetime
         raise InvalidCommand("The edit changes nothing.")
     log(nxt, now, "edited", actor.id, f"Edited by {actor.name}: {', '.join(sorted(changed))}", changes=changed)
     return Change(nxt, EventType.EDITED, {"fields": sorted(changed)})
-

@@ -72,7 +72,13 @@ def create(
     detail = f"{direction.value.capitalize()} {type.value}/{subtype.value} created in queue {queue.id}"
     if parent_id:
         detail += f" as a follow-up of {parent_id}"
-    log(ix, now, "created", actor_id(actor) if actor else (CUSTOMER if direction is Direction.INBOUND else SYSTEM), detail)
+    log(
+        ix,
+        now,
+        "created",
+        actor_id(actor) if actor else (CUSTOMER if direction is Direction.INBOUND else SYSTEM),
+        detail,
+    )
     if routing is not None:
         log(ix, now, "routed", SYSTEM, f"Routed to {routing['target']}: {routing['reason']}", **routing)
     if direction is Direction.OUTBOUND and actor is not None:
@@ -81,7 +87,6 @@ def create(
         ix.claimed_at = ix.answered_at = now
         log(ix, now, "claimed", actor.id, f"Claimed by {actor.name}")
     return Change(ix, EventType.CREATED, {"parent_id": parent_id} if parent_id else {})
-
 
 
 def clone(parent: Interaction, *, id: str, queue: Queue, actor: User, now: datetime) -> Change:
@@ -108,7 +113,6 @@ def clone(parent: Interaction, *, id: str, queue: Queue, actor: User, now: datet
     )
 
 
-
 def offer(ix: Interaction, *, to: User, queue: Queue, now: datetime) -> Change:
     """Ring one user for the queue's ring time; unanswered, it falls back to open."""
     check(Command.OFFER, ix, None)
@@ -122,7 +126,6 @@ def offer(ix: Interaction, *, to: User, queue: Queue, now: datetime) -> Change:
     return Change(nxt, EventType.OFFERED, {"user": to.id})
 
 
-
 def decline(ix: Interaction, *, actor: User, now: datetime) -> Change:
     check(Command.DECLINE, ix, actor)
     if ix.offered_to != actor.id:
@@ -131,7 +134,6 @@ def decline(ix: Interaction, *, actor: User, now: datetime) -> Change:
     to_queue(nxt)
     log(nxt, now, "offer_declined", actor.id, f"Declined by {actor.name}; back in queue {ix.queue_id}")
     return Change(nxt, EventType.OFFER_DECLINED, {"user": actor.id})
-
 
 
 def expire_offer(ix: Interaction, *, now: datetime) -> Change:
@@ -143,7 +145,6 @@ def expire_offer(ix: Interaction, *, now: datetime) -> Change:
     to_queue(nxt)
     log(nxt, now, "offer_expired", SYSTEM, f"Offer to {who} not answered; back in queue {ix.queue_id}", user=who)
     return Change(nxt, EventType.OFFER_EXPIRED, {"user": who})
-
 
 
 def claim(ix: Interaction, *, actor: User, now: datetime) -> Change:
@@ -163,4 +164,3 @@ def claim(ix: Interaction, *, actor: User, now: datetime) -> Change:
     nxt.outcome = None
     log(nxt, now, "claimed", actor.id, f"Claimed by {actor.name}")
     return Change(nxt, EventType.CLAIMED, {"user": actor.id})
-

@@ -28,8 +28,9 @@ from .steps import SYSTEM, log, next_version, to_queue
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
-
-def _check_target(ix: Interaction, target: TransferTarget, target_queue: Queue | None, target_user: User | None) -> None:
+def _check_target(
+    ix: Interaction, target: TransferTarget, target_queue: Queue | None, target_user: User | None
+) -> None:
     if target.kind is TargetKind.QUEUE and (target_queue is None or target_queue.id != target.id):
         raise InvalidCommand(f"Transfer target queue {target.id} was not resolved.")
     if target.kind is TargetKind.USER:
@@ -43,10 +44,20 @@ def _check_target(ix: Interaction, target: TransferTarget, target_queue: Queue |
         raise InvalidCommand(f"{target.id!r} is not a phone number in E.164 form (e.g. +14155550100).")
 
 
+def _apply_transfer(
+    nxt: Interaction,
+    target: TransferTarget,
+    queue: Queue,
+    target_queue: Queue | None,
+    target_user: User | None,
+    now: datetime,
+    by: str,
+    accepted: bool = False,
+) -> str:
+    """Moves ``nxt`` to ``target``; returns the feed text.
 
-def _apply_transfer(nxt: Interaction, target: TransferTarget, queue: Queue, target_queue: Queue | None, target_user: User | None, now: datetime, by: str,
-                    accepted: bool = False) -> str:
-    """Moves ``nxt`` to ``target``; returns the feed text.  ``accepted``: the user target already took it (on a consult)."""
+    ``accepted``: the user target already took it (on a consult).
+    """
     nxt.consult = None
     if target.kind is TargetKind.QUEUE:
         assert target_queue is not None
@@ -77,7 +88,6 @@ def _apply_transfer(nxt: Interaction, target: TransferTarget, queue: Queue, targ
     return f"to external number {target.id}"
 
 
-
 def transfer(
     ix: Interaction,
     *,
@@ -98,17 +108,20 @@ def transfer(
     data = {"target": target.model_dump(mode="json"), "mode": mode.value}
     if mode is TransferMode.WARM:
         if ix.type is not CommType.CALL:
-            raise IllegalTransition(f"Warm transfer is for calls; interaction {ix.id} is {ix.type.value}: transfer it cold.")
+            raise IllegalTransition(
+                f"Warm transfer is for calls; interaction {ix.id} is {ix.type.value}: transfer it cold."
+            )
         if ix.status is not Status.CLAIMED:
             raise IllegalTransition(f"Cannot consult on interaction {ix.id}: it is {ix.status.value}; claim it first.")
         nxt.consult = Consult(target=target, by=actor.id, started_at=now)
-        log(nxt, now, "consult_started", actor.id, f"{actor.name} is consulting {target.kind.value} {target.id}", **data)
+        log(
+            nxt, now, "consult_started", actor.id, f"{actor.name} is consulting {target.kind.value} {target.id}", **data
+        )
         return Change(nxt, EventType.CONSULT_STARTED, data)
     text = _apply_transfer(nxt, target, queue, target_queue, target_user, now, actor.id)
     data.update(disconnect.as_data(nxt.disconnect) if target.kind is TargetKind.EXTERNAL else {})
     log(nxt, now, "transferred", actor.id, f"Cold transfer by {actor.name} {text}", **data, from_queue=ix.queue_id)
     return Change(nxt, EventType.TRANSFERRED, data)
-
 
 
 def complete_consult(
@@ -132,11 +145,12 @@ def complete_consult(
     target = ix.consult.target
     _check_target(ix, target, target_queue, target_user)
     nxt = next_version(ix)
-    text = _apply_transfer(nxt, target, queue, target_queue, target_user, now, actor.id, accepted=ix.consult.joined_at is not None)
+    text = _apply_transfer(
+        nxt, target, queue, target_queue, target_user, now, actor.id, accepted=ix.consult.joined_at is not None
+    )
     data = {"target": target.model_dump(mode="json"), "mode": TransferMode.WARM.value}
     log(nxt, now, "transferred", actor.id, f"Warm transfer by {actor.name} {text}", **data, from_queue=ix.queue_id)
     return Change(nxt, EventType.TRANSFERRED, data)
-
 
 
 def join_consult(ix: Interaction, *, actor: User, now: datetime) -> Change:
@@ -153,7 +167,6 @@ def join_consult(ix: Interaction, *, actor: User, now: datetime) -> Change:
     return Change(nxt, EventType.CONSULT_JOINED, {"user": actor.id})
 
 
-
 def requeue(ix: Interaction, *, reason: str, now: datetime, from_user: str | None = None) -> Change:
     """The system takes a claimed call back from an agent who is gone (their audio dropped and did not return).
 
@@ -166,10 +179,11 @@ def requeue(ix: Interaction, *, reason: str, now: datetime, from_user: str | Non
     gone = ix.assigned_to
     to_queue(nxt)
     nxt.consult = None
-    dropped = disconnect.as_data(disconnect.record(ix, DisconnectBy.AGENT, DisconnectReason.NETWORK_DROP, now))  # the agent's leg, not the contact
+    dropped = disconnect.as_data(
+        disconnect.record(ix, DisconnectBy.AGENT, DisconnectReason.NETWORK_DROP, now)
+    )  # the agent's leg, not the contact
     log(nxt, now, "requeued", SYSTEM, f"Back in the queue: {reason}", user=gone, **dropped)
     return Change(nxt, EventType.REQUEUED, {"user": gone, "reason": reason, **dropped})
-
 
 
 def cancel_consult(ix: Interaction, *, actor: User, now: datetime) -> Change:
@@ -179,6 +193,11 @@ def cancel_consult(ix: Interaction, *, actor: User, now: datetime) -> Change:
     nxt = next_version(ix)
     target = ix.consult.target
     nxt.consult = None
-    log(nxt, now, "consult_cancelled", actor.id, f"{actor.name} cancelled the consult with {target.kind.value} {target.id}")
+    log(
+        nxt,
+        now,
+        "consult_cancelled",
+        actor.id,
+        f"{actor.name} cancelled the consult with {target.kind.value} {target.id}",
+    )
     return Change(nxt, EventType.CONSULT_CANCELLED, {"target": target.model_dump(mode="json")})
-

@@ -43,8 +43,15 @@ FITS: dict[Command, set[Status]] = {
     Command.CUSTOMER_LEFT: WAITING | {Status.CLAIMED},
     Command.EDIT: EVERY,
 }
-HANDLER_ONLY = {Command.TRANSFER, Command.COMPLETE_CONSULT, Command.CANCEL_CONSULT, Command.SWITCH_CHANNEL, Command.REPLY,
-                Command.END, Command.COMPLETE}
+HANDLER_ONLY = {
+    Command.TRANSFER,
+    Command.COMPLETE_CONSULT,
+    Command.CANCEL_CONSULT,
+    Command.SWITCH_CHANNEL,
+    Command.REPLY,
+    Command.END,
+    Command.COMPLETE,
+}
 NOT_DURING_A_CONSULT = {Command.TRANSFER, Command.SWITCH_CHANNEL, Command.END}
 
 
@@ -66,7 +73,9 @@ def test_each_command_fits_exactly_its_statuses(command, status):
     if status in FITS[command]:
         check(command, ix, None)
     else:
-        with pytest.raises(IllegalTransition, match="completed" if status is Status.COMPLETED else f"it is {status.value}, and only"):
+        with pytest.raises(
+            IllegalTransition, match="completed" if status is Status.COMPLETED else f"it is {status.value}, and only"
+        ):
             check(command, ix, None)
 
 
