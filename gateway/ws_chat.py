@@ -11,8 +11,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from channels.chat_driver import ChatDriver
-from sessions.events import Event
-from sessions.machine import chat_audience
+from sessions.events import Event, chat_audience
 
 from .hub import Hub, Subscriber
 from .ws_frames import FrameRefused, receive_frames

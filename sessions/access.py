@@ -15,23 +15,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .events import Event
+from .events import Event, EventType
 from .model import Role, User
 
-#: A user's role, queues or enabled state changed; data: ``{"user", "role", "queues", "disabled"}``.
-USER_CHANGED = "user.changed"
-#: Tokens of one user stopped being valid; data: ``{"user", "tokens": [digest, ...]}``.
-TOKENS_REVOKED = "user.tokens_revoked"
-TYPES = frozenset({USER_CHANGED, TOKENS_REVOKED})
+#: The events about accounts (docs/events.md): a user changed; tokens of one user stopped being valid.
+TYPES = frozenset({EventType.USER_CHANGED, EventType.TOKENS_REVOKED})
 
 
 def user_changed(user: User, at: datetime) -> Event:
-    return Event(type=USER_CHANGED, at=at, users=[], roles=[],
+    return Event(type=EventType.USER_CHANGED, at=at, users=[], roles=[],
                  data={"user": user.id, "role": user.role.value, "queues": list(user.queues), "disabled": user.disabled})
 
 
 def tokens_revoked(user_id: str, digests: list[str], at: datetime) -> Event:
-    return Event(type=TOKENS_REVOKED, at=at, users=[], roles=[], data={"user": user_id, "tokens": digests})
+    return Event(type=EventType.TOKENS_REVOKED, at=at, users=[], roles=[], data={"user": user_id, "tokens": digests})
 
 
 @dataclass(frozen=True)
@@ -52,14 +49,14 @@ def revokes(event: Event, scope: Scope) -> bool:
     """Whether an access event ends a socket with ``scope`` (its token revoked, or its user disabled)."""
     if event.data.get("user") != scope.user:
         return False
-    if event.type == TOKENS_REVOKED:
+    if event.type == EventType.TOKENS_REVOKED:
         return scope.token in event.data.get("tokens", ())
-    return event.type == USER_CHANGED and bool(event.data.get("disabled"))
+    return event.type == EventType.USER_CHANGED and bool(event.data.get("disabled"))
 
 
 def rescoped(event: Event, scope: Scope) -> Scope | None:
     """The scope a socket with ``scope`` has after a user.changed event about its user, else None."""
-    if event.type != USER_CHANGED or event.data.get("user") != scope.user:
+    if event.type != EventType.USER_CHANGED or event.data.get("user") != scope.user:
         return None
     role = str(event.data.get("role", scope.role))
     queues = None if role == Role.ADMIN.value else frozenset(event.data.get("queues", ()))

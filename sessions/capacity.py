@@ -17,7 +17,7 @@ from datetime import datetime
 
 from . import machine
 from .errors import IllegalTransition, PermissionDenied
-from .machine import Change
+from .events import Change
 from .model import Channel, Interaction, Role, Status, User
 
 

@@ -23,11 +23,9 @@ from typing import Annotated, Any
 from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from .errors import IllegalTransition, InvalidCommand, PermissionDenied
-from .events import Event
+from .events import Event, EventType
 from .model import ActivityEntry, Interaction, Model, Role, State, User
 
-EVALUATED = "interaction.evaluated"
-REEVALUATED = "interaction.reevaluated"
 #: Who the feed never names as the agent evaluated: nobody handled an interaction they completed.
 NOT_AGENTS = frozenset({"customer", "system"})
 
@@ -197,7 +195,7 @@ def _audited(ix: Interaction, entry: ActivityEntry) -> Interaction:
     return nxt
 
 
-def _event(kind: str, ix: Interaction, evaluation: Evaluation, now: datetime, **data: Any) -> Event:
+def _event(kind: EventType, ix: Interaction, evaluation: Evaluation, now: datetime, **data: Any) -> Event:
     """Addressed to the queue's supervisors and admins, the agent evaluated and the evaluator, not to their peers nor the customer."""
     return Event(type=kind, at=now, interaction=ix, queues=[ix.queue_id], users=[evaluation.agent, evaluation.evaluator], roles=[Role.SUPERVISOR.value, Role.ADMIN.value],
                  data={"evaluation_id": evaluation.id, "agent": evaluation.agent, "evaluator": evaluation.evaluator, "score": evaluation.score,
@@ -232,7 +230,7 @@ def evaluate(ix: Interaction, *, actor: User, id: str, form: EvaluationForm | No
                             updated_by=actor.id)
     nxt = _audited(ix, ActivityEntry(at=now, kind="evaluated", by=actor.id, detail=f"Evaluated by {actor.name} (form version {form.version})",
                                      data={"evaluation_id": id, "agent": agent, "form_version": form.version}))
-    return Verdict(evaluation, nxt, _event(EVALUATED, nxt, evaluation, now), True)
+    return Verdict(evaluation, nxt, _event(EventType.EVALUATED, nxt, evaluation, now), True)
 
 
 def revise(ix: Interaction, current: Evaluation, *, actor: User, answers: dict[str, Any] | None, notes: str | None, now: datetime) -> Verdict:
@@ -253,7 +251,7 @@ def revise(ix: Interaction, current: Evaluation, *, actor: User, answers: dict[s
     fields = sorted(k for k in changes if k != "score")
     nxt = _audited(ix, ActivityEntry(at=now, kind="reevaluated", by=actor.id, detail=f"Evaluation changed by {actor.name}: {', '.join(fields)}",
                                      data={"evaluation_id": current.id, "agent": current.agent, "fields": fields}))
-    return Verdict(evaluation, nxt, _event(REEVALUATED, nxt, evaluation, now, fields=fields), False)
+    return Verdict(evaluation, nxt, _event(EventType.REEVALUATED, nxt, evaluation, now, fields=fields), False)
 
 
 # -- reading ----------------------------------------------------------------------------

@@ -13,10 +13,10 @@ from . import customers, merge
 from .clock import Clock
 from .customers import CustomerHistory, CustomerProfile, InteractionSummary
 from .errors import InvalidCommand
-from .events import Event
-from .machine import Change, require_access
+from .events import Change, Event
 from .model import Customer, User
 from .stores.base import Store
+from .transitions import require_access
 
 #: How many pages of candidates a search reads before it settles for fewer results than asked.
 SEARCH_PAGES = 4

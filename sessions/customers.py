@@ -27,8 +27,10 @@ from typing import Annotated, NamedTuple
 from pydantic import Field
 
 from .errors import InvalidCommand, NotFound
-from .machine import SYSTEM, Change, require_access
+from .events import Change, EventType
+from .machine import SYSTEM
 from .model import ActivityEntry, CommType, Direction, Interaction, Model, Outcome, Role, State, Status, Subtype, User
+from .transitions import require_access
 
 PHONE = "phone"
 EMAIL = "email"
@@ -180,4 +182,4 @@ def link(ix: Interaction, *, customer_id: str, by: str | None, now: datetime) ->
     nxt.customer.id = customer_id
     detail = f"Linked to customer {customer_id}" + (f" (was {previous})" if previous else "")
     nxt.activity.append(ActivityEntry(at=now, kind="customer_linked", by=by or SYSTEM, detail=detail, data={"customer_id": customer_id, "previous": previous}))
-    return Change(nxt, "interaction.customer_linked", {"customer_id": customer_id, "previous": previous})
+    return Change(nxt, EventType.CUSTOMER_LINKED, {"customer_id": customer_id, "previous": previous})

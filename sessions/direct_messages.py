@@ -26,15 +26,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .errors import InvalidCommand, NotFound, PermissionDenied
-from .events import Event
-from .machine import require_access
+from .events import Event, EventType
 from .model import Interaction, Role, User
 from .text import clean_text
+from .transitions import require_access
 
 #: A message was written; data: the message (:class:`DirectMessage` as JSON).
-SENT = "direct_message.sent"
 #: A member read a thread up to a message; data: ``{"thread_id", "user", "read_through"}``; only that member receives it.
-READ = "direct_message.read"
 #: The longest message kept, in characters (a longer one is cut, marked, like every text people write).
 MAX_BODY = 4_000
 #: Messages per page of a thread, by default and at most.
@@ -170,10 +168,10 @@ def before_key(before: str | None) -> int | None:
 
 def sent_event(message: DirectMessage) -> Event:
     """The log's record of a message: for its two members only (``roles=[]`` keeps every other subscriber out)."""
-    return Event(type=SENT, at=message.at, users=[message.author, message.to], roles=[], data=message.model_dump(mode="json"))
+    return Event(type=EventType.DIRECT_MESSAGE_SENT, at=message.at, users=[message.author, message.to], roles=[], data=message.model_dump(mode="json"))
 
 
 def read_event(thread: str, reader: str, through: int, at: datetime) -> Event:
     """A member read their thread up to ``through``: only their own consoles (other tabs' badges) hear of it."""
     data: dict[str, Any] = {"thread_id": thread, "user": reader, "read_through": str(through)}
-    return Event(type=READ, at=at, users=[reader], roles=[], data=data)
+    return Event(type=EventType.DIRECT_MESSAGE_READ, at=at, users=[reader], roles=[], data=data)

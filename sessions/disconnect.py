@@ -12,17 +12,32 @@ the other end wastes the agent's time and hides what happened.  The rules:
 * an interaction already in wrap-up keeps the disconnect it has (the agent's
   own end hangs the call up, and that hang-up reports back here).
 
-Pure functions of the interaction, the facts and ``now``, like the machine.
+The rule itself is :func:`sessions.machine.customer_left`; this module holds the facts it
+uses (what a disconnect is, how it reads in the feed) and the agent's side of it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from . import machine  # machine imports this module too: names from it are looked up at call time
 from .errors import IllegalTransition
-from .model import CommType, Disconnect, DisconnectBy, DisconnectReason, Interaction, Queue, Status, Subtype
+from .model import SUBTYPES, CommType, Disconnect, DisconnectBy, DisconnectReason, Interaction, Subtype
+
+
+class Leg(StrEnum):
+    """Where the customer left from: leaving ends the contact only while it is still on that leg."""
+
+    CALL = "call"  # the phone call (a provider's final call status)
+    WIDGET = "widget"  # the chat widget: a chat, or a call placed from the widget
+
+
+#: The subtypes a contact is on while each leg carries it; one that went on by text or phone is left be.
+ON: dict[Leg, frozenset[Subtype]] = {
+    Leg.CALL: SUBTYPES[CommType.CALL],
+    Leg.WIDGET: frozenset({Subtype.CHAT, Subtype.WEBRTC}),
+}
 
 #: Twilio's final call statuses, as a disconnect.  ``canceled`` is the gateway's own REST hang-up of a ringing call.
 CALL_STATUS: dict[str, tuple[DisconnectBy, DisconnectReason]] = {
@@ -74,50 +89,3 @@ def require_reachable(ix: Interaction) -> None:
         who = "The customer left" if d.by is DisconnectBy.CUSTOMER else "This chat was ended"
         raise IllegalTransition(f"{who}: the chat of interaction {ix.id} is closed and nobody would read the message. "
                                 "Switch it to text to reach the customer by SMS.")
-
-
-def disconnected(ix: Interaction, *, queue: Queue, by: DisconnectBy, reason: DisconnectReason, now: datetime) -> machine.Change:
-    """The other end of the contact went away (customer hang-up, left the chat; provider busy, no answer, failed).
-
-    Raises IllegalTransition when there is nothing to change: already in wrap-up or completed.
-    """
-    if queue.id != ix.queue_id:
-        raise IllegalTransition(f"Interaction {ix.id} is in queue {ix.queue_id}, not {queue.id}.")
-    d = record(ix, by, reason, now)
-    if ix.status in (Status.OPEN, Status.PENDING):
-        change = machine.abandon(ix, now=now)
-        change.interaction.disconnect = d
-        change.interaction.activity[-1].data.update(as_data(d))
-        return machine.Change(change.interaction, change.type, {**change.data, **as_data(d)})
-    if ix.status is not Status.CLAIMED:
-        raise IllegalTransition(f"Interaction {ix.id} is {ix.status.value}: the disconnect changes nothing.")
-    nxt = ix.model_copy(deep=True)
-    nxt.version = ix.version + 1
-    nxt.disconnect = d
-    who = machine.CUSTOMER if by is DisconnectBy.CUSTOMER else by.value
-    if queue.settings.wrap_up_on_disconnect:
-        nxt.status = Status.WRAP_UP
-        nxt.wrap_up_at = now
-        nxt.consult = None
-        machine._log(nxt, now, "ended", who, f"{describe(d)}; wrap-up started", **as_data(d))
-        return machine.Change(nxt, "interaction.ended", {"outcome": None, **as_data(d)})
-    machine._log(nxt, now, "disconnected", who, f"{describe(d)}; still claimed by {ix.assigned_to}", **as_data(d))
-    return machine.Change(nxt, "interaction.disconnected", as_data(d))
-
-
-def chat_left(ix: Interaction, *, queue: Queue, now: datetime) -> machine.Change:
-    """The customer closed the chat widget: the contact ends only while the widget is how they are talking
-    (a chat, or a call from the widget); a conversation that went on by text or phone is untouched."""
-    if ix.subtype not in (Subtype.CHAT, Subtype.WEBRTC):
-        raise IllegalTransition(f"Interaction {ix.id} went on as {ix.type.value}/{ix.subtype.value}: closing the chat leaves it be.")
-    return disconnected(ix, queue=queue, by=DisconnectBy.CUSTOMER, reason=DisconnectReason.HANG_UP, now=now)
-
-
-def call_ended(ix: Interaction, *, queue: Queue, status: str, now: datetime) -> machine.Change:
-    """A Twilio final call status for the interaction's call; a call already continued by text or chat is untouched."""
-    if status not in CALL_STATUS:
-        raise IllegalTransition(f"Call status {status!r} does not end the call.")
-    if ix.type is not CommType.CALL:
-        raise IllegalTransition(f"Interaction {ix.id} went on as {ix.type.value}: the call ending leaves it be.")
-    by, reason = CALL_STATUS[status]
-    return disconnected(ix, queue=queue, by=by, reason=reason, now=now)

@@ -13,15 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import machine
 from .clock import Clock
-from .errors import DomainError
-from .events import Cursor, Event
+from .errors import DomainError, InvalidCommand
+from .events import Cursor, Event, EventType
 from .metrics import Backlog, QueueFigures, Tally, assemble, start_of_day, windows
 from .model import DEFAULT_CAPACITY, Channel, Interaction, Queue, QueueSettings, Role, User
 from .presence import CHOOSABLE, Agent, PresenceChoice, PresenceStatus, effective, plan_offers
 from .stores.base import Store
-
 
 #: After the clock alone (no event on the queue) recomputed a queue's figures, how long until it may again.
 CLOCK_REFRESH = timedelta(seconds=30)
@@ -62,7 +60,7 @@ class Floor:
 
     async def set_presence(self, actor: User, status: PresenceStatus) -> PresenceStatus:
         if status not in CHOOSABLE:
-            raise machine.InvalidCommand(f"Choose available or away; {status.value} follows from what the agent is doing.")
+            raise InvalidCommand(f"Choose available or away; {status.value} follows from what the agent is doing.")
         await self.store.map_set("presence", actor.id, PresenceChoice(status=status, since=self.clock.now()).model_dump_json())
         return await self.announce_presence(actor)
 
@@ -105,7 +103,7 @@ class Floor:
     async def announce_presence(self, user: User) -> PresenceStatus:
         """Publishes the user's effective presence to their queues' supervisors (and to themself)."""
         status = await self.presence_of(user)
-        await self.store.publish(Event(type="presence.changed", at=self.clock.now(), queues=list(user.queues), users=[user.id],
+        await self.store.publish(Event(type=EventType.PRESENCE_CHANGED, at=self.clock.now(), queues=list(user.queues), users=[user.id],
                                        roles=[Role.SUPERVISOR.value, Role.ADMIN.value], data={"user": user.id, "status": status.value}))
         return status
 
@@ -182,7 +180,7 @@ class Floor:
             if previous.get(queue.id) == stable:
                 continue
             previous[queue.id] = stable
-            published.append(await self.store.publish(Event(type="queue.metrics", at=now, queues=[queue.id], users=[],
+            published.append(await self.store.publish(Event(type=EventType.QUEUE_METRICS, at=now, queues=[queue.id], users=[],
                                                             roles=[Role.SUPERVISOR.value, Role.ADMIN.value], data=data)))
         return published
 

@@ -28,13 +28,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from .errors import IllegalTransition, InvalidCommand
-from .machine import Change, require_access, require_handler
+from .events import Change, EventType
 from .model import ActivityEntry, CommType, Interaction, State, Status, Subtype, User
 from .transcripts import ordered
+from .transitions import require_access, require_handler
 
 T = TypeVar("T")
-MERGED = "interaction.merged"
-COMPLETED = "interaction.completed"
 
 
 def _combined(first: Iterable[T], second: Iterable[T], key: Callable[[T], Any]) -> list[T]:
@@ -104,4 +103,4 @@ def merge(survivor: Interaction, other: Interaction, *, actor: User | None, now:
     gone.offered_to = None
     gone.offer_expires_at = None
     gone.activity.append(ActivityEntry(at=now, kind="merged", by=by, detail=f"Merged into interaction {survivor.id} by {who}; completed", data=data))
-    return Change(kept, MERGED, data), Change(gone, COMPLETED, {"auto": False, "merged_into": survivor.id})
+    return Change(kept, EventType.MERGED, data), Change(gone, EventType.COMPLETED, {"auto": False, "merged_into": survivor.id})

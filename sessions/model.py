@@ -61,9 +61,6 @@ class Status(StrEnum):
     COMPLETED = "completed"
 
 
-ACTIVE_STATUSES: frozenset[Status] = frozenset({Status.OPEN, Status.PENDING, Status.CLAIMED, Status.WRAP_UP})
-
-
 class Outcome(StrEnum):
     RESOLVED = "resolved"
     UNRESOLVED = "unresolved"

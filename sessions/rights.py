@@ -13,15 +13,13 @@ from typing import Any
 from . import machine
 from .clock import Clock
 from .errors import IllegalTransition, NotFound, PermissionDenied
-from .events import Event
+from .events import Change, Event, EventType
 from .model import Interaction, Recording, Role, User
 from .permissions import ACTIONS, Permissions, Right, overrides_from_patch, require
 from .stores.base import Store
 
 #: The map that holds the overrides.
 MAP = "permissions"
-#: An admin changed rights; data ``{"by", "set", "reset"}``.  Only admins see it (an audit trail in the log).
-PERMISSIONS_CHANGED = "permissions.changed"
 
 
 class Rights:
@@ -37,7 +35,7 @@ class Rights:
         require(actor, right, permissions)
         return permissions
 
-    async def with_right(self, actor: User, needs: Callable[[Interaction], Right | None], decide: Callable[..., machine.Change]) -> Callable[..., machine.Change]:
+    async def with_right(self, actor: User, needs: Callable[[Interaction], Right | None], decide: Callable[..., Change]) -> Callable[..., Change]:
         """``decide`` guarded by the right ``needs`` names for the interaction as it is when the command applies.
 
         Membership first (a 403 that says nothing about the interaction), then the right, then
@@ -46,7 +44,7 @@ class Rights:
         """
         permissions = await self.permissions()
 
-        def step(ix: Interaction, *rest: Any) -> machine.Change:
+        def step(ix: Interaction, *rest: Any) -> Change:
             machine.require_access(ix, actor)
             right = needs(ix)
             if right is not None:
@@ -81,6 +79,6 @@ class Rights:
             await self.store.map_set(MAP, key, value)
         await self.store.map_delete(MAP, *to_reset)
         if to_set or to_reset:
-            await self.store.publish(Event(type=PERMISSIONS_CHANGED, at=self.clock.now(), roles=[Role.ADMIN.value],
+            await self.store.publish(Event(type=EventType.PERMISSIONS_CHANGED, at=self.clock.now(), roles=[Role.ADMIN.value],
                                            data={"by": actor.id, "set": to_set, "reset": to_reset}))
         return await self.read_permissions(actor)

@@ -18,10 +18,9 @@ from .coaching_service import Coaching
 from .customer_book import CustomerBook
 from .disconnects import Disconnects
 from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, PermissionDenied
-from .events import Cursor, Event, EventPage
+from .events import Change, Cursor, Event, EventPage, chat_audience, has_chat
 from .floor import Floor, TallyCache
 from .inbox import Inbox
-from .machine import Change
 from .merge_patch import merge_patch
 from .model import (
     CommType,
@@ -264,7 +263,7 @@ class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, Disconnects, LiveTr
     async def signal(self, interaction_id: str, type: str, data: dict[str, Any]) -> Event:
         """An ephemeral, state-free event about an interaction (typing), fanned out like the others."""
         ix = await self.store.get_interaction(interaction_id)
-        users = [u for u in (ix.assigned_to, ix.offered_to) if u] + ([machine.chat_audience(ix.id)] if machine.has_chat(ix) else [])
+        users = [u for u in (ix.assigned_to, ix.offered_to) if u] + ([chat_audience(ix.id)] if has_chat(ix) else [])
         return await self.store.publish(Event(type=type, at=self.clock.now(), queues=[ix.queue_id], users=users, data={"interaction_id": ix.id, **data}))
 
     async def add_note(self, actor: User, interaction_id: str, body: str, disposition: str | None = None) -> Event:
@@ -302,7 +301,9 @@ class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, Disconnects, LiveTr
         return await self._update(interaction_id, lambda ix: machine.divert_to_voicemail(ix, now=self.clock.now(), reason=reason))
 
     async def provider_status(self, interaction_id: str, *, kind: str, status: str, detail: str, **data: Any) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.provider_status(ix, kind=kind, status=status, detail=detail, now=self.clock.now(), **data))
+        """``kind`` names a :class:`machine.ProviderReport`; any other is a programming error (ValueError)."""
+        report = machine.ProviderReport(kind)
+        return await self._update(interaction_id, lambda ix: machine.provider_status(ix, kind=report, status=status, detail=detail, now=self.clock.now(), **data))
 
     async def recording_stored(self, interaction_id: str, recording_id: str, uri: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.recording_stored(ix, recording_id=recording_id, uri=uri, now=self.clock.now()))

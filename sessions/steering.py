@@ -11,8 +11,7 @@ from typing import Any
 from . import capacity, targeting
 from .clock import Clock
 from .errors import DomainError
-from .events import Event
-from .machine import Change
+from .events import Change, Event
 from .model import Interaction, User
 from .presence import Agent
 from .routing import Arrival, Decision, RoutingConfig

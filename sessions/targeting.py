@@ -20,7 +20,8 @@ from datetime import datetime
 
 from . import routing
 from .errors import IllegalTransition
-from .machine import SYSTEM, Change
+from .events import Change, EventType
+from .machine import SYSTEM
 from .model import ActivityEntry, Channel, CommType, Interaction, Queue, State, Status, TargetKind, TransferMode, User
 from .presence import Agent, PresenceStatus
 from .routing import Arrival, Decision, RoutingConfig
@@ -122,5 +123,5 @@ def reroute(ix: Interaction, *, decision: Decision, tags: list[str], now: dateti
     data = {"target": target, "mode": TransferMode.COLD.value, "reason": TAGS_CHANGED}
     nxt.activity.append(ActivityEntry(at=now, kind="transferred", by=SYSTEM, detail=detail,
                                       data={**data, "from_queue": ix.queue_id, "withdrawn_offer": ix.offered_to, "routing": decision.as_data()}))
-    return Change(nxt, "interaction.transferred", {**data, "by": SYSTEM})
+    return Change(nxt, EventType.TRANSFERRED, {**data, "by": SYSTEM})
 

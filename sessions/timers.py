@@ -13,8 +13,7 @@ from datetime import timedelta
 from . import machine
 from .clock import Clock
 from .errors import DomainError
-from .events import Event
-from .machine import Change
+from .events import Change, Event
 from .model import Interaction, Queue
 from .stores.base import Store
 

@@ -20,8 +20,7 @@ from datetime import datetime
 
 from .clock import Clock
 from .errors import IllegalTransition
-from .events import Event
-from .machine import Change
+from .events import Change, Event, EventType
 from .model import Interaction, TranscriptSegment
 from .text import clean_text
 
@@ -43,7 +42,7 @@ def add_segment(ix: Interaction, *, segment: TranscriptSegment, now: datetime) -
     nxt = ix.model_copy(deep=True)
     nxt.version = ix.version + 1
     nxt.live_transcript = ordered([*nxt.live_transcript, segment])
-    return Change(nxt, "interaction.transcript_segment_added",
+    return Change(nxt, EventType.TRANSCRIPT_SEGMENT_ADDED,
                   {"segment_id": segment.id, "sequence": segment.sequence, "speaker": segment.speaker.value, "late": not ix.is_active})
 
 

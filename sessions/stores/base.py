@@ -20,8 +20,7 @@ from typing import Protocol
 
 from ..customers import Contact, CustomerProfile
 from ..errors import ConcurrentUpdate
-from ..events import Cursor, Event, EventPage
-from ..machine import Change, event_for
+from ..events import Change, Cursor, Event, EventPage, event_for
 from ..metrics import Backlog, Tally
 from ..model import Channel, Interaction, Queue, QueueSettings, State, User
 

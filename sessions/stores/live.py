@@ -43,8 +43,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select
 
 from ..errors import StoreUnavailable
-from ..events import Cursor, Event, EventPage, cursor_key
-from ..machine import Change
+from ..events import Change, Cursor, Event, EventPage, cursor_key
 from ..model import Interaction
 from .sql import SqlStore
 from .sql import schema as t

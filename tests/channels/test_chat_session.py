@@ -22,8 +22,7 @@ from channels.chat import (
 )
 from sessions import machine
 from sessions.errors import IllegalTransition
-from sessions.events import Event
-from sessions.machine import Change
+from sessions.events import Change, Event
 from sessions.model import CommType, Customer, Direction, Interaction, Message, Outcome, Queue, Role, Subtype, User
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

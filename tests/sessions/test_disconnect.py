@@ -72,7 +72,7 @@ class TestCustomerHangsUpAClaimedContact:
 
     async def test_a_customer_ending_a_claimed_chat_wraps_it_up_by_customer_not_system(self, world: World):
         ix_id = await claimed(world, CommType.MESSAGING, Subtype.CHAT)
-        event = await world.sessions.contact_ended(ix_id, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)
+        event = await world.sessions.customer_left(ix_id, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)
         ix = event.interaction
         assert ix is not None and ix.status is Status.WRAP_UP
         assert (ix.activity[-1].by, ix.activity[-1].detail) == ("customer", "The customer left the chat; wrap-up started")
@@ -165,7 +165,7 @@ class TestRepliesNeedSomeoneThere:
     async def test_a_reply_to_a_chat_whose_customer_left_is_refused_saying_so(self, world: World):
         await keep_claimed(world)
         ix_id = await claimed(world, CommType.MESSAGING, Subtype.CHAT)
-        await world.sessions.contact_ended(ix_id, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)
+        await world.sessions.customer_left(ix_id, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)
         before = await world.sessions.get(world.alice, ix_id)
         with pytest.raises(IllegalTransition, match="The customer left"):
             await world.sessions.add_message(world.alice, ix_id, direction=Direction.OUTBOUND, body="Are you still there?")
@@ -175,7 +175,7 @@ class TestRepliesNeedSomeoneThere:
         await keep_claimed(world)
         await texts_from_a_number(world)
         ix_id = await claimed(world, CommType.MESSAGING, Subtype.CHAT)
-        await world.sessions.contact_ended(ix_id, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)
+        await world.sessions.customer_left(ix_id, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)
         switched = await world.sessions.switch_channel(world.alice, ix_id, CommType.MESSAGING, Subtype.TEXT)
         assert switched.interaction.disconnect is None  # type: ignore[union-attr]
         sent: Event = await world.sessions.add_message(world.alice, ix_id, direction=Direction.OUTBOUND, body="Texting you instead.")

@@ -21,7 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sessions import Sessions
-from sessions.events import Event
+from sessions.events import Event, EventType
 from sessions.model import CommType, Direction, Queue, Role, Subtype, User
 from sessions.stores.live import LiveStore
 from sessions.stores.sql import Database, SqlStore
@@ -31,7 +31,7 @@ from tests.processes import private_redis
 
 
 def event(n: int) -> Event:
-    return Event(type="test.tick", at=datetime.now(UTC), data={"n": n})
+    return Event(type=EventType.QUEUE_METRICS, at=datetime.now(UTC), data={"n": n})
 
 
 async def drop_prefix(store: LiveStore) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from sessions import machine
 from sessions.errors import FieldNotEditable, IllegalTransition, InvalidCommand, PermissionDenied
+from sessions.events import event_for
 from sessions.model import (
     CommType,
     Customer,
@@ -133,7 +134,7 @@ class TestTransfer:
         ix = change.interaction
         assert (ix.queue_id, ix.status, ix.assigned_to) == ("support", Status.OPEN, None)
         assert ix.activity[-1].kind == "transferred"
-        event = machine.event_for(claimed_by(BOB), change, at(10))
+        event = event_for(claimed_by(BOB), change, at(10))
         assert event.queues == ["support", "sales"], "both queues' watchers see it move"
 
     def test_cold_to_user_offers_it_to_them(self):

@@ -150,7 +150,7 @@ async def test_a_chat_whose_customer_is_still_there_is_not_merged_away(pair):
     ix = unchanged[0]
     left = ix.model_copy(update={"disconnect": disconnect.record(ix, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP, world.clock.now())})
     merging.check(unchanged[1], left, world.alice)  # left, though still claimed (a queue that keeps it claimed): it may go
-    await s.contact_ended(chat, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)  # the customer closes the widget: wrap-up
+    await s.customer_left(chat, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)  # the customer closes the widget: wrap-up
     assert (await s.merge(world.alice, text, chat)).interaction.id == text
     assert (await s.store.get_interaction(chat)).merged_into == text
 

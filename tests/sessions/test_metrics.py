@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sessions.machine import Change
+from sessions.events import Change
 from sessions.metrics import backlog, level, queue_figures, service_level, start_of_day, tally
 from sessions.model import CommType, Direction, Interaction, Queue, QueueSettings, State, Status, Subtype
 from sessions.stores import Store
