@@ -26,6 +26,8 @@ from enum import StrEnum
 
 import numpy as np
 
+from sessions.model import MonitorMode
+
 #: The mixing rate and tick: 20 ms of 48 kHz mono (what WebRTC's Opus carries).
 RATE = 48_000
 TICK = 960
@@ -42,12 +44,6 @@ class Role(StrEnum):
     AGENT = "agent"
     CONSULT = "consult"
     MONITOR = "monitor"
-
-
-class MonitorMode(StrEnum):
-    LISTEN = "listen"
-    WHISPER = "whisper"
-    BARGE = "barge"
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from aiortc import MediaStreamTrack, RTCSessionDescription
 from av.audio.resampler import AudioResampler
 
 from sessions.errors import IllegalTransition
+from sessions.model import Call
 
 from .audio import TWILIO_RATE
 from .call_legs import Leg, PeerLeg, TwilioLeg, frame_of, pcm_of
@@ -140,10 +141,12 @@ class Bridge:
         return leg
 
     async def connect_peer(self, leg_id: str, role: Role, offer_sdp: str, offer_type: str,
-                           mode: MonitorMode = MonitorMode.LISTEN, user_id: str | None = None, ice_servers: list | None = None) -> RTCSessionDescription:
+                           mode: MonitorMode = MonitorMode.LISTEN, user_id: str | None = None, ice_servers: list | None = None,
+                           call: Call | None = None) -> RTCSessionDescription:
         """Answers a browser's offer; a new offer for the same leg replaces a dropped (or older) connection.
 
-        The new connection is negotiated first: an offer that fails leaves the current leg as it was.
+        The new connection is negotiated first: an offer that fails leaves the current leg as it was.  An agent
+        connecting puts the call as ``call`` (the interaction's) says: a caller the agent held stays on hold.
         """
         pc = MediaPeerConnection(self.media_addresses, ice_servers)
         leg = PeerLeg(Party(role, mode), pc, user_id)
@@ -178,7 +181,7 @@ class Bridge:
         await self.remove(leg_id)  # the older connection of this leg, if any (and any that raced this one)
         self.legs[leg_id] = leg
         if role is Role.AGENT:
-            self._set(held=False)  # an agent (re)connecting takes the caller off hold
+            self.follow(call)  # off the hold the agent's absence put the caller on; a hold the agent chose stays
             if self.watchdog is not None:
                 self.watchdog.cancel()
                 self.watchdog = None
@@ -222,8 +225,10 @@ class Bridge:
         if self.floor.caller_held and not was and isinstance(caller, TwilioLeg):
             caller.clear()
 
-    async def hold(self, on: bool) -> None:
-        self._set(held=on)
+    def follow(self, call: Call | None) -> None:
+        """Holds the caller, or joins them to a consult, as the interaction's call says (None: nobody asked for either)."""
+        call = call or Call()
+        self._set(held=call.held, three_way=call.three_way)
 
     def mute(self, leg_id: str, on: bool) -> bool:
         leg = self.legs.get(leg_id)
@@ -242,9 +247,6 @@ class Bridge:
     def consult(self, on: bool) -> None:
         """A warm transfer's consult starts (the caller holds) or ends."""
         self._set(consulting=on, three_way=False)
-
-    def three_way(self, on: bool) -> None:
-        self._set(three_way=on)
 
     async def complete_consult(self) -> None:
         """The consulted party takes the caller over: the agent's leg goes, the target's becomes the agent's."""

@@ -58,15 +58,23 @@ class EventType(StrEnum):
     CUSTOMER_LINKED = "interaction.customer_linked"
     EVALUATED = "interaction.evaluated"
     REEVALUATED = "interaction.reevaluated"
-    # Provider and call-control reports kept in the feed (machine.provider_status, one per ProviderReport).
+    # The live call (sessions.call_control): its state is the interaction's ``call``.
+    HELD = "interaction.held"
+    RESUMED = "interaction.resumed"
+    THREE_WAY_STARTED = "interaction.three_way_started"
+    THREE_WAY_ENDED = "interaction.three_way_ended"
+    MONITOR_STARTED = "interaction.monitor_started"
+    MONITOR_CHANGED = "interaction.monitor_changed"
+    MONITOR_STOPPED = "interaction.monitor_stopped"
+    AUDIO_JOINED = "interaction.audio_joined"
+    AUDIO_LEFT = "interaction.audio_left"
+    # Provider reports kept in the feed (machine.provider_status, one per ProviderReport).
     CALL_STATUS = "interaction.call_status"
     CONSULT_STATUS = "interaction.consult_status"
     MEDIA_STATUS = "interaction.media_status"
     RECORDING_STATUS = "interaction.recording_status"
     TRANSCRIPTION_STATUS = "interaction.transcription_status"
     LIVE_TRANSCRIPTION = "interaction.live_transcription"
-    CALL_CONTROL = "interaction.call_control"
-    MONITOR = "interaction.monitor"
     # Signals about an interaction that change nothing stored.
     CHAT_TYPING = "chat.typing"
     # Not about one interaction.

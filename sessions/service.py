@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import access, machine
+from .call_state import CallState
 from .clock import Clock, SystemClock
 from .coaching_service import Coaching
 from .customer_book import CustomerBook
@@ -55,7 +56,7 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, Disconnects, LiveTranscripts, Steering, Timers):
+class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, CallState, Disconnects, LiveTranscripts, Steering, Timers):
     """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's;
     claims within capacity, reachable user targets and re-routing on tag changes are Steering's."""
 

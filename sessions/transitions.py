@@ -61,6 +61,13 @@ class Command(StrEnum):
     ABANDON = "abandon"
     CUSTOMER_LEFT = "end the contact of"
     EDIT = "edit"
+    # The live call (sessions/call_control.py).
+    HOLD = "hold or resume the call of"
+    THREE_WAY = "join the caller to the consult of"
+    MONITOR = "monitor"
+    STOP_MONITORING = "stop monitoring"
+    JOIN_AUDIO = "join the audio of"
+    LEAVE_AUDIO = "leave the audio of"
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,12 @@ RULES: dict[Command, Rule] = {
     # Waiting: abandoned; claimed: wrap-up or kept; anything else the customer leaving changes nothing.
     Command.CUSTOMER_LEFT: Rule((*WAITING, Status.CLAIMED)),
     Command.EDIT: Rule(ANY),
+    Command.HOLD: Rule(ACTIVE, handler=True),
+    Command.THREE_WAY: Rule(ACTIVE, handler=True),
+    Command.MONITOR: Rule(ACTIVE),
+    Command.STOP_MONITORING: Rule(ACTIVE),
+    Command.JOIN_AUDIO: Rule(ACTIVE),
+    Command.LEAVE_AUDIO: Rule(ACTIVE),
 }
 
 

@@ -10,12 +10,12 @@ from channels.call_legs import PeerLeg
 from channels.chat import UNKNOWN_SESSION
 from channels.chat_driver import interaction_of
 from channels.live_calls import LiveCalls
-from channels.mixer import MonitorMode
 from channels.mixer import Role as Part
 from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, monitor_leg
 from sessions.errors import IllegalTransition, NotFound
-from sessions.machine import require_handler
-from sessions.model import CommType, DisconnectReason, Interaction, State, Subtype, User
+from sessions.events import Event
+from sessions.model import Call as LiveCall
+from sessions.model import CommType, DisconnectReason, Interaction, LinePart, MonitorMode, State, Subtype, User
 
 from ..errors import RequestError
 from ..operations import Call, Operations
@@ -25,7 +25,8 @@ ops = Operations("calls")
 
 #: A web call is recorded at wideband rate: both sides are browsers, there is no 8 kHz leg to match.
 WEB_RECORDING_RATE = 16_000
-MONITORING = {MonitorMode.LISTEN: "is listening", MonitorMode.WHISPER: "is whispering to the agent", MonitorMode.BARGE: "barged in"}
+#: The places on the line a user's browser takes that are not a monitor's.
+USER_PARTS = {Part.AGENT: LinePart.AGENT, Part.CONSULT: LinePart.CONSULT}
 
 
 def _live(call: Call) -> LiveCalls:
@@ -33,12 +34,18 @@ def _live(call: Call) -> LiveCalls:
 
 
 async def _answer(bridge: Bridge, leg_id: str, part: Part, body: WebrtcOffer | CustomerCall, mode: MonitorMode = MonitorMode.LISTEN,
-                  user_id: str | None = None) -> SessionDescription:
+                  user_id: str | None = None, ix: Interaction | None = None) -> SessionDescription:
     try:
-        answer = await bridge.connect_peer(leg_id, part, body.sdp, body.type, mode, user_id)
+        answer = await bridge.connect_peer(leg_id, part, body.sdp, body.type, mode, user_id, call=ix.call if ix else None)
     except (ValueError, IndexError, KeyError, AttributeError, TypeError, InvalidStateError, InvalidAccessError, OperationError, InternalError) as exc:
         raise RequestError(422, "invalid_sdp", f"The SDP offer could not be used: {exc}") from None
     return SessionDescription(sdp=answer.sdp, type=answer.type)
+
+
+def _call_after(event: Event) -> LiveCall:
+    """The call state a command committed (every call-control command sets it): what the bridge then follows."""
+    assert event.interaction is not None and event.interaction.call is not None
+    return event.interaction.call
 
 
 def _own_leg(user: User, ix: Interaction, bridge: Bridge) -> str:
@@ -57,27 +64,26 @@ async def webrtc_offer(call: Call) -> SessionDescription:
     ix = await call.sessions.get(call.user, call.body.interaction_id)
     bridge = live.require(ix.id)
     leg_id, part = live.leg_for(call.user, ix)
-    answer = await _answer(bridge, leg_id, part, call.body, call.body.mode, call.user.id)
+    answer = await _answer(bridge, leg_id, part, call.body, call.body.mode, call.user.id, ix)
     if part is Part.CONSULT and ix.consult is not None and ix.consult.joined_at is None:
         await call.sessions.join_consult(call.user, ix.id)  # on the line: the consulted user has accepted
     if part is Part.MONITOR:
-        await _announce_monitor(call, ix.id, call.body.mode)
+        await call.sessions.monitor(call.user, ix.id, call.body.mode)
+    else:
+        await call.sessions.audio_joined(call.user, ix.id, USER_PARTS[part])
     return answer
-
-
-async def _announce_monitor(call: Call, interaction_id: str, mode: MonitorMode) -> None:
-    """Monitoring is recorded in the feed, for the agent and for audit."""
-    await call.sessions.provider_status(interaction_id, kind="monitor", status=mode.value, detail=f"{call.user.name} {MONITORING[mode]}", by=call.user.id)
 
 
 @ops("POST", "/api/interactions/{interaction_id}/monitor", body=MonitorBody, response=MonitorBody)
 async def monitor(call: Call) -> MonitorBody:
     """Switches a supervisor's connection to a call between listen, whisper (the agent hears them) and barge-in (everyone does)."""
     ix = await call.sessions.get(call.user, call.path["interaction_id"])
-    if not _live(call).require(ix.id).monitor(monitor_leg(call.user.id), call.body.mode):
+    bridge, leg_id = _live(call).require(ix.id), monitor_leg(call.user.id)
+    if not bridge.has(leg_id):
         raise IllegalTransition(f"{call.user.name} is not monitoring interaction {ix.id}: connect with an offer first.")
-    await _announce_monitor(call, ix.id, call.body.mode)
-    return MonitorBody(mode=call.body.mode)
+    mode = _call_after(await call.sessions.monitor(call.user, ix.id, call.body.mode)).monitors[call.user.id]
+    bridge.monitor(leg_id, mode)
+    return MonitorBody(mode=mode)
 
 
 @ops("POST", "/api/interactions/{interaction_id}/audio/leave")
@@ -85,17 +91,21 @@ async def leave_audio(call: Call) -> None:
     """Disconnects one's own browser from the call (a supervisor stops monitoring; an agent's leaving holds the caller)."""
     ix = await call.sessions.get(call.user, call.path["interaction_id"])
     bridge = _live(call).require(ix.id)
-    await bridge.remove(_own_leg(call.user, ix, bridge))
+    leg_id = _own_leg(call.user, ix, bridge)
+    part = bridge.legs[leg_id].party.role
+    await bridge.remove(leg_id)
+    if part is Part.MONITOR:
+        await call.sessions.monitor_stopped(call.user, ix.id)
+    else:
+        await call.sessions.audio_left(call.user, ix.id, USER_PARTS[part])
 
 
 @ops("POST", "/api/interactions/{interaction_id}/hold", body=Toggle, response=Toggle)
 async def hold(call: Call) -> Toggle:
     """Puts the caller on hold (they hear silence) or back."""
     ix = await call.sessions.get(call.user, call.path["interaction_id"])
-    require_handler(ix, call.user, "control the call of")
     bridge = _live(call).require(ix.id)
-    await bridge.hold(call.body.on)
-    await call.sessions.provider_status(ix.id, kind="call_control", status="hold" if call.body.on else "resume", detail=f"{'Held' if call.body.on else 'Resumed'} by {call.user.name}", by=call.user.id)
+    bridge.follow(_call_after(await call.sessions.hold(call.user, ix.id, call.body.on)))
     return Toggle(on=bridge.held)
 
 
@@ -112,13 +122,10 @@ async def mute(call: Call) -> Toggle:
 async def three_way(call: Call) -> Toggle:
     """During a consult: brings the caller into the conversation with the consulted party (or back to holding)."""
     ix = await call.sessions.get(call.user, call.path["interaction_id"])
-    require_handler(ix, call.user, "control the call of")
-    if ix.consult is None:
-        raise IllegalTransition(f"Interaction {ix.id} has no consult in progress.")
-    _live(call).require(ix.id).three_way(call.body.on)
-    await call.sessions.provider_status(ix.id, kind="call_control", status="three_way" if call.body.on else "consult",
-                                        detail=f"{call.user.name} {'joined the caller to the consult' if call.body.on else 'put the caller back on hold'}", by=call.user.id)
-    return Toggle(on=call.body.on)
+    bridge = _live(call).require(ix.id)
+    state = _call_after(await call.sessions.three_way(call.user, ix.id, call.body.on))
+    bridge.follow(state)
+    return Toggle(on=state.three_way)
 
 
 # -- the customer's side: a call from the chat widget -------------------------------
@@ -153,7 +160,7 @@ async def customer_call(call: Call) -> SessionDescription:
     bridge.on_caller_gone = live.web_call_ended
     if (ix.type, ix.subtype) != (CommType.CALL, Subtype.WEBRTC):
         await call.sessions.switch_channel(None, ix.id, CommType.CALL, Subtype.WEBRTC)
-    await call.sessions.provider_status(ix.id, kind="media_status", status="started", detail="The customer is calling from the web", stream_sid=bridge.recording_id)
+    await call.sessions.audio_joined(None, ix.id, LinePart.CALLER)
     return answer
 
 

@@ -187,8 +187,6 @@ class ProviderReport(StrEnum):
     RECORDING_STATUS = "recording_status"
     TRANSCRIPTION_STATUS = "transcription_status"
     LIVE_TRANSCRIPTION = "live_transcription"
-    CALL_CONTROL = "call_control"
-    MONITOR = "monitor"
 
 
 #: The event recording each kind of report.
@@ -199,8 +197,6 @@ REPORTED: dict[ProviderReport, EventType] = {
     ProviderReport.RECORDING_STATUS: EventType.RECORDING_STATUS,
     ProviderReport.TRANSCRIPTION_STATUS: EventType.TRANSCRIPTION_STATUS,
     ProviderReport.LIVE_TRANSCRIPTION: EventType.LIVE_TRANSCRIPTION,
-    ProviderReport.CALL_CONTROL: EventType.CALL_CONTROL,
-    ProviderReport.MONITOR: EventType.MONITOR,
 }
 
 
@@ -214,7 +210,7 @@ def provider_status(
     by: str | None = None,
     **data: Any,
 ) -> Change:
-    """A report about the live contact (call ringing, completed; held, monitored by whom...), kept in the feed.
+    """A report about the live contact (call ringing or completed, audio connected, a recording or transcription's progress), kept in the feed.
 
     ``by``: the user who caused it (call control), else the customer's provider or the system.
     """

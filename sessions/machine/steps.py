@@ -31,6 +31,8 @@ def log(ix: Interaction, at: datetime, kind: str, by: str, detail: str, **data: 
 
 
 def to_queue(ix: Interaction) -> None:
+    """Back to waiting in the queue: nobody handles it, and the last handler's call control goes with them."""
+    end_call_control(ix)
     ix.status = Status.OPEN
     ix.assigned_to = None
     ix.offered_to = None
@@ -46,3 +48,11 @@ def completed(ix: Interaction, by: str, now: datetime) -> Interaction:
     nxt.completed_at = now
     nxt.completed_by = by
     return nxt
+
+
+def end_call_control(ix: Interaction) -> None:
+    """A hold or three-way is one handler's decision during one consult: it ends when the call changes hands or the
+    consult ends, so the next agent (or the same one after a consult) starts talking to the caller."""
+    if ix.call is not None:
+        ix.call.held = False
+        ix.call.three_way = False

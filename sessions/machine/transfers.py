@@ -23,7 +23,7 @@ from ..model import (
     User,
 )
 from ..transitions import Command, check
-from .steps import SYSTEM, log, next_version, to_queue
+from .steps import SYSTEM, end_call_control, log, next_version, to_queue
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -59,6 +59,7 @@ def _apply_transfer(
     ``accepted``: the user target already took it (on a consult).
     """
     nxt.consult = None
+    end_call_control(nxt)
     if target.kind is TargetKind.QUEUE:
         assert target_queue is not None
         nxt.queue_id = target_queue.id
@@ -179,6 +180,7 @@ def requeue(ix: Interaction, *, reason: str, now: datetime, from_user: str | Non
     gone = ix.assigned_to
     to_queue(nxt)
     nxt.consult = None
+    end_call_control(nxt)
     dropped = disconnect.as_data(
         disconnect.record(ix, DisconnectBy.AGENT, DisconnectReason.NETWORK_DROP, now)
     )  # the agent's leg, not the contact
@@ -193,6 +195,7 @@ def cancel_consult(ix: Interaction, *, actor: User, now: datetime) -> Change:
     nxt = next_version(ix)
     target = ix.consult.target
     nxt.consult = None
+    end_call_control(nxt)
     log(
         nxt,
         now,

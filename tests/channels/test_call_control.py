@@ -217,6 +217,26 @@ async def test_supervisor_listens_then_whispers_to_the_agent_then_barges_in(call
     await sue_browser.close()
 
 
+async def test_a_hold_survives_the_agent_reconnecting(call: Call):
+    """The console sends a fresh offer after a reload: the caller stays on hold until the agent resumes."""
+    assert (await call.post("/hold", call.alice, {"on": True})).json() == {"on": True}
+    await call.alice_browser.close()
+    call.alice_browser = Browser(ALICE_HZ)
+    r = await call.alice_browser.connect(call.http, "/api/webrtc/offer", {"interaction_id": call.id}, call.alice)
+    assert r.status_code == 200, r.text
+    alice, phone = call.alice_browser.ear, call.phone.ear
+    t = time.monotonic()
+    await alice.until(lambda: len(alice.since(t)) > 48000)  # a second of the call since: a held caller is sent nothing at all
+    assert alice.hears(CALLER_HZ, t) < UNHEARD and phone.hears(ALICE_HZ, t) < UNHEARD, "the caller is still on hold"
+    assert (await call.get())["call"]["held"] is True
+
+    assert (await call.post("/hold", call.alice, {"on": False})).json() == {"on": False}
+    t = time.monotonic()
+    await phone.until(lambda: phone.hears(ALICE_HZ, t) > HEARD)
+    await alice.until(lambda: alice.hears(CALLER_HZ, t) > HEARD)
+    assert (await call.get())["call"]["held"] is False
+
+
 async def test_agent_whose_audio_drops_leaves_the_caller_on_hold_then_the_call_is_requeued(call: Call):
     async with websockets.connect(f"{call.server.ws_url}/ws/agent?token={ADMIN_TOKEN}") as events:
         await call.alice_browser.close()  # the browser goes away without a word to the API

@@ -42,6 +42,12 @@ FITS: dict[Command, set[Status]] = {
     Command.ABANDON: WAITING,
     Command.CUSTOMER_LEFT: WAITING | {Status.CLAIMED},
     Command.EDIT: EVERY,
+    Command.HOLD: ACTIVE,
+    Command.THREE_WAY: ACTIVE,
+    Command.MONITOR: ACTIVE,
+    Command.STOP_MONITORING: ACTIVE,
+    Command.JOIN_AUDIO: ACTIVE,
+    Command.LEAVE_AUDIO: ACTIVE,
 }
 HANDLER_ONLY = {
     Command.TRANSFER,
@@ -51,6 +57,8 @@ HANDLER_ONLY = {
     Command.REPLY,
     Command.END,
     Command.COMPLETE,
+    Command.HOLD,
+    Command.THREE_WAY,
 }
 NOT_DURING_A_CONSULT = {Command.TRANSFER, Command.SWITCH_CHANNEL, Command.END}
 

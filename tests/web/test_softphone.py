@@ -82,5 +82,10 @@ def test_agent_talks_to_the_caller_from_the_console(server: GatewayProcess, brow
     page.screenshot(path=str(DOCS / "workspace-call.png"))
     feed = http.get(f"/api/interactions/{ix_id}", headers=ADMIN).json()["activity"]
     assert any(a["kind"] == "call_control" and a["data"]["status"] == "hold" for a in feed)
+    # A reload connects the audio afresh: the call stays on hold, and the controls say so.
+    page.reload()
+    page.get_by_role("button", name="Connect audio").click()
+    expect(audio).to_contain_text("Audio connected", timeout=15_000)
+    expect(audio.get_by_role("button", name="Resume")).to_have_attribute("aria-pressed", "true")
     twilio.close()
     page.close()

@@ -18,13 +18,8 @@ export function partOn(ix, me) {
   return me.role === "agent" ? null : "monitor";
 }
 
-// The caller joined agent and consulted party: the latest three-way switch since the consult began, from the feed.
-export function threeWay(ix) {
-  if (!ix.consult) return false;
-  const since = Date.parse(ix.consult.started_at);
-  const last = ix.activity.filter((a) => a.kind === "call_control" && ["three_way", "consult"].includes(a.data?.status) && Date.parse(a.at) >= since).at(-1);
-  return last?.data.status === "three_way";
-}
+// The caller joined agent and consulted party: the interaction's call state says so (only ever during a consult).
+export const threeWay = (ix) => Boolean(ix.consult && ix.call?.three_way);
 
 // Follows the interaction.  A consult leg that became the agent's (a completed warm transfer) keeps working as is;
 // a leg the call moved away from (transferred, consult cancelled, call over) was dropped by the gateway: close it here too.
@@ -174,5 +169,6 @@ async function connect(ix, part, mode) {
     pc.close(); stream.getTracks().forEach((t) => t.stop()); audio.remove();
     throw err;
   }
-  phones.set(ix.id, { pc, stream, audio, part, held: false, muted: false, mode: mode || null });
+  // A hold outlives the connection (a reload): the agent's controls start from the call's state.
+  phones.set(ix.id, { pc, stream, audio, part, held: part === "agent" && Boolean(ix.call?.held), muted: false, mode: mode || null });
 }
