@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.resources import files
 from pathlib import Path
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -47,7 +48,8 @@ from .ws_media import media_socket
 from .ws_transport import TransportHandle
 
 log = logging.getLogger("gateway")
-WEB = Path(__file__).resolve().parent.parent / "web"
+#: The installed ``web`` package (package data of the wheel), wherever the gateway runs from.
+WEB = Path(str(files("web")))
 #: What the console and widget cannot be without: the start fails loudly rather than serving an API with no console.
 WEB_ASSETS = ("index.html", "chat/widget.js", "console/app.js")
 VERSION = "0.1.0"
