@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from channels.threads import Threads
 from channels.twilio import TwilioContext
-from channels.twilio_rest import TwilioRest
+from channels.twilio_rest import twilio_rest
 from sessions import Clock, Sessions
 from sessions.errors import StoreUnavailable
 from sessions.stores import Store
@@ -154,7 +154,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     auth = Auth(sessions, LoginThrottle(login_storage(settings.redis_url, settings.redis_prefix)))
     hub = Hub(store)
     presence = Presence(sessions)
-    rest = TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base) if settings.twilio_account_sid and settings.twilio_auth_token else None
+    rest = twilio_rest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base)
     twilio = TwilioContext(sessions, Threads(store), rest, settings.public_url, settings.data_dir)
     webhooks = TwilioWebhooks(twilio, settings.twilio_auth_token)
     live_calls = LiveCalls(sessions, webhooks.voice, settings)
