@@ -12,7 +12,7 @@ import logging
 
 from channels.call_legs import TwilioLeg
 from channels.ice import check_bindable
-from channels.mixer import Role as Part
+from channels.mixer import Part
 from channels.twilio_rest import ProviderError
 from channels.voice import VoiceChannel
 from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, Bridges, StereoRecorder, monitor_leg

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from channels.audio import TWILIO_RATE
 from channels.call_legs import TwilioLeg
-from channels.mixer import Role as Part
+from channels.mixer import Part
 from channels.threads import CALLS
 from channels.voice_bridge import CALLER, CONSULT, Bridge
 from channels.voicemail import SAFE_ID

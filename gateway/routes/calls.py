@@ -8,8 +8,7 @@ from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateErr
 
 from channels.call_legs import PeerLeg
 from channels.chat import UNKNOWN_SESSION, interaction_of
-from channels.mixer import MonitorMode
-from channels.mixer import Role as Part
+from channels.mixer import MonitorMode, Part
 from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, monitor_leg
 from sessions.errors import IllegalTransition, NotFound
 from sessions.machine import require_handler
