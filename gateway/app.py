@@ -29,6 +29,7 @@ from sessions.stores.live import LiveStore, raise_if_cancelling
 from sessions.stores.sql import Database, SqlStore, database_url
 from sessions.stores.sql.migrate import migrate
 
+from .agent_connections import Presence
 from .auth import Auth
 from .errors import EXCEPTION_HANDLERS, BodyLimit
 from .hub import Hub
@@ -37,7 +38,6 @@ from .log_redaction import redact_uvicorn_logs
 from .login_throttle import LoginThrottle
 from .login_throttle import storage_for as login_storage
 from .operations import openapi, routes
-from .presence import Presence
 from .routes import all_operations
 from .security_headers import SecurityHeaders
 from .settings import Settings

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from . import capacity, targeting
+from .availability import Agent
 from .clock import Clock
 from .errors import DomainError
 from .events import Event
 from .machine import Change
 from .model import Interaction, User
-from .presence import Agent
 from .routing import Arrival, Decision, RoutingConfig
 from .stores.base import Store
 

@@ -19,10 +19,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from . import routing
+from .availability import Agent, PresenceStatus
 from .errors import IllegalTransition
 from .machine import SYSTEM, Change
 from .model import ActivityEntry, Channel, CommType, Interaction, Queue, State, Status, TargetKind, TransferMode, User
-from .presence import Agent, PresenceStatus
 from .routing import Arrival, Decision, RoutingConfig
 
 #: Why routing changed the queue, in the feed entry's data.
