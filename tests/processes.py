@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-#: Where every test's and bench's WebRTC media binds and is advertised: loopback, on both ends.
+#: Where every test's WebRTC media binds and is advertised: loopback, on both ends.
 MEDIA_ADDRESSES = ("127.0.0.1",)
 
 
