@@ -41,6 +41,15 @@ class Twilio:
     def text(self, body: str, message_sid: str = "SM100", sender: str = CUSTOMER, to: str = SALES_NUMBER):
         return self.post("sms", {"MessageSid": message_sid, "AccountSid": SID, "From": sender, "To": to, "Body": body, "NumMedia": "0"})
 
+    def claimed_call(self) -> tuple[dict, str, dict[str, str]]:
+        """An inbound call claimed by alice, online: (the interaction as listed, its API URL, alice's headers)."""
+        alice = agent_online(self)
+        self.call()
+        [ix] = self.interactions()
+        url = f"/api/interactions/{ix['id']}"
+        self.gw.client.post(f"{url}/claim", headers=alice)
+        return ix, url, alice
+
     def interactions(self) -> list[dict]:
         out = []
         for state in ("active", "completed"):
@@ -147,20 +156,14 @@ class TestVoice:
         assert [a["data"]["status"] for a in ix["activity"] if a["kind"] == "call_status"] == ["ringing", "completed"]
 
     def test_external_transfer_hands_the_live_call_to_the_number(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.call()
-        [ix] = twilio.interactions()
-        twilio.gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
+        ix, _url, alice = twilio.claimed_call()
         r = twilio.gw.client.post(f"/api/interactions/{ix['id']}/transfer", json={"target": {"kind": "external", "id": "+442071234567"}}, headers=alice)
         assert r.json()["status"] == "wrap_up"
         [(sid, update)] = twilio.fake.updates
         assert sid == "CA100" and '<Dial callerId="+15550001000">+442071234567</Dial>' in update["Twiml"]
 
     def test_consulted_outside_number_reports_its_progress_into_the_consult_not_the_call(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.call()
-        [ix] = twilio.interactions()
-        twilio.gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
+        ix, _url, alice = twilio.claimed_call()
         twilio.gw.client.post(f"/api/interactions/{ix['id']}/transfer", json={"target": {"kind": "external", "id": "+442071234567"}, "mode": "warm"}, headers=alice)
         [dialled] = twilio.fake.calls
         assert dialled["StatusCallback"] == f"{PUBLIC}/webhooks/twilio/voice/status"
@@ -336,11 +339,7 @@ class TestSms:
 
 class TestChannelSwitch:
     def test_a_call_continues_by_sms_and_back_as_one_interaction(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.call()
-        [ix] = twilio.interactions()
-        url = f"/api/interactions/{ix['id']}"
-        twilio.gw.client.post(f"{url}/claim", headers=alice)
+        ix, url, alice = twilio.claimed_call()
         twilio.post("voice/status", {"CallSid": "CA100", "CallStatus": "completed"})  # the call ends; the conversation goes on
         twilio.gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "text"}, headers=alice)
         twilio.gw.client.post(f"{url}/messages", json={"body": "Here is the link we talked about"}, headers=alice)

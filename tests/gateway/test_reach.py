@@ -100,11 +100,7 @@ class TestSwitch:
         assert (call["From"], call["To"]) == (SALES_NUMBER, CUSTOMER)
 
     def test_a_call_switched_to_text_texts_from_the_number_called(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.call()
-        [ix] = twilio.interactions()
-        url = f"/api/interactions/{ix['id']}"
-        twilio.gw.client.post(f"{url}/claim", headers=alice)
+        _ix, url, alice = twilio.claimed_call()
         twilio.gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "text"}, headers=alice)
         twilio.gw.client.post(f"{url}/messages", json={"body": "As promised"}, headers=alice)
         [sms] = twilio.fake.messages
@@ -136,11 +132,7 @@ class TestSwitch:
 
 class TestClone:
     def test_a_completed_call_cloned_dials_the_customer(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.call()
-        [ix] = twilio.interactions()
-        url = f"/api/interactions/{ix['id']}"
-        twilio.gw.client.post(f"{url}/claim", headers=alice)
+        ix, url, alice = twilio.claimed_call()
         done(twilio.gw, url, alice)
         r = twilio.gw.client.post(f"{url}/clone", headers=alice)
         assert r.status_code == 201 and (r.json()["type"], r.json()["subtype"], r.json()["parent_id"]) == ("call", "phone", ix["id"])
