@@ -100,28 +100,20 @@ class TestSwitch:
         assert r.json()["activity"][-1]["data"]["call_sid"] == twilio.fake.call_sids[0]
 
     def test_a_text_switched_to_a_call_dials_the_customer(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.text("Can you call me?")
-        [ix] = twilio.interactions()
-        url = f"/api/interactions/{ix['id']}"
-        twilio.gw.client.post(f"{url}/claim", headers=alice)
+        _ix, url, alice = twilio.claimed(lambda: twilio.text("Can you call me?"))
         assert twilio.gw.client.post(f"{url}/switch", json={"type": "call", "subtype": "phone"}, headers=alice).status_code == 200
         [call] = twilio.fake.calls
         assert (call["From"], call["To"]) == (SALES_NUMBER, CUSTOMER)
 
     def test_a_call_switched_to_text_texts_from_the_number_called(self, twilio: Twilio):
-        _ix, url, alice = twilio.claimed_call()
+        _ix, url, alice = twilio.claimed(twilio.call)
         twilio.gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "text"}, headers=alice)
         twilio.gw.client.post(f"{url}/messages", json={"body": "As promised"}, headers=alice)
         [sms] = twilio.fake.messages
         assert (sms["From"], sms["To"]) == (SALES_NUMBER, CUSTOMER)
 
     def test_a_text_goes_to_chat_only_with_a_widget(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.text("hello")
-        [ix] = twilio.interactions()
-        url = f"/api/interactions/{ix['id']}"
-        twilio.gw.client.post(f"{url}/claim", headers=alice)
+        _ix, url, alice = twilio.claimed(lambda: twilio.text("hello"))
         body = assert_error(twilio.gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "chat"}, headers=alice), 422, "invalid")
         assert "no chat widget is attached" in body["detail"]
 
@@ -142,7 +134,7 @@ class TestSwitch:
 
 class TestClone:
     def test_a_completed_call_cloned_dials_the_customer(self, twilio: Twilio):
-        ix, url, alice = twilio.claimed_call()
+        ix, url, alice = twilio.claimed(twilio.call)
         done(twilio.gw, url, alice)
         r = twilio.gw.client.post(f"{url}/clone", headers=alice)
         assert r.status_code == 201 and (r.json()["type"], r.json()["subtype"], r.json()["parent_id"]) == ("call", "phone", ix["id"])
