@@ -78,8 +78,14 @@ def _serving(args: list[str], ready: str, env: dict[str, str] | None = None) -> 
 
 
 def _gateway_env(env: dict[str, str], data_dir: str) -> dict[str, str]:
-    return {**os.environ, "GATEWAY_HOST": "127.0.0.1", "GATEWAY_MEDIA_ADDRESSES": ",".join(MEDIA_ADDRESSES), "PYTHONUNBUFFERED": "1",
-            "GATEWAY_DATA_DIR": data_dir, **env}
+    return {
+        **os.environ,
+        "GATEWAY_HOST": "127.0.0.1",
+        "GATEWAY_MEDIA_ADDRESSES": ",".join(MEDIA_ADDRESSES),
+        "PYTHONUNBUFFERED": "1",
+        "GATEWAY_DATA_DIR": data_dir,
+        **env,
+    }
 
 
 @contextlib.contextmanager
@@ -94,7 +100,9 @@ def gateway_process(env: dict[str, str], port: int | None = None) -> Iterator[Se
 
 def migrate(env: dict[str, str], data_dir: str) -> None:
     """Applies the schema with the product's own ``python -m gateway migrate``."""
-    subprocess.run([sys.executable, "-m", "gateway", "migrate"], env=_gateway_env(env, data_dir), check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "gateway", "migrate"], env=_gateway_env(env, data_dir), check=True, capture_output=True
+    )
 
 
 def _postgres_admin(sql: str) -> None:

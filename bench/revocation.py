@@ -84,7 +84,8 @@ async def main(n: int, rounds: int) -> None:
         with postgres_database() as url, gateway_process(env | {"GATEWAY_DATABASE_URL": url}) as a, \
                 gateway_process(env | {"GATEWAY_DATABASE_URL": url}) as b:
             async with httpx.AsyncClient() as http:
-                (await http.post(f"{a.url}/api/queues", json={"id": "bench", "name": "Bench"}, headers=ADMIN)).raise_for_status()
+                queue = {"id": "bench", "name": "Bench"}
+                (await http.post(f"{a.url}/api/queues", json=queue, headers=ADMIN)).raise_for_status()
             for r in range(rounds):
                 f, v = await round_(a.url, b.ws_url, n, f"r{r}x")
                 floor += f

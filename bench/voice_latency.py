@@ -97,15 +97,18 @@ def on_loopback(pc: MediaPeerConnection) -> None:
     ice = pc.getTransceivers()[0].sender.transport.transport
     nominated = ice._connection._nominated
     assert nominated, "ICE has not selected a pair yet"
-    addresses = {c.ip for c in ice.iceGatherer.getLocalCandidates()} | {nominated[1].local_addr[0], nominated[1].remote_addr[0]}
+    pair = nominated[1]
+    addresses = {c.ip for c in ice.iceGatherer.getLocalCandidates()} | {pair.local_addr[0], pair.remote_addr[0]}
     assert addresses <= set(MEDIA_ADDRESSES), addresses
 
 
 async def setup_call(http: httpx.AsyncClient, server: Server) -> tuple[str, dict[str, str]]:
     """A queue, an agent and a Twilio call to it, claimed by the agent: (interaction id, the agent's headers)."""
-    await http.post("/api/queues", json={"id": "sales", "name": "Sales", "settings": {"phone_number": "+15550001000"}}, headers=ADMIN)
-    await http.post("/api/users", json={"username": "alice", "name": "Alice", "queues": ["sales"], "password": "correct horse"}, headers=ADMIN)
-    token = (await http.post("/api/auth/login", json={"username": "alice", "password": "correct horse"})).json()["token"]
+    queue = {"id": "sales", "name": "Sales", "settings": {"phone_number": "+15550001000"}}
+    await http.post("/api/queues", json=queue, headers=ADMIN)
+    alice = {"username": "alice", "password": "correct horse"}
+    await http.post("/api/users", json={**alice, "name": "Alice", "queues": ["sales"]}, headers=ADMIN)
+    token = (await http.post("/api/auth/login", json=alice)).json()["token"]
     agent = {"Authorization": f"Bearer {token}"}
     params = {"CallSid": "CA1", "From": "+14155550100", "To": "+15550001000", "CallStatus": "ringing"}
     signature = RequestValidator(TOKEN).compute_signature(f"{server.url}/webhooks/twilio/voice", params)
@@ -118,10 +121,12 @@ async def setup_call(http: httpx.AsyncClient, server: Server) -> tuple[str, dict
 async def twilio_stream(server: Server, ix_id: str) -> websockets.ClientConnection:
     """The caller's Media Streams socket, started as Twilio starts one."""
     url = f"{server.ws_url}/webhooks/twilio/media"
-    ws = await websockets.connect(url, additional_headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})})
+    signature = RequestValidator(TOKEN).compute_signature(url, {})
+    ws = await websockets.connect(url, additional_headers={"X-Twilio-Signature": signature})
     await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
     await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1", "start": {
-        "streamSid": "MZ1", "accountSid": SID, "callSid": "CA1", "tracks": ["inbound"], "customParameters": {"interaction": ix_id},
+        "streamSid": "MZ1", "accountSid": SID, "callSid": "CA1", "tracks": ["inbound"],
+        "customParameters": {"interaction": ix_id},
         "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}))
     return ws
 

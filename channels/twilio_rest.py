@@ -93,8 +93,8 @@ class UnconfiguredTwilio:
     configured = False
 
     def _refuse(self, *_args: object, **_kwargs: object) -> NoReturn:
-        raise ProviderError("Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN): nothing can be sent or placed.",
-                            "not_configured")
+        message = "Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN): nothing can be sent or placed."
+        raise ProviderError(message, "not_configured")
 
     async def send_sms(self, *, to: str, from_: str, body: str, status_callback: str) -> Sent:
         self._refuse()
@@ -112,6 +112,7 @@ class UnconfiguredTwilio:
         self._refuse()
 
 
-def twilio_rest(account_sid: str | None, auth_token: str | None, api_base: str | None = None) -> TwilioRest | UnconfiguredTwilio:
+def twilio_rest(account_sid: str | None, auth_token: str | None,
+                api_base: str | None = None) -> TwilioRest | UnconfiguredTwilio:
     """The REST client for these credentials, or the stand-in that refuses everything when either is missing."""
     return TwilioRest(account_sid, auth_token, api_base) if account_sid and auth_token else UnconfiguredTwilio()

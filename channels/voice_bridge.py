@@ -133,7 +133,8 @@ class Bridge:
     def has(self, leg_id: str) -> bool:
         return leg_id in self.legs
 
-    def add_twilio(self, leg_id: str, role: Part, call_sid: str, stream_sid: str, send: Callable[[str], Awaitable[None]]) -> TwilioLeg:
+    def add_twilio(self, leg_id: str, role: Part, call_sid: str, stream_sid: str,
+                   send: Callable[[str], Awaitable[None]]) -> TwilioLeg:
         leg = TwilioLeg(Party(role), call_sid, stream_sid, send)
         self.legs[leg_id] = leg
         self.start()

@@ -58,7 +58,8 @@ def gateway_process(env: dict[str, str], port: int | None = None, startup_timeou
     scratch = tempfile.TemporaryDirectory(prefix="gateway-data-")  # unless the test names its own GATEWAY_DATA_DIR
     full_env = {**os.environ, "PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "GATEWAY_MEDIA_ADDRESSES": ",".join(MEDIA_ADDRESSES), "PYTHONUNBUFFERED": "1",
                 "GATEWAY_DATA_DIR": scratch.name, **env}
-    proc = subprocess.Popen([python, "-m", "gateway"], env=full_env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([python, "-m", "gateway"], env=full_env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     gp = GatewayProcess(port, proc)
     started = threading.Event()
 

@@ -1,4 +1,4 @@
-"""The wheel is the product: built from the tree and installed into a fresh virtualenv, it serves the console and widget.
+"""The wheel is the product: built from the tree, installed into a fresh virtualenv, it serves the console and widget.
 
 A wheel that lost ``web/`` still imports and answers the API; only loading the pages from the installed copy shows it.
 """
@@ -17,11 +17,17 @@ import pytest
 from tests.processes import gateway_process
 
 ROOT = Path(__file__).resolve().parents[1]
-#: What setuptools reads to build the wheel; copied so the build never writes into (or picks up stale files from) the tree.
+#: What setuptools reads to build the wheel; copied so the build never writes into, or picks up stale files from, the
+#: tree.
 SOURCES = ("pyproject.toml", "README.md", "sessions", "gateway", "channels", "web")
 #: Pages and assets the installed copy must serve, each with the file in the tree it must match.
-SERVED = {"/": "index.html", "/chat/": "chat/index.html", "/chat/widget.js": "chat/widget.js",
-          "/console/app.js": "console/app.js", "/console/console.css": "console/console.css"}
+SERVED = {
+    "/": "index.html",
+    "/chat/": "chat/index.html",
+    "/chat/widget.js": "chat/widget.js",
+    "/console/app.js": "console/app.js",
+    "/console/console.css": "console/console.css",
+}
 
 
 def run(*args: str | Path, cwd: Path) -> str:
@@ -32,7 +38,7 @@ def run(*args: str | Path, cwd: Path) -> str:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A virtualenv's python with the built wheel installed; dependencies come from this machine, nothing is downloaded."""
+    """A virtualenv's python with the built wheel installed; dependencies come from this machine, none is downloaded."""
     base = tmp_path_factory.mktemp("packaging")
     source = base / "source"
     for name in SOURCES:
@@ -41,7 +47,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             source.mkdir(exist_ok=True)
             shutil.copy(ROOT / name, source / name)
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", base / "dist", source, cwd=base)
+    run(
+        sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", base / "dist", source, cwd=base
+    )
     [wheel] = (base / "dist").glob("switchboard-*.whl")
     venv.create(base / "venv", system_site_packages=True, with_pip=True)
     python = base / "venv" / "bin" / "python"
@@ -52,7 +60,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_wheel_holds_the_console_and_widget(installed: Path, tmp_path: Path):
     env = {"PYTHONPATH": "", "GATEWAY_DATA_DIR": str(tmp_path / "data")}
-    where = run(installed, "-c", "import gateway.app, web; print(gateway.app.__file__); print(gateway.app.WEB)", cwd=tmp_path)
+    where = run(
+        installed, "-c", "import gateway.app, web; print(gateway.app.__file__); print(gateway.app.WEB)", cwd=tmp_path
+    )
     venv_root = installed.parent.parent
     assert all(Path(line).is_relative_to(venv_root) for line in where.split()), f"not the installed copy: {where}"
     with gateway_process(env, python=str(installed), cwd=str(tmp_path)) as gw:

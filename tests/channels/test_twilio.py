@@ -42,7 +42,10 @@ class Twilio:
         return self.post("sms", {"MessageSid": message_sid, "AccountSid": SID, "From": sender, "To": to, "Body": body, "NumMedia": "0"})
 
     def claimed(self, arrive: Callable[[], object]) -> tuple[dict, str, dict[str, str]]:
-        """What ``arrive`` starts (a call, a text), claimed by alice, online: (the interaction as listed, its API URL, alice's headers)."""
+        """What ``arrive`` starts (a call, a text), claimed by alice, online.
+
+        Returns the interaction as listed, its API URL and alice's headers.
+        """
         alice = agent_online(self)
         arrive()
         [ix] = self.interactions()

@@ -146,15 +146,16 @@ async def test_redis_restarted_mid_burst_loses_nothing_and_fan_out_resumes():
 
 @asynccontextmanager
 async def center_under_burst() -> AsyncIterator[tuple[Cluster, Burst, httpx.AsyncClient]]:
-    """Two gateways on one database and one Redis, a contact center set up on them, and a burst of texts to send to either."""
+    """Two gateways on one database and one Redis, a contact center set up on them, and a burst of texts for either."""
     with cluster() as c:
         async with httpx.AsyncClient(timeout=DEADLINE) as http:
             await set_up_center(http, c.a.url, c.admin)
             yield c, Burst(lambda: [c.a.url, c.b.url], retry_unavailable=True), http
 
 
-async def through_outage(c: Cluster, burst: Burst, items: list[dict[str, str]], outage: Callable[[], Awaitable[None]]) -> None:
-    """Sends the burst while ``outage`` stops and restarts a server: every text is acknowledged in the end, none lost to an error."""
+async def through_outage(c: Cluster, burst: Burst, items: list[dict[str, str]],
+                         outage: Callable[[], Awaitable[None]]) -> None:
+    """Sends the burst while ``outage`` stops and restarts a server: every text is acknowledged in the end."""
     await asyncio.gather(burst.run(items), outage())
     assert set(burst.statuses) <= {200, 503}, (burst.statuses, errors_logged(c.a, c.b))
     for r in burst.unavailable:

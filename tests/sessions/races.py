@@ -6,9 +6,10 @@ import asyncio
 
 
 def gate_reads(store, n: int, interaction_id: str | None = None) -> None:
-    """Holds the first ``n`` reads (of ``interaction_id`` only, if given) until all ``n`` have read: every racer decides on the same version.
+    """Holds the first ``n`` reads (of ``interaction_id`` only, if given) until all ``n`` have read.
 
-    Without this the racers may happen to run one after another and a test would pass even with no concurrency control at all.
+    Every racer then decides on the same version.  Without this the racers may happen to run one after another and
+    a test would pass even with no concurrency control at all.
     """
     barrier = asyncio.Barrier(n)
     read = store.get_interaction
