@@ -11,11 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.processes import free_port, gateway_process  # noqa: E402
+from processes import ROOT, free_port, gateway_process
 
 TOKEN = "bench-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}

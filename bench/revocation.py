@@ -22,9 +22,8 @@ import uuid
 
 import httpx
 import websockets
-
 from common import ADMIN, TOKEN
-from tests.processes import gateway_process
+from processes import gateway_process, postgres_database
 
 
 def pct(values: list[float], q: float) -> float:
@@ -81,8 +80,12 @@ async def main(n: int, rounds: int) -> None:
     floor: list[float] = []
     revocation: list[float] = []
     try:
-        with gateway_process(env) as a, gateway_process(env) as b:
-            httpx.post(f"{a.url}/api/queues", json={"id": "bench", "name": "Bench"}, headers=ADMIN).raise_for_status()
+        # Two processes share one store of record: a PostgreSQL database of the run's own.
+        with postgres_database() as url, gateway_process(env | {"GATEWAY_DATABASE_URL": url}) as a, \
+                gateway_process(env | {"GATEWAY_DATABASE_URL": url}) as b:
+            async with httpx.AsyncClient() as http:
+                queue = {"id": "bench", "name": "Bench"}
+                (await http.post(f"{a.url}/api/queues", json=queue, headers=ADMIN)).raise_for_status()
             for r in range(rounds):
                 f, v = await round_(a.url, b.ws_url, n, f"r{r}x")
                 floor += f
@@ -93,7 +96,7 @@ async def main(n: int, rounds: int) -> None:
         client = redis.Redis()
         for key in client.scan_iter(match=f"{prefix}:*", count=1000):
             client.delete(key)
-    ms = lambda xs, q: 1000 * pct(xs, q)  # noqa: E731
+    ms = lambda xs, q: 1000 * pct(xs, q)
     print(f"{len(revocation)} sockets on process B, revoked through process A (Redis), {rounds} rounds")
     print("| measure | p50 ms | p99 ms | max ms |")
     print("|---|---|---|---|")

@@ -29,11 +29,9 @@ import httpx
 import redis
 import scale_seed as seed
 from common import ADMIN, ROOT, TOKEN, cpu_seconds
+from processes import gateway_process, postgres_database, private_redis, sqlite_database
 from scale_load import cycles, rate
 from scale_search import run_searches
-
-from tests import databases
-from tests.processes import gateway_process, private_redis
 
 PASSWORD = "bench password 1"
 REPORT: list[str] = []
@@ -51,12 +49,11 @@ def out(line: str = "") -> None:
 def database(store: str) -> Iterator[tuple[dict[str, str], str, str]]:
     """(gateway environment, sink address, name) of a fresh migrated database, dropped afterwards."""
     if store == "postgres":
-        with databases.postgres_database() as url:
+        with postgres_database() as url:
             yield {"GATEWAY_DATABASE_URL": url}, url, url.rpartition("/")[2]
         return
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
-        databases.prepare_sqlite_template()
-        path = databases.sqlite_url(Path(tmp)).split(":///", 1)[1]
+        path = str(sqlite_database(Path(tmp)))
         yield {"GATEWAY_DATA_DIR": tmp}, path, path
 
 
@@ -103,7 +100,7 @@ def postgres_cpu(dbname: str) -> float:
 
 def idle(store: str, levels: list[int], seconds: float) -> None:
     queues = seed.QUEUES
-    with database(store) as (env, address, dbname), gateway_process(env | {"GATEWAY_ADMIN_TOKEN": TOKEN}, startup_timeout=120) as gp:
+    with database(store) as (env, address, dbname), gateway_process(env | {"GATEWAY_ADMIN_TOKEN": TOKEN}) as gp:
         agents = [uid for uid, _ in admin_setup(gp.url, queues, 20, f"idle-{store}-")]
         have, floor = 0, None
         for i, n in enumerate([0, *levels]):
@@ -138,11 +135,11 @@ def idle(store: str, levels: list[int], seconds: float) -> None:
 
 def redis_memory(pg_url: str, label: str, activity: int, phase: str) -> tuple[int, int, int]:
     """(used_memory with nothing connected, used_memory after, keys) of a private Redis used by two gateways on ``pg_url``."""
-    with tempfile.TemporaryDirectory(prefix="bench-redis-") as tmp, private_redis(tmp) as (port, _stop, _start):
+    with tempfile.TemporaryDirectory(prefix="bench-redis-") as tmp, private_redis(tmp) as port:
         r = redis.Redis(port=port)
         empty = int(r.info("memory")["used_memory"])
         env = {"GATEWAY_DATABASE_URL": pg_url, "GATEWAY_REDIS_URL": f"redis://127.0.0.1:{port}/0", "GATEWAY_REDIS_PREFIX": "bench", "GATEWAY_ADMIN_TOKEN": TOKEN}
-        with gateway_process(env, startup_timeout=120) as a, gateway_process(env, startup_timeout=120) as b:
+        with gateway_process(env) as a, gateway_process(env) as b:
             users = admin_setup(a.url, ["live"], 8, f"live-{phase}-", wrap_up_limit=0)
 
             async def work() -> None:
@@ -208,7 +205,7 @@ def history(stores: list[str], rows: int, queries: int, parts: set[str]) -> None
             out("|---|---|---|---|---|---|---|---|")
             for store in stores:
                 env, address, _ = dbs[store]
-                with gateway_process(env | {"GATEWAY_ADMIN_TOKEN": TOKEN}, startup_timeout=120) as gp:
+                with gateway_process(env | {"GATEWAY_ADMIN_TOKEN": TOKEN}) as gp:
                     run_searches(store, gp.url, address, rows, queries, 200 if base and store == "postgres" else 0, NOW, out)
         if base:
             out("")
@@ -230,7 +227,7 @@ NOW = time.time()
 
 
 def commands(store: str, n: int, concurrency: int) -> tuple[float, float]:
-    with database(store) as (env, address, _), gateway_process(env | {"GATEWAY_ADMIN_TOKEN": TOKEN}, startup_timeout=120) as gp:
+    with database(store) as (env, address, _), gateway_process(env | {"GATEWAY_ADMIN_TOKEN": TOKEN}) as gp:
         users = admin_setup(gp.url, ["cmd"], concurrency, f"cmd-{store}-", wrap_up_limit=0)
 
         async def go() -> tuple[float, float]:
@@ -276,23 +273,20 @@ def main() -> None:
     out(f"Code: `{rev}` (a dirty tree means uncommitted work of others was measured too).\n")
     print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     out(f"`python bench/scale.py --only {args.only} --stores {args.stores} --rows {args.rows} --active {args.active} --seconds {args.seconds:g}`\n")
-    try:
-        if "idle" in parts:
-            out("| store | active (SQL) | active (API) | gateway CPU, % of a core | PostgreSQL backends | ratio to 0 active | goal < 2 % at 50 k |")
-            out("|---|---|---|---|---|---|---|")
-            for store in stores:
-                idle(store, [int(x) for x in args.active.split(",")], args.seconds)
-            out("")
-        if parts & {"search", "redis"}:
-            history(stores if "search" in parts else ["postgres"], args.rows, args.queries, parts)
-        if "commands" in parts:
-            out("| store | interactions | clients | floor: GET /healthz per s | claim+message+end commands per s | ratio to floor |")
-            out("|---|---|---|---|---|---|")
-            figures = {store: commands(store, args.commands, args.concurrency) for store in stores}
-            if len(figures) == 2:
-                out(f"\nSQLite / PostgreSQL commands per second: {figures['sqlite'][1] / figures['postgres'][1]:.2f}")
-    finally:
-        databases.drop_templates()
+    if "idle" in parts:
+        out("| store | active (SQL) | active (API) | gateway CPU, % of a core | PostgreSQL backends | ratio to 0 active | goal < 2 % at 50 k |")
+        out("|---|---|---|---|---|---|---|")
+        for store in stores:
+            idle(store, [int(x) for x in args.active.split(",")], args.seconds)
+        out("")
+    if parts & {"search", "redis"}:
+        history(stores if "search" in parts else ["postgres"], args.rows, args.queries, parts)
+    if "commands" in parts:
+        out("| store | interactions | clients | floor: GET /healthz per s | claim+message+end commands per s | ratio to floor |")
+        out("|---|---|---|---|---|---|")
+        figures = {store: commands(store, args.commands, args.concurrency) for store in stores}
+        if len(figures) == 2:
+            out(f"\nSQLite / PostgreSQL commands per second: {figures['sqlite'][1] / figures['postgres'][1]:.2f}")
     out(f"\n(run took {(time.monotonic() - began) / 60:.1f} min; load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     if args.readme:
         write_readme()

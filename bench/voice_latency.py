@@ -19,7 +19,6 @@ import base64
 import fractions
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -28,21 +27,20 @@ import httpx
 import numpy as np
 import websockets
 from aiortc import MediaStreamTrack, RTCSessionDescription
+from processes import MEDIA_ADDRESSES, Server, free_port, gateway_process
+from twilio.request_validator import RequestValidator
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from channels.audio import MulawDecoder  # noqa: E402
-from channels.ice import MediaPeerConnection  # noqa: E402
-from tests.channels.peers import route_of  # noqa: E402
-from tests.channels.test_voice_bridge import ADMIN, ADMIN_TOKEN, SID, TOKEN, setup_call, twilio_stream  # noqa: E402
-from tests.processes import MEDIA_ADDRESSES, free_port, gateway_process  # noqa: E402
+from channels.audio import MulawDecoder
+from channels.ice import MediaPeerConnection
 
 PERIOD, BURST, LOUD = 0.4, 0.06, 3000
+SID, TOKEN, ADMIN_TOKEN = "AC" + "3" * 32, "bench-twilio-token", "bench-admin"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
 
 
 class Bursts(MediaStreamTrack):
@@ -92,9 +90,45 @@ def pair(sent: list[float], heard: list[float]) -> list[float]:
 
 
 def on_loopback(pc: MediaPeerConnection) -> None:
-    """Precondition of every figure: the audio measured went between the named (loopback) addresses alone."""
-    route = route_of(pc)
-    assert set(route.gathered) <= set(MEDIA_ADDRESSES) and {route.local, route.remote} <= set(MEDIA_ADDRESSES), route
+    """Precondition of every figure: the audio measured went between the named (loopback) addresses alone.
+
+    aiortc has no getter for the selected candidate pair: this reads aioice's nominated pair under the transport.
+    """
+    ice = pc.getTransceivers()[0].sender.transport.transport
+    nominated = ice._connection._nominated
+    assert nominated, "ICE has not selected a pair yet"
+    pair = nominated[1]
+    addresses = {c.ip for c in ice.iceGatherer.getLocalCandidates()} | {pair.local_addr[0], pair.remote_addr[0]}
+    assert addresses <= set(MEDIA_ADDRESSES), addresses
+
+
+async def setup_call(http: httpx.AsyncClient, server: Server) -> tuple[str, dict[str, str]]:
+    """A queue, an agent and a Twilio call to it, claimed by the agent: (interaction id, the agent's headers)."""
+    queue = {"id": "sales", "name": "Sales", "settings": {"phone_number": "+15550001000"}}
+    await http.post("/api/queues", json=queue, headers=ADMIN)
+    alice = {"username": "alice", "password": "correct horse"}
+    await http.post("/api/users", json={**alice, "name": "Alice", "queues": ["sales"]}, headers=ADMIN)
+    token = (await http.post("/api/auth/login", json=alice)).json()["token"]
+    agent = {"Authorization": f"Bearer {token}"}
+    params = {"CallSid": "CA1", "From": "+14155550100", "To": "+15550001000", "CallStatus": "ringing"}
+    signature = RequestValidator(TOKEN).compute_signature(f"{server.url}/webhooks/twilio/voice", params)
+    twiml = (await http.post("/webhooks/twilio/voice", data=params, headers={"X-Twilio-Signature": signature})).text
+    ix_id = twiml.split('name="interaction" value="')[1].split('"')[0]
+    assert (await http.post(f"/api/interactions/{ix_id}/claim", headers=agent)).status_code == 200
+    return ix_id, agent
+
+
+async def twilio_stream(server: Server, ix_id: str) -> websockets.ClientConnection:
+    """The caller's Media Streams socket, started as Twilio starts one."""
+    url = f"{server.ws_url}/webhooks/twilio/media"
+    signature = RequestValidator(TOKEN).compute_signature(url, {})
+    ws = await websockets.connect(url, additional_headers={"X-Twilio-Signature": signature})
+    await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+    await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1", "start": {
+        "streamSid": "MZ1", "accountSid": SID, "callSid": "CA1", "tracks": ["inbound"],
+        "customParameters": {"interaction": ix_id},
+        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}))
+    return ws
 
 
 def listener(track, into: list[tuple[float, np.ndarray]]) -> asyncio.Future:

@@ -19,7 +19,7 @@ from sessions.service import Sessions
 
 from .call_legs import TwilioLeg
 from .ice import check_bindable
-from .mixer import Role as Part
+from .mixer import Part
 from .twilio_rest import ProviderError
 from .voice import VoiceChannel
 from .voice_bridge import AGENT, CALLER, CONSULT, Bridge, Bridges, StereoRecorder, monitor_leg

@@ -39,7 +39,7 @@ TARGET_BACKLOG = 1
 STANDING = 25
 
 
-class Role(StrEnum):
+class Part(StrEnum):
     CALLER = "caller"
     AGENT = "agent"
     CONSULT = "consult"
@@ -48,7 +48,7 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Party:
-    role: Role
+    role: Part
     mode: MonitorMode = MonitorMode.LISTEN
     muted: bool = False
 
@@ -70,17 +70,17 @@ def hears(listener: Party, speaker: Party, floor: Floor) -> bool:
     """Whether ``speaker``'s voice reaches ``listener`` (never called with the same party twice)."""
     if speaker.muted:
         return False
-    if floor.caller_held and Role.CALLER in (listener.role, speaker.role):
+    if floor.caller_held and Part.CALLER in (listener.role, speaker.role):
         return False
-    if speaker.role is Role.MONITOR:
+    if speaker.role is Part.MONITOR:
         if speaker.mode is MonitorMode.LISTEN:
             return False
         if speaker.mode is MonitorMode.WHISPER:
-            return listener.role is Role.AGENT
+            return listener.role is Part.AGENT
         return True
-    if listener.role is Role.MONITOR:
+    if listener.role is Part.MONITOR:
         return True
-    if Role.CALLER in (listener.role, speaker.role) and Role.CONSULT in (listener.role, speaker.role):
+    if Part.CALLER in (listener.role, speaker.role) and Part.CONSULT in (listener.role, speaker.role):
         return floor.three_way
     return True
 

@@ -16,7 +16,7 @@ from sessions import Sessions
 from sessions.model import Interaction, Queue
 
 from .threads import Threads
-from .twilio_rest import TwilioRest
+from .twilio_rest import TwilioRest, UnconfiguredTwilio
 
 #: Namespace of interaction ids derived from provider SIDs: a redelivered webhook derives the same id.
 PROVIDER_IDS = uuid.UUID("7b6f2a4e-3c1d-4f8e-9a5b-2d6c8e0f1a3b")
@@ -51,8 +51,8 @@ def need(params: dict[str, str], name: str) -> str:
 class TwilioContext:
     sessions: Sessions
     threads: Threads
-    #: None when TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are not set: nothing goes out.
-    rest: TwilioRest | None
+    #: ``UnconfiguredTwilio`` when TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are not set: nothing goes out.
+    rest: TwilioRest | UnconfiguredTwilio
     public_url: str
     data_dir: Path
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import NoReturn
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -31,6 +32,9 @@ class Sent:
 
 
 class TwilioRest:
+    #: Whether anything can go out; background jobs (voicemail timer, recording downloads) idle when not.
+    configured = True
+
     def __init__(self, account_sid: str, auth_token: str, api_base: str | None = None, timeout: float = 10.0) -> None:
         self.client = Client(account_sid, auth_token)
         if api_base:
@@ -77,3 +81,38 @@ class TwilioRest:
             return response.content
 
         return await self._run(get)
+
+
+class UnconfiguredTwilio:
+    """Stands in for ``TwilioRest`` when TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are not set.
+
+    Every call raises the one ``not_configured`` ProviderError, so callers handle it as any provider refusal
+    instead of each checking for a missing client.
+    """
+
+    configured = False
+
+    def _refuse(self, *_args: object, **_kwargs: object) -> NoReturn:
+        message = "Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN): nothing can be sent or placed."
+        raise ProviderError(message, "not_configured")
+
+    async def send_sms(self, *, to: str, from_: str, body: str, status_callback: str) -> Sent:
+        self._refuse()
+
+    async def create_call(self, *, to: str, from_: str, twiml: str, status_callback: str | None) -> Sent:
+        self._refuse()
+
+    async def hang_up(self, call_sid: str) -> None:
+        self._refuse()
+
+    async def redirect_call(self, call_sid: str, twiml: str) -> None:
+        self._refuse()
+
+    async def download(self, url: str) -> bytes:
+        self._refuse()
+
+
+def twilio_rest(account_sid: str | None, auth_token: str | None,
+                api_base: str | None = None) -> TwilioRest | UnconfiguredTwilio:
+    """The REST client for these credentials, or the stand-in that refuses everything when either is missing."""
+    return TwilioRest(account_sid, auth_token, api_base) if account_sid and auth_token else UnconfiguredTwilio()

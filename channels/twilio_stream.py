@@ -15,7 +15,7 @@ from .audio import TWILIO_RATE
 from .call_legs import TwilioLeg
 from .live_calls import LiveCalls
 from .media_streams import Malformed, Media, Refused, Start, Stop, StreamEvent
-from .mixer import Role as Part
+from .mixer import Part
 from .threads import CALLS, Threads
 from .voice_bridge import CALLER, CONSULT, Bridge
 from .voicemail import SAFE_ID

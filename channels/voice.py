@@ -98,8 +98,6 @@ class VoiceChannel:
 
     async def dial(self, ix: Interaction) -> Interaction:
         """Places an agent's outbound call; the customer, once answered, is bridged to the agent's stream."""
-        if self.ctx.rest is None:
-            raise ProviderError("Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN): the call cannot be placed.", "not_configured")
         if not ix.customer.phone or not ix.to_address:
             raise ProviderError("An outbound call needs the customer's phone and the queue's phone number.", "no_number")
         twiml = await self.twiml_for(ix)
@@ -114,14 +112,10 @@ class VoiceChannel:
         call_sid = await self.ctx.threads.lookup(CALL_OF, ix.id)
         if call_sid is None:
             return  # not a Twilio call: nothing live to move
-        if self.ctx.rest is None:
-            raise ProviderError("Twilio is not configured: the live call cannot be transferred.", "not_configured")
         await self.ctx.rest.redirect_call(call_sid, dial_twiml(number, ix.to_address))
 
     async def consult_out(self, ix: Interaction, number: str) -> str:
         """Dials an outside number for a warm transfer's consult; its media stream joins the call's bridge.  Returns its SID."""
-        if self.ctx.rest is None:
-            raise ProviderError("Twilio is not configured: the outside number cannot be dialled.", "not_configured")
         if not ix.to_address:
             raise ProviderError("A consult call needs the queue's phone number to call from.", "no_number")
         sent = await self.ctx.rest.create_call(to=number, from_=ix.to_address, twiml=connect_twiml(ix, self.ctx.media_url, leg="consult"),
@@ -131,8 +125,7 @@ class VoiceChannel:
         return sent.sid
 
     async def hang_up(self, call_sid: str) -> None:
-        if self.ctx.rest is not None:
-            await self.ctx.rest.hang_up(call_sid)
+        await self.ctx.rest.hang_up(call_sid)
 
     async def overdue_to_voicemail(self) -> int:
         """Sends calls nobody answered within their queue's limit to voicemail; returns how many.
@@ -143,7 +136,7 @@ class VoiceChannel:
         sessions, moved = self.ctx.sessions, 0
         now = sessions.clock.now()
         queues = [q for q in await sessions.store.list_queues() if q.settings.voicemail]
-        if not queues or self.ctx.rest is None:
+        if not queues or not self.ctx.rest.configured:
             return 0
         for queue in queues:
             for ix in await sessions.store.overdue_calls(queue.id, now - timedelta(seconds=queue.settings.voicemail_after)):

@@ -37,7 +37,7 @@ from sessions.model import Call
 from .audio import TWILIO_RATE
 from .call_legs import Leg, PeerLeg, TwilioLeg, frame_of, pcm_of
 from .ice import MediaPeerConnection
-from .mixer import RATE, TICK, Floor, MonitorMode, Party, Role, mix
+from .mixer import RATE, TICK, Floor, MonitorMode, Part, Party, mix
 
 log = logging.getLogger("channels.voice_bridge")
 
@@ -134,13 +134,14 @@ class Bridge:
     def has(self, leg_id: str) -> bool:
         return leg_id in self.legs
 
-    def add_twilio(self, leg_id: str, role: Role, call_sid: str, stream_sid: str, send: Callable[[str], Awaitable[None]]) -> TwilioLeg:
+    def add_twilio(self, leg_id: str, role: Part, call_sid: str, stream_sid: str,
+                   send: Callable[[str], Awaitable[None]]) -> TwilioLeg:
         leg = TwilioLeg(Party(role), call_sid, stream_sid, send)
         self.legs[leg_id] = leg
         self.start()
         return leg
 
-    async def connect_peer(self, leg_id: str, role: Role, offer_sdp: str, offer_type: str,
+    async def connect_peer(self, leg_id: str, role: Part, offer_sdp: str, offer_type: str,
                            mode: MonitorMode = MonitorMode.LISTEN, user_id: str | None = None, ice_servers: list | None = None,
                            call: Call | None = None) -> RTCSessionDescription:
         """Answers a browser's offer; a new offer for the same leg replaces a dropped (or older) connection.
@@ -180,7 +181,7 @@ class Bridge:
             raise
         await self.remove(leg_id)  # the older connection of this leg, if any (and any that raced this one)
         self.legs[leg_id] = leg
-        if role is Role.AGENT:
+        if role is Part.AGENT:
             self.follow(call)  # off the hold the agent's absence put the caller on; a hold the agent chose stays
             if self.watchdog is not None:
                 self.watchdog.cancel()
@@ -239,7 +240,7 @@ class Bridge:
 
     def monitor(self, leg_id: str, mode: MonitorMode) -> bool:
         leg = self.legs.get(leg_id)
-        if leg is None or leg.party.role is not Role.MONITOR:
+        if leg is None or leg.party.role is not Part.MONITOR:
             return False
         leg.party = dataclasses.replace(leg.party, mode=mode)
         return True
@@ -258,7 +259,7 @@ class Bridge:
         if agent is not None:
             await agent.close()
         if target is not None:
-            target.party = dataclasses.replace(target.party, role=Role.AGENT)
+            target.party = dataclasses.replace(target.party, role=Part.AGENT)
             self.legs[AGENT] = target
         self._set(consulting=False, three_way=False, held=target is None)
 

@@ -67,7 +67,7 @@ class VoicemailChannel:
         if rec is not None and rec.status == "stored":
             await self.ctx.sessions.store.map_delete(PENDING, recording_id)
             return True
-        if rec is None or self.ctx.rest is None or rec.source_url is None:
+        if rec is None or not self.ctx.rest.configured or rec.source_url is None:
             return False
         url = rec.source_url if re.search(r"\.(wav|mp3)$", rec.source_url) else rec.source_url + ".wav"
         try:

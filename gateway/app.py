@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.resources import files
 from pathlib import Path
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -21,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from channels.live_calls import LiveCalls
 from channels.threads import Threads
 from channels.twilio import TwilioContext
-from channels.twilio_rest import TwilioRest
+from channels.twilio_rest import twilio_rest
 from sessions import Clock, Sessions
 from sessions.errors import StoreUnavailable
 from sessions.stores import Store
@@ -29,6 +30,7 @@ from sessions.stores.live import LiveStore, raise_if_cancelling
 from sessions.stores.sql import Database, SqlStore, database_url
 from sessions.stores.sql.migrate import migrate
 
+from .agent_connections import Presence
 from .auth import Auth
 from .errors import EXCEPTION_HANDLERS, BodyLimit
 from .hub import Hub
@@ -36,7 +38,6 @@ from .log_redaction import redact_uvicorn_logs
 from .login_throttle import LoginThrottle
 from .login_throttle import storage_for as login_storage
 from .operations import openapi, routes
-from .presence import Presence
 from .routes import all_operations
 from .security_headers import SecurityHeaders
 from .settings import Settings
@@ -47,7 +48,8 @@ from .ws_media import media_socket
 from .ws_transport import TransportHandle
 
 log = logging.getLogger("gateway")
-WEB = Path(__file__).resolve().parent.parent / "web"
+#: The installed ``web`` package (package data of the wheel), wherever the gateway runs from.
+WEB = Path(str(files("web")))
 #: What the console and widget cannot be without: the start fails loudly rather than serving an API with no console.
 WEB_ASSETS = ("index.html", "chat/widget.js", "console/app.js")
 VERSION = "0.1.0"
@@ -152,7 +154,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     auth = Auth(sessions, LoginThrottle(login_storage(settings.redis_url, settings.redis_prefix)))
     hub = Hub(store)
     presence = Presence(sessions)
-    rest = TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base) if settings.twilio_account_sid and settings.twilio_auth_token else None
+    rest = twilio_rest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base)
     twilio = TwilioContext(sessions, Threads(store), rest, settings.public_url, settings.data_dir)
     webhooks = TwilioWebhooks(twilio, settings.twilio_auth_token)
     live_calls = LiveCalls(sessions, webhooks.voice, data_dir=settings.data_dir, reconnect_grace=settings.agent_reconnect_seconds,

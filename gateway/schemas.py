@@ -7,11 +7,12 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from channels.mixer import MonitorMode
+from sessions.availability import PresenceStatus
 from sessions.model import (
     Channel,
     CommType,
-    NewCustomer,
     Interaction,
+    NewCustomer,
     Outcome,
     QueueSettings,
     Role,
@@ -23,7 +24,6 @@ from sessions.model import (
     TransferTarget,
     User,
 )
-from sessions.presence import PresenceStatus
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=10_000)]

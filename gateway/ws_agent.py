@@ -38,9 +38,9 @@ from sessions.events import Cursor, cursor_key
 from sessions.model import User
 
 from . import ws_transport
+from .agent_connections import Presence
 from .auth import Unauthorized
 from .hub import Hub, Subscriber, wire
-from .presence import Presence
 from .ws_frames import FrameRefused, receive_frames
 
 log = logging.getLogger("gateway.ws")

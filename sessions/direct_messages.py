@@ -19,7 +19,6 @@ delivers it live over ``/ws/agent`` and replays it, exactly once, on a resume wi
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -40,18 +39,26 @@ PAGE = 50
 MAX_PAGE = 200
 
 
-class DirectMessage(BaseModel):
-    """One message of a thread.  ``id`` is its position in the store (decimal, increasing), the key a page is cut at."""
+class Draft(BaseModel):
+    """A message decided on but not yet stored (the store gives it its id)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str
     thread_id: str
     author: str
     to: str
     body: str
     at: datetime
     interaction_id: str | None = None
+
+    def stored(self, message_id: int) -> DirectMessage:
+        return DirectMessage(id=str(message_id), **self.model_dump())
+
+
+class DirectMessage(Draft):
+    """One message of a thread.  ``id`` is its position in the store (decimal, increasing), the key a page is cut at."""
+
+    id: str
 
 
 class Correspondent(BaseModel):
@@ -75,21 +82,6 @@ class ThreadPage(BaseModel):
     thread: ThreadSummary
     messages: list[DirectMessage]
     before: str | None
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A message decided on but not yet stored (the store gives it its id)."""
-
-    thread_id: str
-    author: str
-    to: str
-    body: str
-    at: datetime
-    interaction_id: str | None = None
-
-    def stored(self, message_id: int) -> DirectMessage:
-        return DirectMessage(id=str(message_id), **asdict(self))
 
 
 def thread_id(a: str, b: str) -> str:

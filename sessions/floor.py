@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .availability import CHOOSABLE, Agent, PresenceChoice, PresenceStatus, effective, plan_offers
 from .clock import Clock
 from .errors import DomainError, InvalidCommand
 from .events import Cursor, Event, EventType
 from .metrics import Backlog, QueueFigures, Tally, assemble, start_of_day, windows
 from .model import DEFAULT_CAPACITY, Channel, Interaction, Queue, QueueSettings, Role, User
-from .presence import CHOOSABLE, Agent, PresenceChoice, PresenceStatus, effective, plan_offers
 from .stores.base import Store
 
 #: After the clock alone (no event on the queue) recomputed a queue's figures, how long until it may again.

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 from . import capacity, targeting
+from .availability import Agent
 from .clock import Clock
 from .errors import DomainError
 from .events import Change, Event
 from .model import Interaction, User
-from .presence import Agent
 from .routing import Arrival, Decision, RoutingConfig
 from .stores.base import Store
 

@@ -19,11 +19,11 @@ from dataclasses import replace
 from datetime import datetime
 
 from . import routing
+from .availability import Agent, PresenceStatus
 from .errors import IllegalTransition
 from .events import Change, EventType
 from .machine import SYSTEM
 from .model import ActivityEntry, Channel, CommType, Interaction, Queue, State, Status, TargetKind, TransferMode, User
-from .presence import Agent, PresenceStatus
 from .routing import Arrival, Decision, RoutingConfig
 
 #: Why routing changed the queue, in the feed entry's data.

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-#: Where every test's and bench's WebRTC media binds and is advertised: loopback, on both ends.
+#: Where every test's WebRTC media binds and is advertised: loopback, on both ends.
 MEDIA_ADDRESSES = ("127.0.0.1",)
 
 
@@ -48,13 +48,18 @@ class GatewayProcess:
 
 
 @contextlib.contextmanager
-def gateway_process(env: dict[str, str], port: int | None = None, startup_timeout: float = 30) -> Iterator[GatewayProcess]:
-    """Starts ``python -m gateway`` and yields once uvicorn reports it is serving."""
+def gateway_process(env: dict[str, str], port: int | None = None, startup_timeout: float = 30, *,
+                    python: str = sys.executable, cwd: str | None = None) -> Iterator[GatewayProcess]:
+    """Starts ``python -m gateway`` and yields once uvicorn reports it is serving.
+
+    ``python`` and ``cwd`` let a test run an installed copy (another interpreter, away from the source tree).
+    """
     port = port or free_port()
     scratch = tempfile.TemporaryDirectory(prefix="gateway-data-")  # unless the test names its own GATEWAY_DATA_DIR
     full_env = {**os.environ, "PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "GATEWAY_MEDIA_ADDRESSES": ",".join(MEDIA_ADDRESSES), "PYTHONUNBUFFERED": "1",
                 "GATEWAY_DATA_DIR": scratch.name, **env}
-    proc = subprocess.Popen([sys.executable, "-m", "gateway"], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([python, "-m", "gateway"], env=full_env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     gp = GatewayProcess(port, proc)
     started = threading.Event()
 

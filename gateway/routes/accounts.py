@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from sessions.availability import effective
 from sessions.errors import AlreadyExists, PermissionDenied
 from sessions.merge_patch import merge_patch
 from sessions.model import Role, User
-from sessions.presence import effective
 
 from ..auth import TICKET_SECONDS
 from ..operations import Call, Operations, bearer_token

@@ -10,7 +10,7 @@ from channels.call_legs import PeerLeg
 from channels.chat import UNKNOWN_SESSION
 from channels.chat_driver import interaction_of
 from channels.live_calls import LiveCalls
-from channels.mixer import Role as Part
+from channels.mixer import Part
 from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, monitor_leg
 from sessions.errors import IllegalTransition, NotFound
 from sessions.events import Event

@@ -18,7 +18,7 @@ from aiortc import RTCIceServer, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
 from channels.ice import MediaPeerConnection, check_bindable, is_loopback, loopback_candidates_only, parse_addresses
-from channels.mixer import Role
+from channels.mixer import Part
 from channels.voice_bridge import AGENT, Bridge
 from tests.channels.peers import Browser, Phone, live_audio_connected, route_of
 from tests.channels.test_voice_bridge import ADMIN_TOKEN, SID, TOKEN, setup_call
@@ -144,7 +144,7 @@ async def test_a_bridged_call_binds_and_advertises_loopback_alone_on_both_ends()
     browser = Browser(AGENT_HZ)
     try:
         offer = await browser.offer()
-        answer = await bridge.connect_peer(AGENT, Role.AGENT, offer["sdp"], offer["type"])
+        answer = await bridge.connect_peer(AGENT, Part.AGENT, offer["sdp"], offer["type"])
         await browser.pc.setRemoteDescription(answer)
         await browser.ear.until(lambda: bool(browser.ear.chunks))  # the bridge's audio arrives: ICE and DTLS are up
         for route in (route_of(browser.pc), route_of(bridge.legs[AGENT].pc)):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from channels.mixer import MAX_BACKLOG, TICK, Floor, Jitter, MonitorMode, Party, Role, hears, mix
+from channels.mixer import MAX_BACKLOG, TICK, Floor, Jitter, MonitorMode, Part, Party, hears, mix
 
-CALLER, AGENT, CONSULT = Party(Role.CALLER), Party(Role.AGENT), Party(Role.CONSULT)
+CALLER, AGENT, CONSULT = Party(Part.CALLER), Party(Part.AGENT), Party(Part.CONSULT)
 
 
 def sup(mode: MonitorMode) -> Party:
-    return Party(Role.MONITOR, mode)
+    return Party(Part.MONITOR, mode)
 
 
 def audience(speaker: Party, floor: Floor, others: dict[str, Party]) -> set[str]:
@@ -50,7 +50,7 @@ def test_whisper_reaches_only_the_agent_and_barge_reaches_everyone():
 
 
 def test_a_muted_party_reaches_nobody():
-    muted = Party(Role.AGENT, muted=True)
+    muted = Party(Part.AGENT, muted=True)
     assert audience(muted, Floor(), EVERYONE) == set()
     assert hears(muted, CALLER, Floor()), "mute is the microphone only: the agent still hears"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl, quote_plus
 
 import pytest
@@ -40,6 +40,18 @@ class Twilio:
 
     def text(self, body: str, message_sid: str = "SM100", sender: str = CUSTOMER, to: str = SALES_NUMBER):
         return self.post("sms", {"MessageSid": message_sid, "AccountSid": SID, "From": sender, "To": to, "Body": body, "NumMedia": "0"})
+
+    def claimed(self, arrive: Callable[[], object]) -> tuple[dict, str, dict[str, str]]:
+        """What ``arrive`` starts (a call, a text), claimed by alice, online.
+
+        Returns the interaction as listed, its API URL and alice's headers.
+        """
+        alice = agent_online(self)
+        arrive()
+        [ix] = self.interactions()
+        url = f"/api/interactions/{ix['id']}"
+        self.gw.client.post(f"{url}/claim", headers=alice)
+        return ix, url, alice
 
     def interactions(self) -> list[dict]:
         out = []
@@ -147,20 +159,14 @@ class TestVoice:
         assert [a["data"]["status"] for a in ix["activity"] if a["kind"] == "call_status"] == ["ringing", "completed"]
 
     def test_external_transfer_hands_the_live_call_to_the_number(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.call()
-        [ix] = twilio.interactions()
-        twilio.gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
+        ix, _url, alice = twilio.claimed(twilio.call)
         r = twilio.gw.client.post(f"/api/interactions/{ix['id']}/transfer", json={"target": {"kind": "external", "id": "+442071234567"}}, headers=alice)
         assert r.json()["status"] == "wrap_up"
         [(sid, update)] = twilio.fake.updates
         assert sid == "CA100" and '<Dial callerId="+15550001000">+442071234567</Dial>' in update["Twiml"]
 
     def test_consulted_outside_number_reports_its_progress_into_the_consult_not_the_call(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.call()
-        [ix] = twilio.interactions()
-        twilio.gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
+        ix, _url, alice = twilio.claimed(twilio.call)
         twilio.gw.client.post(f"/api/interactions/{ix['id']}/transfer", json={"target": {"kind": "external", "id": "+442071234567"}, "mode": "warm"}, headers=alice)
         [dialled] = twilio.fake.calls
         assert dialled["StatusCallback"] == f"{PUBLIC}/webhooks/twilio/voice/status"
@@ -322,11 +328,7 @@ class TestSms:
         assert [m["body"] for m in ix["messages"]] == ["my order\nis\tlate"]
 
     def test_agent_replies_are_cleaned_and_one_of_nothing_but_control_characters_is_refused(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.text("hello")
-        [ix] = twilio.interactions()
-        url = f"/api/interactions/{ix['id']}"
-        twilio.gw.client.post(f"{url}/claim", headers=alice)
+        _ix, url, alice = twilio.claimed(lambda: twilio.text("hello"))
         r = twilio.gw.client.post(f"{url}/messages", json={"body": "On\x00 its\x1b way\r\n\tsoon"}, headers=alice)
         assert r.status_code == 201 and r.json()["messages"][-1]["body"] == "On its way\n\tsoon"
         assert twilio.fake.messages[-1]["Body"] == "On its way\n\tsoon"
@@ -336,11 +338,7 @@ class TestSms:
 
 class TestChannelSwitch:
     def test_a_call_continues_by_sms_and_back_as_one_interaction(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.call()
-        [ix] = twilio.interactions()
-        url = f"/api/interactions/{ix['id']}"
-        twilio.gw.client.post(f"{url}/claim", headers=alice)
+        ix, url, alice = twilio.claimed(twilio.call)
         twilio.post("voice/status", {"CallSid": "CA100", "CallStatus": "completed"})  # the call ends; the conversation goes on
         twilio.gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "text"}, headers=alice)
         twilio.gw.client.post(f"{url}/messages", json={"body": "Here is the link we talked about"}, headers=alice)

@@ -154,7 +154,7 @@ async def test_offer_without_a_live_call_is_a_clear_409(server: GatewayProcess):
 
 
 async def test_handing_over_holds_the_caller_until_the_next_agent_connects():
-    from channels.mixer import Role
+    from channels.mixer import Part
     from channels.voice_bridge import AGENT, CALLER, Bridge
 
     sent: list[dict] = []
@@ -166,7 +166,7 @@ async def test_handing_over_holds_the_caller_until_the_next_agent_connects():
             cleared.set()
 
     bridge = Bridge("ix-1", media_addresses=MEDIA_ADDRESSES)
-    bridge.add_twilio(CALLER, Role.CALLER, "CA1", "MZ1", to_twilio)
+    bridge.add_twilio(CALLER, Part.CALLER, "CA1", "MZ1", to_twilio)
     await bridge.hand_over()
     assert bridge.held and not bridge.has(AGENT)
     await asyncio.wait_for(cleared.wait(), 5)
@@ -174,7 +174,7 @@ async def test_handing_over_holds_the_caller_until_the_next_agent_connects():
     browser = MediaPeerConnection(MEDIA_ADDRESSES)
     browser.addTransceiver("audio", direction="sendrecv")
     await browser.setLocalDescription(await browser.createOffer())
-    answer = await bridge.connect_peer(AGENT, Role.AGENT, browser.localDescription.sdp, "offer")
+    answer = await bridge.connect_peer(AGENT, Part.AGENT, browser.localDescription.sdp, "offer")
     assert answer.type == "answer" and not bridge.held, "the next agent connecting takes the caller off hold"
     await bridge.close()
     await browser.close()

@@ -16,8 +16,8 @@ import asyncio
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,33 +123,44 @@ async def assert_fan_out(http: httpx.AsyncClient, c: Cluster, listener: Listener
 
 async def test_redis_restarted_mid_burst_loses_nothing_and_fan_out_resumes():
     """Redis is the live layer only: with it stopped mid-burst, texts are still stored (the record is in SQL) or refused with 503."""
+    async with center_under_burst() as (c, burst, http):
+        async def restart_redis() -> None:
+            await burst.until(lambda: len(burst.acked) >= 40, "40 texts acknowledged")
+            await asyncio.to_thread(c.stop_redis)
+            answered = sum(burst.statuses.values())
+            await burst.until(lambda: sum(burst.statuses.values()) >= answered + 40, "40 answers while Redis was down")
+            for gp in (c.a, c.b):  # logins are throttled through Redis: refused with 503 while it is down, or served
+                r = await http.post(f"{gp.url}/api/auth/login", json={"username": "alice", "password": "correct horse"})
+                if r.status_code != 200:
+                    assert_unavailable(r)
+            await asyncio.to_thread(c.start_redis)
+
+        items = texts("R", 150)
+        async with listening(http, c.b) as listener:
+            await through_outage(c, burst, items, restart_redis)
+            await assert_each_stored_once(http, c.b.url, c.admin, burst.acked)
+            for gp in (c.a, c.b):
+                await eventually(lambda gp=gp: _ready(http, gp), f"{gp.url}/readyz is 200 again")
+            await assert_fan_out(http, c, listener, "SMR0001")
+
+
+@asynccontextmanager
+async def center_under_burst() -> AsyncIterator[tuple[Cluster, Burst, httpx.AsyncClient]]:
+    """Two gateways on one database and one Redis, a contact center set up on them, and a burst of texts for either."""
     with cluster() as c:
-        burst = Burst(lambda: [c.a.url, c.b.url], retry_unavailable=True)
         async with httpx.AsyncClient(timeout=DEADLINE) as http:
             await set_up_center(http, c.a.url, c.admin)
+            yield c, Burst(lambda: [c.a.url, c.b.url], retry_unavailable=True), http
 
-            async def restart_redis() -> None:
-                await burst.until(lambda: len(burst.acked) >= 40, "40 texts acknowledged")
-                await asyncio.to_thread(c.stop_redis)
-                answered = sum(burst.statuses.values())
-                await burst.until(lambda: sum(burst.statuses.values()) >= answered + 40, "40 answers while Redis was down")
-                for gp in (c.a, c.b):  # logins are throttled through Redis: refused with 503 while it is down, or served
-                    r = await http.post(f"{gp.url}/api/auth/login", json={"username": "alice", "password": "correct horse"})
-                    if r.status_code != 200:
-                        assert_unavailable(r)
-                await asyncio.to_thread(c.start_redis)
 
-            items = texts("R", 150)
-            async with listening(http, c.b) as listener:
-                await asyncio.gather(burst.run(items), restart_redis())
-                assert set(burst.statuses) <= {200, 503}, (burst.statuses, errors_logged(c.a, c.b))
-                for r in burst.unavailable:
-                    assert_unavailable(r)
-                assert burst.acked == {p["MessageSid"] for p in items}
-                await assert_each_stored_once(http, c.b.url, c.admin, burst.acked)
-                for gp in (c.a, c.b):
-                    await eventually(lambda gp=gp: _ready(http, gp), f"{gp.url}/readyz is 200 again")
-                await assert_fan_out(http, c, listener, "SMR0001")
+async def through_outage(c: Cluster, burst: Burst, items: list[dict[str, str]],
+                         outage: Callable[[], Awaitable[None]]) -> None:
+    """Sends the burst while ``outage`` stops and restarts a server: every text is acknowledged in the end."""
+    await asyncio.gather(burst.run(items), outage())
+    assert set(burst.statuses) <= {200, 503}, (burst.statuses, errors_logged(c.a, c.b))
+    for r in burst.unavailable:
+        assert_unavailable(r)
+    assert burst.acked == {p["MessageSid"] for p in items}, "a text the burst retried was never acknowledged"
 
 
 async def _ready(http: httpx.AsyncClient, gp: GatewayProcess) -> bool:
@@ -157,33 +168,25 @@ async def _ready(http: httpx.AsyncClient, gp: GatewayProcess) -> bool:
 
 
 async def test_postgres_restarted_mid_burst_answers_503_then_resumes_by_itself():
-    with cluster() as c:
-        burst = Burst(lambda: [c.a.url, c.b.url], retry_unavailable=True)
-        async with httpx.AsyncClient(timeout=DEADLINE) as http:
-            await set_up_center(http, c.a.url, c.admin)
+    async with center_under_burst() as (c, burst, http):
+        async def restart_postgres() -> None:
+            await burst.until(lambda: len(burst.acked) >= 40, "40 texts acknowledged")
+            await asyncio.to_thread(c.postgres.stop)
+            await burst.until(lambda: len(burst.unavailable) >= 10, "texts answered 503 while PostgreSQL is down")
+            for gp in (c.a, c.b):
+                r = await http.get(f"{gp.url}/readyz")
+                assert r.status_code == 503 and r.json()["store"] is False, r.text
+                assert_unavailable(await http.get(f"{gp.url}/api/queues", headers=c.admin))
+            await asyncio.to_thread(c.postgres.start)
+            for gp in (c.a, c.b):
+                await eventually(lambda gp=gp: _ready(http, gp), f"{gp.url}/readyz is 200 again")
 
-            async def restart_postgres() -> None:
-                await burst.until(lambda: len(burst.acked) >= 40, "40 texts acknowledged")
-                await asyncio.to_thread(c.postgres.stop)
-                await burst.until(lambda: len(burst.unavailable) >= 10, "texts answered 503 while PostgreSQL is down")
-                for gp in (c.a, c.b):
-                    r = await http.get(f"{gp.url}/readyz")
-                    assert r.status_code == 503 and r.json()["store"] is False, r.text
-                    assert_unavailable(await http.get(f"{gp.url}/api/queues", headers=c.admin))
-                await asyncio.to_thread(c.postgres.start)
-                for gp in (c.a, c.b):
-                    await eventually(lambda gp=gp: _ready(http, gp), f"{gp.url}/readyz is 200 again")
-
-            items = texts("P", 150)
-            async with listening(http, c.b) as listener:
-                await asyncio.gather(burst.run(items), restart_postgres())
-                assert set(burst.statuses) <= {200, 503}, (burst.statuses, errors_logged(c.a, c.b))
-                for r in burst.unavailable:
-                    assert_unavailable(r)
-                assert burst.acked == {p["MessageSid"] for p in items}, "a text the burst retried was never acknowledged"
-                assert len(burst.acked) + len(burst.unavailable) == sum(burst.statuses.values())
-                await assert_each_stored_once(http, c.a.url, c.admin, burst.acked)
-                await assert_fan_out(http, c, listener, "SMP0002")
+        items = texts("P", 150)
+        async with listening(http, c.b) as listener:
+            await through_outage(c, burst, items, restart_postgres)
+            assert len(burst.acked) + len(burst.unavailable) == sum(burst.statuses.values())
+            await assert_each_stored_once(http, c.a.url, c.admin, burst.acked)
+            await assert_fan_out(http, c, listener, "SMP0002")
 
 
 async def test_a_read_only_database_answers_503_and_changes_nothing():

@@ -37,6 +37,19 @@ def start_chat(t: Twilio, ws: WebSocketTestSession, phone: str | None = CUSTOMER
     return frame(ws, "session")["interaction_id"]
 
 
+def claimed_chat(t: Twilio, ws: WebSocketTestSession, agent: dict[str, str], phone: str | None = CUSTOMER) -> str:
+    """A web chat started on ``ws`` and claimed by ``agent`` while the customer is still there; returns its API URL."""
+    url = f"/api/interactions/{start_chat(t, ws, phone)}"
+    t.gw.client.post(f"{url}/claim", headers=agent)
+    return url
+
+
+def left_chat(t: Twilio, phone: str | None = CUSTOMER) -> str:
+    """A web chat whose customer has closed the widget; returns its API URL."""
+    with t.gw.client.websocket_connect("/ws/chat") as ws:
+        return f"/api/interactions/{start_chat(t, ws, phone)}"
+
+
 def done(gw: Gateway, url: str, headers: dict[str, str]) -> None:
     assert gw.client.post(f"{url}/end", json={"outcome": "resolved"}, headers=headers).status_code == 200
     assert gw.client.post(f"{url}/complete", headers=headers).status_code == 200
@@ -46,8 +59,7 @@ class TestSwitch:
     def test_a_web_chat_continues_by_text_from_the_queues_number_and_the_replies_thread_back(self, twilio: Twilio):
         alice = agent_online(twilio)
         with twilio.gw.client.websocket_connect("/ws/chat") as ws:
-            url = f"/api/interactions/{start_chat(twilio, ws)}"
-            twilio.gw.client.post(f"{url}/claim", headers=alice)
+            url = claimed_chat(twilio, ws, alice)
             r = twilio.gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "text"}, headers=alice)
             assert r.status_code == 200 and r.json()["to_address"] == SALES_NUMBER
             assert frame(ws, "channel") == {"type": "channel", "channel": "messaging/text", "phone": CUSTOMER}
@@ -63,8 +75,7 @@ class TestSwitch:
     def test_a_chat_without_the_customers_phone_is_refused_and_the_widget_is_told_nothing(self, twilio: Twilio):
         alice = agent_online(twilio)
         with twilio.gw.client.websocket_connect("/ws/chat") as ws:
-            url = f"/api/interactions/{start_chat(twilio, ws, phone=None)}"
-            twilio.gw.client.post(f"{url}/claim", headers=alice)
+            url = claimed_chat(twilio, ws, alice, phone=None)
             before = twilio.gw.client.get(url, headers=alice).json()
             for channel in ({"type": "messaging", "subtype": "text"}, {"type": "call", "subtype": "phone"}):
                 body = assert_error(twilio.gw.client.post(f"{url}/switch", json=channel, headers=alice), 422, "invalid")
@@ -80,8 +91,7 @@ class TestSwitch:
     def test_a_web_chat_switched_to_a_call_dials_the_customer(self, twilio: Twilio):
         alice = agent_online(twilio)
         with twilio.gw.client.websocket_connect("/ws/chat") as ws:
-            url = f"/api/interactions/{start_chat(twilio, ws)}"
-            twilio.gw.client.post(f"{url}/claim", headers=alice)
+            url = claimed_chat(twilio, ws, alice)
             r = twilio.gw.client.post(f"{url}/switch", json={"type": "call", "subtype": "phone"}, headers=alice)
             assert r.status_code == 200 and (r.json()["type"], r.json()["subtype"]) == ("call", "phone")
             assert frame(ws, "channel")["channel"] == "call/phone"
@@ -90,32 +100,20 @@ class TestSwitch:
         assert r.json()["activity"][-1]["data"]["call_sid"] == twilio.fake.call_sids[0]
 
     def test_a_text_switched_to_a_call_dials_the_customer(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.text("Can you call me?")
-        [ix] = twilio.interactions()
-        url = f"/api/interactions/{ix['id']}"
-        twilio.gw.client.post(f"{url}/claim", headers=alice)
+        _ix, url, alice = twilio.claimed(lambda: twilio.text("Can you call me?"))
         assert twilio.gw.client.post(f"{url}/switch", json={"type": "call", "subtype": "phone"}, headers=alice).status_code == 200
         [call] = twilio.fake.calls
         assert (call["From"], call["To"]) == (SALES_NUMBER, CUSTOMER)
 
     def test_a_call_switched_to_text_texts_from_the_number_called(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.call()
-        [ix] = twilio.interactions()
-        url = f"/api/interactions/{ix['id']}"
-        twilio.gw.client.post(f"{url}/claim", headers=alice)
+        _ix, url, alice = twilio.claimed(twilio.call)
         twilio.gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "text"}, headers=alice)
         twilio.gw.client.post(f"{url}/messages", json={"body": "As promised"}, headers=alice)
         [sms] = twilio.fake.messages
         assert (sms["From"], sms["To"]) == (SALES_NUMBER, CUSTOMER)
 
     def test_a_text_goes_to_chat_only_with_a_widget(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.text("hello")
-        [ix] = twilio.interactions()
-        url = f"/api/interactions/{ix['id']}"
-        twilio.gw.client.post(f"{url}/claim", headers=alice)
+        _ix, url, alice = twilio.claimed(lambda: twilio.text("hello"))
         body = assert_error(twilio.gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "chat"}, headers=alice), 422, "invalid")
         assert "no chat widget is attached" in body["detail"]
 
@@ -136,11 +134,7 @@ class TestSwitch:
 
 class TestClone:
     def test_a_completed_call_cloned_dials_the_customer(self, twilio: Twilio):
-        alice = agent_online(twilio)
-        twilio.call()
-        [ix] = twilio.interactions()
-        url = f"/api/interactions/{ix['id']}"
-        twilio.gw.client.post(f"{url}/claim", headers=alice)
+        ix, url, alice = twilio.claimed(twilio.call)
         done(twilio.gw, url, alice)
         r = twilio.gw.client.post(f"{url}/clone", headers=alice)
         assert r.status_code == 201 and (r.json()["type"], r.json()["subtype"], r.json()["parent_id"]) == ("call", "phone", ix["id"])
@@ -161,8 +155,7 @@ class TestClone:
 
     def test_a_completed_chat_cloned_is_a_text_whose_replies_go_by_sms(self, twilio: Twilio):
         alice = agent_online(twilio)
-        with twilio.gw.client.websocket_connect("/ws/chat") as ws:
-            url = f"/api/interactions/{start_chat(twilio, ws)}"
+        url = left_chat(twilio)
         twilio.gw.client.post(f"{url}/claim", headers=alice)
         done(twilio.gw, url, alice)
         child = twilio.gw.client.post(f"{url}/clone", headers=alice).json()
@@ -176,8 +169,7 @@ class TestClone:
 
     def test_a_completed_chat_nobody_can_text_is_not_cloned(self, twilio: Twilio):
         alice = agent_online(twilio)
-        with twilio.gw.client.websocket_connect("/ws/chat") as ws:
-            url = f"/api/interactions/{start_chat(twilio, ws, phone=None)}"
+        url = left_chat(twilio, phone=None)
         twilio.gw.client.post(f"{url}/claim", headers=alice)
         done(twilio.gw, url, alice)
         body = assert_error(twilio.gw.client.post(f"{url}/clone", headers=alice), 422, "invalid")
@@ -200,8 +192,7 @@ class TestClone:
 class TestNobodyToReach:
     def test_a_web_chat_cannot_be_sent_to_an_outside_number(self, twilio: Twilio):
         alice = agent_online(twilio)
-        with twilio.gw.client.websocket_connect("/ws/chat") as ws:
-            url = f"/api/interactions/{start_chat(twilio, ws)}"
+        url = left_chat(twilio)
         twilio.gw.client.post(f"{url}/claim", headers=alice)
         r = twilio.gw.client.post(f"{url}/transfer", json={"target": {"kind": "external", "id": "+442071234567"}}, headers=alice)
         assert "Only calls and texts can go to an outside number" in assert_error(r, 422, "invalid")["detail"]

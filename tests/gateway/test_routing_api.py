@@ -82,7 +82,7 @@ def test_away_agent_gets_no_offer_and_presence_is_announced(gw: Gateway):
         ix = gw.inbound("sales")
         assert next_of(ws, "interaction.created")["interaction"]["id"] == ix["id"]
         assert gw.client.get(f"/api/interactions/{ix['id']}", headers=alice).json()["status"] == "open"
-    status = lambda: next(p for p in gw.client.get("/api/presence", headers=gw.admin).json() if p["user"] == "alice")["status"]  # noqa: E731
+    status = lambda: next(p for p in gw.client.get("/api/presence", headers=gw.admin).json() if p["user"] == "alice")["status"]
     gw.until(lambda: status() == "offline", "alice shows offline once her only console closed")
     assert_error(gw.client.get("/api/presence", headers=alice), 403)
 

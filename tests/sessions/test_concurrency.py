@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from sessions.errors import IllegalTransition
 from sessions.model import CommType, Direction, Status, Subtype, User
 from tests.conftest import REDIS_URL, World, dispose, make_store, seed
+from tests.sessions.races import gate_reads
 
 
 async def agents(world: World, n: int, tag: str = "") -> list[User]:
@@ -29,27 +30,6 @@ async def new_call(world: World) -> str:
 async def claimed_events(world: World, ix_id: str) -> list:
     page = await world.sessions.store.events_since(None, limit=10_000)
     return [e for e in page.events if e.interaction is not None and e.interaction.id == ix_id and e.type == "interaction.claimed"]
-
-
-def gate_reads(store, n: int) -> None:
-    """Holds the first ``n`` reads until all ``n`` have read: every racer decides on the same version.
-
-    Without this the racers may happen to run one after another and the test
-    would pass even with no concurrency control at all.
-    """
-    barrier = asyncio.Barrier(n)
-    read = store.get_interaction
-    calls = 0
-
-    async def gated(interaction_id: str):
-        nonlocal calls
-        ix = await read(interaction_id)
-        calls += 1
-        if calls <= n:
-            await asyncio.wait_for(barrier.wait(), 30)
-        return ix
-
-    store.get_interaction = gated
 
 
 async def test_fifty_concurrent_claims_one_winner(world: World):

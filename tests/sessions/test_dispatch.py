@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from sessions import Sessions
+from sessions.availability import PresenceStatus
 from sessions.model import Channel, CommType, Direction, Status, Subtype, User
-from sessions.presence import PresenceStatus
 from tests.conftest import World
 
 

@@ -30,6 +30,7 @@ from sessions.model import (
 )
 from sessions.routing import RoutingConfig
 from tests.conftest import World
+from tests.sessions.races import gate_reads
 from tests.sessions.test_live import Processes, db_url, follow, two  # noqa: F401 (fixtures)
 
 PAT = Customer(name="Pat", phone="+14155550100", email="pat@example.org")
@@ -188,27 +189,9 @@ async def test_a_crash_between_the_two_writes_leaves_neither_changed(pair):
     assert (await store.events_since(cursor)).events == []
 
 
-def gate_reads(store, interaction_id: str, n: int) -> None:
-    """Holds the first ``n`` reads of one interaction until all ``n`` have read: the racers decide on the same version."""
-    barrier = asyncio.Barrier(n)
-    read = store.get_interaction
-    calls = 0
-
-    async def gated(iid: str):
-        nonlocal calls
-        ix = await read(iid)
-        if iid == interaction_id:
-            calls += 1
-            if calls <= n:
-                await asyncio.wait_for(barrier.wait(), 30)
-        return ix
-
-    store.get_interaction = gated
-
-
 async def test_a_message_racing_the_merge_is_never_lost(pair):
     world, chat, text = pair
-    gate_reads(world.sessions.store, text, 2)
+    gate_reads(world.sessions.store, 2, text)
     results = await asyncio.gather(world.sessions.merge(world.alice, chat, text), said(world, text, "4 text: one more thing"), return_exceptions=True)
     survivor, gone = await states(world, chat, text)
     assert not isinstance(results[0], BaseException), results[0]
@@ -222,7 +205,7 @@ async def test_a_message_racing_the_merge_is_never_lost(pair):
 async def test_two_racing_merges_of_one_interaction_one_wins(pair):
     world, chat, text = pair
     await world.sessions.claim(world.bob, await contact(world, Subtype.TEXT))  # another of Pat's, not involved
-    gate_reads(world.sessions.store, text, 2)
+    gate_reads(world.sessions.store, 2, text)
     results = await asyncio.gather(world.sessions.merge(world.alice, chat, text), world.sessions.merge(world.supervisor, chat, text), return_exceptions=True)
     assert sorted(type(r).__name__ for r in results) == ["Event", "IllegalTransition"], results
     survivor = await world.sessions.store.get_interaction(chat)

@@ -9,8 +9,8 @@ is withdrawn, and the feed says why.
 
 from __future__ import annotations
 
+from sessions.availability import PresenceStatus
 from sessions.model import CommType, Customer, Status, Subtype
-from sessions.presence import PresenceStatus
 from sessions.routing import Condition, RoutingConfig, TagStep, Workflow
 from tests.conftest import World
 from tests.sessions.test_dispatch import online, waiting

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from sessions.availability import PresenceStatus, load_of
 from sessions.events import Change
 from sessions.model import Channel, CommType, Direction, Interaction, Outcome, Status, Subtype, TargetKind, TransferMode, TransferTarget, User
-from sessions.presence import PresenceStatus, load_of
 from tests.conftest import World
 
 

@@ -38,14 +38,17 @@ def browser() -> Iterator[Browser]:
 
 
 @contextmanager
-def sales_gateway(token: str, *people: tuple[str, str]) -> Iterator[GatewayProcess]:
-    """A gateway process with queue ``sales`` as the default route and these (username, name) agents in it,
-    each with the password ``correct horse``: the set-up most console scenarios start from."""
+def sales_gateway(token: str, *people: tuple[str, ...], settings: dict | None = None) -> Iterator[GatewayProcess]:
+    """A gateway process with queue ``sales`` (with these queue ``settings``) as the default route and these
+    (username, name[, role]) users in it, each with the password ``correct horse``: where most console scenarios
+    start."""
     admin = {"Authorization": f"Bearer {token}"}
     with gateway_process({"GATEWAY_ADMIN_TOKEN": token}) as gp:
-        assert httpx.post(f"{gp.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=admin).status_code == 201
+        queue = {"id": "sales", "name": "Sales", "settings": settings or {}}
+        assert httpx.post(f"{gp.url}/api/queues", json=queue, headers=admin).status_code == 201
         assert httpx.put(f"{gp.url}/api/routing", json={"default_queue": "sales"}, headers=admin).status_code == 200
-        for username, name in people:
-            user = {"username": username, "name": name, "queues": ["sales"], "password": "correct horse"}
+        for username, name, *role in people:
+            user = {"username": username, "name": name, "queues": ["sales"], "password": "correct horse",
+                    **({"role": role[0]} if role else {})}
             assert httpx.post(f"{gp.url}/api/users", json=user, headers=admin).status_code == 201
         yield gp

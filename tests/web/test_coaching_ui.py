@@ -8,8 +8,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.processes import GatewayProcess, gateway_process
-from tests.web.conftest import DOCS
+from tests.processes import GatewayProcess
+from tests.web.conftest import DOCS, sales_gateway
 from tests.web.test_console import customer_chat, login
 
 TOKEN = "coaching-admin-token"
@@ -19,6 +19,8 @@ FORM = {"questions": [
     {"id": "accuracy", "text": "Accurate answer", "weight": 3, "scale": "points", "max": 4},
     {"id": "tone", "text": "Friendly tone", "weight": 1, "scale": "points", "max": 5},
 ]}
+#: An agent and the supervisor who scores her chats.
+PEOPLE = (("alice", "Alice Agent"), ("sam", "Sam Supervisor", "supervisor"))
 
 
 def token(server: GatewayProcess, username: str) -> dict[str, str]:
@@ -29,12 +31,7 @@ def token(server: GatewayProcess, username: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatewayProcess]:
-    with gateway_process({"GATEWAY_ADMIN_TOKEN": TOKEN}) as gp:
-        assert httpx.post(f"{gp.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=ADMIN).status_code == 201
-        httpx.put(f"{gp.url}/api/routing", json={"default_queue": "sales"}, headers=ADMIN)
-        for user in ({"username": "alice", "name": "Alice Agent", "queues": ["sales"]},
-                     {"username": "sam", "name": "Sam Supervisor", "role": "supervisor", "queues": ["sales"]}):
-            assert httpx.post(f"{gp.url}/api/users", json={**user, "password": "correct horse"}, headers=ADMIN).status_code == 201
+    with sales_gateway(TOKEN, *PEOPLE) as gp:
         assert httpx.put(f"{gp.url}/api/queues/sales/evaluation-form", json=FORM, headers=token(gp, "sam")).status_code == 200
         yield gp
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.processes import GatewayProcess, gateway_process
-from tests.web.conftest import DOCS
-from tests.web.test_coaching_ui import FORM, completed_chat, token
+from tests.processes import GatewayProcess
+from tests.web.conftest import DOCS, sales_gateway
+from tests.web.test_coaching_ui import FORM, PEOPLE, completed_chat, token
 from tests.web.test_console import customer_chat, login
 
 TOKEN = "followups-admin-token"
@@ -23,13 +23,8 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatewayProcess]:
     # No Twilio settings: a text the console sends fails ("not_configured"), as a real provider's refusal would.
-    with gateway_process({"GATEWAY_ADMIN_TOKEN": TOKEN}) as gp:
-        sales = {"id": "sales", "name": "Sales", "settings": {"ring_time": 60, "phone_number": "+15550001000", "transcription": True}}
-        assert httpx.post(f"{gp.url}/api/queues", json=sales, headers=ADMIN).status_code == 201
-        httpx.put(f"{gp.url}/api/routing", json={"default_queue": "sales"}, headers=ADMIN)
-        for user in ({"username": "alice", "name": "Alice Agent", "queues": ["sales"]},
-                     {"username": "sam", "name": "Sam Supervisor", "role": "supervisor", "queues": ["sales"]}):
-            assert httpx.post(f"{gp.url}/api/users", json={**user, "password": "correct horse"}, headers=ADMIN).status_code == 201
+    settings = {"ring_time": 60, "phone_number": "+15550001000", "transcription": True}
+    with sales_gateway(TOKEN, *PEOPLE, settings=settings) as gp:
         assert httpx.put(f"{gp.url}/api/queues/sales/evaluation-form", json=FORM, headers=token(gp, "sam")).status_code == 200
         yield gp
 

@@ -15,7 +15,7 @@ from collections import Counter
 from sessions import Sessions
 from sessions.model import User
 
-log = logging.getLogger("gateway.presence")
+log = logging.getLogger("gateway.agent_connections")
 
 
 class Presence:

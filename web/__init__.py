@@ -1,0 +1,1 @@
+"""The console and chat widget as package data, so an installed wheel serves them (``gateway.app.WEB``)."""
