@@ -13,7 +13,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Connect, Start, VoiceResponse
 
 from sessions import Sessions
-from sessions.model import Interaction, Queue
+from sessions.model import Interaction
 
 from .threads import Threads
 from .twilio_rest import TwilioRest
@@ -54,11 +54,6 @@ class TwilioContext:
         scheme, _, rest = self.public_url.partition("://")
         return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/webhooks/twilio/media"
 
-    async def queue_for_number(self, number: str | None) -> Queue | None:
-        """The queue whose configured phone number this is."""
-        if not number:
-            return None
-        return next((q for q in await self.sessions.store.list_queues() if q.settings.phone_number == number), None)
 
 
 def connect_twiml(ix: Interaction, media_url: str, leg: str | None = None, transcription_url: str | None = None) -> str:
