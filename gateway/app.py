@@ -8,8 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -107,7 +105,7 @@ async def _repeat(name: str, step: Callable[[], Awaitable[object]], interval: fl
             await step()
         except asyncio.CancelledError:
             raise
-        except (RedisConnectionError, RedisTimeoutError, StoreUnavailable) as exc:
+        except StoreUnavailable as exc:
             raise_if_cancelling()  # a query cut off by the shutdown, not an outage
             log.warning("%s: store unavailable (%s); retrying", name, exc)
         except Exception:
