@@ -33,13 +33,18 @@ class VoicemailChannel:
     def __init__(self, ctx: TwilioContext) -> None:
         self.ctx = ctx
 
+    async def _interaction_of(self, recording_sid: str, params: dict[str, str]) -> str | None:
+        """By the recording, or (the first report of it) by the call it was made on."""
+        by_recording = await self.ctx.threads.interaction_of_recording(recording_sid)
+        return by_recording or await self.ctx.threads.interaction_of_call(params.get("CallSid", ""))
+
     async def recording(self, params: dict[str, str]) -> str | None:
         """Attaches the recording (pending), then tries the download; returns the interaction id, if known."""
         sid, url = need(params, "RecordingSid"), need(params, "RecordingUrl")
         if not SAFE_ID.match(sid):
             raise ValueError("RecordingSid is malformed")
         status = params.get("RecordingStatus", "completed")  # the <Record action> request carries no status
-        ix_id = await self.ctx.threads.interaction_of_recording(sid) or await self.ctx.threads.interaction_of_call(params.get("CallSid", ""))
+        ix_id = await self._interaction_of(sid, params)
         if ix_id is None:
             log.warning("recording %s for an unknown call ignored", sid)
             return None
@@ -100,7 +105,7 @@ class VoicemailChannel:
     async def transcription(self, params: dict[str, str]) -> None:
         sid, status = need(params, "TranscriptionSid"), params.get("TranscriptionStatus", "completed")
         rec_sid = params.get("RecordingSid", "")
-        ix_id = await self.ctx.threads.interaction_of_recording(rec_sid) or await self.ctx.threads.interaction_of_call(params.get("CallSid", ""))
+        ix_id = await self._interaction_of(rec_sid, params)
         if ix_id is None:
             log.warning("transcription %s for an unknown recording ignored", sid)
             return

@@ -127,7 +127,8 @@ class BodyLimit:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
-                await error_response(413, "too_large", f"Request bodies are limited to {self.limit} bytes.")(scope, receive, send)
+                too_large = error_response(413, "too_large", f"Request bodies are limited to {self.limit} bytes.")
+                await too_large(scope, receive, send)
                 return
         seen = 0
 

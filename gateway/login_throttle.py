@@ -44,7 +44,8 @@ class Throttled(Exception):
 def storage_for(redis_url: str | None, prefix: str) -> Storage:
     if redis_url:
         # Its errors wrapped in StorageError, so an outage is told apart here without the gateway importing redis.
-        return RedisStorage(f"async+{redis_url}", implementation="redispy", key_prefix=f"{prefix}:limits", wrap_exceptions=True)
+        return RedisStorage(f"async+{redis_url}", implementation="redispy", key_prefix=f"{prefix}:limits",
+                            wrap_exceptions=True)
     return MemoryStorage()
 
 

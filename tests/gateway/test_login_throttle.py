@@ -98,7 +98,7 @@ async def test_counts_are_shared_through_redis():
 
 
 async def test_counts_out_of_reach_are_a_store_outage():
-    """Redis down: a login can be neither counted nor let through uncounted; it is refused as the store being down (503)."""
+    """Redis down: a login can be neither counted nor let through uncounted; it is refused as the store being down."""
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -212,7 +212,8 @@ async def test_redis_out_of_reach_is_a_store_outage_not_a_redis_error(db_url: st
         store = LiveStore(SqlStore(Database(db_url)), f"redis://127.0.0.1:{port}/0", prefix=f"test:{uuid.uuid4().hex}")
         try:
             stop()
-            for read in (lambda: store.map_get("presence", "u-alice"), lambda: store.map_set("presence", "u-alice", "away"),
+            for read in (lambda: store.map_get("presence", "u-alice"),
+                         lambda: store.map_set("presence", "u-alice", "away"),
                          lambda: store.map_all("presence"), lambda: store.map_delete("presence", "u-alice"),
                          lambda: store.lease("maintenance", "a", 5), lambda: store.release("maintenance", "a"),
                          lambda: store.wait_events("0", 0.1), lambda: store.relay_once()):
