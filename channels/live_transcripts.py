@@ -25,7 +25,6 @@ from sessions.errors import IllegalTransition
 from sessions.model import Speaker, TranscriptSegment
 from sessions.text import clean_text
 
-from .threads import CALLS
 from .twilio import TwilioContext, need
 
 log = logging.getLogger("channels.live_transcripts")
@@ -78,7 +77,7 @@ class LiveTranscriptChannel:
         event, sid, call_sid = need(params, "TranscriptionEvent"), need(params, "TranscriptionSid"), need(params, "CallSid")
         sessions = self.ctx.sessions
         segment = _segment(params, sid, sessions.clock.now()) if event == "transcription-content" else None  # malformed: 400 before any lookup
-        ix_id = await self.ctx.threads.lookup(CALLS, call_sid)
+        ix_id = await self.ctx.threads.interaction_of_call(call_sid)
         if ix_id is None:
             log.info("live transcription %s for unknown call %s ignored", sid, call_sid)
             return

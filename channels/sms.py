@@ -8,7 +8,6 @@ from sessions.errors import AlreadyExists, IllegalTransition
 from sessions.model import CommType, Customer, Direction, Interaction, Message, State, Subtype
 from sessions.text import clean_text
 
-from .threads import MESSAGES, THREADS, thread_key
 from .twilio import TwilioContext, derived_id, need
 from .twilio_rest import ProviderError
 
@@ -30,16 +29,15 @@ class SmsChannel:
         body = clean_text(params.get("Body", ""))
         customer = Customer(phone=sender)
         sessions, threads = self.ctx.sessions, self.ctx.threads
-        known = await threads.lookup(MESSAGES, sid)
+        known = await threads.interaction_of_message(sid)
         if known is not None:
             return known
-        key = thread_key(sender, number)
-        current_id = await threads.lookup(THREADS, key)
-        current = await sessions.store.get_interaction(current_id) if current_id else None
+        current_id = await threads.thread(sender, number)
+        current = await sessions.interaction(current_id) if current_id else None
         if current is not None and current.state is State.ACTIVE:
             ix_id = current.id
         else:
-            hint = await self.ctx.queue_for_number(number)
+            hint = await sessions.queue_for_number(number)
             ix_id = derived_id("sms", sid)
             try:
                 await sessions.route_inbound(type=CommType.MESSAGING, subtype=Subtype.TEXT, customer=customer, to_address=number,
@@ -47,7 +45,7 @@ class SmsChannel:
                                              parent_id=current.id if current is not None else None)
             except AlreadyExists:
                 pass  # the same text delivered twice at once: the first created it
-            await threads.link(THREADS, key, ix_id)
+            await threads.link_thread(sender, number, ix_id)
         message_id = derived_id("sms-message", sid)
         try:
             await sessions.add_message(None, ix_id, direction=Direction.INBOUND, body=body, channel=Subtype.TEXT, provider_id=sid, status="received",
@@ -55,14 +53,14 @@ class SmsChannel:
         except IllegalTransition:
             # Already added by a concurrent delivery of the same text.  If not (the conversation completed
             # meanwhile), the refusal stands: Twilio retries, and the retry opens a new linked interaction.
-            if not any(m.id == message_id for m in (await sessions.store.get_interaction(ix_id)).messages):
+            if not any(m.id == message_id for m in (await sessions.interaction(ix_id)).messages):
                 raise
-        await threads.link(MESSAGES, sid, ix_id)
+        await threads.link_message(sid, ix_id)
         return ix_id
 
     async def status(self, params: dict[str, str]) -> None:
         sid, status = need(params, "MessageSid"), need(params, "MessageStatus")
-        ix_id = await self.ctx.threads.lookup(MESSAGES, sid)
+        ix_id = await self.ctx.threads.interaction_of_message(sid)
         if ix_id is None:
             log.info("status %s for unknown message %s ignored", status, sid)
             return
@@ -75,17 +73,16 @@ class SmsChannel:
         to the number threads back here instead of opening a new interaction.
         """
         if ix.customer.phone and ix.to_address:
-            await self.ctx.threads.link(THREADS, thread_key(ix.customer.phone, ix.to_address), ix.id)
+            await self.ctx.threads.link_thread(ix.customer.phone, ix.to_address, ix.id)
 
     async def merged(self, gone: Interaction, survivor: Interaction) -> None:
         """After a merge committed: the customer's texts in the merged-away interaction's thread now join the survivor.
 
         Only a thread still pointing at the one merged away moves (one the customer has since opened elsewhere stays).
         """
-        if gone.customer.phone and gone.to_address:
-            key = thread_key(gone.customer.phone, gone.to_address)
-            if await self.ctx.threads.lookup(THREADS, key) == gone.id:
-                await self.ctx.threads.link(THREADS, key, survivor.id)
+        phone, number = gone.customer.phone, gone.to_address
+        if phone and number and await self.ctx.threads.thread(phone, number) == gone.id:
+            await self.ctx.threads.link_thread(phone, number, survivor.id)
 
     async def deliver(self, ix: Interaction, message: Message) -> Interaction:
         """Sends an agent's stored reply; the outcome (sent, or failed with a code) is recorded on the message."""
@@ -98,6 +95,6 @@ class SmsChannel:
         except ProviderError as exc:
             log.warning("text %s of %s not sent: %s", message.id, ix.id, exc)
             return (await sessions.update_message_status(ix.id, message.id, "failed", exc.code or "provider_error")).interaction  # type: ignore[return-value]
-        await self.ctx.threads.link(MESSAGES, sent.sid, ix.id)
-        await self.ctx.threads.link(THREADS, thread_key(ix.customer.phone, ix.to_address), ix.id)
+        await self.ctx.threads.link_message(sent.sid, ix.id)
+        await self.ctx.threads.link_thread(ix.customer.phone, ix.to_address, ix.id)
         return (await sessions.update_message_status(ix.id, message.id, sent.status, None, provider_id=sent.sid)).interaction  # type: ignore[return-value]

@@ -13,7 +13,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Connect, Start, VoiceResponse
 
 from sessions import Sessions
-from sessions.model import Interaction, Queue
+from sessions.model import Interaction
 
 from .threads import Threads
 from .twilio_rest import TwilioRest, UnconfiguredTwilio
@@ -63,11 +63,6 @@ class TwilioContext:
     def media_url(self) -> str:
         return ws_url(self.public_url, MEDIA_PATH)
 
-    async def queue_for_number(self, number: str | None) -> Queue | None:
-        """The queue whose configured phone number this is."""
-        if not number:
-            return None
-        return next((q for q in await self.sessions.store.list_queues() if q.settings.phone_number == number), None)
 
 
 def connect_twiml(ix: Interaction, media_url: str, leg: str | None = None, transcription_url: str | None = None) -> str:

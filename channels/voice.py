@@ -8,7 +8,6 @@ from datetime import timedelta
 from sessions.errors import AlreadyExists, DomainError, IllegalTransition
 from sessions.model import CommType, Customer, Interaction, State, Subtype
 
-from .threads import CALL_OF, CALLS, CONSULT_CALLS, THREADS, thread_key
 from .twilio import TwilioContext, connect_twiml, derived_id, dial_twiml, need, say_twiml, voicemail_twiml
 from .twilio_rest import ProviderError
 
@@ -28,7 +27,7 @@ class VoiceChannel:
         self.ctx = ctx
 
     async def twiml_for(self, ix: Interaction) -> str:
-        queue = await self.ctx.sessions.store.get_queue(ix.queue_id)
+        queue = await self.ctx.sessions.queue(ix.queue_id)
         transcription = self.ctx.url(TRANSCRIPTION_PATH) if queue.settings.transcription else None
         if ix.type is CommType.VOICEMAIL:
             return voicemail_twiml(queue.settings.voicemail_greeting, self.ctx.url("/webhooks/twilio/recording"), transcription)
@@ -39,34 +38,33 @@ class VoiceChannel:
         """The call arrives: store it (routed), then tell Twilio what to do with the caller."""
         call_sid, caller, called = need(params, "CallSid"), need(params, "From"), need(params, "To")
         sessions, threads = self.ctx.sessions, self.ctx.threads
-        known = await threads.lookup(CALLS, call_sid)
+        known = await threads.interaction_of_call(call_sid)
         if known is not None:
-            return await self.twiml_for(await sessions.store.get_interaction(known))
+            return await self.twiml_for(await sessions.interaction(known))
         ix = await self._ongoing(caller, called)
         if ix is None:
-            hint = await self.ctx.queue_for_number(called)
+            hint = await sessions.queue_for_number(called)
             ix_id = derived_id("call", call_sid)
             try:
                 event = await sessions.route_inbound(type=CommType.CALL, subtype=Subtype.PHONE, customer=Customer(phone=caller), to_address=called,
                                                      queue_hint=hint.id if hint else None, id=ix_id, voicemail_when_unstaffed=True)
                 ix = event.interaction
             except AlreadyExists:  # the same call delivered twice at once
-                ix = await sessions.store.get_interaction(ix_id)
+                ix = await sessions.interaction(ix_id)
             except DomainError as exc:
                 log.warning("call %s to %s not taken: %s", call_sid, called, exc)
                 return say_twiml(NOT_IN_SERVICE)
             assert ix is not None
-            await threads.link(THREADS, thread_key(caller, called), ix.id)
-        await threads.link(CALLS, call_sid, ix.id)
-        await threads.link(CALL_OF, ix.id, call_sid)
+            await threads.link_thread(caller, called, ix.id)
+        await threads.link_call(call_sid, ix.id)
         return await self.twiml_for(ix)
 
     async def _ongoing(self, caller: str, called: str) -> Interaction | None:
         """An active interaction with this customer on this number continues as this call."""
-        tid = await self.ctx.threads.lookup(THREADS, thread_key(caller, called))
+        tid = await self.ctx.threads.thread(caller, called)
         if tid is None:
             return None
-        ix = await self.ctx.sessions.store.get_interaction(tid)
+        ix = await self.ctx.sessions.interaction(tid)
         if ix.state is not State.ACTIVE:
             return None
         if ix.type is not CommType.CALL:
@@ -77,13 +75,13 @@ class VoiceChannel:
         """Call progress.  A final status ends the contact: before anyone answered it is an abandon (it counts for SLA);
         on a claimed call it says who disconnected (the customer hanging up, the provider: busy, no answer, failed)."""
         call_sid, status = need(params, "CallSid"), need(params, "CallStatus")
-        consulted = await self.ctx.threads.lookup(CONSULT_CALLS, call_sid)
+        consulted = await self.ctx.threads.interaction_of_consult_call(call_sid)
         if consulted is not None:
             # The number dialled for a consult: the agent sees whether it rings, answers or not (then cancels).
             await self.ctx.sessions.provider_status(consulted, kind="consult_status", status=status, detail=f"Consulted number: {CONSULT_STATUS.get(status, status)}",
                                                     call_sid=call_sid)
             return
-        ix_id = await self.ctx.threads.lookup(CALLS, call_sid)
+        ix_id = await self.ctx.threads.interaction_of_call(call_sid)
         if ix_id is None:
             log.info("status %s for unknown call %s ignored", status, call_sid)
             return
@@ -102,14 +100,13 @@ class VoiceChannel:
             raise ProviderError("An outbound call needs the customer's phone and the queue's phone number.", "no_number")
         twiml = await self.twiml_for(ix)
         sent = await self.ctx.rest.create_call(to=ix.customer.phone, from_=ix.to_address, twiml=twiml, status_callback=self.ctx.url("/webhooks/twilio/voice/status"))
-        await self.ctx.threads.link(CALLS, sent.sid, ix.id)
-        await self.ctx.threads.link(CALL_OF, ix.id, sent.sid)
-        await self.ctx.threads.link(THREADS, thread_key(ix.customer.phone, ix.to_address), ix.id)
+        await self.ctx.threads.link_call(sent.sid, ix.id)
+        await self.ctx.threads.link_thread(ix.customer.phone, ix.to_address, ix.id)
         return (await self.ctx.sessions.provider_status(ix.id, kind="call_status", status=sent.status, detail=f"Outbound call {sent.status}", call_sid=sent.sid)).interaction  # type: ignore[return-value]
 
     async def transfer_out(self, ix: Interaction, number: str) -> None:
         """Connects the live call to an outside number through Twilio (a cold external transfer)."""
-        call_sid = await self.ctx.threads.lookup(CALL_OF, ix.id)
+        call_sid = await self.ctx.threads.current_call(ix.id)
         if call_sid is None:
             return  # not a Twilio call: nothing live to move
         await self.ctx.rest.redirect_call(call_sid, dial_twiml(number, ix.to_address))
@@ -120,8 +117,7 @@ class VoiceChannel:
             raise ProviderError("A consult call needs the queue's phone number to call from.", "no_number")
         sent = await self.ctx.rest.create_call(to=number, from_=ix.to_address, twiml=connect_twiml(ix, self.ctx.media_url, leg="consult"),
                                                status_callback=self.ctx.url("/webhooks/twilio/voice/status"))
-        await self.ctx.threads.link(CONSULT_CALLS, sent.sid, ix.id)  # its progress is the consult's, not the customer's call's
-        await self.ctx.threads.link(CALLS, sent.sid, ix.id)  # so its media stream is recognised
+        await self.ctx.threads.link_consult_call(sent.sid, ix.id)
         return sent.sid
 
     async def hang_up(self, call_sid: str) -> None:
@@ -135,12 +131,12 @@ class VoiceChannel:
         """
         sessions, moved = self.ctx.sessions, 0
         now = sessions.clock.now()
-        queues = [q for q in await sessions.store.list_queues() if q.settings.voicemail]
+        queues = [q for q in await sessions.queues() if q.settings.voicemail]
         if not queues or not self.ctx.rest.configured:
             return 0
         for queue in queues:
-            for ix in await sessions.store.overdue_calls(queue.id, now - timedelta(seconds=queue.settings.voicemail_after)):
-                call_sid = await self.ctx.threads.lookup(CALL_OF, ix.id)
+            for ix in await sessions.overdue_calls(queue.id, now - timedelta(seconds=queue.settings.voicemail_after)):
+                call_sid = await self.ctx.threads.current_call(ix.id)
                 if call_sid is None:
                     continue  # not a Twilio call (a browser call has no voicemail to go to)
                 try:

@@ -16,12 +16,10 @@ from pathlib import Path
 from sessions.errors import IllegalTransition
 from sessions.model import Recording, Transcript
 
-from .threads import CALLS, RECORDINGS
 from .twilio import TwilioContext, need
 from .twilio_rest import ProviderError
 
 log = logging.getLogger("channels.voicemail")
-PENDING = "twilio:pending_recordings"
 SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -35,13 +33,18 @@ class VoicemailChannel:
     def __init__(self, ctx: TwilioContext) -> None:
         self.ctx = ctx
 
+    async def _interaction_of(self, recording_sid: str, params: dict[str, str]) -> str | None:
+        """By the recording, or (the first report of it) by the call it was made on."""
+        by_recording = await self.ctx.threads.interaction_of_recording(recording_sid)
+        return by_recording or await self.ctx.threads.interaction_of_call(params.get("CallSid", ""))
+
     async def recording(self, params: dict[str, str]) -> str | None:
         """Attaches the recording (pending), then tries the download; returns the interaction id, if known."""
         sid, url = need(params, "RecordingSid"), need(params, "RecordingUrl")
         if not SAFE_ID.match(sid):
             raise ValueError("RecordingSid is malformed")
         status = params.get("RecordingStatus", "completed")  # the <Record action> request carries no status
-        ix_id = await self.ctx.threads.lookup(RECORDINGS, sid) or await self.ctx.threads.lookup(CALLS, params.get("CallSid", ""))
+        ix_id = await self._interaction_of(sid, params)
         if ix_id is None:
             log.warning("recording %s for an unknown call ignored", sid)
             return None
@@ -55,17 +58,16 @@ class VoicemailChannel:
             await self.ctx.sessions.attach_recording(ix_id, recording)
         except IllegalTransition:
             pass  # the status callback and the <Record> action both report it
-        await self.ctx.threads.link(RECORDINGS, sid, ix_id)
-        await self.ctx.sessions.store.map_set(PENDING, sid, ix_id)
+        await self.ctx.threads.link_recording(sid, ix_id)
         await self.fetch(sid, ix_id)
         return ix_id
 
     async def fetch(self, recording_id: str, ix_id: str) -> bool:
         """Downloads one pending recording; False (kept pending) if the provider fails."""
-        ix = await self.ctx.sessions.store.get_interaction(ix_id)
+        ix = await self.ctx.sessions.interaction(ix_id)
         rec = next((r for r in ix.recordings if r.id == recording_id), None)
         if rec is not None and rec.status == "stored":
-            await self.ctx.sessions.store.map_delete(PENDING, recording_id)
+            await self.ctx.threads.recording_stored(recording_id)
             return True
         if rec is None or not self.ctx.rest.configured or rec.source_url is None:
             return False
@@ -84,26 +86,26 @@ class VoicemailChannel:
             await self.ctx.sessions.recording_stored(ix_id, recording_id, f"/api/interactions/{ix_id}/recordings/{recording_id}")
         except IllegalTransition:
             pass
-        await self.ctx.sessions.store.map_delete(PENDING, recording_id)
+        await self.ctx.threads.recording_stored(recording_id)
         return True
 
     async def retry_pending(self, owner: str) -> int:
         """Retries every pending download (one process at a time); returns how many were stored."""
-        store = self.ctx.sessions.store
-        if not await store.lease("recordings", owner, 60):
+        sessions = self.ctx.sessions
+        if not await sessions.lease("recordings", owner, 60):
             return 0
         try:
             stored = 0
-            for rec_id, ix_id in (await store.map_all(PENDING)).items():
+            for rec_id, ix_id in (await self.ctx.threads.pending_recordings()).items():
                 stored += await self.fetch(rec_id, ix_id)
             return stored
         finally:
-            await store.release("recordings", owner)
+            await sessions.release("recordings", owner)
 
     async def transcription(self, params: dict[str, str]) -> None:
         sid, status = need(params, "TranscriptionSid"), params.get("TranscriptionStatus", "completed")
         rec_sid = params.get("RecordingSid", "")
-        ix_id = await self.ctx.threads.lookup(RECORDINGS, rec_sid) or await self.ctx.threads.lookup(CALLS, params.get("CallSid", ""))
+        ix_id = await self._interaction_of(rec_sid, params)
         if ix_id is None:
             log.warning("transcription %s for an unknown recording ignored", sid)
             return

@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
 from pathlib import Path
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -88,12 +86,9 @@ async def healthz(request: Request) -> JSONResponse:
 
 async def readyz(request: Request) -> JSONResponse:
     state = request.app.state
-    store = state.sessions.store
-    store_ok = await store.ping()
-    reader_ok = state.hub.healthy.is_set()
-    checks = {"store": store_ok, "events": reader_ok}
-    if isinstance(store, LiveStore):  # the live layer: leases, presence and fan-out stop without it
-        checks["redis"] = await store.ping_live()
+    # The record, the event reader, and the live layer if there is one (leases, presence and fan-out stop without it).
+    health = await state.sessions.health()
+    checks = {"store": health.pop("store"), "events": state.hub.healthy.is_set(), **health}
     ok = all(checks.values())
     return JSONResponse({"status": "ready" if ok else "unavailable", **checks}, status_code=200 if ok else 503)
 
@@ -112,7 +107,7 @@ async def _repeat(name: str, step: Callable[[], Awaitable[object]], interval: fl
             await step()
         except asyncio.CancelledError:
             raise
-        except (RedisConnectionError, RedisTimeoutError, StoreUnavailable) as exc:
+        except StoreUnavailable as exc:
             raise_if_cancelling()  # a query cut off by the shutdown, not an outage
             log.warning("%s: store unavailable (%s); retrying", name, exc)
         except Exception:
@@ -151,7 +146,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     redact_uvicorn_logs()
     store = store or make_store(settings)
     sessions = Sessions(store, clock)
-    auth = Auth(sessions, LoginThrottle(login_storage(settings.redis_url, settings.redis_prefix)))
+    auth = Auth(sessions, store, LoginThrottle(login_storage(settings.redis_url, settings.redis_prefix)))
     hub = Hub(store)
     presence = Presence(sessions)
     rest = twilio_rest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base)

@@ -3,6 +3,9 @@
 Passwords are hashed with scrypt (standard library, memory-hard); tokens are
 random and only their SHA-256 digest is stored, so a leaked store does not
 leak usable tokens.
+
+Auth keeps a narrow port of its own on the store, :class:`Credentials`: password hashes, token digests and
+socket tickets are its records alone, no core rule reads them.  Users are read through :class:`Sessions`.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import hashlib
 import hmac
 import secrets
 from pathlib import Path
+from typing import Protocol
 
 from sessions import Sessions, access
+from sessions.events import Event
 from sessions.model import Role, User
-from sessions.stores import Store
 from sessions.tokens import token_digest
 
 from . import credentials
@@ -24,6 +28,22 @@ from .login_throttle import LoginThrottle
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 BOOTSTRAP_ADMIN = User(id="admin", username="admin", name="Admin", role=Role.ADMIN)
+
+
+class Credentials(Protocol):
+    """What Auth keeps in the store.  ``put_user`` is for the bootstrap admin only (no admin exists yet to call
+    ``Sessions.save_user``); ``publish`` appends a revocation to the log, so every process closes its sockets."""
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
+    async def get_password_hash(self, user_id: str) -> str | None: ...
+    async def put_token(self, digest: str, user_id: str) -> None: ...
+    async def token_user(self, digest: str) -> str | None: ...
+    async def revoke_token(self, digest: str) -> str | None: ...
+    async def revoke_user_tokens(self, user_id: str, keep: str | None = None) -> list[str]: ...
+    async def remember(self, key: str, value: str, ttl: float) -> bool: ...
+    async def take(self, key: str) -> str | None: ...
+    async def put_user(self, user: User) -> None: ...
+    async def publish(self, event: Event) -> Event: ...
 
 
 class Unauthorized(Exception):
@@ -63,9 +83,9 @@ class Auth:
     of that token close in every process.
     """
 
-    def __init__(self, sessions: Sessions, throttle: LoginThrottle) -> None:
+    def __init__(self, sessions: Sessions, store: Credentials, throttle: LoginThrottle) -> None:
         self.sessions = sessions
-        self.store: Store = sessions.store
+        self.store = store
         self.throttle = throttle
 
     async def set_password(self, user_id: str, password: str) -> None:
@@ -74,7 +94,7 @@ class Auth:
 
     async def login(self, username: str, password: str, address: str | None = None) -> tuple[str, User]:
         await self.throttle.attempt(username, address)
-        user = await self.store.find_user(username)
+        user = await self.sessions.find_user(username)
         stored = await self.store.get_password_hash(user.id) if user else None
         # Verify even for unknown users so timing does not reveal which usernames exist.
         ok = await asyncio.to_thread(verify_password, password, stored or DUMMY_HASH)
@@ -103,7 +123,7 @@ class Auth:
         user_id = await self.store.token_user(digest)
         if user_id is None:
             raise Unauthorized(unknown)
-        user = await self.store.get_user(user_id)
+        user = await self.sessions.user(user_id)
         if user.disabled:
             raise Unauthorized("This account is disabled.")
         return user
@@ -147,7 +167,7 @@ class Auth:
         owner-only file it was written to (gateway.credentials); nothing secret is returned for printing.
         """
         password = None
-        admin = await self.store.find_user(BOOTSTRAP_ADMIN.username)
+        admin = await self.sessions.find_user(BOOTSTRAP_ADMIN.username)
         if admin is None:
             admin = BOOTSTRAP_ADMIN
             await self.store.put_user(admin)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 
 from pydantic import ValidationError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -113,8 +111,6 @@ EXCEPTION_HANDLERS = {
     ValidationError: on_validation_error,
     HTTPException: on_http_exception,
     domain.StoreUnavailable: on_store_unavailable,
-    RedisConnectionError: on_store_unavailable,
-    RedisTimeoutError: on_store_unavailable,
     Exception: on_unexpected,
 }
 
@@ -130,10 +126,10 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
-            if name == b"content-length":
-                if not value.isdigit() or int(value) > self.limit:
-                    await error_response(413, "too_large", f"Request bodies are limited to {self.limit} bytes.")(scope, receive, send)
-                    return
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                too_large = error_response(413, "too_large", f"Request bodies are limited to {self.limit} bytes.")
+                await too_large(scope, receive, send)
+                return
         seen = 0
 
         async def limited() -> Message:

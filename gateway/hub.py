@@ -20,9 +20,6 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from sessions import access
 from sessions.access import Scope
 from sessions.errors import StoreUnavailable
@@ -170,7 +167,7 @@ class Hub:
                 events = await self.store.wait_events(self.cursor, self.block_seconds)
             except asyncio.CancelledError:
                 raise
-            except (RedisConnectionError, RedisTimeoutError, StoreUnavailable, OSError) as exc:
+            except (StoreUnavailable, OSError) as exc:
                 raise_if_cancelling()  # stopping: not an outage to ride out
                 # Store unreachable: report unready, retry from the same cursor.
                 if self.healthy.is_set():

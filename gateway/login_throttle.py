@@ -17,10 +17,15 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
+from limits.errors import StorageError
+
+from sessions.errors import StoreUnavailable
 
 #: Attempts allowed per account (cleared by a success): 5 a minute, then 10 in 15 minutes, then 20 an hour.
 ACCOUNT_LIMITS: list[RateLimitItem] = parse_many("5/minute;10/15 minutes;20/hour")
@@ -38,8 +43,19 @@ class Throttled(Exception):
 
 def storage_for(redis_url: str | None, prefix: str) -> Storage:
     if redis_url:
-        return RedisStorage(f"async+{redis_url}", implementation="redispy", key_prefix=f"{prefix}:limits")
+        # Its errors wrapped in StorageError, so an outage is told apart here without the gateway importing redis.
+        return RedisStorage(f"async+{redis_url}", implementation="redispy", key_prefix=f"{prefix}:limits",
+                            wrap_exceptions=True)
     return MemoryStorage()
+
+
+@contextmanager
+def _counts_reachable() -> Iterator[None]:
+    """Counts out of reach (Redis down) are the store being unavailable: 503 and retry, as for any other store."""
+    try:
+        yield
+    except StorageError as exc:
+        raise StoreUnavailable(f"login throttle: {exc}") from exc
 
 
 class LoginThrottle:
@@ -57,9 +73,10 @@ class LoginThrottle:
         while throttled do not pile up in the longer windows.
         """
         keys = self._keys(username, address)
-        for item, kind, key in keys:
-            if not await self.limiter.hit(item, kind, key):
-                raise Throttled(await self._wait(keys))
+        with _counts_reachable():
+            for item, kind, key in keys:
+                if not await self.limiter.hit(item, kind, key):
+                    raise Throttled(await self._wait(keys))
 
     async def _wait(self, keys: list[tuple[RateLimitItem, str, str]]) -> int:
         """Seconds until every used-up tier has a free slot again: the longest wait, not the first found."""
@@ -68,5 +85,6 @@ class LoginThrottle:
 
     async def clear(self, username: str) -> None:
         """Forgets the account's attempts (a successful login, or an admin)."""
-        for item in ACCOUNT_LIMITS:
-            await self.limiter.clear(item, "account", username.lower())
+        with _counts_reachable():
+            for item in ACCOUNT_LIMITS:
+                await self.limiter.clear(item, "account", username.lower())

@@ -79,9 +79,9 @@ class TwilioWebhooks:
                 key = request.headers.get("i-twilio-idempotency-token") or event_key(params)
             except MissingParameter as exc:
                 return error_response(400, "invalid", str(exc))
-            store = self.ctx.sessions.store
+            sessions = self.ctx.sessions
             dedupe = f"twilio:{name}:{key}"
-            cached = await store.recall(dedupe)
+            cached = await sessions.past_answer(dedupe)
             if cached is not None:
                 media_type, _, body = cached.partition("\n")
                 return Response(body, media_type=media_type) if body else Response(status_code=204)
@@ -91,7 +91,7 @@ class TwilioWebhooks:
                 return error_response(400, "invalid", str(exc))
             except ValueError as exc:
                 return error_response(400, "invalid", str(exc))
-            await store.remember(dedupe, f"{media_type}\n{body or ''}", DEDUPE_SECONDS)
+            await sessions.keep_answer(dedupe, f"{media_type}\n{body or ''}", DEDUPE_SECONDS)
             return Response(body, media_type=media_type) if body else Response(status_code=204)
 
         run.__name__ = f"twilio_{name.replace('/', '_')}"

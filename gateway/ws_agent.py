@@ -114,13 +114,13 @@ async def _replay(ws: WebSocket, sub: Subscriber, since: Cursor, stall_seconds: 
     in the page, so nothing goes out (Unauthorized, 4401).  A scope that changed meanwhile re-reads
     the page with the new one: no event outside the current queues goes out either.
     """
-    store = ws.app.state.sessions.store
+    sessions = ws.app.state.sessions
     auth = ws.app.state.auth
     cursor, last = since, cursor_key(since)
     while True:
         scope = sub.scope
         assert scope is not None
-        page = await store.events_since(cursor, queues=sub.queues, users=sub.users, role=sub.role, limit=500)
+        page = await sessions.events_since(cursor, queues=sub.queues, users=sub.users, role=sub.role, limit=500)
         current = Scope.of(await auth.holder(scope.token), scope.token)
         if current != scope:
             if sub.scope == scope:  # else the hub has applied a newer change meanwhile
@@ -152,7 +152,7 @@ async def _check_since(ws: WebSocket, since: str | None) -> str | None:
         key = cursor_key(since)
     except InvalidCursor:
         return "bad_cursor: since must be the id of an event, e.g. 1042"
-    end = await ws.app.state.sessions.store.last_cursor() or "0"
+    end = await ws.app.state.sessions.last_cursor() or "0"
     if key > cursor_key(end):
         return f"cursor_ahead: the log ends at {end}; resume with since={end}"
     return None
@@ -206,7 +206,7 @@ async def agent_socket(ws: WebSocket) -> None:
     joined = False
     try:
         stall = state.settings.ws_stall_seconds
-        last = cursor_key(since or await state.sessions.store.last_cursor() or "0")
+        last = cursor_key(since or await state.sessions.last_cursor() or "0")
         # Counted as connected (and announced) before the client sees the socket open: what it does
         # next (set itself away, say) is ordered after its arrival.
         await presence.joined(user)

@@ -17,6 +17,7 @@ from .call_state import CallState
 from .clock import Clock, SystemClock
 from .coaching_service import Coaching
 from .customer_book import CustomerBook
+from .directory import Directory
 from .disconnects import Disconnects
 from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, PermissionDenied
 from .events import Change, Cursor, Event, EventPage, chat_audience, has_chat
@@ -56,7 +57,7 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Sessions(CustomerBook, Coaching, Inbox, Floor, Rights, CallState, Disconnects, LiveTranscripts, Steering, Timers):
+class Sessions(Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallState, Disconnects, LiveTranscripts, Steering, Timers):
     """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's;
     claims within capacity, reachable user targets and re-routing on tag changes are Steering's."""
 

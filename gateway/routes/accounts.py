@@ -47,7 +47,7 @@ async def me(call: Call) -> User:
 @ops("GET", "/api/me/interactions", response=InteractionList)
 async def my_interactions(call: Call) -> InteractionList:
     """Active interactions one holds, is offered or is consulted on, whatever their queue (with the cursor to follow them live)."""
-    cursor = await call.sessions.store.last_cursor()
+    cursor = await call.sessions.last_cursor()
     return InteractionList(items=await call.sessions.involving(call.user), cursor=cursor)
 
 
@@ -59,7 +59,7 @@ def _require_admin(user: User) -> None:
 @ops("GET", "/api/users", response=list[User])
 async def list_users(call: Call) -> list[User]:
     """Every user (admins), or the users sharing a queue with the caller (transfer picker)."""
-    users = await call.sessions.store.list_users()
+    users = await call.sessions.users()
     if call.user.role is Role.ADMIN:
         return users
     mine = set(call.user.queues)
@@ -72,7 +72,7 @@ async def create_user(call: Call) -> User:
     _require_admin(call.user)
     b: NewUser = call.body
     user = User(id=b.username, username=b.username, name=b.name, role=b.role, queues=list(dict.fromkeys(b.queues)), tags=b.tags, capacity=b.capacity, routable=b.routable)
-    if await call.sessions.store.find_user(b.username) is not None:
+    if await call.sessions.find_user(b.username) is not None:
         raise AlreadyExists(f"Username {b.username} is taken.")
     await call.sessions.save_user(call.user, user)
     await call.auth.set_password(user.id, b.password)
@@ -84,7 +84,7 @@ async def get_user(call: Call) -> User:
     """One user (admins, or the user themself)."""
     if call.user.role is not Role.ADMIN and call.user.id != call.path["user_id"]:
         raise PermissionDenied("Only admins see other users' accounts.")
-    return await call.sessions.store.get_user(call.path["user_id"])
+    return await call.sessions.user(call.path["user_id"])
 
 
 @ops("PATCH", "/api/users/{user_id}", body=UserPatch, response=User)
@@ -96,7 +96,7 @@ async def update_user(call: Call) -> User:
     signs them out everywhere.  Open sockets follow at once: re-scoped to the new queues, or closed.
     """
     _require_admin(call.user)
-    current = await call.sessions.store.get_user(call.path["user_id"])
+    current = await call.sessions.user(call.path["user_id"])
     b: UserPatch = call.body
     patch = b.model_dump(mode="json", exclude_unset=True, exclude={"password"})
     if patch.get("queues"):
@@ -118,7 +118,7 @@ async def update_user(call: Call) -> User:
 async def revoke_tokens(call: Call) -> None:
     """Logs a user out everywhere; their open sockets close with 4401."""
     _require_admin(call.user)
-    await call.sessions.store.get_user(call.path["user_id"])  # 404 for unknown users
+    await call.sessions.user(call.path["user_id"])  # 404 for unknown users
     await call.auth.revoke_all(call.path["user_id"])
 
 
@@ -126,7 +126,7 @@ async def revoke_tokens(call: Call) -> None:
 async def clear_login_failures(call: Call) -> None:
     """Forgets the account's failed logins, lifting its throttle at once."""
     _require_admin(call.user)
-    user = await call.sessions.store.get_user(call.path["user_id"])
+    user = await call.sessions.user(call.path["user_id"])
     await call.auth.throttle.clear(user.username)
 
 

@@ -37,6 +37,6 @@ async def merge(call: Call) -> Interaction:
     b: MergeBody = call.body
     event = await call.sessions.merge(call.user, call.path["interaction_id"], b.from_)
     assert event.interaction is not None
-    gone = await call.sessions.store.get_interaction(b.from_)
+    gone = await call.sessions.interaction(b.from_)
     await call.request.app.state.webhooks.sms.merged(gone, event.interaction)
     return event.interaction

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from starlette.responses import StreamingResponse
 
 from sessions.errors import StoreUnavailable
-from sessions.history import HistoryCriteria, HistoryFilter, may_export, searchable_queues
+from sessions.history import HistoryCriteria, HistoryFilter
 from sessions.model import Interaction
 
 from ..errors import RequestError, describe_validation
@@ -80,8 +80,7 @@ class HistoryPage(BaseModel):
 async def search_history(call: Call) -> HistoryPage:
     """Completed interactions, newest first, filtered by customer, dates, queue, agent, outcome, type and tags; paged by cursor."""
     q: HistoryQuery = call.query
-    queues = searchable_queues(call.user, q.queue)
-    items, nxt = await call.sessions.store.search_history(q, queues)  # type: ignore[attr-defined]
+    items, nxt = await call.sessions.search_history(call.user, q)
     return HistoryPage(items=items, next=nxt)
 
 
@@ -89,9 +88,7 @@ async def search_history(call: Call) -> HistoryPage:
 async def export_history(call: Call) -> StreamingResponse:
     """Every completed interaction matching the criteria, newest first, streamed as CSV or NDJSON (supervisors and admins)."""
     q: ExportQuery = call.query
-    may_export(call.user)
-    queues = searchable_queues(call.user, q.queue)
-    rows: AsyncIterator[Interaction] = call.sessions.store.export_history(q, queues)  # type: ignore[attr-defined]
+    rows = call.sessions.export_history(call.user, q)
     first = await anext(rows, None)  # a store that is down fails here, before any byte is sent: 503
     lines = ndjson_lines if q.format == "ndjson" else csv_lines
     media = "application/x-ndjson" if q.format == "ndjson" else "text/csv; charset=utf-8"

@@ -31,7 +31,7 @@ async def create_queue(call: Call) -> Queue:
 
 
 async def _visible_queue(call: Call) -> Queue:
-    queue = await call.sessions.store.get_queue(call.path["queue_id"])
+    queue = await call.sessions.queue(call.path["queue_id"])
     if not call.user.can_see_queue(queue.id):
         raise PermissionDenied(f"{call.user.name} is not a member of queue {queue.id}.")
     return queue
@@ -73,7 +73,7 @@ async def list_queue_interactions(call: Call) -> InteractionList:
     """Active (oldest first) or completed (newest first) interactions of a queue, filtered."""
     queue = await _visible_queue(call)
     q: ListQuery = call.query
-    cursor = await call.sessions.store.last_cursor()
+    cursor = await call.sessions.last_cursor()
     candidates = await call.sessions.list_interactions(call.user, queue.id, q.state, limit=SCAN_LIMIT)
     matching = [ix for ix in candidates if _matches(ix, q)]
     return InteractionList(items=matching[q.offset : q.offset + q.limit], cursor=cursor)

@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -51,6 +52,8 @@ from .sql.log import parse
 from .sql.upsert import upsert
 
 log = logging.getLogger("sessions.stores.live")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 #: Map names whose values are live state, not records: kept in Redis.
 LIVE_MAPS = frozenset({"presence", "connections", "routed"})
@@ -117,6 +120,19 @@ def raise_if_cancelling() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+def live_layer(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Redis out of reach (refused, dropped, timing out) surfaces as StoreUnavailable, as a database outage does:
+    callers above the store handle one outage (503 and retry; the hub waits and resumes) and never import redis."""
+    @functools.wraps(method)
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(f"Redis: {exc}") from exc
+
+    return guarded
 
 
 class LiveStore:
@@ -209,22 +225,26 @@ class LiveStore:
 
     # -- maps: live ones in Redis, the rest in SQL ----------------------------------
 
+    @live_layer
     async def map_set(self, name: str, key: str, value: str) -> None:
         if name in LIVE_MAPS:
             await self.redis.hset(self.key("map", name), key, value)
         else:
             await self.sql.map_set(name, key, value)
 
+    @live_layer
     async def map_get(self, name: str, key: str) -> str | None:
         if name in LIVE_MAPS:
             return await self.redis.hget(self.key("map", name), key)
         return await self.sql.map_get(name, key)
 
+    @live_layer
     async def map_all(self, name: str) -> dict[str, str]:
         if name in LIVE_MAPS:
             return await self.redis.hgetall(self.key("map", name))
         return await self.sql.map_all(name)
 
+    @live_layer
     async def map_delete(self, name: str, *keys: str) -> None:
         if not keys:
             return
@@ -235,9 +255,11 @@ class LiveStore:
 
     # -- leases ----------------------------------------------------------------------
 
+    @live_layer
     async def lease(self, name: str, owner: str, ttl: float) -> bool:
         return bool(await self._lease_script(keys=[self.key("lease", name)], args=[owner, max(1, int(ttl * 1000))]))
 
+    @live_layer
     async def release(self, name: str, owner: str) -> None:
         await self._release_script(keys=[self.key("lease", name)], args=[owner])
 
@@ -250,6 +272,7 @@ class LiveStore:
     async def last_cursor(self) -> Cursor | None:
         return await self.sql.last_cursor()
 
+    @live_layer
     async def wait_events(self, after: Cursor | None, timeout: float, limit: int = 500) -> list[Event]:
         """Events after ``after`` from the stream, waiting up to ``timeout`` for the relay to add one.
 
@@ -275,6 +298,7 @@ class LiveStore:
             recorded = (await conn.execute(select(t.meta.c.value).where(t.meta.c.key == RELAY_POSITION))).scalar()
         return int(recorded or 0)
 
+    @live_layer
     async def relay_once(self, batch: int = RELAY_BATCH) -> int:
         """Copies every event committed after the relay's position to the stream; returns how many were read."""
         position = await self.relay_position()

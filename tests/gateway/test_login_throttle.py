@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import pytest
 from limits.aio.storage import MemoryStorage
 
 from gateway.login_throttle import LoginThrottle, Throttled, storage_for
+from sessions.errors import StoreUnavailable
 from tests.conftest import REDIS_URL
 
 
@@ -93,3 +95,15 @@ async def test_counts_are_shared_through_redis():
     assert await wait_asked(two) > 0, "a second process sees the first one's failures"
     await two.clear("alice")
     await one.attempt("alice", None)
+
+
+async def test_counts_out_of_reach_are_a_store_outage():
+    """Redis down: a login can be neither counted nor let through uncounted; it is refused as the store being down."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    throttle = LoginThrottle(storage_for(f"redis://127.0.0.1:{port}/0", "test:throttle"))
+    with pytest.raises(StoreUnavailable):
+        await throttle.attempt("alice", "10.0.0.1")
+    with pytest.raises(StoreUnavailable):
+        await throttle.clear("alice")

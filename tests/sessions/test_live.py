@@ -17,10 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sessions import Sessions
+from sessions.errors import StoreUnavailable
 from sessions.events import Event, EventType
 from sessions.model import CommType, Direction, Queue, Role, Subtype, User
 from sessions.stores.live import LiveStore
@@ -47,7 +46,7 @@ async def follow(store: LiveStore, after: str, count: int) -> list[Event]:
         while len(got) < count:
             try:
                 page = await store.wait_events(after, 1.0)
-            except (RedisConnectionError, RedisTimeoutError, OSError):
+            except (StoreUnavailable, OSError):
                 await asyncio.sleep(0.05)
                 continue
             got += page
@@ -205,3 +204,21 @@ async def test_webhook_dedupe_survives_a_redis_reset(two: Processes):
     assert await two.a.remember("twilio:SM1", "seen", 3600) is True
     await drop_prefix(two.a)
     assert await two.b.remember("twilio:SM1", "seen", 3600) is False, "a retried webhook is still recognised"
+
+
+async def test_redis_out_of_reach_is_a_store_outage_not_a_redis_error(db_url: str, tmp_path: Path):
+    """Callers above the store (the hub, the HTTP errors) know one outage, StoreUnavailable, whatever layer is down."""
+    with private_redis(str(tmp_path)) as (port, stop, _):
+        store = LiveStore(SqlStore(Database(db_url)), f"redis://127.0.0.1:{port}/0", prefix=f"test:{uuid.uuid4().hex}")
+        try:
+            stop()
+            for read in (lambda: store.map_get("presence", "u-alice"),
+                         lambda: store.map_set("presence", "u-alice", "away"),
+                         lambda: store.map_all("presence"), lambda: store.map_delete("presence", "u-alice"),
+                         lambda: store.lease("maintenance", "a", 5), lambda: store.release("maintenance", "a"),
+                         lambda: store.wait_events("0", 0.1), lambda: store.relay_once()):
+                with pytest.raises(StoreUnavailable):
+                    await read()
+            assert await store.map_get("config", "routing") is None, "the record's own maps stay readable"
+        finally:
+            await store.close()
