@@ -12,25 +12,22 @@ from sessions import Sessions
 from sessions.errors import DomainError, IllegalTransition
 from sessions.events import Event
 from sessions.model import CommType, Direction, Interaction, Subtype
-from sessions.stores import Store
 from sessions.tokens import token_digest
 
 from .chat import Action, ChatSession, Leave, MarkRead, Reply, Resume, Send, Start, Typing, WidgetFrame
-
-#: The store's map from a chat session token's digest to its interaction.
-TOKENS = "chat:tokens"
+from .threads import Threads
 
 
-async def interaction_of(store: Store, token: str) -> str | None:
+async def interaction_of(threads: Threads, token: str) -> str | None:
     """The interaction a chat session token belongs to (the widget's socket and its web calls both use it)."""
-    return await store.map_get(TOKENS, token_digest(token))
+    return await threads.interaction_of_chat(token_digest(token))
 
 
 class ChatDriver:
     """One widget connection: client frames and the interaction's events in, frames to send out."""
 
-    def __init__(self, sessions: Sessions) -> None:
-        self.sessions = sessions
+    def __init__(self, sessions: Sessions, threads: Threads) -> None:
+        self.sessions, self.threads = sessions, threads
         self.session = ChatSession()
 
     @property
@@ -55,7 +52,7 @@ class ChatDriver:
     async def catch_up(self) -> list[WidgetFrame]:
         """What the agent wrote since the session frame (call once the interaction's events are followed)."""
         assert self.session.interaction_id is not None
-        ix = await self.sessions.store.get_interaction(self.session.interaction_id)
+        ix = await self.sessions.interaction(self.session.interaction_id)
         await self._learn_names(ix)
         return self.session.catch_up(ix)
 
@@ -66,8 +63,8 @@ class ChatDriver:
             case Start():
                 return await self._start(action)
             case Resume(token):
-                ix_id = await interaction_of(self.sessions.store, token)
-                ix = await self.sessions.store.get_interaction(ix_id) if ix_id is not None else None
+                ix_id = await interaction_of(self.threads, token)
+                ix = await self.sessions.interaction(ix_id) if ix_id is not None else None
                 if ix is not None:
                     await self._learn_names(ix)
                 return self.session.resumed(ix, action)
@@ -97,7 +94,7 @@ class ChatDriver:
         if start.topic is not None:
             ix = (await self._add(ix.id, start.topic, None)).interaction
             assert ix is not None
-        await self.sessions.store.map_set(TOKENS, token_digest(start.token), ix.id)
+        await self.threads.link_chat(token_digest(start.token), ix.id)
         await self._learn_names(ix)
         return self.session.started(ix, start.token)
 
@@ -105,7 +102,7 @@ class ChatDriver:
         try:
             event = await self._add(send.interaction_id, send.body, send.message_id)
         except IllegalTransition as exc:
-            return self.session.not_stored(send, await self.sessions.store.get_interaction(send.interaction_id), exc)
+            return self.session.not_stored(send, await self.sessions.interaction(send.interaction_id), exc)
         assert event.interaction is not None
         return self.session.stored(send, event.interaction.messages[-1])
 
@@ -117,7 +114,7 @@ class ChatDriver:
     async def _learn_names(self, ix: Interaction) -> None:
         for user_id in self.session.unnamed(ix):
             try:
-                name: str | None = (await self.sessions.store.get_user(user_id)).name
+                name: str | None = (await self.sessions.user(user_id)).name
             except DomainError:
                 name = None
             self.session.named(user_id, name)

@@ -56,7 +56,7 @@ class LiveCalls:
     # -- a call's life ---------------------------------------------------------------
 
     async def open(self, ix: Interaction, recording_id: str, rate: int) -> Bridge:
-        queue = await self.sessions.store.get_queue(ix.queue_id)
+        queue = await self.sessions.queue(ix.queue_id)
         recorder = StereoRecorder(recording_path(self.data_dir, recording_id), rate) if queue.settings.recording else None
         old = self.bridges.get(ix.id)
         if old is not None:  # a new call on the same interaction (the customer called back): the old one is over
@@ -102,7 +102,7 @@ class LiveCalls:
         """
         await self.close(bridge)
         try:
-            ix = await self.sessions.store.get_interaction(bridge.interaction_id)
+            ix = await self.sessions.interaction(bridge.interaction_id)
             if ix.state is State.ACTIVE and (ix.type, ix.subtype) == (CommType.CALL, Subtype.WEBRTC):
                 leg = disconnect.record(ix, DisconnectBy.CUSTOMER, reason, self.sessions.clock.now())
                 await self.sessions.provider_status(ix.id, kind="call_status", status=reason.value, by="customer",

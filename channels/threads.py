@@ -21,8 +21,6 @@ _CONSULT_CALLS = "twilio:consult_calls"
 _PENDING_RECORDINGS = "twilio:pending_recordings"
 #: SHA-256 digest of a chat session token -> interaction (the token itself is never stored).
 _CHAT_TOKENS = "chat:tokens"
-#: Transitional: gateway/ws_media.py still calls ``lookup(CALLS, sid)``; it is to call ``interaction_of_call``.
-CALLS = _CALLS
 
 
 def _thread_key(customer_number: str, our_number: str) -> str:
@@ -37,10 +35,6 @@ class Threads:
 
     async def _get(self, name: str, key: str) -> str | None:
         return await self._store.map_get(name, key) if key else None
-
-    async def lookup(self, kind: str, key: str) -> str | None:
-        """Transitional (gateway/ws_media.py): use the named method for the id instead."""
-        return await self._get(kind, key)
 
     # -- calls -------------------------------------------------------------------------
 

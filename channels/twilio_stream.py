@@ -16,7 +16,7 @@ from .call_legs import TwilioLeg
 from .live_calls import LiveCalls
 from .media_streams import Malformed, Media, Refused, Start, Stop, StreamEvent
 from .mixer import Part
-from .threads import CALLS, Threads
+from .threads import Threads
 from .voice_bridge import CALLER, CONSULT, Bridge
 from .voicemail import SAFE_ID
 
@@ -57,7 +57,7 @@ class TwilioStream:
         if self.bridge is not None:
             return None  # a repeated start: the stream is already on its call
         ix_id, call_sid, stream_sid = start.interaction, start.call_sid, start.stream_sid
-        if await self.threads.lookup(CALLS, call_sid) != ix_id or not SAFE_ID.match(stream_sid):
+        if await self.threads.interaction_of_call(call_sid) != ix_id or not SAFE_ID.match(stream_sid):
             log.warning("media stream for unknown call %s / interaction %s refused", call_sid, ix_id)
             return CLOSE_UNKNOWN_CALL, "unknown call"
         sessions = self.live.sessions
@@ -69,7 +69,7 @@ class TwilioStream:
             self._joined(bridge, bridge.add_twilio(CONSULT, Part.CONSULT, call_sid, stream_sid, self.send), call_sid)
             await sessions.provider_status(ix_id, kind="consult_status", status="answered", detail="The consulted number answered", call_sid=call_sid)
         else:
-            ix = await sessions.store.get_interaction(ix_id)
+            ix = await sessions.interaction(ix_id)
             bridge = await self.live.open(ix, stream_sid, TWILIO_RATE)
             self._joined(bridge, bridge.add_twilio(CALLER, Part.CALLER, call_sid, stream_sid, self.send), call_sid)
             await sessions.provider_status(ix_id, kind="media_status", status="started", detail="Live audio connected", stream_sid=stream_sid)

@@ -220,6 +220,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app.state.hub = hub
     app.state.presence = presence
     app.state.webhooks = webhooks
+    app.state.threads = twilio.threads
     app.state.live_calls = live_calls
     app.state.openapi = openapi(operations, "Switchboard gateway", VERSION)
     return app

@@ -27,7 +27,7 @@ async def chat_socket(ws: WebSocket) -> None:
     await ws.accept()
     state = ws.app.state
     hub: Hub = state.hub
-    chat = ChatDriver(state.sessions)
+    chat = ChatDriver(state.sessions, state.threads)
     sub: Subscriber | None = None
     pump: asyncio.Task[None] | None = None
     send_lock = asyncio.Lock()

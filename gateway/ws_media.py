@@ -41,7 +41,7 @@ async def media_socket(ws: WebSocket) -> None:
             except WebSocketDisconnect as exc:  # the bridge's senders know ConnectionError, not Starlette
                 raise ConnectionError(f"Twilio's media socket closed ({exc.code})") from exc
 
-    stream = TwilioStream(state.live_calls, webhooks.ctx.threads, send)
+    stream = TwilioStream(state.live_calls, state.threads, send)
     try:
         while True:
             message = await ws.receive()

@@ -132,10 +132,10 @@ async def three_way(call: Call) -> Toggle:
 
 
 async def _customer_interaction(call: Call, token: str) -> Interaction:
-    ix_id = await interaction_of(call.sessions.store, token)
+    ix_id = await interaction_of(call.request.app.state.threads, token)
     if ix_id is None:
         raise NotFound(UNKNOWN_SESSION)
-    ix = await call.sessions.store.get_interaction(ix_id)
+    ix = await call.sessions.interaction(ix_id)
     if ix.state is not State.ACTIVE:
         raise IllegalTransition("This conversation has ended; start a new chat to call.")
     return ix

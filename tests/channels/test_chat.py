@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from channels.chat_driver import ChatDriver
+from channels.threads import Threads
 from sessions import Sessions
 from sessions.model import Queue, Role, User
 from sessions.routing import RoutingConfig
@@ -27,7 +28,7 @@ async def sessions() -> AsyncIterator[Sessions]:
 
 
 async def started(sessions: Sessions, topic: str | None = None) -> ChatDriver:
-    chat = ChatDriver(sessions)
+    chat = ChatDriver(sessions, Threads(sessions.store))
     [frame] = await chat.receive({"type": "start", "name": "Carla", "email": "carla@example.com", **({"topic": topic} if topic else {})})
     assert frame["type"] == "session", frame
     return chat
@@ -35,7 +36,7 @@ async def started(sessions: Sessions, topic: str | None = None) -> ChatDriver:
 
 async def bodies(chat: ChatDriver) -> list[str]:
     assert chat.interaction_id is not None
-    return [m.body for m in (await chat.sessions.store.get_interaction(chat.interaction_id)).messages]
+    return [m.body for m in (await chat.sessions.interaction(chat.interaction_id)).messages]
 
 
 async def test_control_characters_in_a_message_are_removed_newline_and_tab_kept(sessions: Sessions):
