@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Iterable
 
 from sessions.errors import AlreadyExists, DomainError, IllegalTransition
+from sessions.events import Event, EventType
 from sessions.model import CommType, Customer, Interaction, State, Subtype
 
 from .twilio import TwilioContext, connect_twiml, derived_id, dial_twiml, need, say_twiml, voicemail_twiml
@@ -17,6 +18,8 @@ log = logging.getLogger("channels.voice")
 TRANSCRIPTION_PATH = "/webhooks/twilio/transcription"
 #: Statuses after which the call is over.
 FINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+#: Where a diverted call goes (the ``to`` of its channel switch).
+VOICEMAIL = f"{CommType.VOICEMAIL.value}/{Subtype.VOICEMAIL.value}"
 NOT_IN_SERVICE = "Sorry, this number is not in service."
 CONSULT_STATUS = {"initiated": "dialling", "ringing": "ringing", "in-progress": "answered", "completed": "hung up", "busy": "busy",
                   "no-answer": "no answer", "failed": "the call failed", "canceled": "cancelled"}
@@ -123,26 +126,25 @@ class VoiceChannel:
     async def hang_up(self, call_sid: str) -> None:
         await self.ctx.rest.hang_up(call_sid)
 
-    async def overdue_to_voicemail(self) -> int:
-        """Sends calls nobody answered within their queue's limit to voicemail; returns how many.
+    async def follow(self, events: Iterable[Event]) -> None:
+        """Redirects the calls the timers sent to voicemail (their committed divert) to the voicemail TwiML.
 
-        One indexed query per voicemail queue for its calls waiting past the limit: a tick costs
-        the queues and the overdue calls, not the active set.
+        Run by the process that committed the events, so each call is redirected once.  A refusal by
+        Twilio is logged and noted in the interaction's feed; the other calls are still redirected.
         """
-        sessions, moved = self.ctx.sessions, 0
-        now = sessions.clock.now()
-        queues = [q for q in await sessions.queues() if q.settings.voicemail]
-        if not queues or not self.ctx.rest.configured:
-            return 0
-        for queue in queues:
-            for ix in await sessions.overdue_calls(queue.id, now - timedelta(seconds=queue.settings.voicemail_after)):
-                call_sid = await self.ctx.threads.current_call(ix.id)
-                if call_sid is None:
-                    continue  # not a Twilio call (a browser call has no voicemail to go to)
-                try:
-                    event = await sessions.divert_to_voicemail(ix.id, f"not answered within {queue.settings.voicemail_after}s")
-                    await self.ctx.rest.redirect_call(call_sid, await self.twiml_for(event.interaction))  # type: ignore[arg-type]
-                    moved += 1
-                except (DomainError, ProviderError) as exc:
-                    log.warning("could not send %s to voicemail: %s", ix.id, exc)
-        return moved
+        for event in events:
+            ix = event.interaction
+            if event.type is EventType.CHANNEL_SWITCHED and ix is not None and event.data.get("to") == VOICEMAIL:
+                await self._to_voicemail(ix)
+
+    async def _to_voicemail(self, ix: Interaction) -> None:
+        call_sid = await self.ctx.threads.current_call(ix.id)
+        if call_sid is None:
+            log.warning("%s went to voicemail but no Twilio call is known for it", ix.id)
+            return
+        try:
+            await self.ctx.rest.redirect_call(call_sid, await self.twiml_for(ix))
+        except ProviderError as exc:
+            log.warning("could not send %s (call %s) to voicemail: %s", ix.id, call_sid, exc)
+            await self.ctx.sessions.provider_status(ix.id, kind="call_status", status="failed",
+                                                    detail=f"Call not sent to voicemail: {exc}", call_sid=call_sid, error=exc.code)

@@ -157,6 +157,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     operations = all_operations()
     published_metrics: dict[str, dict] = {}
 
+    async def run_timers() -> None:
+        """The due timers, then what they mean for live calls: a call sent to voicemail is redirected there."""
+        await webhooks.voice.follow(await sessions.run_timers())
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if isinstance(store, (SqlStore, LiveStore)) and not migrated:
@@ -170,12 +174,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         print("\n".join(lines), flush=True)
         await hub.start()
         background = [
-            asyncio.create_task(_repeat("timers", sessions.run_timers, settings.timer_interval), name="timers"),
+            asyncio.create_task(_repeat("timers", run_timers, settings.timer_interval), name="timers"),
             asyncio.create_task(_repeat("dispatch", lambda: sessions.dispatch(presence.node), settings.dispatch_interval, hub.changed), name="dispatch"),
             asyncio.create_task(_repeat("metrics", lambda: sessions.publish_metrics(presence.node, published_metrics), settings.metrics_interval), name="metrics"),
             asyncio.create_task(presence.refresh_forever(), name="presence"),
             *([asyncio.create_task(store.relay_forever(presence.node), name="relay")] if isinstance(store, LiveStore) else []),
-            asyncio.create_task(_repeat("voicemail", webhooks.voice.overdue_to_voicemail, settings.timer_interval), name="voicemail"),
             asyncio.create_task(_repeat("maintenance", lambda: maintain(store, presence.node, settings), MAINTENANCE_INTERVAL), name="maintenance"),
             asyncio.create_task(_repeat("recordings", lambda: webhooks.voicemail.retry_pending(presence.node), settings.download_retry_interval), name="recordings"),
         ]

@@ -14,7 +14,6 @@ process at a time must do.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 
 from .events import Cursor, EventPage
 from .history import HistoryCriteria, HistoryFilter, may_export, searchable_queues
@@ -73,10 +72,6 @@ class Directory:
     async def interaction(self, interaction_id: str) -> Interaction:
         """NotFound for an unknown id.  For an actor's read use ``Sessions.get``, which checks access."""
         return await self.store.get_interaction(interaction_id)
-
-    async def overdue_calls(self, queue_id: str, created_before: datetime) -> list[Interaction]:
-        """The queue's calls still waiting that arrived before ``created_before`` (one indexed query)."""
-        return await self.store.overdue_calls(queue_id, created_before)
 
     # -- reads an actor makes ------------------------------------------------------------
 

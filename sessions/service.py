@@ -299,9 +299,6 @@ class Sessions(Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallStat
     async def abandon(self, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.abandon(ix, now=self.clock.now()))
 
-    async def divert_to_voicemail(self, interaction_id: str, reason: str) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.divert_to_voicemail(ix, now=self.clock.now(), reason=reason))
-
     async def provider_status(self, interaction_id: str, *, kind: str, status: str, detail: str, **data: Any) -> Event:
         """``kind`` names a :class:`machine.ProviderReport`; any other is a programming error (ValueError)."""
         report = machine.ProviderReport(kind)

@@ -36,6 +36,8 @@ class FakeTwilio:
     fail_downloads: int = 0
     #: When set, message creation is refused with this Twilio error code.
     refuse_messages: int | None = None
+    #: When set, call updates (redirects, hang-ups) are refused with this Twilio error code.
+    refuse_updates: int | None = None
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def start(self) -> None:
@@ -74,6 +76,8 @@ class FakeTwilio:
                     return self._reply(201, {"sid": fake.call_sids[-1], "status": "queued", "to": form.get("To"), "from": form.get("From")})
                 if self.path.startswith(f"{base}/Calls/") and self.path.endswith(".json"):
                     sid = self.path.rsplit("/", 1)[1].removesuffix(".json")
+                    if fake.refuse_updates:
+                        return self._reply(400, {"code": fake.refuse_updates, "message": "Call is not in-progress", "status": 400})
                     fake.updates.append((sid, form))
                     fake.updated.set()
                     return self._reply(200, {"sid": sid, "status": "in-progress"})

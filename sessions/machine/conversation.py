@@ -229,10 +229,13 @@ def provider_status(
 
 
 def divert_to_voicemail(ix: Interaction, *, now: datetime, reason: str) -> Change:
-    """An unanswered call becomes a voicemail: the caller is leaving a message instead."""
+    """An unanswered call becomes a voicemail: the caller is leaving a message instead.
+
+    Only a phone call: its caller is on the provider's line, which records the message; a browser call has no voicemail.
+    """
     check(Command.DIVERT_TO_VOICEMAIL, ix, None)
-    if ix.type is not CommType.CALL:
-        raise IllegalTransition(f"Only calls go to voicemail; interaction {ix.id} is {ix.type.value}.")
+    if (ix.type, ix.subtype) != reach.PHONE:
+        raise IllegalTransition(f"Only phone calls go to voicemail; interaction {ix.id} is {ix.type.value}/{ix.subtype.value}.")
     nxt = next_version(ix)
     to_queue(nxt)
     nxt.channel_history.append(

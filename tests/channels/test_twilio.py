@@ -210,20 +210,45 @@ class TestVoicemail:
         outsider = twilio.gw.agent("olga", ["other"])
         assert_error(twilio.gw.client.get(rec["uri"], headers=outsider), 403)
 
-    def test_call_unanswered_past_the_queue_limit_is_redirected_to_voicemail(self, twilio: Twilio):
+    def overdue_call(self, twilio: Twilio) -> None:
+        """A call that connects (alice is online) that nobody takes (she is away, bob lets it ring)."""
         alice = agent_online(twilio)
-        twilio.gw.client.put("/api/me/presence", json={"status": "away"}, headers=alice)  # online, so the call connects; away, so nobody takes it
+        twilio.gw.client.put("/api/me/presence", json={"status": "away"}, headers=alice)
         agent_online(twilio, "bob")
         assert "<Stream" in twilio.call().text
-        voice = twilio.gw.app.state.webhooks.voice
+
+    def tick(self, twilio: Twilio) -> list:
+        """One tick of the gateway's timers loop: the due timers, then the voice channel follows what they fired."""
+        events = twilio.gw.call(twilio.gw.app.state.sessions.run_timers)
+        twilio.gw.call(twilio.gw.app.state.webhooks.voice.follow, events)
+        return events
+
+    def test_call_unanswered_past_the_queue_limit_is_redirected_to_voicemail(self, twilio: Twilio):
+        self.overdue_call(twilio)
         twilio.clock.advance(59)
-        assert twilio.gw.call(voice.overdue_to_voicemail) == 0
+        assert [e.type for e in self.tick(twilio) if e.type == "interaction.channel_switched"] == []
+        assert twilio.fake.updates == []
         twilio.clock.advance(1)  # open, or still ringing for bob: either way unanswered
-        assert twilio.gw.call(voice.overdue_to_voicemail) == 1
+        [divert] = [e for e in self.tick(twilio) if e.type == "interaction.channel_switched"]
+        assert divert.data == {"from": "call/phone", "to": "voicemail/voicemail", "reason": "not answered within 60s"}
         [(sid, update)] = twilio.fake.updates
         assert sid == "CA100" and "<Record" in update["Twiml"]
         [ix] = twilio.interactions()
         assert (ix["type"], ix["channel_history"][-1]["to_subtype"]) == ("voicemail", "voicemail")
+        self.tick(twilio)
+        assert len(twilio.fake.updates) == 1, "diverted and redirected once"
+
+    def test_a_redirect_twilio_refuses_is_noted_in_the_feed(self, twilio: Twilio):
+        self.overdue_call(twilio)
+        twilio.fake.refuse_updates = 21220
+        twilio.clock.advance(60)
+        self.tick(twilio)
+        [ix] = twilio.interactions()
+        ix = twilio.gw.client.get(f"/api/interactions/{ix['id']}", headers=twilio.gw.admin).json()
+        assert ix["type"] == "voicemail"  # the divert stands; only the redirect failed
+        note = ix["activity"][-1]
+        assert (note["kind"], note["data"]["status"], note["data"]["error"]) == ("call_status", "failed", "21220")
+        assert note["detail"].startswith("Call not sent to voicemail")
 
     def test_failed_download_keeps_the_recording_pending_and_the_retry_stores_it(self, twilio: Twilio, tmp_path):
         twilio.call()

@@ -142,6 +142,51 @@ class TestDueTimersFireOnce:
         assert await s.run_timers(batch=3) == []
 
 
+async def take_voicemail(world: World, after: int = 60) -> None:
+    """Sales sends calls nobody answers within ``after`` seconds to voicemail."""
+    settings = world.sales.settings.model_copy(update={"voicemail": True, "voicemail_after": after})
+    await world.sessions.store.put_queue(world.sales.model_copy(update={"settings": settings}))
+
+
+class TestUnansweredCallsGoToVoicemail:
+    async def test_a_phone_call_past_its_queue_limit_is_diverted_once(self, world: World):
+        s = world.sessions
+        await take_voicemail(world)
+        [call] = await fill(world, 1)
+        [web] = await fill(world, 1, subtype=Subtype.WEBRTC)  # a browser call: no line to leave a message on
+        [chat] = await fill(world, 1, type_=CommType.MESSAGING, subtype=Subtype.CHAT)
+        [other] = await fill(world, 1, queue="billing")  # billing takes no voicemail
+        world.clock.advance(59)
+        assert await s.run_timers() == []
+        world.clock.advance(1)
+        [divert] = await s.run_timers()
+        assert (divert.type, divert.interaction.id) == ("interaction.channel_switched", call)
+        assert divert.data == {"from": "call/phone", "to": "voicemail/voicemail", "reason": "not answered within 60s"}
+        ix = await s.store.get_interaction(call)
+        assert (ix.type, ix.subtype, ix.status, ix.version) == (CommType.VOICEMAIL, Subtype.VOICEMAIL, Status.OPEN, 2)
+        assert await s.run_timers() == []
+        for kept in (web, chat, other):
+            assert (await s.store.get_interaction(kept)).version == 1
+
+    async def test_a_call_answered_in_time_stays_a_call(self, world: World):
+        s = world.sessions
+        await take_voicemail(world)
+        await online(world, world.alice)
+        [call] = await fill(world, 1)
+        await s.claim(world.alice, call)
+        world.clock.advance(3600)
+        assert [e for e in await s.run_timers() if e.type == "interaction.channel_switched"] == []
+        assert (await s.store.get_interaction(call)).type is CommType.CALL
+
+    async def test_calls_waiting_within_the_limit_cost_no_read(self, world: World, loaded: list[str]):
+        await take_voicemail(world)
+        await fill(world, 300)
+        loaded.clear()
+        world.clock.advance(59)
+        assert await world.sessions.run_timers() == []
+        assert loaded == []
+
+
 class TestWhoHoldsWhat:
     async def test_loads_and_involving_agree_with_the_definitions(self, world: World):
         s, store = world.sessions, world.sessions.store
