@@ -1,8 +1,8 @@
-"""The servers a benchmark measures, each a real process on 127.0.0.1: the gateway, a Redis and a database of its own.
+"""Real servers on 127.0.0.1, each a process of its own: the gateway, a Redis and a database.
 
-The benches keep their own launcher (tests/processes.py is the suite's, with the waits its assertions need): a bench
-only starts a server, reads its address and stops it.  Databases are migrated by the product's own
-``python -m gateway migrate``.
+The one launcher of the repository: the benches start their servers with it, and the suite's harness
+(tests/processes.py) builds on it (a Redis it can stop and restart, a PostgreSQL server of its own, gateways
+set up for Twilio or chat).  Databases are migrated by the product's own ``python -m gateway migrate``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -30,6 +30,8 @@ from sessions.stores.sql.engine import DEFAULT_FILE
 
 #: Where every bench's WebRTC media binds and is advertised: loopback, on both ends.
 MEDIA_ADDRESSES = ("127.0.0.1",)
+#: What redis-server prints once it accepts connections.
+REDIS_READY = "Ready to accept connections"
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -40,9 +42,12 @@ def free_port() -> int:
 
 
 @dataclass(frozen=True)
-class Server:
+class GatewayProcess:
     port: int
     proc: subprocess.Popen
+    output: list[str] = field(default_factory=list)
+    #: Notified whenever a line is added to ``output``.
+    printed: threading.Condition = field(default_factory=threading.Condition)
 
     @property
     def url(self) -> str:
@@ -52,11 +57,18 @@ class Server:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
+    def wait_for_output(self, text: str, timeout: float = 10) -> str:
+        """Waits until the process has printed ``text``; returns everything printed so far."""
+        with self.printed:
+            printed = self.printed.wait_for(lambda: text in "".join(self.output) or self.proc.poll() is not None, timeout)
+            if not printed or text not in "".join(self.output):
+                raise AssertionError(f"the gateway never printed {text!r}:\n" + "".join(self.output)[-3000:])
+            return "".join(self.output)
 
-@contextlib.contextmanager
-def _serving(args: list[str], ready: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
-    """Runs ``args`` until it prints ``ready``, keeps draining its output, and stops it on exit."""
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+def start_process(args: list[str], ready: str) -> subprocess.Popen:
+    """Runs ``args`` until it prints ``ready``, then keeps draining its output so it never blocks on a full pipe."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     printed = []
     for line in proc.stdout:
@@ -66,9 +78,12 @@ def _serving(args: list[str], ready: str, env: dict[str, str] | None = None) -> 
     else:
         raise RuntimeError(f"{args[0]} did not start:\n" + "".join(printed[-40:]))
     threading.Thread(target=proc.stdout.read, daemon=True).start()
-    try:
-        yield proc
-    finally:
+    return proc
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM (a server's clean shutdown), SIGKILL if it is not gone within ten seconds."""
+    if proc.poll() is None:
         proc.terminate()
         try:
             proc.wait(10)
@@ -89,13 +104,39 @@ def _gateway_env(env: dict[str, str], data_dir: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def gateway_process(env: dict[str, str], port: int | None = None) -> Iterator[Server]:
-    """``python -m gateway`` serving on ``port`` (a free one by default), stopped on exit."""
+def gateway_process(env: dict[str, str], port: int | None = None, startup_timeout: float = 30, *,
+                    python: str = sys.executable, cwd: str | None = None) -> Iterator[GatewayProcess]:
+    """Starts ``python -m gateway`` on ``port`` (a free one by default), yields once uvicorn reports it is serving,
+    and stops it on exit.  Its output is kept (``output``, ``wait_for_output``) for the suite's assertions.
+
+    ``python`` and ``cwd`` let a test run an installed copy (another interpreter, away from the source tree).
+    """
     port = port or free_port()
-    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as scratch:
-        full_env = {**_gateway_env(env, scratch), "PORT": str(port)}
-        with _serving([sys.executable, "-m", "gateway"], "Uvicorn running on", full_env) as proc:
-            yield Server(port, proc)
+    with tempfile.TemporaryDirectory(prefix="gateway-data-") as scratch:  # unless ``env`` names a GATEWAY_DATA_DIR
+        proc = subprocess.Popen([python, "-m", "gateway"], env=_gateway_env({"PORT": str(port), **env}, scratch),
+                                cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        gp = GatewayProcess(port, proc)
+        started = threading.Event()
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                with gp.printed:
+                    gp.output.append(line)
+                    gp.printed.notify_all()
+                if "Uvicorn running on" in line:
+                    started.set()
+            started.set()  # exited: wake the waiter, which then sees the process is gone
+            with gp.printed:
+                gp.printed.notify_all()
+
+        threading.Thread(target=pump, daemon=True).start()
+        try:
+            if not started.wait(startup_timeout) or proc.poll() is not None:
+                raise RuntimeError("gateway did not start:\n" + "".join(gp.output))
+            yield gp
+        finally:
+            stop_process(proc)
 
 
 def migrate(env: dict[str, str], data_dir: str) -> None:
@@ -143,6 +184,9 @@ def sqlite_database(directory: Path) -> Path:
 def private_redis(directory: str) -> Iterator[int]:
     """A redis-server of the bench's own (no persistence) on a free port; yields the port."""
     port = free_port()
-    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", directory]
-    with _serving(args, "Ready to accept connections"):
+    proc = start_process(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", directory],
+                         REDIS_READY)
+    try:
         yield port
+    finally:
+        stop_process(proc)

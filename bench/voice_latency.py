@@ -27,7 +27,7 @@ import httpx
 import numpy as np
 import websockets
 from aiortc import MediaStreamTrack, RTCSessionDescription
-from processes import MEDIA_ADDRESSES, Server, free_port, gateway_process
+from processes import MEDIA_ADDRESSES, GatewayProcess, free_port, gateway_process
 from twilio.request_validator import RequestValidator
 
 from channels.audio import MulawDecoder
@@ -102,7 +102,7 @@ def on_loopback(pc: MediaPeerConnection) -> None:
     assert addresses <= set(MEDIA_ADDRESSES), addresses
 
 
-async def setup_call(http: httpx.AsyncClient, server: Server) -> tuple[str, dict[str, str]]:
+async def setup_call(http: httpx.AsyncClient, server: GatewayProcess) -> tuple[str, dict[str, str]]:
     """A queue, an agent and a Twilio call to it, claimed by the agent: (interaction id, the agent's headers)."""
     queue = {"id": "sales", "name": "Sales", "settings": {"phone_number": "+15550001000"}}
     await http.post("/api/queues", json=queue, headers=ADMIN)
@@ -118,7 +118,7 @@ async def setup_call(http: httpx.AsyncClient, server: Server) -> tuple[str, dict
     return ix_id, agent
 
 
-async def twilio_stream(server: Server, ix_id: str) -> websockets.ClientConnection:
+async def twilio_stream(server: GatewayProcess, ix_id: str) -> websockets.ClientConnection:
     """The caller's Media Streams socket, started as Twilio starts one."""
     url = f"{server.ws_url}/webhooks/twilio/media"
     signature = RequestValidator(TOKEN).compute_signature(url, {})

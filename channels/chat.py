@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sessions.errors import DomainError
-from sessions.events import Event
+from sessions.events import Event, EventType
 from sessions.model import Customer, CustomerAttributes, Direction, Interaction, Message, Outcome, State, Status
 from sessions.text import clean_text
 
@@ -45,7 +45,7 @@ MAX_BODY = 4_000
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 UNKNOWN_SESSION = "This chat session is unknown or has expired; start a new chat."
 #: Events after which the widget hears that its agent went away (transferred on, declined, ended unresolved).
-AGENT_LEFT = {"interaction.transferred", "interaction.offer_declined"}
+AGENT_LEFT = {EventType.TRANSFERRED, EventType.OFFER_DECLINED}
 
 WidgetFrame = dict[str, Any]
 
@@ -319,7 +319,7 @@ class ChatSession:
     def on_event(self, event: Event) -> list[WidgetFrame]:
         """Translates an event of this interaction into widget frames, from the event's type and data and the
         interaction it carries (never from its activity feed, which is written for people)."""
-        if event.type == "chat.typing":
+        if event.type == EventType.CHAT_TYPING:
             if event.data.get("from") == "agent":
                 return [{"type": "typing", "active": bool(event.data.get("active"))}]
             return []
@@ -327,14 +327,14 @@ class ChatSession:
         if ix is None or ix.id != self.interaction_id:
             return []
         out = self.catch_up(ix)
-        if event.type == "interaction.messages_read" and event.data.get("by") != "customer":
+        if event.type == EventType.MESSAGES_READ and event.data.get("by") != "customer":
             out.append({"type": "receipt", "ids": event.data.get("ids", []), "status": "read"})
-        if event.type == "interaction.claimed" and ix.assigned_to:
+        if event.type == EventType.CLAIMED and ix.assigned_to:
             out.append({"type": "agent_joined", "name": self.names.get(ix.assigned_to, "An agent")})
-        elif event.type in AGENT_LEFT or (event.type == "interaction.ended"
+        elif event.type in AGENT_LEFT or (event.type == EventType.ENDED
                                           and event.data.get("outcome") == Outcome.UNRESOLVED.value):
             out.append({"type": "agent_left"})
-        if event.type == "interaction.channel_switched":
+        if event.type == EventType.CHANNEL_SWITCHED:
             out.append({"type": "channel", "channel": f"{ix.type.value}/{ix.subtype.value}",
                         "phone": ix.customer.phone})
         if ix.state is State.COMPLETED or ix.status is Status.WRAP_UP:

@@ -13,6 +13,7 @@ import uuid
 from collections import Counter
 
 from sessions import Sessions
+from sessions.errors import StoreUnavailable
 from sessions.model import User
 
 log = logging.getLogger("gateway.agent_connections")
@@ -41,7 +42,7 @@ class Presence:
             try:
                 await self.sessions.disconnected(user.id, self.node)
                 await self.sessions.announce_presence(user)
-            except Exception as exc:  # the store may be down; the entry then expires by itself
+            except (StoreUnavailable, OSError) as exc:  # the store may be down; the entry then expires by itself
                 log.warning("could not record %s leaving (%s)", user.id, exc)
 
     async def refresh_forever(self) -> None:
@@ -50,7 +51,5 @@ class Presence:
             try:
                 for user_id in list(self.local):
                     await self.sessions.connected(user_id, self.node, self.ttl)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
+            except (StoreUnavailable, OSError) as exc:
                 log.warning("presence refresh failed (%s); retrying", exc)

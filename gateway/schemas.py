@@ -14,7 +14,6 @@ from sessions.model import (
     Interaction,
     NewCustomer,
     Outcome,
-    QueueSettings,
     Role,
     State,
     Status,
@@ -24,6 +23,7 @@ from sessions.model import (
     TransferTarget,
     User,
 )
+from sessions.queues import QueueSettings
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=10_000)]

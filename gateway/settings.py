@@ -1,4 +1,4 @@
-"""Settings from the environment (names per the external contract in DESIGN.md)."""
+"""Settings from the environment: the variables and defaults of the README's "Configuration (environment)" table."""
 
 from __future__ import annotations
 

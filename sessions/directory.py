@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator
 
 from .events import Cursor, EventPage
 from .history import HistoryCriteria, HistoryFilter, may_export, searchable_queues
-from .model import Interaction, Queue, User
+from .model import Interaction, User
+from .queues import Queue
 from .stores.base import Store
 
 

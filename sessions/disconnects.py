@@ -12,7 +12,8 @@ from . import machine
 from .disconnect import CALL_STATUS, Leg
 from .errors import IllegalTransition
 from .events import Change, Event
-from .model import DisconnectBy, DisconnectReason, Interaction, Queue
+from .model import DisconnectBy, DisconnectReason, Interaction
+from .queues import Queue
 
 
 class Disconnects:

@@ -18,7 +18,8 @@ from .clock import Clock
 from .errors import DomainError, InvalidCommand
 from .events import Cursor, Event, EventType
 from .metrics import Backlog, QueueFigures, Tally, assemble, start_of_day, windows
-from .model import DEFAULT_CAPACITY, Channel, Interaction, Queue, QueueSettings, Role, User
+from .model import DEFAULT_CAPACITY, Channel, Interaction, Role, User
+from .queues import Queue, QueueSettings
 from .stores.base import Store
 
 #: After the clock alone (no event on the queue) recomputed a queue's figures, how long until it may again.

@@ -37,7 +37,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from .model import Interaction, Queue, QueueSettings, Status
+from .model import Interaction, Status
+from .queues import Queue, QueueSettings
 
 MICROSECOND = timedelta(microseconds=1)
 

@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass, replace
 
 from .errors import InvalidCommand
-from .model import CommType, Interaction, Queue, Subtype
+from .model import CommType, Interaction, Subtype
+from .queues import Queue
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 

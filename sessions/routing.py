@@ -21,7 +21,8 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from .model import CommType, Model, Queue, Subtype, Tag, User
+from .model import CommType, Model, Subtype, Tag, User
+from .queues import Queue
 
 
 class Condition(Model):

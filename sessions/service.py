@@ -32,7 +32,6 @@ from .model import (
     Message,
     Note,
     Outcome,
-    Queue,
     Recording,
     Role,
     State,
@@ -44,6 +43,7 @@ from .model import (
     User,
 )
 from .permissions import Right, transfer_right
+from .queues import Queue
 from .rights import Rights
 from .routing import Arrival, RoutingConfig
 from .steering import Steering

@@ -23,7 +23,8 @@ from .availability import Agent, PresenceStatus
 from .errors import IllegalTransition
 from .events import Change, EventType
 from .machine import SYSTEM
-from .model import ActivityEntry, Channel, CommType, Interaction, Queue, State, Status, TargetKind, TransferMode, User
+from .model import ActivityEntry, Channel, CommType, Interaction, State, Status, TargetKind, TransferMode, User
+from .queues import Queue
 from .routing import Arrival, Decision, RoutingConfig
 
 #: Why routing changed the queue, in the feed entry's data.

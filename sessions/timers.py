@@ -14,7 +14,8 @@ from . import machine
 from .clock import Clock
 from .errors import DomainError
 from .events import Change, Event
-from .model import Interaction, Queue
+from .model import Interaction
+from .queues import Queue
 from .stores.base import Store
 
 Due = list[tuple[Interaction, Callable[[Interaction], Change]]]

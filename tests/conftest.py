@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from sessions import ManualClock, Sessions
-from sessions.model import Queue, QueueSettings, Role, User
+from sessions.model import Role, User
+from sessions.queues import Queue, QueueSettings
 from sessions.stores import Store
 from sessions.stores.sql import Database, SqlStore
 from tests.databases import async_url, clean_postgres_database, drop_templates, prepare_sqlite_template, sqlite_url

@@ -1,94 +1,30 @@
-"""Real gateway processes on loopback ports, for tests that must cross a process boundary."""
+"""The suite's servers: gateways set up for Twilio or chat, and a Redis and a PostgreSQL of a test's own that fault
+tests stop and restart.  The launcher itself (free ports, a gateway process and its output) is bench/processes.py,
+the one both the suite and the benches use; a benchmark must not depend on the suite, so it lives there.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-#: Where every test's WebRTC media binds and is advertised: loopback, on both ends.
-MEDIA_ADDRESSES = ("127.0.0.1",)
+from bench.processes import (
+    MEDIA_ADDRESSES,
+    REDIS_READY,
+    GatewayProcess,
+    free_port,
+    gateway_process,
+    start_process,
+    stop_process,
+)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class GatewayProcess:
-    port: int
-    proc: subprocess.Popen
-    output: list[str] = field(default_factory=list)
-    #: Notified whenever a line is added to ``output``.
-    printed: threading.Condition = field(default_factory=threading.Condition)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def wait_for_output(self, text: str, timeout: float = 10) -> str:
-        """Waits until the process has printed ``text``; returns everything printed so far."""
-        with self.printed:
-            if not self.printed.wait_for(lambda: text in "".join(self.output) or self.proc.poll() is not None, timeout) or text not in "".join(self.output):
-                raise AssertionError(f"the gateway never printed {text!r}:\n" + "".join(self.output)[-3000:])
-            return "".join(self.output)
-
-
-@contextlib.contextmanager
-def gateway_process(env: dict[str, str], port: int | None = None, startup_timeout: float = 30, *,
-                    python: str = sys.executable, cwd: str | None = None) -> Iterator[GatewayProcess]:
-    """Starts ``python -m gateway`` and yields once uvicorn reports it is serving.
-
-    ``python`` and ``cwd`` let a test run an installed copy (another interpreter, away from the source tree).
-    """
-    port = port or free_port()
-    scratch = tempfile.TemporaryDirectory(prefix="gateway-data-")  # unless the test names its own GATEWAY_DATA_DIR
-    full_env = {**os.environ, "PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "GATEWAY_MEDIA_ADDRESSES": ",".join(MEDIA_ADDRESSES), "PYTHONUNBUFFERED": "1",
-                "GATEWAY_DATA_DIR": scratch.name, **env}
-    proc = subprocess.Popen([python, "-m", "gateway"], env=full_env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    gp = GatewayProcess(port, proc)
-    started = threading.Event()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            with gp.printed:
-                gp.output.append(line)
-                gp.printed.notify_all()
-            if "Uvicorn running on" in line:
-                started.set()
-        started.set()  # exited: wake the waiter, which then sees the process is gone
-        with gp.printed:
-            gp.printed.notify_all()
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        if not started.wait(startup_timeout) or proc.poll() is not None:
-            raise RuntimeError("gateway did not start:\n" + "".join(gp.output))
-        yield gp
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        scratch.cleanup()
+__all__ = ["MEDIA_ADDRESSES", "GatewayProcess", "PrivatePostgres", "chat_gateway", "free_port", "gateway_process",
+           "private_postgres", "private_redis", "twilio_gateway"]
 
 
 @contextlib.contextmanager
@@ -102,18 +38,10 @@ def private_redis(directory: str, port: int | None = None) -> Iterator[tuple[int
     procs: list[subprocess.Popen] = []
 
     def start() -> None:
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert proc.stdout is not None
-        for line in proc.stdout:  # wait for the server's own "ready" line
-            if "Ready to accept connections" in line:
-                break
-        threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep draining its log
-        procs.append(proc)
+        procs.append(start_process(args, REDIS_READY))
 
     def stop() -> None:
-        proc = procs.pop()
-        proc.terminate()  # SIGTERM: redis flushes the append-only file and exits
-        proc.wait(10)
+        stop_process(procs.pop())  # SIGTERM: redis flushes the append-only file and exits
 
     start()
     try:

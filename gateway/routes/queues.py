@@ -6,7 +6,8 @@ from datetime import date
 from typing import Any
 
 from sessions.errors import PermissionDenied
-from sessions.model import Interaction, Queue
+from sessions.model import Interaction
+from sessions.queues import Queue
 
 from ..operations import Call, Operations
 from ..schemas import InteractionList, ListQuery, NewQueue, QueuePatch

@@ -18,12 +18,12 @@ from ..model import (
     Interaction,
     Message,
     Note,
-    Queue,
     Recording,
     Subtype,
     Transcript,
     User,
 )
+from ..queues import Queue
 from ..transitions import Command, check
 from .steps import CUSTOMER, SYSTEM, actor_id, actor_name, log, next_version, to_queue
 

@@ -18,10 +18,10 @@ from ..model import (
     DisconnectReason,
     Interaction,
     Outcome,
-    Queue,
     Status,
     User,
 )
+from ..queues import Queue
 from ..transitions import Command, check
 from .steps import CUSTOMER, SYSTEM, completed, log, next_version, to_queue
 

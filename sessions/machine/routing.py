@@ -8,17 +8,8 @@ from typing import Any
 from .. import reach
 from ..errors import IllegalTransition, InvalidCommand, PermissionDenied
 from ..events import Change, EventType
-from ..model import (
-    SUBTYPES,
-    CommType,
-    Customer,
-    Direction,
-    Interaction,
-    Queue,
-    Status,
-    Subtype,
-    User,
-)
+from ..model import SUBTYPES, CommType, Customer, Direction, Interaction, Status, Subtype, User
+from ..queues import Queue
 from ..transitions import Command, check
 from .steps import CUSTOMER, SYSTEM, actor_id, log, next_version, to_queue
 

@@ -15,13 +15,13 @@ from ..model import (
     DisconnectReason,
     Interaction,
     Outcome,
-    Queue,
     Status,
     TargetKind,
     TransferMode,
     TransferTarget,
     User,
 )
+from ..queues import Queue
 from ..transitions import Command, check
 from .steps import SYSTEM, end_call_control, log, next_version, to_queue
 

@@ -22,7 +22,8 @@ from ..customers import Contact, CustomerProfile
 from ..errors import ConcurrentUpdate
 from ..events import Change, Cursor, Event, EventPage, event_for
 from ..metrics import Backlog, Tally
-from ..model import Channel, Interaction, Queue, QueueSettings, State, User
+from ..model import Channel, Interaction, State, User
+from ..queues import Queue, QueueSettings
 
 #: How many times an update re-reads and re-decides before giving up.
 MAX_ATTEMPTS = 200

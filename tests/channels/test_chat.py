@@ -9,7 +9,8 @@ import pytest
 from channels.chat_driver import ChatDriver
 from channels.threads import Threads
 from sessions import Sessions
-from sessions.model import Queue, Role, User
+from sessions.model import Role, User
+from sessions.queues import Queue
 from sessions.routing import RoutingConfig
 from sessions.text import clean_text
 from tests.conftest import dispose, make_store

@@ -23,7 +23,8 @@ from channels.chat import (
 from sessions import machine
 from sessions.errors import IllegalTransition
 from sessions.events import Change, Event
-from sessions.model import CommType, Customer, Direction, Interaction, Message, Outcome, Queue, Role, Subtype, User
+from sessions.model import CommType, Customer, Direction, Interaction, Message, Outcome, Role, Subtype, User
+from sessions.queues import Queue
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 WEB = Queue(id="web", name="Web")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 
 from tests.gateway.conftest import Gateway, assert_error
@@ -140,9 +142,7 @@ class TestLifecycle:
         gw.queue("sales")
         alice = gw.agent("alice", ["sales"])
         gw.agent("bob", ["sales"])
-        ix = gw.inbound("sales")
-        url = f"/api/interactions/{ix['id']}"
-        gw.client.post(f"{url}/claim", headers=alice)
+        url = f"/api/interactions/{gw.claimed('sales', alice)['id']}"
         r = gw.client.post(f"{url}/transfer", json={"target": {"kind": "user", "id": "bob"}, "mode": "warm"}, headers=alice)
         assert r.json()["consult"]["target"] == {"kind": "user", "id": "bob"}
         r = gw.client.post(f"{url}/consult/complete", headers=alice)
@@ -168,8 +168,7 @@ class TestLifecycle:
     def test_unresolved_goes_back_to_the_queue(self, gw: Gateway):
         gw.queue("sales")
         alice = gw.agent("alice", ["sales"])
-        ix = gw.inbound("sales")
-        gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
+        ix = gw.claimed("sales", alice)
         r = gw.client.post(f"/api/interactions/{ix['id']}/end", json={"outcome": "unresolved"}, headers=alice)
         assert (r.json()["status"], r.json()["assigned_to"], r.json()["outcome"]) == ("open", None, "unresolved")
 
@@ -183,8 +182,8 @@ class TestLifecycle:
 class TestAccessBeforeState:
     """Someone outside the interaction's queue gets 403 from every command whatever its status: a 409 would tell them the status."""
 
-    STATUSES = ["open", "pending", "claimed", "consulting", "wrap_up", "completed"]
-    COMMANDS = [
+    STATUSES: ClassVar[list[str]] = ["open", "pending", "claimed", "consulting", "wrap_up", "completed"]
+    COMMANDS: ClassVar[list[tuple[str, str, dict | None]]] = [
         ("post", "claim", None), ("post", "decline", None), ("post", "transfer", {"target": {"kind": "queue", "id": "support"}}),
         ("post", "consult/complete", None), ("post", "consult/cancel", None), ("post", "switch", {"type": "messaging", "subtype": "text"}),
         ("post", "messages", {"body": "peek"}), ("post", "notes", {"body": "peek"}), ("post", "read", None), ("post", "typing", {"active": True}),
@@ -240,8 +239,7 @@ class TestBadInput:
     def claimed(self, gw: Gateway):
         gw.queue("sales")
         alice = gw.agent("alice", ["sales"])
-        ix = gw.inbound("sales")
-        gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
+        ix = gw.claimed("sales", alice)
         return gw, alice, f"/api/interactions/{ix['id']}", gw.client.get(f"/api/interactions/{ix['id']}", headers=alice).json()
 
     def test_malformed_json(self, claimed):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -45,8 +46,7 @@ class TestLive:
         gw.queue("billing")
         alice = gw.agent("alice", ["sales"])
         carol = gw.agent("carol", ["billing"])
-        ix = gw.inbound("sales")
-        gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
+        ix = gw.claimed("sales", alice)
         with gw.client.websocket_connect(f"/ws/agent?token={token_of(carol)}") as ws:
             gw.client.post(f"/api/interactions/{ix['id']}/transfer", json={"target": {"kind": "user", "id": "carol"}}, headers=alice)
             event = receive(ws)
@@ -112,7 +112,7 @@ class TestSlowConsumer:
         assert sub.overflowed and not sub.buffer
 
     def test_overflowing_consumer_is_cut_off_with_its_resume_cursor(self):
-        for gw in make_gateway(ws_buffer=3):
+        with contextlib.contextmanager(make_gateway)(ws_buffer=3) as gw:
             gw.queue("sales")
 
             store = gw.app.state.sessions.store

@@ -14,7 +14,8 @@ from sqlalchemy import Connection, insert, select, text
 from sessions import machine
 from sessions.customers import identities, normal_email, normal_phone, search_key
 from sessions.errors import InvalidCommand, NotFound
-from sessions.model import CommType, Customer, Direction, Interaction, Outcome, Queue, Subtype
+from sessions.model import CommType, Customer, Direction, Interaction, Outcome, Subtype
+from sessions.queues import Queue
 from sessions.routing import RoutingConfig
 from sessions.stores.sql import Database, SqlStore, schema
 from sessions.stores.sql.columns import interaction_row

@@ -10,7 +10,8 @@ import pytest
 from sessions import Sessions, machine
 from sessions import direct_messages as dm
 from sessions.errors import InvalidCommand, NotFound, PermissionDenied
-from sessions.model import CommType, Customer, Direction, Outcome, Queue, Role, Subtype, User
+from sessions.model import CommType, Customer, Direction, Outcome, Role, Subtype, User
+from sessions.queues import Queue
 from tests.conftest import World
 from tests.sessions import test_live
 from tests.sessions.test_live import Processes, follow

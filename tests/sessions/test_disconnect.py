@@ -16,12 +16,12 @@ from sessions.model import (
     DisconnectBy,
     DisconnectReason,
     Outcome,
-    QueueSettings,
     Status,
     Subtype,
     TargetKind,
     TransferTarget,
 )
+from sessions.queues import QueueSettings
 from tests.conftest import World
 
 CUSTOMER_HANG_UP = {"by": "customer", "reason": "hang_up"}

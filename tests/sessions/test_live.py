@@ -21,7 +21,8 @@ import pytest
 from sessions import Sessions
 from sessions.errors import StoreUnavailable
 from sessions.events import Event, EventType
-from sessions.model import CommType, Direction, Queue, Role, Subtype, User
+from sessions.model import CommType, Direction, Role, Subtype, User
+from sessions.queues import Queue
 from sessions.stores.live import LiveStore
 from sessions.stores.sql import Database, SqlStore
 from tests.conftest import REDIS_URL

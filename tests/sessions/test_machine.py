@@ -17,8 +17,6 @@ from sessions.model import (
     Message,
     Note,
     Outcome,
-    Queue,
-    QueueSettings,
     Role,
     State,
     Status,
@@ -28,6 +26,7 @@ from sessions.model import (
     TransferTarget,
     User,
 )
+from sessions.queues import Queue, QueueSettings
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SALES = Queue(id="sales", name="Sales", settings=QueueSettings(ring_time=15, wrap_up_limit=60, phone_number="+15550001000"))

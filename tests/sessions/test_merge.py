@@ -17,7 +17,6 @@ from sessions.model import (
     DisconnectReason,
     Interaction,
     Outcome,
-    Queue,
     Recording,
     Role,
     Speaker,
@@ -28,6 +27,7 @@ from sessions.model import (
     TranscriptSegment,
     User,
 )
+from sessions.queues import Queue
 from sessions.routing import RoutingConfig
 from tests.conftest import World
 from tests.sessions.races import gate_reads

@@ -8,7 +8,8 @@ import pytest
 
 from sessions.events import Change
 from sessions.metrics import backlog, level, queue_figures, service_level, start_of_day, tally
-from sessions.model import CommType, Direction, Interaction, Queue, QueueSettings, State, Status, Subtype
+from sessions.model import CommType, Direction, Interaction, State, Status, Subtype
+from sessions.queues import Queue, QueueSettings
 from sessions.stores import Store
 from tests.conftest import World
 

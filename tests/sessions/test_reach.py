@@ -18,13 +18,12 @@ from sessions.model import (
     Direction,
     Interaction,
     Outcome,
-    Queue,
-    QueueSettings,
     Subtype,
     TargetKind,
     TransferTarget,
     User,
 )
+from sessions.queues import Queue, QueueSettings
 from tests.conftest import World
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sessions.errors import NotFound
-from sessions.model import CommType, Customer, Queue, Role, Status, Subtype, User
+from sessions.model import CommType, Customer, Role, Status, Subtype, User
+from sessions.queues import Queue
 from sessions.routing import Arrival, Condition, RoutingConfig, TagStep, Workflow, apply_workflows, decide
 from tests.conftest import World
 

@@ -8,7 +8,20 @@ import pytest
 
 from sessions.errors import AlreadyExists, CursorExpired, IllegalTransition, InvalidCursor, NotFound, PermissionDenied
 from sessions.events import cursor_key
-from sessions.model import Channel, CommType, Customer, Direction, Outcome, Queue, State, Status, Subtype, TargetKind, TransferTarget, User
+from sessions.model import (
+    Channel,
+    CommType,
+    Customer,
+    Direction,
+    Outcome,
+    State,
+    Status,
+    Subtype,
+    TargetKind,
+    TransferTarget,
+    User,
+)
+from sessions.queues import Queue
 from tests.conftest import World
 
 

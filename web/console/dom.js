@@ -37,7 +37,7 @@ export function duration(seconds) {
 
 export function ageOf(ix, now = Date.now()) { return (now - Date.parse(ix.created_at)) / 1000; }
 
-// SLA state per DESIGN.md: active interactions age from creation until claimed.
+// SLA state (README, Features: SLA): active interactions age from creation until claimed.
 export function slaState(ix, queue, now = Date.now()) {
   const threshold = queue?.settings?.sla_threshold ?? 20;
   const waited = ix.answered_at ? (Date.parse(ix.answered_at) - Date.parse(ix.created_at)) / 1000 : ageOf(ix, now);

@@ -21,7 +21,8 @@ from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, fals
 
 from ...events import Cursor, cursor_key
 from ...metrics import Backlog, Tally
-from ...model import Channel, Interaction, QueueSettings, State, Status
+from ...model import Channel, Interaction, State, Status
+from ...queues import QueueSettings
 from . import schema as t
 from .engine import Database
 from .log import PRUNED_THROUGH

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...errors import AlreadyExists, NotFound
 from ...events import Event
-from ...model import Interaction, Queue, State, User
+from ...model import Interaction, State, User
+from ...queues import Queue
 from ..base import BaseStore
 from . import schema as t
 from .coaching import CoachingStore
