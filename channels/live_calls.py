@@ -106,8 +106,9 @@ class LiveCalls:
         await self.on_line(bridge.interaction_id, LinePart.CALLER, joined=False)
         if duration is None:
             return
-        rec = Recording(id=recording_id, at=self.sessions.clock.now(), uri=f"/api/interactions/{bridge.interaction_id}/recordings/{recording_id}",
-                        duration_seconds=round(duration, 3), provider_id=provider_id)
+        uri = f"/api/interactions/{bridge.interaction_id}/recordings/{recording_id}"
+        rec = Recording(id=recording_id, at=self.sessions.clock.now(), uri=uri, duration_seconds=round(duration, 3),
+                        provider_id=provider_id)
         try:
             await self.sessions.attach_recording(bridge.interaction_id, rec)
         except DomainError as exc:
@@ -150,7 +151,8 @@ class LiveCalls:
 
     async def peer_dropped(self, bridge: Bridge, leg_id: str, leg: PeerLeg) -> None:
         """A browser's connection dropped (the bridge has taken its leg off): the customer's ends their web call;
-        a user's leaves the line (an agent's then has ``reconnect_grace`` to come back), a supervisor's stops monitoring."""
+        a user's leaves the line (an agent's then has ``reconnect_grace`` to come back); a supervisor's stops
+        monitoring."""
         if leg_id == CALLER:
             await self.web_call_ended(bridge)
             return
@@ -172,7 +174,8 @@ class LiveCalls:
         try:
             await record(user, interaction_id, party)
         except DomainError as exc:
-            log.info("%s audio %s on %s not recorded: %s", party.value, "joining" if joined else "leaving", interaction_id, exc)
+            what = "joining" if joined else "leaving"
+            log.info("%s audio %s on %s not recorded: %s", party.value, what, interaction_id, exc)
 
     async def agent_lost(self, interaction_id: str, user_id: str | None) -> None:
         """The agent's audio dropped and did not come back: the call goes back to its queue for the next agent.
@@ -226,14 +229,15 @@ class LiveCalls:
                 return await self._consult_completed(ix, bridge, _target(event))
             case EventType.TRANSFERRED:
                 return await self._move(ix, bridge, _target(event))
-            case EventType.CONSULT_CANCELLED | EventType.REQUEUED:  # requeued: a consult the agent had open ended with them
+            case EventType.CONSULT_CANCELLED | EventType.REQUEUED:  # requeued: the agent's consult ended with them
                 await self._consult_over(ix.id, bridge)
-            case EventType.ENDED if event.data.get("outcome") is not None:  # None: the customer left, their end closes it
+            case EventType.ENDED if event.data.get("outcome") is not None:  # the agent's (a customer's closes itself)
                 await self._ended(ix, bridge)
         return ix
 
     def _first_sight(self, ix: Interaction) -> bool:
-        """Whether this version of the interaction is newer than any followed; remembers it (the most recent few)."""
+        """Whether this version of the interaction is newer than any followed; remembers it (for the last
+        ``FOLLOWED_KEPT`` interactions followed)."""
         if self.followed.get(ix.id, 0) >= ix.version:
             return False
         self.followed.pop(ix.id, None)
@@ -252,7 +256,7 @@ class LiveCalls:
             try:
                 self.consult_calls[ix.id] = await self.voice.consult_out(ix, consult.target.id)
             except ProviderError as exc:
-                # No consult is possible: cancel it (for whoever started it), so the agent has the caller back, and say why.
+                # No consult is possible: cancel it (as whoever started it), so the agent has the caller back; say why.
                 await self.follow(await self.sessions.cancel_consult(await self.sessions.user(consult.by), ix.id))
                 return await self._note(ix.id, "call_status", "failed", f"Consult not dialled: {exc}", error=exc.code)
         return ix

@@ -92,7 +92,7 @@ class Bridge:
         self.recorder = recorder
         self.recording_id = recording_id
         #: Runs when a browser's connection drops, after its leg is off the call (with the leg's id then, and the leg);
-        #: never for a leg taken off on purpose.  A phone's end is its media stream stopping (channels/twilio_stream.py).
+        #: never for a leg taken off on purpose.  A phone's end is its stream stopping (channels/twilio_stream.py).
         self.on_dropped = on_dropped
         self.on_agent_lost = on_agent_lost
         self.reconnect_grace = reconnect_grace
