@@ -1,9 +1,11 @@
-"""Live audio follows the interaction: the glue between domain commands and this process's bridges.
+"""Live audio follows the interaction: the one owner of this process's bridges.
 
-The domain decides (a transfer, a consult, an agent gone); this module moves
-the audio to match: who is on the bridge, who holds, which outside call is
-dialled or hung up.  Provider failures are written into the interaction's
-feed rather than raised, so the command that caused them still stands.
+The domain decides (a transfer, a consult, a hold, an agent gone); :meth:`LiveCalls.follow` moves the audio to
+match each committed event: who is on the bridge, who holds, which outside call is dialled or hung up.  The other
+way round, what the audio notices (a stream starting or stopping, a browser dropping) is recorded as the domain's
+commands (``audio_joined``, ``audio_left``, ``monitor_stopped``, requeue).  Provider failures, and the domain
+refusing such a record, are written to the feed or the log rather than raised: the command that caused them
+stands, and the audio goes on.
 """
 
 from __future__ import annotations
@@ -13,11 +15,26 @@ from pathlib import Path
 
 from sessions import disconnect
 from sessions.errors import DomainError, IllegalTransition, PermissionDenied
-from sessions.events import Event
-from sessions.model import CommType, DisconnectBy, DisconnectReason, Interaction, Recording, Role, State, Status, Subtype, TargetKind, TransferTarget, User
+from sessions.events import Event, EventType
+from sessions.model import (
+    CommType,
+    DisconnectBy,
+    DisconnectReason,
+    Interaction,
+    LinePart,
+    Recording,
+    Role,
+    State,
+    Status,
+    Subtype,
+    TargetKind,
+    TransferMode,
+    TransferTarget,
+    User,
+)
 from sessions.service import Sessions
 
-from .call_legs import TwilioLeg
+from .call_legs import PeerLeg, TwilioLeg
 from .ice import check_bindable
 from .mixer import Part
 from .twilio_rest import ProviderError
@@ -26,6 +43,11 @@ from .voice_bridge import AGENT, CALLER, CONSULT, Bridge, Bridges, StereoRecorde
 from .voicemail import recording_path
 
 log = logging.getLogger("channels.live_calls")
+
+#: The place on the line of each leg but a monitor's (monitors are kept by user: ``monitor_stopped``).
+LINE_PARTS = {Part.CALLER: LinePart.CALLER, Part.AGENT: LinePart.AGENT, Part.CONSULT: LinePart.CONSULT}
+#: How many interactions :meth:`LiveCalls.follow` remembers the last version of (enough for every call in progress).
+FOLLOWED_KEPT = 10_000
 
 
 class LiveCalls:
@@ -43,6 +65,8 @@ class LiveCalls:
         self.bridges = Bridges()
         #: Outside numbers dialled for a consult, by interaction: hung up if the consult is cancelled before they answer.
         self.consult_calls: dict[str, str] = {}
+        #: The last version of each interaction followed, oldest first: what makes :meth:`follow` idempotent.
+        self.followed: dict[str, int] = {}
 
     def get(self, interaction_id: str) -> Bridge | None:
         return self.bridges.get(interaction_id)
@@ -62,7 +86,7 @@ class LiveCalls:
         if old is not None:  # a new call on the same interaction (the customer called back): the old one is over
             await self.close(old)
         bridge = Bridge(ix.id, recorder, recording_id, on_agent_lost=self.agent_lost, reconnect_grace=self.reconnect_grace,
-                        media_addresses=self.media_addresses)
+                        media_addresses=self.media_addresses, on_dropped=self.peer_dropped)
         self.bridges.add(bridge)
         return bridge
 
@@ -79,14 +103,16 @@ class LiveCalls:
         duration = await bridge.close()
         for sid in sorted(others):
             await self._hang_up(bridge.interaction_id, sid)
+        await self.on_line(bridge.interaction_id, LinePart.CALLER, joined=False)
+        if duration is None:
+            return
+        uri = f"/api/interactions/{bridge.interaction_id}/recordings/{recording_id}"
+        rec = Recording(id=recording_id, at=self.sessions.clock.now(), uri=uri, duration_seconds=round(duration, 3),
+                        provider_id=provider_id)
         try:
-            await self.sessions.provider_status(bridge.interaction_id, kind="media_status", status="stopped", detail="Live audio ended", stream_sid=recording_id)
-            if duration is not None:
-                rec = Recording(id=recording_id, at=self.sessions.clock.now(), uri=f"/api/interactions/{bridge.interaction_id}/recordings/{recording_id}",
-                                duration_seconds=round(duration, 3), provider_id=provider_id)
-                await self.sessions.attach_recording(bridge.interaction_id, rec)
+            await self.sessions.attach_recording(bridge.interaction_id, rec)
         except DomainError as exc:
-            log.warning("could not record the end of %s: %s", bridge.interaction_id, exc)
+            log.warning("could not attach the recording of %s: %s", bridge.interaction_id, exc)
 
     async def discard(self, bridge: Bridge) -> None:
         """A bridge that never carried a call (its first offer failed): gone without a trace."""
@@ -121,21 +147,48 @@ class LiveCalls:
             caller = bridge.legs.get(CALLER)
             if isinstance(caller, TwilioLeg):
                 await self._hang_up(bridge.interaction_id, caller.call_sid)  # the caller has nobody left to talk to
-        elif leg_id == CONSULT:
-            await self._note(bridge.interaction_id, "consult_status", "ended", "The consulted number hung up")
+        await self.on_line(bridge.interaction_id, LINE_PARTS[leg.party.role], joined=False)
+
+    async def peer_dropped(self, bridge: Bridge, leg_id: str, leg: PeerLeg) -> None:
+        """A browser's connection dropped (the bridge has taken its leg off): the customer's ends their web call;
+        a user's leaves the line (an agent's then has ``reconnect_grace`` to come back); a supervisor's stops
+        monitoring."""
+        if leg_id == CALLER:
+            await self.web_call_ended(bridge)
+            return
+        if leg.user_id is None:
+            return
+        try:
+            user = await self.sessions.user(leg.user_id)
+            if leg.party.role is Part.MONITOR:
+                await self.sessions.monitor_stopped(user, bridge.interaction_id)
+            else:
+                await self.sessions.audio_left(user, bridge.interaction_id, LINE_PARTS[leg.party.role])
+        except DomainError as exc:
+            log.info("%s's dropped audio on %s not recorded: %s", leg.user_id, bridge.interaction_id, exc)
+
+    async def on_line(self, interaction_id: str, party: LinePart, *, joined: bool, user: User | None = None) -> None:
+        """Records that a party's audio came on the line or left it; a refusal (the interaction moved on meanwhile:
+        completed, or the consult over) is logged, never let to break the audio."""
+        record = self.sessions.audio_joined if joined else self.sessions.audio_left
+        try:
+            await record(user, interaction_id, party)
+        except DomainError as exc:
+            what = "joining" if joined else "leaving"
+            log.info("%s audio %s on %s not recorded: %s", party.value, what, interaction_id, exc)
 
     async def agent_lost(self, interaction_id: str, user_id: str | None) -> None:
         """The agent's audio dropped and did not come back: the call goes back to its queue for the next agent.
 
         Only from that agent: if the call has meanwhile moved to someone else, it stays with them.
         """
+        reason = f"the agent's audio dropped and did not return within {self.reconnect_grace:g} s"
         try:
-            await self.sessions.requeue(interaction_id, f"the agent's audio dropped and did not return within {self.reconnect_grace:g} s",
-                                        from_user=user_id)
+            event = await self.sessions.requeue(interaction_id, reason, from_user=user_id)
         except DomainError as exc:
             log.info("call %s not requeued: %s", interaction_id, exc)
             return
-        await self.consult_cancelled(interaction_id)  # a consult that agent had open ended with them
+        await self.follow(event)
 
     # -- who joins -------------------------------------------------------------------
 
@@ -149,44 +202,77 @@ class LiveCalls:
             raise PermissionDenied("Only the agent handling this call, the one consulted, or a supervisor connects to its audio.")
         return monitor_leg(user.id), Part.MONITOR
 
-    # -- transfers -------------------------------------------------------------------
+    # -- following the interaction ---------------------------------------------------
 
-    async def transferred(self, event: Event, actor: User) -> Interaction:
-        """After a transfer command, from its committed event: a warm one starts the consult (the caller holds); a cold one moves the call."""
+    async def follow(self, event: Event) -> Interaction:
+        """Moves this node's audio to match a committed event: the one way the call's commands reach the audio.
+
+        Routes call it after their command; it may as well be fed every event, each any number of times: an event
+        of an interaction version already followed (or older) does nothing.  Answers the interaction as it then is
+        (a provider failure adds a note to its feed rather than raising: the command stands).
+        """
         ix = _interaction(event)
-        if ix.type is not CommType.CALL:
+        if ix.type is not CommType.CALL or not self._first_sight(ix):
             return ix
         bridge = self.bridges.get(ix.id)
+        match event.type:
+            case EventType.HELD | EventType.RESUMED | EventType.THREE_WAY_STARTED | EventType.THREE_WAY_ENDED:
+                if bridge is not None:
+                    bridge.follow(ix.call)
+            case EventType.MONITOR_STARTED | EventType.MONITOR_CHANGED:
+                user_id = event.data["user"]
+                if bridge is not None and ix.call is not None and user_id in ix.call.monitors:
+                    bridge.monitor(monitor_leg(user_id), ix.call.monitors[user_id])
+            case EventType.CONSULT_STARTED:
+                return await self._consult_started(ix, bridge)
+            case EventType.TRANSFERRED if event.data.get("mode") == TransferMode.WARM:
+                return await self._consult_completed(ix, bridge, _target(event))
+            case EventType.TRANSFERRED:
+                return await self._move(ix, bridge, _target(event))
+            case EventType.CONSULT_CANCELLED | EventType.REQUEUED:  # requeued: the agent's consult ended with them
+                await self._consult_over(ix.id, bridge)
+            case EventType.ENDED if event.data.get("outcome") is not None:  # the agent's (a customer's closes itself)
+                await self._ended(ix, bridge)
+        return ix
+
+    def _first_sight(self, ix: Interaction) -> bool:
+        """Whether this version of the interaction is newer than any followed; remembers it (for the last
+        ``FOLLOWED_KEPT`` interactions followed)."""
+        if self.followed.get(ix.id, 0) >= ix.version:
+            return False
+        self.followed.pop(ix.id, None)
+        self.followed[ix.id] = ix.version
+        if len(self.followed) > FOLLOWED_KEPT:
+            del self.followed[next(iter(self.followed))]  # the interaction followed longest ago
+        return True
+
+    async def _consult_started(self, ix: Interaction, bridge: Bridge | None) -> Interaction:
+        """A warm transfer starts its consult: the caller holds; an outside number is dialled."""
         consult = ix.consult
-        if consult is None:
-            return await self._move(ix, bridge, _target(event))
+        assert consult is not None  # the event that starts a consult carries it
         if bridge is not None:
             bridge.consult(True)
         if consult.target.kind is TargetKind.EXTERNAL:
             try:
                 self.consult_calls[ix.id] = await self.voice.consult_out(ix, consult.target.id)
             except ProviderError as exc:
-                # No consult is possible: cancel it, so the agent has the caller back, and say why.
-                if bridge is not None:
-                    bridge.consult(False)
-                await self.sessions.cancel_consult(actor, ix.id)
+                # No consult is possible: cancel it (as whoever started it), so the agent has the caller back; say why.
+                await self.follow(await self.sessions.cancel_consult(await self.sessions.user(consult.by), ix.id))
                 return await self._note(ix.id, "call_status", "failed", f"Consult not dialled: {exc}", error=exc.code)
         return ix
 
-    async def consult_completed(self, event: Event) -> Interaction:
+    async def _consult_completed(self, ix: Interaction, bridge: Bridge | None, target: TransferTarget) -> Interaction:
         """The consulted party takes the caller over; if they never came on the line, the call moves as a cold transfer would."""
-        ix = _interaction(event)
-        bridge = self.bridges.get(ix.id)
         dialled = self.consult_calls.pop(ix.id, None)
         if bridge is not None and bridge.has(CONSULT):
             await bridge.complete_consult()
             return ix
         if dialled is not None:
             await self._hang_up(ix.id, dialled)  # not answered yet: the caller is sent to the number directly instead
-        return await self._move(ix, bridge, _target(event))
+        return await self._move(ix, bridge, target)
 
-    async def consult_cancelled(self, interaction_id: str) -> None:
-        bridge = self.bridges.get(interaction_id)
+    async def _consult_over(self, interaction_id: str, bridge: Bridge | None) -> None:
+        """A consult ended without a transfer: the consulted party leaves (an outside number is hung up)."""
         sid = self.consult_calls.pop(interaction_id, None)
         leg = await bridge.end_consult() if bridge is not None else None
         if isinstance(leg, TwilioLeg):
@@ -194,10 +280,9 @@ class LiveCalls:
         if sid is not None:
             await self._hang_up(interaction_id, sid)
 
-    async def ended(self, ix: Interaction) -> None:
+    async def _ended(self, ix: Interaction, bridge: Bridge | None) -> None:
         """The agent ended the interaction: resolved hangs the call up; unresolved keeps the caller, on hold, for the next agent."""
-        bridge = self.bridges.get(ix.id)
-        if bridge is None or ix.type is not CommType.CALL:
+        if bridge is None:
             return
         if ix.status is not Status.WRAP_UP:
             await bridge.hand_over()

@@ -2,7 +2,8 @@
 
 The stream's start names the call and the interaction; a caller's stream opens the call's bridge, a
 consulted number's joins the bridge already there.  Its audio goes to its leg; its end closes the
-bridge (the caller gone) or takes the leg off it (an outside party gone).  The socket itself stays in
+bridge (the caller gone) or takes the leg off it (an outside party gone); both are recorded as who is on
+the line (channels/live_calls.py).  The socket itself stays in
 gateway/ws_media.py, which feeds received frames in and closes the socket when told to.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+
+from sessions.model import LinePart
 
 from .audio import TWILIO_RATE
 from .call_legs import TwilioLeg
@@ -60,19 +63,18 @@ class TwilioStream:
         if await self.threads.interaction_of_call(call_sid) != ix_id or not SAFE_ID.match(stream_sid):
             log.warning("media stream for unknown call %s / interaction %s refused", call_sid, ix_id)
             return CLOSE_UNKNOWN_CALL, "unknown call"
-        sessions = self.live.sessions
         if start.leg == CONSULT:
             bridge = self.live.get(ix_id)
             if bridge is None:
                 log.warning("consult stream %s for %s, which has no live call here, refused", stream_sid, ix_id)
                 return CLOSE_NO_LIVE_CALL, "no live call"
             self._joined(bridge, bridge.add_twilio(CONSULT, Part.CONSULT, call_sid, stream_sid, self.send), call_sid)
-            await sessions.provider_status(ix_id, kind="consult_status", status="answered", detail="The consulted number answered", call_sid=call_sid)
+            await self.live.on_line(ix_id, LinePart.CONSULT, joined=True)  # the consulted number answered
         else:
-            ix = await sessions.interaction(ix_id)
+            ix = await self.live.sessions.interaction(ix_id)
             bridge = await self.live.open(ix, stream_sid, TWILIO_RATE)
             self._joined(bridge, bridge.add_twilio(CALLER, Part.CALLER, call_sid, stream_sid, self.send), call_sid)
-            await sessions.provider_status(ix_id, kind="media_status", status="started", detail="Live audio connected", stream_sid=stream_sid)
+            await self.live.on_line(ix_id, LinePart.CALLER, joined=True)
         return None
 
     def _joined(self, bridge: Bridge, leg: TwilioLeg, call_sid: str) -> None:

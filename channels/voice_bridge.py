@@ -11,8 +11,9 @@ delay stays bounded however the sources drift.
 
 If the agent's browser drops, the caller stays connected (on hold); the agent
 reconnects with a new offer, and if nobody has within ``reconnect_grace``
-seconds, ``on_agent_lost`` runs (the gateway puts the call back in its
-queue, to be offered to the next agent).  With recording on, the call is
+seconds, ``on_agent_lost`` runs (channels/live_calls.py puts the call back in
+its queue, to be offered to the next agent).  A browser that drops is reported
+through ``on_dropped``; the bridge itself only moves audio.  With recording on, the call is
 written as a two-channel WAV: the caller left, what the caller heard right.
 The legs themselves (Twilio stream, browser peer) are channels/call_legs.py.
 """
@@ -55,7 +56,8 @@ class StereoRecorder:
     def __init__(self, path: Path, rate: int = TWILIO_RATE) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.file = wave.open(str(path.with_suffix(".part")), "wb")
+        # No with-block (SIM115): the WAV is written tick by tick for the whole call; close() finishes it.
+        self.file = wave.open(str(path.with_suffix(".part")), "wb")  # noqa: SIM115
         self.file.setnchannels(2)
         self.file.setsampwidth(2)
         self.file.setframerate(rate)
@@ -82,14 +84,16 @@ class StereoRecorder:
 class Bridge:
     def __init__(self, interaction_id: str, recorder: StereoRecorder | None = None, recording_id: str = "",
                  on_agent_lost: Callable[[str, str | None], Awaitable[None]] | None = None, reconnect_grace: float = 20.0,
-                 media_addresses: tuple[str, ...] = ()) -> None:
+                 media_addresses: tuple[str, ...] = (),
+                 on_dropped: Callable[[Bridge, str, PeerLeg], Awaitable[None]] | None = None) -> None:
         self.interaction_id = interaction_id
         #: Where browsers' audio binds and is advertised (`channels.ice`); empty: every non-loopback interface.
         self.media_addresses = media_addresses
         self.recorder = recorder
         self.recording_id = recording_id
-        #: Runs when a browser caller's connection drops (a phone caller's end is its media stream stopping).
-        self.on_caller_gone: Callable[[Bridge], Awaitable[None]] | None = None
+        #: Runs when a browser's connection drops, after its leg is off the call (with the leg's id then, and the leg);
+        #: never for a leg taken off on purpose.  A phone's end is its stream stopping (channels/twilio_stream.py).
+        self.on_dropped = on_dropped
         self.on_agent_lost = on_agent_lost
         self.reconnect_grace = reconnect_grace
         self.legs: dict[str, Leg] = {}
@@ -167,8 +171,8 @@ class Bridge:
                 return  # already taken off the call on purpose
             log.warning("%s audio for %s dropped (%s)", now, self.interaction_id, pc.connectionState)
             await self.remove(now)
-            if now == CALLER and self.on_caller_gone is not None:
-                await self.on_caller_gone(self)
+            if self.on_dropped is not None:
+                await self.on_dropped(self, now, leg)
 
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type=offer_type))

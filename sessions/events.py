@@ -71,7 +71,6 @@ class EventType(StrEnum):
     # Provider reports kept in the feed (machine.provider_status, one per ProviderReport).
     CALL_STATUS = "interaction.call_status"
     CONSULT_STATUS = "interaction.consult_status"
-    MEDIA_STATUS = "interaction.media_status"
     RECORDING_STATUS = "interaction.recording_status"
     TRANSCRIPTION_STATUS = "interaction.transcription_status"
     LIVE_TRANSCRIPTION = "interaction.live_transcription"

@@ -9,12 +9,10 @@ from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateErr
 from channels.call_legs import PeerLeg
 from channels.chat import UNKNOWN_SESSION
 from channels.chat_driver import interaction_of
-from channels.live_calls import LiveCalls
+from channels.live_calls import LINE_PARTS, LiveCalls
 from channels.mixer import Part
 from channels.voice_bridge import AGENT, CALLER, CONSULT, Bridge, monitor_leg
 from sessions.errors import IllegalTransition, NotFound
-from sessions.events import Event
-from sessions.model import Call as LiveCall
 from sessions.model import CommType, DisconnectReason, Interaction, LinePart, MonitorMode, State, Subtype, User
 
 from ..errors import RequestError
@@ -25,8 +23,6 @@ ops = Operations("calls")
 
 #: A web call is recorded at wideband rate: both sides are browsers, there is no 8 kHz leg to match.
 WEB_RECORDING_RATE = 16_000
-#: The places on the line a user's browser takes that are not a monitor's.
-USER_PARTS = {Part.AGENT: LinePart.AGENT, Part.CONSULT: LinePart.CONSULT}
 
 
 def _live(call: Call) -> LiveCalls:
@@ -40,12 +36,6 @@ async def _answer(bridge: Bridge, leg_id: str, part: Part, body: WebrtcOffer | C
     except (ValueError, IndexError, KeyError, AttributeError, TypeError, InvalidStateError, InvalidAccessError, OperationError, InternalError) as exc:
         raise RequestError(422, "invalid_sdp", f"The SDP offer could not be used: {exc}") from None
     return SessionDescription(sdp=answer.sdp, type=answer.type)
-
-
-def _call_after(event: Event) -> LiveCall:
-    """The call state a command committed (every call-control command sets it): what the bridge then follows."""
-    assert event.interaction is not None and event.interaction.call is not None
-    return event.interaction.call
 
 
 def _own_leg(user: User, ix: Interaction, bridge: Bridge) -> str:
@@ -68,22 +58,22 @@ async def webrtc_offer(call: Call) -> SessionDescription:
     if part is Part.CONSULT and ix.consult is not None and ix.consult.joined_at is None:
         await call.sessions.join_consult(call.user, ix.id)  # on the line: the consulted user has accepted
     if part is Part.MONITOR:
-        await call.sessions.monitor(call.user, ix.id, call.body.mode)
+        await live.follow(await call.sessions.monitor(call.user, ix.id, call.body.mode))
     else:
-        await call.sessions.audio_joined(call.user, ix.id, USER_PARTS[part])
+        await call.sessions.audio_joined(call.user, ix.id, LINE_PARTS[part])
     return answer
 
 
 @ops("POST", "/api/interactions/{interaction_id}/monitor", body=MonitorBody, response=MonitorBody)
 async def monitor(call: Call) -> MonitorBody:
     """Switches a supervisor's connection to a call between listen, whisper (the agent hears them) and barge-in (everyone does)."""
+    live = _live(call)
     ix = await call.sessions.get(call.user, call.path["interaction_id"])
-    bridge, leg_id = _live(call).require(ix.id), monitor_leg(call.user.id)
-    if not bridge.has(leg_id):
+    if not live.require(ix.id).has(monitor_leg(call.user.id)):
         raise IllegalTransition(f"{call.user.name} is not monitoring interaction {ix.id}: connect with an offer first.")
-    mode = _call_after(await call.sessions.monitor(call.user, ix.id, call.body.mode)).monitors[call.user.id]
-    bridge.monitor(leg_id, mode)
-    return MonitorBody(mode=mode)
+    after = await live.follow(await call.sessions.monitor(call.user, ix.id, call.body.mode))
+    assert after.call is not None  # the monitor command sets it
+    return MonitorBody(mode=after.call.monitors[call.user.id])
 
 
 @ops("POST", "/api/interactions/{interaction_id}/audio/leave")
@@ -97,15 +87,16 @@ async def leave_audio(call: Call) -> None:
     if part is Part.MONITOR:
         await call.sessions.monitor_stopped(call.user, ix.id)
     else:
-        await call.sessions.audio_left(call.user, ix.id, USER_PARTS[part])
+        await call.sessions.audio_left(call.user, ix.id, LINE_PARTS[part])
 
 
 @ops("POST", "/api/interactions/{interaction_id}/hold", body=Toggle, response=Toggle)
 async def hold(call: Call) -> Toggle:
     """Puts the caller on hold (they hear silence) or back."""
+    live = _live(call)
     ix = await call.sessions.get(call.user, call.path["interaction_id"])
-    bridge = _live(call).require(ix.id)
-    bridge.follow(_call_after(await call.sessions.hold(call.user, ix.id, call.body.on)))
+    bridge = live.require(ix.id)
+    await live.follow(await call.sessions.hold(call.user, ix.id, call.body.on))
     return Toggle(on=bridge.held)
 
 
@@ -121,11 +112,12 @@ async def mute(call: Call) -> Toggle:
 @ops("POST", "/api/interactions/{interaction_id}/consult/three-way", body=Toggle, response=Toggle)
 async def three_way(call: Call) -> Toggle:
     """During a consult: brings the caller into the conversation with the consulted party (or back to holding)."""
+    live = _live(call)
     ix = await call.sessions.get(call.user, call.path["interaction_id"])
-    bridge = _live(call).require(ix.id)
-    state = _call_after(await call.sessions.three_way(call.user, ix.id, call.body.on))
-    bridge.follow(state)
-    return Toggle(on=state.three_way)
+    live.require(ix.id)
+    after = await live.follow(await call.sessions.three_way(call.user, ix.id, call.body.on))
+    assert after.call is not None  # the three-way command sets it
+    return Toggle(on=after.call.three_way)
 
 
 # -- the customer's side: a call from the chat widget -------------------------------
@@ -157,7 +149,6 @@ async def customer_call(call: Call) -> SessionDescription:
     except BaseException:
         await live.discard(bridge)  # nothing happened: no channel switch, no recording
         raise
-    bridge.on_caller_gone = live.web_call_ended
     if (ix.type, ix.subtype) != (CommType.CALL, Subtype.WEBRTC):
         await call.sessions.switch_channel(None, ix.id, CommType.CALL, Subtype.WEBRTC)
     await call.sessions.audio_joined(None, ix.id, LinePart.CALLER)

@@ -80,22 +80,21 @@ async def transfer(call: Call) -> Interaction:
     """Transfers to a user, a queue or an external number; warm (calls) starts a consult while the caller holds."""
     b: TransferBody = call.body
     event = await call.sessions.transfer(call.user, call.path["interaction_id"], b.target, b.mode)
-    return await call.request.app.state.live_calls.transferred(event, call.user)
+    return await call.request.app.state.live_calls.follow(event)
 
 
 @ops("POST", "/api/interactions/{interaction_id}/consult/complete", response=Interaction)
 async def complete_consult(call: Call) -> Interaction:
     """Hands a warm-transferred call to the consulted target (the agent leaves the call)."""
     event = await call.sessions.complete_consult(call.user, call.path["interaction_id"])
-    return await call.request.app.state.live_calls.consult_completed(event)
+    return await call.request.app.state.live_calls.follow(event)
 
 
 @ops("POST", "/api/interactions/{interaction_id}/consult/cancel", response=Interaction)
 async def cancel_consult(call: Call) -> Interaction:
     """Abandons a consult; the consulted party leaves and the agent has the caller back."""
-    ix = _after(await call.sessions.cancel_consult(call.user, call.path["interaction_id"]))
-    await call.request.app.state.live_calls.consult_cancelled(ix.id)
-    return ix
+    event = await call.sessions.cancel_consult(call.user, call.path["interaction_id"])
+    return await call.request.app.state.live_calls.follow(event)
 
 
 @ops("POST", "/api/interactions/{interaction_id}/switch", body=SwitchBody, response=Interaction)
@@ -150,9 +149,8 @@ async def add_note(call: Call) -> Interaction:
 @ops("POST", "/api/interactions/{interaction_id}/end", body=EndBody, response=Interaction)
 async def end(call: Call) -> Interaction:
     """Ends as resolved (to wrap-up; a live call is hung up) or unresolved (back to the queue; the caller holds for the next agent)."""
-    ix = _after(await call.sessions.end(call.user, call.path["interaction_id"], call.body.outcome))
-    await call.request.app.state.live_calls.ended(ix)
-    return ix
+    event = await call.sessions.end(call.user, call.path["interaction_id"], call.body.outcome)
+    return await call.request.app.state.live_calls.follow(event)
 
 
 @ops("POST", "/api/interactions/{interaction_id}/complete", response=Interaction)

@@ -183,7 +183,6 @@ class ProviderReport(StrEnum):
 
     CALL_STATUS = "call_status"
     CONSULT_STATUS = "consult_status"
-    MEDIA_STATUS = "media_status"
     RECORDING_STATUS = "recording_status"
     TRANSCRIPTION_STATUS = "transcription_status"
     LIVE_TRANSCRIPTION = "live_transcription"
@@ -193,7 +192,6 @@ class ProviderReport(StrEnum):
 REPORTED: dict[ProviderReport, EventType] = {
     ProviderReport.CALL_STATUS: EventType.CALL_STATUS,
     ProviderReport.CONSULT_STATUS: EventType.CONSULT_STATUS,
-    ProviderReport.MEDIA_STATUS: EventType.MEDIA_STATUS,
     ProviderReport.RECORDING_STATUS: EventType.RECORDING_STATUS,
     ProviderReport.TRANSCRIPTION_STATUS: EventType.TRANSCRIPTION_STATUS,
     ProviderReport.LIVE_TRANSCRIPTION: EventType.LIVE_TRANSCRIPTION,

@@ -227,12 +227,12 @@ class Phone:
 
 
 async def live_audio_connected(http: httpx.AsyncClient, ix_id: str, headers: dict[str, str], timeout: float = 10.0) -> None:
-    """Waits until the gateway has taken the phone's media stream (the feed says "media_status started"),
+    """Waits until the gateway has taken the phone's media stream (the feed says the customer's audio joined),
     so a browser offer that follows finds the live call; fails at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
         ix = (await http.get(f"/api/interactions/{ix_id}", headers=headers)).json()
-        if any(a["kind"] == "media_status" and a["data"].get("status") == "started" for a in ix.get("activity", [])):
+        if any(a["kind"] == "audio" and a["data"] == {"status": "joined", "party": "caller"} for a in ix.get("activity", [])):
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"the gateway did not take the media stream of {ix_id} within {timeout:g} s")

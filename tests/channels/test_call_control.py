@@ -238,19 +238,31 @@ async def test_a_hold_survives_the_agent_reconnecting(call: Call):
 
 
 async def test_agent_whose_audio_drops_leaves_the_caller_on_hold_then_the_call_is_requeued(call: Call):
+    sue_browser = Browser(SUE_HZ)
+    r = await sue_browser.connect(call.http, "/api/webrtc/offer", {"interaction_id": call.id, "mode": "listen"}, call.sue)
+    assert r.status_code == 200, r.text
+    before = (await call.get())["call"]
+    assert (before["on_line"], before["monitors"]) == (["caller", "agent"], {"sue": "listen"})
     async with websockets.connect(f"{call.server.ws_url}/ws/agent?token={ADMIN_TOKEN}") as events:
-        await call.alice_browser.close()  # the browser goes away without a word to the API
 
-        async def requeued() -> dict:
-            while (event := json.loads(await events.recv()))["type"] != "interaction.requeued":
-                pass
-            return event["interaction"]
+        async def until(*types: str) -> dict[str, dict]:
+            seen: dict[str, dict] = {}
+            while not set(types) <= seen.keys():
+                event = json.loads(await events.recv())
+                seen[event["type"]] = event["interaction"]
+            return seen
 
-        ix = await asyncio.wait_for(requeued(), 30)
+        await sue_browser.close()  # the browsers go away without a word to the API
+        await asyncio.wait_for(until("interaction.monitor_stopped"), 30)
+        await call.alice_browser.close()
+        seen = await asyncio.wait_for(until("interaction.audio_left", "interaction.requeued"), 30)
+    ix = seen["interaction.requeued"]
     assert (ix["status"], ix["assigned_to"]) == ("open", None)
     [entry] = [a for a in ix["activity"] if a["kind"] == "requeued"]
     assert entry["data"]["user"] == "alice" and "audio dropped" in entry["detail"]
     assert any(e["event"] == "clear" for e in call.phone.events), "the caller was put on hold at once"
+    after = (await call.get())["call"]
+    assert (after["on_line"], after["monitors"]) == (["caller"], {}), "who dropped is off the line"
 
 
 async def test_ending_a_call_as_resolved_hangs_it_up(call: Call, fake: FakeTwilio):
