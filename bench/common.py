@@ -21,7 +21,9 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 def floor_server() -> Iterator[tuple[subprocess.Popen, str, str]]:
     """(process, client URL, inject URL) of the raw websockets broadcast server."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "floor_server.py"), str(port)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "floor_server.py"), str(port)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     try:
         yield proc, f"ws://127.0.0.1:{port}/", f"ws://127.0.0.1:{port}/inject"
@@ -34,7 +36,11 @@ def floor_server() -> Iterator[tuple[subprocess.Popen, str, str]]:
 def gateway(mode: str) -> Iterator[tuple[subprocess.Popen, str, str]]:
     """(process, agent websocket URL, base URL) of a gateway: mode "memory" or "redis", "+deflate" for permessage-deflate on."""
     mode, _, extra = mode.partition("+")
-    env = {"GATEWAY_ADMIN_TOKEN": TOKEN, "GATEWAY_WS_BUFFER": "100000", "GATEWAY_WS_DEFLATE": "1" if extra == "deflate" else "0"}
+    env = {
+        "GATEWAY_ADMIN_TOKEN": TOKEN,
+        "GATEWAY_WS_BUFFER": "100000",
+        "GATEWAY_WS_DEFLATE": "1" if extra == "deflate" else "0",
+    }
     prefix = f"bench:{uuid.uuid4().hex}"
     if mode == "redis":
         env |= {"GATEWAY_REDIS_URL": "redis://127.0.0.1:6379/0", "GATEWAY_REDIS_PREFIX": prefix}
@@ -54,7 +60,9 @@ def gateway(mode: str) -> Iterator[tuple[subprocess.Popen, str, str]]:
 @contextlib.contextmanager
 def load(url: str, n: int, expected: int, idle: float = 0) -> Iterator[subprocess.Popen]:
     """Starts the load process and returns once its N clients are connected."""
-    args = [sys.executable, str(ROOT / "bench" / "load.py"), url, str(n), str(expected)] + (["--idle", str(idle)] if idle else [])
+    args = [sys.executable, str(ROOT / "bench" / "load.py"), url, str(n), str(expected)] + (
+        ["--idle", str(idle)] if idle else []
+    )
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", "load process failed to connect"
     try:

@@ -33,9 +33,19 @@ async def inject_gateway(base: str, count: int, rate: float) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         start = time.monotonic()
         for i in range(count):
-            r = await http.post("/api/interactions", json={"queue_id": "bench", "type": "messaging", "subtype": "text", "subject": f"bench:{time.time()}"}, headers=ADMIN)
+            r = await http.post(
+                "/api/interactions",
+                json={"queue_id": "bench", "type": "messaging", "subtype": "text", "subject": f"bench:{time.time()}"},
+                headers=ADMIN,
+            )
             r.raise_for_status()
-            TEMPLATE = TEMPLATE or {"id": "1-0", "type": "interaction.created", "at": r.json()["created_at"], "interaction": r.json(), "data": {}}
+            TEMPLATE = TEMPLATE or {
+                "id": "1-0",
+                "type": "interaction.created",
+                "at": r.json()["created_at"],
+                "interaction": r.json(),
+                "data": {},
+            }
             await asyncio.sleep(max(0, start + (i + 1) / rate - time.monotonic()))
 
 
@@ -64,13 +74,20 @@ def run(kind: str, n: int, count: int, rate: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000")
-    parser.add_argument("--rate", type=float, default=0, help="events/s; default: 10,000 deliveries/s in all (what one load process keeps up with)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="events/s; default: 10,000 deliveries/s in all (what one load process keeps up with)",
+    )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--modes", default="memory,redis")
     args = parser.parse_args()
     modes = args.modes.split(",")
     print(f"events for {args.seconds:g} s to each of N connections; latency = receive time - injection time")
-    print("| N | events/s in | server | delivered/s | ratio | p50 ms | p99 ms | max ms | p99 ratio | server CPU µs/delivery | CPU ratio | delivered |")
+    print(
+        "| N | events/s in | server | delivered/s | ratio | p50 ms | p99 ms | max ms | p99 ratio | server CPU µs/delivery | CPU ratio | delivered |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in (int(s) for s in args.sizes.split(",")):
         rate = args.rate or min(50.0, 10_000 / n)
@@ -85,8 +102,11 @@ def main() -> None:
             ratio = r["events_per_second"] / floor["events_per_second"] if floor["events_per_second"] else 0
             p99_ratio = r["p99"] / floor["p99"] if r["p99"] and floor["p99"] else 0
             cpu_ratio = r["cpu_us_per_delivery"] / floor["cpu_us_per_delivery"] if floor["cpu_us_per_delivery"] else 0
-            print(f"| {n} | {rate:g} | {kind} | {r['events_per_second']:.0f} | {ratio:.2f} | {ms(r['p50'])} | {ms(r['p99'])} | {ms(r['max'])} | {p99_ratio:.1f} "
-                  f"| {r['cpu_us_per_delivery']:.1f} | {cpu_ratio:.1f} | {r['received']}/{r['expected']} |", flush=True)
+            print(
+                f"| {n} | {rate:g} | {kind} | {r['events_per_second']:.0f} | {ratio:.2f} | {ms(r['p50'])} | {ms(r['p99'])} | {ms(r['max'])} | {p99_ratio:.1f} "
+                f"| {r['cpu_us_per_delivery']:.1f} | {cpu_ratio:.1f} | {r['received']}/{r['expected']} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

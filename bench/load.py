@@ -25,8 +25,17 @@ def sent_at(message: str) -> float | None:
     return float(subject[6:]) if subject.startswith("bench:") else None
 
 
-async def client(url: str, expected: int, latencies: list[float], done: asyncio.Event, counts: list[int], ready: asyncio.Event, connected: list[int], n: int,
-                 span: list[float]) -> None:
+async def client(
+    url: str,
+    expected: int,
+    latencies: list[float],
+    done: asyncio.Event,
+    counts: list[int],
+    ready: asyncio.Event,
+    connected: list[int],
+    n: int,
+    span: list[float],
+) -> None:
     async with websockets.connect(url, max_queue=None, open_timeout=60, ping_interval=None) as ws:
         connected[0] += 1
         if connected[0] == n:
@@ -62,7 +71,11 @@ async def main() -> None:
     ready, done = asyncio.Event(), asyncio.Event()
     tasks = []
     for i in range(args.n):
-        tasks.append(asyncio.create_task(client(args.url, args.expected, latencies, done, counts, ready, connected, args.n, span)))
+        tasks.append(
+            asyncio.create_task(
+                client(args.url, args.expected, latencies, done, counts, ready, connected, args.n, span)
+            )
+        )
         if i % 100 == 99:
             await asyncio.sleep(0.05)  # connect in waves, as agents logging in would
     await asyncio.wait_for(ready.wait(), 120)
@@ -78,9 +91,20 @@ async def main() -> None:
         pass
     lat = sorted(latencies)
     pick = lambda q: lat[min(len(lat) - 1, int(q * (len(lat) - 1)))] if lat else None  # noqa: E731
-    print(json.dumps({"received": counts[0], "expected": args.expected * args.n, "seconds": time.time() - start,
-                      "delivery_seconds": span[1] - span[0] if counts[0] else None,
-                      "p50": pick(0.5), "p99": pick(0.99), "max": lat[-1] if lat else None}), flush=True)
+    print(
+        json.dumps(
+            {
+                "received": counts[0],
+                "expected": args.expected * args.n,
+                "seconds": time.time() - start,
+                "delivery_seconds": span[1] - span[0] if counts[0] else None,
+                "p50": pick(0.5),
+                "p99": pick(0.99),
+                "max": lat[-1] if lat else None,
+            }
+        ),
+        flush=True,
+    )
     for t in tasks:
         t.cancel()
 

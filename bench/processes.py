@@ -60,7 +60,9 @@ class GatewayProcess:
     def wait_for_output(self, text: str, timeout: float = 10) -> str:
         """Waits until the process has printed ``text``; returns everything printed so far."""
         with self.printed:
-            printed = self.printed.wait_for(lambda: text in "".join(self.output) or self.proc.poll() is not None, timeout)
+            printed = self.printed.wait_for(
+                lambda: text in "".join(self.output) or self.proc.poll() is not None, timeout
+            )
             if not printed or text not in "".join(self.output):
                 raise AssertionError(f"the gateway never printed {text!r}:\n" + "".join(self.output)[-3000:])
             return "".join(self.output)
@@ -104,8 +106,14 @@ def _gateway_env(env: dict[str, str], data_dir: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def gateway_process(env: dict[str, str], port: int | None = None, startup_timeout: float = 30, *,
-                    python: str = sys.executable, cwd: str | None = None) -> Iterator[GatewayProcess]:
+def gateway_process(
+    env: dict[str, str],
+    port: int | None = None,
+    startup_timeout: float = 30,
+    *,
+    python: str = sys.executable,
+    cwd: str | None = None,
+) -> Iterator[GatewayProcess]:
     """Starts ``python -m gateway`` on ``port`` (a free one by default), yields once uvicorn reports it is serving,
     and stops it on exit.  Its output is kept (``output``, ``wait_for_output``) for the suite's assertions.
 
@@ -113,8 +121,14 @@ def gateway_process(env: dict[str, str], port: int | None = None, startup_timeou
     """
     port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="gateway-data-") as scratch:  # unless ``env`` names a GATEWAY_DATA_DIR
-        proc = subprocess.Popen([python, "-m", "gateway"], env=_gateway_env({"PORT": str(port), **env}, scratch),
-                                cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [python, "-m", "gateway"],
+            env=_gateway_env({"PORT": str(port), **env}, scratch),
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         gp = GatewayProcess(port, proc)
         started = threading.Event()
 
@@ -184,8 +198,9 @@ def sqlite_database(directory: Path) -> Path:
 def private_redis(directory: str) -> Iterator[int]:
     """A redis-server of the bench's own (no persistence) on a free port; yields the port."""
     port = free_port()
-    proc = start_process(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", directory],
-                         REDIS_READY)
+    proc = start_process(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", directory], REDIS_READY
+    )
     try:
         yield port
     finally:

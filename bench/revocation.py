@@ -54,11 +54,28 @@ async def round_(a: str, b_ws: str, n: int, tag: str) -> tuple[list[float], list
         tokens = []
         for i in range(n):
             name = f"u{tag}{i}"
-            (await http.post("/api/users", json={"username": name, "name": name, "queues": ["bench"], "password": "correct horse"}, headers=ADMIN)).raise_for_status()
-            tokens.append((name, (await http.post("/api/auth/login", json={"username": name, "password": "correct horse"})).json()["token"]))
+            (
+                await http.post(
+                    "/api/users",
+                    json={"username": name, "name": name, "queues": ["bench"], "password": "correct horse"},
+                    headers=ADMIN,
+                )
+            ).raise_for_status()
+            tokens.append(
+                (
+                    name,
+                    (await http.post("/api/auth/login", json={"username": name, "password": "correct horse"})).json()[
+                        "token"
+                    ],
+                )
+            )
         sockets = [await websockets.connect(f"{b_ws}/ws/agent?token={t}") for _, t in tokens]
         sent = time.monotonic()
-        ix = (await http.post("/api/interactions", json={"queue_id": "bench", "type": "call", "subtype": "phone"}, headers=ADMIN)).json()
+        ix = (
+            await http.post(
+                "/api/interactions", json={"queue_id": "bench", "type": "call", "subtype": "phone"}, headers=ADMIN
+            )
+        ).json()
         floor = await asyncio.gather(*(wait_for_created(ws, ix["id"], sent) for ws in sockets))
         loop = asyncio.get_running_loop()
         revoked = [loop.create_future() for _ in sockets]
@@ -66,23 +83,36 @@ async def round_(a: str, b_ws: str, n: int, tag: str) -> tuple[list[float], list
         for (name, _), fut in zip(tokens, revoked):
             fut.set_result(time.monotonic())
             (await http.post(f"/api/users/{name}/revoke-tokens", headers=ADMIN)).raise_for_status()
-        late = (await http.post("/api/interactions", json={"queue_id": "bench", "type": "call", "subtype": "phone"}, headers=ADMIN)).json()["id"]
+        late = (
+            await http.post(
+                "/api/interactions", json={"queue_id": "bench", "type": "call", "subtype": "phone"}, headers=ADMIN
+            )
+        ).json()["id"]
         results = await asyncio.gather(*watchers)
     codes = {code for _, code, _ in results}
     assert codes == {4401}, f"every socket must close with 4401, got {codes}"
-    assert not any(late in seen for _, _, seen in results), "an interaction created after the revocations reached a revoked socket"
+    assert not any(late in seen for _, _, seen in results), (
+        "an interaction created after the revocations reached a revoked socket"
+    )
     return list(floor), [latency for latency, _, _ in results]
 
 
 async def main(n: int, rounds: int) -> None:
     prefix = f"bench:{uuid.uuid4().hex}"
-    env = {"GATEWAY_ADMIN_TOKEN": TOKEN, "GATEWAY_REDIS_URL": "redis://127.0.0.1:6379/0", "GATEWAY_REDIS_PREFIX": prefix}
+    env = {
+        "GATEWAY_ADMIN_TOKEN": TOKEN,
+        "GATEWAY_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "GATEWAY_REDIS_PREFIX": prefix,
+    }
     floor: list[float] = []
     revocation: list[float] = []
     try:
         # Two processes share one store of record: a PostgreSQL database of the run's own.
-        with postgres_database() as url, gateway_process(env | {"GATEWAY_DATABASE_URL": url}) as a, \
-                gateway_process(env | {"GATEWAY_DATABASE_URL": url}) as b:
+        with (
+            postgres_database() as url,
+            gateway_process(env | {"GATEWAY_DATABASE_URL": url}) as a,
+            gateway_process(env | {"GATEWAY_DATABASE_URL": url}) as b,
+        ):
             async with httpx.AsyncClient() as http:
                 queue = {"id": "bench", "name": "Bench"}
                 (await http.post(f"{a.url}/api/queues", json=queue, headers=ADMIN)).raise_for_status()
@@ -100,10 +130,16 @@ async def main(n: int, rounds: int) -> None:
     print(f"{len(revocation)} sockets on process B, revoked through process A (Redis), {rounds} rounds")
     print("| measure | p50 ms | p99 ms | max ms |")
     print("|---|---|---|---|")
-    print(f"| event delivery A -> socket on B (floor) | {ms(floor, 50):.1f} | {ms(floor, 99):.1f} | {1000 * max(floor):.1f} |")
-    print(f"| revoke request to A -> 4401 on B | {ms(revocation, 50):.1f} | {ms(revocation, 99):.1f} | {1000 * max(revocation):.1f} |")
+    print(
+        f"| event delivery A -> socket on B (floor) | {ms(floor, 50):.1f} | {ms(floor, 99):.1f} | {1000 * max(floor):.1f} |"
+    )
+    print(
+        f"| revoke request to A -> 4401 on B | {ms(revocation, 50):.1f} | {ms(revocation, 99):.1f} | {1000 * max(revocation):.1f} |"
+    )
     print(f"ratio at p99: {pct(revocation, 99) / pct(floor, 99):.2f}")
-    assert max(revocation) < 1.0, f"a revocation took {max(revocation):.3f} s to close its socket (the contract says within 1 s)"
+    assert max(revocation) < 1.0, (
+        f"a revocation took {max(revocation):.3f} s to close its socket (the contract says within 1 s)"
+    )
 
 
 if __name__ == "__main__":

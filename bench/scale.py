@@ -61,7 +61,9 @@ async def sink(store: str, address: str) -> seed.SqliteSink | seed.PostgresSink:
     return await seed.PostgresSink.open(address) if store == "postgres" else seed.SqliteSink(address)
 
 
-def admin_setup(url: str, queues: list[str], agents: int, prefix: str, *, wrap_up_limit: int = 120) -> list[tuple[str, str]]:
+def admin_setup(
+    url: str, queues: list[str], agents: int, prefix: str, *, wrap_up_limit: int = 120
+) -> list[tuple[str, str]]:
     """Creates the queues and ``agents`` agent users through the API; returns (user id, bearer token) per agent."""
     with httpx.Client(base_url=url, headers=ADMIN, timeout=60) as c:
         for q in queues:
@@ -69,10 +71,20 @@ def admin_setup(url: str, queues: list[str], agents: int, prefix: str, *, wrap_u
             assert r.status_code in (201, 409), r.text
         users = []
         for i in range(agents):
-            r = c.post("/api/users", json={"username": f"{prefix}{i}", "name": f"Agent {prefix}{i}", "queues": queues, "password": PASSWORD,
-                                           "capacity": {"chat": 100}})
+            r = c.post(
+                "/api/users",
+                json={
+                    "username": f"{prefix}{i}",
+                    "name": f"Agent {prefix}{i}",
+                    "queues": queues,
+                    "password": PASSWORD,
+                    "capacity": {"chat": 100},
+                },
+            )
             assert r.status_code == 201, r.text
-            login = httpx.post(f"{url}/api/auth/login", json={"username": f"{prefix}{i}", "password": PASSWORD}, timeout=60)
+            login = httpx.post(
+                f"{url}/api/auth/login", json={"username": f"{prefix}{i}", "password": PASSWORD}, timeout=60
+            )
             assert login.status_code == 200, login.text
             users.append((r.json()["id"], login.json()["token"]))
         return users
@@ -104,11 +116,18 @@ def idle(store: str, levels: list[int], seconds: float) -> None:
         agents = [uid for uid, _ in admin_setup(gp.url, queues, 20, f"idle-{store}-")]
         have, floor = 0, None
         for i, n in enumerate([0, *levels]):
+
             async def grow(n: int = n, have: int = have, i: int = i) -> int:
                 s = await sink(store, address)
                 try:
                     now = time.time()
-                    await seed.seed([s], lambda r: seed.active(r, now, queues, agents), n - have, seed=1000 + i, label=f"{n:,} active on {store}")
+                    await seed.seed(
+                        [s],
+                        lambda r: seed.active(r, now, queues, agents),
+                        n - have,
+                        seed=1000 + i,
+                        label=f"{n:,} active on {store}",
+                    )
                     return await seed.count(s, "active")
                 finally:
                     await s.close()
@@ -120,14 +139,24 @@ def idle(store: str, levels: list[int], seconds: float) -> None:
             assert through_api == n, f"{store}: the API counts {through_api} active interactions, expected {n}"
             time.sleep(5)  # warm-up: the first sweeps over the new rows, caches
             assert gp.proc.poll() is None, "gateway exited"
-            c0, p0, t0 = cpu_seconds(gp.proc.pid), postgres_cpu(dbname) if store == "postgres" else 0.0, time.monotonic()
+            c0, p0, t0 = (
+                cpu_seconds(gp.proc.pid),
+                postgres_cpu(dbname) if store == "postgres" else 0.0,
+                time.monotonic(),
+            )
             time.sleep(seconds)
-            c1, p1, t1 = cpu_seconds(gp.proc.pid), postgres_cpu(dbname) if store == "postgres" else 0.0, time.monotonic()
+            c1, p1, t1 = (
+                cpu_seconds(gp.proc.pid),
+                postgres_cpu(dbname) if store == "postgres" else 0.0,
+                time.monotonic(),
+            )
             pct, pg = 100 * (c1 - c0) / (t1 - t0), 100 * (p1 - p0) / (t1 - t0)
             floor = pct if floor is None else floor
             pg_cell = f"{pg:.1f} %" if store == "postgres" else "-"
             ratio = f"{pct / floor:.1f}" if floor > 0 else "-"
-            out(f"| {store} | {n:,} | {through_api:,} | {pct:.1f} % | {pg_cell} | {ratio} | {('met' if pct < 2 else '**missed**') if n >= 50_000 else '-'} |")
+            out(
+                f"| {store} | {n:,} | {through_api:,} | {pct:.1f} % | {pg_cell} | {ratio} | {('met' if pct < 2 else '**missed**') if n >= 50_000 else '-'} |"
+            )
 
 
 # -- 2. + 3. history search and Redis memory ------------------------------------------------------
@@ -138,7 +167,12 @@ def redis_memory(pg_url: str, label: str, activity: int, phase: str) -> tuple[in
     with tempfile.TemporaryDirectory(prefix="bench-redis-") as tmp, private_redis(tmp) as port:
         r = redis.Redis(port=port)
         empty = int(r.info("memory")["used_memory"])
-        env = {"GATEWAY_DATABASE_URL": pg_url, "GATEWAY_REDIS_URL": f"redis://127.0.0.1:{port}/0", "GATEWAY_REDIS_PREFIX": "bench", "GATEWAY_ADMIN_TOKEN": TOKEN}
+        env = {
+            "GATEWAY_DATABASE_URL": pg_url,
+            "GATEWAY_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+            "GATEWAY_REDIS_PREFIX": "bench",
+            "GATEWAY_ADMIN_TOKEN": TOKEN,
+        }
         with gateway_process(env) as a, gateway_process(env) as b:
             users = admin_setup(a.url, ["live"], 8, f"live-{phase}-", wrap_up_limit=0)
 
@@ -146,9 +180,17 @@ def redis_memory(pg_url: str, label: str, activity: int, phase: str) -> tuple[in
                 s = await sink("postgres", pg_url)
                 try:
                     now, before = time.time(), await seed.count(s, "completed")
-                    rows = [row for rows, _ in seed.batches(lambda r: seed.active(r, now, ["live"], []), activity, seed=7 if phase == "a" else 8) for row in rows]
+                    rows = [
+                        row
+                        for rows, _ in seed.batches(
+                            lambda r: seed.active(r, now, ["live"], []), activity, seed=7 if phase == "a" else 8
+                        )
+                        for row in rows
+                    ]
                     await s.write(rows, [])
-                    done = await cycles([a.url, b.url], [t for _, t in users], [row["id"] for row in rows], concurrency=16)
+                    done = await cycles(
+                        [a.url, b.url], [t for _, t in users], [row["id"] for row in rows], concurrency=16
+                    )
                     assert not done.failures, done.failures[:5]
                     await wait_completed(s, before + activity)
                 finally:
@@ -187,7 +229,10 @@ def history(stores: list[str], rows: int, queries: int, parts: set[str]) -> None
                 loaded = time.monotonic()
                 for s in sinks:
                     await seed.bulk(s, create=True)
-                print(f"  seeded {n:,} completed rows into {', '.join(stores)}: {loaded - began:.0f} s to load, {time.monotonic() - loaded:.0f} s to index", flush=True)
+                print(
+                    f"  seeded {n:,} completed rows into {', '.join(stores)}: {loaded - began:.0f} s to load, {time.monotonic() - loaded:.0f} s to index",
+                    flush=True,
+                )
                 for s in sinks:
                     await seed.settle(s)
             finally:
@@ -201,12 +246,16 @@ def history(stores: list[str], rows: int, queries: int, parts: set[str]) -> None
         asyncio.run(fill(2, rows - base))
         if "search" in parts:
             out("")
-            out("| store | search | queries | rows/page (mean) | floor p50 / p99 / max ms | gateway p50 / p99 / max ms | p99 ratio | goal |")
+            out(
+                "| store | search | queries | rows/page (mean) | floor p50 / p99 / max ms | gateway p50 / p99 / max ms | p99 ratio | goal |"
+            )
             out("|---|---|---|---|---|---|---|---|")
             for store in stores:
                 env, address, _ = dbs[store]
                 with gateway_process(env | {"GATEWAY_ADMIN_TOKEN": TOKEN}) as gp:
-                    run_searches(store, gp.url, address, rows, queries, 200 if base and store == "postgres" else 0, NOW, out)
+                    run_searches(
+                        store, gp.url, address, rows, queries, 200 if base and store == "postgres" else 0, NOW, out
+                    )
         if base:
             out("")
             memory.append(redis_memory(dbs["postgres"][0]["GATEWAY_DATABASE_URL"], f"{rows:,} (+200 worked)", 200, "b"))
@@ -216,8 +265,10 @@ def history(stores: list[str], rows: int, queries: int, parts: set[str]) -> None
                 out(f"| {n:,} (+200 worked) | {empty:,} | {used:,} | {used - empty:,} | {keys:,} |")
             (e1, u1, _), (e2, u2, _) = memory
             growth = (u2 - e2) / max(1, u1 - e1)
-            out(f"\nRedis memory above an empty server, {rows:,} against {base:,} completed rows: {growth:.2f}x "
-                f"(goal within 10 %: {'met' if growth <= 1.10 else 'missed'})")
+            out(
+                f"\nRedis memory above an empty server, {rows:,} against {base:,} completed rows: {growth:.2f}x "
+                f"(goal within 10 %: {'met' if growth <= 1.10 else 'missed'})"
+            )
 
 
 NOW = time.time()
@@ -234,7 +285,11 @@ def commands(store: str, n: int, concurrency: int) -> tuple[float, float]:
             s = await sink(store, address)
             try:
                 now = time.time()
-                ids = [row["id"] for rows, tags in seed.batches(lambda r: seed.active(r, now, ["cmd"], []), n, seed=5) for row in rows]
+                ids = [
+                    row["id"]
+                    for rows, tags in seed.batches(lambda r: seed.active(r, now, ["cmd"], []), n, seed=5)
+                    for row in rows
+                ]
                 for rows, tags in seed.batches(lambda r: seed.active(r, now, ["cmd"], []), n, seed=5):
                     await s.write(rows, tags)
                 assert await seed.count(s, "active") == n
@@ -263,18 +318,26 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=100, help="searches of each kind per store")
-    parser.add_argument("--commands", type=int, default=1_500, help="interactions claimed, messaged and ended per store")
+    parser.add_argument(
+        "--commands", type=int, default=1_500, help="interactions claimed, messaged and ended per store"
+    )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--readme", action="store_true", help="write the tables into bench/README.md")
     args = parser.parse_args()
     parts, stores = set(args.only.split(",")), args.stores.split(",")
     began = time.monotonic()
-    rev = subprocess.run(["git", "describe", "--always", "--dirty"], check=True, cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    rev = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], check=True, cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     out(f"Code: `{rev}` (a dirty tree means uncommitted work of others was measured too).\n")
     print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
-    out(f"`python bench/scale.py --only {args.only} --stores {args.stores} --rows {args.rows} --active {args.active} --seconds {args.seconds:g}`\n")
+    out(
+        f"`python bench/scale.py --only {args.only} --stores {args.stores} --rows {args.rows} --active {args.active} --seconds {args.seconds:g}`\n"
+    )
     if "idle" in parts:
-        out("| store | active (SQL) | active (API) | gateway CPU, % of a core | PostgreSQL backends | ratio to 0 active | goal < 2 % at 50 k |")
+        out(
+            "| store | active (SQL) | active (API) | gateway CPU, % of a core | PostgreSQL backends | ratio to 0 active | goal < 2 % at 50 k |"
+        )
         out("|---|---|---|---|---|---|---|")
         for store in stores:
             idle(store, [int(x) for x in args.active.split(",")], args.seconds)
@@ -282,12 +345,16 @@ def main() -> None:
     if parts & {"search", "redis"}:
         history(stores if "search" in parts else ["postgres"], args.rows, args.queries, parts)
     if "commands" in parts:
-        out("| store | interactions | clients | floor: GET /healthz per s | claim+message+end commands per s | ratio to floor |")
+        out(
+            "| store | interactions | clients | floor: GET /healthz per s | claim+message+end commands per s | ratio to floor |"
+        )
         out("|---|---|---|---|---|---|")
         figures = {store: commands(store, args.commands, args.concurrency) for store in stores}
         if len(figures) == 2:
             out(f"\nSQLite / PostgreSQL commands per second: {figures['sqlite'][1] / figures['postgres'][1]:.2f}")
-    out(f"\n(run took {(time.monotonic() - began) / 60:.1f} min; load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    out(
+        f"\n(run took {(time.monotonic() - began) / 60:.1f} min; load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     if args.readme:
         write_readme()
 
@@ -300,9 +367,13 @@ def write_readme() -> None:
     path = ROOT / "bench" / "README.md"
     text = path.read_text()
     begin, end = "<!-- scale:begin -->", "<!-- scale:end -->"
-    run = f"{begin}\n{dt.date.today().isoformat()}, this machine (2 cores, shared by the gateways, PostgreSQL, Redis and the bench).\n\n" + "\n".join(REPORT) + f"\n{end}"
+    run = (
+        f"{begin}\n{dt.date.today().isoformat()}, this machine (2 cores, shared by the gateways, PostgreSQL, Redis and the bench).\n\n"
+        + "\n".join(REPORT)
+        + f"\n{end}"
+    )
     if begin in text and end in text:
-        text = text[: text.index(begin)] + run + text[text.index(end) + len(end):]
+        text = text[: text.index(begin)] + run + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip("\n") + "\n\n## Scale (issue 14)\n\n" + run + "\n"
     path.write_text(text)

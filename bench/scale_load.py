@@ -28,8 +28,11 @@ async def cycles(urls: list[str], tokens: list[str], ids: list[str], concurrency
         base, headers = urls[w % len(urls)], {"Authorization": f"Bearer {tokens[w % len(tokens)]}"}
         while todo:
             iid = todo.pop()
-            for name, path, body in (("claim", "claim", None), ("message", "messages", {"body": "Thanks, your parcel goes out tomorrow morning."}),
-                                     ("end", "end", {"outcome": "resolved"})):
+            for name, path, body in (
+                ("claim", "claim", None),
+                ("message", "messages", {"body": "Thanks, your parcel goes out tomorrow morning."}),
+                ("end", "end", {"outcome": "resolved"}),
+            ):
                 r = await client.post(f"{base}/api/interactions/{iid}/{path}", json=body, headers=headers)
                 if r.is_success:
                     done.ok += 1

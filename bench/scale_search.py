@@ -40,7 +40,11 @@ def criteria(kind: str, rng: random.Random, now: float) -> dict[str, str]:
         return {"name": f"{first.title()} {last[:3].title()}"}
     if kind == "queue + 30 days":
         start = datetime.fromtimestamp(now - rng.uniform(30, 365) * 86_400, UTC)
-        return {"queue": rng.choice(seed.QUEUES), "completed_from": start.isoformat(), "completed_to": (start + timedelta(days=30)).isoformat()}
+        return {
+            "queue": rng.choice(seed.QUEUES),
+            "completed_from": start.isoformat(),
+            "completed_to": (start + timedelta(days=30)).isoformat(),
+        }
     if kind == "agent + outcome":
         return {"agent": rng.choice(seed.HISTORY_AGENTS), "outcome": rng.choice(["resolved", "unresolved"])}
     if kind == "tag":
@@ -59,7 +63,12 @@ def plain_sql(params: dict[str, str], mark: Callable[[int], str]) -> tuple[str, 
         args.append(value)
         return mark(len(args))
 
-    for key, col in (("phone", "customer_phone"), ("queue", "queue_id"), ("agent", "completed_by"), ("outcome", "outcome")):
+    for key, col in (
+        ("phone", "customer_phone"),
+        ("queue", "queue_id"),
+        ("agent", "completed_by"),
+        ("outcome", "outcome"),
+    ):
         if key in params:
             where.append(f"{col} = {arg(params[key])}")
     if "email" in params:
@@ -78,12 +87,16 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def run_searches(store: str, url: str, address: str, rows: int, per_kind: int, extra: int, now: float, out: Callable[[str], None]) -> None:
+def run_searches(
+    store: str, url: str, address: str, rows: int, per_kind: int, extra: int, now: float, out: Callable[[str], None]
+) -> None:
     """``now``: the time the seeding spread its year of history back from."""
     asyncio.run(_run(store, url, address, rows, per_kind, extra, now, out))
 
 
-async def _run(store: str, url: str, address: str, rows: int, per_kind: int, extra: int, now: float, out: Callable[[str], None]) -> None:
+async def _run(
+    store: str, url: str, address: str, rows: int, per_kind: int, extra: int, now: float, out: Callable[[str], None]
+) -> None:
     sqlite = store == "sqlite"
     db_url = f"sqlite+aiosqlite:///{address}" if sqlite else address.replace("postgresql://", "postgresql+asyncpg://")
     sql_store = SqlStore(Database(db_url))
@@ -109,10 +122,14 @@ async def _run(store: str, url: str, address: str, rows: int, per_kind: int, ext
             plan_done: list[str] = []
             times: dict[str, tuple[list[float], list[float], list[int]]] = {k: ([], [], []) for k in KINDS}
             for kind, params in plan:
-                stmt = sql_store.history_query(HistoryFilter.model_validate(params | ({"tags": [params["tags"]]} if "tags" in params else {})), None, None)
+                stmt = sql_store.history_query(
+                    HistoryFilter.model_validate(params | ({"tags": [params["tags"]]} if "tags" in params else {})),
+                    None,
+                    None,
+                )
                 compiled = str(stmt.limit(PAGE + 1).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
                 # Whichever runs first may read cold pages: alternate, so both see the same mix.
-                for step in (("floor", "http") if len(plan_done) % 2 else ("http", "floor")):
+                for step in ("floor", "http") if len(plan_done) % 2 else ("http", "floor"):
                     began = time.perf_counter()
                     if step == "floor":
                         floor_rows = await fetch(compiled, [])
@@ -123,13 +140,23 @@ async def _run(store: str, url: str, address: str, rows: int, per_kind: int, ext
                 plan_done.append(kind)
                 assert r.status_code == 200, f"{store} {kind} {params}: {r.status_code} {r.text[:300]}"
                 ids = [ix["id"] for ix in r.json()["items"]]
-                assert ids == [row[1] for row in floor_rows][:PAGE], f"{store} {kind}: the API and the store's own query disagree"
+                assert ids == [row[1] for row in floor_rows][:PAGE], (
+                    f"{store} {kind}: the API and the store's own query disagree"
+                )
                 if checked[kind] < CHECKED:
                     checked[kind] += 1
                     where, args = plain_sql(params, mark)
-                    expected = [row[0] for row in await fetch(f"SELECT id FROM interactions WHERE {where} ORDER BY completed_at DESC, id DESC LIMIT {PAGE}", args)]
+                    expected = [
+                        row[0]
+                        for row in await fetch(
+                            f"SELECT id FROM interactions WHERE {where} ORDER BY completed_at DESC, id DESC LIMIT {PAGE}",
+                            args,
+                        )
+                    ]
                     total = (await fetch(f"SELECT count(*) FROM interactions WHERE {where}", args))[0][0]
-                    assert ids == expected, f"{store} {kind} {params}: the API returned {len(ids)} rows, plain SQL finds {total} ({len(expected)} on the page) and they differ"
+                    assert ids == expected, (
+                        f"{store} {kind} {params}: the API returned {len(ids)} rows, plain SQL finds {total} ({len(expected)} on the page) and they differ"
+                    )
                     assert len(ids) == min(PAGE, total)
                 f_ms, h_ms, n = times[kind]
                 f_ms.append(floor_s * 1000)
@@ -150,7 +177,10 @@ async def _run(store: str, url: str, address: str, rows: int, per_kind: int, ext
 def _line(store: str, kind: str, f_ms: list[float], h_ms: list[float], n: list[int], goal: float | None = None) -> str:
     fp50, fp99, hp50, hp99 = pct(f_ms, 50), pct(f_ms, 99), pct(h_ms, 50), pct(h_ms, 99)
     mean_rows = f"{statistics.mean(n):.1f}" if n != [0] else "-"
-    verdict = "-" if goal is None else (f"p99 <= {goal:.0f} ms: met" if hp99 <= goal else f"p99 <= {goal:.0f} ms: **missed**")
-    return (f"| {store} | {kind} | {len(h_ms)} | {mean_rows} | {fp50:.1f} / {fp99:.1f} / {max(f_ms):.0f} | {hp50:.1f} / {hp99:.1f} / {max(h_ms):.0f} "
-            f"| {hp99 / fp99:.1f} | {verdict} |")
-
+    verdict = (
+        "-" if goal is None else (f"p99 <= {goal:.0f} ms: met" if hp99 <= goal else f"p99 <= {goal:.0f} ms: **missed**")
+    )
+    return (
+        f"| {store} | {kind} | {len(h_ms)} | {mean_rows} | {fp50:.1f} / {fp99:.1f} / {max(f_ms):.0f} | {hp50:.1f} / {hp99:.1f} / {max(h_ms):.0f} "
+        f"| {hp99 / fp99:.1f} | {verdict} |"
+    )

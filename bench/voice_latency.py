@@ -124,10 +124,23 @@ async def twilio_stream(server: GatewayProcess, ix_id: str) -> websockets.Client
     signature = RequestValidator(TOKEN).compute_signature(url, {})
     ws = await websockets.connect(url, additional_headers={"X-Twilio-Signature": signature})
     await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-    await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1", "start": {
-        "streamSid": "MZ1", "accountSid": SID, "callSid": "CA1", "tracks": ["inbound"],
-        "customParameters": {"interaction": ix_id},
-        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}))
+    await ws.send(
+        json.dumps(
+            {
+                "event": "start",
+                "sequenceNumber": "1",
+                "streamSid": "MZ1",
+                "start": {
+                    "streamSid": "MZ1",
+                    "accountSid": SID,
+                    "callSid": "CA1",
+                    "tracks": ["inbound"],
+                    "customParameters": {"interaction": ix_id},
+                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                },
+            }
+        )
+    )
     return ws
 
 
@@ -136,6 +149,7 @@ def listener(track, into: list[tuple[float, np.ndarray]]) -> asyncio.Future:
         while True:
             frame = await track.recv()
             into.append((time.monotonic(), frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0]))
+
     return asyncio.ensure_future(listen())
 
 
@@ -164,8 +178,13 @@ async def floor(count: int) -> tuple[list[float], list[float]]:
 
 async def through_gateway(count: int) -> tuple[list[float], list[float]]:
     port = free_port()
-    env = {"GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN, "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN, "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "GATEWAY_DATA_DIR": str(Path("/tmp") / f"switchboard-bench-{port}")}
+    env = {
+        "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TWILIO_ACCOUNT_SID": SID,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "GATEWAY_DATA_DIR": str(Path("/tmp") / f"switchboard-bench-{port}"),
+    }
     with gateway_process(env, port=port) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
             ix_id, agent = await setup_call(http, server)
@@ -177,7 +196,11 @@ async def through_gateway(count: int) -> tuple[list[float], list[float]]:
             pc.on("track", lambda t: tasks.append(listener(t, heard_browser)))
             pc.addTransceiver(mic, direction="sendrecv")
             await pc.setLocalDescription(await pc.createOffer())
-            r = await http.post("/api/webrtc/offer", json={"interaction_id": ix_id, "sdp": pc.localDescription.sdp, "type": "offer"}, headers=agent)
+            r = await http.post(
+                "/api/webrtc/offer",
+                json={"interaction_id": ix_id, "sdp": pc.localDescription.sdp, "type": "offer"},
+                headers=agent,
+            )
             await pc.setRemoteDescription(RTCSessionDescription(**r.json()))
 
             heard_phone: list[tuple[float, np.ndarray]] = []
@@ -189,6 +212,7 @@ async def through_gateway(count: int) -> tuple[list[float], list[float]]:
                     if msg["event"] == "media":
                         for f in decoder.pcm8k(base64.b64decode(msg["media"]["payload"])):
                             heard_phone.append((time.monotonic(), f.to_ndarray().reshape(-1)))
+
             tasks.append(asyncio.ensure_future(collect()))
 
             # The caller's side: 20 ms mu-law chunks in real time, bursts on the same schedule.
@@ -204,7 +228,11 @@ async def through_gateway(count: int) -> tuple[list[float], list[float]]:
                 payload = b"".join(bytes(p) for p in codec.encode(frame))
                 if on[0] and (i * 0.02) % PERIOD < 0.02:
                     sent_phone.append(time.monotonic())
-                await twilio.send(json.dumps({"event": "media", "streamSid": "MZ1", "media": {"payload": base64.b64encode(payload).decode()}}))
+                await twilio.send(
+                    json.dumps(
+                        {"event": "media", "streamSid": "MZ1", "media": {"payload": base64.b64encode(payload).decode()}}
+                    )
+                )
                 await asyncio.sleep(max(0, start + (i + 1) * 0.02 - time.monotonic()))
             on_loopback(pc)
             await twilio.send(json.dumps({"event": "stop", "streamSid": "MZ1"}))
@@ -229,7 +257,9 @@ async def main() -> None:
     base_ab, base_ba = await floor(args.bursts)
     to_browser, to_phone = await through_gateway(args.bursts)
     base = base_ab + base_ba
-    print(f"bursts per direction: {args.bursts}; floor = two aiortc peers direct (median {statistics.median(base) * 1000:.0f} ms)")
+    print(
+        f"bursts per direction: {args.bursts}; floor = two aiortc peers direct (median {statistics.median(base) * 1000:.0f} ms)"
+    )
     print("| path | gateway p50 / p99 | floor p50 / p99 | added at p50 | ratio p50 |")
     print("|---|---|---|---|---|")
     print(report("phone -> browser", to_browser, base))

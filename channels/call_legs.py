@@ -75,7 +75,9 @@ class Leg:
 class TwilioLeg(Leg):
     """A Twilio media stream: mu-law 8 kHz both ways, its frames sent in order by one task."""
 
-    def __init__(self, party: Party, call_sid: str, stream_sid: str, send: Callable[[str], Awaitable[None]], depth: int = 25) -> None:
+    def __init__(
+        self, party: Party, call_sid: str, stream_sid: str, send: Callable[[str], Awaitable[None]], depth: int = 25
+    ) -> None:
         super().__init__(party)
         self.call_sid, self.stream_sid, self.send = call_sid, stream_sid, send
         self.decoder, self.encoder = MulawDecoder(), MulawEncoder()

@@ -105,9 +105,15 @@ class RateLimit:
 
 def message_frame(m: Message, agent_names: dict[str, str]) -> WidgetFrame:
     mine = m.direction is Direction.INBOUND
-    return {"type": "message", "id": m.id, "body": m.body, "at": m.at.isoformat(),
-            "from": "customer" if mine else "agent", "name": None if mine else agent_names.get(m.author, "Agent"),
-            "status": m.status}
+    return {
+        "type": "message",
+        "id": m.id,
+        "body": m.body,
+        "at": m.at.isoformat(),
+        "from": "customer" if mine else "agent",
+        "name": None if mine else agent_names.get(m.author, "Agent"),
+        "status": m.status,
+    }
 
 
 def error_frame(code: str, detail: str) -> WidgetFrame:
@@ -235,8 +241,12 @@ class ChatSession:
         if not EMAIL.match(frame.email):
             raise ChatError("invalid", "email: not an email address")
         topic = clean_text(frame.topic or "")
-        customer = Customer(name=frame.name, email=frame.email, phone=frame.phone,
-                            attributes={k: clean_text(v) for k, v in frame.attributes.items()})
+        customer = Customer(
+            name=frame.name,
+            email=frame.email,
+            phone=frame.phone,
+            attributes={k: clean_text(v) for k, v in frame.attributes.items()},
+        )
         return Start(customer, topic if topic.strip() else None, secrets.token_urlsafe(24))
 
     @staticmethod
@@ -273,8 +283,15 @@ class ChatSession:
     def stored(self, send: Send, message: Message) -> list[WidgetFrame]:
         """The message of :class:`Send` is stored: the widget's ack."""
         self.sent.add(message.id)
-        return [{"type": "ack", "client_id": send.client_id, "id": message.id, "status": "delivered",
-                 "at": message.at.isoformat()}]
+        return [
+            {
+                "type": "ack",
+                "client_id": send.client_id,
+                "id": message.id,
+                "status": "delivered",
+                "at": message.at.isoformat(),
+            }
+        ]
 
     def not_stored(self, send: Send, ix: Interaction, error: DomainError) -> list[WidgetFrame]:
         """The core refused the message of :class:`Send`; ``ix`` is the interaction as read after that."""
@@ -297,9 +314,15 @@ class ChatSession:
         history = [message_frame(m, self.names) for m in ix.messages[start:]]
         self.sent.update(ids)
         self.ended = ix.state is State.COMPLETED
-        return {"type": "session", "token": token, "interaction_id": ix.id, "status": self._status(ix),
-                "messages": history, "agent": self.names.get(ix.assigned_to or "", None),
-                "channel": f"{ix.type.value}/{ix.subtype.value}"}
+        return {
+            "type": "session",
+            "token": token,
+            "interaction_id": ix.id,
+            "status": self._status(ix),
+            "messages": history,
+            "agent": self.names.get(ix.assigned_to or "", None),
+            "channel": f"{ix.type.value}/{ix.subtype.value}",
+        }
 
     # -- agents' names ---------------------------------------------------------
 
@@ -331,12 +354,14 @@ class ChatSession:
             out.append({"type": "receipt", "ids": event.data.get("ids", []), "status": "read"})
         if event.type == EventType.CLAIMED and ix.assigned_to:
             out.append({"type": "agent_joined", "name": self.names.get(ix.assigned_to, "An agent")})
-        elif event.type in AGENT_LEFT or (event.type == EventType.ENDED
-                                          and event.data.get("outcome") == Outcome.UNRESOLVED.value):
+        elif event.type in AGENT_LEFT or (
+            event.type == EventType.ENDED and event.data.get("outcome") == Outcome.UNRESOLVED.value
+        ):
             out.append({"type": "agent_left"})
         if event.type == EventType.CHANNEL_SWITCHED:
-            out.append({"type": "channel", "channel": f"{ix.type.value}/{ix.subtype.value}",
-                        "phone": ix.customer.phone})
+            out.append(
+                {"type": "channel", "channel": f"{ix.type.value}/{ix.subtype.value}", "phone": ix.customer.phone}
+            )
         if ix.state is State.COMPLETED or ix.status is Status.WRAP_UP:
             out.extend(self._ended(ix.disconnect.by.value if ix.disconnect else "agent"))
         return out

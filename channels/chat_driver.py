@@ -87,8 +87,9 @@ class ChatDriver:
         return []
 
     async def _start(self, start: Start) -> list[WidgetFrame]:
-        event = await self.sessions.route_inbound(type=CommType.MESSAGING, subtype=Subtype.CHAT,
-                                                  customer=start.customer, first_message=start.topic)
+        event = await self.sessions.route_inbound(
+            type=CommType.MESSAGING, subtype=Subtype.CHAT, customer=start.customer, first_message=start.topic
+        )
         ix = event.interaction
         assert ix is not None
         if start.topic is not None:
@@ -108,8 +109,15 @@ class ChatDriver:
 
     async def _add(self, ix_id: str, body: str, message_id: str | None) -> Event:
         """The customer's message, delivered (the widget is the customer's own screen)."""
-        return await self.sessions.add_message(None, ix_id, direction=Direction.INBOUND, body=body,
-                                               channel=Subtype.CHAT, status="delivered", message_id=message_id)
+        return await self.sessions.add_message(
+            None,
+            ix_id,
+            direction=Direction.INBOUND,
+            body=body,
+            channel=Subtype.CHAT,
+            status="delivered",
+            message_id=message_id,
+        )
 
     async def _learn_names(self, ix: Interaction) -> None:
         for user_id in self.session.unnamed(ix):

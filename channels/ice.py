@@ -84,7 +84,9 @@ def check_bindable(addresses: Iterable[str]) -> None:
             with socket.socket(family, socket.SOCK_DGRAM) as s:
                 s.bind((address, 0))
         except OSError as exc:
-            raise ValueError(f"media address {address} is not one of this machine's addresses ({exc.strerror})") from None
+            raise ValueError(
+                f"media address {address} is not one of this machine's addresses ({exc.strerror})"
+            ) from None
 
 
 #: aioice's own function (unwrapped, should this module be loaded twice).
@@ -179,7 +181,9 @@ class MediaPeerConnection(RTCPeerConnection):
     async def setRemoteDescription(self, sessionDescription: RTCSessionDescription) -> None:
         """Loopback only: the description's other candidates never reach aiortc."""
         if self.loopback_only:
-            sessionDescription = RTCSessionDescription(sdp=loopback_candidates_only(sessionDescription.sdp), type=sessionDescription.type)
+            sessionDescription = RTCSessionDescription(
+                sdp=loopback_candidates_only(sessionDescription.sdp), type=sessionDescription.type
+            )
         await super().setRemoteDescription(sessionDescription)
 
     async def addIceCandidate(self, candidate: RTCIceCandidate | None) -> None:

@@ -57,8 +57,15 @@ class LiveCalls:
     back before the call is requeued; ``media_addresses`` are the local addresses WebRTC media binds to.
     """
 
-    def __init__(self, sessions: Sessions, voice: VoiceChannel, *, data_dir: Path, reconnect_grace: float,
-                 media_addresses: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        sessions: Sessions,
+        voice: VoiceChannel,
+        *,
+        data_dir: Path,
+        reconnect_grace: float,
+        media_addresses: tuple[str, ...] = (),
+    ) -> None:
         self.sessions, self.voice = sessions, voice
         self.data_dir, self.reconnect_grace, self.media_addresses = data_dir, reconnect_grace, media_addresses
         check_bindable(media_addresses)  # a media address not on this machine stops start-up, not each call
@@ -81,12 +88,21 @@ class LiveCalls:
 
     async def open(self, ix: Interaction, recording_id: str, rate: int) -> Bridge:
         queue = await self.sessions.queue(ix.queue_id)
-        recorder = StereoRecorder(recording_path(self.data_dir, recording_id), rate) if queue.settings.recording else None
+        recorder = (
+            StereoRecorder(recording_path(self.data_dir, recording_id), rate) if queue.settings.recording else None
+        )
         old = self.bridges.get(ix.id)
         if old is not None:  # a new call on the same interaction (the customer called back): the old one is over
             await self.close(old)
-        bridge = Bridge(ix.id, recorder, recording_id, on_agent_lost=self.agent_lost, reconnect_grace=self.reconnect_grace,
-                        media_addresses=self.media_addresses, on_dropped=self.peer_dropped)
+        bridge = Bridge(
+            ix.id,
+            recorder,
+            recording_id,
+            on_agent_lost=self.agent_lost,
+            reconnect_grace=self.reconnect_grace,
+            media_addresses=self.media_addresses,
+            on_dropped=self.peer_dropped,
+        )
         self.bridges.add(bridge)
         return bridge
 
@@ -107,8 +123,13 @@ class LiveCalls:
         if duration is None:
             return
         uri = f"/api/interactions/{bridge.interaction_id}/recordings/{recording_id}"
-        rec = Recording(id=recording_id, at=self.sessions.clock.now(), uri=uri, duration_seconds=round(duration, 3),
-                        provider_id=provider_id)
+        rec = Recording(
+            id=recording_id,
+            at=self.sessions.clock.now(),
+            uri=uri,
+            duration_seconds=round(duration, 3),
+            provider_id=provider_id,
+        )
         try:
             await self.sessions.attach_recording(bridge.interaction_id, rec)
         except DomainError as exc:
@@ -131,8 +152,14 @@ class LiveCalls:
             ix = await self.sessions.interaction(bridge.interaction_id)
             if ix.state is State.ACTIVE and (ix.type, ix.subtype) == (CommType.CALL, Subtype.WEBRTC):
                 leg = disconnect.record(ix, DisconnectBy.CUSTOMER, reason, self.sessions.clock.now())
-                await self.sessions.provider_status(ix.id, kind="call_status", status=reason.value, by="customer",
-                                                    detail=f"{disconnect.describe(leg)} (web call); back to chat", **disconnect.as_data(leg))
+                await self.sessions.provider_status(
+                    ix.id,
+                    kind="call_status",
+                    status=reason.value,
+                    by="customer",
+                    detail=f"{disconnect.describe(leg)} (web call); back to chat",
+                    **disconnect.as_data(leg),
+                )
                 await self.sessions.switch_channel(None, ix.id, CommType.MESSAGING, Subtype.CHAT)
         except DomainError as exc:
             log.info("web call %s ended; the chat was not resumed: %s", bridge.interaction_id, exc)
@@ -199,7 +226,9 @@ class LiveCalls:
         if ix.consults(user.id):
             return CONSULT, Part.CONSULT
         if user.role is Role.AGENT:
-            raise PermissionDenied("Only the agent handling this call, the one consulted, or a supervisor connects to its audio.")
+            raise PermissionDenied(
+                "Only the agent handling this call, the one consulted, or a supervisor connects to its audio."
+            )
         return monitor_leg(user.id), Part.MONITOR
 
     # -- following the interaction ---------------------------------------------------
@@ -289,7 +318,9 @@ class LiveCalls:
             return
         caller = bridge.legs.get(CALLER)
         if isinstance(caller, TwilioLeg):
-            await self._hang_up(ix.id, caller.call_sid)  # its stream then stops, which closes the bridge and attaches the recording
+            await self._hang_up(
+                ix.id, caller.call_sid
+            )  # its stream then stops, which closes the bridge and attaches the recording
         else:
             await self.close(bridge)
 
@@ -299,7 +330,9 @@ class LiveCalls:
             try:
                 await self.voice.transfer_out(ix, target.id)
             except ProviderError as exc:
-                return await self._note(ix.id, "call_status", "failed", f"Live call not transferred: {exc}", error=exc.code)
+                return await self._note(
+                    ix.id, "call_status", "failed", f"Live call not transferred: {exc}", error=exc.code
+                )
         elif bridge is not None:
             await bridge.hand_over()
         return ix
@@ -310,7 +343,9 @@ class LiveCalls:
         try:
             await self.voice.hang_up(call_sid)
         except ProviderError as exc:
-            await self._note(interaction_id, "call_status", "failed", f"Call {call_sid} not hung up: {exc}", error=exc.code)
+            await self._note(
+                interaction_id, "call_status", "failed", f"Call {call_sid} not hung up: {exc}", error=exc.code
+            )
 
     async def _note(self, interaction_id: str, kind: str, status: str, detail: str, **data: object) -> Interaction:
         event = await self.sessions.provider_status(interaction_id, kind=kind, status=status, detail=detail, **data)

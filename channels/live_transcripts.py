@@ -30,13 +30,18 @@ from .twilio import TwilioContext, need
 log = logging.getLogger("channels.live_transcripts")
 
 SPEAKERS = {"inbound_track": Speaker.CUSTOMER, "outbound_track": Speaker.AGENT}
-STATUS = {"transcription-started": "Live transcription started", "transcription-stopped": "Live transcription stopped",
-          "transcription-error": "Live transcription failed"}
+STATUS = {
+    "transcription-started": "Live transcription started",
+    "transcription-stopped": "Live transcription stopped",
+    "transcription-error": "Live transcription failed",
+}
 
 
 def dedupe_key(params: dict[str, str]) -> str:
     """A delivery's identity when Twilio sends no idempotency token: the session, the event and its sequence."""
-    return ":".join((need(params, "TranscriptionSid"), need(params, "TranscriptionEvent"), params.get("SequenceId", "")))
+    return ":".join(
+        (need(params, "TranscriptionSid"), need(params, "TranscriptionEvent"), params.get("SequenceId", ""))
+    )
 
 
 def _segment(params: dict[str, str], sid: str, now: datetime) -> TranscriptSegment | None:
@@ -49,7 +54,9 @@ def _segment(params: dict[str, str], sid: str, now: datetime) -> TranscriptSegme
         raise ValueError("TranscriptionData is not JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("transcript", ""), str):
         raise ValueError("TranscriptionData has no transcript")  # noqa: TRY004 (a bad parameter: the webhook answers ValueError with 400)
-    text = clean_text(data.get("transcript", "")).strip()  # never refused for what was said: cleaned and truncated as texts are
+    text = clean_text(
+        data.get("transcript", "")
+    ).strip()  # never refused for what was said: cleaned and truncated as texts are
     if not text:
         return None
     sequence = need(params, "SequenceId")
@@ -65,8 +72,17 @@ def _segment(params: dict[str, str], sid: str, now: datetime) -> TranscriptSegme
         raise ValueError("Timestamp is not ISO 8601") from None
     if at.tzinfo is None:
         raise ValueError("Timestamp has no time zone")
-    return TranscriptSegment(id=f"{sid}:{int(sequence)}", transcription_id=sid, sequence=int(sequence), speaker=SPEAKERS[track], text=text, at=at,
-                             confidence=float(confidence) if isinstance(confidence, (int, float)) and not isinstance(confidence, bool) and math.isfinite(confidence) else None)
+    return TranscriptSegment(
+        id=f"{sid}:{int(sequence)}",
+        transcription_id=sid,
+        sequence=int(sequence),
+        speaker=SPEAKERS[track],
+        text=text,
+        at=at,
+        confidence=float(confidence)
+        if isinstance(confidence, (int, float)) and not isinstance(confidence, bool) and math.isfinite(confidence)
+        else None,
+    )
 
 
 class LiveTranscriptChannel:
@@ -74,17 +90,28 @@ class LiveTranscriptChannel:
         self.ctx = ctx
 
     async def callback(self, params: dict[str, str]) -> None:
-        event, sid, call_sid = need(params, "TranscriptionEvent"), need(params, "TranscriptionSid"), need(params, "CallSid")
+        event, sid, call_sid = (
+            need(params, "TranscriptionEvent"),
+            need(params, "TranscriptionSid"),
+            need(params, "CallSid"),
+        )
         sessions = self.ctx.sessions
-        segment = _segment(params, sid, sessions.clock.now()) if event == "transcription-content" else None  # malformed: 400 before any lookup
+        segment = (
+            _segment(params, sid, sessions.clock.now()) if event == "transcription-content" else None
+        )  # malformed: 400 before any lookup
         ix_id = await self.ctx.threads.interaction_of_call(call_sid)
         if ix_id is None:
             log.info("live transcription %s for unknown call %s ignored", sid, call_sid)
             return
         if event in STATUS:
             reason = params.get("TranscriptionError") or params.get("ErrorMessage") or ""
-            await sessions.provider_status(ix_id, kind="live_transcription", status=event.removeprefix("transcription-"),
-                                           detail=STATUS[event] + (f": {reason[:200]}" if reason else ""), transcription_sid=sid)
+            await sessions.provider_status(
+                ix_id,
+                kind="live_transcription",
+                status=event.removeprefix("transcription-"),
+                detail=STATUS[event] + (f": {reason[:200]}" if reason else ""),
+                transcription_sid=sid,
+            )
             return
         if segment is None:
             return  # a partial result, an empty utterance, or an event this version does not know

@@ -114,7 +114,9 @@ def _event(message: dict[str, Any]) -> StreamEvent:
         if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
             raise TypeError("customParameters are strings by name")
         leg = params.get("leg")
-        return Start(_text(params, "interaction"), _text(start, "callSid"), _text(start, "streamSid"), leg, dict(params))
+        return Start(
+            _text(params, "interaction"), _text(start, "callSid"), _text(start, "streamSid"), leg, dict(params)
+        )
     if event == "mark":
         return Mark(_text(message["mark"], "name"))
     if event == "stop":
@@ -138,7 +140,9 @@ def _text(obj: dict[str, Any], name: str) -> str:
 
 def media_frame(stream_sid: str, payload: bytes) -> str:
     """Audio for the caller to hear: mu-law 8 kHz bytes."""
-    return json.dumps({"event": "media", "streamSid": stream_sid, "media": {"payload": base64.b64encode(payload).decode()}})
+    return json.dumps(
+        {"event": "media", "streamSid": stream_sid, "media": {"payload": base64.b64encode(payload).decode()}}
+    )
 
 
 def mark_frame(stream_sid: str, name: str) -> str:

@@ -94,7 +94,11 @@ def mix(frames: dict[str, np.ndarray | None], parties: dict[str, Party], floor: 
     """
     out: dict[str, np.ndarray | None] = {}
     for lid, listener in parties.items():
-        heard = [f for sid, f in frames.items() if sid != lid and f is not None and sid in parties and hears(listener, parties[sid], floor)]
+        heard = [
+            f
+            for sid, f in frames.items()
+            if sid != lid and f is not None and sid in parties and hears(listener, parties[sid], floor)
+        ]
         if not heard:
             out[lid] = None
         elif len(heard) == 1:

@@ -40,16 +40,31 @@ class SmsChannel:
             hint = await sessions.queue_for_number(number)
             ix_id = derived_id("sms", sid)
             try:
-                await sessions.route_inbound(type=CommType.MESSAGING, subtype=Subtype.TEXT, customer=customer, to_address=number,
-                                             first_message=body, queue_hint=hint.id if hint else None, id=ix_id,
-                                             parent_id=current.id if current is not None else None)
+                await sessions.route_inbound(
+                    type=CommType.MESSAGING,
+                    subtype=Subtype.TEXT,
+                    customer=customer,
+                    to_address=number,
+                    first_message=body,
+                    queue_hint=hint.id if hint else None,
+                    id=ix_id,
+                    parent_id=current.id if current is not None else None,
+                )
             except AlreadyExists:
                 pass  # the same text delivered twice at once: the first created it
             await threads.link_thread(sender, number, ix_id)
         message_id = derived_id("sms-message", sid)
         try:
-            await sessions.add_message(None, ix_id, direction=Direction.INBOUND, body=body, channel=Subtype.TEXT, provider_id=sid, status="received",
-                                       message_id=message_id)
+            await sessions.add_message(
+                None,
+                ix_id,
+                direction=Direction.INBOUND,
+                body=body,
+                channel=Subtype.TEXT,
+                provider_id=sid,
+                status="received",
+                message_id=message_id,
+            )
         except IllegalTransition:
             # Already added by a concurrent delivery of the same text.  If not (the conversation completed
             # meanwhile), the refusal stands: Twilio retries, and the retry opens a new linked interaction.
@@ -90,11 +105,19 @@ class SmsChannel:
         try:
             if not ix.customer.phone or not ix.to_address:
                 raise ProviderError("The customer's phone number or the queue's number is unknown.", "no_number")
-            sent = await self.ctx.rest.send_sms(to=ix.customer.phone, from_=ix.to_address, body=message.body,
-                                                status_callback=self.ctx.url("/webhooks/twilio/sms/status"))
+            sent = await self.ctx.rest.send_sms(
+                to=ix.customer.phone,
+                from_=ix.to_address,
+                body=message.body,
+                status_callback=self.ctx.url("/webhooks/twilio/sms/status"),
+            )
         except ProviderError as exc:
             log.warning("text %s of %s not sent: %s", message.id, ix.id, exc)
-            return (await sessions.update_message_status(ix.id, message.id, "failed", exc.code or "provider_error")).interaction  # type: ignore[return-value]
+            return (
+                await sessions.update_message_status(ix.id, message.id, "failed", exc.code or "provider_error")
+            ).interaction  # type: ignore[return-value]
         await self.ctx.threads.link_message(sent.sid, ix.id)
         await self.ctx.threads.link_thread(ix.customer.phone, ix.to_address, ix.id)
-        return (await sessions.update_message_status(ix.id, message.id, sent.status, None, provider_id=sent.sid)).interaction  # type: ignore[return-value]
+        return (
+            await sessions.update_message_status(ix.id, message.id, sent.status, None, provider_id=sent.sid)
+        ).interaction  # type: ignore[return-value]

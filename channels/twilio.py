@@ -64,7 +64,6 @@ class TwilioContext:
         return ws_url(self.public_url, MEDIA_PATH)
 
 
-
 def connect_twiml(ix: Interaction, media_url: str, leg: str | None = None, transcription_url: str | None = None) -> str:
     """Bridges the caller to the gateway's media stream (bidirectional: <Connect><Stream>).
 
@@ -91,7 +90,12 @@ def live_transcription(status_callback_url: str) -> Start:
     Final utterances only (``partialResults`` false): partial guesses are neither requested nor kept.
     """
     start = Start()
-    start.transcription(track="both_tracks", status_callback_url=status_callback_url, status_callback_method="POST", partial_results=False)
+    start.transcription(
+        track="both_tracks",
+        status_callback_url=status_callback_url,
+        status_callback_method="POST",
+        partial_results=False,
+    )
     return start
 
 
@@ -99,8 +103,14 @@ def voicemail_twiml(greeting: str, recording_url: str, transcription_url: str | 
     response = VoiceResponse()
     response.say(greeting)
     options = {"transcribe": True, "transcribe_callback": transcription_url} if transcription_url else {}
-    response.record(action=recording_url, recording_status_callback=recording_url, recording_status_callback_event="completed",
-                    max_length=180, play_beep=True, **options)
+    response.record(
+        action=recording_url,
+        recording_status_callback=recording_url,
+        recording_status_callback_event="completed",
+        max_length=180,
+        play_beep=True,
+        **options,
+    )
     response.hangup()
     return str(response)
 

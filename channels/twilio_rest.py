@@ -51,11 +51,20 @@ class TwilioRest:
             raise ProviderError(f"Twilio unreachable: {exc}") from exc
 
     async def send_sms(self, *, to: str, from_: str, body: str, status_callback: str) -> Sent:
-        msg = await self._run(self.client.messages.create, to=to, from_=from_, body=body, status_callback=status_callback)
+        msg = await self._run(
+            self.client.messages.create, to=to, from_=from_, body=body, status_callback=status_callback
+        )
         return Sent(msg.sid, msg.status or "queued")
 
     async def create_call(self, *, to: str, from_: str, twiml: str, status_callback: str | None) -> Sent:
-        events = {"status_callback": status_callback, "status_callback_event": ["initiated", "ringing", "answered", "completed"]} if status_callback else {}
+        events = (
+            {
+                "status_callback": status_callback,
+                "status_callback_event": ["initiated", "ringing", "answered", "completed"],
+            }
+            if status_callback
+            else {}
+        )
         call = await self._run(self.client.calls.create, to=to, from_=from_, twiml=twiml, **events)
         return Sent(call.sid, call.status or "queued")
 
@@ -112,7 +121,8 @@ class UnconfiguredTwilio:
         self._refuse()
 
 
-def twilio_rest(account_sid: str | None, auth_token: str | None,
-                api_base: str | None = None) -> TwilioRest | UnconfiguredTwilio:
+def twilio_rest(
+    account_sid: str | None, auth_token: str | None, api_base: str | None = None
+) -> TwilioRest | UnconfiguredTwilio:
     """The REST client for these credentials, or the stand-in that refuses everything when either is missing."""
     return TwilioRest(account_sid, auth_token, api_base) if account_sid and auth_token else UnconfiguredTwilio()

@@ -38,7 +38,9 @@ class TwilioStream:
     def __init__(self, live: LiveCalls, threads: Threads, send: Callable[[str], Awaitable[None]]) -> None:
         self.live, self.threads, self.send = live, threads, send
         self.bridge: Bridge | None = None
-        self.leg: TwilioLeg | None = None  # held as an object: a consult leg becomes the agent's when the transfer completes
+        self.leg: TwilioLeg | None = (
+            None  # held as an object: a consult leg becomes the agent's when the transfer completes
+        )
         self.call_sid = ""
 
     async def handle(self, event: StreamEvent) -> tuple[int, str] | None:

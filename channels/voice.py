@@ -21,8 +21,16 @@ FINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 #: Where a diverted call goes (the ``to`` of its channel switch).
 VOICEMAIL = f"{CommType.VOICEMAIL.value}/{Subtype.VOICEMAIL.value}"
 NOT_IN_SERVICE = "Sorry, this number is not in service."
-CONSULT_STATUS = {"initiated": "dialling", "ringing": "ringing", "in-progress": "answered", "completed": "hung up", "busy": "busy",
-                  "no-answer": "no answer", "failed": "the call failed", "canceled": "cancelled"}
+CONSULT_STATUS = {
+    "initiated": "dialling",
+    "ringing": "ringing",
+    "in-progress": "answered",
+    "completed": "hung up",
+    "busy": "busy",
+    "no-answer": "no answer",
+    "failed": "the call failed",
+    "canceled": "cancelled",
+}
 
 
 class VoiceChannel:
@@ -33,7 +41,9 @@ class VoiceChannel:
         queue = await self.ctx.sessions.queue(ix.queue_id)
         transcription = self.ctx.url(TRANSCRIPTION_PATH) if queue.settings.transcription else None
         if ix.type is CommType.VOICEMAIL:
-            return voicemail_twiml(queue.settings.voicemail_greeting, self.ctx.url("/webhooks/twilio/recording"), transcription)
+            return voicemail_twiml(
+                queue.settings.voicemail_greeting, self.ctx.url("/webhooks/twilio/recording"), transcription
+            )
         # The queue's transcription setting also covers live calls: Twilio's Real-Time Transcription, same callback path.
         return connect_twiml(ix, self.ctx.media_url, transcription_url=transcription)
 
@@ -49,8 +59,15 @@ class VoiceChannel:
             hint = await sessions.queue_for_number(called)
             ix_id = derived_id("call", call_sid)
             try:
-                event = await sessions.route_inbound(type=CommType.CALL, subtype=Subtype.PHONE, customer=Customer(phone=caller), to_address=called,
-                                                     queue_hint=hint.id if hint else None, id=ix_id, voicemail_when_unstaffed=True)
+                event = await sessions.route_inbound(
+                    type=CommType.CALL,
+                    subtype=Subtype.PHONE,
+                    customer=Customer(phone=caller),
+                    to_address=called,
+                    queue_hint=hint.id if hint else None,
+                    id=ix_id,
+                    voicemail_when_unstaffed=True,
+                )
                 ix = event.interaction
             except AlreadyExists:  # the same call delivered twice at once
                 ix = await sessions.interaction(ix_id)
@@ -81,15 +98,22 @@ class VoiceChannel:
         consulted = await self.ctx.threads.interaction_of_consult_call(call_sid)
         if consulted is not None:
             # The number dialled for a consult: the agent sees whether it rings, answers or not (then cancels).
-            await self.ctx.sessions.provider_status(consulted, kind="consult_status", status=status, detail=f"Consulted number: {CONSULT_STATUS.get(status, status)}",
-                                                    call_sid=call_sid)
+            await self.ctx.sessions.provider_status(
+                consulted,
+                kind="consult_status",
+                status=status,
+                detail=f"Consulted number: {CONSULT_STATUS.get(status, status)}",
+                call_sid=call_sid,
+            )
             return
         ix_id = await self.ctx.threads.interaction_of_call(call_sid)
         if ix_id is None:
             log.info("status %s for unknown call %s ignored", status, call_sid)
             return
         data = {"call_sid": call_sid, **({"duration": params["CallDuration"]} if params.get("CallDuration") else {})}
-        await self.ctx.sessions.provider_status(ix_id, kind="call_status", status=status, detail=f"Call {status}", **data)
+        await self.ctx.sessions.provider_status(
+            ix_id, kind="call_status", status=status, detail=f"Call {status}", **data
+        )
         if status in FINAL:
             try:
                 # Waiting: an abandon; claimed: wrap-up (or kept, per the queue); already ended or gone on by text: nothing.
@@ -100,12 +124,23 @@ class VoiceChannel:
     async def dial(self, ix: Interaction) -> Interaction:
         """Places an agent's outbound call; the customer, once answered, is bridged to the agent's stream."""
         if not ix.customer.phone or not ix.to_address:
-            raise ProviderError("An outbound call needs the customer's phone and the queue's phone number.", "no_number")
+            raise ProviderError(
+                "An outbound call needs the customer's phone and the queue's phone number.", "no_number"
+            )
         twiml = await self.twiml_for(ix)
-        sent = await self.ctx.rest.create_call(to=ix.customer.phone, from_=ix.to_address, twiml=twiml, status_callback=self.ctx.url("/webhooks/twilio/voice/status"))
+        sent = await self.ctx.rest.create_call(
+            to=ix.customer.phone,
+            from_=ix.to_address,
+            twiml=twiml,
+            status_callback=self.ctx.url("/webhooks/twilio/voice/status"),
+        )
         await self.ctx.threads.link_call(sent.sid, ix.id)
         await self.ctx.threads.link_thread(ix.customer.phone, ix.to_address, ix.id)
-        return (await self.ctx.sessions.provider_status(ix.id, kind="call_status", status=sent.status, detail=f"Outbound call {sent.status}", call_sid=sent.sid)).interaction  # type: ignore[return-value]
+        return (
+            await self.ctx.sessions.provider_status(
+                ix.id, kind="call_status", status=sent.status, detail=f"Outbound call {sent.status}", call_sid=sent.sid
+            )
+        ).interaction  # type: ignore[return-value]
 
     async def transfer_out(self, ix: Interaction, number: str) -> None:
         """Connects the live call to an outside number through Twilio (a cold external transfer)."""
@@ -118,8 +153,12 @@ class VoiceChannel:
         """Dials an outside number for a warm transfer's consult; its media stream joins the call's bridge.  Returns its SID."""
         if not ix.to_address:
             raise ProviderError("A consult call needs the queue's phone number to call from.", "no_number")
-        sent = await self.ctx.rest.create_call(to=number, from_=ix.to_address, twiml=connect_twiml(ix, self.ctx.media_url, leg="consult"),
-                                               status_callback=self.ctx.url("/webhooks/twilio/voice/status"))
+        sent = await self.ctx.rest.create_call(
+            to=number,
+            from_=ix.to_address,
+            twiml=connect_twiml(ix, self.ctx.media_url, leg="consult"),
+            status_callback=self.ctx.url("/webhooks/twilio/voice/status"),
+        )
         await self.ctx.threads.link_consult_call(sent.sid, ix.id)
         return sent.sid
 
@@ -146,5 +185,11 @@ class VoiceChannel:
             await self.ctx.rest.redirect_call(call_sid, await self.twiml_for(ix))
         except ProviderError as exc:
             log.warning("could not send %s (call %s) to voicemail: %s", ix.id, call_sid, exc)
-            await self.ctx.sessions.provider_status(ix.id, kind="call_status", status="failed",
-                                                    detail=f"Call not sent to voicemail: {exc}", call_sid=call_sid, error=exc.code)
+            await self.ctx.sessions.provider_status(
+                ix.id,
+                kind="call_status",
+                status="failed",
+                detail=f"Call not sent to voicemail: {exc}",
+                call_sid=call_sid,
+                error=exc.code,
+            )

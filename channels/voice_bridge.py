@@ -67,7 +67,10 @@ class StereoRecorder:
 
     def add(self, left: np.ndarray, right: np.ndarray) -> None:
         """One tick of each side (equal lengths, at the mixing rate)."""
-        a, b = (np.concatenate([pcm_of(f) for f in r.resample(frame_of(x))] or [np.zeros(0, np.int16)]) for r, x in zip(self.down, (left, right)))
+        a, b = (
+            np.concatenate([pcm_of(f) for f in r.resample(frame_of(x))] or [np.zeros(0, np.int16)])
+            for r, x in zip(self.down, (left, right))
+        )
         n = min(len(a), len(b))
         if not n:
             return
@@ -82,10 +85,16 @@ class StereoRecorder:
 
 
 class Bridge:
-    def __init__(self, interaction_id: str, recorder: StereoRecorder | None = None, recording_id: str = "",
-                 on_agent_lost: Callable[[str, str | None], Awaitable[None]] | None = None, reconnect_grace: float = 20.0,
-                 media_addresses: tuple[str, ...] = (),
-                 on_dropped: Callable[[Bridge, str, PeerLeg], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        interaction_id: str,
+        recorder: StereoRecorder | None = None,
+        recording_id: str = "",
+        on_agent_lost: Callable[[str, str | None], Awaitable[None]] | None = None,
+        reconnect_grace: float = 20.0,
+        media_addresses: tuple[str, ...] = (),
+        on_dropped: Callable[[Bridge, str, PeerLeg], Awaitable[None]] | None = None,
+    ) -> None:
         self.interaction_id = interaction_id
         #: Where browsers' audio binds and is advertised (`channels.ice`); empty: every non-loopback interface.
         self.media_addresses = media_addresses
@@ -131,23 +140,34 @@ class Bridge:
         if self.recorder is not None and CALLER in legs:
             silence = np.zeros(TICK, dtype=np.int16)
             said, back = frames[CALLER], heard[CALLER]
-            self.recorder.add(silence if said is None or self.floor.caller_held else said, silence if back is None else back)
+            self.recorder.add(
+                silence if said is None or self.floor.caller_held else said, silence if back is None else back
+            )
 
     # -- legs ----------------------------------------------------------------------
 
     def has(self, leg_id: str) -> bool:
         return leg_id in self.legs
 
-    def add_twilio(self, leg_id: str, role: Part, call_sid: str, stream_sid: str,
-                   send: Callable[[str], Awaitable[None]]) -> TwilioLeg:
+    def add_twilio(
+        self, leg_id: str, role: Part, call_sid: str, stream_sid: str, send: Callable[[str], Awaitable[None]]
+    ) -> TwilioLeg:
         leg = TwilioLeg(Party(role), call_sid, stream_sid, send)
         self.legs[leg_id] = leg
         self.start()
         return leg
 
-    async def connect_peer(self, leg_id: str, role: Part, offer_sdp: str, offer_type: str,
-                           mode: MonitorMode = MonitorMode.LISTEN, user_id: str | None = None, ice_servers: list | None = None,
-                           call: Call | None = None) -> RTCSessionDescription:
+    async def connect_peer(
+        self,
+        leg_id: str,
+        role: Part,
+        offer_sdp: str,
+        offer_type: str,
+        mode: MonitorMode = MonitorMode.LISTEN,
+        user_id: str | None = None,
+        ice_servers: list | None = None,
+        call: Call | None = None,
+    ) -> RTCSessionDescription:
         """Answers a browser's offer; a new offer for the same leg replaces a dropped (or older) connection.
 
         The new connection is negotiated first: an offer that fails leaves the current leg as it was.  An agent
@@ -179,7 +199,9 @@ class Bridge:
             pc.addTrack(leg.track)
             await pc.setLocalDescription(await pc.createAnswer())  # gathers ICE: one round trip suffices
             if self.closed:
-                raise IllegalTransition(f"The call on interaction {self.interaction_id} ended while its audio was connecting.")
+                raise IllegalTransition(
+                    f"The call on interaction {self.interaction_id} ended while its audio was connecting."
+                )
         except BaseException:
             await pc.close()
             raise

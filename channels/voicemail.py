@@ -49,11 +49,19 @@ class VoicemailChannel:
             log.warning("recording %s for an unknown call ignored", sid)
             return None
         if status != "completed":
-            await self.ctx.sessions.provider_status(ix_id, kind="recording_status", status=status, detail=f"Recording {status}", recording_sid=sid)
+            await self.ctx.sessions.provider_status(
+                ix_id, kind="recording_status", status=status, detail=f"Recording {status}", recording_sid=sid
+            )
             return ix_id
         duration = params.get("RecordingDuration")
-        recording = Recording(id=sid, at=self.ctx.sessions.clock.now(), provider_id=sid, source_url=url, status="pending",
-                              duration_seconds=float(duration) if duration and duration.replace(".", "", 1).isdigit() else None)
+        recording = Recording(
+            id=sid,
+            at=self.ctx.sessions.clock.now(),
+            provider_id=sid,
+            source_url=url,
+            status="pending",
+            duration_seconds=float(duration) if duration and duration.replace(".", "", 1).isdigit() else None,
+        )
         try:
             await self.ctx.sessions.attach_recording(ix_id, recording)
         except IllegalTransition:
@@ -83,7 +91,9 @@ class VoicemailChannel:
         partial.write_bytes(audio)
         os.replace(partial, path)  # never a half-written file under the final name
         try:
-            await self.ctx.sessions.recording_stored(ix_id, recording_id, f"/api/interactions/{ix_id}/recordings/{recording_id}")
+            await self.ctx.sessions.recording_stored(
+                ix_id, recording_id, f"/api/interactions/{ix_id}/recordings/{recording_id}"
+            )
         except IllegalTransition:
             pass
         await self.ctx.threads.recording_stored(recording_id)
@@ -110,9 +120,20 @@ class VoicemailChannel:
             log.warning("transcription %s for an unknown recording ignored", sid)
             return
         if status != "completed":
-            await self.ctx.sessions.provider_status(ix_id, kind="transcription_status", status=status, detail=f"Transcription {status}", transcription_sid=sid)
+            await self.ctx.sessions.provider_status(
+                ix_id,
+                kind="transcription_status",
+                status=status,
+                detail=f"Transcription {status}",
+                transcription_sid=sid,
+            )
             return
-        transcript = Transcript(id=sid, at=self.ctx.sessions.clock.now(), text=params.get("TranscriptionText", ""), recording_id=rec_sid or None)
+        transcript = Transcript(
+            id=sid,
+            at=self.ctx.sessions.clock.now(),
+            text=params.get("TranscriptionText", ""),
+            recording_id=rec_sid or None,
+        )
         try:
             await self.ctx.sessions.attach_transcript(ix_id, transcript)
         except IllegalTransition:

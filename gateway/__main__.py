@@ -43,9 +43,16 @@ def main(argv: list[str]) -> int:
         print(f"schema at revision {done}")
         return 0
     app = create_app(settings, migrated=True)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, ws_ping_interval=20, ws_ping_timeout=20,
-                            ws_per_message_deflate=settings.ws_deflate, log_level="info",
-                            ws_max_size=settings.max_body)  # no client frame comes near it; uvicorn closes bigger ones with 1009
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+        ws_per_message_deflate=settings.ws_deflate,
+        log_level="info",
+        ws_max_size=settings.max_body,
+    )  # no client frame comes near it; uvicorn closes bigger ones with 1009
     uvicorn.Server(config).run()
     return 0
 

@@ -97,7 +97,9 @@ async def openapi_json(request: Request) -> JSONResponse:
     return JSONResponse(request.app.state.openapi)
 
 
-async def _repeat(name: str, step: Callable[[], Awaitable[object]], interval: float, wake: asyncio.Event | None = None) -> None:
+async def _repeat(
+    name: str, step: Callable[[], Awaitable[object]], interval: float, wake: asyncio.Event | None = None
+) -> None:
     """Runs ``step`` every ``interval`` seconds, or sooner when ``wake`` is set; failures are logged, not fatal."""
     while True:
         raise_if_cancelling()
@@ -137,12 +139,16 @@ async def maintain(store: Store, owner: str, settings: Settings) -> None:
         await store.release("maintenance", owner)
 
 
-def create_app(settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None, migrated: bool = False) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None, migrated: bool = False
+) -> Starlette:
     """The app; its start applies schema migrations unless ``migrated`` (``python -m gateway`` ran them already)."""
     settings = settings or Settings.from_env()
     missing = [name for name in WEB_ASSETS if not (WEB / name).is_file()]
     if missing:
-        raise ConfigurationError(f"the console and chat widget are missing: {', '.join(missing)} not found under {WEB} (reinstall from the source tree)")
+        raise ConfigurationError(
+            f"the console and chat widget are missing: {', '.join(missing)} not found under {WEB} (reinstall from the source tree)"
+        )
     redact_uvicorn_logs()
     store = store or make_store(settings)
     sessions = Sessions(store, clock)
@@ -152,8 +158,13 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     rest = twilio_rest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base)
     twilio = TwilioContext(sessions, Threads(store), rest, settings.public_url, settings.data_dir)
     webhooks = TwilioWebhooks(twilio, settings.twilio_auth_token)
-    live_calls = LiveCalls(sessions, webhooks.voice, data_dir=settings.data_dir, reconnect_grace=settings.agent_reconnect_seconds,
-                           media_addresses=settings.media_addresses)
+    live_calls = LiveCalls(
+        sessions,
+        webhooks.voice,
+        data_dir=settings.data_dir,
+        reconnect_grace=settings.agent_reconnect_seconds,
+        media_addresses=settings.media_addresses,
+    )
     operations = all_operations()
     published_metrics: dict[str, dict] = {}
 
@@ -170,17 +181,43 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         store_name = describe(store) + (" with Redis as the live layer" if settings.redis_url else "")
         lines = [f"Switchboard gateway on {store_name}", f"  agent console: http://{settings.host}:{settings.port}/"]
         if written is not None:
-            lines.append(f"  admin credentials (username, password, bearer token) written to {written} (readable by its owner only)")
+            lines.append(
+                f"  admin credentials (username, password, bearer token) written to {written} (readable by its owner only)"
+            )
         print("\n".join(lines), flush=True)
         await hub.start()
         background = [
             asyncio.create_task(_repeat("timers", run_timers, settings.timer_interval), name="timers"),
-            asyncio.create_task(_repeat("dispatch", lambda: sessions.dispatch(presence.node), settings.dispatch_interval, hub.changed), name="dispatch"),
-            asyncio.create_task(_repeat("metrics", lambda: sessions.publish_metrics(presence.node, published_metrics), settings.metrics_interval), name="metrics"),
+            asyncio.create_task(
+                _repeat("dispatch", lambda: sessions.dispatch(presence.node), settings.dispatch_interval, hub.changed),
+                name="dispatch",
+            ),
+            asyncio.create_task(
+                _repeat(
+                    "metrics",
+                    lambda: sessions.publish_metrics(presence.node, published_metrics),
+                    settings.metrics_interval,
+                ),
+                name="metrics",
+            ),
             asyncio.create_task(presence.refresh_forever(), name="presence"),
-            *([asyncio.create_task(store.relay_forever(presence.node), name="relay")] if isinstance(store, LiveStore) else []),
-            asyncio.create_task(_repeat("maintenance", lambda: maintain(store, presence.node, settings), MAINTENANCE_INTERVAL), name="maintenance"),
-            asyncio.create_task(_repeat("recordings", lambda: webhooks.voicemail.retry_pending(presence.node), settings.download_retry_interval), name="recordings"),
+            *(
+                [asyncio.create_task(store.relay_forever(presence.node), name="relay")]
+                if isinstance(store, LiveStore)
+                else []
+            ),
+            asyncio.create_task(
+                _repeat("maintenance", lambda: maintain(store, presence.node, settings), MAINTENANCE_INTERVAL),
+                name="maintenance",
+            ),
+            asyncio.create_task(
+                _repeat(
+                    "recordings",
+                    lambda: webhooks.voicemail.retry_pending(presence.node),
+                    settings.download_retry_interval,
+                ),
+                name="recordings",
+            ),
         ]
         try:
             yield
@@ -209,11 +246,18 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         ],
         # The chat widget runs on customers' own sites and calls /api/chat/* from there.  Every API
         # authenticates with a bearer token, never a cookie, so any origin may call it (no credentials).
-        middleware=[Middleware(TransportHandle),  # first: it must see the server's own send (gateway/ws_transport.py)
-                    Middleware(SecurityHeaders),  # outer: CORS preflights and 413s carry the headers too
-                    Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                               allow_headers=["authorization", "content-type"], max_age=600),
-                    Middleware(BodyLimit, limit=settings.max_body)],
+        middleware=[
+            Middleware(TransportHandle),  # first: it must see the server's own send (gateway/ws_transport.py)
+            Middleware(SecurityHeaders),  # outer: CORS preflights and 413s carry the headers too
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["*"],
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["authorization", "content-type"],
+                max_age=600,
+            ),
+            Middleware(BodyLimit, limit=settings.max_body),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

@@ -93,7 +93,9 @@ async def on_http_exception(request: Request, exc: Exception) -> JSONResponse:
 async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The shared store is unreachable: nothing was changed; the client (or Twilio) should retry."""
     log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
-    response = error_response(503, "unavailable", "The gateway's store is unreachable right now; nothing was changed. Retry shortly.")
+    response = error_response(
+        503, "unavailable", "The gateway's store is unreachable right now; nothing was changed. Retry shortly."
+    )
     response.headers["Retry-After"] = "2"
     return response
 

@@ -181,4 +181,3 @@ class Hub:
             self.healthy.set()
             backoff = 0.1
             self.dispatch(events)
-

@@ -44,8 +44,9 @@ class Throttled(Exception):
 def storage_for(redis_url: str | None, prefix: str) -> Storage:
     if redis_url:
         # Its errors wrapped in StorageError, so an outage is told apart here without the gateway importing redis.
-        return RedisStorage(f"async+{redis_url}", implementation="redispy", key_prefix=f"{prefix}:limits",
-                            wrap_exceptions=True)
+        return RedisStorage(
+            f"async+{redis_url}", implementation="redispy", key_prefix=f"{prefix}:limits", wrap_exceptions=True
+        )
     return MemoryStorage()
 
 
@@ -80,7 +81,11 @@ class LoginThrottle:
 
     async def _wait(self, keys: list[tuple[RateLimitItem, str, str]]) -> int:
         """Seconds until every used-up tier has a free slot again: the longest wait, not the first found."""
-        resets = [(await self.limiter.get_window_stats(item, kind, key)).reset_time for item, kind, key in keys if not await self.limiter.test(item, kind, key)]
+        resets = [
+            (await self.limiter.get_window_stats(item, kind, key)).reset_time
+            for item, kind, key in keys
+            if not await self.limiter.test(item, kind, key)
+        ]
         return max(1, math.ceil(max(resets, default=time.time()) - time.time()))
 
     async def clear(self, username: str) -> None:

@@ -74,11 +74,35 @@ class Operations:
     tag: str
     items: list[Operation] = field(default_factory=list)
 
-    def __call__(self, method: str, path: str, *, body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-                 response: Any = None, status: int = 200, authenticated: bool = True, optional_body: bool = False) -> Callable[[Handler], Handler]:
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+        authenticated: bool = True,
+        optional_body: bool = False,
+    ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
-            self.items.append(Operation(method, path, handler, summary, body, query, response, status, authenticated, self.tag, optional_body))
+            self.items.append(
+                Operation(
+                    method,
+                    path,
+                    handler,
+                    summary,
+                    body,
+                    query,
+                    response,
+                    status,
+                    authenticated,
+                    self.tag,
+                    optional_body,
+                )
+            )
             return handler
 
         return register
@@ -96,7 +120,11 @@ async def parse_json(request: Request) -> Any:
         raise RequestError(400, "malformed_json", "The request needs a JSON body.")
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
+    except (
+        ValueError,
+        UnicodeDecodeError,
+        RecursionError,
+    ) as exc:  # RecursionError: nested deeper than the parser goes
         raise RequestError(400, "malformed_json", f"The body is not valid JSON: {exc}") from None
 
 
@@ -156,25 +184,51 @@ def openapi(operations: list[Operation], title: str, version: str) -> dict[str, 
     defs: dict[str, Any] = dict(top.get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
-        entry: dict[str, Any] = {"summary": op.summary, "operationId": op.handler.__name__, "tags": [op.tag], "parameters": []}
+        entry: dict[str, Any] = {
+            "summary": op.summary,
+            "operationId": op.handler.__name__,
+            "tags": [op.tag],
+            "parameters": [],
+        }
         for name in re.findall(r"{(\w+)}", op.path):
             entry["parameters"].append({"name": name, "in": "path", "required": True, "schema": {"type": "string"}})
         if op.query is not None:
             qschema = defs[op.query.__name__]
             for name, prop in qschema.get("properties", {}).items():
-                entry["parameters"].append({"name": name, "in": "query", "required": name in qschema.get("required", []), "schema": prop})
+                entry["parameters"].append(
+                    {"name": name, "in": "query", "required": name in qschema.get("required", []), "schema": prop}
+                )
         if op.body is not None:
-            entry["requestBody"] = {"required": not op.optional_body, "content": {"application/json": {"schema": mapping[(op.body, "validation")]}}}
+            entry["requestBody"] = {
+                "required": not op.optional_body,
+                "content": {"application/json": {"schema": mapping[(op.body, "validation")]}},
+            }
         responses: dict[str, Any] = {}
         if op.response is BINARY:
-            responses["200"] = {"description": "Binary content", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+            responses["200"] = {
+                "description": "Binary content",
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            }
         elif op.response is None:
             responses["204"] = {"description": "Done"}
         else:
-            responses[str(op.status)] = {"description": "OK", "content": {"application/json": {"schema": _response_schema(op.response, defs)}}}
-        for code, text in (("400", "Malformed request"), ("401", "No valid token"), ("403", "Not allowed"), ("404", "Not found"),
-                           ("409", "Conflicts with the current state"), ("413", "Body too large"), ("422", "Invalid input")):
-            responses[code] = {"description": text, "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}}}
+            responses[str(op.status)] = {
+                "description": "OK",
+                "content": {"application/json": {"schema": _response_schema(op.response, defs)}},
+            }
+        for code, text in (
+            ("400", "Malformed request"),
+            ("401", "No valid token"),
+            ("403", "Not allowed"),
+            ("404", "Not found"),
+            ("409", "Conflicts with the current state"),
+            ("413", "Body too large"),
+            ("422", "Invalid input"),
+        ):
+            responses[code] = {
+                "description": text,
+                "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+            }
         entry["responses"] = responses
         if op.authenticated:
             entry["security"] = [{"bearer": []}]

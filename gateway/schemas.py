@@ -86,8 +86,13 @@ class CustomerPatch(Body):
     phone: Annotated[str, Field(max_length=32)] | None = None
     email: Annotated[str, Field(max_length=254)] | None = None
     #: Merged key by key: a string sets one, null removes it.
-    attributes: dict[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")], Annotated[str, Field(max_length=500)] | None] | None = (
-        Field(None, max_length=20))  # the bounds of sessions.model.CustomerAttributes, each value nullable
+    attributes: (
+        dict[
+            Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")],
+            Annotated[str, Field(max_length=500)] | None,
+        ]
+        | None
+    ) = Field(None, max_length=20)  # the bounds of sessions.model.CustomerAttributes, each value nullable
 
 
 class UserPatch(Body):
@@ -283,11 +288,20 @@ class ThreadQuery(Body):
 class CustomerSearch(Body):
     """``GET /api/customers`` parameters."""
 
-    q: Annotated[str, Field(min_length=1, max_length=200, description="Start of a name, phone number (with or without +) or email, any case")]
+    q: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=200,
+            description="Start of a name, phone number (with or without +) or email, any case",
+        ),
+    ]
     limit: Annotated[int, Field(ge=1, le=50)] = 20
 
 
 class MergeBody(Body):
     """``POST /api/interactions/{id}/merge``: the interaction of the same customer to merge into this one (it is completed, linked here)."""
 
-    from_: Annotated[str, Field(alias="from", min_length=1, max_length=64, description="Id of the interaction merged into this one")]
+    from_: Annotated[
+        str, Field(alias="from", min_length=1, max_length=64, description="Id of the interaction merged into this one")
+    ]

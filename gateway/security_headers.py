@@ -50,16 +50,27 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
 
-_COMMON = ("default-src 'self'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "img-src 'self'",
-           "media-src 'self' blob:", "object-src 'none'", "base-uri 'none'", "form-action 'self'")
+_COMMON = (
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "connect-src 'self'",
+    "img-src 'self'",
+    "media-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+)
 CONSOLE_POLICY = "; ".join((*_COMMON, "frame-ancestors 'none'"))
 WIDGET_POLICY = "; ".join((*_COMMON, "frame-ancestors *"))
 REFERRER_POLICY = "no-referrer"
 
 
 _ENCODED_SEPARATOR = re.compile(rb"%(2f|5c)", re.IGNORECASE)
-INVALID_PATH_DETAIL = ("The path may not contain '.' or '..' segments, backslashes or encoded slashes (%2F, %5C); "
-                       "send the path a browser would, with dot segments removed.")
+INVALID_PATH_DETAIL = (
+    "The path may not contain '.' or '..' segments, backslashes or encoded slashes (%2F, %5C); "
+    "send the path a browser would, with dot segments removed."
+)
 
 
 def ambiguous(path: str, raw_path: bytes | None = None) -> bool:
@@ -89,9 +100,11 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         refused = ambiguous(scope["path"], scope.get("raw_path"))
-        extra = ((b"content-security-policy", (CONSOLE_POLICY if refused else policy_for(scope["path"])).encode()),
-                 (b"x-content-type-options", b"nosniff"),
-                 (b"referrer-policy", REFERRER_POLICY.encode()))
+        extra = (
+            (b"content-security-policy", (CONSOLE_POLICY if refused else policy_for(scope["path"])).encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", REFERRER_POLICY.encode()),
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

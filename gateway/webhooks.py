@@ -55,7 +55,11 @@ class TwilioWebhooks:
 
     async def _params(self, request: Request) -> dict[str, str]:
         if self.validator is None:
-            raise RequestError(403, "forbidden", "Twilio webhooks are disabled: set TWILIO_AUTH_TOKEN so their signatures can be checked.")
+            raise RequestError(
+                403,
+                "forbidden",
+                "Twilio webhooks are disabled: set TWILIO_AUTH_TOKEN so their signatures can be checked.",
+            )
         form = await request.form()
         params = {k: v for k, v in form.multi_items() if isinstance(v, str)}
         url = self.ctx.public_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -70,7 +74,12 @@ class TwilioWebhooks:
             raise RequestError(403, "forbidden", "Missing or invalid X-Twilio-Signature.")
         return params
 
-    def endpoint(self, name: str, event_key: Callable[[dict[str, str]], str], handle: Callable[[dict[str, str]], Awaitable[tuple[str | None, str]]]):
+    def endpoint(
+        self,
+        name: str,
+        event_key: Callable[[dict[str, str]], str],
+        handle: Callable[[dict[str, str]], Awaitable[tuple[str | None, str]]],
+    ):
         """Builds one webhook route: ``handle`` returns (body or None for 204, media type)."""
 
         async def run(request: Request) -> Response:
@@ -118,7 +127,9 @@ class TwilioWebhooks:
             try:
                 await self.sms.inbound(params)
             except NotFound as exc:
-                raise RequestError(404, "not_found", f"No queue takes texts to {params.get('To')}: {exc.message}") from None
+                raise RequestError(
+                    404, "not_found", f"No queue takes texts to {params.get('To')}: {exc.message}"
+                ) from None
             return empty_messaging_twiml(), XML
 
         async def sms_status(params: dict[str, str]) -> tuple[None, str]:
@@ -135,7 +146,11 @@ class TwilioWebhooks:
         voicemail_transcription_key = sid("TranscriptionSid", "TranscriptionStatus")
 
         def transcription_key(params: dict[str, str]) -> str:
-            return live_transcription_key(params) if "TranscriptionEvent" in params else voicemail_transcription_key(params)
+            return (
+                live_transcription_key(params)
+                if "TranscriptionEvent" in params
+                else voicemail_transcription_key(params)
+            )
 
         async def transcription(params: dict[str, str]) -> tuple[None, str]:
             if "TranscriptionEvent" in params:
@@ -153,4 +168,6 @@ class TwilioWebhooks:
             ("recording", sid("RecordingSid", "RecordingStatus"), recording),
             ("transcription", transcription_key, transcription),
         ]
-        return [Route(f"{base}/{name}", self.endpoint(name, key, handle), methods=["POST"]) for name, key, handle in table]
+        return [
+            Route(f"{base}/{name}", self.endpoint(name, key, handle), methods=["POST"]) for name, key, handle in table
+        ]

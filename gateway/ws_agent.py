@@ -217,7 +217,12 @@ async def agent_socket(ws: WebSocket) -> None:
             last = await _replay(ws, sub, since, stall)
         await _stream(ws, sub, last, stall, ending)
     except Stalled as exc:
-        log.info("agent socket of %s stalled (nothing taken for %.0f s) at %s; closing", user.id, state.settings.ws_stall_seconds, exc.last)
+        log.info(
+            "agent socket of %s stalled (nothing taken for %.0f s) at %s; closing",
+            user.id,
+            state.settings.ws_stall_seconds,
+            exc.last,
+        )
         ending.set(CLOSE_SLOW_CONSUMER, _resume_reason(exc.last))
     except CursorExpired as exc:
         ending.set(CLOSE_CURSOR_EXPIRED, f"cursor_expired: {exc.message}")
@@ -236,7 +241,11 @@ async def agent_socket(ws: WebSocket) -> None:
                 # The client reads nothing, so the close frame cannot get out: drop the connection
                 # rather than hold it and its send buffers.  It resumes from the last event it read.
                 if ws_transport.abort(ws):
-                    log.info("agent socket of %s took nothing, not even its close, for %.0f s: connection reset", user.id, state.settings.ws_stall_seconds)
+                    log.info(
+                        "agent socket of %s took nothing, not even its close, for %.0f s: connection reset",
+                        user.id,
+                        state.settings.ws_stall_seconds,
+                    )
             except (WebSocketDisconnect, RuntimeError, OSError):
                 pass  # the client went away first
         if listener is not None:

@@ -39,7 +39,9 @@ def parse_frame(message: Message, max_size: int) -> dict[str, Any] | FrameRefuse
         frame = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         frame = None
-    return frame if isinstance(frame, dict) else FrameRefused(CLOSE_MALFORMED, "malformed_frame: frames are JSON objects")
+    return (
+        frame if isinstance(frame, dict) else FrameRefused(CLOSE_MALFORMED, "malformed_frame: frames are JSON objects")
+    )
 
 
 async def receive_frames(ws: WebSocket, max_size: int) -> AsyncIterator[dict[str, Any] | FrameRefused]:

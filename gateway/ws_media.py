@@ -51,7 +51,9 @@ async def media_socket(ws: WebSocket) -> None:
             close = await stream.handle(media_streams.parse(text if text is not None else message.get("bytes") or b""))
             if close is not None:
                 async with lock:  # not in the middle of a send of the bridge's
-                    with contextlib.suppress(RuntimeError):  # Twilio may have closed first: the stream is over either way
+                    with contextlib.suppress(
+                        RuntimeError
+                    ):  # Twilio may have closed first: the stream is over either way
                         await ws.close(*close)
                 break
     except WebSocketDisconnect:

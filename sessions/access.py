@@ -23,8 +23,13 @@ TYPES = frozenset({EventType.USER_CHANGED, EventType.TOKENS_REVOKED})
 
 
 def user_changed(user: User, at: datetime) -> Event:
-    return Event(type=EventType.USER_CHANGED, at=at, users=[], roles=[],
-                 data={"user": user.id, "role": user.role.value, "queues": list(user.queues), "disabled": user.disabled})
+    return Event(
+        type=EventType.USER_CHANGED,
+        at=at,
+        users=[],
+        roles=[],
+        data={"user": user.id, "role": user.role.value, "queues": list(user.queues), "disabled": user.disabled},
+    )
 
 
 def tokens_revoked(user_id: str, digests: list[str], at: datetime) -> Event:

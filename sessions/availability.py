@@ -58,7 +58,12 @@ class Agent:
     last_routed: float = 0.0
 
     def can_take(self, channel: Channel) -> bool:
-        return self.user.routable and self.connected and self.choice.status is PresenceStatus.AVAILABLE and self.load[channel] < self.user.capacity_for(channel)
+        return (
+            self.user.routable
+            and self.connected
+            and self.choice.status is PresenceStatus.AVAILABLE
+            and self.load[channel] < self.user.capacity_for(channel)
+        )
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,9 @@ def plan_offers(waiting: list[Interaction], agents: list[Agent], now_ts: float) 
         candidates = [a for a in agents if ix.queue_id in a.user.queues and a.can_take(ix.channel)]
         if not candidates:
             continue
-        best = min(candidates, key=lambda a: (a.user.id in already, already.get(a.user.id, -1), a.last_routed, a.user.id))
+        best = min(
+            candidates, key=lambda a: (a.user.id in already, already.get(a.user.id, -1), a.last_routed, a.user.id)
+        )
         best.load[ix.channel] += 1
         best.last_routed = now_ts
         offers.append(Offer(ix.id, best.user.id))

@@ -18,7 +18,11 @@ from .model import Call, CommType, Interaction, LinePart, MonitorMode, Role, Use
 from .transitions import Command, check, require_access
 
 #: What the feed says a supervisor does on the call, by mode.
-MONITORING = {MonitorMode.LISTEN: "is listening", MonitorMode.WHISPER: "is whispering to the agent", MonitorMode.BARGE: "barged in"}
+MONITORING = {
+    MonitorMode.LISTEN: "is listening",
+    MonitorMode.WHISPER: "is whispering to the agent",
+    MonitorMode.BARGE: "barged in",
+}
 
 
 def _call_of(ix: Interaction, actor: User | None, command: Command) -> tuple[Interaction, Call]:
@@ -36,7 +40,14 @@ def hold(ix: Interaction, *, actor: User, on: bool, now: datetime) -> Change:
     """The handler puts the caller on hold, or back; it stays so until they say otherwise, whoever reconnects."""
     nxt, call = _call_of(ix, actor, Command.HOLD)
     call.held = on
-    log(nxt, now, "call_control", actor.id, f"{'Held' if on else 'Resumed'} by {actor.name}", status="hold" if on else "resume")
+    log(
+        nxt,
+        now,
+        "call_control",
+        actor.id,
+        f"{'Held' if on else 'Resumed'} by {actor.name}",
+        status="hold" if on else "resume",
+    )
     return Change(nxt, EventType.HELD if on else EventType.RESUMED, {"user": actor.id})
 
 
@@ -64,7 +75,9 @@ def monitor(ix: Interaction, *, actor: User, mode: MonitorMode, now: datetime) -
     started = actor.id not in call.monitors
     call.monitors[actor.id] = mode
     log(nxt, now, "monitor", actor.id, f"{actor.name} {MONITORING[mode]}", status=mode.value)
-    return Change(nxt, EventType.MONITOR_STARTED if started else EventType.MONITOR_CHANGED, {"user": actor.id, "mode": mode.value})
+    return Change(
+        nxt, EventType.MONITOR_STARTED if started else EventType.MONITOR_CHANGED, {"user": actor.id, "mode": mode.value}
+    )
 
 
 def monitor_stopped(ix: Interaction, *, actor: User, now: datetime) -> Change:
@@ -84,7 +97,9 @@ def _require_part(ix: Interaction, actor: User | None, party: LinePart) -> None:
     if party is LinePart.AGENT and actor is not None and actor.id != ix.assigned_to:
         raise PermissionDenied(f"{actor.name} does not handle interaction {ix.id}.")
     if party is LinePart.CONSULT and (ix.consult is None or (actor is not None and not ix.consults(actor.id))):
-        raise PermissionDenied(f"Nobody is consulted on interaction {ix.id} as {actor.name if actor else 'an outside number'}.")
+        raise PermissionDenied(
+            f"Nobody is consulted on interaction {ix.id} as {actor.name if actor else 'an outside number'}."
+        )
 
 
 def _whose(actor: User | None, party: LinePart) -> str:

@@ -21,20 +21,32 @@ class CallState:
     clock: Clock
 
     async def hold(self, actor: User, interaction_id: str, on: bool) -> Event:
-        return await self._update(interaction_id, lambda ix: call_control.hold(ix, actor=actor, on=on, now=self.clock.now()))
+        return await self._update(
+            interaction_id, lambda ix: call_control.hold(ix, actor=actor, on=on, now=self.clock.now())
+        )
 
     async def three_way(self, actor: User, interaction_id: str, on: bool) -> Event:
-        return await self._update(interaction_id, lambda ix: call_control.three_way(ix, actor=actor, on=on, now=self.clock.now()))
+        return await self._update(
+            interaction_id, lambda ix: call_control.three_way(ix, actor=actor, on=on, now=self.clock.now())
+        )
 
     async def monitor(self, actor: User, interaction_id: str, mode: MonitorMode) -> Event:
-        return await self._update(interaction_id, lambda ix: call_control.monitor(ix, actor=actor, mode=mode, now=self.clock.now()))
+        return await self._update(
+            interaction_id, lambda ix: call_control.monitor(ix, actor=actor, mode=mode, now=self.clock.now())
+        )
 
     async def monitor_stopped(self, actor: User, interaction_id: str) -> Event:
-        return await self._update(interaction_id, lambda ix: call_control.monitor_stopped(ix, actor=actor, now=self.clock.now()))
+        return await self._update(
+            interaction_id, lambda ix: call_control.monitor_stopped(ix, actor=actor, now=self.clock.now())
+        )
 
     async def audio_joined(self, actor: User | None, interaction_id: str, party: LinePart) -> Event:
         """``actor`` None: the customer's audio (``party`` caller) or an outside number's (consult)."""
-        return await self._update(interaction_id, lambda ix: call_control.audio_joined(ix, party=party, actor=actor, now=self.clock.now()))
+        return await self._update(
+            interaction_id, lambda ix: call_control.audio_joined(ix, party=party, actor=actor, now=self.clock.now())
+        )
 
     async def audio_left(self, actor: User | None, interaction_id: str, party: LinePart) -> Event:
-        return await self._update(interaction_id, lambda ix: call_control.audio_left(ix, party=party, actor=actor, now=self.clock.now()))
+        return await self._update(
+            interaction_id, lambda ix: call_control.audio_left(ix, party=party, actor=actor, now=self.clock.now())
+        )

@@ -42,8 +42,14 @@ def claim(ix: Interaction, *, actor: User, load: Counter[Channel], override: boo
     if held < limit:
         return change
     if not override:
-        how = "claim it with override" if actor.role is not Role.AGENT else "a supervisor can claim it with override, or assign it"
-        raise IllegalTransition(f"{actor.name} is at capacity for {channel.value} ({held} of {limit}); finish one first, or {how}.")
+        how = (
+            "claim it with override"
+            if actor.role is not Role.AGENT
+            else "a supervisor can claim it with override, or assign it"
+        )
+        raise IllegalTransition(
+            f"{actor.name} is at capacity for {channel.value} ({held} of {limit}); finish one first, or {how}."
+        )
     over = {"channel": channel.value, "load": held, "capacity": limit}
     entry = change.interaction.activity[-1]
     entry.detail += f" over capacity ({channel.value}: {held} of {limit} already), by override"

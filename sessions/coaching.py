@@ -123,9 +123,17 @@ def require_evaluator(actor: User, queue_id: str) -> None:
         raise PermissionDenied(f"{actor.name} is not a member of queue {queue_id}.")
 
 
-def new_form(actor: User, queue_id: str, draft: FormDraft, previous: EvaluationForm | None, now: datetime) -> EvaluationForm:
+def new_form(
+    actor: User, queue_id: str, draft: FormDraft, previous: EvaluationForm | None, now: datetime
+) -> EvaluationForm:
     """The next version of the queue's form; earlier versions stay as they were (who may save it: ``require_evaluator``)."""
-    return EvaluationForm(queue_id=queue_id, version=(previous.version + 1) if previous else 1, questions=draft.questions, created_at=now, created_by=actor.id)
+    return EvaluationForm(
+        queue_id=queue_id,
+        version=(previous.version + 1) if previous else 1,
+        questions=draft.questions,
+        created_at=now,
+        created_by=actor.id,
+    )
 
 
 # -- scoring ----------------------------------------------------------------------------
@@ -197,9 +205,22 @@ def _audited(ix: Interaction, entry: ActivityEntry) -> Interaction:
 
 def _event(kind: EventType, ix: Interaction, evaluation: Evaluation, now: datetime, **data: Any) -> Event:
     """Addressed to the queue's supervisors and admins, the agent evaluated and the evaluator, not to their peers nor the customer."""
-    return Event(type=kind, at=now, interaction=ix, queues=[ix.queue_id], users=[evaluation.agent, evaluation.evaluator], roles=[Role.SUPERVISOR.value, Role.ADMIN.value],
-                 data={"evaluation_id": evaluation.id, "agent": evaluation.agent, "evaluator": evaluation.evaluator, "score": evaluation.score,
-                       "form_version": evaluation.form_version, **data})
+    return Event(
+        type=kind,
+        at=now,
+        interaction=ix,
+        queues=[ix.queue_id],
+        users=[evaluation.agent, evaluation.evaluator],
+        roles=[Role.SUPERVISOR.value, Role.ADMIN.value],
+        data={
+            "evaluation_id": evaluation.id,
+            "agent": evaluation.agent,
+            "evaluator": evaluation.evaluator,
+            "score": evaluation.score,
+            "form_version": evaluation.form_version,
+            **data,
+        },
+    )
 
 
 def require_evaluable(ix: Interaction, actor: User) -> str:
@@ -208,32 +229,75 @@ def require_evaluable(ix: Interaction, actor: User) -> str:
     The caller checked the right first (someone who may not evaluate never learns the state).
     """
     if ix.state is not State.COMPLETED:
-        raise IllegalTransition(f"Interaction {ix.id} is still {ix.status.value}: only completed interactions are evaluated.")
+        raise IllegalTransition(
+            f"Interaction {ix.id} is still {ix.status.value}: only completed interactions are evaluated."
+        )
     if ix.merged_into:
         # Its conversation went on in the survivor, and the merge completed it as the merger's: scoring it would score them.
-        raise IllegalTransition(f"Interaction {ix.id} was merged into interaction {ix.merged_into}: evaluate that one, which holds the whole conversation.")
+        raise IllegalTransition(
+            f"Interaction {ix.id} was merged into interaction {ix.merged_into}: evaluate that one, which holds the whole conversation."
+        )
     agent = agent_of(ix)
     if agent is None:
-        raise IllegalTransition(f"Nobody handled interaction {ix.id} (the customer left before an agent took it): there is no one to evaluate.")
+        raise IllegalTransition(
+            f"Nobody handled interaction {ix.id} (the customer left before an agent took it): there is no one to evaluate."
+        )
     if agent == actor.id:
         raise PermissionDenied(f"{actor.name} handled interaction {ix.id}: nobody evaluates their own work.")
     return agent
 
 
-def evaluate(ix: Interaction, *, actor: User, id: str, form: EvaluationForm | None, answers: dict[str, Any], notes: str, now: datetime) -> Verdict:
+def evaluate(
+    ix: Interaction,
+    *,
+    actor: User,
+    id: str,
+    form: EvaluationForm | None,
+    answers: dict[str, Any],
+    notes: str,
+    now: datetime,
+) -> Verdict:
     agent = require_evaluable(ix, actor)
     if form is None:
         raise IllegalTransition(f"Queue {ix.queue_id} has no evaluation form yet: a supervisor sets one first.")
     clean = validate_answers(form.questions, answers)
-    evaluation = Evaluation(id=id, interaction_id=ix.id, queue_id=ix.queue_id, agent=agent, evaluator=actor.id, form_version=form.version,
-                            questions=form.questions, answers=clean, score=score(form.questions, clean), notes=notes, created_at=now, updated_at=now,
-                            updated_by=actor.id)
-    nxt = _audited(ix, ActivityEntry(at=now, kind="evaluated", by=actor.id, detail=f"Evaluated by {actor.name} (form version {form.version})",
-                                     data={"evaluation_id": id, "agent": agent, "form_version": form.version}))
+    evaluation = Evaluation(
+        id=id,
+        interaction_id=ix.id,
+        queue_id=ix.queue_id,
+        agent=agent,
+        evaluator=actor.id,
+        form_version=form.version,
+        questions=form.questions,
+        answers=clean,
+        score=score(form.questions, clean),
+        notes=notes,
+        created_at=now,
+        updated_at=now,
+        updated_by=actor.id,
+    )
+    nxt = _audited(
+        ix,
+        ActivityEntry(
+            at=now,
+            kind="evaluated",
+            by=actor.id,
+            detail=f"Evaluated by {actor.name} (form version {form.version})",
+            data={"evaluation_id": id, "agent": agent, "form_version": form.version},
+        ),
+    )
     return Verdict(evaluation, nxt, _event(EventType.EVALUATED, nxt, evaluation, now), True)
 
 
-def revise(ix: Interaction, current: Evaluation, *, actor: User, answers: dict[str, Any] | None, notes: str | None, now: datetime) -> Verdict:
+def revise(
+    ix: Interaction,
+    current: Evaluation,
+    *,
+    actor: User,
+    answers: dict[str, Any] | None,
+    notes: str | None,
+    now: datetime,
+) -> Verdict:
     """Changes an evaluation's answers or notes, scored again on the form version it was made with."""
     require_evaluable(ix, actor)
     if current.interaction_id != ix.id:
@@ -247,10 +311,20 @@ def revise(ix: Interaction, current: Evaluation, *, actor: User, answers: dict[s
         changes["notes"] = notes
     if not changes:
         raise InvalidCommand("The change changes nothing: send different answers or notes.")
-    evaluation = current.model_copy(update={**changes, "updated_at": now, "updated_by": actor.id})  # each part validated above
+    evaluation = current.model_copy(
+        update={**changes, "updated_at": now, "updated_by": actor.id}
+    )  # each part validated above
     fields = sorted(k for k in changes if k != "score")
-    nxt = _audited(ix, ActivityEntry(at=now, kind="reevaluated", by=actor.id, detail=f"Evaluation changed by {actor.name}: {', '.join(fields)}",
-                                     data={"evaluation_id": current.id, "agent": current.agent, "fields": fields}))
+    nxt = _audited(
+        ix,
+        ActivityEntry(
+            at=now,
+            kind="reevaluated",
+            by=actor.id,
+            detail=f"Evaluation changed by {actor.name}: {', '.join(fields)}",
+            data={"evaluation_id": current.id, "agent": current.agent, "fields": fields},
+        ),
+    )
     return Verdict(evaluation, nxt, _event(EventType.REEVALUATED, nxt, evaluation, now, fields=fields), False)
 
 
@@ -286,14 +360,18 @@ def reading_scope(actor: User, agent: str | None, queue: str | None, evaluates: 
     if evaluates:
         return Scope(agent, queue, None if actor.role is Role.ADMIN else set(actor.queues), actor.id)
     if agent is not None and agent != actor.id:
-        raise PermissionDenied(f"{actor.name} does not evaluate (the right evaluate) and sees only their own evaluations: of their work, or written by them.")
+        raise PermissionDenied(
+            f"{actor.name} does not evaluate (the right evaluate) and sees only their own evaluations: of their work, or written by them."
+        )
     return Scope(agent, queue, set(), actor.id)
 
 
 def summary_scope(actor: User, queue: str | None, evaluates: bool) -> set[str] | None:
     """Roll-ups are for those with the ``evaluate`` right, over the queues they see (None: every queue)."""
     if not evaluates:
-        raise PermissionDenied(f"Only users with the right evaluate see evaluation roll-ups; {actor.name} reads their own evaluations.")
+        raise PermissionDenied(
+            f"Only users with the right evaluate see evaluation roll-ups; {actor.name} reads their own evaluations."
+        )
     if queue is not None:
         if not actor.can_see_queue(queue):
             raise PermissionDenied(f"{actor.name} is not a member of queue {queue}.")

@@ -59,7 +59,9 @@ class Coaching:
                 continue  # another save took this version meanwhile: decide again on it, never replace it
         raise ConcurrentUpdate(f"The evaluation form of queue {queue_id} kept changing underneath; try again.")
 
-    async def evaluate(self, actor: User, interaction_id: str, answers: dict[str, Any], notes: str = "") -> tuple[Event, Evaluation]:
+    async def evaluate(
+        self, actor: User, interaction_id: str, answers: dict[str, Any], notes: str = ""
+    ) -> tuple[Event, Evaluation]:
         ix = await self.store.get_interaction(interaction_id)
         machine.require_access(ix, actor)  # outsiders learn nothing about it, not even whether it is completed
         await self.require_evaluator(actor, ix.queue_id)  # the right before the state
@@ -67,16 +69,27 @@ class Coaching:
         form = await self.store.get_evaluation_form(ix.queue_id)  # type: ignore[attr-defined]
         new_id, now = self.ids(), self.clock.now()
         return await self.store.record_evaluation(  # type: ignore[attr-defined,no-any-return]
-            interaction_id, lambda cur, _: coaching.evaluate(cur, actor=actor, id=new_id, form=form, answers=answers, notes=clean_text(notes), now=now))
+            interaction_id,
+            lambda cur, _: coaching.evaluate(
+                cur, actor=actor, id=new_id, form=form, answers=answers, notes=clean_text(notes), now=now
+            ),
+        )
 
-    async def revise_evaluation(self, actor: User, evaluation_id: str, answers: dict[str, Any] | None, notes: str | None) -> tuple[Event, Evaluation]:
+    async def revise_evaluation(
+        self, actor: User, evaluation_id: str, answers: dict[str, Any] | None, notes: str | None
+    ) -> tuple[Event, Evaluation]:
         current = await self.store.get_evaluation(evaluation_id)  # type: ignore[attr-defined]
         if not coaching.may_read(actor, current, await self.evaluates(actor)):
-            raise NotFound(f"Evaluation {evaluation_id} does not exist.")  # others' evaluations are not theirs to know about
+            raise NotFound(
+                f"Evaluation {evaluation_id} does not exist."
+            )  # others' evaluations are not theirs to know about
         await self.require_evaluator(actor, current.queue_id)
         now, notes = self.clock.now(), None if notes is None else clean_text(notes)
         return await self.store.record_evaluation(  # type: ignore[attr-defined,no-any-return]
-            current.interaction_id, lambda ix, latest: coaching.revise(ix, latest, actor=actor, answers=answers, notes=notes, now=now), evaluation_id)
+            current.interaction_id,
+            lambda ix, latest: coaching.revise(ix, latest, actor=actor, answers=answers, notes=notes, now=now),
+            evaluation_id,
+        )
 
     async def evaluations_of(self, actor: User, interaction_id: str) -> list[Evaluation]:
         """An interaction's evaluations that ``actor`` may read (the agent evaluated and the evaluator theirs, those with the evaluate right all)."""
@@ -88,8 +101,12 @@ class Coaching:
 
     async def evaluations(self, actor: User, agent: str | None = None, queue: str | None = None) -> list[Evaluation]:
         scope = coaching.reading_scope(actor, agent, queue, await self.evaluates(actor))
-        return await self.store.list_evaluations(agent=scope.agent, queue=scope.queue, queues=scope.queues,  # type: ignore[attr-defined,no-any-return]
-                                                 involving=scope.involving)
+        return await self.store.list_evaluations(
+            agent=scope.agent,
+            queue=scope.queue,
+            queues=scope.queues,  # type: ignore[attr-defined,no-any-return]
+            involving=scope.involving,
+        )
 
     async def evaluation_summary(self, actor: User, queue: str | None = None) -> Summary:
         if queue is not None:

@@ -32,8 +32,14 @@ class CustomerBook:
     async def link(self, customer: Customer | None, current: str | None = None) -> Customer:
         """The contact details with ``id`` set to their profile (found by phone, then email; else ``current``, else new)."""
         customer = customer or Customer()
-        profile = await self.store.link_customer(phone=customer.phone, email=customer.email, name=customer.name, current=current,
-                                                 new_id=self.ids(), at=self.clock.now())
+        profile = await self.store.link_customer(
+            phone=customer.phone,
+            email=customer.email,
+            name=customer.name,
+            current=current,
+            new_id=self.ids(),
+            at=self.clock.now(),
+        )
         return customer.model_copy(update={"id": profile.id})
 
     async def linked(self, change: Change, current: str | None = None) -> Change:
@@ -53,7 +59,11 @@ class CustomerBook:
         if customer.id == ix.customer.id:
             return event
         now = self.clock.now()
-        return await self.store.update(ix.id, lambda cur: customers.link(cur, customer_id=customer.id or "", by=actor.id if actor else None, now=now), now)
+        return await self.store.update(
+            ix.id,
+            lambda cur: customers.link(cur, customer_id=customer.id or "", by=actor.id if actor else None, now=now),
+            now,
+        )
 
     async def search_customers(self, actor: User, q: str, limit: int = 20) -> list[CustomerProfile]:
         """Profiles whose name, phone or email starts with ``q``, among customers of the caller's queues, as the caller may see them.
@@ -73,12 +83,18 @@ class CustomerBook:
                 break
         return found[:limit]
 
-    async def customer_history(self, actor: User, customer_id: str, limit: int = customers.MAX_HISTORY) -> CustomerHistory:
+    async def customer_history(
+        self, actor: User, customer_id: str, limit: int = customers.MAX_HISTORY
+    ) -> CustomerHistory:
         """The profile (as the caller may see it) and its interactions in the caller's queues, newest first (NotFound if the caller may see none)."""
         profile = await self.store.get_customer(customer_id)
-        shown = await self.store.customer_interactions(profile.id, customers.visible_queues(actor), min(limit, customers.MAX_HISTORY))
+        shown = await self.store.customer_interactions(
+            profile.id, customers.visible_queues(actor), min(limit, customers.MAX_HISTORY)
+        )
         customers.require_visible(customer_id, shown, actor)
-        return CustomerHistory(customer=await self.shown(actor, profile), interactions=[InteractionSummary.of(ix) for ix in shown])
+        return CustomerHistory(
+            customer=await self.shown(actor, profile), interactions=[InteractionSummary.of(ix) for ix in shown]
+        )
 
     async def shown(self, actor: User, profile: CustomerProfile) -> CustomerProfile:
         """``profile`` as the interactions ``actor`` may see tell it (see customers.shown); admins see all of it."""
@@ -96,7 +112,11 @@ class CustomerBook:
         """Merges ``from_id`` into ``survivor_id`` (see merge.py); both change in one transaction.  Returns the survivor's event."""
         if survivor_id == from_id:
             require_access(await self.store.get_interaction(survivor_id), actor)
-            raise InvalidCommand(f"Cannot merge interaction {survivor_id} into itself: name another interaction of the customer.")
+            raise InvalidCommand(
+                f"Cannot merge interaction {survivor_id} into itself: name another interaction of the customer."
+            )
         now = self.clock.now()
-        kept, _gone = await self.store.update_pair(survivor_id, from_id, lambda s, o: merge.merge(s, o, actor=actor, now=now), now)
+        kept, _gone = await self.store.update_pair(
+            survivor_id, from_id, lambda s, o: merge.merge(s, o, actor=actor, now=now), now
+        )
         return kept

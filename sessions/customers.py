@@ -142,8 +142,13 @@ def shown(profile: CustomerProfile, seen: list[Contact]) -> CustomerProfile:
     emails = {normal_email(c.email) for c in seen}
     names = {(c.name or "").strip().lower() for c in seen}
     name = profile.name if profile.name and profile.name.strip().lower() in names else None
-    return profile.model_copy(update={"name": name, "phones": [p for p in profile.phones if p in phones],
-                                      "emails": [e for e in profile.emails if e in emails]})
+    return profile.model_copy(
+        update={
+            "name": name,
+            "phones": [p for p in profile.phones if p in phones],
+            "emails": [e for e in profile.emails if e in emails],
+        }
+    )
 
 
 def name_source(seen: list[Contact]) -> str | None:
@@ -181,5 +186,13 @@ def link(ix: Interaction, *, customer_id: str, by: str | None, now: datetime) ->
     previous = ix.customer.id
     nxt.customer.id = customer_id
     detail = f"Linked to customer {customer_id}" + (f" (was {previous})" if previous else "")
-    nxt.activity.append(ActivityEntry(at=now, kind="customer_linked", by=by or SYSTEM, detail=detail, data={"customer_id": customer_id, "previous": previous}))
+    nxt.activity.append(
+        ActivityEntry(
+            at=now,
+            kind="customer_linked",
+            by=by or SYSTEM,
+            detail=detail,
+            data={"customer_id": customer_id, "previous": previous},
+        )
+    )
     return Change(nxt, EventType.CUSTOMER_LINKED, {"customer_id": customer_id, "previous": previous})

@@ -107,7 +107,9 @@ def may_message(sender: User, recipient: User) -> None:
     staff = (Role.SUPERVISOR, Role.ADMIN)
     if sender.role in staff or recipient.role in staff or set(sender.queues) & set(recipient.queues):
         return
-    raise PermissionDenied(f"{sender.name} and {recipient.name} share no queue; agents write to colleagues of their queues, or to a supervisor.")
+    raise PermissionDenied(
+        f"{sender.name} and {recipient.name} share no queue; agents write to colleagues of their queues, or to a supervisor."
+    )
 
 
 def may_link(interaction: Interaction, sender: User) -> None:
@@ -128,8 +130,14 @@ def compose(sender: User, recipient: User, body: str, now: datetime, interaction
     may_message(sender, recipient)
     if interaction is not None:
         may_link(interaction, sender)
-    return Draft(thread_id=thread_id(sender.id, recipient.id), author=sender.id, to=recipient.id, body=clean_body(body), at=now,
-                 interaction_id=interaction.id if interaction else None)
+    return Draft(
+        thread_id=thread_id(sender.id, recipient.id),
+        author=sender.id,
+        to=recipient.id,
+        body=clean_body(body),
+        at=now,
+        interaction_id=interaction.id if interaction else None,
+    )
 
 
 def require_member(members: tuple[str, str] | None, user: User, thread: str) -> None:
@@ -154,13 +162,21 @@ def before_key(before: str | None) -> int | None:
     if before is None:
         return None
     if not before.isascii() or not before.isdigit() or len(before) > 18:
-        raise InvalidCommand(f"before must be the id of a message, as a previous page's 'before' gives it; not {before[:40]!r}.")
+        raise InvalidCommand(
+            f"before must be the id of a message, as a previous page's 'before' gives it; not {before[:40]!r}."
+        )
     return int(before)
 
 
 def sent_event(message: DirectMessage) -> Event:
     """The log's record of a message: for its two members only (``roles=[]`` keeps every other subscriber out)."""
-    return Event(type=EventType.DIRECT_MESSAGE_SENT, at=message.at, users=[message.author, message.to], roles=[], data=message.model_dump(mode="json"))
+    return Event(
+        type=EventType.DIRECT_MESSAGE_SENT,
+        at=message.at,
+        users=[message.author, message.to],
+        roles=[],
+        data=message.model_dump(mode="json"),
+    )
 
 
 def read_event(thread: str, reader: str, through: int, at: datetime) -> Event:

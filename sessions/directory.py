@@ -41,8 +41,9 @@ class Directory:
         """The log's position now: a listing returns it so its reader follows live from exactly there."""
         return await self.store.last_cursor()
 
-    async def events_since(self, cursor: Cursor | None, *, queues: set[str] | None, users: set[str], role: str | None,
-                           limit: int = 500) -> EventPage:
+    async def events_since(
+        self, cursor: Cursor | None, *, queues: set[str] | None, users: set[str], role: str | None, limit: int = 500
+    ) -> EventPage:
         """The log after ``cursor`` that concerns these queues (None: all), users and role: a socket's replay, whose
         scope the caller took from its token (``Sessions.events_for`` is the same read for an actor)."""
         return await self.store.events_since(cursor, queues=queues, users=users, role=role, limit=limit)

@@ -87,5 +87,7 @@ def require_reachable(ix: Interaction) -> None:
     d = ix.disconnect
     if ix.subtype is Subtype.CHAT and d is not None and d.channel is Subtype.CHAT:
         who = "The customer left" if d.by is DisconnectBy.CUSTOMER else "This chat was ended"
-        raise IllegalTransition(f"{who}: the chat of interaction {ix.id} is closed and nobody would read the message. "
-                                "Switch it to text to reach the customer by SMS.")
+        raise IllegalTransition(
+            f"{who}: the chat of interaction {ix.id} is closed and nobody would read the message. "
+            "Switch it to text to reach the customer by SMS."
+        )

@@ -22,10 +22,13 @@ class Disconnects:
     _with_queue: Callable  # provided by Sessions
     clock: object
 
-    async def customer_left(self, interaction_id: str, by: DisconnectBy, reason: DisconnectReason, leg: Leg | None = None) -> Event:
+    async def customer_left(
+        self, interaction_id: str, by: DisconnectBy, reason: DisconnectReason, leg: Leg | None = None
+    ) -> Event:
         """The customer (or the provider) ended the contact: a waiting one is abandoned, a claimed one goes to wrap-up
         (or stays claimed, per the queue).  IllegalTransition when it changes nothing (already wrapping up or completed,
         or gone on from ``leg`` to another channel)."""
+
         def decide(ix: Interaction, queue: Queue) -> Change:
             return machine.customer_left(ix, queue=queue, by=by, reason=reason, now=self.clock.now(), leg=leg)  # type: ignore[attr-defined]
 

@@ -85,6 +85,7 @@ class EventType(StrEnum):
     DIRECT_MESSAGE_SENT = "direct_message.sent"
     DIRECT_MESSAGE_READ = "direct_message.read"
 
+
 #: A cursor is the event's row id in the log: a positive integer in decimal, within a signed 64-bit column.
 _CURSOR = re.compile(r"0|[1-9][0-9]{0,18}")
 _I64 = 2**63
@@ -98,7 +99,9 @@ def cursor_key(cursor: Cursor) -> int:
     and within 64 bits, so a cursor that passes here is one every store can use.
     """
     if _CURSOR.fullmatch(cursor) is None or int(cursor) >= _I64:
-        raise InvalidCursor(f"{cursor[:42]!r} is not an event cursor (expected the decimal id of an event, e.g. '1042')")
+        raise InvalidCursor(
+            f"{cursor[:42]!r} is not an event cursor (expected the decimal id of an event, e.g. '1042')"
+        )
     return int(cursor)
 
 

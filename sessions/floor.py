@@ -62,7 +62,9 @@ class Floor:
     async def set_presence(self, actor: User, status: PresenceStatus) -> PresenceStatus:
         if status not in CHOOSABLE:
             raise InvalidCommand(f"Choose available or away; {status.value} follows from what the agent is doing.")
-        await self.store.map_set("presence", actor.id, PresenceChoice(status=status, since=self.clock.now()).model_dump_json())
+        await self.store.map_set(
+            "presence", actor.id, PresenceChoice(status=status, since=self.clock.now()).model_dump_json()
+        )
         return await self.announce_presence(actor)
 
     async def connected(self, user_id: str, node: str, ttl: float) -> None:
@@ -85,15 +87,31 @@ class Floor:
         """Every agent and supervisor (and admin taking routed work) with their presence, load and idleness; loads from the index of who holds what."""
         users = [u for u in await self.store.list_users() if u.role is not Role.ADMIN or u.routable]
         loads = await self.store.loads([u.id for u in users])
-        choices = {uid: PresenceChoice.model_validate_json(raw) for uid, raw in (await self.store.map_all("presence")).items()}
+        choices = {
+            uid: PresenceChoice.model_validate_json(raw) for uid, raw in (await self.store.map_all("presence")).items()
+        }
         online = await self._connected_users()
         routed = await self._last_routed()
-        return [Agent(user=u, choice=choices.get(u.id, PresenceChoice()), connected=u.id in online, load=loads[u.id], last_routed=routed.get(f"user:{u.id}", 0.0))
-                for u in users]
+        return [
+            Agent(
+                user=u,
+                choice=choices.get(u.id, PresenceChoice()),
+                connected=u.id in online,
+                load=loads[u.id],
+                last_routed=routed.get(f"user:{u.id}", 0.0),
+            )
+            for u in users
+        ]
 
     async def available_in(self, queue_id: str, agents: list[Agent] | None = None) -> int:
         agents = agents if agents is not None else await self.agents()
-        return sum(1 for a in agents if a.user.routable and queue_id in a.user.queues and effective(a.user, a.choice, a.connected, a.load) is PresenceStatus.AVAILABLE)
+        return sum(
+            1
+            for a in agents
+            if a.user.routable
+            and queue_id in a.user.queues
+            and effective(a.user, a.choice, a.connected, a.load) is PresenceStatus.AVAILABLE
+        )
 
     async def presence_of(self, user: User) -> PresenceStatus:
         agent = next((a for a in await self.agents() if a.user.id == user.id), None)
@@ -104,8 +122,16 @@ class Floor:
     async def announce_presence(self, user: User) -> PresenceStatus:
         """Publishes the user's effective presence to their queues' supervisors (and to themself)."""
         status = await self.presence_of(user)
-        await self.store.publish(Event(type=EventType.PRESENCE_CHANGED, at=self.clock.now(), queues=list(user.queues), users=[user.id],
-                                       roles=[Role.SUPERVISOR.value, Role.ADMIN.value], data={"user": user.id, "status": status.value}))
+        await self.store.publish(
+            Event(
+                type=EventType.PRESENCE_CHANGED,
+                at=self.clock.now(),
+                queues=list(user.queues),
+                users=[user.id],
+                roles=[Role.SUPERVISOR.value, Role.ADMIN.value],
+                data={"user": user.id, "status": status.value},
+            )
+        )
         return status
 
     async def dispatch(self, owner: str, lease_seconds: float = 10.0) -> list[Event]:
@@ -148,7 +174,9 @@ class Floor:
                 if a.can_take(channel):
                     for queue_id in a.user.queues:
                         free[(queue_id, channel)] += a.user.capacity_for(channel) - a.load[channel]
-        waiting = [ix for (queue_id, channel), n in free.items() for ix in await self.store.waiting(queue_id, channel, n)]
+        waiting = [
+            ix for (queue_id, channel), n in free.items() for ix in await self.store.waiting(queue_id, channel, n)
+        ]
         return sorted(waiting, key=lambda ix: (ix.created_at, ix.id))
 
     # -- figures -------------------------------------------------------------------------
@@ -181,8 +209,18 @@ class Floor:
             if previous.get(queue.id) == stable:
                 continue
             previous[queue.id] = stable
-            published.append(await self.store.publish(Event(type=EventType.QUEUE_METRICS, at=now, queues=[queue.id], users=[],
-                                                            roles=[Role.SUPERVISOR.value, Role.ADMIN.value], data=data)))
+            published.append(
+                await self.store.publish(
+                    Event(
+                        type=EventType.QUEUE_METRICS,
+                        at=now,
+                        queues=[queue.id],
+                        users=[],
+                        roles=[Role.SUPERVISOR.value, Role.ADMIN.value],
+                        data=data,
+                    )
+                )
+            )
         return published
 
     async def _tallies_of(self, queue: Queue, changed: set[str] | None, now: datetime) -> Tallies:
@@ -190,7 +228,9 @@ class Floor:
         its settings changed, or the clock alone changed them (an arrival left the 15 minutes or passed the
         threshold; a new day).  An idle queue costs no aggregate, however many interactions it holds."""
         cached = self.tallies.queues.get(queue.id)
-        untouched = cached is not None and changed is not None and queue.id not in changed and cached.settings == queue.settings
+        untouched = (
+            cached is not None and changed is not None and queue.id not in changed and cached.settings == queue.settings
+        )
         if untouched and now < cached.until:  # type: ignore[union-attr]
             return cached  # type: ignore[return-value]
         last_15, today = windows(now)
@@ -213,9 +253,23 @@ class Floor:
         queues = []
         for queue in await self.store.list_queues():
             figures = await self.figures(queue, agents)
-            queues.append({"id": queue.id, "name": queue.name, "waiting": figures.waiting, "average_wait_seconds": figures.average_wait(now),
-                           "available_agents": figures.available_agents})
-        people = [{"id": a.user.id, "name": a.user.name, "queues": a.user.queues, "presence": effective(a.user, a.choice, a.connected, a.load).value}
-                  for a in agents if a.user.id != actor.id]
+            queues.append(
+                {
+                    "id": queue.id,
+                    "name": queue.name,
+                    "waiting": figures.waiting,
+                    "average_wait_seconds": figures.average_wait(now),
+                    "available_agents": figures.available_agents,
+                }
+            )
+        people = [
+            {
+                "id": a.user.id,
+                "name": a.user.name,
+                "queues": a.user.queues,
+                "presence": effective(a.user, a.choice, a.connected, a.load).value,
+            }
+            for a in agents
+            if a.user.id != actor.id
+        ]
         return {"queues": queues, "users": people}
-

@@ -41,16 +41,24 @@ QueueId = Annotated[str, Field(min_length=1, max_length=64)]
 class HistoryCriteria(Model):
     """Which completed interactions: every field given must match (an export takes just these)."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200, description="Customer name prefix, any case")] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200, description="Customer name prefix, any case")] | None = (
+        None
+    )
     phone: Annotated[str, Field(min_length=1, max_length=32, description="Customer phone, exact")] | None = None
-    email: Annotated[str, Field(min_length=1, max_length=254, description="Customer email, exact, any case")] | None = None
-    completed_from: Annotated[datetime, Field(description="Completed at or after (ISO-8601; no zone means UTC)")] | None = None
+    email: Annotated[str, Field(min_length=1, max_length=254, description="Customer email, exact, any case")] | None = (
+        None
+    )
+    completed_from: (
+        Annotated[datetime, Field(description="Completed at or after (ISO-8601; no zone means UTC)")] | None
+    ) = None
     completed_to: Annotated[datetime, Field(description="Completed before (ISO-8601; no zone means UTC)")] | None = None
     queue: QueueId | None = None
     agent: Annotated[str, Field(min_length=1, max_length=64, description="User id that completed it")] | None = None
     outcome: Outcome | None = None
     type: CommType | None = None
-    tags: Annotated[list[Tag], Field(max_length=20, description="Carries every one of these")] = Field(default_factory=list)
+    tags: Annotated[list[Tag], Field(max_length=20, description="Carries every one of these")] = Field(
+        default_factory=list
+    )
 
     @field_validator("completed_from", "completed_to")
     @classmethod
@@ -79,7 +87,9 @@ class HistoryFilter(HistoryCriteria):
     """A page of a search: the criteria, how many rows, and where the previous page ended."""
 
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 50
-    cursor: Annotated[str, Field(min_length=1, max_length=300, description="The `next` of the previous page")] | None = None
+    cursor: (
+        Annotated[str, Field(min_length=1, max_length=300, description="The `next` of the previous page")] | None
+    ) = None
 
     def position(self) -> tuple[float, str] | None:
         """The (completed_at epoch, id) this page starts after; InvalidCursor (400) if the token is not one of ours."""
@@ -98,8 +108,15 @@ def decode_cursor(token: str) -> tuple[float, str]:
         value = json.loads(raw)
     except (binascii.Error, ValueError, RecursionError):
         raise InvalidCursor("This history cursor is not one the gateway issued.") from None
-    if (not isinstance(value, list) or len(value) != 2 or isinstance(value[0], bool) or not isinstance(value[0], (int, float))
-            or not math.isfinite(value[0]) or not isinstance(value[1], str) or not 0 < len(value[1]) <= 64):
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or isinstance(value[0], bool)
+        or not isinstance(value[0], (int, float))
+        or not math.isfinite(value[0])
+        or not isinstance(value[1], str)
+        or not 0 < len(value[1]) <= 64
+    ):
         raise InvalidCursor("This history cursor is not one the gateway issued.")
     return float(value[0]), value[1]
 

@@ -21,7 +21,9 @@ class Inbox:
     store: Any
     clock: Clock
 
-    async def send_direct_message(self, actor: User, to: str, body: str, interaction_id: str | None = None) -> DirectMessage:
+    async def send_direct_message(
+        self, actor: User, to: str, body: str, interaction_id: str | None = None
+    ) -> DirectMessage:
         """Writes to ``to`` in their one thread (created by the first message, whichever side writes it)."""
         try:
             recipient = await self.store.get_user(to)
@@ -36,15 +38,25 @@ class Inbox:
         """The actor's threads (or only thread ``only``), most recently written first, each with its last message and what they have not read."""
         rows = await self.store.direct_threads(actor.id, limit, only)
         names = {u.id: u.name for u in await self.store.list_users()} if rows else {}
-        return [ThreadSummary(id=tid, other=Correspondent(id=other, name=names.get(other, other)), last=last, unread=unread, updated_at=at)
-                for tid, other, last, unread, at in rows]
+        return [
+            ThreadSummary(
+                id=tid,
+                other=Correspondent(id=other, name=names.get(other, other)),
+                last=last,
+                unread=unread,
+                updated_at=at,
+            )
+            for tid, other, last, unread, at in rows
+        ]
 
     async def _thread(self, actor: User, thread_id: str) -> ThreadSummary:
         found = await self.direct_threads(actor, 1, thread_id)
         dm.require_member(None if not found else (actor.id, found[0].other.id), actor, thread_id)
         return found[0]
 
-    async def direct_thread(self, actor: User, thread_id: str, before: str | None = None, limit: int | None = None) -> ThreadPage:
+    async def direct_thread(
+        self, actor: User, thread_id: str, before: str | None = None, limit: int | None = None
+    ) -> ThreadPage:
         """A page of one thread, for its two members only."""
         key, size = dm.before_key(before), dm.page_size(limit)
         thread = await self._thread(actor, thread_id)

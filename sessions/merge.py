@@ -53,20 +53,36 @@ def check(survivor: Interaction, other: Interaction, actor: User | None) -> None
     require_access(survivor, actor)
     require_access(other, actor)
     if survivor.id == other.id:
-        raise InvalidCommand(f"Cannot merge interaction {survivor.id} into itself: name another interaction of the customer.")
+        raise InvalidCommand(
+            f"Cannot merge interaction {survivor.id} into itself: name another interaction of the customer."
+        )
     for ix in (survivor, other):
         if ix.state is not State.ACTIVE:
-            raise IllegalTransition(f"Cannot merge interaction {ix.id}: it is completed{' (merged into ' + ix.merged_into + ')' if ix.merged_into else ''}.")
+            raise IllegalTransition(
+                f"Cannot merge interaction {ix.id}: it is completed{' (merged into ' + ix.merged_into + ')' if ix.merged_into else ''}."
+            )
         if ix.consult is not None:
-            raise IllegalTransition(f"Cannot merge interaction {ix.id} during a consult: complete or cancel the consult first.")
+            raise IllegalTransition(
+                f"Cannot merge interaction {ix.id} during a consult: complete or cancel the consult first."
+            )
     if survivor.customer.id is None or survivor.customer.id != other.customer.id:
-        raise InvalidCommand(f"Interactions {survivor.id} and {other.id} belong to different customers "
-                             f"({survivor.customer.id or 'none'} and {other.customer.id or 'none'}); only one customer's interactions merge.")
+        raise InvalidCommand(
+            f"Interactions {survivor.id} and {other.id} belong to different customers "
+            f"({survivor.customer.id or 'none'} and {other.customer.id or 'none'}); only one customer's interactions merge."
+        )
     if other.type is CommType.CALL and other.status is not Status.WRAP_UP:
-        raise IllegalTransition(f"Cannot merge call {other.id} away while the caller is on the line ({other.status.value}): end the call first, or merge into it instead.")
-    if other.subtype is Subtype.CHAT and other.status is Status.CLAIMED and not (other.disconnect and other.disconnect.channel is Subtype.CHAT):
-        raise IllegalTransition(f"Cannot merge chat {other.id} away while the customer is still in the chat: end the chat first, "
-                                "or merge into it instead.")
+        raise IllegalTransition(
+            f"Cannot merge call {other.id} away while the caller is on the line ({other.status.value}): end the call first, or merge into it instead."
+        )
+    if (
+        other.subtype is Subtype.CHAT
+        and other.status is Status.CLAIMED
+        and not (other.disconnect and other.disconnect.channel is Subtype.CHAT)
+    ):
+        raise IllegalTransition(
+            f"Cannot merge chat {other.id} away while the customer is still in the chat: end the chat first, "
+            "or merge into it instead."
+        )
     require_handler(survivor, actor, "merge into")
     if other.assigned_to is not None:
         require_handler(other, actor, "merge")
@@ -87,11 +103,22 @@ def merge(survivor: Interaction, other: Interaction, *, actor: User | None, now:
     kept.channel_history = sorted([*survivor.channel_history, *other.channel_history], key=lambda c: c.at)
     kept.tags = list(dict.fromkeys([*survivor.tags, *other.tags]))
     # The other's feed joins in time order, each entry saying where it came from.
-    moved = [e.model_copy(update={"detail": f"{e.detail} (in merged interaction {other.id})", "data": {**e.data, "from_interaction": other.id}})
-             for e in other.activity]
+    moved = [
+        e.model_copy(
+            update={
+                "detail": f"{e.detail} (in merged interaction {other.id})",
+                "data": {**e.data, "from_interaction": other.id},
+            }
+        )
+        for e in other.activity
+    ]
     kept.activity = sorted([*survivor.activity, *moved], key=lambda e: e.at)
     data = {"survivor": survivor.id, "from": other.id, "by": by}
-    kept.activity.append(ActivityEntry(at=now, kind="merged", by=by, detail=f"Interaction {other.id} merged into this one by {who}", data=data))
+    kept.activity.append(
+        ActivityEntry(
+            at=now, kind="merged", by=by, detail=f"Interaction {other.id} merged into this one by {who}", data=data
+        )
+    )
 
     gone = other.model_copy(deep=True)
     gone.version = other.version + 1
@@ -102,5 +129,11 @@ def merge(survivor: Interaction, other: Interaction, *, actor: User | None, now:
     gone.merged_into = survivor.id
     gone.offered_to = None
     gone.offer_expires_at = None
-    gone.activity.append(ActivityEntry(at=now, kind="merged", by=by, detail=f"Merged into interaction {survivor.id} by {who}; completed", data=data))
-    return Change(kept, EventType.MERGED, data), Change(gone, EventType.COMPLETED, {"auto": False, "merged_into": survivor.id})
+    gone.activity.append(
+        ActivityEntry(
+            at=now, kind="merged", by=by, detail=f"Merged into interaction {survivor.id} by {who}; completed", data=data
+        )
+    )
+    return Change(kept, EventType.MERGED, data), Change(
+        gone, EventType.COMPLETED, {"auto": False, "merged_into": survivor.id}
+    )

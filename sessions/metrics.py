@@ -110,7 +110,9 @@ def level(t: Tally, settings: QueueSettings) -> ServiceLevel:
     )
 
 
-def service_level(interactions: list[Interaction], settings: QueueSettings, start: datetime, now: datetime) -> ServiceLevel:
+def service_level(
+    interactions: list[Interaction], settings: QueueSettings, start: datetime, now: datetime
+) -> ServiceLevel:
     return level(tally(interactions, settings, start, now), settings)
 
 
@@ -185,7 +187,9 @@ class QueueFigures:
         return out
 
 
-def assemble(queue: Queue, live: Backlog, last_15: Tally, today: Tally, now: datetime, available_agents: int) -> QueueFigures:
+def assemble(
+    queue: Queue, live: Backlog, last_15: Tally, today: Tally, now: datetime, available_agents: int
+) -> QueueFigures:
     """The figures from the two tallies, whichever path computed them."""
     return QueueFigures(
         queue_id=queue.id,
@@ -201,9 +205,17 @@ def assemble(queue: Queue, live: Backlog, last_15: Tally, today: Tally, now: dat
     )
 
 
-def queue_figures(queue: Queue, interactions: list[Interaction], now: datetime, available_agents: int = 0) -> QueueFigures:
+def queue_figures(
+    queue: Queue, interactions: list[Interaction], now: datetime, available_agents: int = 0
+) -> QueueFigures:
     """Figures over ``interactions``: the queue's active ones plus those completed today (the definition the store's aggregates meet)."""
     mine = [i for i in interactions if i.queue_id == queue.id]
     last_15, today = windows(now)
-    return assemble(queue, backlog(mine, start_of_day(now)), tally(mine, queue.settings, last_15, now), tally(mine, queue.settings, today, now),
-                    now, available_agents)
+    return assemble(
+        queue,
+        backlog(mine, start_of_day(now)),
+        tally(mine, queue.settings, last_15, now),
+        tally(mine, queue.settings, today, now),
+        now,
+        available_agents,
+    )

@@ -132,7 +132,13 @@ class Channel(StrEnum):
 
 
 #: Interactions an agent handles at once, per channel, unless their account says otherwise.
-DEFAULT_CAPACITY: dict[Channel, int] = {Channel.CALL: 1, Channel.CHAT: 3, Channel.TEXT: 5, Channel.VOICEMAIL: 5, Channel.EMAIL: 5}
+DEFAULT_CAPACITY: dict[Channel, int] = {
+    Channel.CALL: 1,
+    Channel.CHAT: 3,
+    Channel.TEXT: 5,
+    Channel.VOICEMAIL: 5,
+    Channel.EMAIL: 5,
+}
 
 
 class User(Model):
@@ -169,7 +175,10 @@ class User(Model):
 #: The bound applies where attributes come IN (the API's new interactions and patches, the widget's start
 #: frame); the stored ``Customer`` stays lenient, so interactions kept before the bound existed still load.
 CustomerAttributes = Annotated[
-    dict[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")], Annotated[str, Field(max_length=500)]],
+    dict[
+        Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")],
+        Annotated[str, Field(max_length=500)],
+    ],
     Field(max_length=20),
 ]
 
@@ -375,7 +384,11 @@ class Interaction(Model):
 
     def consults(self, user_id: str) -> bool:
         """Whether this user is the one being consulted on a warm transfer of it."""
-        return self.consult is not None and self.consult.target.kind is TargetKind.USER and self.consult.target.id == user_id
+        return (
+            self.consult is not None
+            and self.consult.target.kind is TargetKind.USER
+            and self.consult.target.id == user_id
+        )
 
 
 #: Fields an edit after completion may change.  Everything else is either

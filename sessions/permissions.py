@@ -91,7 +91,9 @@ def require(actor: User | None, right: Right, permissions: Permissions) -> None:
     """Refuses, naming the missing right, unless the actor's role has it.  No actor means the system (timers, providers)."""
     if actor is None or permissions.has(actor.role, right):
         return
-    raise PermissionDenied(f"{ACTIONS[right]} needs the right {right.value}, which role {actor.role.value} does not have.")
+    raise PermissionDenied(
+        f"{ACTIONS[right]} needs the right {right.value}, which role {actor.role.value} does not have."
+    )
 
 
 def transfer_right(ix: Interaction, target: TransferTarget) -> Right | None:
@@ -123,12 +125,18 @@ def overrides_from_patch(patch: Any) -> tuple[dict[str, str], list[str]]:
             raise InvalidCommand(f"Rights of role {role_name} must be an object of right names to true, false or null.")
         for right_name, value in changes.items():
             if right_name not in rights:
-                raise InvalidCommand(f"Unknown right {str(right_name)[:40]!r}; rights are {', '.join(r.value for r in Right)}.")
+                raise InvalidCommand(
+                    f"Unknown right {str(right_name)[:40]!r}; rights are {', '.join(r.value for r in Right)}."
+                )
             if value is not None and not isinstance(value, bool):
-                raise InvalidCommand(f"{role_name}.{right_name} must be true, false or null (the default), not {type(value).__name__}.")
+                raise InvalidCommand(
+                    f"{role_name}.{right_name} must be true, false or null (the default), not {type(value).__name__}."
+                )
             if role_name == Role.ADMIN:
                 if value is False:
-                    raise InvalidCommand("Admins always have every right, so nobody can lock everyone out; change agent or supervisor instead.")
+                    raise InvalidCommand(
+                        "Admins always have every right, so nobody can lock everyone out; change agent or supervisor instead."
+                    )
                 continue
             key = f"{role_name}:{right_name}"
             if value is None:

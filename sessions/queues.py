@@ -26,7 +26,9 @@ class QueueSettings(Model):
     voicemail: bool = False
     #: Seconds an unanswered call waits before it goes to voicemail (when voicemail is on).
     voicemail_after: int = Field(60, ge=5, le=3600)
-    voicemail_greeting: str = Field("Sorry, nobody can take your call right now. Please leave a message after the tone.", max_length=500)
+    voicemail_greeting: str = Field(
+        "Sorry, nobody can take your call right now. Please leave a message after the tone.", max_length=500
+    )
     #: The provider number customers call or text to reach this queue (E.164); the caller ID of its outbound contacts.
     phone_number: str | None = Field(None, pattern=r"^\+[1-9]\d{6,14}$")
     small_tabs: list[str] = Field(default_factory=lambda: ["customer"])

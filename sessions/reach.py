@@ -30,7 +30,14 @@ WEB_CALL: Channel = (CommType.CALL, Subtype.WEBRTC)
 #: Channels that go through the provider from one of our numbers to the customer's phone.
 BY_PHONE: frozenset[Channel] = frozenset({TEXT, PHONE})
 #: Every channel an agent might ask for, in the order people read them.
-CHANNELS: tuple[Channel, ...] = (PHONE, WEB_CALL, TEXT, CHAT, (CommType.VOICEMAIL, Subtype.VOICEMAIL), (CommType.EMAIL, Subtype.EMAIL))
+CHANNELS: tuple[Channel, ...] = (
+    PHONE,
+    WEB_CALL,
+    TEXT,
+    CHAT,
+    (CommType.VOICEMAIL, Subtype.VOICEMAIL),
+    (CommType.EMAIL, Subtype.EMAIL),
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,9 @@ def contact_of(ix: Interaction, queue: Queue, *, chat: bool) -> Contact:
 
 
 def label(channel: Channel) -> str:
-    return {TEXT: "text message", CHAT: "web chat", PHONE: "phone call", WEB_CALL: "web call"}.get(channel, f"{channel[0].value}/{channel[1].value}")
+    return {TEXT: "text message", CHAT: "web chat", PHONE: "phone call", WEB_CALL: "web call"}.get(
+        channel, f"{channel[0].value}/{channel[1].value}"
+    )
 
 
 def why_not(contact: Contact, type: CommType, subtype: Subtype) -> str | None:
@@ -72,7 +81,9 @@ def why_not(contact: Contact, type: CommType, subtype: Subtype) -> str | None:
         if not E164.match(contact.phone):
             return f"the customer's phone number {contact.phone!r} is not in E.164 form (e.g. +14155550100)"
         if not contact.number:
-            return f"queue {contact.queue_id} has no phone number to {verb} from; an admin sets it in the queue's settings"
+            return (
+                f"queue {contact.queue_id} has no phone number to {verb} from; an admin sets it in the queue's settings"
+            )
         return None
     if channel == CHAT:
         if not contact.chat:
@@ -122,11 +133,15 @@ def require_outbound(type: CommType, subtype: Subtype) -> None:
     """
     if (type, subtype) in (CHAT, WEB_CALL):
         reason = why_not(Contact(queue_id="", phone=None, number=None, chat=False), type, subtype)
-        raise InvalidCommand(f"An outbound {label((type, subtype))} would reach nobody: {reason}. Start a phone call or a text instead.")
+        raise InvalidCommand(
+            f"An outbound {label((type, subtype))} would reach nobody: {reason}. Start a phone call or a text instead."
+        )
 
 
 def require_outside(ix: Interaction) -> None:
     """Only a call (moved by the provider or the bridge) or a text can be handed to an outside number; a chat would silently drop the customer."""
     if ix.type is not CommType.CALL and (ix.type, ix.subtype) != TEXT:
-        raise InvalidCommand(f"Only calls and texts can go to an outside number; interaction {ix.id} is a {label((ix.type, ix.subtype))}: "
-                             "switch it to a phone call or a text first, or transfer it to a user or a queue.")
+        raise InvalidCommand(
+            f"Only calls and texts can go to an outside number; interaction {ix.id} is a {label((ix.type, ix.subtype))}: "
+            "switch it to a phone call or a text first, or transfer it to a user or a queue."
+        )

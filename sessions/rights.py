@@ -35,7 +35,9 @@ class Rights:
         require(actor, right, permissions)
         return permissions
 
-    async def with_right(self, actor: User, needs: Callable[[Interaction], Right | None], decide: Callable[..., Change]) -> Callable[..., Change]:
+    async def with_right(
+        self, actor: User, needs: Callable[[Interaction], Right | None], decide: Callable[..., Change]
+    ) -> Callable[..., Change]:
         """``decide`` guarded by the right ``needs`` names for the interaction as it is when the command applies.
 
         Membership first (a 403 that says nothing about the interaction), then the right, then
@@ -62,13 +64,19 @@ class Rights:
         if rec is None:
             raise NotFound(f"Interaction {ix.id} has no recording {recording_id}.")
         if rec.status != "stored":
-            raise IllegalTransition(f"Recording {rec.id} is still being downloaded from the provider; try again shortly.")
+            raise IllegalTransition(
+                f"Recording {rec.id} is still being downloaded from the provider; try again shortly."
+            )
         return rec
 
     async def read_permissions(self, actor: User) -> dict[str, Any]:
         """Every role's rights, and the caller's own: any signed-in user, so a console hides what its user cannot do."""
         permissions = await self.permissions()
-        return {"roles": permissions.table(), "mine": permissions.of(actor), "rights": {r.value: ACTIONS[r] for r in Right}}
+        return {
+            "roles": permissions.table(),
+            "mine": permissions.of(actor),
+            "rights": {r.value: ACTIONS[r] for r in Right},
+        }
 
     async def change_permissions(self, actor: User, patch: Any) -> dict[str, Any]:
         """Applies an admin's JSON Merge Patch ``{role: {right: true | false | null}}``; null restores the default."""
@@ -79,6 +87,12 @@ class Rights:
             await self.store.map_set(MAP, key, value)
         await self.store.map_delete(MAP, *to_reset)
         if to_set or to_reset:
-            await self.store.publish(Event(type=EventType.PERMISSIONS_CHANGED, at=self.clock.now(), roles=[Role.ADMIN.value],
-                                           data={"by": actor.id, "set": to_set, "reset": to_reset}))
+            await self.store.publish(
+                Event(
+                    type=EventType.PERMISSIONS_CHANGED,
+                    at=self.clock.now(),
+                    roles=[Role.ADMIN.value],
+                    data={"by": actor.id, "set": to_set, "reset": to_reset},
+                )
+            )
         return await self.read_permissions(actor)

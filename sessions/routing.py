@@ -84,8 +84,14 @@ class Decision:
     skipped: dict[str, str] = field(default_factory=dict)
 
     def as_data(self) -> dict[str, Any]:
-        data = {"target": f"{self.kind}:{self.target}", "queue": self.queue_id, "tags": self.tags, "reason": self.reason,
-                "scores": self.scores, "steps": self.steps}
+        data = {
+            "target": f"{self.kind}:{self.target}",
+            "queue": self.queue_id,
+            "tags": self.tags,
+            "reason": self.reason,
+            "scores": self.scores,
+            "steps": self.steps,
+        }
         return {**data, "skipped": self.skipped} if self.skipped else data
 
 
@@ -119,7 +125,9 @@ def apply_workflows(config: RoutingConfig, arrival: Arrival) -> tuple[list[str],
                 continue
             tags = [t for t in tags if t not in step.remove]
             tags += [t for t in step.add if t not in tags]
-            changes = [f"add {','.join(step.add)}"] * bool(step.add) + [f"remove {','.join(step.remove)}"] * bool(step.remove)
+            changes = [f"add {','.join(step.add)}"] * bool(step.add) + [f"remove {','.join(step.remove)}"] * bool(
+                step.remove
+            )
             fired.append(f"{wf.id}#{i + 1}: {'; '.join(changes) or 'no change'}")
     return tags, fired
 

@@ -57,7 +57,9 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Sessions(Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallState, Disconnects, LiveTranscripts, Steering, Timers):
+class Sessions(
+    Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallState, Disconnects, LiveTranscripts, Steering, Timers
+):
     """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's;
     claims within capacity, reachable user targets and re-routing on tag changes are Steering's."""
 
@@ -88,7 +90,9 @@ class Sessions(Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallStat
         self._require_admin(actor)
         queue = await self.store.get_queue(queue_id)
         patch = {k: v for k, v in patch.items() if k != "id"}
-        updated = Queue.model_validate(merge_patch(queue.model_dump(mode="json"), patch))  # invalid: 422, nothing stored
+        updated = Queue.model_validate(
+            merge_patch(queue.model_dump(mode="json"), patch)
+        )  # invalid: 422, nothing stored
         await self.store.put_queue(updated)
         return updated
 
@@ -112,7 +116,9 @@ class Sessions(Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallStat
         machine.require_access(ix, actor)
         return ix
 
-    async def list_interactions(self, actor: User, queue_id: str | None, state: State, limit: int = 100, offset: int = 0) -> list[Interaction]:
+    async def list_interactions(
+        self, actor: User, queue_id: str | None, state: State, limit: int = 100, offset: int = 0
+    ) -> list[Interaction]:
         if queue_id is None:
             if actor.role is not Role.ADMIN:
                 raise PermissionDenied("Name a queue: only admins list across every queue.")
@@ -133,7 +139,9 @@ class Sessions(Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallStat
     async def events_for(self, actor: User, cursor: Cursor | None, limit: int = 500) -> EventPage:
         """The slice of the log this user is entitled to: their queues' and their own interactions'."""
         queues = None if actor.role is Role.ADMIN else set(actor.queues)
-        return await self.store.events_since(cursor, queues=queues, users={actor.id}, role=actor.role.value, limit=limit)
+        return await self.store.events_since(
+            cursor, queues=queues, users={actor.id}, role=actor.role.value, limit=limit
+        )
 
     # -- commands ----------------------------------------------------------------
 
@@ -168,8 +176,16 @@ class Sessions(Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallStat
         if actor is not None and direction is Direction.OUTBOUND:
             await self.require_right(actor, Right.CREATE_OUTBOUND)
         change = machine.create(
-            id=id or self.ids(), queue=queue, direction=direction, type=type, subtype=subtype, now=self.clock.now(),
-            actor=actor, customer=customer, tags=tags, subject=subject,
+            id=id or self.ids(),
+            queue=queue,
+            direction=direction,
+            type=type,
+            subtype=subtype,
+            now=self.clock.now(),
+            actor=actor,
+            customer=customer,
+            tags=tags,
+            subject=subject,
         )
         return await self.store.insert(await self.linked(change), self.clock.now())
 
@@ -182,7 +198,9 @@ class Sessions(Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallStat
 
     async def offer(self, interaction_id: str, user_id: str) -> Event:
         user = await self.store.get_user(user_id)
-        return await self._with_queue(interaction_id, lambda ix, q: machine.offer(ix, to=user, queue=q, now=self.clock.now()))
+        return await self._with_queue(
+            interaction_id, lambda ix, q: machine.offer(ix, to=user, queue=q, now=self.clock.now())
+        )
 
     async def decline(self, actor: User, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.decline(ix, actor=actor, now=self.clock.now()))
@@ -197,34 +215,69 @@ class Sessions(Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallStat
             raise NotFound(f"Transfer target {target.kind.value} {target.id} does not exist.") from None
         return None, None
 
-    async def transfer(self, actor: User, interaction_id: str, target: TransferTarget, mode: TransferMode = TransferMode.COLD) -> Event:
-        await self.get(actor, interaction_id)  # access before anything else: the target's existence is none of an outsider's business
+    async def transfer(
+        self, actor: User, interaction_id: str, target: TransferTarget, mode: TransferMode = TransferMode.COLD
+    ) -> Event:
+        await self.get(
+            actor, interaction_id
+        )  # access before anything else: the target's existence is none of an outsider's business
         tq, tu = await self._resolve(target)
-        return await self._with_queue(interaction_id, await self.with_right(
-            actor, lambda ix: transfer_right(ix, target),
-            lambda ix, q: machine.transfer(ix, actor=actor, target=target, mode=mode, queue=q, now=self.clock.now(), target_queue=tq, target_user=tu)))
+        return await self._with_queue(
+            interaction_id,
+            await self.with_right(
+                actor,
+                lambda ix: transfer_right(ix, target),
+                lambda ix, q: machine.transfer(
+                    ix,
+                    actor=actor,
+                    target=target,
+                    mode=mode,
+                    queue=q,
+                    now=self.clock.now(),
+                    target_queue=tq,
+                    target_user=tu,
+                ),
+            ),
+        )
 
     async def complete_consult(self, actor: User, interaction_id: str) -> Event:
         ix = await self.get(actor, interaction_id)  # access before state, as in the machine
         if ix.consult is None:
             raise IllegalTransition(f"Interaction {ix.id} has no consult in progress.")
         tq, tu = await self._resolve(ix.consult.target)
-        return await self._with_queue(interaction_id, await self.with_right(
-            actor, lambda ix: transfer_right(ix, ix.consult.target) if ix.consult else None,
-            lambda ix, q: machine.complete_consult(ix, actor=actor, queue=q, now=self.clock.now(), target_queue=tq, target_user=tu)))
+        return await self._with_queue(
+            interaction_id,
+            await self.with_right(
+                actor,
+                lambda ix: transfer_right(ix, ix.consult.target) if ix.consult else None,
+                lambda ix, q: machine.complete_consult(
+                    ix, actor=actor, queue=q, now=self.clock.now(), target_queue=tq, target_user=tu
+                ),
+            ),
+        )
 
     async def join_consult(self, actor: User, interaction_id: str) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.join_consult(ix, actor=actor, now=self.clock.now()))
+        return await self._update(
+            interaction_id, lambda ix: machine.join_consult(ix, actor=actor, now=self.clock.now())
+        )
 
     async def requeue(self, interaction_id: str, reason: str, from_user: str | None = None) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.requeue(ix, reason=reason, now=self.clock.now(), from_user=from_user))
+        return await self._update(
+            interaction_id, lambda ix: machine.requeue(ix, reason=reason, now=self.clock.now(), from_user=from_user)
+        )
 
     async def cancel_consult(self, actor: User, interaction_id: str) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.cancel_consult(ix, actor=actor, now=self.clock.now()))
+        return await self._update(
+            interaction_id, lambda ix: machine.cancel_consult(ix, actor=actor, now=self.clock.now())
+        )
 
     async def switch_channel(self, actor: User | None, interaction_id: str, type: CommType, subtype: Subtype) -> Event:
-        return await self._with_queue(interaction_id, lambda ix, q: machine.switch_channel(ix, actor=actor, type=type, subtype=subtype, queue=q,
-                                                                                          now=self.clock.now()))
+        return await self._with_queue(
+            interaction_id,
+            lambda ix, q: machine.switch_channel(
+                ix, actor=actor, type=type, subtype=subtype, queue=q, now=self.clock.now()
+            ),
+        )
 
     async def add_message(
         self,
@@ -250,14 +303,39 @@ class Sessions(Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallStat
         msg_id = message_id or self.ids()
 
         def decide(ix: Interaction) -> Change:
-            message = Message(id=msg_id, at=now, direction=direction, author=author, body=body, channel=channel or ix.subtype, provider_id=provider_id, status=status)
+            message = Message(
+                id=msg_id,
+                at=now,
+                direction=direction,
+                author=author,
+                body=body,
+                channel=channel or ix.subtype,
+                provider_id=provider_id,
+                status=status,
+            )
             return machine.add_message(ix, message=message, actor=actor, now=now)
 
         return await self._update(interaction_id, decide)
 
-    async def update_message_status(self, interaction_id: str, message_id: str, status: str, error_code: str | None = None, provider_id: str | None = None) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.update_message_status(ix, message_id=message_id, status=status, error_code=error_code,
-                                                                                          provider_id=provider_id, now=self.clock.now()))
+    async def update_message_status(
+        self,
+        interaction_id: str,
+        message_id: str,
+        status: str,
+        error_code: str | None = None,
+        provider_id: str | None = None,
+    ) -> Event:
+        return await self._update(
+            interaction_id,
+            lambda ix: machine.update_message_status(
+                ix,
+                message_id=message_id,
+                status=status,
+                error_code=error_code,
+                provider_id=provider_id,
+                now=self.clock.now(),
+            ),
+        )
 
     async def mark_read(self, reader: User | None, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.mark_read(ix, reader=reader, now=self.clock.now()))
@@ -266,31 +344,53 @@ class Sessions(Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallStat
         """An ephemeral, state-free event about an interaction (typing), fanned out like the others."""
         ix = await self.store.get_interaction(interaction_id)
         users = [u for u in (ix.assigned_to, ix.offered_to) if u] + ([chat_audience(ix.id)] if has_chat(ix) else [])
-        return await self.store.publish(Event(type=type, at=self.clock.now(), queues=[ix.queue_id], users=users, data={"interaction_id": ix.id, **data}))
+        return await self.store.publish(
+            Event(
+                type=type,
+                at=self.clock.now(),
+                queues=[ix.queue_id],
+                users=users,
+                data={"interaction_id": ix.id, **data},
+            )
+        )
 
     async def add_note(self, actor: User, interaction_id: str, body: str, disposition: str | None = None) -> Event:
         note = Note(id=self.ids(), at=self.clock.now(), author=actor.id, body=clean_text(body))
-        return await self._update(interaction_id, lambda ix: machine.add_note(ix, actor=actor, note=note, disposition=disposition, now=self.clock.now()))
+        return await self._update(
+            interaction_id,
+            lambda ix: machine.add_note(ix, actor=actor, note=note, disposition=disposition, now=self.clock.now()),
+        )
 
     async def attach_recording(self, interaction_id: str, recording: Recording) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.attach_recording(ix, recording=recording, now=self.clock.now()))
+        return await self._update(
+            interaction_id, lambda ix: machine.attach_recording(ix, recording=recording, now=self.clock.now())
+        )
 
     async def attach_transcript(self, interaction_id: str, transcript: Transcript) -> Event:
         """The provider's transcription of a recording, kept as :func:`clean_text` leaves it."""
         transcript = transcript.model_copy(update={"text": clean_text(transcript.text)})
-        return await self._update(interaction_id, lambda ix: machine.attach_transcript(ix, transcript=transcript, now=self.clock.now()))
+        return await self._update(
+            interaction_id, lambda ix: machine.attach_transcript(ix, transcript=transcript, now=self.clock.now())
+        )
 
     async def end(self, actor: User, interaction_id: str, outcome: Outcome) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.end(ix, actor=actor, outcome=outcome, now=self.clock.now()))
+        return await self._update(
+            interaction_id, lambda ix: machine.end(ix, actor=actor, outcome=outcome, now=self.clock.now())
+        )
 
     async def complete(self, actor: User, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.complete(ix, actor=actor, now=self.clock.now()))
 
     async def edit(self, actor: User, interaction_id: str, changes: dict[str, Any]) -> Event:
         previous = (await self.store.get_interaction(interaction_id)).customer.id
-        event = await self._update(interaction_id, await self.with_right(
-            actor, lambda ix: Right.EDIT_COMPLETED if ix.state is State.COMPLETED else None,
-            lambda ix: machine.edit(ix, actor=actor, changes=changes, now=self.clock.now())))
+        event = await self._update(
+            interaction_id,
+            await self.with_right(
+                actor,
+                lambda ix: Right.EDIT_COMPLETED if ix.state is State.COMPLETED else None,
+                lambda ix: machine.edit(ix, actor=actor, changes=changes, now=self.clock.now()),
+            ),
+        )
         event = await self.relink(actor, event, previous) if "customer" in changes else event
         # Re-routing may send it to another queue: only for those who may (else the tags change and it stays).
         may_move = (await self.permissions()).has(actor.role, Right.TRANSFER_TO_QUEUE)
@@ -302,10 +402,18 @@ class Sessions(Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallStat
     async def provider_status(self, interaction_id: str, *, kind: str, status: str, detail: str, **data: Any) -> Event:
         """``kind`` names a :class:`machine.ProviderReport`; any other is a programming error (ValueError)."""
         report = machine.ProviderReport(kind)
-        return await self._update(interaction_id, lambda ix: machine.provider_status(ix, kind=report, status=status, detail=detail, now=self.clock.now(), **data))
+        return await self._update(
+            interaction_id,
+            lambda ix: machine.provider_status(
+                ix, kind=report, status=status, detail=detail, now=self.clock.now(), **data
+            ),
+        )
 
     async def recording_stored(self, interaction_id: str, recording_id: str, uri: str) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.recording_stored(ix, recording_id=recording_id, uri=uri, now=self.clock.now()))
+        return await self._update(
+            interaction_id,
+            lambda ix: machine.recording_stored(ix, recording_id=recording_id, uri=uri, now=self.clock.now()),
+        )
 
     # -- routing -------------------------------------------------------------------
 
@@ -316,7 +424,9 @@ class Sessions(Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallStat
     async def read_routing_config(self, actor: User) -> RoutingConfig:
         """The routing configuration, for supervisors and admins: it shows every queue and keyword, which agents need not see."""
         if actor.role is Role.AGENT:
-            raise PermissionDenied(f"Only supervisors and admins read the routing configuration; {actor.name} is an agent.")
+            raise PermissionDenied(
+                f"Only supervisors and admins read the routing configuration; {actor.name} is an agent."
+            )
         return await self.routing_config()
 
     async def set_routing_config(self, actor: User, config: RoutingConfig) -> RoutingConfig:
@@ -348,18 +458,43 @@ class Sessions(Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallStat
         voicemail and has no available agent becomes a voicemail at once.
         """
         customer = customer or Customer()
-        arrival = Arrival(type=type, subtype=subtype, to_address=to_address, first_message=first_message, attributes=customer.attributes, tags=tuple(tags or ()))
+        arrival = Arrival(
+            type=type,
+            subtype=subtype,
+            to_address=to_address,
+            first_message=first_message,
+            attributes=customer.attributes,
+            tags=tuple(tags or ()),
+        )
         decision = await self.decide_arrival(arrival, queue_hint)
         if not decision.queue_id:
-            raise NotFound("No queue matches this contact and no default queue is configured; an admin must set one under routing.")
+            raise NotFound(
+                "No queue matches this contact and no default queue is configured; an admin must set one under routing."
+            )
         queue = await self.store.get_queue(decision.queue_id)
         now = self.clock.now()
         data = decision.as_data()
-        if voicemail_when_unstaffed and type is CommType.CALL and queue.settings.voicemail and await self.available_in(queue.id) == 0:
+        if (
+            voicemail_when_unstaffed
+            and type is CommType.CALL
+            and queue.settings.voicemail
+            and await self.available_in(queue.id) == 0
+        ):
             type, subtype = CommType.VOICEMAIL, Subtype.VOICEMAIL
             data["voicemail"] = f"no agent of queue {queue.id} is available"
-        change = machine.create(id=id or self.ids(), queue=queue, direction=Direction.INBOUND, type=type, subtype=subtype, now=now, customer=customer,
-                                tags=decision.tags, to_address=to_address, routing=data, parent_id=parent_id)
+        change = machine.create(
+            id=id or self.ids(),
+            queue=queue,
+            direction=Direction.INBOUND,
+            type=type,
+            subtype=subtype,
+            now=now,
+            customer=customer,
+            tags=decision.tags,
+            to_address=to_address,
+            routing=data,
+            parent_id=parent_id,
+        )
         event = await self.store.insert(await self.linked(change), now)
         await self.store.map_set("routed", f"{decision.kind}:{decision.target}", repr(now.timestamp()))
         if decision.kind == "user":

@@ -42,12 +42,22 @@ class Steering:
         interactions could both pass; the dispatcher's lease is what makes offers exact.
         """
         load = (await self.store.loads([actor.id]))[actor.id]
-        return await self._update(interaction_id, lambda ix: capacity.claim(ix, actor=actor, load=load, override=override, now=self.clock.now()))
+        return await self._update(
+            interaction_id,
+            lambda ix: capacity.claim(ix, actor=actor, load=load, override=override, now=self.clock.now()),
+        )
 
     async def decide_arrival(self, arrival: Arrival, queue_hint: str | None) -> Decision:
         """Where a new contact goes, ringing only users who can answer now."""
-        return targeting.decide_reachable(arrival, await self.routing_config(), await self.store.list_queues(), await self.store.list_users(),
-                                          await self.agents(), await self._last_routed(), queue_hint)
+        return targeting.decide_reachable(
+            arrival,
+            await self.routing_config(),
+            await self.store.list_queues(),
+            await self.store.list_users(),
+            await self.agents(),
+            await self._last_routed(),
+            queue_hint,
+        )
 
     async def reroute_after_edit(self, edited: Event, changes: dict[str, Any]) -> Event:
         """After an edit of tags on a waiting interaction: moves it if another queue now takes it (else ``edited``)."""
@@ -58,7 +68,9 @@ class Steering:
         if decision is None:
             return edited
         try:
-            moved = await self._update(ix.id, lambda cur: targeting.reroute(cur, decision=decision, tags=ix.tags, now=self.clock.now()))
+            moved = await self._update(
+                ix.id, lambda cur: targeting.reroute(cur, decision=decision, tags=ix.tags, now=self.clock.now())
+            )
         except DomainError:
             return edited  # claimed, moved or re-tagged meanwhile: that change stands
         await self.store.map_set("routed", f"queue:{decision.target}", repr(self.clock.now().timestamp()))

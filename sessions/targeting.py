@@ -89,7 +89,13 @@ def reroute_target(ix: Interaction, queues: list[Queue], last_routed: dict[str, 
     """
     if ix.state is not State.ACTIVE or ix.status not in (Status.OPEN, Status.PENDING):
         return None
-    arrival = Arrival(type=ix.type, subtype=ix.subtype, to_address=ix.to_address, attributes=ix.customer.attributes, tags=tuple(ix.tags))
+    arrival = Arrival(
+        type=ix.type,
+        subtype=ix.subtype,
+        to_address=ix.to_address,
+        attributes=ix.customer.attributes,
+        tags=tuple(ix.tags),
+    )
     decision = routing.decide(arrival, RoutingConfig(), queues, [], last_routed, fallback_queue=ix.queue_id)
     if decision.kind != "queue" or decision.target == ix.queue_id:
         return None
@@ -122,7 +128,13 @@ def reroute(ix: Interaction, *, decision: Decision, tags: list[str], now: dateti
         detail += f"; offer to {ix.offered_to} withdrawn"
     target = {"kind": TargetKind.QUEUE.value, "id": decision.target}
     data = {"target": target, "mode": TransferMode.COLD.value, "reason": TAGS_CHANGED}
-    nxt.activity.append(ActivityEntry(at=now, kind="transferred", by=SYSTEM, detail=detail,
-                                      data={**data, "from_queue": ix.queue_id, "withdrawn_offer": ix.offered_to, "routing": decision.as_data()}))
+    nxt.activity.append(
+        ActivityEntry(
+            at=now,
+            kind="transferred",
+            by=SYSTEM,
+            detail=detail,
+            data={**data, "from_queue": ix.queue_id, "withdrawn_offer": ix.offered_to, "routing": decision.as_data()},
+        )
+    )
     return Change(nxt, EventType.TRANSFERRED, {**data, "by": SYSTEM})
-

@@ -38,7 +38,9 @@ class Timers:
         """
         now = self.clock.now()
         queues = await self.store.list_queues()
-        due: Due = [(ix, lambda cur: machine.expire_offer(cur, now=now)) for ix in await self.store.due_offers(now, batch)]
+        due: Due = [
+            (ix, lambda cur: machine.expire_offer(cur, now=now)) for ix in await self.store.due_offers(now, batch)
+        ]
         due += await self._due_wrap_ups(queues, now, batch)
         due += await self._due_voicemails(queues, now, batch)
         fired: list[Event] = []
@@ -57,8 +59,10 @@ class Timers:
                 by_limit.setdefault(queue.settings.wrap_up_limit, {})[queue.id] = queue
         due: Due = []
         for limit, same in by_limit.items():
-            due += [(ix, lambda cur, q=same[ix.queue_id]: machine.auto_complete(cur, queue=q, now=now))
-                    for ix in await self.store.due_wrap_ups(same, now - timedelta(seconds=limit), batch)]
+            due += [
+                (ix, lambda cur, q=same[ix.queue_id]: machine.auto_complete(cur, queue=q, now=now))
+                for ix in await self.store.due_wrap_ups(same, now - timedelta(seconds=limit), batch)
+            ]
         return due
 
     async def _due_voicemails(self, queues: list[Queue], now: datetime, batch: int) -> Due:
@@ -68,6 +72,8 @@ class Timers:
             if queue.settings.voicemail:
                 after = queue.settings.voicemail_after
                 reason = f"not answered within {after}s"
-                due += [(ix, lambda cur, r=reason: machine.divert_to_voicemail(cur, now=now, reason=r))
-                        for ix in await self.store.overdue_calls(queue.id, now - timedelta(seconds=after), batch)]
+                due += [
+                    (ix, lambda cur, r=reason: machine.divert_to_voicemail(cur, now=now, reason=r))
+                    for ix in await self.store.overdue_calls(queue.id, now - timedelta(seconds=after), batch)
+                ]
         return due

@@ -42,8 +42,16 @@ def add_segment(ix: Interaction, *, segment: TranscriptSegment, now: datetime) -
     nxt = ix.model_copy(deep=True)
     nxt.version = ix.version + 1
     nxt.live_transcript = ordered([*nxt.live_transcript, segment])
-    return Change(nxt, EventType.TRANSCRIPT_SEGMENT_ADDED,
-                  {"segment_id": segment.id, "sequence": segment.sequence, "speaker": segment.speaker.value, "late": not ix.is_active})
+    return Change(
+        nxt,
+        EventType.TRANSCRIPT_SEGMENT_ADDED,
+        {
+            "segment_id": segment.id,
+            "sequence": segment.sequence,
+            "speaker": segment.speaker.value,
+            "late": not ix.is_active,
+        },
+    )
 
 
 class LiveTranscripts:
@@ -51,7 +59,9 @@ class LiveTranscripts:
 
     clock: Clock
 
-    async def _update(self, interaction_id: str, decide: Callable[[Interaction], Change]) -> Event:  # Sessions' read-decide-commit
+    async def _update(
+        self, interaction_id: str, decide: Callable[[Interaction], Change]
+    ) -> Event:  # Sessions' read-decide-commit
         raise NotImplementedError
 
     async def add_transcript_segment(self, interaction_id: str, segment: TranscriptSegment) -> Event:

@@ -77,9 +77,15 @@ async def seed(store: Store) -> World:
     sessions = Sessions(store, clock)
     admin = User(id="u-admin", username="admin", name="Ada Admin", role=Role.ADMIN)
     await store.put_user(admin)
-    sales = await sessions.create_queue(admin, Queue(id="sales", name="Sales", settings=QueueSettings(ring_time=15, wrap_up_limit=60)))
-    billing = await sessions.create_queue(admin, Queue(id="billing", name="Billing", settings=QueueSettings(auto_complete=False)))
-    supervisor = await sessions.save_user(admin, User(id="u-sup", username="sam", name="Sam Super", role=Role.SUPERVISOR, queues=["sales", "billing"]))
+    sales = await sessions.create_queue(
+        admin, Queue(id="sales", name="Sales", settings=QueueSettings(ring_time=15, wrap_up_limit=60))
+    )
+    billing = await sessions.create_queue(
+        admin, Queue(id="billing", name="Billing", settings=QueueSettings(auto_complete=False))
+    )
+    supervisor = await sessions.save_user(
+        admin, User(id="u-sup", username="sam", name="Sam Super", role=Role.SUPERVISOR, queues=["sales", "billing"])
+    )
     alice = await sessions.save_user(admin, User(id="u-alice", username="alice", name="Alice", queues=["sales"]))
     bob = await sessions.save_user(admin, User(id="u-bob", username="bob", name="Bob", queues=["sales", "billing"]))
     carol = await sessions.save_user(admin, User(id="u-carol", username="carol", name="Carol", queues=["billing"]))

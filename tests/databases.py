@@ -111,7 +111,10 @@ async def clean_postgres_database() -> str:
     conn = await asyncpg.connect(url.replace("postgresql://", "postgres://"))
     try:
         # A connection a previous test left behind must not hold a lock the TRUNCATE waits for.
-        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", _SHARED)
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            _SHARED,
+        )
         await conn.execute("TRUNCATE " + ", ".join(t.name for t in metadata.sorted_tables) + " RESTART IDENTITY")
     finally:
         await conn.close()

@@ -67,17 +67,33 @@ class FakeTwilio:
                 base = f"/2010-04-01/Accounts/{fake.account_sid}"
                 if self.path == f"{base}/Messages.json":
                     if fake.refuse_messages:
-                        return self._reply(400, {"code": fake.refuse_messages, "message": "Invalid 'To' Phone Number", "status": 400})
+                        return self._reply(
+                            400, {"code": fake.refuse_messages, "message": "Invalid 'To' Phone Number", "status": 400}
+                        )
                     fake.messages.append(form)
-                    return self._reply(201, {"sid": f"SM{next(fake.ids):032d}", "status": "queued", "to": form.get("To"), "from": form.get("From"), "body": form.get("Body")})
+                    return self._reply(
+                        201,
+                        {
+                            "sid": f"SM{next(fake.ids):032d}",
+                            "status": "queued",
+                            "to": form.get("To"),
+                            "from": form.get("From"),
+                            "body": form.get("Body"),
+                        },
+                    )
                 if self.path == f"{base}/Calls.json":
                     fake.calls.append(form)
                     fake.call_sids.append(f"CA{next(fake.ids):032d}")
-                    return self._reply(201, {"sid": fake.call_sids[-1], "status": "queued", "to": form.get("To"), "from": form.get("From")})
+                    return self._reply(
+                        201,
+                        {"sid": fake.call_sids[-1], "status": "queued", "to": form.get("To"), "from": form.get("From")},
+                    )
                 if self.path.startswith(f"{base}/Calls/") and self.path.endswith(".json"):
                     sid = self.path.rsplit("/", 1)[1].removesuffix(".json")
                     if fake.refuse_updates:
-                        return self._reply(400, {"code": fake.refuse_updates, "message": "Call is not in-progress", "status": 400})
+                        return self._reply(
+                            400, {"code": fake.refuse_updates, "message": "Call is not in-progress", "status": 400}
+                        )
                     fake.updates.append((sid, form))
                     fake.updated.set()
                     return self._reply(200, {"sid": sid, "status": "in-progress"})

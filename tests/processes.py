@@ -23,8 +23,17 @@ from bench.processes import (
     stop_process,
 )
 
-__all__ = ["MEDIA_ADDRESSES", "GatewayProcess", "PrivatePostgres", "chat_gateway", "free_port", "gateway_process",
-           "private_postgres", "private_redis", "twilio_gateway"]
+__all__ = [
+    "MEDIA_ADDRESSES",
+    "GatewayProcess",
+    "PrivatePostgres",
+    "chat_gateway",
+    "free_port",
+    "gateway_process",
+    "private_postgres",
+    "private_redis",
+    "twilio_gateway",
+]
 
 
 @contextlib.contextmanager
@@ -34,7 +43,21 @@ def private_redis(directory: str, port: int | None = None) -> Iterator[tuple[int
     Fault tests restart it; the shared server on 6379 is left alone.
     """
     port = port or free_port()
-    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", directory]
+    args = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+        directory,
+    ]
     procs: list[subprocess.Popen] = []
 
     def start() -> None:
@@ -81,7 +104,9 @@ def private_postgres(port: int | None = None) -> Iterator[PrivatePostgres]:
         shutil.chown(data, "postgres")
 
     def run(*args: str) -> None:
-        done = subprocess.run([*as_postgres, *args], check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        done = subprocess.run(
+            [*as_postgres, *args], check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         if done.returncode:
             raise RuntimeError(f"{args[0]} failed:\n{done.stdout}")
 
@@ -109,14 +134,22 @@ def private_postgres(port: int | None = None) -> Iterator[PrivatePostgres]:
 
 
 @contextlib.contextmanager
-def twilio_gateway(data_dir: str, admin_token: str, account_sid: str, auth_token: str, **extra: str) -> Iterator[GatewayProcess]:
+def twilio_gateway(
+    data_dir: str, admin_token: str, account_sid: str, auth_token: str, **extra: str
+) -> Iterator[GatewayProcess]:
     """A gateway that takes Twilio webhooks, signed for its own loopback URL; fails the test if it logged a traceback.
 
     ``extra``: more environment, e.g. TWILIO_API_BASE for a fake REST server.
     """
     port = free_port()
-    env = {"GATEWAY_ADMIN_TOKEN": admin_token, "TWILIO_ACCOUNT_SID": account_sid, "TWILIO_AUTH_TOKEN": auth_token,
-           "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}", "GATEWAY_DATA_DIR": data_dir, **extra}
+    env = {
+        "GATEWAY_ADMIN_TOKEN": admin_token,
+        "TWILIO_ACCOUNT_SID": account_sid,
+        "TWILIO_AUTH_TOKEN": auth_token,
+        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "GATEWAY_DATA_DIR": data_dir,
+        **extra,
+    }
     with gateway_process(env, port=port) as gp:
         yield gp
     log = "".join(gp.output)
@@ -132,5 +165,9 @@ def chat_gateway(admin_token: str) -> Iterator[GatewayProcess]:
     with gateway_process({"GATEWAY_ADMIN_TOKEN": admin_token}) as gp:
         httpx.post(f"{gp.url}/api/queues", json={"id": "web", "name": "Web"}, headers=admin).raise_for_status()
         httpx.put(f"{gp.url}/api/routing", json={"default_queue": "web"}, headers=admin).raise_for_status()
-        httpx.post(f"{gp.url}/api/users", json={"username": "alice", "name": "Alice", "queues": ["web"], "password": "correct horse"}, headers=admin).raise_for_status()
+        httpx.post(
+            f"{gp.url}/api/users",
+            json={"username": "alice", "name": "Alice", "queues": ["web"], "password": "correct horse"},
+            headers=admin,
+        ).raise_for_status()
         yield gp

@@ -5,5 +5,15 @@ from . import accounts, calls, coaching, customers, direct_messages, history, in
 
 
 def all_operations() -> list[Operation]:
-    return [*accounts.ops.items, *queues.ops.items, *interactions.ops.items, *routing.ops.items, *calls.ops.items, *history.ops.items, *permissions.ops.items,
-            *direct_messages.ops.items, *coaching.ops.items, *customers.ops.items]
+    return [
+        *accounts.ops.items,
+        *queues.ops.items,
+        *interactions.ops.items,
+        *routing.ops.items,
+        *calls.ops.items,
+        *history.ops.items,
+        *permissions.ops.items,
+        *direct_messages.ops.items,
+        *coaching.ops.items,
+        *customers.ops.items,
+    ]

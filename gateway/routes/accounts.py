@@ -9,7 +9,16 @@ from sessions.model import Role, User
 
 from ..auth import TICKET_SECONDS
 from ..operations import Call, Operations, bearer_token
-from ..schemas import InteractionList, LoginBody, LoginResult, NewUser, PresenceBody, PresenceState, SocketTicket, UserPatch
+from ..schemas import (
+    InteractionList,
+    LoginBody,
+    LoginResult,
+    NewUser,
+    PresenceBody,
+    PresenceState,
+    SocketTicket,
+    UserPatch,
+)
 
 ops = Operations("accounts")
 
@@ -71,7 +80,16 @@ async def create_user(call: Call) -> User:
     """Creates an agent, supervisor or admin with queue memberships and a password."""
     _require_admin(call.user)
     b: NewUser = call.body
-    user = User(id=b.username, username=b.username, name=b.name, role=b.role, queues=list(dict.fromkeys(b.queues)), tags=b.tags, capacity=b.capacity, routable=b.routable)
+    user = User(
+        id=b.username,
+        username=b.username,
+        name=b.name,
+        role=b.role,
+        queues=list(dict.fromkeys(b.queues)),
+        tags=b.tags,
+        capacity=b.capacity,
+        routable=b.routable,
+    )
     if await call.sessions.find_user(b.username) is not None:
         raise AlreadyExists(f"Username {b.username} is taken.")
     await call.sessions.save_user(call.user, user)
@@ -140,8 +158,13 @@ async def set_presence(call: Call) -> PresenceState:
 async def _presence(call: Call, only: set[str] | None = None) -> list[PresenceState]:
     agents = await call.sessions.agents()
     return [
-        PresenceState(user=a.user.id, name=a.user.name, queues=a.user.queues, status=effective(a.user, a.choice, a.connected, a.load),
-                      load={ch.value: n for ch, n in a.load.items() if n})
+        PresenceState(
+            user=a.user.id,
+            name=a.user.name,
+            queues=a.user.queues,
+            status=effective(a.user, a.choice, a.connected, a.load),
+            load={ch.value: n for ch, n in a.load.items() if n},
+        )
         for a in agents
         if (only is None or a.user.id in only)
     ]

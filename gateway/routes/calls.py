@@ -29,11 +29,30 @@ def _live(call: Call) -> LiveCalls:
     return call.request.app.state.live_calls
 
 
-async def _answer(bridge: Bridge, leg_id: str, part: Part, body: WebrtcOffer | CustomerCall, mode: MonitorMode = MonitorMode.LISTEN,
-                  user_id: str | None = None, ix: Interaction | None = None) -> SessionDescription:
+async def _answer(
+    bridge: Bridge,
+    leg_id: str,
+    part: Part,
+    body: WebrtcOffer | CustomerCall,
+    mode: MonitorMode = MonitorMode.LISTEN,
+    user_id: str | None = None,
+    ix: Interaction | None = None,
+) -> SessionDescription:
     try:
-        answer = await bridge.connect_peer(leg_id, part, body.sdp, body.type, mode, user_id, call=ix.call if ix else None)
-    except (ValueError, IndexError, KeyError, AttributeError, TypeError, InvalidStateError, InvalidAccessError, OperationError, InternalError) as exc:
+        answer = await bridge.connect_peer(
+            leg_id, part, body.sdp, body.type, mode, user_id, call=ix.call if ix else None
+        )
+    except (
+        ValueError,
+        IndexError,
+        KeyError,
+        AttributeError,
+        TypeError,
+        InvalidStateError,
+        InvalidAccessError,
+        OperationError,
+        InternalError,
+    ) as exc:
         raise RequestError(422, "invalid_sdp", f"The SDP offer could not be used: {exc}") from None
     return SessionDescription(sdp=answer.sdp, type=answer.type)
 
@@ -163,4 +182,3 @@ async def customer_hangup(call: Call) -> None:
     if bridge is None or not isinstance(bridge.legs.get(CALLER), PeerLeg):
         raise IllegalTransition("There is no call from this chat to hang up.")
     await _live(call).web_call_ended(bridge, DisconnectReason.HANG_UP)
-

@@ -30,8 +30,24 @@ from ..operations import BINARY, Call, Operations
 ops = Operations("history")
 log = logging.getLogger("gateway")
 
-CSV_COLUMNS = ["id", "queue", "type", "subtype", "direction", "outcome", "customer_name", "customer_phone", "customer_email", "tags",
-               "created_at", "claimed_at", "completed_at", "completed_by", "disposition", "subject"]
+CSV_COLUMNS = [
+    "id",
+    "queue",
+    "type",
+    "subtype",
+    "direction",
+    "outcome",
+    "customer_name",
+    "customer_phone",
+    "customer_email",
+    "tags",
+    "created_at",
+    "claimed_at",
+    "completed_at",
+    "completed_by",
+    "disposition",
+    "subject",
+]
 #: Rows per chunk written to the client.
 CHUNK_ROWS = 100
 #: A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -92,8 +108,11 @@ async def export_history(call: Call) -> StreamingResponse:
     first = await anext(rows, None)  # a store that is down fails here, before any byte is sent: 503
     lines = ndjson_lines if q.format == "ndjson" else csv_lines
     media = "application/x-ndjson" if q.format == "ndjson" else "text/csv; charset=utf-8"
-    return StreamingResponse(_stream(first, rows, lines), media_type=media,
-                             headers={"Content-Disposition": f'attachment; filename="history.{q.format}"'})
+    return StreamingResponse(
+        _stream(first, rows, lines),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="history.{q.format}"'},
+    )
 
 
 async def _stream(first: Interaction | None, rest: AsyncIterator[Interaction], lines: Any) -> AsyncIterator[str]:
@@ -133,9 +152,24 @@ def _csv_text(rows: Iterable[list[str]]) -> str:
 def csv_row(ix: Interaction) -> list[str]:
     """One interaction as the CSV columns; every cell a spreadsheet could run is neutralised."""
     c = ix.customer
-    cells = [ix.id, ix.queue_id, ix.type.value, ix.subtype.value, ix.direction.value, ix.outcome.value if ix.outcome else "",
-             c.name, c.phone, c.email, ";".join(ix.tags), _time(ix.created_at), _time(ix.claimed_at), _time(ix.completed_at),
-             ix.completed_by, ix.disposition, ix.subject]
+    cells = [
+        ix.id,
+        ix.queue_id,
+        ix.type.value,
+        ix.subtype.value,
+        ix.direction.value,
+        ix.outcome.value if ix.outcome else "",
+        c.name,
+        c.phone,
+        c.email,
+        ";".join(ix.tags),
+        _time(ix.created_at),
+        _time(ix.claimed_at),
+        _time(ix.completed_at),
+        ix.completed_by,
+        ix.disposition,
+        ix.subject,
+    ]
     return [neutralise(cell or "") for cell in cells]
 
 

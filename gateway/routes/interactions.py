@@ -16,7 +16,17 @@ from sessions.events import Event
 from sessions.model import ActivityEntry, Direction, Interaction, Subtype
 
 from ..operations import BINARY, Call, Operations
-from ..schemas import ClaimBody, EditBody, EndBody, MessageBody, NewInteraction, NoteBody, SwitchBody, TransferBody, TypingBody
+from ..schemas import (
+    ClaimBody,
+    EditBody,
+    EndBody,
+    MessageBody,
+    NewInteraction,
+    NoteBody,
+    SwitchBody,
+    TransferBody,
+    TypingBody,
+)
 
 ops = Operations("interactions")
 
@@ -36,7 +46,11 @@ async def _reach_out(call: Call, ix: Interaction) -> Interaction:
             return await hooks.voice.dial(ix)
         except ProviderError as exc:
             # Kept, with the reason in its feed: the agent sees why and can switch to text or retry.
-            return _after(await call.sessions.provider_status(ix.id, kind="call_status", status="failed", detail=f"Call not placed: {exc}", error=exc.code))
+            return _after(
+                await call.sessions.provider_status(
+                    ix.id, kind="call_status", status="failed", detail=f"Call not placed: {exc}", error=exc.code
+                )
+            )
     if (ix.type, ix.subtype) == reach.TEXT:
         await hooks.sms.open_thread(ix)
     return ix
@@ -46,8 +60,18 @@ async def _reach_out(call: Call, ix: Interaction) -> Interaction:
 async def create_outbound(call: Call) -> Interaction:
     """Starts an outbound call or text (a chat would reach nobody: 422); the creating agent holds it.  A phone call is dialled at once."""
     b: NewInteraction = call.body
-    ix = _after(await call.sessions.create(call.user, queue_id=b.queue_id, direction=Direction.OUTBOUND, type=b.type, subtype=b.subtype,
-                                           customer=b.customer, tags=b.tags, subject=b.subject))
+    ix = _after(
+        await call.sessions.create(
+            call.user,
+            queue_id=b.queue_id,
+            direction=Direction.OUTBOUND,
+            type=b.type,
+            subtype=b.subtype,
+            customer=b.customer,
+            tags=b.tags,
+            subject=b.subject,
+        )
+    )
     return await _reach_out(call, ix)
 
 
@@ -104,13 +128,19 @@ async def switch(call: Call) -> Interaction:
     Switched to text, the customer's replies thread back here; switched to a phone call, the customer is dialled.
     """
     b: SwitchBody = call.body
-    return await _reach_out(call, _after(await call.sessions.switch_channel(call.user, call.path["interaction_id"], b.type, b.subtype)))
+    return await _reach_out(
+        call, _after(await call.sessions.switch_channel(call.user, call.path["interaction_id"], b.type, b.subtype))
+    )
 
 
 @ops("POST", "/api/interactions/{interaction_id}/messages", body=MessageBody, response=Interaction, status=201)
 async def send_message(call: Call) -> Interaction:
     """Sends a message to the customer on the interaction's current channel (stored first, then delivered; control characters but newline and tab removed)."""
-    ix = _after(await call.sessions.add_message(call.user, call.path["interaction_id"], direction=Direction.OUTBOUND, body=call.body.body))
+    ix = _after(
+        await call.sessions.add_message(
+            call.user, call.path["interaction_id"], direction=Direction.OUTBOUND, body=call.body.body
+        )
+    )
     if ix.subtype is Subtype.TEXT:
         return await call.request.app.state.webhooks.sms.deliver(ix, ix.messages[-1])
     return ix
@@ -130,7 +160,9 @@ async def recording_audio(call: Call) -> Response:
 async def typing(call: Call) -> None:
     """Tells the customer's chat widget the agent is (or stopped) typing."""
     ix = await call.sessions.get(call.user, call.path["interaction_id"])
-    await call.sessions.signal(ix.id, "chat.typing", {"from": "agent", "active": call.body.active, "user": call.user.id})
+    await call.sessions.signal(
+        ix.id, "chat.typing", {"from": "agent", "active": call.body.active, "user": call.user.id}
+    )
 
 
 @ops("POST", "/api/interactions/{interaction_id}/read", response=Interaction)

@@ -48,7 +48,9 @@ async def get_queue(call: Call) -> Queue:
 async def update_queue(call: Call) -> Queue:
     """Changes a queue's name, settings, tag weights or required tags (admins); a JSON Merge Patch: what is not named stays."""
     b: QueuePatch = call.body
-    return await call.sessions.configure_queue(call.user, call.path["queue_id"], b.model_dump(mode="json", exclude_unset=True))
+    return await call.sessions.configure_queue(
+        call.user, call.path["queue_id"], b.model_dump(mode="json", exclude_unset=True)
+    )
 
 
 def _matches(ix: Interaction, q: ListQuery) -> bool:

@@ -233,7 +233,9 @@ def divert_to_voicemail(ix: Interaction, *, now: datetime, reason: str) -> Chang
     """
     check(Command.DIVERT_TO_VOICEMAIL, ix, None)
     if (ix.type, ix.subtype) != reach.PHONE:
-        raise IllegalTransition(f"Only phone calls go to voicemail; interaction {ix.id} is {ix.type.value}/{ix.subtype.value}.")
+        raise IllegalTransition(
+            f"Only phone calls go to voicemail; interaction {ix.id} is {ix.type.value}/{ix.subtype.value}."
+        )
     nxt = next_version(ix)
     to_queue(nxt)
     nxt.channel_history.append(

@@ -55,15 +55,25 @@ class Store(Protocol):
     async def insert(self, change: Change, at: datetime) -> Event: ...
     async def update(self, interaction_id: str, decide: Callable[[Interaction], Change], at: datetime) -> Event: ...
     #: Two interactions changed together: both versioned updates and both events in one transaction (merge).
-    async def update_pair(self, first_id: str, second_id: str, decide: Callable[[Interaction, Interaction], tuple[Change, Change]], at: datetime) -> tuple[Event, Event]: ...
+    async def update_pair(
+        self,
+        first_id: str,
+        second_id: str,
+        decide: Callable[[Interaction, Interaction], tuple[Change, Change]],
+        at: datetime,
+    ) -> tuple[Event, Event]: ...
     async def get_interaction(self, interaction_id: str) -> Interaction: ...
-    async def list_interactions(self, queue_id: str | None, state: State, limit: int = 100, offset: int = 0, since: datetime | None = None) -> list[Interaction]: ...
+    async def list_interactions(
+        self, queue_id: str | None, state: State, limit: int = 100, offset: int = 0, since: datetime | None = None
+    ) -> list[Interaction]: ...
 
     # Indexed reads: timers, dispatch and figures cost what is due or asked, never the whole active set.
     #: Offers still ringing whose expiry is at or before ``now``.
     async def due_offers(self, now: datetime, limit: int = 500) -> list[Interaction]: ...
     #: Wrap-ups of these queues started at or before ``started_before`` (now minus their shared wrap-up limit).
-    async def due_wrap_ups(self, queue_ids: Collection[str], started_before: datetime, limit: int = 500) -> list[Interaction]: ...
+    async def due_wrap_ups(
+        self, queue_ids: Collection[str], started_before: datetime, limit: int = 500
+    ) -> list[Interaction]: ...
     #: The queue's calls still open or ringing, never answered, created at or before ``created_before``.
     async def overdue_calls(self, queue_id: str, created_before: datetime, limit: int = 500) -> list[Interaction]: ...
     #: The ``limit`` oldest open interactions of the queue on the channel.
@@ -75,22 +85,44 @@ class Store(Protocol):
     #: The queue's active ones by status and the waiting ones' waits (see metrics.backlog).
     async def backlog(self, queue_id: str, ref: datetime) -> Backlog: ...
     #: The queue's service-level tally for each window ``[start, now]`` (see metrics.tally).
-    async def service_tallies(self, queue_id: str, settings: QueueSettings, starts: Sequence[datetime], now: datetime) -> list[Tally]: ...
+    async def service_tallies(
+        self, queue_id: str, settings: QueueSettings, starts: Sequence[datetime], now: datetime
+    ) -> list[Tally]: ...
     #: When the queue's tallies next change by the clock alone (an arrival leaves ``window`` or passes the threshold).
-    async def next_tally_change(self, queue_id: str, settings: QueueSettings, window: timedelta, now: datetime) -> datetime | None: ...
+    async def next_tally_change(
+        self, queue_id: str, settings: QueueSettings, window: timedelta, now: datetime
+    ) -> datetime | None: ...
     #: Queues whose interactions changed after the cursor (None: cannot tell, treat all as changed), and the last cursor read.
-    async def queues_changed_since(self, after: Cursor | None, limit: int = 2000) -> tuple[set[str] | None, Cursor | None]: ...
+    async def queues_changed_since(
+        self, after: Cursor | None, limit: int = 2000
+    ) -> tuple[set[str] | None, Cursor | None]: ...
 
     # Customer profiles (stores/sql/customers.py; the rules are sessions/customers.py).
-    async def link_customer(self, *, phone: str | None, email: str | None, name: str | None, current: str | None, new_id: str, at: datetime) -> CustomerProfile: ...
+    async def link_customer(
+        self, *, phone: str | None, email: str | None, name: str | None, current: str | None, new_id: str, at: datetime
+    ) -> CustomerProfile: ...
     async def get_customer(self, customer_id: str) -> CustomerProfile: ...
-    async def customer_interactions(self, customer_id: str, queues: Collection[str] | None, limit: int) -> list[Interaction]: ...
+    async def customer_interactions(
+        self, customer_id: str, queues: Collection[str] | None, limit: int
+    ) -> list[Interaction]: ...
     #: What the customer's newest ``limit`` interactions in ``queues`` (None: all) say about them (name, phone, email).
-    async def customer_contacts(self, customer_id: str, queues: Collection[str] | None, limit: int) -> list[Contact]: ...
-    async def search_customers(self, key: str, queues: Collection[str] | None, limit: int, offset: int = 0) -> list[CustomerProfile]: ...
+    async def customer_contacts(
+        self, customer_id: str, queues: Collection[str] | None, limit: int
+    ) -> list[Contact]: ...
+    async def search_customers(
+        self, key: str, queues: Collection[str] | None, limit: int, offset: int = 0
+    ) -> list[CustomerProfile]: ...
 
     async def publish(self, event: Event) -> Event: ...
-    async def events_since(self, cursor: Cursor | None, *, queues: set[str] | None = None, users: set[str] | None = None, role: str | None = None, limit: int = 500) -> EventPage: ...
+    async def events_since(
+        self,
+        cursor: Cursor | None,
+        *,
+        queues: set[str] | None = None,
+        users: set[str] | None = None,
+        role: str | None = None,
+        limit: int = 500,
+    ) -> EventPage: ...
     async def last_cursor(self) -> Cursor | None: ...
     async def wait_events(self, after: Cursor | None, timeout: float, limit: int = 500) -> list[Event]: ...
 
@@ -150,7 +182,13 @@ class BaseStore(ABC):
                 return committed
         raise ConcurrentUpdate(f"Interaction {interaction_id} kept changing underneath; try again.")
 
-    async def update_pair(self, first_id: str, second_id: str, decide: Callable[[Interaction, Interaction], tuple[Change, Change]], at: datetime) -> tuple[Event, Event]:
+    async def update_pair(
+        self,
+        first_id: str,
+        second_id: str,
+        decide: Callable[[Interaction, Interaction], tuple[Change, Change]],
+        at: datetime,
+    ) -> tuple[Event, Event]:
         """Like :meth:`update` for two interactions at once: either both changes commit, with both events, or neither.
 
         Both are read, ``decide`` sees both, and the two versioned writes share one transaction; if
@@ -161,7 +199,9 @@ class BaseStore(ABC):
         for _ in range(MAX_ATTEMPTS):
             first, second = await self.get_interaction(first_id), await self.get_interaction(second_id)
             one, two = decide(first, second)
-            committed = await self._commit_all([(first, event_for(first, one, at)), (second, event_for(second, two, at))])
+            committed = await self._commit_all(
+                [(first, event_for(first, one, at)), (second, event_for(second, two, at))]
+            )
             if committed is not None:
                 return committed[0], committed[1]
         raise ConcurrentUpdate(f"Interactions {first_id} and {second_id} kept changing underneath; try again.")

@@ -104,8 +104,13 @@ def connect(url: str, max_connections: int = 64) -> aioredis.Redis:
     (With an explicit pool the retry policy belongs to its connections, so it is given to the pool.)
     """
     pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=10, decode_responses=True, health_check_interval=10,
-        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3), retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        url,
+        max_connections=max_connections,
+        timeout=10,
+        decode_responses=True,
+        health_check_interval=10,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
     return aioredis.Redis(connection_pool=pool)
 
@@ -125,6 +130,7 @@ def raise_if_cancelling() -> None:
 def live_layer(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """Redis out of reach (refused, dropped, timing out) surfaces as StoreUnavailable, as a database outage does:
     callers above the store handle one outage (503 and retry; the hub waits and resumes) and never import redis."""
+
     @functools.wraps(method)
     async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
@@ -141,7 +147,14 @@ class LiveStore:
     Anything not defined here (history search, timers, figures, pruning) is the SqlStore's.
     """
 
-    def __init__(self, sql: SqlStore, redis: aioredis.Redis | str, *, prefix: str = "switchboard", max_events: int = DEFAULT_MAX_EVENTS) -> None:
+    def __init__(
+        self,
+        sql: SqlStore,
+        redis: aioredis.Redis | str,
+        *,
+        prefix: str = "switchboard",
+        max_events: int = DEFAULT_MAX_EVENTS,
+    ) -> None:
         self.sql = sql
         self.redis = connect(redis) if isinstance(redis, str) else redis
         self.prefix = prefix
@@ -186,7 +199,13 @@ class LiveStore:
         await self._wake()
         return event
 
-    async def update_pair(self, first_id: str, second_id: str, decide: Callable[[Interaction, Interaction], tuple[Change, Change]], at: datetime) -> tuple[Event, Event]:
+    async def update_pair(
+        self,
+        first_id: str,
+        second_id: str,
+        decide: Callable[[Interaction, Interaction], tuple[Change, Change]],
+        at: datetime,
+    ) -> tuple[Event, Event]:
         events = await self.sql.update_pair(first_id, second_id, decide, at)
         await self._wake()
         return events
@@ -206,6 +225,7 @@ class LiveStore:
         if event is not None:
             await self._wake()
         return event
+
     async def record_evaluation(self, *args: Any, **kwargs: Any) -> tuple[Event, Any]:
         """An evaluation commits an interaction's audit entry and event (``stores/sql/coaching.py``): wake the relay as for any change."""
         result = await self.sql.record_evaluation(*args, **kwargs)
@@ -265,7 +285,15 @@ class LiveStore:
 
     # -- the event log: SQL is the log, the stream its recent copy for fan-out --------
 
-    async def events_since(self, cursor: Cursor | None, *, queues: set[str] | None = None, users: set[str] | None = None, role: str | None = None, limit: int = 500) -> EventPage:
+    async def events_since(
+        self,
+        cursor: Cursor | None,
+        *,
+        queues: set[str] | None = None,
+        users: set[str] | None = None,
+        role: str | None = None,
+        limit: int = 500,
+    ) -> EventPage:
         # Replay reads the record (an indexed range of the primary key): resumes from anywhere it keeps.
         return await self.sql.events_since(cursor, queues=queues, users=users, role=role, limit=limit)
 
@@ -280,7 +308,9 @@ class LiveStore:
         ``after``: the stream was trimmed or refilled after a Redis restart), the page comes from SQL.
         """
         start = cursor_key(after) if after is not None else int(await self.sql.last_cursor() or 0)
-        reply = await self.redis.xread({self.key("events"): f"0-{start}"}, count=limit, block=max(1, int(timeout * 1000)))
+        reply = await self.redis.xread(
+            {self.key("events"): f"0-{start}"}, count=limit, block=max(1, int(timeout * 1000))
+        )
         entries = reply[0][1] if reply else []
         if not entries:
             return []
@@ -305,7 +335,12 @@ class LiveStore:
         total = 0
         while True:
             async with self.sql.db.read() as conn:
-                stmt = select(t.events.c.id, t.events.c.body).where(t.events.c.id > position).order_by(t.events.c.id).limit(batch)
+                stmt = (
+                    select(t.events.c.id, t.events.c.body)
+                    .where(t.events.c.id > position)
+                    .order_by(t.events.c.id)
+                    .limit(batch)
+                )
                 rows = (await conn.execute(stmt)).all()
             if not rows:
                 return total
@@ -329,7 +364,9 @@ class LiveStore:
         if now - self._recorded_at < RELAY_RECORD_INTERVAL:
             return
         async with self.sql.db.write() as conn:
-            await conn.execute(upsert(self.sql.db.dialect, t.meta, {"key": RELAY_POSITION, "value": str(position)}, ["key"]))
+            await conn.execute(
+                upsert(self.sql.db.dialect, t.meta, {"key": RELAY_POSITION, "value": str(position)}, ["key"])
+            )
         self._recorded_at = now
 
     async def relay_step(self, owner: str) -> bool:

@@ -78,8 +78,12 @@ def route_of(pc: RTCPeerConnection) -> Route:
     nominated = ice._connection._nominated  # aioice: component -> CandidatePair, filled once ICE has completed
     assert nominated, "ICE has not selected a pair yet"
     pair = nominated[1]
-    return Route(gathered=tuple(c.ip for c in ice.iceGatherer.getLocalCandidates()), remote_candidates=tuple(c.ip for c in ice.getRemoteCandidates()),
-                 local=pair.local_addr[0], remote=pair.remote_addr[0])
+    return Route(
+        gathered=tuple(c.ip for c in ice.iceGatherer.getLocalCandidates()),
+        remote_candidates=tuple(c.ip for c in ice.getRemoteCandidates()),
+        local=pair.local_addr[0],
+        remote=pair.remote_addr[0],
+    )
 
 
 class Tone(MediaStreamTrack):
@@ -164,7 +168,9 @@ class Browser:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return {"sdp": self.pc.localDescription.sdp, "type": "offer"}
 
-    async def connect(self, http: httpx.AsyncClient, path: str, body: dict, headers: dict[str, str] | None = None) -> httpx.Response:
+    async def connect(
+        self, http: httpx.AsyncClient, path: str, body: dict, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         r = await http.post(path, json={**body, **await self.offer()}, headers=headers)
         if r.status_code == 200:
             await self.pc.setRemoteDescription(RTCSessionDescription(**r.json()))
@@ -192,9 +198,21 @@ class Phone:
         self.ws = await websockets.connect(self.url, additional_headers={"X-Twilio-Signature": signature})
         self.stream_sid = stream_sid
         await self.ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-        await self.ws.send(json.dumps({"event": "start", "streamSid": stream_sid, "start": {
-            "streamSid": stream_sid, "callSid": call_sid, "tracks": ["inbound"], "customParameters": params,
-            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}))
+        await self.ws.send(
+            json.dumps(
+                {
+                    "event": "start",
+                    "streamSid": stream_sid,
+                    "start": {
+                        "streamSid": stream_sid,
+                        "callSid": call_sid,
+                        "tracks": ["inbound"],
+                        "customParameters": params,
+                        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                    },
+                }
+            )
+        )
         self.tasks = [asyncio.ensure_future(self._speak()), asyncio.ensure_future(self._listen())]
 
     async def _speak(self) -> None:
@@ -203,7 +221,9 @@ class Phone:
         i = 0
         while True:
             payload = base64.b64encode(chunks[i % len(chunks)]).decode()
-            await self.ws.send(json.dumps({"event": "media", "streamSid": self.stream_sid, "media": {"payload": payload}}))
+            await self.ws.send(
+                json.dumps({"event": "media", "streamSid": self.stream_sid, "media": {"payload": payload}})
+            )
             i += 1
             await asyncio.sleep(max(0, started + i * 0.02 - time.monotonic()))  # real-time pacing of the source
 
@@ -226,13 +246,18 @@ class Phone:
         self.tasks[1].cancel()
 
 
-async def live_audio_connected(http: httpx.AsyncClient, ix_id: str, headers: dict[str, str], timeout: float = 10.0) -> None:
+async def live_audio_connected(
+    http: httpx.AsyncClient, ix_id: str, headers: dict[str, str], timeout: float = 10.0
+) -> None:
     """Waits until the gateway has taken the phone's media stream (the feed says the customer's audio joined),
     so a browser offer that follows finds the live call; fails at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
         ix = (await http.get(f"/api/interactions/{ix_id}", headers=headers)).json()
-        if any(a["kind"] == "audio" and a["data"] == {"status": "joined", "party": "caller"} for a in ix.get("activity", [])):
+        if any(
+            a["kind"] == "audio" and a["data"] == {"status": "joined", "party": "caller"}
+            for a in ix.get("activity", [])
+        ):
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"the gateway did not take the media stream of {ix_id} within {timeout:g} s")

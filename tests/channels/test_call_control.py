@@ -35,13 +35,27 @@ def fake() -> Iterator[FakeTwilio]:
 
 @pytest.fixture
 def server(tmp_path, fake: FakeTwilio) -> Iterator[GatewayProcess]:
-    with twilio_gateway(str(tmp_path), ADMIN_TOKEN, SID, TOKEN, GATEWAY_AGENT_RECONNECT_SECONDS="1", TWILIO_API_BASE=fake.url) as gp:
+    with twilio_gateway(
+        str(tmp_path), ADMIN_TOKEN, SID, TOKEN, GATEWAY_AGENT_RECONNECT_SECONDS="1", TWILIO_API_BASE=fake.url
+    ) as gp:
         yield gp
 
 
 async def login(http: httpx.AsyncClient, username: str, role: str = "agent") -> dict[str, str]:
-    await http.post("/api/users", json={"username": username, "name": username.title(), "queues": ["sales"], "role": role, "password": "correct horse"}, headers=ADMIN)
-    token = (await http.post("/api/auth/login", json={"username": username, "password": "correct horse"})).json()["token"]
+    await http.post(
+        "/api/users",
+        json={
+            "username": username,
+            "name": username.title(),
+            "queues": ["sales"],
+            "role": role,
+            "password": "correct horse",
+        },
+        headers=ADMIN,
+    )
+    token = (await http.post("/api/auth/login", json={"username": username, "password": "correct horse"})).json()[
+        "token"
+    ]
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -53,8 +67,16 @@ class Call:
 
     async def start(self) -> Call:
         http, server = self.http, self.server
-        await http.post("/api/queues", json={"id": "sales", "name": "Sales", "settings": {"phone_number": "+15550001000"}}, headers=ADMIN)
-        self.alice, self.bob, self.sue = await login(http, "alice"), await login(http, "bob"), await login(http, "sue", "supervisor")
+        await http.post(
+            "/api/queues",
+            json={"id": "sales", "name": "Sales", "settings": {"phone_number": "+15550001000"}},
+            headers=ADMIN,
+        )
+        self.alice, self.bob, self.sue = (
+            await login(http, "alice"),
+            await login(http, "bob"),
+            await login(http, "sue", "supervisor"),
+        )
         params = {"CallSid": "CA1", "From": "+14155550100", "To": "+15550001000", "CallStatus": "ringing"}
         sig = RequestValidator(TOKEN).compute_signature(f"{server.url}/webhooks/twilio/voice", params)
         twiml = (await http.post("/webhooks/twilio/voice", data=params, headers={"X-Twilio-Signature": sig})).text
@@ -135,7 +157,9 @@ async def test_cancelled_consult_gives_the_agent_the_caller_back(call: Call):
     alice, phone = call.alice_browser.ear, call.phone.ear
     await call.post("/transfer", call.alice, {"target": {"kind": "user", "id": "bob"}, "mode": "warm"})
     bob_browser = Browser(BOB_HZ)
-    assert (await bob_browser.connect(call.http, "/api/webrtc/offer", {"interaction_id": call.id}, call.bob)).status_code == 200
+    assert (
+        await bob_browser.connect(call.http, "/api/webrtc/offer", {"interaction_id": call.id}, call.bob)
+    ).status_code == 200
     t = time.monotonic()
     await alice.until(lambda: alice.hears(BOB_HZ, t) > HEARD)
     r = await call.post("/consult/cancel", call.alice)
@@ -191,7 +215,9 @@ async def test_supervisor_listens_then_whispers_to_the_agent_then_barges_in(call
     r = await Browser(SUE_HZ).connect(call.http, "/api/webrtc/offer", {"interaction_id": call.id}, call.bob)
     assert r.status_code == 403, "an agent who does not handle the call cannot listen in"
     sue_browser = Browser(SUE_HZ)
-    r = await sue_browser.connect(call.http, "/api/webrtc/offer", {"interaction_id": call.id, "mode": "listen"}, call.sue)
+    r = await sue_browser.connect(
+        call.http, "/api/webrtc/offer", {"interaction_id": call.id, "mode": "listen"}, call.sue
+    )
     assert r.status_code == 200, r.text
     sue = sue_browser.ear
     t = time.monotonic()
@@ -210,7 +236,9 @@ async def test_supervisor_listens_then_whispers_to_the_agent_then_barges_in(call
     await phone.until(lambda: phone.hears(SUE_HZ, t) > HEARD)
     await sue.until(lambda: sue.hears(CALLER_HZ, t) > HEARD)
 
-    assert (await call.post("/monitor", call.alice, {"mode": "barge"})).status_code == 409, "alice is on the call as its agent, not monitoring"
+    assert (await call.post("/monitor", call.alice, {"mode": "barge"})).status_code == 409, (
+        "alice is on the call as its agent, not monitoring"
+    )
     feed = [(a["kind"], a["data"].get("status")) for a in (await call.get())["activity"] if a["kind"] == "monitor"]
     assert feed == [("monitor", "listen"), ("monitor", "whisper"), ("monitor", "barge")]
     assert (await call.post("/audio/leave", call.sue)).status_code == 204
@@ -226,7 +254,9 @@ async def test_a_hold_survives_the_agent_reconnecting(call: Call):
     assert r.status_code == 200, r.text
     alice, phone = call.alice_browser.ear, call.phone.ear
     t = time.monotonic()
-    await alice.until(lambda: len(alice.since(t)) > 48000)  # a second of the call since: a held caller is sent nothing at all
+    await alice.until(
+        lambda: len(alice.since(t)) > 48000
+    )  # a second of the call since: a held caller is sent nothing at all
     assert alice.hears(CALLER_HZ, t) < UNHEARD and phone.hears(ALICE_HZ, t) < UNHEARD, "the caller is still on hold"
     assert (await call.get())["call"]["held"] is True
 
@@ -239,7 +269,9 @@ async def test_a_hold_survives_the_agent_reconnecting(call: Call):
 
 async def test_agent_whose_audio_drops_leaves_the_caller_on_hold_then_the_call_is_requeued(call: Call):
     sue_browser = Browser(SUE_HZ)
-    r = await sue_browser.connect(call.http, "/api/webrtc/offer", {"interaction_id": call.id, "mode": "listen"}, call.sue)
+    r = await sue_browser.connect(
+        call.http, "/api/webrtc/offer", {"interaction_id": call.id, "mode": "listen"}, call.sue
+    )
     assert r.status_code == 200, r.text
     before = (await call.get())["call"]
     assert (before["on_line"], before["monitors"]) == (["caller", "agent"], {"sue": "listen"})

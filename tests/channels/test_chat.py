@@ -30,7 +30,9 @@ async def sessions() -> AsyncIterator[Sessions]:
 
 async def started(sessions: Sessions, topic: str | None = None) -> ChatDriver:
     chat = ChatDriver(sessions, Threads(sessions.store))
-    [frame] = await chat.receive({"type": "start", "name": "Carla", "email": "carla@example.com", **({"topic": topic} if topic else {})})
+    [frame] = await chat.receive(
+        {"type": "start", "name": "Carla", "email": "carla@example.com", **({"topic": topic} if topic else {})}
+    )
     assert frame["type"] == "session", frame
     return chat
 

@@ -38,15 +38,27 @@ def event(change: Change) -> Event:
 
 
 def chat_interaction() -> Interaction:
-    change = machine.create(id="ix-1", queue=WEB, direction=Direction.INBOUND, type=CommType.MESSAGING,
-                            subtype=Subtype.CHAT, now=NOW, customer=Customer(name="Carla", email="carla@example.com"))
+    change = machine.create(
+        id="ix-1",
+        queue=WEB,
+        direction=Direction.INBOUND,
+        type=CommType.MESSAGING,
+        subtype=Subtype.CHAT,
+        now=NOW,
+        customer=Customer(name="Carla", email="carla@example.com"),
+    )
     return change.interaction
 
 
 def message(ix: Interaction, body: str, *, agent: User | None = None, id: str | None = None) -> Change:
-    m = Message(id=id or f"m{len(ix.messages) + 1}", at=NOW,
-                direction=Direction.OUTBOUND if agent else Direction.INBOUND,
-                author=agent.id if agent else machine.CUSTOMER, body=body, channel=Subtype.CHAT)
+    m = Message(
+        id=id or f"m{len(ix.messages) + 1}",
+        at=NOW,
+        direction=Direction.OUTBOUND if agent else Direction.INBOUND,
+        author=agent.id if agent else machine.CUSTOMER,
+        body=body,
+        channel=Subtype.CHAT,
+    )
     return machine.add_message(ix, message=m, actor=agent, now=NOW)
 
 
@@ -97,8 +109,12 @@ def test_an_invalid_start_names_the_field_and_starts_nothing():
 
 
 def test_frames_of_a_chat_before_start_or_resume_are_refused():
-    for raw in ({"type": "message", "body": "hi"}, {"type": "typing", "active": True}, {"type": "read"},
-                {"type": "end"}):
+    for raw in (
+        {"type": "message", "body": "hi"},
+        {"type": "typing", "active": True},
+        {"type": "read"},
+        {"type": "end"},
+    ):
         assert only_error(ChatSession().receive(raw))["code"] == "no_session"
 
 
@@ -228,8 +244,10 @@ def test_resuming_sends_only_the_history_after_the_last_message_seen_and_never_a
     [resume] = chat.receive({"type": "resume", "token": "t" * 32, "after": "c0"})
     [frame] = chat.resumed(ix, resume)
     assert (frame["status"], frame["agent"]) == ("with_agent", "Alice")
-    assert [(m["id"], m["from"], m["name"]) for m in frame["messages"]] == [("c1", "customer", None),
-                                                                            ("a1", "agent", "Alice")]
+    assert [(m["id"], m["from"], m["name"]) for m in frame["messages"]] == [
+        ("c1", "customer", None),
+        ("a1", "agent", "Alice"),
+    ]
     assert chat.catch_up(ix) == []
 
 

@@ -51,9 +51,13 @@ async def gathered(pc: MediaPeerConnection) -> set[str]:
 
 
 async def test_nothing_named_keeps_aioices_default_even_while_another_connection_gathers_on_named_ones():
-    named, unnamed = await asyncio.gather(gathered(MediaPeerConnection(MEDIA_ADDRESSES)), gathered(MediaPeerConnection()))
+    named, unnamed = await asyncio.gather(
+        gathered(MediaPeerConnection(MEDIA_ADDRESSES)), gathered(MediaPeerConnection())
+    )
     assert named == {LOOPBACK}
-    assert unnamed == set(aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True))  # outside a gathering: aioice's own answer
+    assert unnamed == set(
+        aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True)
+    )  # outside a gathering: aioice's own answer
     assert LOOPBACK not in unnamed
 
 
@@ -62,13 +66,18 @@ OFF_LOOPBACK = ("198.51.100.7", "2001:db8::7")  # documentation addresses, on no
 
 def test_only_loopback_ip_literals_count_as_loopback():
     assert all(map(is_loopback, ("127.0.0.1", "127.3.4.5", "::1")))
-    assert not any(map(is_loopback, ("192.0.2.2", "fd00::2", "0f2c9e53-1d33-4c5e-9b3a-fd0e0c6f6a11.local", "localhost", "")))
+    assert not any(
+        map(is_loopback, ("192.0.2.2", "fd00::2", "0f2c9e53-1d33-4c5e-9b3a-fd0e0c6f6a11.local", "localhost", ""))
+    )
     sdp = (
         "v=0\r\na=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host\r\n"
         "a=candidate:2 1 udp 2122194687 0f2c9e53-1d33-4c5e-9b3a-fd0e0c6f6a11.local 50001 typ host\r\n"
         "a=candidate:3 1 tcp 1518280447 192.0.2.2 9 typ host tcptype active\r\na=candidate:broken\r\na=end-of-candidates\r\n"
     )
-    assert loopback_candidates_only(sdp) == "v=0\r\na=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host\r\na=end-of-candidates\r\n"
+    assert (
+        loopback_candidates_only(sdp)
+        == "v=0\r\na=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host\r\na=end-of-candidates\r\n"
+    )
 
 
 async def remote_candidates_kept(answerer: MediaPeerConnection) -> set[str]:
@@ -79,7 +88,9 @@ async def remote_candidates_kept(answerer: MediaPeerConnection) -> set[str]:
     offerer = MediaPeerConnection(MEDIA_ADDRESSES)
     offerer.addTransceiver("audio", direction="sendrecv")
     await offerer.setLocalDescription(await offerer.createOffer())
-    extra = "".join(f"a=candidate:{9 + i} 1 udp 2122260223 {ip} 50000 typ host\r\n" for i, ip in enumerate(OFF_LOOPBACK))
+    extra = "".join(
+        f"a=candidate:{9 + i} 1 udp 2122260223 {ip} 50000 typ host\r\n" for i, ip in enumerate(OFF_LOOPBACK)
+    )
     sdp = offerer.localDescription.sdp.replace("a=end-of-candidates\r\n", extra)  # and more may trickle
     assert sdp.count("a=candidate:") == 3
     try:
@@ -115,12 +126,16 @@ async def answered(pc: MediaPeerConnection) -> list[str]:
     """Where ``pc``, once gathered, answers a valid binding request arriving from off loopback, then from loopback."""
     pc.addTransceiver("audio", direction="sendrecv")
     await pc.setLocalDescription(await pc.createOffer())  # controlling, gathered, no remote end: not connecting yet
-    connection = pc.getTransceivers()[0].sender.transport.transport._connection  # aiortc keeps its aioice connection private
+    connection = pc.getTransceivers()[
+        0
+    ].sender.transport.transport._connection  # aiortc keeps its aioice connection private
     socket = SentStun()
     try:
         for source in (*OFF_LOOPBACK, LOOPBACK):
             request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
-            request.attributes.update({"USERNAME": f"{connection.local_username}:peer", "PRIORITY": 1, "ICE-CONTROLLED": 1})
+            request.attributes.update(
+                {"USERNAME": f"{connection.local_username}:peer", "PRIORITY": 1, "ICE-CONTROLLED": 1}
+            )
             request.add_message_integrity(connection.local_password.encode())
             connection.request_received(request, (source, 50000), socket)
         return socket.sent_to
@@ -167,8 +182,12 @@ async def test_a_call_through_a_gateway_process_stays_on_loopback(tmp_path):
             try:
                 r = await browser.connect(http, "/api/webrtc/offer", {"interaction_id": ix_id}, agent)
                 assert r.status_code == 200, r.text
-                assert {line.split()[4] for line in r.json()["sdp"].splitlines() if line.startswith("a=candidate:")} == {LOOPBACK}, "the gateway advertises loopback alone"
-                await browser.ear.until(lambda: browser.ear.hears(CALLER_HZ, 0) > 0.5)  # the caller's tone, over the selected pair
+                assert {
+                    line.split()[4] for line in r.json()["sdp"].splitlines() if line.startswith("a=candidate:")
+                } == {LOOPBACK}, "the gateway advertises loopback alone"
+                await browser.ear.until(
+                    lambda: browser.ear.hears(CALLER_HZ, 0) > 0.5
+                )  # the caller's tone, over the selected pair
                 route = route_of(browser.pc)
                 assert route.gathered == (LOOPBACK,) and set(route.remote_candidates) == {LOOPBACK}, route
                 assert (route.local, route.remote) == (LOOPBACK, LOOPBACK), route

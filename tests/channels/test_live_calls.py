@@ -10,7 +10,18 @@ from channels.call_legs import PeerLeg
 from channels.live_calls import LiveCalls
 from channels.mixer import Part, Party
 from channels.voice_bridge import AGENT, CALLER, Bridge, monitor_leg
-from sessions.model import CommType, Direction, Interaction, LinePart, MonitorMode, Outcome, Subtype, TargetKind, TransferMode, TransferTarget
+from sessions.model import (
+    CommType,
+    Direction,
+    Interaction,
+    LinePart,
+    MonitorMode,
+    Outcome,
+    Subtype,
+    TargetKind,
+    TransferMode,
+    TransferTarget,
+)
 from tests.conftest import World
 
 OUTSIDE = "+442071234567"
@@ -47,8 +58,9 @@ async def live(world: World, tmp_path) -> AsyncIterator[LiveCalls]:
 
 
 async def claimed_call(world: World) -> str:
-    event = await world.sessions.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL,
-                                        subtype=Subtype.PHONE)
+    event = await world.sessions.create(
+        None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE
+    )
     assert event.interaction is not None
     await world.sessions.claim(world.alice, event.interaction.id)
     return event.interaction.id

@@ -28,13 +28,25 @@ AUDIO = bytes(range(160))
 
 
 def start(params: object = None, **start_fields: object) -> str:
-    body = {"streamSid": "MZ1", "callSid": "CA1", "accountSid": "AC1", "tracks": ["inbound"],
-            "customParameters": {"interaction": "ix1"} if params is None else params, **start_fields}
+    body = {
+        "streamSid": "MZ1",
+        "callSid": "CA1",
+        "accountSid": "AC1",
+        "tracks": ["inbound"],
+        "customParameters": {"interaction": "ix1"} if params is None else params,
+        **start_fields,
+    }
     return json.dumps({"event": "start", "sequenceNumber": "1", "start": body, "streamSid": "MZ1"})
 
 
 def media(payload: object) -> str:
-    return json.dumps({"event": "media", "streamSid": "MZ1", "media": {"track": "inbound", "chunk": "1", "timestamp": "5", "payload": payload}})
+    return json.dumps(
+        {
+            "event": "media",
+            "streamSid": "MZ1",
+            "media": {"track": "inbound", "chunk": "1", "timestamp": "5", "payload": payload},
+        }
+    )
 
 
 class TestReceived:
@@ -64,26 +76,45 @@ class TestReceived:
 
 
 class TestMalformed:
-    @pytest.mark.parametrize("text", [
-        "not json",
-        "[1, 2]",
-        '"start"',
-        "{}",
-        '{"event": 5}',
-        media("not base64!"),
-        media(7),
-        '{"event": "media"}',
-        '{"event": "mark", "mark": {}}',
-        start(params={}),
-        start(params="ix1"),
-        start(params={"interaction": 5}),
-        start(params={"interaction": "ix1", "leg": ["consult"]}),
-        start(callSid=None),
-        json.dumps({"event": "start", "start": {"streamSid": "MZ1", "customParameters": {"interaction": "ix1"}}}),
-        "[" * 100_000 + "]" * 100_000,
-    ], ids=["not-json", "array", "string", "no-event", "event-not-text", "bad-base64", "payload-not-text", "no-media",
-            "mark-without-name", "no-interaction", "params-not-object", "interaction-not-text", "leg-not-text",
-            "call-sid-not-text", "no-call-sid", "too-deep"])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "not json",
+            "[1, 2]",
+            '"start"',
+            "{}",
+            '{"event": 5}',
+            media("not base64!"),
+            media(7),
+            '{"event": "media"}',
+            '{"event": "mark", "mark": {}}',
+            start(params={}),
+            start(params="ix1"),
+            start(params={"interaction": 5}),
+            start(params={"interaction": "ix1", "leg": ["consult"]}),
+            start(callSid=None),
+            json.dumps({"event": "start", "start": {"streamSid": "MZ1", "customParameters": {"interaction": "ix1"}}}),
+            "[" * 100_000 + "]" * 100_000,
+        ],
+        ids=[
+            "not-json",
+            "array",
+            "string",
+            "no-event",
+            "event-not-text",
+            "bad-base64",
+            "payload-not-text",
+            "no-media",
+            "mark-without-name",
+            "no-interaction",
+            "params-not-object",
+            "interaction-not-text",
+            "leg-not-text",
+            "call-sid-not-text",
+            "no-call-sid",
+            "too-deep",
+        ],
+    )
     def test_is_skipped_with_a_reason(self, text: str):
         event = parse(text, max_size=1_000_000)
         assert isinstance(event, Malformed)
@@ -110,7 +141,11 @@ class TestSent:
         assert frame == {"event": "media", "streamSid": "MZ1", "media": {"payload": base64.b64encode(AUDIO).decode()}}
 
     def test_mark(self):
-        assert json.loads(mark_frame("MZ1", "greeting")) == {"event": "mark", "streamSid": "MZ1", "mark": {"name": "greeting"}}
+        assert json.loads(mark_frame("MZ1", "greeting")) == {
+            "event": "mark",
+            "streamSid": "MZ1",
+            "mark": {"name": "greeting"},
+        }
 
     def test_clear(self):
         assert json.loads(clear_frame("MZ1")) == {"event": "clear", "streamSid": "MZ1"}

@@ -30,16 +30,33 @@ class Twilio:
         self.gw, self.fake = gw, fake
         self.validator = RequestValidator(TOKEN)
 
-    def post(self, path: str, params: dict[str, str], *, signature: str | None = None, headers: dict[str, str] | None = None):
+    def post(
+        self, path: str, params: dict[str, str], *, signature: str | None = None, headers: dict[str, str] | None = None
+    ):
         url = f"{PUBLIC}/webhooks/twilio/{path}"
         sig = self.validator.compute_signature(url, params) if signature is None else signature
-        return self.gw.client.post(f"/webhooks/twilio/{path}", data=params, headers={"X-Twilio-Signature": sig, **(headers or {})})
+        return self.gw.client.post(
+            f"/webhooks/twilio/{path}", data=params, headers={"X-Twilio-Signature": sig, **(headers or {})}
+        )
 
     def call(self, call_sid: str = "CA100", caller: str = CUSTOMER, to: str = SALES_NUMBER, status: str = "ringing"):
-        return self.post("voice", {"CallSid": call_sid, "AccountSid": SID, "From": caller, "To": to, "CallStatus": status, "Direction": "inbound"})
+        return self.post(
+            "voice",
+            {
+                "CallSid": call_sid,
+                "AccountSid": SID,
+                "From": caller,
+                "To": to,
+                "CallStatus": status,
+                "Direction": "inbound",
+            },
+        )
 
     def text(self, body: str, message_sid: str = "SM100", sender: str = CUSTOMER, to: str = SALES_NUMBER):
-        return self.post("sms", {"MessageSid": message_sid, "AccountSid": SID, "From": sender, "To": to, "Body": body, "NumMedia": "0"})
+        return self.post(
+            "sms",
+            {"MessageSid": message_sid, "AccountSid": SID, "From": sender, "To": to, "Body": body, "NumMedia": "0"},
+        )
 
     def claimed(self, arrive: Callable[[], object]) -> tuple[dict, str, dict[str, str]]:
         """What ``arrive`` starts (a call, a text), claimed by alice, online.
@@ -69,8 +86,16 @@ def fake() -> Iterator[FakeTwilio]:
 
 @pytest.fixture
 def twilio(fake: FakeTwilio, tmp_path) -> Iterator[Twilio]:
-    settings = Settings(admin_token=ADMIN_TOKEN, public_url=PUBLIC, twilio_account_sid=SID, twilio_auth_token=TOKEN, twilio_api_base=fake.url,
-                        data_dir=tmp_path, timer_interval=3600, download_retry_interval=3600)
+    settings = Settings(
+        admin_token=ADMIN_TOKEN,
+        public_url=PUBLIC,
+        twilio_account_sid=SID,
+        twilio_auth_token=TOKEN,
+        twilio_api_base=fake.url,
+        data_dir=tmp_path,
+        timer_interval=3600,
+        download_retry_interval=3600,
+    )
     clock = ManualClock()
     with TestClient(create_app(settings, store=sqlite_store(tmp_path), clock=clock)) as client:
         gw = Gateway(client)
@@ -89,17 +114,32 @@ def agent_online(t: Twilio, username: str = "alice"):
 
 class TestSignatures:
     def test_forged_and_missing_signatures_are_refused_and_store_nothing(self, twilio: Twilio):
-        r = twilio.post("voice", {"CallSid": "CA1", "From": CUSTOMER, "To": SALES_NUMBER, "CallStatus": "ringing"}, signature="forged")
+        r = twilio.post(
+            "voice",
+            {"CallSid": "CA1", "From": CUSTOMER, "To": SALES_NUMBER, "CallStatus": "ringing"},
+            signature="forged",
+        )
         assert_error(r, 403, "forbidden")
-        r = twilio.gw.client.post("/webhooks/twilio/sms", data={"MessageSid": "SM1", "From": CUSTOMER, "To": SALES_NUMBER, "Body": "hi"})
+        r = twilio.gw.client.post(
+            "/webhooks/twilio/sms", data={"MessageSid": "SM1", "From": CUSTOMER, "To": SALES_NUMBER, "Body": "hi"}
+        )
         assert_error(r, 403)
         # Signed for other parameters than those sent: a tampered body.
-        sig = twilio.validator.compute_signature(f"{PUBLIC}/webhooks/twilio/sms", {"MessageSid": "SM1", "From": CUSTOMER, "To": SALES_NUMBER, "Body": "hi"})
-        assert_error(twilio.post("sms", {"MessageSid": "SM1", "From": CUSTOMER, "To": SALES_NUMBER, "Body": "pay me"}, signature=sig), 403)
+        sig = twilio.validator.compute_signature(
+            f"{PUBLIC}/webhooks/twilio/sms", {"MessageSid": "SM1", "From": CUSTOMER, "To": SALES_NUMBER, "Body": "hi"}
+        )
+        assert_error(
+            twilio.post(
+                "sms", {"MessageSid": "SM1", "From": CUSTOMER, "To": SALES_NUMBER, "Body": "pay me"}, signature=sig
+            ),
+            403,
+        )
         assert twilio.interactions() == []
 
     def test_without_an_auth_token_webhooks_are_disabled(self, tmp_path):
-        with TestClient(create_app(Settings(admin_token=ADMIN_TOKEN, data_dir=tmp_path), store=sqlite_store(tmp_path))) as client:
+        with TestClient(
+            create_app(Settings(admin_token=ADMIN_TOKEN, data_dir=tmp_path), store=sqlite_store(tmp_path))
+        ) as client:
             assert_error(client.post("/webhooks/twilio/voice", data={"CallSid": "CA1"}), 403)
 
     def test_signed_but_incomplete_is_a_400(self, twilio: Twilio):
@@ -108,18 +148,36 @@ class TestSignatures:
     def test_a_form_that_cannot_carry_a_signature_is_refused_not_a_500(self, twilio: Twilio):
         """A part declared in a charset that decodes to lone surrogates: no UTF-8 signature can cover it, so 403 and nothing stored."""
         fields = {"MessageSid": "SM1", "From": CUSTOMER, "To": SALES_NUMBER, "Body": "hi \\ud800 there"}
-        body = "".join(f'--XyZ\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()) + "--XyZ--\r\n"
-        r = twilio.gw.client.post("/webhooks/twilio/sms", content=body.encode(), headers={
-            "Content-Type": "multipart/form-data; boundary=XyZ; charset=unicode_escape", "X-Twilio-Signature": "c2lnbmF0dXJl"})
+        body = (
+            "".join(f'--XyZ\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items())
+            + "--XyZ--\r\n"
+        )
+        r = twilio.gw.client.post(
+            "/webhooks/twilio/sms",
+            content=body.encode(),
+            headers={
+                "Content-Type": "multipart/form-data; boundary=XyZ; charset=unicode_escape",
+                "X-Twilio-Signature": "c2lnbmF0dXJl",
+            },
+        )
         assert_error(r, 403, "forbidden")
         assert twilio.interactions() == []
 
     def test_undecodable_bytes_in_a_signed_form_are_kept_as_text_not_a_500(self, twilio: Twilio):
         """Percent-escapes that are not UTF-8 decode to U+FFFD; raw bytes as Latin-1, whose C1 controls are then removed."""
-        raw = f"MessageSid=SM1&From={quote_plus(CUSTOMER)}&To={quote_plus(SALES_NUMBER)}&Body=caf%E9+%ED%A0%80+ok".encode() + b"\x85\x9b!"
-        params = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))  # what the gateway reads, and Twilio would have signed
+        raw = (
+            f"MessageSid=SM1&From={quote_plus(CUSTOMER)}&To={quote_plus(SALES_NUMBER)}&Body=caf%E9+%ED%A0%80+ok".encode()
+            + b"\x85\x9b!"
+        )
+        params = dict(
+            parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+        )  # what the gateway reads, and Twilio would have signed
         signature = twilio.validator.compute_signature(f"{PUBLIC}/webhooks/twilio/sms", params)
-        r = twilio.gw.client.post("/webhooks/twilio/sms", content=raw, headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+        r = twilio.gw.client.post(
+            "/webhooks/twilio/sms",
+            content=raw,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+        )
         assert r.status_code == 200, r.text
         [ix] = twilio.interactions()
         assert [m["body"] for m in ix["messages"]] == ["caf\ufffd \ufffd\ufffd\ufffd ok!"]
@@ -133,13 +191,23 @@ class TestVoice:
         assert '<Connect><Stream url="wss://gw.example.com/webhooks/twilio/media">' in r.text
         [ix] = twilio.interactions()
         assert f'<Parameter name="interaction" value="{ix["id"]}" />' in r.text
-        assert (ix["type"], ix["subtype"], ix["customer"]["phone"], ix["to_address"], ix["queue_id"]) == ("call", "phone", CUSTOMER, SALES_NUMBER, "sales")
+        assert (ix["type"], ix["subtype"], ix["customer"]["phone"], ix["to_address"], ix["queue_id"]) == (
+            "call",
+            "phone",
+            CUSTOMER,
+            SALES_NUMBER,
+            "sales",
+        )
 
     def test_retried_call_webhook_has_one_effect(self, twilio: Twilio):
         agent_online(twilio)
         first = twilio.call()
         again = twilio.call()
-        by_token = twilio.post("voice", {"CallSid": "CA100", "From": CUSTOMER, "To": SALES_NUMBER, "CallStatus": "ringing"}, headers={"I-Twilio-Idempotency-Token": "tok-1"})
+        by_token = twilio.post(
+            "voice",
+            {"CallSid": "CA100", "From": CUSTOMER, "To": SALES_NUMBER, "CallStatus": "ringing"},
+            headers={"I-Twilio-Idempotency-Token": "tok-1"},
+        )
         assert first.text == again.text == by_token.text
         assert len(twilio.interactions()) == 1
 
@@ -160,27 +228,48 @@ class TestVoice:
 
     def test_external_transfer_hands_the_live_call_to_the_number(self, twilio: Twilio):
         ix, _url, alice = twilio.claimed(twilio.call)
-        r = twilio.gw.client.post(f"/api/interactions/{ix['id']}/transfer", json={"target": {"kind": "external", "id": "+442071234567"}}, headers=alice)
+        r = twilio.gw.client.post(
+            f"/api/interactions/{ix['id']}/transfer",
+            json={"target": {"kind": "external", "id": "+442071234567"}},
+            headers=alice,
+        )
         assert r.json()["status"] == "wrap_up"
         [(sid, update)] = twilio.fake.updates
         assert sid == "CA100" and '<Dial callerId="+15550001000">+442071234567</Dial>' in update["Twiml"]
 
     def test_consulted_outside_number_reports_its_progress_into_the_consult_not_the_call(self, twilio: Twilio):
         ix, _url, alice = twilio.claimed(twilio.call)
-        twilio.gw.client.post(f"/api/interactions/{ix['id']}/transfer", json={"target": {"kind": "external", "id": "+442071234567"}, "mode": "warm"}, headers=alice)
+        twilio.gw.client.post(
+            f"/api/interactions/{ix['id']}/transfer",
+            json={"target": {"kind": "external", "id": "+442071234567"}, "mode": "warm"},
+            headers=alice,
+        )
         [dialled] = twilio.fake.calls
         assert dialled["StatusCallback"] == f"{PUBLIC}/webhooks/twilio/voice/status"
         for _ in range(2):  # Twilio retries: one entry
-            assert twilio.post("voice/status", {"CallSid": twilio.fake.call_sids[0], "AccountSid": SID, "CallStatus": "no-answer"}).status_code == 204
+            assert (
+                twilio.post(
+                    "voice/status", {"CallSid": twilio.fake.call_sids[0], "AccountSid": SID, "CallStatus": "no-answer"}
+                ).status_code
+                == 204
+            )
         after = twilio.gw.client.get(f"/api/interactions/{ix['id']}", headers=alice).json()
         [entry] = [a for a in after["activity"] if a["kind"] == "consult_status"]
         assert entry["detail"] == "Consulted number: no answer" and entry["data"]["status"] == "no-answer"
-        assert (after["status"], after["assigned_to"], after["consult"]["target"]["id"]) == ("claimed", "alice", "+442071234567"), "the customer's call is untouched"
+        assert (after["status"], after["assigned_to"], after["consult"]["target"]["id"]) == (
+            "claimed",
+            "alice",
+            "+442071234567",
+        ), "the customer's call is untouched"
         assert not [a for a in after["activity"] if a["kind"] == "call_status" and a["data"]["status"] == "no-answer"]
 
     def test_outbound_call_goes_through_the_rest_api_bridged_to_the_stream(self, twilio: Twilio):
         alice = agent_online(twilio)
-        r = twilio.gw.client.post("/api/interactions", json={"queue_id": "sales", "type": "call", "subtype": "phone", "customer": {"phone": CUSTOMER}}, headers=alice)
+        r = twilio.gw.client.post(
+            "/api/interactions",
+            json={"queue_id": "sales", "type": "call", "subtype": "phone", "customer": {"phone": CUSTOMER}},
+            headers=alice,
+        )
         assert r.status_code == 201
         [call] = twilio.fake.calls
         assert (call["To"], call["From"]) == (CUSTOMER, SALES_NUMBER) and "<Stream" in call["Twiml"]
@@ -194,13 +283,31 @@ class TestVoicemail:
         assert "<Record" in r.text and "Please leave a message" in r.text
         [ix] = twilio.interactions()
         assert (ix["type"], ix["subtype"]) == ("voicemail", "voicemail")
-        params = {"CallSid": "CA100", "RecordingSid": "RE100", "RecordingUrl": f"{twilio.fake.url}/recordings/RE100", "RecordingStatus": "completed", "RecordingDuration": "7"}
+        params = {
+            "CallSid": "CA100",
+            "RecordingSid": "RE100",
+            "RecordingUrl": f"{twilio.fake.url}/recordings/RE100",
+            "RecordingStatus": "completed",
+            "RecordingDuration": "7",
+        }
         assert twilio.post("recording", params).status_code == 204
-        twilio.post("transcription", {"CallSid": "CA100", "RecordingSid": "RE100", "TranscriptionSid": "TR100", "TranscriptionStatus": "completed",
-                                      "TranscriptionText": "Please call me back about my order"})
+        twilio.post(
+            "transcription",
+            {
+                "CallSid": "CA100",
+                "RecordingSid": "RE100",
+                "TranscriptionSid": "TR100",
+                "TranscriptionStatus": "completed",
+                "TranscriptionText": "Please call me back about my order",
+            },
+        )
         ix = twilio.gw.client.get(f"/api/interactions/{ix['id']}", headers=twilio.gw.admin).json()
         [rec] = ix["recordings"]
-        assert (rec["status"], rec["duration_seconds"], rec["uri"]) == ("stored", 7.0, f"/api/interactions/{ix['id']}/recordings/RE100")
+        assert (rec["status"], rec["duration_seconds"], rec["uri"]) == (
+            "stored",
+            7.0,
+            f"/api/interactions/{ix['id']}/recordings/RE100",
+        )
         assert ix["transcripts"][0]["text"] == "Please call me back about my order"
         assert (tmp_path / "recordings" / "RE100.wav").read_bytes() == AUDIO
         alice = twilio.gw.agent("alice", ["sales"])
@@ -253,11 +360,18 @@ class TestVoicemail:
     def test_failed_download_keeps_the_recording_pending_and_the_retry_stores_it(self, twilio: Twilio, tmp_path):
         twilio.call()
         twilio.fake.fail_downloads = 2
-        params = {"CallSid": "CA100", "RecordingSid": "RE200", "RecordingUrl": f"{twilio.fake.url}/recordings/RE200", "RecordingStatus": "completed"}
+        params = {
+            "CallSid": "CA100",
+            "RecordingSid": "RE200",
+            "RecordingUrl": f"{twilio.fake.url}/recordings/RE200",
+            "RecordingStatus": "completed",
+        }
         assert twilio.post("recording", params).status_code == 204
         [ix] = twilio.interactions()
         assert ix["recordings"][0]["status"] == "pending" and ix["recordings"][0]["source_url"]
-        assert_error(twilio.gw.client.get(f"/api/interactions/{ix['id']}/recordings/RE200", headers=twilio.gw.admin), 409)
+        assert_error(
+            twilio.gw.client.get(f"/api/interactions/{ix['id']}/recordings/RE200", headers=twilio.gw.admin), 409
+        )
         voicemail = twilio.gw.app.state.webhooks.voicemail
         assert twilio.gw.call(voicemail.retry_pending, "node") == 0  # the second failure
         assert twilio.gw.call(voicemail.retry_pending, "node") == 1
@@ -267,14 +381,30 @@ class TestVoicemail:
 
     def test_transcriptions_are_cleaned_and_truncated_never_refused(self, twilio: Twilio):
         twilio.call()
-        params = {"CallSid": "CA100", "RecordingSid": "RE100", "RecordingUrl": f"{twilio.fake.url}/recordings/RE100", "RecordingStatus": "completed"}
+        params = {
+            "CallSid": "CA100",
+            "RecordingSid": "RE100",
+            "RecordingUrl": f"{twilio.fake.url}/recordings/RE100",
+            "RecordingStatus": "completed",
+        }
         assert twilio.post("recording", params).status_code == 204
         for sid, text in (("TR1", "Call me\x00 back\x07\r\nplease"), ("TR2", "z" * 20_000)):
-            r = twilio.post("transcription", {"CallSid": "CA100", "RecordingSid": "RE100", "TranscriptionSid": sid, "TranscriptionStatus": "completed",
-                                              "TranscriptionText": text})
+            r = twilio.post(
+                "transcription",
+                {
+                    "CallSid": "CA100",
+                    "RecordingSid": "RE100",
+                    "TranscriptionSid": sid,
+                    "TranscriptionStatus": "completed",
+                    "TranscriptionText": text,
+                },
+            )
             assert r.status_code == 204
         [ix] = twilio.interactions()
-        assert [t["text"] for t in ix["transcripts"]] == ["Call me back\nplease", "z" * (MAX_TEXT - len(TRUNCATION_MARKER)) + TRUNCATION_MARKER]
+        assert [t["text"] for t in ix["transcripts"]] == [
+            "Call me back\nplease",
+            "z" * (MAX_TEXT - len(TRUNCATION_MARKER)) + TRUNCATION_MARKER,
+        ]
 
     def test_record_action_and_status_callback_attach_once(self, twilio: Twilio):
         twilio.call()
@@ -297,13 +427,18 @@ class TestSms:
         assert (ix["type"], ix["subtype"]) == ("messaging", "text")
         assert [m["body"] for m in ix["messages"]] == ["Hi, my order is late", "Order 42"]
         twilio.gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
-        reply = twilio.gw.client.post(f"/api/interactions/{ix['id']}/messages", json={"body": "On its way!"}, headers=alice).json()
+        reply = twilio.gw.client.post(
+            f"/api/interactions/{ix['id']}/messages", json={"body": "On its way!"}, headers=alice
+        ).json()
         [sent] = twilio.fake.messages
         assert (sent["To"], sent["From"], sent["Body"]) == (CUSTOMER, SALES_NUMBER, "On its way!")
         out = reply["messages"][-1]
         assert out["status"] == "queued" and out["provider_id"].startswith("SM")
         for status in ("sent", "delivered"):
-            assert twilio.post("sms/status", {"MessageSid": out["provider_id"], "MessageStatus": status}).status_code == 204
+            assert (
+                twilio.post("sms/status", {"MessageSid": out["provider_id"], "MessageStatus": status}).status_code
+                == 204
+            )
         [ix] = twilio.interactions()
         assert ix["messages"][-1]["status"] == "delivered"
 
@@ -313,7 +448,9 @@ class TestSms:
         [ix] = twilio.interactions()
         twilio.gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
         twilio.fake.refuse_messages = 21211
-        reply = twilio.gw.client.post(f"/api/interactions/{ix['id']}/messages", json={"body": "hi"}, headers=alice).json()
+        reply = twilio.gw.client.post(
+            f"/api/interactions/{ix['id']}/messages", json={"body": "hi"}, headers=alice
+        ).json()
         assert (reply["messages"][-1]["status"], reply["messages"][-1]["error_code"]) == ("failed", "21211")
         assert reply["messages"][-1]["body"] == "hi", "the reply is kept"
 
@@ -325,7 +462,11 @@ class TestSms:
             twilio.gw.client.post(f"/api/interactions/{first['id']}/{step}", json=body, headers=alice)
         twilio.text("one more thing", message_sid="SM200")
         new = next(i for i in twilio.interactions() if i["id"] != first["id"])
-        assert new["parent_id"] == first["id"] and new["state"] == "active" and new["messages"][0]["body"] == "one more thing"
+        assert (
+            new["parent_id"] == first["id"]
+            and new["state"] == "active"
+            and new["messages"][0]["body"] == "one more thing"
+        )
 
     def test_unknown_number_without_default_queue_is_refused_and_nothing_stored(self, twilio: Twilio):
         assert_error(twilio.text("hi", to="+15559999999"), 404)
@@ -345,7 +486,10 @@ class TestSms:
         twilio.text("hello")
         assert twilio.text("y" * 50_000, message_sid="SM101").status_code == 200
         [ix] = twilio.interactions()
-        assert [m["body"] for m in ix["messages"]] == ["hello", "y" * (MAX_TEXT - len(TRUNCATION_MARKER)) + TRUNCATION_MARKER]
+        assert [m["body"] for m in ix["messages"]] == [
+            "hello",
+            "y" * (MAX_TEXT - len(TRUNCATION_MARKER)) + TRUNCATION_MARKER,
+        ]
 
     def test_control_characters_are_removed_newline_and_tab_kept(self, twilio: Twilio):
         assert twilio.text("my\x00 order\x07\r\nis\tlate\x1b\x7f\x0c").status_code == 200
@@ -364,7 +508,9 @@ class TestSms:
 class TestChannelSwitch:
     def test_a_call_continues_by_sms_and_back_as_one_interaction(self, twilio: Twilio):
         ix, url, alice = twilio.claimed(twilio.call)
-        twilio.post("voice/status", {"CallSid": "CA100", "CallStatus": "completed"})  # the call ends; the conversation goes on
+        twilio.post(
+            "voice/status", {"CallSid": "CA100", "CallStatus": "completed"}
+        )  # the call ends; the conversation goes on
         twilio.gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "text"}, headers=alice)
         twilio.gw.client.post(f"{url}/messages", json={"body": "Here is the link we talked about"}, headers=alice)
         assert twilio.fake.messages[-1]["To"] == CUSTOMER
@@ -373,7 +519,10 @@ class TestChannelSwitch:
         [after] = twilio.interactions()
         assert after["id"] == ix["id"] and after["state"] == "active"
         assert [m["body"] for m in after["messages"]] == ["Here is the link we talked about", "Thanks, got it"]
-        assert [(c["from_subtype"], c["to_subtype"]) for c in after["channel_history"]] == [("phone", "text"), ("text", "phone")]
+        assert [(c["from_subtype"], c["to_subtype"]) for c in after["channel_history"]] == [
+            ("phone", "text"),
+            ("text", "phone"),
+        ]
         assert after["type"] == "call"
 
 

@@ -39,9 +39,19 @@ def server(tmp_path) -> Iterator[GatewayProcess]:
 
 
 async def setup_call(http: httpx.AsyncClient, server: GatewayProcess) -> tuple[str, dict[str, str]]:
-    await http.post("/api/queues", json={"id": "sales", "name": "Sales", "settings": {"recording": True, "phone_number": "+15550001000"}}, headers=ADMIN)
-    await http.post("/api/users", json={"username": "alice", "name": "Alice", "queues": ["sales"], "password": "correct horse"}, headers=ADMIN)
-    token = (await http.post("/api/auth/login", json={"username": "alice", "password": "correct horse"})).json()["token"]
+    await http.post(
+        "/api/queues",
+        json={"id": "sales", "name": "Sales", "settings": {"recording": True, "phone_number": "+15550001000"}},
+        headers=ADMIN,
+    )
+    await http.post(
+        "/api/users",
+        json={"username": "alice", "name": "Alice", "queues": ["sales"], "password": "correct horse"},
+        headers=ADMIN,
+    )
+    token = (await http.post("/api/auth/login", json={"username": "alice", "password": "correct horse"})).json()[
+        "token"
+    ]
     agent = {"Authorization": f"Bearer {token}"}
     params = {"CallSid": "CA1", "From": "+14155550100", "To": "+15550001000", "CallStatus": "ringing"}
     sig = RequestValidator(TOKEN).compute_signature(f"{server.url}/webhooks/twilio/voice", params)
@@ -54,11 +64,27 @@ async def setup_call(http: httpx.AsyncClient, server: GatewayProcess) -> tuple[s
 
 async def twilio_stream(server: GatewayProcess, ix_id: str):
     url = f"{server.ws_url}/webhooks/twilio/media"
-    ws = await websockets.connect(url, additional_headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})})
+    ws = await websockets.connect(
+        url, additional_headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})}
+    )
     await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-    await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1", "start": {
-        "streamSid": "MZ1", "accountSid": SID, "callSid": "CA1", "tracks": ["inbound"], "customParameters": {"interaction": ix_id},
-        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}))
+    await ws.send(
+        json.dumps(
+            {
+                "event": "start",
+                "sequenceNumber": "1",
+                "streamSid": "MZ1",
+                "start": {
+                    "streamSid": "MZ1",
+                    "accountSid": SID,
+                    "callSid": "CA1",
+                    "tracks": ["inbound"],
+                    "customParameters": {"interaction": ix_id},
+                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                },
+            }
+        )
+    )
     return ws
 
 
@@ -70,7 +96,9 @@ async def test_tones_cross_both_ways_and_the_call_is_recorded(server: GatewayPro
             twilio = await twilio_stream(server, ix_id)
             await twilio.send("{not json")  # a malformed frame is skipped, the call goes on
             await twilio.send(json.dumps({"event": "media", "media": {"payload": "%%%not-base64%%%"}}))
-            await live_audio_connected(http, ix_id, agent)  # the caller's stream is in the call before the browser offers to join it
+            await live_audio_connected(
+                http, ix_id, agent
+            )  # the caller's stream is in the call before the browser offers to join it
 
             # The browser: an aiortc peer with a 440 Hz microphone, offering over HTTP.
             pc = MediaPeerConnection(MEDIA_ADDRESSES)
@@ -86,11 +114,16 @@ async def test_tones_cross_both_ways_and_the_call_is_recorded(server: GatewayPro
                         if not first_heard and np.abs(pcm).max() > 2000:
                             first_heard.append(time.monotonic())
                         heard.append(pcm)
+
                 asyncio.ensure_future(listen())
 
             pc.addTransceiver(Tone(AGENT_HZ), direction="sendrecv")
             await pc.setLocalDescription(await pc.createOffer())
-            r = await http.post("/api/webrtc/offer", json={"interaction_id": ix_id, "sdp": pc.localDescription.sdp, "type": "offer"}, headers=agent)
+            r = await http.post(
+                "/api/webrtc/offer",
+                json={"interaction_id": ix_id, "sdp": pc.localDescription.sdp, "type": "offer"},
+                headers=agent,
+            )
             assert r.status_code == 200, r.text
             await pc.setRemoteDescription(RTCSessionDescription(**r.json()))
 
@@ -108,8 +141,18 @@ async def test_tones_cross_both_ways_and_the_call_is_recorded(server: GatewayPro
             chunks = mulaw_tone(CALLER_HZ, 3.0)
             started = time.monotonic()
             for i, chunk in enumerate(chunks):
-                await twilio.send(json.dumps({"event": "media", "streamSid": "MZ1", "media": {"track": "inbound", "chunk": str(i), "payload": base64.b64encode(chunk).decode()}}))
-                await asyncio.sleep(max(0, started + (i + 1) * 0.02 - time.monotonic()))  # real-time pacing of the source
+                await twilio.send(
+                    json.dumps(
+                        {
+                            "event": "media",
+                            "streamSid": "MZ1",
+                            "media": {"track": "inbound", "chunk": str(i), "payload": base64.b64encode(chunk).decode()},
+                        }
+                    )
+                )
+                await asyncio.sleep(
+                    max(0, started + (i + 1) * 0.02 - time.monotonic())
+                )  # real-time pacing of the source
             await twilio.send(json.dumps({"event": "stop", "streamSid": "MZ1", "stop": {"callSid": "CA1"}}))
             await twilio.close()
             collector.cancel()
@@ -126,7 +169,9 @@ async def test_tones_cross_both_ways_and_the_call_is_recorded(server: GatewayPro
             assert abs(dominant_hz(phone[-8000:], 8000) - AGENT_HZ) < 15, dominant_hz(phone[-8000:], 8000)
 
             # The recording: attached once the stream stops, both legs, as long as the call.
-            while (event := json.loads(await asyncio.wait_for(events.recv(), 15)))["type"] != "interaction.recording_attached":
+            while (event := json.loads(await asyncio.wait_for(events.recv(), 15)))[
+                "type"
+            ] != "interaction.recording_attached":
                 pass
         [rec] = event["interaction"]["recordings"]
         assert rec["status"] == "stored" and 2.5 < rec["duration_seconds"] < 4.0
@@ -149,7 +194,9 @@ async def test_unsigned_media_stream_is_refused(server: GatewayProcess):
 async def test_offer_without_a_live_call_is_a_clear_409(server: GatewayProcess):
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
         ix_id, agent = await setup_call(http, server)
-        r = await http.post("/api/webrtc/offer", json={"interaction_id": ix_id, "sdp": "v=0", "type": "offer"}, headers=agent)
+        r = await http.post(
+            "/api/webrtc/offer", json={"interaction_id": ix_id, "sdp": "v=0", "type": "offer"}, headers=agent
+        )
         assert r.status_code == 409 and "no live call" in r.json()["detail"]
 
 

@@ -41,17 +41,32 @@ async def frame(ws, kind: str) -> dict:
 
 async def test_customer_calls_from_the_chat_and_the_agent_answers_in_the_browser(server: GatewayProcess):
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
-        await http.post("/api/queues", json={"id": "web", "name": "Web", "settings": {"recording": True}}, headers=ADMIN)
+        await http.post(
+            "/api/queues", json={"id": "web", "name": "Web", "settings": {"recording": True}}, headers=ADMIN
+        )
         await http.put("/api/routing", json={"default_queue": "web"}, headers=ADMIN)
-        await http.post("/api/users", json={"username": "alice", "name": "Alice", "queues": ["web"], "password": "correct horse"}, headers=ADMIN)
-        alice = {"Authorization": "Bearer " + (await http.post("/api/auth/login", json={"username": "alice", "password": "correct horse"})).json()["token"]}
+        await http.post(
+            "/api/users",
+            json={"username": "alice", "name": "Alice", "queues": ["web"], "password": "correct horse"},
+            headers=ADMIN,
+        )
+        alice = {
+            "Authorization": "Bearer "
+            + (await http.post("/api/auth/login", json={"username": "alice", "password": "correct horse"})).json()[
+                "token"
+            ]
+        }
 
         async with websockets.connect(f"{server.ws_url}/ws/chat") as chat:
-            await chat.send(json.dumps({"type": "start", "name": "Carla", "email": "carla@example.com", "topic": "Can I call you?"}))
+            await chat.send(
+                json.dumps({"type": "start", "name": "Carla", "email": "carla@example.com", "topic": "Can I call you?"})
+            )
             session = await frame(chat, "session")
             ix_id, token = session["interaction_id"], session["token"]
 
-            r = await http.post("/api/chat/call", json={"token": "not-a-real-session-token", "sdp": "v=0", "type": "offer"})
+            r = await http.post(
+                "/api/chat/call", json={"token": "not-a-real-session-token", "sdp": "v=0", "type": "offer"}
+            )
             assert r.status_code == 404 and r.json()["error"], "an unknown chat cannot call"
             r = await http.post("/api/chat/call", json={"token": token, "sdp": "not sdp at all", "type": "offer"})
             assert r.status_code == 422 and r.json()["error"] == "invalid_sdp", r.text
@@ -62,7 +77,11 @@ async def test_customer_calls_from_the_chat_and_the_agent_answers_in_the_browser
             assert r.headers["access-control-allow-origin"] == "*", "the widget calls from the customer's own site"
             assert (await frame(chat, "channel"))["channel"] == "call/webrtc"
             ix = (await http.get(f"/api/interactions/{ix_id}", headers=alice)).json()
-            assert (ix["type"], ix["subtype"], [m["body"] for m in ix["messages"]]) == ("call", "webrtc", ["Can I call you?"])
+            assert (ix["type"], ix["subtype"], [m["body"] for m in ix["messages"]]) == (
+                "call",
+                "webrtc",
+                ["Can I call you?"],
+            )
 
             assert (await http.post(f"/api/interactions/{ix_id}/claim", headers=alice)).status_code == 200
             agent = Browser(AGENT_HZ)
@@ -76,7 +95,9 @@ async def test_customer_calls_from_the_chat_and_the_agent_answers_in_the_browser
             assert r.status_code == 422, r.text
             odd = Browser(CUSTOMER_HZ)
             offer = await odd.offer()
-            no_codec = "\r\n".join(line for line in offer["sdp"].split("\r\n") if not line.startswith(("a=rtpmap", "a=fmtp", "a=rtcp-fb")))
+            no_codec = "\r\n".join(
+                line for line in offer["sdp"].split("\r\n") if not line.startswith(("a=rtpmap", "a=fmtp", "a=rtcp-fb"))
+            )
             r = await http.post("/api/chat/call", json={"token": token, "sdp": no_codec, "type": "offer"})
             assert r.status_code == 422 and r.json()["error"] == "invalid_sdp", r.text
             await odd.close()
@@ -85,18 +106,27 @@ async def test_customer_calls_from_the_chat_and_the_agent_answers_in_the_browser
 
             assert (await http.post("/api/chat/hangup", json={"token": token})).status_code == 204
             assert (await frame(chat, "channel"))["channel"] == "messaging/chat", "the conversation goes on as chat"
-            assert (await http.post("/api/chat/hangup", json={"token": token})).status_code == 409, "nothing left to hang up"
+            assert (await http.post("/api/chat/hangup", json={"token": token})).status_code == 409, (
+                "nothing left to hang up"
+            )
             await customer.close()
             await agent.close()
 
         ix = (await http.get(f"/api/interactions/{ix_id}", headers=alice)).json()
         assert (ix["type"], ix["subtype"], ix["status"], ix["assigned_to"]) == ("messaging", "chat", "claimed", "alice")
         [left] = [a for a in ix["activity"] if a["data"].get("disconnect")]
-        assert (left["by"], left["data"]["disconnect"]["reason"], left["data"]["disconnect"]["channel"]) == ("customer", "hang_up", "webrtc")
+        assert (left["by"], left["data"]["disconnect"]["reason"], left["data"]["disconnect"]["channel"]) == (
+            "customer",
+            "hang_up",
+            "webrtc",
+        )
         assert ix["disconnect"] is None, "the call leg ended; the contact goes on as chat"
         [rec] = ix["recordings"]
         audio = await http.get(rec["uri"], headers=alice)
         with wave.open(io.BytesIO(audio.content)) as w:
             assert (w.getnchannels(), w.getframerate()) == (2, 16000)
             both = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).reshape(-1, 2)
-        assert abs(dominant_hz(both[-8000:, 0], 16000) - CUSTOMER_HZ) < 15 and abs(dominant_hz(both[-8000:, 1], 16000) - AGENT_HZ) < 15
+        assert (
+            abs(dominant_hz(both[-8000:, 0], 16000) - CUSTOMER_HZ) < 15
+            and abs(dominant_hz(both[-8000:, 1], 16000) - AGENT_HZ) < 15
+        )

@@ -54,13 +54,24 @@ class Gateway:
         return self.as_(ADMIN_TOKEN)
 
     def queue(self, queue_id: str, **settings: Any) -> dict:
-        r = self.client.post("/api/queues", json={"id": queue_id, "name": queue_id.title(), "settings": settings}, headers=self.admin)
+        r = self.client.post(
+            "/api/queues", json={"id": queue_id, "name": queue_id.title(), "settings": settings}, headers=self.admin
+        )
         assert r.status_code == 201, r.text
         return r.json()
 
     def agent(self, username: str, queues: list[str], role: str = "agent") -> dict[str, str]:
-        r = self.client.post("/api/users", json={"username": username, "name": username.title(), "role": role, "queues": queues, "password": "correct horse"},
-                             headers=self.admin)
+        r = self.client.post(
+            "/api/users",
+            json={
+                "username": username,
+                "name": username.title(),
+                "role": role,
+                "queues": queues,
+                "password": "correct horse",
+            },
+            headers=self.admin,
+        )
         assert r.status_code == 201, r.text
         r = self.client.post("/api/auth/login", json={"username": username, "password": "correct horse"})
         assert r.status_code == 200, r.text
@@ -71,8 +82,15 @@ class Gateway:
         from sessions.model import CommType, Customer, Direction, Subtype
 
         async def create():
-            return await self.app.state.sessions.create(None, queue_id=queue_id, direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE,
-                                                        customer=Customer(name="Carla", phone="+14155550100"), **kw)
+            return await self.app.state.sessions.create(
+                None,
+                queue_id=queue_id,
+                direction=Direction.INBOUND,
+                type=CommType.CALL,
+                subtype=Subtype.PHONE,
+                customer=Customer(name="Carla", phone="+14155550100"),
+                **kw,
+            )
 
         return self.call(create).interaction.model_dump(mode="json")
 
@@ -126,7 +144,12 @@ def pair() -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
     """Two real gateway processes sharing a PostgreSQL database of their own and Redis (a prefix of their own)."""
     prefix = f"test:{uuid.uuid4().hex}"
     with postgres_database() as db_url:
-        env = {"GATEWAY_DATABASE_URL": db_url, "GATEWAY_REDIS_URL": REDIS_URL, "GATEWAY_REDIS_PREFIX": prefix, "GATEWAY_ADMIN_TOKEN": PAIR_TOKEN}
+        env = {
+            "GATEWAY_DATABASE_URL": db_url,
+            "GATEWAY_REDIS_URL": REDIS_URL,
+            "GATEWAY_REDIS_PREFIX": prefix,
+            "GATEWAY_ADMIN_TOKEN": PAIR_TOKEN,
+        }
         try:
             with gateway_process(env) as a, gateway_process(env) as b:
                 yield a, b

@@ -34,7 +34,14 @@ validator = RequestValidator(AUTH_TOKEN)
 
 
 def text_params(sid: str, sender: str) -> dict[str, str]:
-    return {"MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": sender, "To": NUMBER, "Body": f"text {sid}", "NumMedia": "0"}
+    return {
+        "MessageSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": sender,
+        "To": NUMBER,
+        "Body": f"text {sid}",
+        "NumMedia": "0",
+    }
 
 
 def texts(prefix: str, count: int, senders: int = 12) -> list[dict[str, str]]:
@@ -110,7 +117,9 @@ class Burst:
             try:
                 await asyncio.wait_for(self.progress.wait_for(predicate), DEADLINE)
             except TimeoutError:
-                raise AssertionError(f"the burst never reached: {what} (acked {len(self.acked)}, answers {dict(self.statuses)})") from None
+                raise AssertionError(
+                    f"the burst never reached: {what} (acked {len(self.acked)}, answers {dict(self.statuses)})"
+                ) from None
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -128,7 +137,9 @@ async def stored_texts(http: httpx.AsyncClient, base: str, admin: dict[str, str]
     seen: Counter[str] = Counter()
     empty: list[str] = []
     for state in ("active", "completed"):
-        r = await http.get(f"{base}/api/queues/sales/interactions", params={"state": state, "limit": 500}, headers=admin)
+        r = await http.get(
+            f"{base}/api/queues/sales/interactions", params={"state": state, "limit": 500}, headers=admin
+        )
         assert r.status_code == 200, r.text
         assert len(r.json()["items"]) < 500, "more interactions than one page: the count would be incomplete"
         for ix in r.json()["items"]:
@@ -147,10 +158,16 @@ async def stored_provider_ids(http: httpx.AsyncClient, base: str, admin: dict[st
 
 async def set_up_center(http: httpx.AsyncClient, base: str, admin: dict[str, str]) -> None:
     """A queue that takes texts to NUMBER, routing that defaults to it, and agent alice."""
-    r = await http.post(f"{base}/api/queues", json={"id": "sales", "name": "Sales", "settings": {"phone_number": NUMBER}}, headers=admin)
+    r = await http.post(
+        f"{base}/api/queues", json={"id": "sales", "name": "Sales", "settings": {"phone_number": NUMBER}}, headers=admin
+    )
     assert r.status_code == 201, r.text
     assert (await http.put(f"{base}/api/routing", json=ROUTING, headers=admin)).status_code == 200
-    r = await http.post(f"{base}/api/users", json={"username": "alice", "name": "Alice", "queues": ["sales"], "password": "correct horse"}, headers=admin)
+    r = await http.post(
+        f"{base}/api/users",
+        json={"username": "alice", "name": "Alice", "queues": ["sales"], "password": "correct horse"},
+        headers=admin,
+    )
     assert r.status_code == 201, r.text
 
 
@@ -181,12 +198,13 @@ async def assert_each_stored_once(http: httpx.AsyncClient, base: str, admin: dic
     stored, _ = await stored_texts(http, base, admin)
     missing = sorted(sid for sid in sids if stored[sid] == 0)
     doubled = sorted(sid for sid, n in stored.items() if n > 1)
-    assert not missing and not doubled, f"missing {missing[:10]} ({len(missing)}), stored twice {doubled[:10]} ({len(doubled)})"
+    assert not missing and not doubled, (
+        f"missing {missing[:10]} ({len(missing)}), stored twice {doubled[:10]} ({len(doubled)})"
+    )
 
 
 def twilio_env(data_dir: str, **extra: str) -> dict[str, str]:
     return {"GATEWAY_DATA_DIR": data_dir, "GATEWAY_PUBLIC_URL": PUBLIC_URL, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, **extra}
-
 
 
 @dataclass
@@ -214,7 +232,9 @@ class Listener:
     async def hears_from(self, phone: str) -> None:
         async with self.changed:
             try:
-                await asyncio.wait_for(self.changed.wait_for(lambda: phone in self.phones or self.ended is not None), DEADLINE)
+                await asyncio.wait_for(
+                    self.changed.wait_for(lambda: phone in self.phones or self.ended is not None), DEADLINE
+                )
             except TimeoutError:
                 raise AssertionError(f"the agent socket never heard from {phone}") from None
             assert phone in self.phones, f"the agent socket was {self.ended} before it heard from {phone}"

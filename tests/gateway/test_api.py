@@ -53,26 +53,41 @@ class TestAccounts:
     def test_only_admins_manage_users_and_queues(self, gw: Gateway):
         gw.queue("sales")
         token = gw.agent("alice", ["sales"])
-        assert_error(gw.client.post("/api/users", json={"username": "x", "name": "X", "password": "longenough"}, headers=token), 403)
+        assert_error(
+            gw.client.post("/api/users", json={"username": "x", "name": "X", "password": "longenough"}, headers=token),
+            403,
+        )
         assert_error(gw.client.post("/api/queues", json={"id": "vip", "name": "VIP"}, headers=token), 403)
         assert_error(gw.client.patch("/api/queues/sales", json={"name": "Mine"}, headers=token), 403)
 
     def test_user_in_a_queue_that_does_not_exist_is_refused(self, gw: Gateway):
-        r = gw.client.post("/api/users", json={"username": "x", "name": "X", "password": "longenough", "queues": ["ghost"]}, headers=gw.admin)
+        r = gw.client.post(
+            "/api/users",
+            json={"username": "x", "name": "X", "password": "longenough", "queues": ["ghost"]},
+            headers=gw.admin,
+        )
         assert_error(r, 404)
         assert gw.client.post("/api/auth/login", json={"username": "x", "password": "longenough"}).status_code == 401
 
     def test_duplicate_username_is_a_conflict(self, gw: Gateway):
         gw.agent("alice", [])
-        r = gw.client.post("/api/users", json={"username": "alice", "name": "Other", "password": "longenough"}, headers=gw.admin)
+        r = gw.client.post(
+            "/api/users", json={"username": "alice", "name": "Other", "password": "longenough"}, headers=gw.admin
+        )
         assert_error(r, 409, "already_exists")
 
 
 class TestQueues:
     def test_admin_configures_settings(self, gw: Gateway):
         gw.queue("sales", ring_time=10)
-        r = gw.client.patch("/api/queues/sales", json={"settings": {"ring_time": 30, "voicemail": True}}, headers=gw.admin)
-        assert r.status_code == 200 and r.json()["settings"]["ring_time"] == 30 and r.json()["settings"]["voicemail"] is True
+        r = gw.client.patch(
+            "/api/queues/sales", json={"settings": {"ring_time": 30, "voicemail": True}}, headers=gw.admin
+        )
+        assert (
+            r.status_code == 200
+            and r.json()["settings"]["ring_time"] == 30
+            and r.json()["settings"]["voicemail"] is True
+        )
 
     def test_agents_see_only_their_queues(self, gw: Gateway):
         gw.queue("sales")
@@ -106,7 +121,9 @@ class TestQueues:
         gw.client.post(f"/api/interactions/{a['id']}/claim", headers=alice)
         m = gw.client.get("/api/queues/sales/metrics", headers=alice).json()
         assert (m["active"], m["waiting"], m["claimed"]) == (2, 1, 1)
-        assert m["today"]["offered"] == 1 and m["today"]["service_level"] == 1.0 and m["last_15_minutes"]["answered"] == 1
+        assert (
+            m["today"]["offered"] == 1 and m["today"]["service_level"] == 1.0 and m["last_15_minutes"]["answered"] == 1
+        )
 
 
 class TestLifecycle:
@@ -143,7 +160,9 @@ class TestLifecycle:
         alice = gw.agent("alice", ["sales"])
         gw.agent("bob", ["sales"])
         url = f"/api/interactions/{gw.claimed('sales', alice)['id']}"
-        r = gw.client.post(f"{url}/transfer", json={"target": {"kind": "user", "id": "bob"}, "mode": "warm"}, headers=alice)
+        r = gw.client.post(
+            f"{url}/transfer", json={"target": {"kind": "user", "id": "bob"}, "mode": "warm"}, headers=alice
+        )
         assert r.json()["consult"]["target"] == {"kind": "user", "id": "bob"}
         r = gw.client.post(f"{url}/consult/complete", headers=alice)
         assert (r.json()["status"], r.json()["offered_to"]) == ("pending", "bob")
@@ -163,7 +182,9 @@ class TestLifecycle:
         assert [ix["id"] for ix in listed["items"]] == [mine["id"]] and listed["cursor"]
         assert [ix["id"] for ix in gw.client.get("/api/me/interactions", headers=alice).json()["items"]] == [mine["id"]]
         gw.client.post(f"{url}/consult/cancel", headers=alice)
-        assert gw.client.get("/api/me/interactions", headers=bob).json()["items"] == [], "the consult over, it is not his"
+        assert gw.client.get("/api/me/interactions", headers=bob).json()["items"] == [], (
+            "the consult over, it is not his"
+        )
 
     def test_unresolved_goes_back_to_the_queue(self, gw: Gateway):
         gw.queue("sales")
@@ -175,8 +196,16 @@ class TestLifecycle:
     def test_outbound_by_an_agent_is_claimed_by_them(self, gw: Gateway):
         gw.queue("sales")
         alice = gw.agent("alice", ["sales"])
-        r = gw.client.post("/api/interactions", json={"queue_id": "sales", "type": "messaging", "subtype": "text", "customer": {"phone": "+14155550100"}}, headers=alice)
-        assert r.status_code == 201 and (r.json()["direction"], r.json()["status"], r.json()["assigned_to"]) == ("outbound", "claimed", "alice")
+        r = gw.client.post(
+            "/api/interactions",
+            json={"queue_id": "sales", "type": "messaging", "subtype": "text", "customer": {"phone": "+14155550100"}},
+            headers=alice,
+        )
+        assert r.status_code == 201 and (r.json()["direction"], r.json()["status"], r.json()["assigned_to"]) == (
+            "outbound",
+            "claimed",
+            "alice",
+        )
 
 
 class TestAccessBeforeState:
@@ -184,11 +213,24 @@ class TestAccessBeforeState:
 
     STATUSES: ClassVar[list[str]] = ["open", "pending", "claimed", "consulting", "wrap_up", "completed"]
     COMMANDS: ClassVar[list[tuple[str, str, dict | None]]] = [
-        ("post", "claim", None), ("post", "decline", None), ("post", "transfer", {"target": {"kind": "queue", "id": "support"}}),
-        ("post", "consult/complete", None), ("post", "consult/cancel", None), ("post", "switch", {"type": "messaging", "subtype": "text"}),
-        ("post", "messages", {"body": "peek"}), ("post", "notes", {"body": "peek"}), ("post", "read", None), ("post", "typing", {"active": True}),
-        ("post", "end", {"outcome": "resolved"}), ("post", "complete", None), ("patch", "", {"subject": "peek"}), ("post", "clone", None),
-        ("get", "", None), ("get", "activity", None), ("post", "hold", {"on": True}), ("post", "monitor", {"mode": "listen"}),
+        ("post", "claim", None),
+        ("post", "decline", None),
+        ("post", "transfer", {"target": {"kind": "queue", "id": "support"}}),
+        ("post", "consult/complete", None),
+        ("post", "consult/cancel", None),
+        ("post", "switch", {"type": "messaging", "subtype": "text"}),
+        ("post", "messages", {"body": "peek"}),
+        ("post", "notes", {"body": "peek"}),
+        ("post", "read", None),
+        ("post", "typing", {"active": True}),
+        ("post", "end", {"outcome": "resolved"}),
+        ("post", "complete", None),
+        ("patch", "", {"subject": "peek"}),
+        ("post", "clone", None),
+        ("get", "", None),
+        ("get", "activity", None),
+        ("post", "hold", {"on": True}),
+        ("post", "monitor", {"mode": "listen"}),
     ]
 
     @pytest.fixture
@@ -197,7 +239,10 @@ class TestAccessBeforeState:
         gw.queue("support")
         alice = gw.agent("alice", ["sales"])
         gw.agent("bob", ["sales"])
-        outsiders = {"agent": gw.agent("eve", ["support"]), "supervisor": gw.agent("ola", ["support"], role="supervisor")}
+        outsiders = {
+            "agent": gw.agent("eve", ["support"]),
+            "supervisor": gw.agent("ola", ["support"], role="supervisor"),
+        }
         return gw, alice, outsiders
 
     @staticmethod
@@ -209,12 +254,16 @@ class TestAccessBeforeState:
         if status in ("claimed", "consulting", "wrap_up", "completed"):
             gw.client.post(f"{url}/claim", headers=alice)
         if status == "consulting":
-            gw.client.post(f"{url}/transfer", json={"target": {"kind": "user", "id": "bob"}, "mode": "warm"}, headers=alice)
+            gw.client.post(
+                f"{url}/transfer", json={"target": {"kind": "user", "id": "bob"}, "mode": "warm"}, headers=alice
+            )
         if status in ("wrap_up", "completed"):
             gw.client.post(f"{url}/end", json={"outcome": "resolved"}, headers=alice)
         if status == "completed":
             gw.client.post(f"{url}/complete", headers=alice)
-        assert gw.client.get(url, headers=gw.admin).json()["status"] == ("claimed" if status == "consulting" else status)
+        assert gw.client.get(url, headers=gw.admin).json()["status"] == (
+            "claimed" if status == "consulting" else status
+        )
         return url
 
     @pytest.mark.parametrize("outsider", ["agent", "supervisor"])
@@ -225,7 +274,9 @@ class TestAccessBeforeState:
         before = gw.client.get(url, headers=gw.admin).json()
         answers = {}
         for method, path, body in self.COMMANDS:
-            r = gw.client.request(method.upper(), f"{url}/{path}" if path else url, json=body, headers=outsiders[outsider])
+            r = gw.client.request(
+                method.upper(), f"{url}/{path}" if path else url, json=body, headers=outsiders[outsider]
+            )
             answers[f"{method} {path}"] = (r.status_code, r.json()["error"])
             assert_error(r, r.status_code)
         assert {c: a for c, a in answers.items() if a != (403, "forbidden")} == {}
@@ -240,7 +291,12 @@ class TestBadInput:
         gw.queue("sales")
         alice = gw.agent("alice", ["sales"])
         ix = gw.claimed("sales", alice)
-        return gw, alice, f"/api/interactions/{ix['id']}", gw.client.get(f"/api/interactions/{ix['id']}", headers=alice).json()
+        return (
+            gw,
+            alice,
+            f"/api/interactions/{ix['id']}",
+            gw.client.get(f"/api/interactions/{ix['id']}", headers=alice).json(),
+        )
 
     def test_malformed_json(self, claimed):
         gw, alice, url, before = claimed
@@ -248,10 +304,16 @@ class TestBadInput:
         assert_error(r, 400, "malformed_json")
         assert_error(gw.client.post(f"{url}/end", headers=alice), 400, "malformed_json")
         nested = b"[" * 50_000 + b"]" * 50_000  # deeper than the JSON parser's stack
-        assert_error(gw.client.post(f"{url}/end", content=nested, headers={**alice, "Content-Type": "application/json"}), 400, "malformed_json")
+        assert_error(
+            gw.client.post(f"{url}/end", content=nested, headers={**alice, "Content-Type": "application/json"}),
+            400,
+            "malformed_json",
+        )
         assert gw.client.get(url, headers=alice).json() == before
 
-    @pytest.mark.parametrize("body", [{"outcome": "maybe"}, {"outcome": 3}, ["resolved"], "resolved", {"outcome": "resolved", "extra": 1}])
+    @pytest.mark.parametrize(
+        "body", [{"outcome": "maybe"}, {"outcome": 3}, ["resolved"], "resolved", {"outcome": "resolved", "extra": 1}]
+    )
     def test_wrong_types_and_shapes(self, claimed, body):
         gw, alice, url, before = claimed
         assert_error(gw.client.post(f"{url}/end", json=body, headers=alice), 422, "invalid")
@@ -269,20 +331,33 @@ class TestBadInput:
     def test_oversize_body_declared_and_streamed(self, claimed):
         gw, alice, url, before = claimed
         big = b'{"body": "' + b"x" * 2_000_000 + b'"}'
-        assert_error(gw.client.post(f"{url}/messages", content=big, headers={**alice, "Content-Type": "application/json"}), 413, "too_large")
+        assert_error(
+            gw.client.post(f"{url}/messages", content=big, headers={**alice, "Content-Type": "application/json"}),
+            413,
+            "too_large",
+        )
 
         def chunks():
             for _ in range(30):
                 yield b"x" * 100_000
 
-        assert_error(gw.client.post(f"{url}/messages", content=chunks(), headers={**alice, "Content-Type": "application/json"}), 413, "too_large")
+        assert_error(
+            gw.client.post(f"{url}/messages", content=chunks(), headers={**alice, "Content-Type": "application/json"}),
+            413,
+            "too_large",
+        )
         assert gw.client.get(url, headers=alice).json() == before
 
     def test_illegal_transitions(self, claimed):
         gw, alice, url, before = claimed
         assert_error(gw.client.post(f"{url}/complete", headers=alice), 409, "illegal_transition")
         assert_error(gw.client.post(f"{url}/consult/complete", headers=alice), 409)
-        assert_error(gw.client.post(f"{url}/transfer", json={"target": {"kind": "user", "id": "alice"}, "mode": "cold"}, headers=alice), 422)
+        assert_error(
+            gw.client.post(
+                f"{url}/transfer", json={"target": {"kind": "user", "id": "alice"}, "mode": "cold"}, headers=alice
+            ),
+            422,
+        )
         assert gw.client.get(url, headers=alice).json() == before
 
     def test_permanent_fields_after_completion(self, claimed):

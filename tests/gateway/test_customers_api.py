@@ -12,10 +12,18 @@ PAT = {"name": "Pat Jones", "phone": "+14155550100"}
 
 def text_from(gw: Gateway, queue: str, **customer: Any) -> dict:
     """An inbound text as the SMS adapter would create it."""
+
     async def create():
         from sessions.model import Direction
-        return await gw.app.state.sessions.create(None, queue_id=queue, direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=Subtype.TEXT,
-                                                  customer=Customer(**customer))
+
+        return await gw.app.state.sessions.create(
+            None,
+            queue_id=queue,
+            direction=Direction.INBOUND,
+            type=CommType.MESSAGING,
+            subtype=Subtype.TEXT,
+            customer=Customer(**customer),
+        )
 
     return gw.call(create).interaction.model_dump(mode="json")
 
@@ -23,8 +31,15 @@ def text_from(gw: Gateway, queue: str, **customer: Any) -> dict:
 def chat_from(gw: Gateway, queue: str, **customer: Any) -> dict:
     async def create():
         from sessions.model import Direction
-        return await gw.app.state.sessions.create(None, queue_id=queue, direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=Subtype.CHAT,
-                                                  customer=Customer(**customer))
+
+        return await gw.app.state.sessions.create(
+            None,
+            queue_id=queue,
+            direction=Direction.INBOUND,
+            type=CommType.MESSAGING,
+            subtype=Subtype.CHAT,
+            customer=Customer(**customer),
+        )
 
     return gw.call(create).interaction.model_dump(mode="json")
 
@@ -48,7 +63,9 @@ class TestCustomers:
         assert seen(alice) == [in_a["id"]]
         assert seen(bea) == [in_b["id"]]
         assert sorted(seen(gw.admin)) == sorted([in_a["id"], in_b["id"]])
-        assert_error(gw.client.get(f"/api/customers/{cid}", headers=cy), 404, "not_found")  # none of theirs: no such customer for them
+        assert_error(
+            gw.client.get(f"/api/customers/{cid}", headers=cy), 404, "not_found"
+        )  # none of theirs: no such customer for them
         assert_error(gw.client.get("/api/customers/nobody", headers=gw.admin), 404, "not_found")
 
         assert [c["id"] for c in gw.client.get("/api/customers", params={"q": "pat"}, headers=alice).json()] == [cid]
@@ -68,13 +85,21 @@ class TestCustomers:
         earlier = text_from(gw, "a", **PAT)
         chat = chat_from(gw, "a", name="Pat", email="pat@example.org")
         assert chat["customer"]["id"] != earlier["customer"]["id"]
-        r = gw.client.patch(f"/api/interactions/{chat['id']}", json={"customer": {**chat["customer"], "phone": "+1 415 555 0100"}}, headers=alice)
+        r = gw.client.patch(
+            f"/api/interactions/{chat['id']}",
+            json={"customer": {**chat["customer"], "phone": "+1 415 555 0100"}},
+            headers=alice,
+        )
         assert r.status_code == 200, r.text
         assert r.json()["customer"]["id"] == earlier["customer"]["id"]
         body = gw.client.get(f"/api/customers/{earlier['customer']['id']}", headers=alice).json()
         assert {i["id"] for i in body["interactions"]} == {earlier["id"], chat["id"]}
-        assert (body["customer"]["phones"], body["customer"]["emails"]) == (["+14155550100"], []), "the chat's profile was not merged in"
-        assert_error(gw.client.get(f"/api/customers/{chat['customer']['id']}", headers=alice), 404)  # left with none of alice's interactions
+        assert (body["customer"]["phones"], body["customer"]["emails"]) == (["+14155550100"], []), (
+            "the chat's profile was not merged in"
+        )
+        assert_error(
+            gw.client.get(f"/api/customers/{chat['customer']['id']}", headers=alice), 404
+        )  # left with none of alice's interactions
 
     def test_typing_another_queues_customers_email_reveals_nothing_of_them(self, gw: Gateway):
         """An agent's edit links their interaction to the profile that owns the email, and they see of it only what they typed."""
@@ -84,15 +109,25 @@ class TestCustomers:
         mine = chat_from(gw, "a", name="Anyone", email="anyone@example.org")
         vid = victim["customer"]["id"]
         assert_error(gw.client.get(f"/api/customers/{vid}", headers=alice), 404)
-        r = gw.client.patch(f"/api/interactions/{mine['id']}", json={"customer": {"email": "vic@example.org"}}, headers=alice)
+        r = gw.client.patch(
+            f"/api/interactions/{mine['id']}", json={"customer": {"email": "vic@example.org"}}, headers=alice
+        )
         assert r.status_code == 200 and r.json()["customer"]["id"] == vid, r.text
         body = gw.client.get(f"/api/customers/{vid}", headers=alice).json()
-        assert body["customer"] | {"created_at": None} == {"id": vid, "name": "Anyone", "phones": [], "emails": ["vic@example.org"], "created_at": None}
+        assert body["customer"] | {"created_at": None} == {
+            "id": vid,
+            "name": "Anyone",
+            "phones": [],
+            "emails": ["vic@example.org"],
+            "created_at": None,
+        }
         assert [i["id"] for i in body["interactions"]] == [mine["id"]]
         assert gw.client.get("/api/customers", params={"q": "vic t"}, headers=alice).json() == []
         assert gw.client.get("/api/customers", params={"q": "+1415555012"}, headers=alice).json() == []
         assert gw.client.get(f"/api/customers/{vid}", headers=gw.admin).json()["customer"]["name"] == "Vic Tim"
-        r = gw.client.patch(f"/api/interactions/{mine['id']}", json={"customer": {"email": "anyone@example.org"}}, headers=alice)
+        r = gw.client.patch(
+            f"/api/interactions/{mine['id']}", json={"customer": {"email": "anyone@example.org"}}, headers=alice
+        )
         assert r.json()["customer"]["id"] == mine["customer"]["id"], "undone: nothing was merged"
         assert_error(gw.client.get(f"/api/customers/{vid}", headers=alice), 404)
 
@@ -103,7 +138,12 @@ class TestMerge:
         alice = gw.agent("alice", ["a"])
         chat, text = chat_from(gw, "a", **PAT), text_from(gw, "a", **PAT)
         assert gw.client.post(f"/api/interactions/{chat['id']}/claim", headers=alice).status_code == 200
-        assert gw.client.post(f"/api/interactions/{chat['id']}/messages", json={"body": "hello"}, headers=alice).status_code == 201
+        assert (
+            gw.client.post(
+                f"/api/interactions/{chat['id']}/messages", json={"body": "hello"}, headers=alice
+            ).status_code
+            == 201
+        )
         return alice, chat, text
 
     def test_merge_into_the_survivor(self, gw: Gateway):
@@ -115,7 +155,9 @@ class TestMerge:
         gone = gw.client.get(f"/api/interactions/{text['id']}", headers=alice).json()
         assert (gone["state"], gone["merged_into"], gone["completed_by"]) == ("completed", chat["id"], "alice")
         spec = gw.client.get("/openapi.json").json()
-        body = spec["paths"]["/api/interactions/{interaction_id}/merge"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        body = spec["paths"]["/api/interactions/{interaction_id}/merge"]["post"]["requestBody"]["content"][
+            "application/json"
+        ]["schema"]
         assert body["$ref"].endswith("/MergeBody")
         assert "from" in spec["components"]["schemas"]["MergeBody"]["properties"]
 
@@ -124,16 +166,35 @@ class TestMerge:
         gw.queue("b")
         bea = gw.agent("bea", ["b"])
         stranger = text_from(gw, "a", phone="+14155550199")
-        before = [gw.client.get(f"/api/interactions/{i}", headers=gw.admin).json() for i in (chat["id"], text["id"], stranger["id"])]
+        before = [
+            gw.client.get(f"/api/interactions/{i}", headers=gw.admin).json()
+            for i in (chat["id"], text["id"], stranger["id"])
+        ]
         url = f"/api/interactions/{chat['id']}/merge"
-        assert "different customers" in assert_error(gw.client.post(url, json={"from": stranger["id"]}, headers=alice), 422, "invalid")["detail"]
-        assert "itself" in assert_error(gw.client.post(url, json={"from": chat["id"]}, headers=alice), 422, "invalid")["detail"]
+        assert (
+            "different customers"
+            in assert_error(gw.client.post(url, json={"from": stranger["id"]}, headers=alice), 422, "invalid")["detail"]
+        )
+        assert (
+            "itself"
+            in assert_error(gw.client.post(url, json={"from": chat["id"]}, headers=alice), 422, "invalid")["detail"]
+        )
         assert_error(gw.client.post(url, json={"from": text["id"]}, headers=bea), 403, "forbidden")
         assert_error(gw.client.post(url, json={"from": "nope"}, headers=alice), 404, "not_found")
         for bad in ({}, {"from": 5}, {"from": ""}, {"from": text["id"], "extra": 1}, {"from_": text["id"]}):
             assert_error(gw.client.post(url, json=bad, headers=alice), 422)
-        assert_error(gw.client.post(url, content=b"{not json", headers={**alice, "Content-Type": "application/json"}), 400)
-        after = [gw.client.get(f"/api/interactions/{i}", headers=gw.admin).json() for i in (chat["id"], text["id"], stranger["id"])]
+        assert_error(
+            gw.client.post(url, content=b"{not json", headers={**alice, "Content-Type": "application/json"}), 400
+        )
+        after = [
+            gw.client.get(f"/api/interactions/{i}", headers=gw.admin).json()
+            for i in (chat["id"], text["id"], stranger["id"])
+        ]
         assert after == before
         assert gw.client.post(url, json={"from": text["id"]}, headers=alice).status_code == 200
-        assert "completed" in assert_error(gw.client.post(url, json={"from": text["id"]}, headers=alice), 409, "illegal_transition")["detail"]
+        assert (
+            "completed"
+            in assert_error(gw.client.post(url, json={"from": text["id"]}, headers=alice), 409, "illegal_transition")[
+                "detail"
+            ]
+        )

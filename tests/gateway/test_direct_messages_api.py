@@ -16,7 +16,10 @@ def team(gw: Gateway) -> dict[str, dict[str, str]]:
     """alice, bob and carol share sales; dave is in billing alone."""
     gw.queue("sales")
     gw.queue("billing")
-    return {name: gw.agent(name, queues) for name, queues in (("alice", ["sales"]), ("bob", ["sales"]), ("carol", ["sales"]), ("dave", ["billing"]))}
+    return {
+        name: gw.agent(name, queues)
+        for name, queues in (("alice", ["sales"]), ("bob", ["sales"]), ("carol", ["sales"]), ("dave", ["billing"]))
+    }
 
 
 def send(gw: Gateway, sender: dict[str, str], to: str, body: str, **extra: str) -> dict:
@@ -84,7 +87,11 @@ class TestThreads:
         thread_id = sent[0]["thread_id"]
         got, before = [], None
         while True:
-            r = gw.client.get(f"/api/direct-messages/{thread_id}", params={"limit": 2, **({"before": before} if before else {})}, headers=team["bob"])
+            r = gw.client.get(
+                f"/api/direct-messages/{thread_id}",
+                params={"limit": 2, **({"before": before} if before else {})},
+                headers=team["bob"],
+            )
             assert r.status_code == 200, r.text
             got = [m["body"] for m in r.json()["messages"]] + got
             if not (before := r.json()["before"]):
@@ -104,7 +111,9 @@ class TestPrivacy:
         admin = gw.admin
         for outsider in (team["carol"], admin):
             assert_error(gw.client.get(f"/api/direct-messages/{msg['thread_id']}", headers=outsider), 404, "not_found")
-            assert_error(gw.client.post(f"/api/direct-messages/{msg['thread_id']}/read", headers=outsider), 404, "not_found")
+            assert_error(
+                gw.client.post(f"/api/direct-messages/{msg['thread_id']}/read", headers=outsider), 404, "not_found"
+            )
             assert threads(gw, outsider) == []
         assert_error(gw.client.get("/api/direct-messages/dm_0000", headers=team["alice"]), 404, "not_found")
 
@@ -115,18 +124,29 @@ class TestPrivacy:
             return gw.client.post("/api/direct-messages", json=body, headers=who)
 
         assert_error(post(team["alice"], {"to": "dave", "body": "hi"}), 403, "forbidden")  # no queue in common
-        assert_error(post(team["dave"], {"to": "bob", "body": "about that call", "interaction_id": ix["id"]}), 403, "forbidden")
+        assert_error(
+            post(team["dave"], {"to": "bob", "body": "about that call", "interaction_id": ix["id"]}), 403, "forbidden"
+        )
         assert_error(post(team["alice"], {"to": "nobody", "body": "hi"}), 404, "not_found")
         assert_error(post(team["alice"], {"to": "alice", "body": "hi"}), 422, "invalid")
         assert_error(post(team["alice"], {"to": "bob", "body": " \n "}), 422, "invalid")
         assert_error(post(team["alice"], {"to": "bob", "body": "x" * 4001}), 422, "invalid")
         assert_error(post(team["alice"], {"body": "hi"}), 422, "invalid")
-        assert_error(gw.client.post("/api/direct-messages", content=b"{", headers={**team["alice"], "Content-Type": "application/json"}), 400)
+        assert_error(
+            gw.client.post(
+                "/api/direct-messages", content=b"{", headers={**team["alice"], "Content-Type": "application/json"}
+            ),
+            400,
+        )
         assert_error(post(team["alice"], {"to": "bob", "body": "hi", "interaction_id": "no-such"}), 404, "not_found")
         for who in ("alice", "bob", "dave"):
             assert threads(gw, team[who]) == []
         sent = send(gw, team["alice"], "bob", "fine")
-        assert_error(gw.client.get(f"/api/direct-messages/{sent['thread_id']}?before=yesterday", headers=team["bob"]), 422, "invalid")
+        assert_error(
+            gw.client.get(f"/api/direct-messages/{sent['thread_id']}?before=yesterday", headers=team["bob"]),
+            422,
+            "invalid",
+        )
         # A supervisor reaches anyone, and is answered.
         sup = gw.agent("sam", ["sales"], role="supervisor")
         send(gw, sup, "dave", "How is billing?")
@@ -136,9 +156,11 @@ class TestPrivacy:
 
 class TestLive:
     def test_the_recipient_gets_it_live_and_nobody_else_does(self, gw: Gateway, team):
-        with gw.client.websocket_connect(f"/ws/agent?ticket={ticket(gw, team['bob'])}") as bob, \
-                gw.client.websocket_connect(f"/ws/agent?ticket={ticket(gw, team['carol'])}") as carol, \
-                gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}") as admin:
+        with (
+            gw.client.websocket_connect(f"/ws/agent?ticket={ticket(gw, team['bob'])}") as bob,
+            gw.client.websocket_connect(f"/ws/agent?ticket={ticket(gw, team['carol'])}") as carol,
+            gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}") as admin,
+        ):
             msg = send(gw, team["alice"], "bob", "Only for Bob")
             event = until(bob, lambda e: e["type"] == "direct_message.sent")[-1]
             assert {"id", "type", "at", "interaction", "data"} <= set(event) and event["interaction"] is None
@@ -166,7 +188,9 @@ class TestLive:
             replayed = until(bob, lambda e: e["type"] == "direct_message.sent" and e["data"]["body"] == missed[-1])
             send(gw, team["alice"], "bob", "live again")
             live = until(bob, lambda e: e["type"] == "direct_message.sent")
-        assert direct(replayed) == missed and direct(live) == ["live again"], "each once, in order, none of others' threads"
+        assert direct(replayed) == missed and direct(live) == ["live again"], (
+            "each once, in order, none of others' threads"
+        )
         ids = [e["id"] for e in replayed + live if e["type"] == "direct_message.sent"]
         assert len(set(ids)) == len(ids) and all(int(i) > int(cursor) for i in ids)
 

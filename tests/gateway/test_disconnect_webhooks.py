@@ -29,9 +29,17 @@ def test_customer_hanging_up_a_claimed_call_moves_it_to_wrap_up_saying_so_and_a_
     hang_up(twilio)
     after = twilio.gw.client.get(f"/api/interactions/{ix['id']}", headers=alice).json()
     assert (after["status"], after["assigned_to"]) == ("wrap_up", ix["assigned_to"])
-    assert {k: after["disconnect"][k] for k in ("by", "reason", "channel")} == {"by": "customer", "reason": "hang_up", "channel": "phone"}
+    assert {k: after["disconnect"][k] for k in ("by", "reason", "channel")} == {
+        "by": "customer",
+        "reason": "hang_up",
+        "channel": "phone",
+    }
     [ended] = [a for a in after["activity"] if a["kind"] == "ended"]
-    assert (ended["by"], ended["data"]["disconnect"]["by"], ended["data"]["disconnect"]["reason"]) == ("customer", "customer", "hang_up")
+    assert (ended["by"], ended["data"]["disconnect"]["by"], ended["data"]["disconnect"]["reason"]) == (
+        "customer",
+        "customer",
+        "hang_up",
+    )
 
     hang_up(twilio)  # Twilio delivers at least once
     again = twilio.gw.client.get(f"/api/interactions/{ix['id']}", headers=alice).json()
@@ -41,7 +49,9 @@ def test_customer_hanging_up_a_claimed_call_moves_it_to_wrap_up_saying_so_and_a_
 def test_the_agent_ending_first_is_the_agent_hanging_up_and_the_call_ending_after_it_changes_nothing(twilio: Twilio):
     alice = agent_online(twilio)
     ix = claimed_call(twilio, alice)
-    ended = twilio.gw.client.post(f"/api/interactions/{ix['id']}/end", json={"outcome": "resolved"}, headers=alice).json()
+    ended = twilio.gw.client.post(
+        f"/api/interactions/{ix['id']}/end", json={"outcome": "resolved"}, headers=alice
+    ).json()
     assert (ended["disconnect"]["by"], ended["disconnect"]["reason"]) == ("agent", "hang_up")
     hang_up(twilio)
     after = twilio.gw.client.get(f"/api/interactions/{ix['id']}", headers=alice).json()
@@ -54,28 +64,44 @@ def test_a_queue_that_keeps_it_claimed_tells_the_agent_and_keeps_the_agent_on_it
     ix = claimed_call(twilio, bob, "CA200", "support", to=SUPPORT_NUMBER)
     hang_up(twilio, "CA200")
     after = twilio.gw.client.get(f"/api/interactions/{ix['id']}", headers=bob).json()
-    assert (after["status"], after["disconnect"]["by"], after["activity"][-1]["kind"]) == ("claimed", "customer", "disconnected")
+    assert (after["status"], after["disconnect"]["by"], after["activity"][-1]["kind"]) == (
+        "claimed",
+        "customer",
+        "disconnected",
+    )
     assert twilio.gw.client.get("/api/queues/support", headers=bob).json()["settings"]["wrap_up_on_disconnect"] is False
 
 
 def test_an_outbound_call_that_was_busy_goes_to_wrap_up_by_the_provider(twilio: Twilio):
     alice = agent_online(twilio)
-    r = twilio.gw.client.post("/api/interactions", json={"queue_id": "sales", "type": "call", "subtype": "phone", "customer": {"phone": CUSTOMER}}, headers=alice)
+    r = twilio.gw.client.post(
+        "/api/interactions",
+        json={"queue_id": "sales", "type": "call", "subtype": "phone", "customer": {"phone": CUSTOMER}},
+        headers=alice,
+    )
     assert r.status_code == 201, r.text
     hang_up(twilio, twilio.fake.call_sids[0], "busy")
     after = twilio.gw.client.get(f"/api/interactions/{r.json()['id']}", headers=alice).json()
-    assert (after["status"], after["disconnect"]["by"], after["disconnect"]["reason"]) == ("wrap_up", "provider", "busy")
+    assert (after["status"], after["disconnect"]["by"], after["disconnect"]["reason"]) == (
+        "wrap_up",
+        "provider",
+        "busy",
+    )
 
 
 def test_a_call_continued_by_text_is_not_wrapped_up_when_its_call_hangs_up(twilio: Twilio):
     alice = agent_online(twilio)
     ix = claimed_call(twilio, alice)
-    r = twilio.gw.client.post(f"/api/interactions/{ix['id']}/switch", json={"type": "messaging", "subtype": "text"}, headers=alice)
+    r = twilio.gw.client.post(
+        f"/api/interactions/{ix['id']}/switch", json={"type": "messaging", "subtype": "text"}, headers=alice
+    )
     assert r.status_code == 200, r.text
     hang_up(twilio)
     after = twilio.gw.client.get(f"/api/interactions/{ix['id']}", headers=alice).json()
     assert (after["status"], after["disconnect"]) == ("claimed", None)
-    r = twilio.gw.client.post(f"/api/interactions/{ix['id']}/messages", json={"body": "We'll go on here."}, headers=alice)
+    r = twilio.gw.client.post(
+        f"/api/interactions/{ix['id']}/messages", json={"body": "We'll go on here."}, headers=alice
+    )
     assert r.status_code in (200, 201), r.text
 
 

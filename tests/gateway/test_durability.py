@@ -66,15 +66,21 @@ async def test_sigkill_mid_burst_on_sqlite_loses_no_acknowledged_text_and_forget
             await asyncio.gather(burst.run(items), kill_mid_burst())
             first.proc.wait(10)
         assert set(burst.statuses) == {200}, burst.statuses
-        assert burst.unanswered > 0 and len(burst.acked) < len(items), "the kill landed after the burst: nothing was tested"
+        assert burst.unanswered > 0 and len(burst.acked) < len(items), (
+            "the kill landed after the burst: nothing was tested"
+        )
 
         with gateway_process(env) as second:
-            assert credentials.read_token(tmp_path) == admin["Authorization"].split()[1], "a restart minted another admin token"
+            assert credentials.read_token(tmp_path) == admin["Authorization"].split()[1], (
+                "a restart minted another admin token"
+            )
             assert (await http.get(f"{second.url}/api/me", headers=admin)).json()["username"] == "admin"
             queue = (await http.get(f"{second.url}/api/queues/sales", headers=admin)).json()
             assert queue["settings"]["phone_number"] == NUMBER
             assert (await http.get(f"{second.url}/api/routing", headers=admin)).json() == ROUTING
-            assert [u["username"] for u in (await http.get(f"{second.url}/api/users", headers=admin)).json()].count("alice") == 1
+            assert [u["username"] for u in (await http.get(f"{second.url}/api/users", headers=admin)).json()].count(
+                "alice"
+            ) == 1
             await login(http, second.url)  # her password hash is back too
 
             await assert_each_stored_once(http, second.url, admin, burst.acked)
@@ -106,8 +112,16 @@ def cluster() -> Iterator[Cluster]:
         os.mkdir(redis_dir)
         with private_postgres() as pg, private_redis(redis_dir) as (redis_port, stop_redis, start_redis):
             token = "durability-admin-token"
-            env = twilio_env(data_dir, GATEWAY_DATABASE_URL=pg.url, GATEWAY_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", GATEWAY_ADMIN_TOKEN=token)
-            with gateway_process(env) as a, gateway_process(env) as b:  # one after the other: A migrates, B finds it done
+            env = twilio_env(
+                data_dir,
+                GATEWAY_DATABASE_URL=pg.url,
+                GATEWAY_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+                GATEWAY_ADMIN_TOKEN=token,
+            )
+            with (
+                gateway_process(env) as a,
+                gateway_process(env) as b,
+            ):  # one after the other: A migrates, B finds it done
                 yield Cluster(pg, stop_redis, start_redis, a, b, {"Authorization": f"Bearer {token}"})
             assert_clean_log(a, b)
 
@@ -124,6 +138,7 @@ async def assert_fan_out(http: httpx.AsyncClient, c: Cluster, listener: Listener
 async def test_redis_restarted_mid_burst_loses_nothing_and_fan_out_resumes():
     """Redis is the live layer only: with it stopped mid-burst, texts are still stored (the record is in SQL) or refused with 503."""
     async with center_under_burst() as (c, burst, http):
+
         async def restart_redis() -> None:
             await burst.until(lambda: len(burst.acked) >= 40, "40 texts acknowledged")
             await asyncio.to_thread(c.stop_redis)
@@ -153,8 +168,9 @@ async def center_under_burst() -> AsyncIterator[tuple[Cluster, Burst, httpx.Asyn
             yield c, Burst(lambda: [c.a.url, c.b.url], retry_unavailable=True), http
 
 
-async def through_outage(c: Cluster, burst: Burst, items: list[dict[str, str]],
-                         outage: Callable[[], Awaitable[None]]) -> None:
+async def through_outage(
+    c: Cluster, burst: Burst, items: list[dict[str, str]], outage: Callable[[], Awaitable[None]]
+) -> None:
     """Sends the burst while ``outage`` stops and restarts a server: every text is acknowledged in the end."""
     await asyncio.gather(burst.run(items), outage())
     assert set(burst.statuses) <= {200, 503}, (burst.statuses, errors_logged(c.a, c.b))
@@ -169,6 +185,7 @@ async def _ready(http: httpx.AsyncClient, gp: GatewayProcess) -> bool:
 
 async def test_postgres_restarted_mid_burst_answers_503_then_resumes_by_itself():
     async with center_under_burst() as (c, burst, http):
+
         async def restart_postgres() -> None:
             await burst.until(lambda: len(burst.acked) >= 40, "40 texts acknowledged")
             await asyncio.to_thread(c.postgres.stop)
@@ -195,8 +212,10 @@ async def test_a_read_only_database_answers_503_and_changes_nothing():
     admin = {"Authorization": f"Bearer {token}"}
     db_url = await new_postgres_database()
     try:
-        with (tempfile.TemporaryDirectory(prefix="durability-") as data_dir,
-              gateway_process(twilio_env(data_dir, GATEWAY_DATABASE_URL=db_url, GATEWAY_ADMIN_TOKEN=token)) as gp):
+        with (
+            tempfile.TemporaryDirectory(prefix="durability-") as data_dir,
+            gateway_process(twilio_env(data_dir, GATEWAY_DATABASE_URL=db_url, GATEWAY_ADMIN_TOKEN=token)) as gp,
+        ):
             async with httpx.AsyncClient(timeout=DEADLINE) as http:
                 await set_up_center(http, gp.url, admin)
                 assert (await send_text(http, gp.url, text_params("SMbefore", "+14155550001"))).status_code == 200
@@ -207,12 +226,24 @@ async def test_a_read_only_database_answers_503_and_changes_nothing():
                 await eventually(lambda: _refused_as_read_only(http, gp, refused), "a write is refused as read-only")
                 for _ in range(3):
                     assert_unavailable(await send_text(http, gp.url, refused))
-                    assert_unavailable(await http.post(f"{gp.url}/api/queues", json={"id": "support", "name": "Support"}, headers=admin))
-                    assert_unavailable(await http.put(f"{gp.url}/api/routing", json={"default_queue": None, "workflows": []}, headers=admin))
-                assert (await http.get(f"{gp.url}/api/routing", headers=admin)).json() == ROUTING  # reads are still served
+                    assert_unavailable(
+                        await http.post(
+                            f"{gp.url}/api/queues", json={"id": "support", "name": "Support"}, headers=admin
+                        )
+                    )
+                    assert_unavailable(
+                        await http.put(
+                            f"{gp.url}/api/routing", json={"default_queue": None, "workflows": []}, headers=admin
+                        )
+                    )
+                assert (
+                    await http.get(f"{gp.url}/api/routing", headers=admin)
+                ).json() == ROUTING  # reads are still served
 
                 await set_read_only(db_url, False)
-                await eventually(lambda: _accepted(http, gp, refused), "the refused text is accepted once writes are allowed")
+                await eventually(
+                    lambda: _accepted(http, gp, refused), "the refused text is accepted once writes are allowed"
+                )
                 assert (await http.get(f"{gp.url}/api/queues/support", headers=admin)).status_code == 404
                 assert (await http.get(f"{gp.url}/api/routing", headers=admin)).json() == ROUTING
                 stored = await stored_provider_ids(http, gp.url, admin)

@@ -22,7 +22,9 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 
 async def create(http: httpx.AsyncClient, base: str) -> httpx.Response:
-    return await http.post(f"{base}/api/interactions", json={"queue_id": "sales", "type": "messaging", "subtype": "text"}, headers=ADMIN)
+    return await http.post(
+        f"{base}/api/interactions", json={"queue_id": "sales", "type": "messaging", "subtype": "text"}, headers=ADMIN
+    )
 
 
 async def events_until(ws, ids: set[str], timeout: float = 15) -> list[dict]:
@@ -51,7 +53,11 @@ Pair = tuple[GatewayProcess, GatewayProcess, Callable[[], None], Callable[[], No
 def pair_on_private_redis(tmp_path: Path) -> Iterator[Pair]:
     """Two gateway processes on a PostgreSQL database of their own and a Redis of their own (which the test may stop and start)."""
     with private_redis(str(tmp_path)) as (port, stop, start), postgres_database() as db_url:
-        env = {"GATEWAY_DATABASE_URL": db_url, "GATEWAY_REDIS_URL": f"redis://127.0.0.1:{port}/0", "GATEWAY_ADMIN_TOKEN": TOKEN}
+        env = {
+            "GATEWAY_DATABASE_URL": db_url,
+            "GATEWAY_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+            "GATEWAY_ADMIN_TOKEN": TOKEN,
+        }
         with gateway_process(env) as a, gateway_process(env) as b:
             yield a, b, stop, start
 
@@ -62,7 +68,10 @@ async def test_redis_restarting_empty_mid_stream_loses_nothing(pair_on_private_r
     a, b, stop, start = pair_on_private_redis
     async with httpx.AsyncClient(timeout=10) as http:
         await http.post(f"{a.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=ADMIN)
-        async with websockets.connect(f"{a.ws_url}/ws/agent?token={TOKEN}") as on_a, websockets.connect(f"{b.ws_url}/ws/agent?token={TOKEN}") as on_b:
+        async with (
+            websockets.connect(f"{a.ws_url}/ws/agent?token={TOKEN}") as on_a,
+            websockets.connect(f"{b.ws_url}/ws/agent?token={TOKEN}") as on_b,
+        ):
             before = [(await create(http, (a, b)[n % 2].url)).json()["id"] for n in range(4)]
             for ws in (on_a, on_b):
                 await events_until(ws, set(before))
@@ -80,7 +89,9 @@ async def test_redis_restarting_empty_mid_stream_loses_nothing(pair_on_private_r
             after = [(await create(http, (a, b)[n % 2].url)).json()["id"] for n in range(4)]
             for ws in (on_a, on_b):
                 got = await events_until(ws, set(during + after))
-                assert [e["interaction"]["id"] for e in got] == during + after, "the same socket carries on, in order, nothing doubled"
+                assert [e["interaction"]["id"] for e in got] == during + after, (
+                    "the same socket carries on, in order, nothing doubled"
+                )
         for ix in before + during + after:
             assert (await http.get(f"{b.url}/api/interactions/{ix}", headers=ADMIN)).status_code == 200
     for gw in (a, b):
@@ -105,7 +116,9 @@ async def test_killed_gateway_agents_resume_on_the_other_without_a_gap(pair_on_p
             got = await events_until(resumed, set(during))
             assert [e["interaction"]["id"] for e in got] == during
             later = (await create(http, b.url)).json()["id"]
-            assert [e["interaction"]["id"] for e in await events_until(resumed, {later})] == [later], "live events follow the replay, none doubled"
+            assert [e["interaction"]["id"] for e in await events_until(resumed, {later})] == [later], (
+                "live events follow the replay, none doubled"
+            )
 
 
 @pytest.fixture
@@ -117,12 +130,18 @@ def gateway_with_twilio(tmp_path):
 async def test_webhook_retried_after_a_timeout_has_one_effect(gateway_with_twilio: GatewayProcess):
     gw = gateway_with_twilio
     async with httpx.AsyncClient(timeout=10) as http:
-        await http.post(f"{gw.url}/api/queues", json={"id": "sales", "name": "Sales", "settings": {"phone_number": "+15550001000"}}, headers=ADMIN)
+        await http.post(
+            f"{gw.url}/api/queues",
+            json={"id": "sales", "name": "Sales", "settings": {"phone_number": "+15550001000"}},
+            headers=ADMIN,
+        )
         params = {"MessageSid": "SM900", "From": "+14155550100", "To": "+15550001000", "Body": "hello"}
         sig = RequestValidator("faults-twilio").compute_signature(f"{gw.url}/webhooks/twilio/sms", params)
         headers = {"X-Twilio-Signature": sig, "I-Twilio-Idempotency-Token": "idem-900"}
         try:  # Twilio gives up waiting (here: at once) ...
-            await http.post(f"{gw.url}/webhooks/twilio/sms", data=params, headers=headers, timeout=httpx.Timeout(0.0005))
+            await http.post(
+                f"{gw.url}/webhooks/twilio/sms", data=params, headers=headers, timeout=httpx.Timeout(0.0005)
+            )
         except httpx.TimeoutException:
             pass
         retried = await http.post(f"{gw.url}/webhooks/twilio/sms", data=params, headers=headers)  # ... and retries

@@ -18,7 +18,12 @@ OUR = "+15550001111"
 @pytest.fixture
 def gw() -> Iterator[Gateway]:
     """A gateway that checks Twilio's signatures, so the texts below arrive as Twilio sends them."""
-    yield from make_gateway(public_url=PUBLIC, twilio_account_sid="AC" + "5" * 32, twilio_auth_token=TOKEN, twilio_api_base="http://127.0.0.1:9")
+    yield from make_gateway(
+        public_url=PUBLIC,
+        twilio_account_sid="AC" + "5" * 32,
+        twilio_auth_token=TOKEN,
+        twilio_api_base="http://127.0.0.1:9",
+    )
 
 
 def text_in(gw: Gateway, sid: str, body: str) -> None:
@@ -45,9 +50,13 @@ def test_a_chat_whose_customer_is_in_the_widget_is_409_and_keeps_going(gw: Gatew
 
     async def customer_writes():
         await gw.app.state.sessions.add_message(None, chat["id"], direction=Direction.INBOUND, body="still there?")
+
     gw.call(customer_writes)  # the chat goes on
     assert bodies(gw, chat["id"]) == ["still there?"]
-    assert gw.client.post(f"/api/interactions/{chat['id']}/merge", json={"from": text["id"]}, headers=alice).status_code == 200  # the other way
+    assert (
+        gw.client.post(f"/api/interactions/{chat['id']}/merge", json={"from": text["id"]}, headers=alice).status_code
+        == 200
+    )  # the other way
 
 
 def test_after_a_merge_the_customers_next_text_lands_in_the_survivor(gw: Gateway):
@@ -62,4 +71,6 @@ def test_after_a_merge_the_customers_next_text_lands_in_the_survivor(gw: Gateway
     assert r.status_code == 200, r.text
     text_in(gw, "SM2", "second")
     assert bodies(gw, chat["id"]) == ["first", "second"]
-    assert [i["id"] for i in gw.client.get("/api/queues/a/interactions", headers=alice).json()["items"]] == [chat["id"]], "no new interaction"
+    assert [i["id"] for i in gw.client.get("/api/queues/a/interactions", headers=alice).json()["items"]] == [
+        chat["id"]
+    ], "no new interaction"

@@ -24,7 +24,9 @@ async def until_closed(ws) -> tuple[list[dict], websockets.ConnectionClosed]:
 
 
 async def create(http: httpx.AsyncClient, base: str, queue: str = "sales") -> str:
-    r = await http.post(f"{base}/api/interactions", json={"queue_id": queue, "type": "call", "subtype": "phone"}, headers=ADMIN)
+    r = await http.post(
+        f"{base}/api/interactions", json={"queue_id": queue, "type": "call", "subtype": "phone"}, headers=ADMIN
+    )
     assert r.status_code == 201, r.text
     return r.json()["id"]
 
@@ -41,7 +43,9 @@ async def revoke_tokens(http, base, alice):
 
 
 async def change_password(http, base, alice):
-    return (await http.patch(f"{base}/api/users/alice", json={"password": "a new passphrase"}, headers=ADMIN)).raise_for_status()
+    return (
+        await http.patch(f"{base}/api/users/alice", json={"password": "a new passphrase"}, headers=ADMIN)
+    ).raise_for_status()
 
 
 async def disable(http, base, alice):
@@ -73,7 +77,9 @@ async def test_membership_changes_rescope_a_socket_on_the_other_process(pair):
             await http.post(f"{a.url}/api/queues", json={"id": q, "name": q}, headers=ADMIN)
         alice = await login(http, a.url, "alice")
         async with websockets.connect(f"{b.ws_url}/ws/agent?token={alice['Authorization'].split()[1]}") as ws:
-            (await http.patch(f"{a.url}/api/users/alice", json={"queues": ["billing"]}, headers=ADMIN)).raise_for_status()
+            (
+                await http.patch(f"{a.url}/api/users/alice", json={"queues": ["billing"]}, headers=ADMIN)
+            ).raise_for_status()
             removed = await create(http, a.url, "sales")
             added = await create(http, a.url, "billing")
             event = await next_event(ws, "interaction.created")
@@ -86,17 +92,23 @@ async def test_failed_logins_on_one_process_throttle_the_other(pair):
         await http.post(f"{a.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=ADMIN)
         await login(http, a.url, "alice")
         for _ in range(5):
-            assert (await http.post(f"{a.url}/api/auth/login", json={"username": "alice", "password": "guess"})).status_code == 401
+            assert (
+                await http.post(f"{a.url}/api/auth/login", json={"username": "alice", "password": "guess"})
+            ).status_code == 401
         r = await http.post(f"{b.url}/api/auth/login", json={"username": "alice", "password": "correct horse"})
         assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
         assert (await http.delete(f"{b.url}/api/users/alice/login-failures", headers=ADMIN)).status_code == 204
-        assert (await http.post(f"{a.url}/api/auth/login", json={"username": "alice", "password": "correct horse"})).status_code == 200
+        assert (
+            await http.post(f"{a.url}/api/auth/login", json={"username": "alice", "password": "correct horse"})
+        ).status_code == 200
 
 
 async def test_any_cursor_gets_a_clean_close_across_processes(pair):
     a, _ = pair
     for since in ["²", "١٢٣", "9223372036854775808", "99999999999999"]:
-        async with websockets.connect(f"{a.ws_url}/ws/agent?token={ADMIN['Authorization'].split()[1]}&since={since}") as ws:
+        async with websockets.connect(
+            f"{a.ws_url}/ws/agent?token={ADMIN['Authorization'].split()[1]}&since={since}"
+        ) as ws:
             _, closed = await until_closed(ws)
         assert closed.rcvd is not None and closed.rcvd.code == 4400, since
         if since == "99999999999999":

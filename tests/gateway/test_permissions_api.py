@@ -37,14 +37,18 @@ class World:
     def completed(self) -> str:
         ix = self.claimed()
         self.gw.client.post(f"/api/interactions/{ix}/end", json={"outcome": "resolved"}, headers=self.alice)
-        assert self.gw.client.post(f"/api/interactions/{ix}/complete", headers=self.alice).json()["state"] == "completed"
+        assert (
+            self.gw.client.post(f"/api/interactions/{ix}/complete", headers=self.alice).json()["state"] == "completed"
+        )
         return ix
 
     def recorded(self) -> str:
         ix = self.completed()
 
         async def attach():
-            await self.gw.app.state.sessions.attach_recording(ix, Recording(id="RE1", at=datetime.now(UTC), uri=f"/api/interactions/{ix}/recordings/RE1"))
+            await self.gw.app.state.sessions.attach_recording(
+                ix, Recording(id="RE1", at=datetime.now(UTC), uri=f"/api/interactions/{ix}/recordings/RE1")
+            )
 
         self.gw.call(attach)
         path = recording_path(self.gw.app.state.settings.data_dir, "RE1")
@@ -62,8 +66,11 @@ def world(gw: Gateway) -> World:
 
 
 def _create_outbound(w: World) -> Callable[[], object]:
-    return lambda: w.gw.client.post("/api/interactions", json={"queue_id": "sales", "type": "messaging", "subtype": "text",
-                                                               "customer": {"phone": "+14155550100"}}, headers=w.alice)
+    return lambda: w.gw.client.post(
+        "/api/interactions",
+        json={"queue_id": "sales", "type": "messaging", "subtype": "text", "customer": {"phone": "+14155550100"}},
+        headers=w.alice,
+    )
 
 
 def _edit_completed(w: World) -> Callable[[], object]:
@@ -78,13 +85,20 @@ def _clone_completed(w: World) -> Callable[[], object]:
 
 
 def _transfer_to_queue(w: World) -> Callable[[], object]:
-    return lambda: w.gw.client.post(f"/api/interactions/{w.claimed()}/transfer", json={"target": {"kind": "queue", "id": "billing"}}, headers=w.alice)
+    return lambda: w.gw.client.post(
+        f"/api/interactions/{w.claimed()}/transfer",
+        json={"target": {"kind": "queue", "id": "billing"}},
+        headers=w.alice,
+    )
 
 
 def _transfer_external(w: World) -> Callable[[], object]:
     # A warm consult with an outside number: refused before anything dials.
-    return lambda: w.gw.client.post(f"/api/interactions/{w.claimed()}/transfer", json={"target": {"kind": "external", "id": "+14155550199"}, "mode": "warm"},
-                                    headers=w.alice)
+    return lambda: w.gw.client.post(
+        f"/api/interactions/{w.claimed()}/transfer",
+        json={"target": {"kind": "external", "id": "+14155550199"}, "mode": "warm"},
+        headers=w.alice,
+    )
 
 
 def _listen_recordings(w: World) -> Callable[[], object]:
@@ -93,8 +107,12 @@ def _listen_recordings(w: World) -> Callable[[], object]:
 
 
 COMMANDS = {
-    Right.CREATE_OUTBOUND: _create_outbound, Right.EDIT_COMPLETED: _edit_completed, Right.CLONE_COMPLETED: _clone_completed,
-    Right.TRANSFER_TO_QUEUE: _transfer_to_queue, Right.TRANSFER_EXTERNAL: _transfer_external, Right.LISTEN_RECORDINGS: _listen_recordings,
+    Right.CREATE_OUTBOUND: _create_outbound,
+    Right.EDIT_COMPLETED: _edit_completed,
+    Right.CLONE_COMPLETED: _clone_completed,
+    Right.TRANSFER_TO_QUEUE: _transfer_to_queue,
+    Right.TRANSFER_EXTERNAL: _transfer_external,
+    Right.LISTEN_RECORDINGS: _listen_recordings,
 }
 
 
@@ -116,10 +134,17 @@ def test_each_right_is_allowed_by_default_refused_when_withdrawn_and_allowed_aga
 def test_a_withdrawn_transfer_right_leaves_the_interaction_where_it_was(world: World):
     ix = world.claimed()
     world.patch({"agent": {"transfer_to_queue": False}})
-    assert_error(world.gw.client.post(f"/api/interactions/{ix}/transfer", json={"target": {"kind": "queue", "id": "billing"}}, headers=world.alice), 403)
+    assert_error(
+        world.gw.client.post(
+            f"/api/interactions/{ix}/transfer", json={"target": {"kind": "queue", "id": "billing"}}, headers=world.alice
+        ),
+        403,
+    )
     after = world.gw.client.get(f"/api/interactions/{ix}", headers=world.alice).json()
     assert (after["queue_id"], after["status"], after["assigned_to"]) == ("sales", "claimed", "alice")
-    r = world.gw.client.post(f"/api/interactions/{ix}/transfer", json={"target": {"kind": "user", "id": "bob"}}, headers=world.alice)
+    r = world.gw.client.post(
+        f"/api/interactions/{ix}/transfer", json={"target": {"kind": "user", "id": "bob"}}, headers=world.alice
+    )
     assert r.status_code == 200 and r.json()["offered_to"] == "bob", "a transfer within the queue needs no right"
 
 
@@ -127,8 +152,13 @@ def test_everyone_reads_the_table_and_their_own_rights(world: World):
     mine = world.gw.client.get("/api/permissions", headers=world.alice).json()
     assert mine["mine"] == AGENT_DEFAULTS and mine["roles"]["agent"] == AGENT_DEFAULTS
     assert all(mine["roles"]["admin"].values()) and all(mine["roles"]["supervisor"].values())
-    assert set(mine["rights"]) == {r.value for r in Right} and mine["rights"]["clone_completed"] == "Cloning completed interactions"
-    assert world.gw.client.get("/api/permissions", headers=world.gw.admin).json()["mine"] == {r.value: True for r in Right}
+    assert (
+        set(mine["rights"]) == {r.value for r in Right}
+        and mine["rights"]["clone_completed"] == "Cloning completed interactions"
+    )
+    assert world.gw.client.get("/api/permissions", headers=world.gw.admin).json()["mine"] == {
+        r.value: True for r in Right
+    }
     assert_error(world.gw.client.get("/api/permissions"), 401)
 
 
@@ -148,15 +178,18 @@ def test_only_admins_change_rights(world: World):
     assert world.gw.client.get("/api/permissions", headers=world.alice).json()["mine"] == AGENT_DEFAULTS
 
 
-@pytest.mark.parametrize("body", [
-    {"agent": {"clone_completed": False, "fly": True}},
-    {"guest": {"evaluate": True}},
-    {"agent": {"clone_completed": "no"}},
-    {"agent": {"clone_completed": 0}},
-    {"agent": ["clone_completed"]},
-    {"admin": {"clone_completed": False}},
-    ["agent"],
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"agent": {"clone_completed": False, "fly": True}},
+        {"guest": {"evaluate": True}},
+        {"agent": {"clone_completed": "no"}},
+        {"agent": {"clone_completed": 0}},
+        {"agent": ["clone_completed"]},
+        {"admin": {"clone_completed": False}},
+        ["agent"],
+    ],
+)
 def test_bad_input_is_a_422_that_changes_nothing(world: World, body):
     before = world.gw.client.get("/api/permissions", headers=world.gw.admin).json()
     assert_error(world.patch(body), 422)
@@ -164,7 +197,9 @@ def test_bad_input_is_a_422_that_changes_nothing(world: World, body):
 
 
 def test_malformed_json_is_a_400(world: World):
-    r = world.gw.client.patch("/api/permissions", content=b"{not json", headers={**world.gw.admin, "Content-Type": "application/json"})
+    r = world.gw.client.patch(
+        "/api/permissions", content=b"{not json", headers={**world.gw.admin, "Content-Type": "application/json"}
+    )
     assert_error(r, 400, "malformed_json")
 
 
@@ -180,9 +215,15 @@ async def test_a_change_on_one_process_applies_to_the_next_request_on_the_other(
         await http.post(f"{a.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=PAIR_ADMIN)
         alice = await login(http, a.url, "alice")
         outbound = {"queue_id": "sales", "type": "messaging", "subtype": "text", "customer": {"phone": "+14155550100"}}
-        assert (await http.post(f"{b.url}/api/interactions", json=outbound, headers=alice)).status_code == 201  # b has read the rights once
-        (await http.patch(f"{a.url}/api/permissions", json={"agent": {"create_outbound": False}}, headers=PAIR_ADMIN)).raise_for_status()
+        assert (
+            await http.post(f"{b.url}/api/interactions", json=outbound, headers=alice)
+        ).status_code == 201  # b has read the rights once
+        (
+            await http.patch(f"{a.url}/api/permissions", json={"agent": {"create_outbound": False}}, headers=PAIR_ADMIN)
+        ).raise_for_status()
         assert_error(await http.post(f"{b.url}/api/interactions", json=outbound, headers=alice), 403, "forbidden")
         assert (await http.get(f"{b.url}/api/permissions", headers=alice)).json()["mine"]["create_outbound"] is False
-        (await http.patch(f"{b.url}/api/permissions", json={"agent": {"create_outbound": None}}, headers=PAIR_ADMIN)).raise_for_status()
+        (
+            await http.patch(f"{b.url}/api/permissions", json={"agent": {"create_outbound": None}}, headers=PAIR_ADMIN)
+        ).raise_for_status()
         assert (await http.post(f"{a.url}/api/interactions", json=outbound, headers=alice)).status_code == 201

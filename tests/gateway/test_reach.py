@@ -63,7 +63,9 @@ class TestSwitch:
             r = twilio.gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "text"}, headers=alice)
             assert r.status_code == 200 and r.json()["to_address"] == SALES_NUMBER
             assert frame(ws, "channel") == {"type": "channel", "channel": "messaging/text", "phone": CUSTOMER}
-        sent = twilio.gw.client.post(f"{url}/messages", json={"body": "Here is your tracking link"}, headers=alice).json()["messages"][-1]
+        sent = twilio.gw.client.post(
+            f"{url}/messages", json={"body": "Here is your tracking link"}, headers=alice
+        ).json()["messages"][-1]
         assert (sent["status"], sent["error_code"]) == ("queued", None)
         [sms] = twilio.fake.messages
         assert (sms["From"], sms["To"], sms["Body"]) == (SALES_NUMBER, CUSTOMER, "Here is your tracking link")
@@ -85,7 +87,9 @@ class TestSwitch:
             f = ws.receive_json()
             while f["type"] in ("agent_joined", "typing", "receipt"):
                 f = ws.receive_json()
-            assert (f["type"], f["body"]) == ("message", "Still here by chat"), "no channel notice came before the agent's next message"
+            assert (f["type"], f["body"]) == ("message", "Still here by chat"), (
+                "no channel notice came before the agent's next message"
+            )
         assert (twilio.fake.messages, twilio.fake.calls) == ([], [])
 
     def test_a_web_chat_switched_to_a_call_dials_the_customer(self, twilio: Twilio):
@@ -101,7 +105,10 @@ class TestSwitch:
 
     def test_a_text_switched_to_a_call_dials_the_customer(self, twilio: Twilio):
         _ix, url, alice = twilio.claimed(lambda: twilio.text("Can you call me?"))
-        assert twilio.gw.client.post(f"{url}/switch", json={"type": "call", "subtype": "phone"}, headers=alice).status_code == 200
+        assert (
+            twilio.gw.client.post(f"{url}/switch", json={"type": "call", "subtype": "phone"}, headers=alice).status_code
+            == 200
+        )
         [call] = twilio.fake.calls
         assert (call["From"], call["To"]) == (SALES_NUMBER, CUSTOMER)
 
@@ -114,22 +121,37 @@ class TestSwitch:
 
     def test_a_text_goes_to_chat_only_with_a_widget(self, twilio: Twilio):
         _ix, url, alice = twilio.claimed(lambda: twilio.text("hello"))
-        body = assert_error(twilio.gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "chat"}, headers=alice), 422, "invalid")
+        body = assert_error(
+            twilio.gw.client.post(f"{url}/switch", json={"type": "messaging", "subtype": "chat"}, headers=alice),
+            422,
+            "invalid",
+        )
         assert "no chat widget is attached" in body["detail"]
-
 
     def test_a_call_the_provider_cannot_place_is_kept_with_the_reason(self, gw: Gateway):
         """No Twilio configured: the switch stands, and the feed says why no call went out (as for an outbound call)."""
         gw.queue("sales", phone_number=SALES_NUMBER)
         alice = gw.agent("alice", ["sales"])
-        chat = gw.call(lambda: gw.app.state.sessions.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.MESSAGING,
-                                                            subtype=Subtype.CHAT, customer=Customer(phone=CUSTOMER))).interaction
+        chat = gw.call(
+            lambda: gw.app.state.sessions.create(
+                None,
+                queue_id="sales",
+                direction=Direction.INBOUND,
+                type=CommType.MESSAGING,
+                subtype=Subtype.CHAT,
+                customer=Customer(phone=CUSTOMER),
+            )
+        ).interaction
         url = f"/api/interactions/{chat.id}"
         gw.client.post(f"{url}/claim", headers=alice)
         r = gw.client.post(f"{url}/switch", json={"type": "call", "subtype": "phone"}, headers=alice)
         assert r.status_code == 200 and r.json()["subtype"] == "phone"
         last = r.json()["activity"][-1]
-        assert (last["kind"], last["data"]["status"], last["data"]["error"]) == ("call_status", "failed", "not_configured")
+        assert (last["kind"], last["data"]["status"], last["data"]["error"]) == (
+            "call_status",
+            "failed",
+            "not_configured",
+        )
 
 
 class TestClone:
@@ -137,7 +159,11 @@ class TestClone:
         ix, url, alice = twilio.claimed(twilio.call)
         done(twilio.gw, url, alice)
         r = twilio.gw.client.post(f"{url}/clone", headers=alice)
-        assert r.status_code == 201 and (r.json()["type"], r.json()["subtype"], r.json()["parent_id"]) == ("call", "phone", ix["id"])
+        assert r.status_code == 201 and (r.json()["type"], r.json()["subtype"], r.json()["parent_id"]) == (
+            "call",
+            "phone",
+            ix["id"],
+        )
         [call] = twilio.fake.calls
         assert (call["From"], call["To"]) == (SALES_NUMBER, CUSTOMER)
         assert r.json()["activity"][-1]["data"]["call_sid"] == twilio.fake.call_sids[0]
@@ -160,12 +186,16 @@ class TestClone:
         done(twilio.gw, url, alice)
         child = twilio.gw.client.post(f"{url}/clone", headers=alice).json()
         assert (child["type"], child["subtype"], child["to_address"]) == ("messaging", "text", SALES_NUMBER)
-        twilio.gw.client.post(f"/api/interactions/{child['id']}/messages", json={"body": "Following up on our chat"}, headers=alice)
+        twilio.gw.client.post(
+            f"/api/interactions/{child['id']}/messages", json={"body": "Following up on our chat"}, headers=alice
+        )
         [sms] = twilio.fake.messages
         assert (sms["From"], sms["To"], sms["Body"]) == (SALES_NUMBER, CUSTOMER, "Following up on our chat")
         twilio.text("Thanks!", message_sid="SM901")
-        assert [m["body"] for m in twilio.gw.client.get(f"/api/interactions/{child['id']}", headers=alice).json()["messages"]] == [
-            "Following up on our chat", "Thanks!"]
+        assert [
+            m["body"]
+            for m in twilio.gw.client.get(f"/api/interactions/{child['id']}", headers=alice).json()["messages"]
+        ] == ["Following up on our chat", "Thanks!"]
 
     def test_a_completed_chat_nobody_can_text_is_not_cloned(self, twilio: Twilio):
         alice = agent_online(twilio)
@@ -186,7 +216,11 @@ class TestClone:
         r = gw.client.post(f"{url}/clone", headers=alice)
         assert r.status_code == 201
         last = r.json()["activity"][-1]
-        assert (last["kind"], last["data"]["status"], last["data"]["error"]) == ("call_status", "failed", "not_configured")
+        assert (last["kind"], last["data"]["status"], last["data"]["error"]) == (
+            "call_status",
+            "failed",
+            "not_configured",
+        )
 
 
 class TestNobodyToReach:
@@ -194,13 +228,18 @@ class TestNobodyToReach:
         alice = agent_online(twilio)
         url = left_chat(twilio)
         twilio.gw.client.post(f"{url}/claim", headers=alice)
-        r = twilio.gw.client.post(f"{url}/transfer", json={"target": {"kind": "external", "id": "+442071234567"}}, headers=alice)
+        r = twilio.gw.client.post(
+            f"{url}/transfer", json={"target": {"kind": "external", "id": "+442071234567"}}, headers=alice
+        )
         assert "Only calls and texts can go to an outside number" in assert_error(r, 422, "invalid")["detail"]
         assert twilio.gw.client.get(url, headers=alice).json()["status"] == "claimed"
 
     def test_an_outbound_chat_is_refused(self, twilio: Twilio):
         alice = agent_online(twilio)
-        r = twilio.gw.client.post("/api/interactions", json={"queue_id": "sales", "type": "messaging", "subtype": "chat", "customer": {"phone": CUSTOMER}},
-                                  headers=alice)
+        r = twilio.gw.client.post(
+            "/api/interactions",
+            json={"queue_id": "sales", "type": "messaging", "subtype": "chat", "customer": {"phone": CUSTOMER}},
+            headers=alice,
+        )
         assert "would reach nobody" in assert_error(r, 422, "invalid")["detail"]
         assert twilio.interactions() == []

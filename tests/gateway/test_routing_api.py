@@ -25,15 +25,21 @@ def test_admin_configures_routing_and_tags(gw: Gateway):
     gw.queue("billing")
     r = gw.client.patch("/api/queues/billing", json={"tags": {"billing": 2}, "required_tags": []}, headers=gw.admin)
     assert r.status_code == 200 and r.json()["tags"] == {"billing": 2}
-    config = {"default_queue": "general", "workflows": [
-        {"id": "invoices", "name": "Invoices", "steps": [{"when": {"keywords": ["invoice"]}, "add": ["billing"]}]}]}
+    config = {
+        "default_queue": "general",
+        "workflows": [
+            {"id": "invoices", "name": "Invoices", "steps": [{"when": {"keywords": ["invoice"]}, "add": ["billing"]}]}
+        ],
+    }
     assert gw.client.put("/api/routing", json=config, headers=gw.admin).status_code == 200
     assert gw.client.get("/api/routing", headers=gw.admin).json()["workflows"][0]["id"] == "invoices"
     assert_error(gw.client.put("/api/routing", json={"default_queue": "ghost"}, headers=gw.admin), 404)
     assert_error(gw.client.put("/api/routing", json={"workflows": [{"id": "x"}]}, headers=gw.admin), 422)
 
     async def arrive():
-        return await gw.app.state.sessions.route_inbound(type=CommType.MESSAGING, subtype=Subtype.TEXT, first_message="my invoice is wrong")
+        return await gw.app.state.sessions.route_inbound(
+            type=CommType.MESSAGING, subtype=Subtype.TEXT, first_message="my invoice is wrong"
+        )
 
     assert gw.call(arrive).interaction.queue_id == "billing"
 
@@ -67,7 +73,13 @@ def test_connected_agent_gets_the_offer_live_and_accepts_it(gw: Gateway):
         r = gw.client.post(f"/api/interactions/{ix['id']}/claim", headers=alice)
         assert r.json()["assigned_to"] == "alice"
         board = gw.client.get("/api/presence", headers=gw.admin).json()
-        assert next(p for p in board if p["user"] == "alice") == {"user": "alice", "name": "Alice", "queues": ["sales"], "status": "busy", "load": {"call": 1}}
+        assert next(p for p in board if p["user"] == "alice") == {
+            "user": "alice",
+            "name": "Alice",
+            "queues": ["sales"],
+            "status": "busy",
+            "load": {"call": 1},
+        }
 
 
 def test_away_agent_gets_no_offer_and_presence_is_announced(gw: Gateway):
@@ -82,7 +94,9 @@ def test_away_agent_gets_no_offer_and_presence_is_announced(gw: Gateway):
         ix = gw.inbound("sales")
         assert next_of(ws, "interaction.created")["interaction"]["id"] == ix["id"]
         assert gw.client.get(f"/api/interactions/{ix['id']}", headers=alice).json()["status"] == "open"
-    status = lambda: next(p for p in gw.client.get("/api/presence", headers=gw.admin).json() if p["user"] == "alice")["status"]
+    status = lambda: next(p for p in gw.client.get("/api/presence", headers=gw.admin).json() if p["user"] == "alice")[
+        "status"
+    ]
     gw.until(lambda: status() == "offline", "alice shows offline once her only console closed")
     assert_error(gw.client.get("/api/presence", headers=alice), 403)
 

@@ -30,7 +30,19 @@ def csp(response) -> dict[str, list[str]]:
     return {name: sources for name, *sources in directives}
 
 
-@pytest.mark.parametrize("path", ["/", "/console/app.js", "/console/console.css", "/chat/", "/chat/widget.js", "/healthz", "/api/me", "/api/nothing-here"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/console/app.js",
+        "/console/console.css",
+        "/chat/",
+        "/chat/widget.js",
+        "/healthz",
+        "/api/me",
+        "/api/nothing-here",
+    ],
+)
 def test_every_response_is_nosniff_with_a_referrer_policy_and_a_csp(gw: Gateway, path: str):
     r = gw.client.get(path, headers=gw.admin)
     assert r.status_code in (200, 404), r.text
@@ -42,9 +54,15 @@ def test_every_response_is_nosniff_with_a_referrer_policy_and_a_csp(gw: Gateway,
 def test_json_errors_and_preflights_carry_the_headers_too(gw: Gateway):
     unauthorised = gw.client.get("/api/me")
     assert unauthorised.status_code == 401 and unauthorised.headers["x-content-type-options"] == "nosniff"
-    preflight = gw.client.options("/api/chat/call", headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"})
+    preflight = gw.client.options(
+        "/api/chat/call", headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"}
+    )
     assert preflight.status_code == 200 and preflight.headers["x-content-type-options"] == "nosniff"
-    too_big = gw.client.post("/api/queues", content=b"x" * (gw.app.state.settings.max_body + 1), headers={**gw.admin, "content-type": "application/json"})
+    too_big = gw.client.post(
+        "/api/queues",
+        content=b"x" * (gw.app.state.settings.max_body + 1),
+        headers={**gw.admin, "content-type": "application/json"},
+    )
     assert too_big.status_code == 413 and too_big.headers["x-content-type-options"] == "nosniff"
 
 
@@ -55,8 +73,12 @@ def test_console_policy_allows_only_its_own_scripts_and_no_framing(gw: Gateway):
     assert policy["connect-src"] == ["'self'"]  # CSP3: 'self' covers ws(s) to the same host and port
     assert policy["media-src"] == ["'self'", "blob:"]  # recordings play from blob: URLs after an authenticated fetch
     assert policy["frame-ancestors"] == ["'none'"]
-    assert policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'none'"] and policy["form-action"] == ["'self'"]
-    assert not [s for sources in policy.values() for s in sources if s in ("'unsafe-inline'", "'unsafe-eval'", "*", "data:")]
+    assert (
+        policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'none'"] and policy["form-action"] == ["'self'"]
+    )
+    assert not [
+        s for sources in policy.values() for s in sources if s in ("'unsafe-inline'", "'unsafe-eval'", "*", "data:")
+    ]
 
 
 def test_chat_page_is_frameable_by_any_site_but_runs_only_its_own_script(gw: Gateway):
@@ -68,10 +90,19 @@ def test_chat_page_is_frameable_by_any_site_but_runs_only_its_own_script(gw: Gat
     assert csp(gw.client.get("/api/chat/call"))["frame-ancestors"] == ["'none'"]  # the API is not the chat page
 
 
-@pytest.mark.parametrize(("path", "frame_ancestors", "content_type"), [
-    ("/", "'none'", "text/html"), ("/console/app.js", "'none'", "text/javascript"),
-    ("/chat/", "*", "text/html"), ("/chat/widget.js", "*", "text/javascript"), ("/chat/page.css", "*", "text/css")])
-def test_the_console_and_the_chat_page_are_served_with_their_own_policies(gw: Gateway, path: str, frame_ancestors: str, content_type: str):
+@pytest.mark.parametrize(
+    ("path", "frame_ancestors", "content_type"),
+    [
+        ("/", "'none'", "text/html"),
+        ("/console/app.js", "'none'", "text/javascript"),
+        ("/chat/", "*", "text/html"),
+        ("/chat/widget.js", "*", "text/javascript"),
+        ("/chat/page.css", "*", "text/css"),
+    ],
+)
+def test_the_console_and_the_chat_page_are_served_with_their_own_policies(
+    gw: Gateway, path: str, frame_ancestors: str, content_type: str
+):
     r = gw.client.get(path)
     assert r.status_code == 200 and r.headers["content-type"].startswith(content_type), (path, r.status_code, r.headers)
     assert csp(r)["frame-ancestors"] == [frame_ancestors], path
@@ -97,12 +128,27 @@ def raw_get(server: GatewayProcess, target: str) -> tuple[int, dict[str, str], b
     return int(status_line.split()[1]), headers, body
 
 
-TRAVERSALS = ["/chat/..%2f", "/chat/..%2findex.html", "/chat/%2e%2e/", "/chat/%2E%2E/index.html", "/chat%2f..%2f", "/chat/./../",
-              "/chat/../", "/chat/.%2e/", "/chat/..", "/chat/..%5c", "/chat/..%5cindex.html", "/chat%2fwidget.js", "/chat/./widget.js"]
+TRAVERSALS = [
+    "/chat/..%2f",
+    "/chat/..%2findex.html",
+    "/chat/%2e%2e/",
+    "/chat/%2E%2E/index.html",
+    "/chat%2f..%2f",
+    "/chat/./../",
+    "/chat/../",
+    "/chat/.%2e/",
+    "/chat/..",
+    "/chat/..%5c",
+    "/chat/..%5cindex.html",
+    "/chat%2fwidget.js",
+    "/chat/./widget.js",
+]
 
 
 @pytest.mark.parametrize("target", TRAVERSALS)
-def test_a_path_with_dot_segments_or_encoded_slashes_is_refused_before_anything_is_served(server: GatewayProcess, target: str):
+def test_a_path_with_dot_segments_or_encoded_slashes_is_refused_before_anything_is_served(
+    server: GatewayProcess, target: str
+):
     """Refused, not normalised: StaticFiles would have resolved ``/chat/..%2f`` to the console and served it under the chat page's
     ``frame-ancestors *``, so any site could frame a working console.  The refusal itself is framed by no one."""
     status, headers, body = raw_get(server, target)
@@ -123,11 +169,23 @@ def test_a_double_encoded_traversal_is_a_name_that_does_not_exist(server: Gatewa
     assert set(json.loads(body)) == {"error", "detail"} and headers["content-type"] == "application/json"
 
 
-@pytest.mark.parametrize(("target", "frame_ancestors", "marker"), [
-    ("/", "'none'", b"Agent console"), ("/index.html", "'none'", b"Agent console"), ("/console/app.js", "'none'", b"import"),
-    ("/chat/", "*", b"Chat with us"), ("/chat/index.html", "*", b"Chat with us"), ("/chat/widget.js", "*", b""), ("/chat/page.css", "*", b""),
-    ("/chat/%77idget.js", "*", b""), ("/api/queues/sales..x", "'none'", b"")])
-def test_ordinary_paths_still_reach_their_resource_over_a_real_socket(server: GatewayProcess, target: str, frame_ancestors: str, marker: bytes):
+@pytest.mark.parametrize(
+    ("target", "frame_ancestors", "marker"),
+    [
+        ("/", "'none'", b"Agent console"),
+        ("/index.html", "'none'", b"Agent console"),
+        ("/console/app.js", "'none'", b"import"),
+        ("/chat/", "*", b"Chat with us"),
+        ("/chat/index.html", "*", b"Chat with us"),
+        ("/chat/widget.js", "*", b""),
+        ("/chat/page.css", "*", b""),
+        ("/chat/%77idget.js", "*", b""),
+        ("/api/queues/sales..x", "'none'", b""),
+    ],
+)
+def test_ordinary_paths_still_reach_their_resource_over_a_real_socket(
+    server: GatewayProcess, target: str, frame_ancestors: str, marker: bytes
+):
     status, headers, body = raw_get(server, target)
     assert status == (401 if target.startswith("/api/") else 200), (target, status, body[:200])
     assert marker in body
@@ -142,7 +200,16 @@ def test_an_encoded_slash_in_the_query_is_not_a_path(gw: Gateway):
 def test_policy_for_fails_closed_on_its_own():
     """Even called without the middleware's refusal, a traversal out of /chat gets the console's policy."""
     assert policy_for("/chat/") == policy_for("/chat/widget.js") == policy_for("/chat") == WIDGET_POLICY
-    for path in ("/chat/../", "/chat/./../index.html", "/chat/..", "/chat/.", "/chat/..\\", "/", "/console/app.js", "/chatter"):
+    for path in (
+        "/chat/../",
+        "/chat/./../index.html",
+        "/chat/..",
+        "/chat/.",
+        "/chat/..\\",
+        "/",
+        "/console/app.js",
+        "/chatter",
+    ):
         assert policy_for(path) == CONSOLE_POLICY, path
 
 
@@ -179,7 +246,11 @@ class _InlineCode(HTMLParser):
         if tag == "style":
             self.found.append("<style> element")
         self.found += [f"{name}= on <{tag}>" for name in names if name.startswith("on") or name == "style"]
-        self.found += [f"javascript: URL on <{tag}>" for _, value in attrs if (value or "").strip().lower().startswith("javascript:")]
+        self.found += [
+            f"javascript: URL on <{tag}>"
+            for _, value in attrs
+            if (value or "").strip().lower().startswith("javascript:")
+        ]
 
 
 @pytest.mark.parametrize("page", sorted(WEB.rglob("*.html")), ids=lambda p: str(p.relative_to(WEB)))

@@ -19,7 +19,9 @@ ADMIN = {"Authorization": "Bearer start-admin-token"}
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gateway", *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_default_is_a_sqlite_file_in_the_data_dir_that_survives_a_restart(tmp_path: Path):
@@ -39,7 +41,12 @@ def test_migrate_applies_the_schema_and_says_so(tmp_path: Path):
     done = run(["migrate"], {"GATEWAY_DATA_DIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert "schema at revision" in done.stdout
-    tables = {r[0] for r in sqlite3.connect(tmp_path / "switchboard.db").execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    tables = {
+        r[0]
+        for r in sqlite3.connect(tmp_path / "switchboard.db").execute(
+            "SELECT name FROM sqlite_master WHERE type='table'"
+        )
+    }
     assert {"interactions", "events", "users", "queues", "alembic_version"} <= tables
     again = run(["migrate"], {"GATEWAY_DATA_DIR": str(tmp_path)})
     assert again.returncode == 0 and again.stdout == done.stdout
@@ -77,5 +84,7 @@ def test_a_tree_without_the_console_and_widget_refuses_to_start(tmp_path: Path, 
     """An install that lost web/ (a wheel built without its assets) must not start serving an API with no console."""
     (tmp_path / "web" / "chat").mkdir(parents=True)
     monkeypatch.setattr(app_module, "WEB", tmp_path / "web")
-    with pytest.raises(app_module.ConfigurationError, match=r"console and chat widget .* missing: index\.html, chat/widget\.js"):
+    with pytest.raises(
+        app_module.ConfigurationError, match=r"console and chat widget .* missing: index\.html, chat/widget\.js"
+    ):
         app_module.create_app(Settings(data_dir=tmp_path))

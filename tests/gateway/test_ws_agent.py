@@ -23,7 +23,11 @@ def receive(ws, type_prefix: str = "interaction.") -> dict:
     """The next event of that kind; presence, metrics and the dispatcher's offers are skipped unless asked for."""
     while True:
         event = json.loads(ws.receive_text())
-        if event["type"].startswith(type_prefix) and event["type"] != "interaction.offered" or event["type"] == type_prefix:
+        if (
+            event["type"].startswith(type_prefix)
+            and event["type"] != "interaction.offered"
+            or event["type"] == type_prefix
+        ):
             return event
 
 
@@ -48,7 +52,11 @@ class TestLive:
         carol = gw.agent("carol", ["billing"])
         ix = gw.claimed("sales", alice)
         with gw.client.websocket_connect(f"/ws/agent?token={token_of(carol)}") as ws:
-            gw.client.post(f"/api/interactions/{ix['id']}/transfer", json={"target": {"kind": "user", "id": "carol"}}, headers=alice)
+            gw.client.post(
+                f"/api/interactions/{ix['id']}/transfer",
+                json={"target": {"kind": "user", "id": "carol"}},
+                headers=alice,
+            )
             event = receive(ws)
             assert (event["type"], event["interaction"]["offered_to"]) == ("interaction.transferred", "carol")
 
@@ -58,7 +66,10 @@ class TestLive:
         assert closed.value.code == 4401 and "unauthorized" in closed.value.reason
 
     def test_malformed_cursor_is_closed_with_a_reason(self, gw: Gateway):
-        with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}&since=yesterday") as ws, pytest.raises(WebSocketDisconnect) as closed:
+        with (
+            gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}&since=yesterday") as ws,
+            pytest.raises(WebSocketDisconnect) as closed,
+        ):
             ws.receive_text()
         assert closed.value.code == 4400
 
@@ -99,7 +110,10 @@ class TestResume:
                 gw.inbound("sales")
             store = gw.app.state.sessions.store
             assert gw.call(store.prune_events, 0) >= 6  # retention 0: everything so far is past it
-            with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}&since={cursor}") as ws, pytest.raises(WebSocketDisconnect) as closed:
+            with (
+                gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}&since={cursor}") as ws,
+                pytest.raises(WebSocketDisconnect) as closed,
+            ):
                 ws.receive_text()
             assert closed.value.code == 4410 and "cursor_expired" in closed.value.reason
 
@@ -125,7 +139,9 @@ class TestSlowConsumer:
             async def burst():
                 store.wait_events = held
                 for _ in range(10):
-                    await gw.app.state.sessions.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)
+                    await gw.app.state.sessions.create(
+                        None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE
+                    )
                 released.set()
 
             with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}") as ws:
@@ -136,7 +152,9 @@ class TestSlowConsumer:
             assert closed.value.code == 4008 and "since=" in closed.value.reason
             since = closed.value.reason.split("since=")[1]
             with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}&since={since}") as ws:
-                assert len({receive(ws)["interaction"]["id"] for _ in range(10)}) == 10, "the resume replays the whole burst"
+                assert len({receive(ws)["interaction"]["id"] for _ in range(10)}) == 10, (
+                    "the resume replays the whole burst"
+                )
 
 
 def test_store_is_the_sql_store_of_record(gw: Gateway):
@@ -177,27 +195,42 @@ class TestRevocation:
         self.revoked_after(gw, lambda alice: gw.client.post("/api/auth/logout", headers=alice).raise_for_status())
 
     def test_admin_revokes_the_users_tokens(self, gw: Gateway):
-        self.revoked_after(gw, lambda alice: gw.client.post("/api/users/alice/revoke-tokens", headers=gw.admin).raise_for_status())
+        self.revoked_after(
+            gw, lambda alice: gw.client.post("/api/users/alice/revoke-tokens", headers=gw.admin).raise_for_status()
+        )
 
     def test_password_change_revokes_every_old_token(self, gw: Gateway):
         def change(alice):
-            gw.client.patch("/api/users/alice", json={"password": "a new passphrase"}, headers=gw.admin).raise_for_status()
+            gw.client.patch(
+                "/api/users/alice", json={"password": "a new passphrase"}, headers=gw.admin
+            ).raise_for_status()
             assert gw.client.get("/api/me", headers=alice).status_code == 401, "the old token is dead for HTTP too"
 
         self.revoked_after(gw, change)
-        assert gw.client.post("/api/auth/login", json={"username": "alice", "password": "a new passphrase"}).status_code == 200
+        assert (
+            gw.client.post("/api/auth/login", json={"username": "alice", "password": "a new passphrase"}).status_code
+            == 200
+        )
 
     def test_disabling_the_user(self, gw: Gateway):
         def disable(alice):
             gw.client.patch("/api/users/alice", json={"disabled": True}, headers=gw.admin).raise_for_status()
 
         self.revoked_after(gw, disable)
-        assert gw.client.post("/api/auth/login", json={"username": "alice", "password": "correct horse"}).status_code == 401
+        assert (
+            gw.client.post("/api/auth/login", json={"username": "alice", "password": "correct horse"}).status_code
+            == 401
+        )
         gw.client.patch("/api/users/alice", json={"disabled": False}, headers=gw.admin).raise_for_status()
-        assert gw.client.post("/api/auth/login", json={"username": "alice", "password": "correct horse"}).status_code == 200
+        assert (
+            gw.client.post("/api/auth/login", json={"username": "alice", "password": "correct horse"}).status_code
+            == 200
+        )
 
     def test_changing_ones_own_password_keeps_the_session_that_changed_it(self, gw: Gateway):
-        gw.client.patch("/api/users/admin", json={"password": "another passphrase"}, headers=gw.admin).raise_for_status()
+        gw.client.patch(
+            "/api/users/admin", json={"password": "another passphrase"}, headers=gw.admin
+        ).raise_for_status()
         assert gw.client.get("/api/me", headers=gw.admin).status_code == 200
 
     def test_other_tokens_of_the_user_keep_their_sockets(self, gw: Gateway):
@@ -209,7 +242,6 @@ class TestRevocation:
             gw.client.post("/api/auth/logout", headers=alice).raise_for_status()
             ix = gw.inbound("sales")
             assert receive(ws)["interaction"]["id"] == ix["id"]
-
 
     def test_a_revocation_between_authenticating_and_subscribing_still_closes_the_socket(self, gw: Gateway):
         alice = gw.agent("alice", [])
@@ -229,7 +261,6 @@ class TestRevocation:
             _, closed = events_until_closed(ws)
         assert closed.code == 4401, closed
 
-
     def test_a_sign_out_during_the_replay_sends_nothing_after_it(self, gw: Gateway):
         gw.queue("sales")
         alice = gw.agent("alice", ["sales"])
@@ -241,15 +272,26 @@ class TestRevocation:
         async def signed_out_as_the_replay_reads(*args, **kwargs):
             if not late:  # the sign-out and a new interaction land between the socket's checks and its replay
                 await auth.revoke(token_of(alice))
-                late.append((await gw.app.state.sessions.create(
-                    None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)).interaction.id)
+                late.append(
+                    (
+                        await gw.app.state.sessions.create(
+                            None,
+                            queue_id="sales",
+                            direction=Direction.INBOUND,
+                            type=CommType.CALL,
+                            subtype=Subtype.PHONE,
+                        )
+                    ).interaction.id
+                )
             return await events_since(*args, **kwargs)
 
         store.events_since = signed_out_as_the_replay_reads
         with gw.client.websocket_connect(f"/ws/agent?token={token_of(alice)}&since={cursor}") as ws:
             seen, closed = events_until_closed(ws)
         assert closed.code == 4401, closed
-        assert late[0] not in {(e.get("interaction") or {}).get("id") for e in seen}, "the replay sent an interaction created after the sign-out"
+        assert late[0] not in {(e.get("interaction") or {}).get("id") for e in seen}, (
+            "the replay sent an interaction created after the sign-out"
+        )
 
 
 class TestMembership:
@@ -262,7 +304,9 @@ class TestMembership:
             sales_after = gw.inbound("sales")
             billing = gw.inbound("billing")
             event = receive(ws)
-            assert event["interaction"]["id"] == billing["id"], f"sales' {sales_after['id']} must not arrive after the removal"
+            assert event["interaction"]["id"] == billing["id"], (
+                f"sales' {sales_after['id']} must not arrive after the removal"
+            )
 
 
 class TestTickets:
@@ -301,13 +345,17 @@ class TestCursors:
 
 
 class TestClientFrames:
-    @pytest.mark.parametrize(("send", "code"), [("bytes", 1003), ("oversized", 1009), ("not-json", 4400), ("nested", 4400)])
+    @pytest.mark.parametrize(
+        ("send", "code"), [("bytes", 1003), ("oversized", 1009), ("not-json", 4400), ("nested", 4400)]
+    )
     def test_frames_the_socket_cannot_take_close_it_with_a_documented_code(self, gw: Gateway, send: str, code: int):
         with gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}") as ws:
             if send == "bytes":
                 ws.send_bytes(b"\x00\x01")
             else:
-                ws.send_text({"oversized": "x" * 5000, "not-json": "{not json", "nested": "[" * 2000 + "]" * 2000}[send])
+                ws.send_text(
+                    {"oversized": "x" * 5000, "not-json": "{not json", "nested": "[" * 2000 + "]" * 2000}[send]
+                )
             _, closed = events_until_closed(ws)
         assert closed.code == code
 

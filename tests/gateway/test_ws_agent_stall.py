@@ -22,19 +22,27 @@ from tests.processes import GatewayProcess, gateway_process
 TOKEN = "stall-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 #: About 19 KB of customer attributes per interaction, so each event is large and a few hundred fill every buffer.
-BULKY = {"name": "Carla", "attributes": {f"k{i}": "v" * 500 for i in range(20)}}  # as large as a customer's attributes may be
+BULKY = {
+    "name": "Carla",
+    "attributes": {f"k{i}": "v" * 500 for i in range(20)},
+}  # as large as a customer's attributes may be
 
 
 @pytest.fixture
 def server() -> Iterator[GatewayProcess]:
     # A roomy buffer: the stall, not an overflow, must cut the consumer off.
-    with gateway_process({"GATEWAY_ADMIN_TOKEN": TOKEN, "GATEWAY_WS_STALL_SECONDS": "2", "GATEWAY_WS_BUFFER": "100000"}) as gp:
+    with gateway_process(
+        {"GATEWAY_ADMIN_TOKEN": TOKEN, "GATEWAY_WS_STALL_SECONDS": "2", "GATEWAY_WS_BUFFER": "100000"}
+    ) as gp:
         httpx.post(f"{gp.url}/api/queues", json={"id": "sales", "name": "Sales"}, headers=ADMIN).raise_for_status()
         yield gp
 
 
 async def create(http: httpx.AsyncClient, created: list[str], customer: dict | None = None) -> None:
-    r = await http.post("/api/interactions", json={"queue_id": "sales", "type": "messaging", "subtype": "text", "customer": customer or {}})
+    r = await http.post(
+        "/api/interactions",
+        json={"queue_id": "sales", "type": "messaging", "subtype": "text", "customer": customer or {}},
+    )
     created.append(r.raise_for_status().json()["id"])
 
 
@@ -66,7 +74,9 @@ async def wake_and_resume(gp: GatewayProcess, http: httpx.AsyncClient, ws, creat
             got.append(json.loads(await asyncio.wait_for(again.recv(), 10)))
     ids = [e["id"] for e in got]
     assert len(ids) == len(set(ids)), "nothing twice"
-    assert [e["interaction"]["id"] for e in got if e["type"] == "interaction.created"][-len(created):] == created, "every interaction, in order"
+    assert [e["interaction"]["id"] for e in got if e["type"] == "interaction.created"][-len(created) :] == created, (
+        "every interaction, in order"
+    )
 
 
 async def test_a_live_consumer_that_stops_reading_is_closed_with_its_resume_cursor(server: GatewayProcess):
@@ -90,7 +100,12 @@ async def test_a_consumer_that_stops_reading_during_its_replay_is_closed_with_it
 
 def server_side_connections(gp: GatewayProcess, client_port: int) -> list[str]:
     """The gateway's established TCP connections to that client port (from ``ss``)."""
-    out = subprocess.run(["ss", "-tnH", "state", "established", f"( sport = :{gp.port} and dport = :{client_port} )"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["ss", "-tnH", "state", "established", f"( sport = :{gp.port} and dport = :{client_port} )"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.splitlines()
 
 
@@ -118,4 +133,6 @@ async def test_a_consumer_that_never_reads_again_has_its_connection_reset(server
         async with websockets.connect(f"{server.ws_url}/ws/agent?token={TOKEN}&since={since}") as again:
             while (got[-1].get("interaction") or {}).get("id") != created[-1] if got else True:
                 got.append(json.loads(await asyncio.wait_for(again.recv(), 10)))
-    assert [e["interaction"]["id"] for e in got if e["type"] == "interaction.created"] == created, "nothing lost, nothing twice"
+    assert [e["interaction"]["id"] for e in got if e["type"] == "interaction.created"] == created, (
+        "nothing lost, nothing twice"
+    )

@@ -31,7 +31,11 @@ async def frame(ws, type_: str | None = None) -> dict:
 
 async def start(chat_server: GatewayProcess, topic: str | None = "Where is my order?"):
     ws = await websockets.connect(f"{chat_server.ws_url}/ws/chat")
-    await ws.send(json.dumps({"type": "start", "name": "Carla", "email": "carla@example.com", **({"topic": topic} if topic else {})}))
+    await ws.send(
+        json.dumps(
+            {"type": "start", "name": "Carla", "email": "carla@example.com", **({"topic": topic} if topic else {})}
+        )
+    )
     return ws, await frame(ws, "session")
 
 
@@ -40,7 +44,12 @@ async def test_chat_both_ways_with_receipts_typing_and_agent_notices(chat_server
     ix_id = session["interaction_id"]
     assert session["status"] == "waiting" and [m["body"] for m in session["messages"]] == ["Where is my order?"]
     ix = (await agent.get(f"/api/interactions/{ix_id}")).json()
-    assert (ix["type"], ix["subtype"], ix["customer"]["email"], ix["queue_id"]) == ("messaging", "chat", "carla@example.com", "web")
+    assert (ix["type"], ix["subtype"], ix["customer"]["email"], ix["queue_id"]) == (
+        "messaging",
+        "chat",
+        "carla@example.com",
+        "web",
+    )
 
     await agent.post(f"/api/interactions/{ix_id}/claim")
     assert (await frame(ws, "agent_joined"))["name"] == "Alice"
@@ -90,9 +99,17 @@ async def test_resent_message_after_a_drop_is_stored_once(chat_server, agent):
     await ws.close()
 
 
-@pytest.mark.parametrize(("sent", "code"), [(b"\x00\x01binary", 1003), ("x" * 20_000, 1009), ("not json", 4400), (json.dumps(["a", "list"]), 4400),
-                                            ("[" * 5000 + "]" * 5000, 4400)],
-                         ids=["binary", "oversized", "not-json", "not-an-object", "nested-deeper-than-the-parser"])
+@pytest.mark.parametrize(
+    ("sent", "code"),
+    [
+        (b"\x00\x01binary", 1003),
+        ("x" * 20_000, 1009),
+        ("not json", 4400),
+        (json.dumps(["a", "list"]), 4400),
+        ("[" * 5000 + "]" * 5000, 4400),
+    ],
+    ids=["binary", "oversized", "not-json", "not-an-object", "nested-deeper-than-the-parser"],
+)
 async def test_a_frame_no_widget_sends_closes_the_socket_with_a_documented_code(chat_server, sent, code):
     ws, _ = await start(chat_server, topic=None)
     await ws.send(sent)
@@ -147,7 +164,9 @@ async def test_agent_moves_the_chat_to_text_and_the_widget_is_told(chat_server, 
     await agent.post(f"/api/interactions/{ix_id}/claim")
     number = {"settings": {"phone_number": "+15550009000"}}  # to text from
     (await agent.patch("/api/queues/web", json=number, headers=CHAT_ADMIN)).raise_for_status()
-    assert (await agent.post(f"/api/interactions/{ix_id}/switch", json={"type": "messaging", "subtype": "text"})).status_code == 200
+    assert (
+        await agent.post(f"/api/interactions/{ix_id}/switch", json={"type": "messaging", "subtype": "text"})
+    ).status_code == 200
     moved = await frame(ws, "channel")
     assert moved == {"type": "channel", "channel": "messaging/text", "phone": "+14155550111"}
     await ws.close()

@@ -45,11 +45,21 @@ async def test_customer_leaving_a_claimed_chat_wraps_it_up_tells_the_agent_and_r
         assert (told["data"]["disconnect"]["by"], told["data"]["disconnect"]["reason"]) == ("customer", "hang_up")
         assert told["interaction"]["status"] == "wrap_up" and told["interaction"]["assigned_to"]
         assert (told["interaction"]["activity"][-1]["by"], told["interaction"]["activity"][-1]["detail"]) == (
-            "customer", "The customer left the chat; wrap-up started")
+            "customer",
+            "The customer left the chat; wrap-up started",
+        )
 
         r = await agent.post(f"/api/interactions/{ix_id}/messages", json={"body": "Are you still there?"})
-        assert r.status_code == 409 and r.json()["error"] == "illegal_transition" and "The customer left" in r.json()["detail"], r.text
-        assert not [m for m in (await agent.get(f"/api/interactions/{ix_id}")).json()["messages"] if m["body"] == "Are you still there?"]
+        assert (
+            r.status_code == 409
+            and r.json()["error"] == "illegal_transition"
+            and "The customer left" in r.json()["detail"]
+        ), r.text
+        assert not [
+            m
+            for m in (await agent.get(f"/api/interactions/{ix_id}")).json()["messages"]
+            if m["body"] == "Are you still there?"
+        ]
 
         await agent.post(f"/api/interactions/{ix_id}/complete")
         await agent.post(f"/api/interactions/{ix_id}/typing", json={"active": True})
@@ -76,7 +86,12 @@ async def test_customer_ending_while_waiting_is_an_abandon_with_the_disconnect(c
     await ws.send(json.dumps({"type": "end"}))
     assert (await frame(ws, "ended"))["by"] == "customer"
     ix = (await agent.get(f"/api/interactions/{session['interaction_id']}")).json()
-    assert (ix["state"], ix["completed_by"], ix["disconnect"]["by"], ix["disconnect"]["channel"]) == ("completed", "customer", "customer", "chat")
+    assert (ix["state"], ix["completed_by"], ix["disconnect"]["by"], ix["disconnect"]["channel"]) == (
+        "completed",
+        "customer",
+        "customer",
+        "chat",
+    )
     await ws.close()
 
 
@@ -87,10 +102,14 @@ async def test_closing_the_widget_after_the_chat_went_on_by_text_leaves_the_text
     await agent.post(f"/api/interactions/{ix_id}/claim")
     number = {"settings": {"phone_number": "+15550009000"}}
     (await agent.patch("/api/queues/web", json=number, headers=CHAT_ADMIN)).raise_for_status()
-    assert (await agent.post(f"/api/interactions/{ix_id}/switch", json={"type": "messaging", "subtype": "text"})).status_code == 200
+    assert (
+        await agent.post(f"/api/interactions/{ix_id}/switch", json={"type": "messaging", "subtype": "text"})
+    ).status_code == 200
     await frame(ws, "channel")
     await ws.send(json.dumps({"type": "end"}))
     await frame(ws, "ended")
     ix = (await agent.get(f"/api/interactions/{ix_id}")).json()
-    assert (ix["status"], ix["subtype"], ix["disconnect"]) == ("claimed", "text", None), "the customer closed the widget, not the text conversation"
+    assert (ix["status"], ix["subtype"], ix["disconnect"]) == ("claimed", "text", None), (
+        "the customer closed the widget, not the text conversation"
+    )
     await ws.close()

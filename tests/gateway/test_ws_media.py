@@ -22,21 +22,40 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]
         yield gp
 
 
-@pytest.mark.parametrize(("sent", "code"), [(b"\x80\x00binary", 1003), ("x" * 70_000, 1009)], ids=["binary", "oversized"])
-async def test_a_frame_twilio_never_sends_closes_with_a_documented_code(server: GatewayProcess, sent: bytes | str, code: int):
+@pytest.mark.parametrize(
+    ("sent", "code"), [(b"\x80\x00binary", 1003), ("x" * 70_000, 1009)], ids=["binary", "oversized"]
+)
+async def test_a_frame_twilio_never_sends_closes_with_a_documented_code(
+    server: GatewayProcess, sent: bytes | str, code: int
+):
     url = f"{server.ws_url}/webhooks/twilio/media"
-    async with websockets.connect(url, additional_headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})}) as ws:
+    async with websockets.connect(
+        url, additional_headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})}
+    ) as ws:
         await ws.send(sent)
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == code, "a close frame, not a dropped connection"
 
 
-@pytest.mark.parametrize("frame", ["[" * 5000 + "]" * 5000, json.dumps({"event": "start", "start": {"callSid": ["CA1"], "streamSid": {"x": 1}, "customParameters": {"interaction": 7}}})],
-                         ids=["nested-deeper-than-the-parser", "start-with-the-wrong-types"])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "[" * 5000 + "]" * 5000,
+        json.dumps(
+            {
+                "event": "start",
+                "start": {"callSid": ["CA1"], "streamSid": {"x": 1}, "customParameters": {"interaction": 7}},
+            }
+        ),
+    ],
+    ids=["nested-deeper-than-the-parser", "start-with-the-wrong-types"],
+)
 async def test_a_malformed_frame_is_skipped_and_the_stream_goes_on(server: GatewayProcess, frame: str):
     url = f"{server.ws_url}/webhooks/twilio/media"
-    async with websockets.connect(url, additional_headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})}) as ws:
+    async with websockets.connect(
+        url, additional_headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})}
+    ) as ws:
         await ws.send(frame)
         await ws.send(b"\x80")  # still listening: the next bad frame gets its close code
         with pytest.raises(websockets.ConnectionClosed) as closed:

@@ -6,13 +6,25 @@ import pytest
 
 from sessions import call_control, machine
 from sessions.errors import IllegalTransition, PermissionDenied
-from sessions.model import Call, CommType, Interaction, LinePart, MonitorMode, Subtype, TargetKind, TransferMode, TransferTarget
+from sessions.model import (
+    Call,
+    CommType,
+    Interaction,
+    LinePart,
+    MonitorMode,
+    Subtype,
+    TargetKind,
+    TransferMode,
+    TransferTarget,
+)
 from tests.sessions.test_machine import ALICE, BOB, EVE, SALES, SUP, at, claimed_by
 
 
 def consulting_bob() -> Interaction:
     target = TransferTarget(kind=TargetKind.USER, id="bob")
-    return machine.transfer(claimed_by(ALICE), actor=ALICE, target=target, mode=TransferMode.WARM, queue=SALES, now=at(10), target_user=BOB).interaction
+    return machine.transfer(
+        claimed_by(ALICE), actor=ALICE, target=target, mode=TransferMode.WARM, queue=SALES, now=at(10), target_user=BOB
+    ).interaction
 
 
 class TestHold:
@@ -20,10 +32,21 @@ class TestHold:
         ix = claimed_by(ALICE)
         assert ix.call is None, "no call state until a command sets it"
         held = call_control.hold(ix, actor=ALICE, on=True, now=at(20))
-        assert (held.type, held.interaction.call.held, held.interaction.version) == ("interaction.held", True, ix.version + 1)
-        assert (held.interaction.activity[-1].kind, held.interaction.activity[-1].detail) == ("call_control", "Held by Alice")
+        assert (held.type, held.interaction.call.held, held.interaction.version) == (
+            "interaction.held",
+            True,
+            ix.version + 1,
+        )
+        assert (held.interaction.activity[-1].kind, held.interaction.activity[-1].detail) == (
+            "call_control",
+            "Held by Alice",
+        )
         back = call_control.hold(held.interaction, actor=ALICE, on=False, now=at(30))
-        assert (back.type, back.interaction.call.held, back.interaction.activity[-1].data["status"]) == ("interaction.resumed", False, "resume")
+        assert (back.type, back.interaction.call.held, back.interaction.activity[-1].data["status"]) == (
+            "interaction.resumed",
+            False,
+            "resume",
+        )
         assert ix.call is None and held.interaction.call.held, "commands never change what they are given"
 
     def test_only_the_handler_or_a_supervisor_holds(self):
@@ -34,7 +57,9 @@ class TestHold:
         assert call_control.hold(claimed_by(ALICE), actor=SUP, on=True, now=at(20)).interaction.call.held
 
     def test_only_calls_hold(self):
-        text = machine.switch_channel(claimed_by(ALICE), actor=None, type=CommType.MESSAGING, subtype=Subtype.TEXT, queue=SALES, now=at(10))
+        text = machine.switch_channel(
+            claimed_by(ALICE), actor=None, type=CommType.MESSAGING, subtype=Subtype.TEXT, queue=SALES, now=at(10)
+        )
         with pytest.raises(IllegalTransition, match="not a call"):
             call_control.hold(text.interaction, actor=ALICE, on=True, now=at(20))
 
@@ -43,9 +68,16 @@ class TestThreeWay:
     def test_during_a_consult_the_caller_joins_and_goes_back_to_holding(self):
         on = call_control.three_way(consulting_bob(), actor=ALICE, on=True, now=at(20))
         assert (on.type, on.interaction.call.three_way, on.interaction.activity[-1].detail) == (
-            "interaction.three_way_started", True, "Alice joined the caller to the consult")
+            "interaction.three_way_started",
+            True,
+            "Alice joined the caller to the consult",
+        )
         off = call_control.three_way(on.interaction, actor=ALICE, on=False, now=at(30))
-        assert (off.type, off.interaction.call.three_way, off.interaction.activity[-1].data["status"]) == ("interaction.three_way_ended", False, "consult")
+        assert (off.type, off.interaction.call.three_way, off.interaction.activity[-1].data["status"]) == (
+            "interaction.three_way_ended",
+            False,
+            "consult",
+        )
 
     def test_needs_a_consult(self):
         with pytest.raises(IllegalTransition, match="no consult"):
@@ -56,9 +88,16 @@ class TestMonitor:
     def test_a_supervisor_starts_then_changes_then_stops_monitoring(self):
         started = call_control.monitor(claimed_by(ALICE), actor=SUP, mode=MonitorMode.LISTEN, now=at(20))
         assert (started.type, started.interaction.call.monitors, started.interaction.activity[-1].detail) == (
-            "interaction.monitor_started", {"sup": MonitorMode.LISTEN}, "Sam is listening")
+            "interaction.monitor_started",
+            {"sup": MonitorMode.LISTEN},
+            "Sam is listening",
+        )
         changed = call_control.monitor(started.interaction, actor=SUP, mode=MonitorMode.BARGE, now=at(30))
-        assert (changed.type, changed.interaction.call.monitors, changed.data["mode"]) == ("interaction.monitor_changed", {"sup": MonitorMode.BARGE}, "barge")
+        assert (changed.type, changed.interaction.call.monitors, changed.data["mode"]) == (
+            "interaction.monitor_changed",
+            {"sup": MonitorMode.BARGE},
+            "barge",
+        )
         stopped = call_control.monitor_stopped(changed.interaction, actor=SUP, now=at(40))
         assert (stopped.type, stopped.interaction.call.monitors) == ("interaction.monitor_stopped", {})
         with pytest.raises(IllegalTransition, match="not monitoring"):
@@ -75,9 +114,15 @@ class TestWhoIsOnTheLine:
         ix = call_control.audio_joined(ix, party=LinePart.AGENT, actor=ALICE, now=at(11)).interaction
         ix = call_control.hold(ix, actor=ALICE, on=True, now=at(12)).interaction
         ix = call_control.monitor(ix, actor=SUP, mode=MonitorMode.LISTEN, now=at(13)).interaction
-        assert ix.call == Call(held=True, monitors={"sup": MonitorMode.LISTEN}, on_line=[LinePart.CALLER, LinePart.AGENT])
+        assert ix.call == Call(
+            held=True, monitors={"sup": MonitorMode.LISTEN}, on_line=[LinePart.CALLER, LinePart.AGENT]
+        )
         left = call_control.audio_left(ix, party=LinePart.AGENT, actor=ALICE, now=at(14))
-        assert (left.type, left.interaction.call.on_line, left.interaction.call.held) == ("interaction.audio_left", [LinePart.CALLER], True)
+        assert (left.type, left.interaction.call.on_line, left.interaction.call.held) == (
+            "interaction.audio_left",
+            [LinePart.CALLER],
+            True,
+        )
         again = call_control.audio_joined(left.interaction, party=LinePart.CALLER, actor=None, now=at(20))
         assert (again.type, again.interaction.call) == ("interaction.audio_joined", Call(on_line=[LinePart.CALLER]))
 
@@ -88,7 +133,9 @@ class TestWhoIsOnTheLine:
             call_control.audio_joined(claimed_by(ALICE), party=LinePart.CALLER, actor=ALICE, now=at(10))
         with pytest.raises(PermissionDenied):
             call_control.audio_joined(claimed_by(ALICE), party=LinePart.CONSULT, actor=BOB, now=at(10))
-        assert call_control.audio_joined(consulting_bob(), party=LinePart.CONSULT, actor=BOB, now=at(20)).interaction.call.on_line == [LinePart.CONSULT]
+        assert call_control.audio_joined(
+            consulting_bob(), party=LinePart.CONSULT, actor=BOB, now=at(20)
+        ).interaction.call.on_line == [LinePart.CONSULT]
 
 
 def test_interactions_stored_before_the_call_state_existed_still_load():

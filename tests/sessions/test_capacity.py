@@ -76,14 +76,18 @@ class TestWhoTakesRoutedWork:
         await online(world, world.supervisor)
         [ix] = await waiting(world)
         assert await world.sessions.dispatch("node-1") == []
-        assert await world.sessions.available_in("sales") == 0, "the queue's figures do not count the supervisor as available"
+        assert await world.sessions.available_in("sales") == 0, (
+            "the queue's figures do not count the supervisor as available"
+        )
         sam = await world.sessions.save_user(world.admin, world.supervisor.model_copy(update={"routable": True}))
         assert await world.sessions.available_in("sales") == 1
         await world.sessions.dispatch("node-1")
         assert await offered(world, ix) == sam.id
 
     async def test_an_admin_who_opts_in_gets_offers(self, world: World):
-        admin = await world.sessions.save_user(world.admin, world.admin.model_copy(update={"routable": True, "queues": ["sales"]}))
+        admin = await world.sessions.save_user(
+            world.admin, world.admin.model_copy(update={"routable": True, "queues": ["sales"]})
+        )
         await online(world, admin)
         [ix] = await waiting(world)
         await world.sessions.dispatch("node-1")

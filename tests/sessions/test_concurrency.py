@@ -19,17 +19,28 @@ from tests.sessions.races import gate_reads
 
 
 async def agents(world: World, n: int, tag: str = "") -> list[User]:
-    return [await world.sessions.save_user(world.admin, User(id=f"racer{tag}{i}", username=f"racer{tag}{i}", name=f"Racer {i}", queues=["sales"])) for i in range(n)]
+    return [
+        await world.sessions.save_user(
+            world.admin, User(id=f"racer{tag}{i}", username=f"racer{tag}{i}", name=f"Racer {i}", queues=["sales"])
+        )
+        for i in range(n)
+    ]
 
 
 async def new_call(world: World) -> str:
-    event = await world.sessions.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)
+    event = await world.sessions.create(
+        None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE
+    )
     return event.interaction.id
 
 
 async def claimed_events(world: World, ix_id: str) -> list:
     page = await world.sessions.store.events_since(None, limit=10_000)
-    return [e for e in page.events if e.interaction is not None and e.interaction.id == ix_id and e.type == "interaction.claimed"]
+    return [
+        e
+        for e in page.events
+        if e.interaction is not None and e.interaction.id == ix_id and e.type == "interaction.claimed"
+    ]
 
 
 async def test_fifty_concurrent_claims_one_winner(world: World):
@@ -42,7 +53,11 @@ async def test_fifty_concurrent_claims_one_winner(world: World):
     assert len(winners) == 1
     assert all(isinstance(e, IllegalTransition) for e in losers), {type(e) for e in losers}
     stored = await world.sessions.store.get_interaction(ix_id)
-    assert (stored.status, stored.assigned_to, stored.version) == (Status.CLAIMED, winners[0].interaction.assigned_to, 2)
+    assert (stored.status, stored.assigned_to, stored.version) == (
+        Status.CLAIMED,
+        winners[0].interaction.assigned_to,
+        2,
+    )
     assert len(await claimed_events(world, ix_id)) == 1
 
 
@@ -94,8 +109,19 @@ async def test_two_processes_racing_on_postgres_one_winner():
             await agents(world, 25, tag)
         ix_id = await new_call(world)
         procs = [
-            await asyncio.create_subprocess_exec(sys.executable, "-c", RACER, store.db.url, REDIS_URL, rendezvous, ix_id, tag, "25",
-                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                RACER,
+                store.db.url,
+                REDIS_URL,
+                rendezvous,
+                ix_id,
+                tag,
+                "25",
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
             for tag in ("a", "b")
         ]
         ready = [await meet.blpop(f"{rendezvous}:ready", timeout=30) for _ in procs]
@@ -141,7 +167,12 @@ async def test_a_reader_following_the_log_misses_no_event_of_concurrent_writers(
     """Ids are taken at insert but visible at commit: unserialised writers would let a follower skip one."""
     store = await make_store("postgres")
     try:
-        procs = [await asyncio.create_subprocess_exec(sys.executable, "-c", WRITER, store.db.url, "400", stderr=subprocess.PIPE) for _ in range(3)]
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-c", WRITER, store.db.url, "400", stderr=subprocess.PIPE
+            )
+            for _ in range(3)
+        ]
         seen: list[str] = []
         cursor = None
         while True:

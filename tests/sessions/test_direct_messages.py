@@ -29,8 +29,15 @@ ADMIN = User(id="root", username="root", name="Root", role=Role.ADMIN)
 
 
 def sales_call():
-    return machine.create(id="ix1", queue=Queue(id="sales", name="Sales"), direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE,
-                          now=T0, customer=Customer(name="Carla")).interaction
+    return machine.create(
+        id="ix1",
+        queue=Queue(id="sales", name="Sales"),
+        direction=Direction.INBOUND,
+        type=CommType.CALL,
+        subtype=Subtype.PHONE,
+        now=T0,
+        customer=Customer(name="Carla"),
+    ).interaction
 
 
 class TestRules:
@@ -100,7 +107,16 @@ class TestRules:
 
 async def completed_sales_call(w: World) -> str:
     s = w.sessions
-    ix = (await s.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE, customer=Customer(name="Carla"))).interaction
+    ix = (
+        await s.create(
+            None,
+            queue_id="sales",
+            direction=Direction.INBOUND,
+            type=CommType.CALL,
+            subtype=Subtype.PHONE,
+            customer=Customer(name="Carla"),
+        )
+    ).interaction
     assert ix is not None
     await s.claim(w.bob, ix.id)
     await s.end(w.bob, ix.id, Outcome.RESOLVED)
@@ -123,7 +139,13 @@ class TestStore:
 
     async def test_first_messages_racing_from_both_sides_make_one_thread(self, world: World):
         s = world.sessions
-        await asyncio.gather(*(s.send_direct_message(a, b.id, f"{a.name} {i}") for i in range(5) for a, b in ((world.alice, world.bob), (world.bob, world.alice))))
+        await asyncio.gather(
+            *(
+                s.send_direct_message(a, b.id, f"{a.name} {i}")
+                for i in range(5)
+                for a, b in ((world.alice, world.bob), (world.bob, world.alice))
+            )
+        )
         [thread] = await s.direct_threads(world.alice)
         assert len((await s.direct_thread(world.alice, thread.id)).messages) == 10
 
@@ -146,18 +168,25 @@ class TestStore:
         world.clock.advance(1)
         await s.send_direct_message(world.alice, world.bob.id, "alice again")
         threads = await s.direct_threads(world.bob)
-        assert [(t.other.id, t.last.body) for t in threads] == [(world.alice.id, "alice again"), (world.carol.id, "to carol")]  # type: ignore[union-attr]
+        assert [(t.other.id, t.last.body) for t in threads] == [
+            (world.alice.id, "alice again"),
+            (world.carol.id, "to carol"),
+        ]  # type: ignore[union-attr]
         assert [t.other.id for t in await s.direct_threads(world.carol)] == [world.bob.id]
 
     async def test_a_thread_pages_back_by_keyset(self, world: World):
         s = world.sessions
         for i in range(7):
-            await s.send_direct_message(world.alice if i % 2 else world.bob, (world.bob if i % 2 else world.alice).id, f"m{i}")
+            await s.send_direct_message(
+                world.alice if i % 2 else world.bob, (world.bob if i % 2 else world.alice).id, f"m{i}"
+            )
         thread = dm.thread_id(world.alice.id, world.bob.id)
         seen, before = [], None
         while True:
             page = await s.direct_thread(world.alice, thread, before=before, limit=3)
-            assert [int(m.id) for m in page.messages] == sorted(int(m.id) for m in page.messages), "oldest first within a page"
+            assert [int(m.id) for m in page.messages] == sorted(int(m.id) for m in page.messages), (
+                "oldest first within a page"
+            )
             seen = [m.body for m in page.messages] + seen
             if page.before is None:
                 break
@@ -193,7 +222,10 @@ class TestStore:
         await s.read_direct_thread(world.bob, msg.thread_id)
         await s.read_direct_thread(world.bob, msg.thread_id)  # nothing new: no second event
         [read] = (await s.events_for(world.bob, start)).events
-        assert (read.type, read.data) == ("direct_message.read", {"thread_id": msg.thread_id, "user": world.bob.id, "read_through": msg.id})
+        assert (read.type, read.data) == (
+            "direct_message.read",
+            {"thread_id": msg.thread_id, "user": world.bob.id, "read_through": msg.id},
+        )
         assert (await s.events_for(world.alice, start)).events == []
 
     async def test_a_message_links_an_interaction_its_sender_may_see(self, world: World):
@@ -204,8 +236,12 @@ class TestStore:
         with pytest.raises(PermissionDenied):  # carol is in billing only
             await s.send_direct_message(world.carol, world.bob.id, "About that call", interaction_id=ix_id)
         with pytest.raises(NotFound):
-            await s.send_direct_message(world.alice, world.bob.id, "About nothing", interaction_id="no-such-interaction")
-        assert [t.other.id for t in await s.direct_threads(world.bob)] == [world.alice.id], "refused messages stored nothing"
+            await s.send_direct_message(
+                world.alice, world.bob.id, "About nothing", interaction_id="no-such-interaction"
+            )
+        assert [t.other.id for t in await s.direct_threads(world.bob)] == [world.alice.id], (
+            "refused messages stored nothing"
+        )
 
     async def test_who_may_write_is_checked_against_stored_users(self, world: World):
         s = world.sessions
@@ -235,4 +271,7 @@ class TestLiveLayer:
         await sessions.read_direct_thread(BOB, msg.thread_id)
         assert await a.relay_step("a") is True
         got = await follow(b, after, 2)
-        assert [(e.type, e.users) for e in got] == [("direct_message.sent", ["alice", "bob"]), ("direct_message.read", ["bob"])]
+        assert [(e.type, e.users) for e in got] == [
+            ("direct_message.sent", ["alice", "bob"]),
+            ("direct_message.read", ["bob"]),
+        ]

@@ -32,8 +32,14 @@ def who_why(d: dict | None) -> dict | None:
 
 
 async def waiting(world: World, type_: CommType = CommType.CALL, subtype: Subtype = Subtype.PHONE) -> str:
-    event = await world.sessions.create(None, queue_id="sales", direction=Direction.INBOUND, type=type_, subtype=subtype,
-                                        customer=Customer(name="Carla", phone="+14155550100"))
+    event = await world.sessions.create(
+        None,
+        queue_id="sales",
+        direction=Direction.INBOUND,
+        type=type_,
+        subtype=subtype,
+        customer=Customer(name="Carla", phone="+14155550100"),
+    )
     return event.interaction.id  # type: ignore[union-attr]
 
 
@@ -60,8 +66,17 @@ class TestCustomerHangsUpAClaimedContact:
         event = await world.sessions.call_ended(ix_id, "completed")
         ix = event.interaction
         assert ix is not None
-        assert (event.type, ix.status, ix.assigned_to, ix.wrap_up_at) == ("interaction.ended", Status.WRAP_UP, "u-alice", world.clock.now())
-        assert (ix.disconnect.by, ix.disconnect.reason, ix.disconnect.channel) == (DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP, Subtype.PHONE)  # type: ignore[union-attr]
+        assert (event.type, ix.status, ix.assigned_to, ix.wrap_up_at) == (
+            "interaction.ended",
+            Status.WRAP_UP,
+            "u-alice",
+            world.clock.now(),
+        )
+        assert (ix.disconnect.by, ix.disconnect.reason, ix.disconnect.channel) == (
+            DisconnectBy.CUSTOMER,
+            DisconnectReason.HANG_UP,
+            Subtype.PHONE,
+        )  # type: ignore[union-attr]
         assert ix.disconnect.at == world.clock.now()  # type: ignore[union-attr]
         assert who_why(event.data["disconnect"]) == CUSTOMER_HANG_UP
         entry = ix.activity[-1]
@@ -75,7 +90,10 @@ class TestCustomerHangsUpAClaimedContact:
         event = await world.sessions.customer_left(ix_id, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)
         ix = event.interaction
         assert ix is not None and ix.status is Status.WRAP_UP
-        assert (ix.activity[-1].by, ix.activity[-1].detail) == ("customer", "The customer left the chat; wrap-up started")
+        assert (ix.activity[-1].by, ix.activity[-1].detail) == (
+            "customer",
+            "The customer left the chat; wrap-up started",
+        )
         assert ix.disconnect.channel is Subtype.CHAT  # type: ignore[union-attr]
 
     async def test_wrap_up_completes_by_itself_and_the_completion_event_says_who_disconnected(self, world: World):
@@ -126,7 +144,9 @@ class TestEveryPathRecordsTheDisconnect:
 
     async def test_an_external_transfer_is_the_agent_transferring(self, world: World):
         ix_id = await claimed(world)
-        event = await world.sessions.transfer(world.alice, ix_id, TransferTarget(kind=TargetKind.EXTERNAL, id="+442071234567"))
+        event = await world.sessions.transfer(
+            world.alice, ix_id, TransferTarget(kind=TargetKind.EXTERNAL, id="+442071234567")
+        )
         assert event.interaction.status is Status.WRAP_UP  # type: ignore[union-attr]
         assert who_why(event.data["disconnect"]) == {"by": "agent", "reason": "transferred"}
 
@@ -138,9 +158,17 @@ class TestEveryPathRecordsTheDisconnect:
         assert who_why(event.data["disconnect"]) == CUSTOMER_HANG_UP == who_why(ix.activity[-1].data["disconnect"])  # type: ignore[union-attr]
 
     @pytest.mark.parametrize(("status", "reason"), [("busy", "busy"), ("no-answer", "no_answer"), ("failed", "failed")])
-    async def test_an_outbound_call_the_provider_could_not_connect_goes_to_wrap_up(self, world: World, status: str, reason: str):
-        created = await world.sessions.create(world.alice, queue_id="sales", direction=Direction.OUTBOUND, type=CommType.CALL, subtype=Subtype.PHONE,
-                                              customer=Customer(phone="+14155550100"))
+    async def test_an_outbound_call_the_provider_could_not_connect_goes_to_wrap_up(
+        self, world: World, status: str, reason: str
+    ):
+        created = await world.sessions.create(
+            world.alice,
+            queue_id="sales",
+            direction=Direction.OUTBOUND,
+            type=CommType.CALL,
+            subtype=Subtype.PHONE,
+            customer=Customer(phone="+14155550100"),
+        )
         event = await world.sessions.call_ended(created.interaction.id, status)  # type: ignore[union-attr]
         assert event.interaction.status is Status.WRAP_UP  # type: ignore[union-attr]
         assert who_why(event.data["disconnect"]) == {"by": "provider", "reason": reason}
@@ -168,7 +196,9 @@ class TestRepliesNeedSomeoneThere:
         await world.sessions.customer_left(ix_id, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)
         before = await world.sessions.get(world.alice, ix_id)
         with pytest.raises(IllegalTransition, match="The customer left"):
-            await world.sessions.add_message(world.alice, ix_id, direction=Direction.OUTBOUND, body="Are you still there?")
+            await world.sessions.add_message(
+                world.alice, ix_id, direction=Direction.OUTBOUND, body="Are you still there?"
+            )
         assert (await world.sessions.get(world.alice, ix_id)).version == before.version
 
     async def test_the_same_customer_can_still_be_texted(self, world: World):
@@ -178,5 +208,7 @@ class TestRepliesNeedSomeoneThere:
         await world.sessions.customer_left(ix_id, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)
         switched = await world.sessions.switch_channel(world.alice, ix_id, CommType.MESSAGING, Subtype.TEXT)
         assert switched.interaction.disconnect is None  # type: ignore[union-attr]
-        sent: Event = await world.sessions.add_message(world.alice, ix_id, direction=Direction.OUTBOUND, body="Texting you instead.")
+        sent: Event = await world.sessions.add_message(
+            world.alice, ix_id, direction=Direction.OUTBOUND, body="Texting you instead."
+        )
         assert sent.interaction.messages[-1].body == "Texting you instead."  # type: ignore[union-attr]

@@ -15,7 +15,9 @@ async def online(world: World, *users: User) -> None:
         await world.sessions.connected(u.id, "node-1", ttl=3600)
 
 
-async def waiting(world: World, n: int = 1, queue: str = "sales", type_: CommType = CommType.CALL, subtype: Subtype = Subtype.PHONE) -> list[str]:
+async def waiting(
+    world: World, n: int = 1, queue: str = "sales", type_: CommType = CommType.CALL, subtype: Subtype = Subtype.PHONE
+) -> list[str]:
     ids = []
     for _ in range(n):
         ev = await world.sessions.create(None, queue_id=queue, direction=Direction.INBOUND, type=type_, subtype=subtype)

@@ -29,12 +29,24 @@ def at_minute(w: World, minute: int) -> None:
     w.clock.advance((T0 + timedelta(minutes=minute) - w.clock.now()).total_seconds())
 
 
-async def finished(w: World, queue: str, agent: User, customer: Customer, *, tags: list[str] | None = None,
-                   type: CommType = CommType.CALL, subtype: Subtype = Subtype.PHONE, minute: int) -> Interaction:
+async def finished(
+    w: World,
+    queue: str,
+    agent: User,
+    customer: Customer,
+    *,
+    tags: list[str] | None = None,
+    type: CommType = CommType.CALL,
+    subtype: Subtype = Subtype.PHONE,
+    minute: int,
+) -> Interaction:
     """An interaction handled by ``agent`` and completed (resolved) at T0 + ``minute``."""
     at_minute(w, minute)
-    ix = (await w.sessions.create(None, queue_id=queue, direction=Direction.INBOUND, type=type, subtype=subtype,
-                                  customer=customer, tags=tags)).interaction
+    ix = (
+        await w.sessions.create(
+            None, queue_id=queue, direction=Direction.INBOUND, type=type, subtype=subtype, customer=customer, tags=tags
+        )
+    ).interaction
     await w.sessions.claim(agent, ix.id)
     await w.sessions.end(agent, ix.id, Outcome.RESOLVED)
     return (await w.sessions.complete(agent, ix.id)).interaction
@@ -44,23 +56,60 @@ async def finished(w: World, queue: str, agent: User, customer: Customer, *, tag
 async def hist(world: World) -> dict[str, Interaction]:
     w = world
     made = {
-        "s1": await finished(w, "sales", w.alice, Customer(name="Dana Scully", phone="+15550001", email="dana@fbi.gov"), tags=["vip", "refund"], minute=10),
-        "s2": await finished(w, "sales", w.bob, Customer(name="Dan Brown", phone="+15550002"), tags=["vip"],
-                             type=CommType.MESSAGING, subtype=Subtype.CHAT, minute=20),
-        "b1": await finished(w, "billing", w.carol, Customer(name="Fox Mulder", email="Fox.Mulder@FBI.gov"),
-                             type=CommType.MESSAGING, subtype=Subtype.TEXT, minute=30),
+        "s1": await finished(
+            w,
+            "sales",
+            w.alice,
+            Customer(name="Dana Scully", phone="+15550001", email="dana@fbi.gov"),
+            tags=["vip", "refund"],
+            minute=10,
+        ),
+        "s2": await finished(
+            w,
+            "sales",
+            w.bob,
+            Customer(name="Dan Brown", phone="+15550002"),
+            tags=["vip"],
+            type=CommType.MESSAGING,
+            subtype=Subtype.CHAT,
+            minute=20,
+        ),
+        "b1": await finished(
+            w,
+            "billing",
+            w.carol,
+            Customer(name="Fox Mulder", email="Fox.Mulder@FBI.gov"),
+            type=CommType.MESSAGING,
+            subtype=Subtype.TEXT,
+            minute=30,
+        ),
         "x1": await finished(w, "sales", w.bob, Customer(name="50% off_deal"), minute=35),
     }
     # Ended unresolved, back in the queue, then the customer left: completed, outcome unresolved, by the customer.
     at_minute(w, 40)
-    u1 = (await w.sessions.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE,
-                                  customer=Customer(name="Walter Skinner"))).interaction
+    u1 = (
+        await w.sessions.create(
+            None,
+            queue_id="sales",
+            direction=Direction.INBOUND,
+            type=CommType.CALL,
+            subtype=Subtype.PHONE,
+            customer=Customer(name="Walter Skinner"),
+        )
+    ).interaction
     await w.sessions.claim(w.alice, u1.id)
     await w.sessions.end(w.alice, u1.id, Outcome.UNRESOLVED)
     made["u1"] = (await w.sessions.abandon(u1.id)).interaction
     # Still active: never part of history.
-    await w.sessions.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE,
-                            customer=Customer(name="Dana Active", phone="+15550001"), tags=["vip"])
+    await w.sessions.create(
+        None,
+        queue_id="sales",
+        direction=Direction.INBOUND,
+        type=CommType.CALL,
+        subtype=Subtype.PHONE,
+        customer=Customer(name="Dana Active", phone="+15550001"),
+        tags=["vip"],
+    )
     return made
 
 
@@ -71,17 +120,24 @@ async def ids(store: SqlStore, queues: set[str] | None = None, **criteria) -> li
 
 async def test_each_filter_finds_exactly_its_completed_interactions_newest_first(store: SqlStore, hist):
     h = {k: v.id for k, v in hist.items()}
-    assert await ids(store) == [h["u1"], h["x1"], h["b1"], h["s2"], h["s1"]], "every completed one, newest first; the active one never"
+    assert await ids(store) == [h["u1"], h["x1"], h["b1"], h["s2"], h["s1"]], (
+        "every completed one, newest first; the active one never"
+    )
     assert await ids(store, name="DAN") == [h["s2"], h["s1"]], "a name prefix ignores case"
     assert await ids(store, name="dana s") == [h["s1"]]
     assert await ids(store, name="50% off_") == [h["x1"]], "% and _ are the characters typed, not wildcards"
     assert await ids(store, name="5_%") == [] and await ids(store, name="%") == []
-    assert await ids(store, phone="+15550001") == [h["s1"]], "exact phone; the active interaction with it is not history"
+    assert await ids(store, phone="+15550001") == [h["s1"]], (
+        "exact phone; the active interaction with it is not history"
+    )
     assert await ids(store, phone="+1555000") == []
     assert await ids(store, email="fox.mulder@fbi.GOV") == [h["b1"]], "an email matches whatever its case"
-    assert await ids(store, completed_from=T0 + timedelta(minutes=20), completed_to=T0 + timedelta(minutes=30)) == [h["s2"]], \
-        "from is inclusive, to exclusive"
-    assert await ids(store, completed_from=datetime(2026, 1, 1, 9, 35)) == [h["u1"], h["x1"]], "a time without a zone is UTC"
+    assert await ids(store, completed_from=T0 + timedelta(minutes=20), completed_to=T0 + timedelta(minutes=30)) == [
+        h["s2"]
+    ], "from is inclusive, to exclusive"
+    assert await ids(store, completed_from=datetime(2026, 1, 1, 9, 35)) == [h["u1"], h["x1"]], (
+        "a time without a zone is UTC"
+    )
     assert await ids(store, queue="billing") == [h["b1"]]
     assert await ids(store, agent="u-alice") == [h["s1"]], "agent is who completed it: the customer abandoned u1"
     assert await ids(store, agent="customer") == [h["u1"]]
@@ -90,12 +146,16 @@ async def test_each_filter_finds_exactly_its_completed_interactions_newest_first
     assert await ids(store, type="messaging") == [h["b1"], h["s2"]]
     assert await ids(store, tags=["vip"]) == [h["s2"], h["s1"]]
     assert await ids(store, tags=["vip", "refund"]) == [h["s1"]], "tags: every one of them"
-    assert await ids(store, tags=["vip"], name="dan b", type="messaging", queue="sales", agent="u-bob") == [h["s2"]], "filters combine"
+    assert await ids(store, tags=["vip"], name="dan b", type="messaging", queue="sales", agent="u-bob") == [h["s2"]], (
+        "filters combine"
+    )
 
 
 async def test_an_edit_after_completion_is_what_search_finds(world: World, hist):
     s2 = hist["s2"]
-    await world.sessions.edit(world.bob, s2.id, {"tags": ["complaint"], "customer": {"name": "Daniel Brown", "email": "DB@example.org"}})
+    await world.sessions.edit(
+        world.bob, s2.id, {"tags": ["complaint"], "customer": {"name": "Daniel Brown", "email": "DB@example.org"}}
+    )
     store = world.sessions.store
     assert await ids(store, tags=["complaint"]) == [s2.id] and await ids(store, tags=["vip"]) == [hist["s1"].id]
     assert await ids(store, email="db@example.org") == [s2.id] and await ids(store, name="daniel") == [s2.id]
@@ -127,8 +187,14 @@ async def test_pages_by_keyset_without_gaps_or_repeats_even_at_equal_times(world
 
 
 async def test_a_cursor_that_is_not_ours_is_refused(store: SqlStore, hist):
-    for bad in ["!!!", "bm90IGpzb24", base64.urlsafe_b64encode(b'{"t":1}').decode(), base64.urlsafe_b64encode(b'[true,"x"]').decode(),
-                base64.urlsafe_b64encode(b'[1e999,"x"]').decode(), base64.urlsafe_b64encode(b'[1,""]').decode()]:
+    for bad in [
+        "!!!",
+        "bm90IGpzb24",
+        base64.urlsafe_b64encode(b'{"t":1}').decode(),
+        base64.urlsafe_b64encode(b'[true,"x"]').decode(),
+        base64.urlsafe_b64encode(b'[1e999,"x"]').decode(),
+        base64.urlsafe_b64encode(b'[1,""]').decode(),
+    ]:
         with pytest.raises(InvalidCursor):
             await store.search_history(HistoryFilter(cursor=bad), None)
     # A well-formed position past every row is simply an empty page.
@@ -139,7 +205,10 @@ async def test_agents_and_supervisors_search_their_queues_admins_all(world: Worl
     store = world.sessions.store
     with pytest.raises(PermissionDenied, match="billing"):
         searchable_queues(world.alice, "billing")
-    assert searchable_queues(world.alice, None) == {"sales"} and searchable_queues(world.supervisor, "billing") == {"sales", "billing"}
+    assert searchable_queues(world.alice, None) == {"sales"} and searchable_queues(world.supervisor, "billing") == {
+        "sales",
+        "billing",
+    }
     assert searchable_queues(world.admin, "anything") is None
     assert await ids(store, searchable_queues(world.carol, None)) == [hist["b1"].id], "carol belongs to billing only"
     assert await ids(store, set(), name="d") == [], "a user of no queue sees nothing"
@@ -153,13 +222,22 @@ async def test_agents_and_supervisors_search_their_queues_admins_all(world: Worl
 async def test_the_export_walks_every_match_in_batches_in_search_order(world: World, hist):
     store = world.sessions.store
     exported = [ix.id async for ix in store.export_history(HistoryFilter(queue="sales"), {"sales", "billing"}, batch=2)]
-    assert exported == await ids(store, queue="sales") and len(exported) == 4, "batches of 2 across 4 rows, none lost at the edges"
+    assert exported == await ids(store, queue="sales") and len(exported) == 4, (
+        "batches of 2 across 4 rows, none lost at the edges"
+    )
     assert [ix async for ix in store.export_history(HistoryFilter(), set())] == []
 
 
 def test_bad_criteria_are_refused_by_the_model():
-    for bad in ({"limit": 0}, {"limit": 501}, {"outcome": "maybe"}, {"type": "fax"}, {"name": "   "},
-                {"completed_from": T0, "completed_to": T0 - timedelta(seconds=1)}, {"tags": ["x"] * 21}):
+    for bad in (
+        {"limit": 0},
+        {"limit": 501},
+        {"outcome": "maybe"},
+        {"type": "fax"},
+        {"name": "   "},
+        {"completed_from": T0, "completed_to": T0 - timedelta(seconds=1)},
+        {"tags": ["x"] * 21},
+    ):
         with pytest.raises(ValidationError):
             HistoryFilter(**bad)
 
@@ -188,10 +266,21 @@ async def _seed_rows(store: SqlStore, n: int) -> None:
     rows, tags = [], []
     for i in range(n):
         kind = (CommType.VOICEMAIL, Subtype.VOICEMAIL) if i % 100 == 0 else (CommType.MESSAGING, Subtype.CHAT)
-        ix = Interaction(id=f"i{i:06d}", queue_id=f"q{i % 5}", direction=Direction.INBOUND, type=kind[0], subtype=kind[1],
-                         state=State.COMPLETED, status=Status.COMPLETED, outcome=Outcome.UNRESOLVED if i % 100 == 1 else Outcome.RESOLVED,
-                         customer=Customer(name=f"Cust {i}", phone=f"+1555{i:07d}", email=f"c{i}@example.org"), tags=[f"t{i % 7}"],
-                         created_at=T0 + timedelta(minutes=i), completed_at=T0 + timedelta(minutes=i, seconds=30), completed_by=f"u{i % 100}")
+        ix = Interaction(
+            id=f"i{i:06d}",
+            queue_id=f"q{i % 5}",
+            direction=Direction.INBOUND,
+            type=kind[0],
+            subtype=kind[1],
+            state=State.COMPLETED,
+            status=Status.COMPLETED,
+            outcome=Outcome.UNRESOLVED if i % 100 == 1 else Outcome.RESOLVED,
+            customer=Customer(name=f"Cust {i}", phone=f"+1555{i:07d}", email=f"c{i}@example.org"),
+            tags=[f"t{i % 7}"],
+            created_at=T0 + timedelta(minutes=i),
+            completed_at=T0 + timedelta(minutes=i, seconds=30),
+            completed_by=f"u{i % 100}",
+        )
         rows.append({**interaction_row(ix), "doc": "{}"})
         tags += tag_rows(ix)
     async with store.db.write() as conn:

@@ -66,7 +66,11 @@ class Processes:
         self.a = LiveStore(SqlStore(Database(db_url)), redis_url, prefix=prefix, **options)
         self.b = LiveStore(SqlStore(Database(db_url)), redis_url, prefix=prefix, **options)
         # Without ``relaying`` no relay runs by itself: the test steps them.
-        self.relays = [asyncio.create_task(s.relay_forever(owner)) for s, owner in ((self.a, "a"), (self.b, "b"))] if relaying else []
+        self.relays = (
+            [asyncio.create_task(s.relay_forever(owner)) for s, owner in ((self.a, "a"), (self.b, "b"))]
+            if relaying
+            else []
+        )
 
     async def close(self) -> None:
         for task in self.relays:
@@ -115,9 +119,13 @@ async def test_interaction_changes_are_relayed_like_any_event(two: Processes):
     sessions = Sessions(two.a)
     await sessions.create_queue(admin, Queue(id="sales", name="Sales"))
     after = await two.b.last_cursor() or "0"
-    created = await sessions.create(admin, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)
+    created = await sessions.create(
+        admin, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE
+    )
     got = await follow(two.b, after, 1)
-    assert got[0].id == created.id and got[0].interaction is not None and got[0].interaction.id == created.interaction.id
+    assert (
+        got[0].id == created.id and got[0].interaction is not None and got[0].interaction.id == created.interaction.id
+    )
 
 
 async def test_only_the_holder_of_the_relay_lease_relays(two_stepped: Processes):
@@ -148,7 +156,9 @@ async def test_a_follower_behind_the_trimmed_stream_gets_every_event_from_sql(db
         committed = [await procs.a.publish(event(n)) for n in range(250)]
         await procs.a.relay_once()  # whichever relay holds the lease may not have caught up yet
         kept = await stream_ids(procs.a)
-        assert kept[-1] == int(committed[-1].id) and kept[0] > int(committed[0].id), "precondition: the stream was trimmed"
+        assert kept[-1] == int(committed[-1].id) and kept[0] > int(committed[0].id), (
+            "precondition: the stream was trimmed"
+        )
         got = await follow(procs.b, "0", 250)
         assert [e.id for e in got] == [e.id for e in committed]
     finally:
@@ -198,7 +208,9 @@ async def test_live_maps_are_in_redis_and_records_in_sql(two: Processes):
     assert await two.b.sql.map_all("config") == {"routing": "{}"} and await two.b.map_get("config", "routing") == "{}"
     assert await two.a.sql.map_get("presence", "u-alice") is None
     await drop_prefix(two.a)
-    assert await two.b.map_all("presence") == {} and await two.b.map_all("config") == {"routing": "{}"}, "a Redis reset forgets only live state"
+    assert await two.b.map_all("presence") == {} and await two.b.map_all("config") == {"routing": "{}"}, (
+        "a Redis reset forgets only live state"
+    )
 
 
 async def test_webhook_dedupe_survives_a_redis_reset(two: Processes):
@@ -213,11 +225,16 @@ async def test_redis_out_of_reach_is_a_store_outage_not_a_redis_error(db_url: st
         store = LiveStore(SqlStore(Database(db_url)), f"redis://127.0.0.1:{port}/0", prefix=f"test:{uuid.uuid4().hex}")
         try:
             stop()
-            for read in (lambda: store.map_get("presence", "u-alice"),
-                         lambda: store.map_set("presence", "u-alice", "away"),
-                         lambda: store.map_all("presence"), lambda: store.map_delete("presence", "u-alice"),
-                         lambda: store.lease("maintenance", "a", 5), lambda: store.release("maintenance", "a"),
-                         lambda: store.wait_events("0", 0.1), lambda: store.relay_once()):
+            for read in (
+                lambda: store.map_get("presence", "u-alice"),
+                lambda: store.map_set("presence", "u-alice", "away"),
+                lambda: store.map_all("presence"),
+                lambda: store.map_delete("presence", "u-alice"),
+                lambda: store.lease("maintenance", "a", 5),
+                lambda: store.release("maintenance", "a"),
+                lambda: store.wait_events("0", 0.1),
+                lambda: store.relay_once(),
+            ):
                 with pytest.raises(StoreUnavailable):
                     await read()
             assert await store.map_get("config", "routing") is None, "the record's own maps stay readable"

@@ -29,7 +29,9 @@ from sessions.model import (
 from sessions.queues import Queue, QueueSettings
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-SALES = Queue(id="sales", name="Sales", settings=QueueSettings(ring_time=15, wrap_up_limit=60, phone_number="+15550001000"))
+SALES = Queue(
+    id="sales", name="Sales", settings=QueueSettings(ring_time=15, wrap_up_limit=60, phone_number="+15550001000")
+)
 SUPPORT = Queue(id="support", name="Support")
 ALICE = User(id="alice", username="alice", name="Alice", queues=["sales"])
 BOB = User(id="bob", username="bob", name="Bob", queues=["sales", "support"])
@@ -42,8 +44,16 @@ def at(seconds: float) -> datetime:
 
 
 def inbound_call(**kw) -> Interaction:
-    return machine.create(id="ix1", queue=SALES, direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE, now=T0,
-                          customer=Customer(name="Carla", phone="+14155550100"), **kw).interaction
+    return machine.create(
+        id="ix1",
+        queue=SALES,
+        direction=Direction.INBOUND,
+        type=CommType.CALL,
+        subtype=Subtype.PHONE,
+        now=T0,
+        customer=Customer(name="Carla", phone="+14155550100"),
+        **kw,
+    ).interaction
 
 
 def claimed_by(user: User = ALICE, ix: Interaction | None = None) -> Interaction:
@@ -63,7 +73,15 @@ class TestCreate:
         assert [a.kind for a in ix.activity] == ["created"]
 
     def test_outbound_by_an_agent_is_theirs_from_the_start(self):
-        ix = machine.create(id="o1", queue=SALES, direction=Direction.OUTBOUND, type=CommType.MESSAGING, subtype=Subtype.TEXT, now=T0, actor=ALICE).interaction
+        ix = machine.create(
+            id="o1",
+            queue=SALES,
+            direction=Direction.OUTBOUND,
+            type=CommType.MESSAGING,
+            subtype=Subtype.TEXT,
+            now=T0,
+            actor=ALICE,
+        ).interaction
         assert (ix.status, ix.assigned_to, ix.claimed_at) == (Status.CLAIMED, "alice", T0)
 
     @pytest.mark.parametrize(
@@ -76,7 +94,15 @@ class TestCreate:
 
     def test_agent_cannot_create_in_a_queue_it_is_not_in(self):
         with pytest.raises(PermissionDenied, match="not a member of queue support"):
-            machine.create(id="x", queue=SUPPORT, direction=Direction.OUTBOUND, type=CommType.CALL, subtype=Subtype.PHONE, now=T0, actor=ALICE)
+            machine.create(
+                id="x",
+                queue=SUPPORT,
+                direction=Direction.OUTBOUND,
+                type=CommType.CALL,
+                subtype=Subtype.PHONE,
+                now=T0,
+                actor=ALICE,
+            )
 
 
 class TestOfferAndClaim:
@@ -128,8 +154,15 @@ class TestOfferAndClaim:
 
 class TestTransfer:
     def test_cold_to_queue_reopens_it_there(self):
-        change = machine.transfer(claimed_by(BOB), actor=BOB, target=TransferTarget(kind=TargetKind.QUEUE, id="support"), mode=TransferMode.COLD,
-                                  queue=SALES, now=at(10), target_queue=SUPPORT)
+        change = machine.transfer(
+            claimed_by(BOB),
+            actor=BOB,
+            target=TransferTarget(kind=TargetKind.QUEUE, id="support"),
+            mode=TransferMode.COLD,
+            queue=SALES,
+            now=at(10),
+            target_queue=SUPPORT,
+        )
         ix = change.interaction
         assert (ix.queue_id, ix.status, ix.assigned_to) == ("support", Status.OPEN, None)
         assert ix.activity[-1].kind == "transferred"
@@ -137,31 +170,79 @@ class TestTransfer:
         assert event.queues == ["support", "sales"], "both queues' watchers see it move"
 
     def test_cold_to_user_offers_it_to_them(self):
-        ix = machine.transfer(claimed_by(ALICE), actor=ALICE, target=TransferTarget(kind=TargetKind.USER, id="bob"), mode=TransferMode.COLD,
-                              queue=SALES, now=at(10), target_user=BOB).interaction
+        ix = machine.transfer(
+            claimed_by(ALICE),
+            actor=ALICE,
+            target=TransferTarget(kind=TargetKind.USER, id="bob"),
+            mode=TransferMode.COLD,
+            queue=SALES,
+            now=at(10),
+            target_user=BOB,
+        ).interaction
         assert (ix.status, ix.offered_to, ix.assigned_to, ix.offer_expires_at) == (Status.PENDING, "bob", None, at(25))
 
     def test_cold_to_external_number_wraps_up(self):
-        ix = machine.transfer(claimed_by(), actor=ALICE, target=TransferTarget(kind=TargetKind.EXTERNAL, id="+442071234567"), mode=TransferMode.COLD,
-                              queue=SALES, now=at(10)).interaction
+        ix = machine.transfer(
+            claimed_by(),
+            actor=ALICE,
+            target=TransferTarget(kind=TargetKind.EXTERNAL, id="+442071234567"),
+            mode=TransferMode.COLD,
+            queue=SALES,
+            now=at(10),
+        ).interaction
         assert ix.status is Status.WRAP_UP
         assert "+442071234567" in ix.activity[-1].detail
 
     def test_external_target_must_be_a_phone_number(self):
         with pytest.raises(InvalidCommand, match="E.164"):
-            machine.transfer(claimed_by(), actor=ALICE, target=TransferTarget(kind=TargetKind.EXTERNAL, id="call bob"), mode=TransferMode.COLD, queue=SALES, now=at(10))
+            machine.transfer(
+                claimed_by(),
+                actor=ALICE,
+                target=TransferTarget(kind=TargetKind.EXTERNAL, id="call bob"),
+                mode=TransferMode.COLD,
+                queue=SALES,
+                now=at(10),
+            )
 
     def test_only_the_handler_or_a_supervisor_transfers(self):
         target = TransferTarget(kind=TargetKind.QUEUE, id="support")
         with pytest.raises(PermissionDenied):
-            machine.transfer(claimed_by(ALICE), actor=BOB, target=target, mode=TransferMode.COLD, queue=SALES, now=at(10), target_queue=SUPPORT)
-        moved = machine.transfer(claimed_by(ALICE), actor=SUP, target=target, mode=TransferMode.COLD, queue=SALES, now=at(10), target_queue=SUPPORT)
+            machine.transfer(
+                claimed_by(ALICE),
+                actor=BOB,
+                target=target,
+                mode=TransferMode.COLD,
+                queue=SALES,
+                now=at(10),
+                target_queue=SUPPORT,
+            )
+        moved = machine.transfer(
+            claimed_by(ALICE),
+            actor=SUP,
+            target=target,
+            mode=TransferMode.COLD,
+            queue=SALES,
+            now=at(10),
+            target_queue=SUPPORT,
+        )
         assert moved.interaction.queue_id == "support"
 
     def test_warm_transfer_consults_then_completes(self):
         target = TransferTarget(kind=TargetKind.USER, id="bob")
-        consulting = machine.transfer(claimed_by(ALICE), actor=ALICE, target=target, mode=TransferMode.WARM, queue=SALES, now=at(10), target_user=BOB).interaction
-        assert (consulting.status, consulting.assigned_to, consulting.consult.target) == (Status.CLAIMED, "alice", target)
+        consulting = machine.transfer(
+            claimed_by(ALICE),
+            actor=ALICE,
+            target=target,
+            mode=TransferMode.WARM,
+            queue=SALES,
+            now=at(10),
+            target_user=BOB,
+        ).interaction
+        assert (consulting.status, consulting.assigned_to, consulting.consult.target) == (
+            Status.CLAIMED,
+            "alice",
+            target,
+        )
         with pytest.raises(IllegalTransition, match="during a consult"):
             machine.end(consulting, actor=ALICE, outcome=Outcome.RESOLVED, now=at(11))
         done = machine.complete_consult(consulting, actor=ALICE, queue=SALES, now=at(20), target_user=BOB).interaction
@@ -169,14 +250,27 @@ class TestTransfer:
         assert done.activity[-1].data["mode"] == "warm"
 
     def test_warm_transfer_can_be_cancelled(self):
-        consulting = machine.transfer(claimed_by(ALICE), actor=ALICE, target=TransferTarget(kind=TargetKind.EXTERNAL, id="+14155550199"),
-                                      mode=TransferMode.WARM, queue=SALES, now=at(10)).interaction
+        consulting = machine.transfer(
+            claimed_by(ALICE),
+            actor=ALICE,
+            target=TransferTarget(kind=TargetKind.EXTERNAL, id="+14155550199"),
+            mode=TransferMode.WARM,
+            queue=SALES,
+            now=at(10),
+        ).interaction
         back = machine.cancel_consult(consulting, actor=ALICE, now=at(15)).interaction
         assert (back.consult, back.status, back.assigned_to) == (None, Status.CLAIMED, "alice")
 
     def test_a_consulted_user_who_joined_takes_the_call_directly_on_completion(self):
-        consulting = machine.transfer(claimed_by(ALICE), actor=ALICE, target=TransferTarget(kind=TargetKind.USER, id="bob"), mode=TransferMode.WARM,
-                                      queue=SALES, now=at(10), target_user=BOB).interaction
+        consulting = machine.transfer(
+            claimed_by(ALICE),
+            actor=ALICE,
+            target=TransferTarget(kind=TargetKind.USER, id="bob"),
+            mode=TransferMode.WARM,
+            queue=SALES,
+            now=at(10),
+            target_user=BOB,
+        ).interaction
         with pytest.raises(PermissionDenied, match="not the one being consulted"):
             machine.join_consult(consulting, actor=SUP, now=at(11))
         joined = machine.join_consult(consulting, actor=BOB, now=at(12)).interaction
@@ -184,48 +278,87 @@ class TestTransfer:
         with pytest.raises(IllegalTransition, match="already joined"):
             machine.join_consult(joined, actor=BOB, now=at(13))
         done = machine.complete_consult(joined, actor=ALICE, queue=SALES, now=at(20), target_user=BOB).interaction
-        assert (done.status, done.assigned_to, done.offered_to, done.claimed_at) == (Status.CLAIMED, "bob", None, at(20))
+        assert (done.status, done.assigned_to, done.offered_to, done.claimed_at) == (
+            Status.CLAIMED,
+            "bob",
+            None,
+            at(20),
+        )
 
     def test_requeue_takes_a_call_back_from_an_agent_who_is_gone(self):
         back = machine.requeue(claimed_by(ALICE), reason="the agent's audio dropped", now=at(30)).interaction
-        assert (back.status, back.assigned_to, back.activity[-1].kind, back.activity[-1].data["user"]) == (Status.OPEN, None, "requeued", "alice")
+        assert (back.status, back.assigned_to, back.activity[-1].kind, back.activity[-1].data["user"]) == (
+            Status.OPEN,
+            None,
+            "requeued",
+            "alice",
+        )
         with pytest.raises(IllegalTransition, match="only claimed ones"):
             machine.requeue(back, reason="again", now=at(31))
         with pytest.raises(IllegalTransition, match="no longer with alice"):
             machine.requeue(claimed_by(BOB), reason="alice's audio dropped", now=at(32), from_user="alice")
 
     def test_warm_transfer_is_for_calls_only(self):
-        chat = machine.create(id="c", queue=SALES, direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=Subtype.CHAT, now=T0).interaction
+        chat = machine.create(
+            id="c", queue=SALES, direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=Subtype.CHAT, now=T0
+        ).interaction
         with pytest.raises(IllegalTransition, match="Warm transfer is for calls"):
-            machine.transfer(claimed_by(ALICE, chat), actor=ALICE, target=TransferTarget(kind=TargetKind.USER, id="bob"), mode=TransferMode.WARM,
-                             queue=SALES, now=at(10), target_user=BOB)
+            machine.transfer(
+                claimed_by(ALICE, chat),
+                actor=ALICE,
+                target=TransferTarget(kind=TargetKind.USER, id="bob"),
+                mode=TransferMode.WARM,
+                queue=SALES,
+                now=at(10),
+                target_user=BOB,
+            )
 
 
 class TestConversation:
     def test_switch_channel_keeps_id_and_history(self):
         ix = claimed_by()
-        texted = machine.switch_channel(ix, actor=ALICE, type=CommType.MESSAGING, subtype=Subtype.TEXT, queue=SALES, now=at(20)).interaction
-        back = machine.switch_channel(texted, actor=ALICE, type=CommType.CALL, subtype=Subtype.PHONE, queue=SALES, now=at(30)).interaction
+        texted = machine.switch_channel(
+            ix, actor=ALICE, type=CommType.MESSAGING, subtype=Subtype.TEXT, queue=SALES, now=at(20)
+        ).interaction
+        back = machine.switch_channel(
+            texted, actor=ALICE, type=CommType.CALL, subtype=Subtype.PHONE, queue=SALES, now=at(30)
+        ).interaction
         assert back.id == ix.id
-        assert [(c.from_subtype, c.to_subtype) for c in back.channel_history] == [(Subtype.PHONE, Subtype.TEXT), (Subtype.TEXT, Subtype.PHONE)]
+        assert [(c.from_subtype, c.to_subtype) for c in back.channel_history] == [
+            (Subtype.PHONE, Subtype.TEXT),
+            (Subtype.TEXT, Subtype.PHONE),
+        ]
 
-    @pytest.mark.parametrize(("type", "subtype", "error"), [
-        (CommType.CALL, Subtype.PHONE, IllegalTransition),
-        (CommType.VOICEMAIL, Subtype.VOICEMAIL, InvalidCommand),
-        (CommType.MESSAGING, Subtype.PHONE, InvalidCommand),
-    ])
+    @pytest.mark.parametrize(
+        ("type", "subtype", "error"),
+        [
+            (CommType.CALL, Subtype.PHONE, IllegalTransition),
+            (CommType.VOICEMAIL, Subtype.VOICEMAIL, InvalidCommand),
+            (CommType.MESSAGING, Subtype.PHONE, InvalidCommand),
+        ],
+    )
     def test_switch_refuses_same_channel_and_impossible_ones(self, type, subtype, error):
         with pytest.raises(error):
             machine.switch_channel(claimed_by(), actor=ALICE, type=type, subtype=subtype, queue=SALES, now=at(20))
 
     def test_messages_and_notes_accumulate(self):
-        ix = machine.switch_channel(claimed_by(), actor=ALICE, type=CommType.MESSAGING, subtype=Subtype.TEXT, queue=SALES, now=at(5)).interaction
+        ix = machine.switch_channel(
+            claimed_by(), actor=ALICE, type=CommType.MESSAGING, subtype=Subtype.TEXT, queue=SALES, now=at(5)
+        ).interaction
         msg = Message(id="m1", at=at(6), direction=Direction.OUTBOUND, author="alice", body="Hi", channel=Subtype.TEXT)
         ix = machine.add_message(ix, message=msg, actor=ALICE, now=at(6)).interaction
         with pytest.raises(IllegalTransition):
             machine.add_message(ix, message=msg, actor=ALICE, now=at(6))
-        ix = machine.update_message_status(ix, message_id="m1", status="delivered", error_code=None, now=at(7)).interaction
-        ix = machine.add_note(ix, actor=ALICE, note=Note(id="n1", at=at(8), author="alice", body="wants a refund"), disposition="refund", now=at(8)).interaction
+        ix = machine.update_message_status(
+            ix, message_id="m1", status="delivered", error_code=None, now=at(7)
+        ).interaction
+        ix = machine.add_note(
+            ix,
+            actor=ALICE,
+            note=Note(id="n1", at=at(8), author="alice", body="wants a refund"),
+            disposition="refund",
+            now=at(8),
+        ).interaction
         assert (ix.messages[0].status, ix.notes[0].body, ix.disposition) == ("delivered", "wants a refund", "refund")
 
     def test_agents_message_only_on_messaging_channels(self):
@@ -239,11 +372,22 @@ class TestEndAndComplete:
         ix = machine.end(claimed_by(), actor=ALICE, outcome=Outcome.RESOLVED, now=at(60)).interaction
         assert (ix.status, ix.outcome, ix.wrap_up_at) == (Status.WRAP_UP, Outcome.RESOLVED, at(60))
         done = machine.complete(ix, actor=ALICE, now=at(70)).interaction
-        assert (done.state, done.status, done.completed_by, done.completed_at, done.auto_completed) == (State.COMPLETED, Status.COMPLETED, "alice", at(70), False)
+        assert (done.state, done.status, done.completed_by, done.completed_at, done.auto_completed) == (
+            State.COMPLETED,
+            Status.COMPLETED,
+            "alice",
+            at(70),
+            False,
+        )
 
     def test_unresolved_goes_back_to_the_queue_for_someone_else(self):
         ix = machine.end(claimed_by(ALICE), actor=ALICE, outcome=Outcome.UNRESOLVED, now=at(60)).interaction
-        assert (ix.state, ix.status, ix.assigned_to, ix.outcome) == (State.ACTIVE, Status.OPEN, None, Outcome.UNRESOLVED)
+        assert (ix.state, ix.status, ix.assigned_to, ix.outcome) == (
+            State.ACTIVE,
+            Status.OPEN,
+            None,
+            Outcome.UNRESOLVED,
+        )
         assert "unresolved" in ix.activity[-1].detail
         assert machine.claim(ix, actor=BOB, now=at(61)).interaction.assigned_to == "bob"
 
@@ -267,7 +411,9 @@ class TestEndAndComplete:
 
 class TestAfterCompletion:
     def test_edit_changes_allowed_fields_with_an_audit_entry(self):
-        ix = machine.edit(completed(), actor=BOB, changes={"tags": ["vip", "vip", "refund"], "subject": "Refund"}, now=at(200)).interaction
+        ix = machine.edit(
+            completed(), actor=BOB, changes={"tags": ["vip", "vip", "refund"], "subject": "Refund"}, now=at(200)
+        ).interaction
         assert (ix.tags, ix.subject) == (["vip", "refund"], "Refund")
         assert ix.activity[-1].kind == "edited" and ix.activity[-1].by == "bob"
 
@@ -287,7 +433,13 @@ class TestAfterCompletion:
     def test_clone_makes_a_linked_active_outbound_follow_up(self):
         parent = completed()
         child = machine.clone(parent, id="ix2", queue=SALES, actor=BOB, now=at(300)).interaction
-        assert (child.id, child.parent_id, child.direction, child.state, child.assigned_to) == ("ix2", "ix1", Direction.OUTBOUND, State.ACTIVE, "bob")
+        assert (child.id, child.parent_id, child.direction, child.state, child.assigned_to) == (
+            "ix2",
+            "ix1",
+            Direction.OUTBOUND,
+            State.ACTIVE,
+            "bob",
+        )
         assert child.customer == parent.customer
 
     def test_only_completed_interactions_are_cloned(self):
@@ -309,8 +461,15 @@ class TestAccessBeforeState:
         if status == "claimed":
             return claimed_by(ALICE)
         if status == "consulting":
-            return machine.transfer(claimed_by(ALICE), actor=ALICE, target=TransferTarget(kind=TargetKind.USER, id="bob"), mode=TransferMode.WARM,
-                                    queue=SALES, now=at(10), target_user=BOB).interaction
+            return machine.transfer(
+                claimed_by(ALICE),
+                actor=ALICE,
+                target=TransferTarget(kind=TargetKind.USER, id="bob"),
+                mode=TransferMode.WARM,
+                queue=SALES,
+                now=at(10),
+                target_user=BOB,
+            ).interaction
         if status == "wrap_up":
             return machine.end(claimed_by(ALICE), actor=ALICE, outcome=Outcome.RESOLVED, now=at(60)).interaction
         return completed()
@@ -318,15 +477,34 @@ class TestAccessBeforeState:
     COMMANDS = {
         "claim": lambda ix, who: machine.claim(ix, actor=who, now=at(100)),
         "decline": lambda ix, who: machine.decline(ix, actor=who, now=at(100)),
-        "transfer": lambda ix, who: machine.transfer(ix, actor=who, target=TransferTarget(kind=TargetKind.QUEUE, id="support"), mode=TransferMode.COLD,
-                                                    queue=SALES, now=at(100), target_queue=SUPPORT),
-        "complete_consult": lambda ix, who: machine.complete_consult(ix, actor=who, queue=SALES, now=at(100), target_user=BOB),
+        "transfer": lambda ix, who: machine.transfer(
+            ix,
+            actor=who,
+            target=TransferTarget(kind=TargetKind.QUEUE, id="support"),
+            mode=TransferMode.COLD,
+            queue=SALES,
+            now=at(100),
+            target_queue=SUPPORT,
+        ),
+        "complete_consult": lambda ix, who: machine.complete_consult(
+            ix, actor=who, queue=SALES, now=at(100), target_user=BOB
+        ),
         "cancel_consult": lambda ix, who: machine.cancel_consult(ix, actor=who, now=at(100)),
         "join_consult": lambda ix, who: machine.join_consult(ix, actor=who, now=at(100)),
-        "switch_channel": lambda ix, who: machine.switch_channel(ix, actor=who, type=CommType.MESSAGING, subtype=Subtype.TEXT, queue=SALES, now=at(100)),
-        "reply": lambda ix, who: machine.add_message(ix, message=Message(id="m9", at=at(100), direction=Direction.OUTBOUND, author=who.id, body="hi",
-                                                                         channel=Subtype.TEXT), actor=who, now=at(100)),
-        "note": lambda ix, who: machine.add_note(ix, actor=who, note=Note(id="n9", at=at(100), author=who.id, body="peek"), now=at(100)),
+        "switch_channel": lambda ix, who: machine.switch_channel(
+            ix, actor=who, type=CommType.MESSAGING, subtype=Subtype.TEXT, queue=SALES, now=at(100)
+        ),
+        "reply": lambda ix, who: machine.add_message(
+            ix,
+            message=Message(
+                id="m9", at=at(100), direction=Direction.OUTBOUND, author=who.id, body="hi", channel=Subtype.TEXT
+            ),
+            actor=who,
+            now=at(100),
+        ),
+        "note": lambda ix, who: machine.add_note(
+            ix, actor=who, note=Note(id="n9", at=at(100), author=who.id, body="peek"), now=at(100)
+        ),
         "mark_read": lambda ix, who: machine.mark_read(ix, reader=who, now=at(100)),
         "end": lambda ix, who: machine.end(ix, actor=who, outcome=Outcome.RESOLVED, now=at(100)),
         "complete": lambda ix, who: machine.complete(ix, actor=who, now=at(100)),

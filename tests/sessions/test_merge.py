@@ -39,7 +39,9 @@ PAT = Customer(name="Pat", phone="+14155550100", email="pat@example.org")
 async def contact(world: World, subtype: Subtype, customer: Customer = PAT, queue: str = "sales") -> str:
     kind = CommType.CALL if subtype is Subtype.PHONE else CommType.MESSAGING
     world.clock.advance(1)
-    return (await world.sessions.route_inbound(type=kind, subtype=subtype, customer=customer, queue_hint=queue)).interaction.id
+    return (
+        await world.sessions.route_inbound(type=kind, subtype=subtype, customer=customer, queue_hint=queue)
+    ).interaction.id
 
 
 async def said(world: World, ix_id: str, body: str) -> None:
@@ -60,9 +62,20 @@ async def pair(world: World) -> tuple[World, str, str]:
     world.clock.advance(1)
     await world.sessions.add_note(world.alice, text, "note on the text")
     await world.sessions.attach_recording(text, Recording(id="rec-1", at=world.clock.now(), status="pending"))
-    await world.sessions.attach_transcript(text, Transcript(id="tr-1", at=world.clock.now(), text="hello from voicemail"))
-    await world.sessions.add_transcript_segment(text, TranscriptSegment(id="GT1:1", transcription_id="GT1", sequence=1, speaker=Speaker.CUSTOMER,
-                                                                        text="a live utterance", at=world.clock.now()))
+    await world.sessions.attach_transcript(
+        text, Transcript(id="tr-1", at=world.clock.now(), text="hello from voicemail")
+    )
+    await world.sessions.add_transcript_segment(
+        text,
+        TranscriptSegment(
+            id="GT1:1",
+            transcription_id="GT1",
+            sequence=1,
+            speaker=Speaker.CUSTOMER,
+            text="a live utterance",
+            at=world.clock.now(),
+        ),
+    )
     return world, chat, text
 
 
@@ -79,8 +92,14 @@ async def test_merge_combines_everything_in_time_order_and_completes_the_other(p
     assert [seg.text for seg in kept.live_transcript] == ["a live utterance"]
     times = [e.at for e in kept.activity]
     assert times == sorted(times), "the feeds are combined in time order"
-    assert any(e.kind == "created" and e.data.get("from_interaction") == text for e in kept.activity), "the other's feed joins, marked"
-    assert kept.activity[-1].kind == "merged" and kept.activity[-1].data == {"survivor": chat, "from": text, "by": world.alice.id}
+    assert any(e.kind == "created" and e.data.get("from_interaction") == text for e in kept.activity), (
+        "the other's feed joins, marked"
+    )
+    assert kept.activity[-1].kind == "merged" and kept.activity[-1].data == {
+        "survivor": chat,
+        "from": text,
+        "by": world.alice.id,
+    }
     assert kept.state is State.ACTIVE and kept.status is Status.CLAIMED and kept.assigned_to == world.alice.id
 
     gone = await s.store.get_interaction(text)
@@ -89,7 +108,10 @@ async def test_merge_combines_everything_in_time_order_and_completes_the_other(p
     assert gone.activity[-1].kind == "merged" and gone.version == before.version + 1
 
     events = (await s.store.events_since(cursor)).events
-    assert [(e.type, e.interaction.id) for e in events] == [("interaction.merged", chat), ("interaction.completed", text)]
+    assert [(e.type, e.interaction.id) for e in events] == [
+        ("interaction.merged", chat),
+        ("interaction.completed", text),
+    ]
     assert events[0].data["from"] == text and events[1].data["merged_into"] == chat
     assert int(events[1].id) == int(events[0].id) + 1, "both recorded in one transaction, next to each other"
 
@@ -149,9 +171,15 @@ async def test_a_chat_whose_customer_is_still_there_is_not_merged_away(pair):
         await s.merge(world.alice, text, chat)
     assert await states(world, chat, text) == unchanged
     ix = unchanged[0]
-    left = ix.model_copy(update={"disconnect": disconnect.record(ix, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP, world.clock.now())})
-    merging.check(unchanged[1], left, world.alice)  # left, though still claimed (a queue that keeps it claimed): it may go
-    await s.customer_left(chat, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)  # the customer closes the widget: wrap-up
+    left = ix.model_copy(
+        update={"disconnect": disconnect.record(ix, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP, world.clock.now())}
+    )
+    merging.check(
+        unchanged[1], left, world.alice
+    )  # left, though still claimed (a queue that keeps it claimed): it may go
+    await s.customer_left(
+        chat, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP
+    )  # the customer closes the widget: wrap-up
     assert (await s.merge(world.alice, text, chat)).interaction.id == text
     assert (await s.store.get_interaction(chat)).merged_into == text
 
@@ -192,13 +220,19 @@ async def test_a_crash_between_the_two_writes_leaves_neither_changed(pair):
 async def test_a_message_racing_the_merge_is_never_lost(pair):
     world, chat, text = pair
     gate_reads(world.sessions.store, 2, text)
-    results = await asyncio.gather(world.sessions.merge(world.alice, chat, text), said(world, text, "4 text: one more thing"), return_exceptions=True)
+    results = await asyncio.gather(
+        world.sessions.merge(world.alice, chat, text),
+        said(world, text, "4 text: one more thing"),
+        return_exceptions=True,
+    )
     survivor, gone = await states(world, chat, text)
     assert not isinstance(results[0], BaseException), results[0]
     assert gone.merged_into == chat
     late = isinstance(results[1], IllegalTransition)  # the merge won: the message was refused, not dropped
     assert late or results[1] is None, results[1]
-    assert {m.id for m in gone.messages} <= {m.id for m in survivor.messages}, "whatever the other holds, the survivor holds"
+    assert {m.id for m in gone.messages} <= {m.id for m in survivor.messages}, (
+        "whatever the other holds, the survivor holds"
+    )
     assert ("4 text: one more thing" in [m.body for m in survivor.messages]) is not late
 
 
@@ -206,7 +240,11 @@ async def test_two_racing_merges_of_one_interaction_one_wins(pair):
     world, chat, text = pair
     await world.sessions.claim(world.bob, await contact(world, Subtype.TEXT))  # another of Pat's, not involved
     gate_reads(world.sessions.store, 2, text)
-    results = await asyncio.gather(world.sessions.merge(world.alice, chat, text), world.sessions.merge(world.supervisor, chat, text), return_exceptions=True)
+    results = await asyncio.gather(
+        world.sessions.merge(world.alice, chat, text),
+        world.sessions.merge(world.supervisor, chat, text),
+        return_exceptions=True,
+    )
     assert sorted(type(r).__name__ for r in results) == ["Event", "IllegalTransition"], results
     survivor = await world.sessions.store.get_interaction(chat)
     assert [m.body for m in survivor.messages].count("2 text: are you there?") == 1
@@ -219,11 +257,20 @@ async def test_through_the_live_layer_both_events_reach_another_process_in_order
     await two.a.put_user(admin)
     s = Sessions(two.a)
     await s.create_queue(admin, Queue(id="sales", name="Sales"))
-    ids = [(await s.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=sub, customer=PAT)).interaction.id
-           for sub in (Subtype.CHAT, Subtype.TEXT)]
+    ids = [
+        (
+            await s.create(
+                None, queue_id="sales", direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=sub, customer=PAT
+            )
+        ).interaction.id
+        for sub in (Subtype.CHAT, Subtype.TEXT)
+    ]
     await s.claim(admin, ids[0])
     after = await two.b.last_cursor() or "0"
     kept = await s.merge(admin, ids[0], ids[1])
     got = await follow(two.b, after, 2)
-    assert [(e.type, e.interaction.id) for e in got] == [("interaction.merged", ids[0]), ("interaction.completed", ids[1])]
+    assert [(e.type, e.interaction.id) for e in got] == [
+        ("interaction.merged", ids[0]),
+        ("interaction.completed", ids[1]),
+    ]
     assert got[0].id == kept.id

@@ -20,7 +20,14 @@ NOW = T0 + timedelta(minutes=10)
 def contact(i: int, *, arrived: float, answered: float | None = None, abandoned: float | None = None) -> Interaction:
     """A contact arriving ``arrived`` seconds after T0, answered or abandoned that many seconds after arriving."""
     created = T0 + timedelta(seconds=arrived)
-    ix = Interaction(id=f"c{i}", queue_id="q", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE, created_at=created)
+    ix = Interaction(
+        id=f"c{i}",
+        queue_id="q",
+        direction=Direction.INBOUND,
+        type=CommType.CALL,
+        subtype=Subtype.PHONE,
+        created_at=created,
+    )
     if answered is not None:
         ix.answered_at = created + timedelta(seconds=answered)
         ix.status = Status.CLAIMED
@@ -51,12 +58,15 @@ SCENARIO = [
 ]
 
 
-@pytest.mark.parametrize(("short", "abandons_met", "offered", "met"), [
-    (0, False, 7, 2),  # plain: 3 answered + 3 abandoned + 1 waiting past threshold; met c1, c3
-    (5, False, 6, 2),  # Twilio Flex: c4 (3 s < 5 s) leaves the denominator
-    (0, True, 7, 4),   # Amazon Connect: c4 and c5 abandoned within 20 s count as met
-    (5, True, 6, 3),   # both: c4 gone, c5 met
-])
+@pytest.mark.parametrize(
+    ("short", "abandons_met", "offered", "met"),
+    [
+        (0, False, 7, 2),  # plain: 3 answered + 3 abandoned + 1 waiting past threshold; met c1, c3
+        (5, False, 6, 2),  # Twilio Flex: c4 (3 s < 5 s) leaves the denominator
+        (0, True, 7, 4),  # Amazon Connect: c4 and c5 abandoned within 20 s count as met
+        (5, True, 6, 3),  # both: c4 gone, c5 met
+    ],
+)
 def test_service_level_by_hand(short: int, abandons_met: bool, offered: int, met: int):
     settings = QueueSettings(sla_threshold=20, sla_short_abandon=short, sla_abandons_within_threshold_met=abandons_met)
     sl = service_level(SCENARIO, settings, T0, NOW)
@@ -104,7 +114,11 @@ async def test_queue_metrics_events_publish_on_change_only_and_reach_supervisors
 
 # -- the store's aggregates meet the definition ----------------------------------------------
 
-SETTINGS = [QueueSettings(sla_threshold=20, sla_short_abandon=short, sla_abandons_within_threshold_met=met) for short in (0, 5) for met in (False, True)]
+SETTINGS = [
+    QueueSettings(sla_threshold=20, sla_short_abandon=short, sla_abandons_within_threshold_met=met)
+    for short in (0, 5)
+    for met in (False, True)
+]
 
 
 async def stored(store: Store, contacts: list[Interaction]) -> None:
@@ -116,7 +130,9 @@ def at_now(world: World, now: datetime) -> None:
     world.clock.advance((now - world.clock.now()).total_seconds())
 
 
-@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: f"short{s.sla_short_abandon}-met{int(s.sla_abandons_within_threshold_met)}")
+@pytest.mark.parametrize(
+    "settings", SETTINGS, ids=lambda s: f"short{s.sla_short_abandon}-met{int(s.sla_abandons_within_threshold_met)}"
+)
 async def test_store_tallies_equal_the_definition(store: Store, settings: QueueSettings):
     await stored(store, SCENARIO)
     starts = [T0, T0 + timedelta(seconds=45), NOW - timedelta(minutes=15), start_of_day(NOW)]
@@ -140,7 +156,12 @@ async def test_boundaries_to_the_microsecond_decide_as_datetimes_do(store: Store
 
     def abandoned(i: int, wait: timedelta) -> Interaction:
         ix = answered(i, wait)
-        ix.answered_at, ix.abandoned_at, ix.state, ix.status = None, ix.created_at + wait, State.COMPLETED, Status.COMPLETED
+        ix.answered_at, ix.abandoned_at, ix.state, ix.status = (
+            None,
+            ix.created_at + wait,
+            State.COMPLETED,
+            Status.COMPLETED,
+        )
         return ix
 
     def waiting(i: int, waited: timedelta) -> Interaction:
@@ -148,13 +169,27 @@ async def test_boundaries_to_the_microsecond_decide_as_datetimes_do(store: Store
         ix.created_at = NOW - waited
         return ix
 
-    contacts = [answered(0, thr), answered(1, thr + us), abandoned(2, short - us), abandoned(3, short), abandoned(4, thr), abandoned(5, thr + us),
-                waiting(6, thr), waiting(7, thr + us)]
+    contacts = [
+        answered(0, thr),
+        answered(1, thr + us),
+        abandoned(2, short - us),
+        abandoned(3, short),
+        abandoned(4, thr),
+        abandoned(5, thr + us),
+        waiting(6, thr),
+        waiting(7, thr + us),
+    ]
     settings = QueueSettings(sla_threshold=20, sla_short_abandon=5, sla_abandons_within_threshold_met=True)
     await stored(store, contacts)
     [got] = await store.service_tallies("q", settings, [T0], NOW)
     assert got == tally(contacts, settings, T0, NOW)
-    assert (got.answered_met, got.short_abandoned, got.abandoned, got.abandoned_within, got.waiting_past) == (1, 1, 3, 2, 1)
+    assert (got.answered_met, got.short_abandoned, got.abandoned, got.abandoned_within, got.waiting_past) == (
+        1,
+        1,
+        3,
+        2,
+        1,
+    )
     assert got.answer_wait_us == 40_000_001
 
 

@@ -6,7 +6,19 @@ import pytest
 
 from sessions import Sessions
 from sessions.errors import IllegalTransition, InvalidCommand, PermissionDenied
-from sessions.model import CommType, Customer, Direction, Outcome, Recording, Role, Subtype, TargetKind, TransferMode, TransferTarget, User
+from sessions.model import (
+    CommType,
+    Customer,
+    Direction,
+    Outcome,
+    Recording,
+    Role,
+    Subtype,
+    TargetKind,
+    TransferMode,
+    TransferTarget,
+    User,
+)
 from sessions.permissions import DEFAULTS, Permissions, Right, overrides_from_patch, require, transfer_right
 from tests.conftest import World
 
@@ -26,7 +38,10 @@ class TestRules:
         withdrawn = Permissions.from_overrides({"agent:clone_completed": "false"})
         with pytest.raises(PermissionDenied) as refused:
             require(AGENT, Right.CLONE_COMPLETED, withdrawn)
-        assert refused.value.message == "Cloning completed interactions needs the right clone_completed, which role agent does not have."
+        assert (
+            refused.value.message
+            == "Cloning completed interactions needs the right clone_completed, which role agent does not have."
+        )
         require(SUPERVISOR, Right.CLONE_COMPLETED, withdrawn)  # only the agent role lost it
         require(None, Right.CLONE_COMPLETED, withdrawn)  # the system (timers, providers) is not a role
 
@@ -38,25 +53,40 @@ class TestRules:
         assert overrides_from_patch({"admin": {"listen_recordings": True}}) == ({}, [])
 
     def test_overrides_grant_and_withdraw_and_unknown_stored_keys_are_ignored(self):
-        p = Permissions.from_overrides({"agent:evaluate": "true", "supervisor:transfer_external": "false", "agent:fly": "false", "guest:evaluate": "true"})
+        p = Permissions.from_overrides(
+            {
+                "agent:evaluate": "true",
+                "supervisor:transfer_external": "false",
+                "agent:fly": "false",
+                "guest:evaluate": "true",
+            }
+        )
         assert p.has(Role.AGENT, Right.EVALUATE) and not p.has(Role.SUPERVISOR, Right.TRANSFER_EXTERNAL)
         assert p.of(AGENT) == {r.value: True for r in Right}
-        assert p.table()["supervisor"]["transfer_external"] is False and set(p.table()) == {"agent", "supervisor", "admin"}
+        assert p.table()["supervisor"]["transfer_external"] is False and set(p.table()) == {
+            "agent",
+            "supervisor",
+            "admin",
+        }
 
     def test_a_patch_names_exactly_the_keys_it_changes_and_null_restores_the_default(self):
-        assert overrides_from_patch({"agent": {"clone_completed": False, "evaluate": True, "edit_completed": None}}) == (
-            {"agent:clone_completed": "false", "agent:evaluate": "true"}, ["agent:edit_completed"])
+        assert overrides_from_patch(
+            {"agent": {"clone_completed": False, "evaluate": True, "edit_completed": None}}
+        ) == ({"agent:clone_completed": "false", "agent:evaluate": "true"}, ["agent:edit_completed"])
         _, reset = overrides_from_patch({"supervisor": None})
         assert sorted(reset) == sorted(f"supervisor:{r.value}" for r in Right)
 
-    @pytest.mark.parametrize("patch, why", [
-        ({"guest": {"evaluate": True}}, "Unknown role"),
-        ({"agent": {"fly": True}}, "Unknown right"),
-        ({"agent": {"evaluate": "yes"}}, "must be true, false or null"),
-        ({"agent": {"evaluate": 1}}, "must be true, false or null"),
-        ({"agent": ["evaluate"]}, "must be an object"),
-        (["agent"], "Send an object"),
-    ])
+    @pytest.mark.parametrize(
+        "patch, why",
+        [
+            ({"guest": {"evaluate": True}}, "Unknown role"),
+            ({"agent": {"fly": True}}, "Unknown right"),
+            ({"agent": {"evaluate": "yes"}}, "must be true, false or null"),
+            ({"agent": {"evaluate": 1}}, "must be true, false or null"),
+            ({"agent": ["evaluate"]}, "must be an object"),
+            (["agent"], "Send an object"),
+        ],
+    )
     def test_bad_patches_are_refused_whole(self, patch, why):
         with pytest.raises(InvalidCommand, match=why):
             overrides_from_patch(patch)
@@ -66,12 +96,20 @@ class TestRules:
         assert transfer_right(ix, TransferTarget(kind=TargetKind.USER, id="bob")) is None
         assert transfer_right(ix, TransferTarget(kind=TargetKind.QUEUE, id="sales")) is None
         assert transfer_right(ix, TransferTarget(kind=TargetKind.QUEUE, id="billing")) is Right.TRANSFER_TO_QUEUE
-        assert transfer_right(ix, TransferTarget(kind=TargetKind.EXTERNAL, id="+14155550199")) is Right.TRANSFER_EXTERNAL
+        assert (
+            transfer_right(ix, TransferTarget(kind=TargetKind.EXTERNAL, id="+14155550199")) is Right.TRANSFER_EXTERNAL
+        )
 
 
 async def claimed(world: World, by: User) -> str:
-    ev = await world.sessions.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE,
-                                     customer=Customer(phone="+14155550100"))
+    ev = await world.sessions.create(
+        None,
+        queue_id="sales",
+        direction=Direction.INBOUND,
+        type=CommType.CALL,
+        subtype=Subtype.PHONE,
+        customer=Customer(phone="+14155550100"),
+    )
     await world.sessions.claim(by, ev.interaction.id)
     return ev.interaction.id
 
@@ -97,7 +135,9 @@ class TestEnforcement:
 
     async def test_clone_and_edit_of_completed_ones(self, world: World):
         s, alice = world.sessions, world.alice
-        await s.configure_queue(world.admin, "sales", {"settings": {"phone_number": "+15550001000"}})  # a follow-up call comes from it
+        await s.configure_queue(
+            world.admin, "sales", {"settings": {"phone_number": "+15550001000"}}
+        )  # a follow-up call comes from it
         done = await completed(world, alice)
         await s.edit(alice, done, {"subject": "allowed by default"})
         await withdraw(world, Right.CLONE_COMPLETED)
@@ -123,10 +163,17 @@ class TestEnforcement:
         await withdraw(world, Right.TRANSFER_TO_QUEUE)
         await withdraw(world, Right.TRANSFER_EXTERNAL)
         ix = await claimed(world, alice)
-        await refused(Right.TRANSFER_TO_QUEUE, s.transfer(alice, ix, TransferTarget(kind=TargetKind.QUEUE, id="billing")))
-        await refused(Right.TRANSFER_EXTERNAL, s.transfer(alice, ix, TransferTarget(kind=TargetKind.EXTERNAL, id="+14155550199"), TransferMode.WARM))
+        await refused(
+            Right.TRANSFER_TO_QUEUE, s.transfer(alice, ix, TransferTarget(kind=TargetKind.QUEUE, id="billing"))
+        )
+        await refused(
+            Right.TRANSFER_EXTERNAL,
+            s.transfer(alice, ix, TransferTarget(kind=TargetKind.EXTERNAL, id="+14155550199"), TransferMode.WARM),
+        )
         assert (await s.store.get_interaction(ix)).consult is None
-        moved = await s.transfer(alice, ix, TransferTarget(kind=TargetKind.USER, id=world.bob.id))  # within the queue: no right needed
+        moved = await s.transfer(
+            alice, ix, TransferTarget(kind=TargetKind.USER, id=world.bob.id)
+        )  # within the queue: no right needed
         assert moved.interaction.offered_to == world.bob.id
 
     async def test_completing_a_consult_checks_the_right_again(self, world: World):
@@ -140,14 +187,31 @@ class TestEnforcement:
     async def test_outbound_creation_by_a_user_but_never_inbound_contacts(self, world: World):
         s = world.sessions
         await withdraw(world, Right.CREATE_OUTBOUND)
-        await refused(Right.CREATE_OUTBOUND, s.create(world.alice, queue_id="sales", direction=Direction.OUTBOUND, type=CommType.MESSAGING, subtype=Subtype.TEXT))
+        await refused(
+            Right.CREATE_OUTBOUND,
+            s.create(
+                world.alice,
+                queue_id="sales",
+                direction=Direction.OUTBOUND,
+                type=CommType.MESSAGING,
+                subtype=Subtype.TEXT,
+            ),
+        )
         await s.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)
-        await s.create(world.supervisor, queue_id="sales", direction=Direction.OUTBOUND, type=CommType.MESSAGING, subtype=Subtype.TEXT)
+        await s.create(
+            world.supervisor,
+            queue_id="sales",
+            direction=Direction.OUTBOUND,
+            type=CommType.MESSAGING,
+            subtype=Subtype.TEXT,
+        )
 
     async def test_listening_to_recordings(self, world: World):
         s, alice = world.sessions, world.alice
         ix = await claimed(world, alice)
-        await s.attach_recording(ix, Recording(id="RE1", at=world.clock.now(), status="stored", uri=f"/api/interactions/{ix}/recordings/RE1"))
+        await s.attach_recording(
+            ix, Recording(id="RE1", at=world.clock.now(), status="stored", uri=f"/api/interactions/{ix}/recordings/RE1")
+        )
         assert (await s.recording_for(alice, ix, "RE1")).id == "RE1"
         await s.attach_recording(ix, Recording(id="RE2", at=world.clock.now(), status="pending"))
         with pytest.raises(IllegalTransition, match="still being downloaded"):
@@ -170,7 +234,9 @@ class TestAdministration:
         assert (await s.permissions()) == Permissions.from_overrides({})
 
     async def test_a_change_applies_at_once_to_another_process_on_the_same_store(self, world: World):
-        other = Sessions(world.sessions.store, world.clock)  # a second process: its own service, the same store of record
+        other = Sessions(
+            world.sessions.store, world.clock
+        )  # a second process: its own service, the same store of record
         await other.require_right(world.alice, Right.CLONE_COMPLETED)
         await withdraw(world, Right.CLONE_COMPLETED)
         await refused(Right.CLONE_COMPLETED, other.require_right(world.alice, Right.CLONE_COMPLETED))
@@ -180,4 +246,6 @@ class TestAdministration:
         page = await world.sessions.events_for(world.admin, None)
         change = [e for e in page.events if e.type == "permissions.changed"]
         assert [e.data for e in change] == [{"by": world.admin.id, "set": {"agent:evaluate": "true"}, "reset": []}]
-        assert not [e for e in (await world.sessions.events_for(world.alice, None)).events if e.type == "permissions.changed"]
+        assert not [
+            e for e in (await world.sessions.events_for(world.alice, None)).events if e.type == "permissions.changed"
+        ]

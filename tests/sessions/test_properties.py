@@ -26,17 +26,35 @@ from sessions.model import (
 from tests.conftest import World, dispose, make_store, seed
 
 ACTORS = ["alice", "bob", "carol", "supervisor", "admin"]
-CHANNELS = [(CommType.CALL, Subtype.PHONE), (CommType.CALL, Subtype.WEBRTC), (CommType.MESSAGING, Subtype.CHAT), (CommType.MESSAGING, Subtype.TEXT),
-            (CommType.VOICEMAIL, Subtype.VOICEMAIL)]
-TARGETS = [TransferTarget(kind=TargetKind.QUEUE, id="sales"), TransferTarget(kind=TargetKind.QUEUE, id="billing"), TransferTarget(kind=TargetKind.QUEUE, id="ghost"),
-           TransferTarget(kind=TargetKind.USER, id="u-alice"), TransferTarget(kind=TargetKind.USER, id="u-bob"), TransferTarget(kind=TargetKind.USER, id="u-carol"),
-           TransferTarget(kind=TargetKind.EXTERNAL, id="+14155550123"), TransferTarget(kind=TargetKind.EXTERNAL, id="nope")]
+CHANNELS = [
+    (CommType.CALL, Subtype.PHONE),
+    (CommType.CALL, Subtype.WEBRTC),
+    (CommType.MESSAGING, Subtype.CHAT),
+    (CommType.MESSAGING, Subtype.TEXT),
+    (CommType.VOICEMAIL, Subtype.VOICEMAIL),
+]
+TARGETS = [
+    TransferTarget(kind=TargetKind.QUEUE, id="sales"),
+    TransferTarget(kind=TargetKind.QUEUE, id="billing"),
+    TransferTarget(kind=TargetKind.QUEUE, id="ghost"),
+    TransferTarget(kind=TargetKind.USER, id="u-alice"),
+    TransferTarget(kind=TargetKind.USER, id="u-bob"),
+    TransferTarget(kind=TargetKind.USER, id="u-carol"),
+    TransferTarget(kind=TargetKind.EXTERNAL, id="+14155550123"),
+    TransferTarget(kind=TargetKind.EXTERNAL, id="nope"),
+]
 
 #: "handler" is whoever holds (or is offered) the interaction: it makes legal moves likely, so runs get deep.
 actor = st.one_of(st.just("handler"), st.just("handler"), st.sampled_from(ACTORS))
 target_ix = st.integers(0, 2)
 command = st.one_of(
-    st.tuples(st.just("create"), st.sampled_from(ACTORS), st.sampled_from(["sales", "billing"]), st.sampled_from(CHANNELS), st.sampled_from(list(Direction))),
+    st.tuples(
+        st.just("create"),
+        st.sampled_from(ACTORS),
+        st.sampled_from(["sales", "billing"]),
+        st.sampled_from(CHANNELS),
+        st.sampled_from(list(Direction)),
+    ),
     st.tuples(st.just("offer"), target_ix, st.sampled_from(ACTORS[:3])),
     st.tuples(st.just("claim"), target_ix, st.sampled_from(ACTORS)),
     st.tuples(st.just("decline"), target_ix, actor),
@@ -51,7 +69,14 @@ command = st.one_of(
     st.tuples(st.just("note"), target_ix, actor),
     st.tuples(st.just("end"), target_ix, actor, st.sampled_from(list(Outcome))),
     st.tuples(st.just("complete"), target_ix, actor),
-    st.tuples(st.just("edit"), target_ix, actor, st.sampled_from([{"tags": ["a"]}, {"subject": "s"}, {"completed_by": "x"}, {"activity": []}, {"status": "open"}])),
+    st.tuples(
+        st.just("edit"),
+        target_ix,
+        actor,
+        st.sampled_from(
+            [{"tags": ["a"]}, {"subject": "s"}, {"completed_by": "x"}, {"activity": []}, {"status": "open"}]
+        ),
+    ),
     st.tuples(st.just("clone"), target_ix, actor),
     st.tuples(st.just("abandon"), target_ix),
     st.tuples(st.just("tick"), st.sampled_from([1, 10, 30, 90])),
@@ -81,7 +106,13 @@ def check_invariants(ix: Interaction) -> None:
 
 async def run(world: World, commands: list[tuple]) -> None:
     s = world.sessions
-    people = {"alice": world.alice, "bob": world.bob, "carol": world.carol, "supervisor": world.supervisor, "admin": world.admin}
+    people = {
+        "alice": world.alice,
+        "bob": world.bob,
+        "carol": world.carol,
+        "supervisor": world.supervisor,
+        "admin": world.admin,
+    }
     ids: list[str] = []
     seen: dict[str, Interaction] = {}
     for cmd in commands:
@@ -95,12 +126,27 @@ async def run(world: World, commands: list[tuple]) -> None:
         iid = ids[-1 - args[0] % len(ids)] if name != "create" else None
         if iid is not None:
             current = await s.store.get_interaction(iid)
-            people["handler"] = people[next((p for p, u in people.items() if p != "handler" and u.id in (current.assigned_to, current.offered_to)), "bob")]
+            people["handler"] = people[
+                next(
+                    (
+                        p
+                        for p, u in people.items()
+                        if p != "handler" and u.id in (current.assigned_to, current.offered_to)
+                    ),
+                    "bob",
+                )
+            ]
         try:
             match name:
                 case "create":
                     who, queue, (type_, subtype), direction = args
-                    ev = await s.create(people[who] if direction is Direction.OUTBOUND else None, queue_id=queue, direction=direction, type=type_, subtype=subtype)
+                    ev = await s.create(
+                        people[who] if direction is Direction.OUTBOUND else None,
+                        queue_id=queue,
+                        direction=direction,
+                        type=type_,
+                        subtype=subtype,
+                    )
                     ids.append(ev.interaction.id)
                 case "offer":
                     await s.offer(iid, people[args[1]].id)
@@ -122,7 +168,12 @@ async def run(world: World, commands: list[tuple]) -> None:
                     await s.switch_channel(people[args[1]], iid, *args[2])
                 case "message":
                     who = args[1]
-                    await s.add_message(people[who] if who else None, iid, direction=Direction.OUTBOUND if who else Direction.INBOUND, body="hi")
+                    await s.add_message(
+                        people[who] if who else None,
+                        iid,
+                        direction=Direction.OUTBOUND if who else Direction.INBOUND,
+                        body="hi",
+                    )
                 case "note":
                     await s.add_note(people[args[1]], iid, "note")
                 case "end":

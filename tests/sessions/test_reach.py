@@ -40,17 +40,20 @@ class TestTheRule:
         assert reach.reachable(contact()) == [CALL, TEXT]
         assert reach.reachable(contact(chat=True)) == [CALL, TEXT, CHAT]
 
-    @pytest.mark.parametrize(("facts", "channel", "reason"), [
-        (contact(phone=None), TEXT, "the customer has no phone number to text"),
-        (contact(phone=None), CALL, "the customer has no phone number to call"),
-        (contact(phone="0415 555"), TEXT, "not in E.164 form"),
-        (contact(number=None), TEXT, "queue sales has no phone number to text from"),
-        (contact(number=None), CALL, "queue sales has no phone number to call from"),
-        (contact(), CHAT, "no chat widget is attached"),
-        (contact(chat=True), WEB_CALL, "started by the customer from the chat widget"),
-        (contact(), (CommType.VOICEMAIL, Subtype.VOICEMAIL), "only ever left by a caller"),
-        (contact(), (CommType.EMAIL, Subtype.EMAIL), "no channel delivers email"),
-    ])
+    @pytest.mark.parametrize(
+        ("facts", "channel", "reason"),
+        [
+            (contact(phone=None), TEXT, "the customer has no phone number to text"),
+            (contact(phone=None), CALL, "the customer has no phone number to call"),
+            (contact(phone="0415 555"), TEXT, "not in E.164 form"),
+            (contact(number=None), TEXT, "queue sales has no phone number to text from"),
+            (contact(number=None), CALL, "queue sales has no phone number to call from"),
+            (contact(), CHAT, "no chat widget is attached"),
+            (contact(chat=True), WEB_CALL, "started by the customer from the chat widget"),
+            (contact(), (CommType.VOICEMAIL, Subtype.VOICEMAIL), "only ever left by a caller"),
+            (contact(), (CommType.EMAIL, Subtype.EMAIL), "no channel delivers email"),
+        ],
+    )
     def test_each_refusal_says_what_is_missing(self, facts, channel, reason):
         assert reason in reach.why_not(facts, *channel)
         with pytest.raises(InvalidCommand, match=reason):
@@ -63,42 +66,86 @@ class TestTheRule:
         assert reach.our_number("web", queue) == NUMBER
         assert reach.our_number(None, Queue(id="x", name="X")) is None
 
-    @pytest.mark.parametrize(("parent", "expected"), [
-        ((CommType.CALL, Subtype.PHONE), CALL), ((CommType.CALL, Subtype.WEBRTC), CALL), ((CommType.VOICEMAIL, Subtype.VOICEMAIL), CALL),
-        ((CommType.MESSAGING, Subtype.TEXT), TEXT), ((CommType.MESSAGING, Subtype.CHAT), TEXT),
-    ])
+    @pytest.mark.parametrize(
+        ("parent", "expected"),
+        [
+            ((CommType.CALL, Subtype.PHONE), CALL),
+            ((CommType.CALL, Subtype.WEBRTC), CALL),
+            ((CommType.VOICEMAIL, Subtype.VOICEMAIL), CALL),
+            ((CommType.MESSAGING, Subtype.TEXT), TEXT),
+            ((CommType.MESSAGING, Subtype.CHAT), TEXT),
+        ],
+    )
     def test_a_follow_up_calls_back_calls_and_voicemails_and_texts_texts_and_chats(self, parent, expected):
-        ix = Interaction(id="p", queue_id="sales", direction=Direction.INBOUND, type=parent[0], subtype=parent[1], created_at=T0)
+        ix = Interaction(
+            id="p", queue_id="sales", direction=Direction.INBOUND, type=parent[0], subtype=parent[1], created_at=T0
+        )
         assert reach.follow_up(ix, contact(chat=True)) == expected
 
     def test_a_chat_is_followed_up_only_if_it_can_be_texted(self):
-        ix = Interaction(id="p", queue_id="sales", direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=Subtype.CHAT, created_at=T0)
-        with pytest.raises(InvalidCommand, match="Cannot follow up interaction p by text message: the customer has no phone number"):
+        ix = Interaction(
+            id="p",
+            queue_id="sales",
+            direction=Direction.INBOUND,
+            type=CommType.MESSAGING,
+            subtype=Subtype.CHAT,
+            created_at=T0,
+        )
+        with pytest.raises(
+            InvalidCommand, match="Cannot follow up interaction p by text message: the customer has no phone number"
+        ):
             reach.follow_up(ix, contact(phone=None, chat=True))
 
 
-ORIGINS = [(CommType.CALL, Subtype.PHONE), (CommType.CALL, Subtype.WEBRTC), (CommType.MESSAGING, Subtype.CHAT), (CommType.MESSAGING, Subtype.TEXT),
-           (CommType.VOICEMAIL, Subtype.VOICEMAIL)]
+ORIGINS = [
+    (CommType.CALL, Subtype.PHONE),
+    (CommType.CALL, Subtype.WEBRTC),
+    (CommType.MESSAGING, Subtype.CHAT),
+    (CommType.MESSAGING, Subtype.TEXT),
+    (CommType.VOICEMAIL, Subtype.VOICEMAIL),
+]
 
 
-@pytest.mark.parametrize(("origin", "to"), [(o, t) for o in ORIGINS for t in (TEXT, CALL) if o != t], ids=lambda c: f"{c[0].value}/{c[1].value}")
+@pytest.mark.parametrize(
+    ("origin", "to"),
+    [(o, t) for o in ORIGINS for t in (TEXT, CALL) if o != t],
+    ids=lambda c: f"{c[0].value}/{c[1].value}",
+)
 def test_every_origin_switches_to_a_text_or_a_call_from_the_queues_number(origin, to):
     queue = Queue(id="sales", name="Sales", settings=QueueSettings(phone_number=NUMBER))
     agent = User(id="alice", username="alice", name="Alice", queues=["sales"])
-    ix = machine.create(id="ix", queue=queue, direction=Direction.INBOUND, type=origin[0], subtype=origin[1], now=T0, customer=Customer(phone=PHONE)).interaction
+    ix = machine.create(
+        id="ix",
+        queue=queue,
+        direction=Direction.INBOUND,
+        type=origin[0],
+        subtype=origin[1],
+        now=T0,
+        customer=Customer(phone=PHONE),
+    ).interaction
     ix = machine.claim(ix, actor=agent, now=T0).interaction
     moved = machine.switch_channel(ix, actor=agent, type=to[0], subtype=to[1], queue=queue, now=T0).interaction
     assert ((moved.type, moved.subtype), moved.to_address, moved.id) == (to, NUMBER, "ix")
 
 
 async def with_number(world: World) -> None:
-    await world.sessions.configure_queue(world.admin, "sales", {"settings": {**world.sales.settings.model_dump(), "phone_number": NUMBER}})
+    await world.sessions.configure_queue(
+        world.admin, "sales", {"settings": {**world.sales.settings.model_dump(), "phone_number": NUMBER}}
+    )
 
 
 async def chat(world: World, phone: str | None = PHONE) -> Interaction:
     """A web chat of queue sales, claimed by Alice (as the widget and the console would)."""
-    ix = (await world.sessions.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=Subtype.CHAT,
-                                      customer=Customer(name="Dan", email="dan@example.com", phone=phone))).interaction
+    ix = (
+        await world.sessions.create(
+            None,
+            queue_id="sales",
+            direction=Direction.INBOUND,
+            type=CommType.MESSAGING,
+            subtype=Subtype.CHAT,
+            customer=Customer(name="Dan", email="dan@example.com", phone=phone),
+        )
+    ).interaction
     return (await world.sessions.claim(world.alice, ix.id)).interaction
 
 
@@ -124,13 +171,19 @@ class TestSwitch:
     async def test_chat_to_text_without_the_customers_phone_is_refused_before_anything_is_stored(self, world: World):
         await with_number(world)
         ix = await chat(world, phone=None)
-        await refused_and_unchanged(world, ix, world.sessions.switch_channel(world.alice, ix.id, CommType.MESSAGING, Subtype.TEXT),
-                                    "Cannot switch interaction .* to text message: the customer has no phone number to text")
+        await refused_and_unchanged(
+            world,
+            ix,
+            world.sessions.switch_channel(world.alice, ix.id, CommType.MESSAGING, Subtype.TEXT),
+            "Cannot switch interaction .* to text message: the customer has no phone number to text",
+        )
 
     @pytest.mark.parametrize("to", [TEXT, CALL])
     async def test_a_queue_without_a_number_cannot_text_or_call(self, world: World, to):
         ix = await chat(world)
-        await refused_and_unchanged(world, ix, world.sessions.switch_channel(world.alice, ix.id, *to), "queue sales has no phone number")
+        await refused_and_unchanged(
+            world, ix, world.sessions.switch_channel(world.alice, ix.id, *to), "queue sales has no phone number"
+        )
 
     async def test_back_to_chat_only_when_the_customers_widget_follows_it(self, world: World):
         await with_number(world)
@@ -138,14 +191,25 @@ class TestSwitch:
         await world.sessions.switch_channel(world.alice, ix.id, *TEXT)
         back = (await world.sessions.switch_channel(world.alice, ix.id, *CHAT)).interaction
         assert (back.type, back.subtype) == CHAT
-        call = (await world.sessions.route_inbound(type=CommType.CALL, subtype=Subtype.PHONE, customer=Customer(phone=PHONE), to_address=NUMBER,
-                                                   queue_hint="sales")).interaction
+        call = (
+            await world.sessions.route_inbound(
+                type=CommType.CALL,
+                subtype=Subtype.PHONE,
+                customer=Customer(phone=PHONE),
+                to_address=NUMBER,
+                queue_hint="sales",
+            )
+        ).interaction
         call = (await world.sessions.claim(world.alice, call.id)).interaction
-        await refused_and_unchanged(world, call, world.sessions.switch_channel(world.alice, call.id, *CHAT), "no chat widget is attached")
+        await refused_and_unchanged(
+            world, call, world.sessions.switch_channel(world.alice, call.id, *CHAT), "no chat widget is attached"
+        )
 
     async def test_an_agent_cannot_start_the_customers_web_call(self, world: World):
         ix = await chat(world)
-        await refused_and_unchanged(world, ix, world.sessions.switch_channel(world.alice, ix.id, *WEB_CALL), "started by the customer")
+        await refused_and_unchanged(
+            world, ix, world.sessions.switch_channel(world.alice, ix.id, *WEB_CALL), "started by the customer"
+        )
 
     async def test_the_customers_own_move_is_not_questioned(self, world: World):
         """The customer calling from the widget (no agent asks): they are on the channel they chose."""
@@ -164,7 +228,12 @@ class TestClone:
         await with_number(world)
         parent = await completed(world, await chat(world))
         child = (await world.sessions.clone(world.bob, parent.id)).interaction
-        assert ((child.type, child.subtype), child.to_address, child.customer.phone, child.parent_id) == (TEXT, NUMBER, PHONE, parent.id)
+        assert ((child.type, child.subtype), child.to_address, child.customer.phone, child.parent_id) == (
+            TEXT,
+            NUMBER,
+            PHONE,
+            parent.id,
+        )
 
     async def test_a_chat_nobody_can_text_is_not_cloned(self, world: World):
         await with_number(world)
@@ -175,8 +244,15 @@ class TestClone:
         assert (await world.sessions.store.events_since(None, limit=1000)).events == before.events
 
     async def test_a_voicemail_is_called_back_from_the_number_the_caller_dialled(self, world: World):
-        vm = (await world.sessions.route_inbound(type=CommType.VOICEMAIL, subtype=Subtype.VOICEMAIL, customer=Customer(phone=PHONE),
-                                                 to_address="+15550002000", queue_hint="sales")).interaction
+        vm = (
+            await world.sessions.route_inbound(
+                type=CommType.VOICEMAIL,
+                subtype=Subtype.VOICEMAIL,
+                customer=Customer(phone=PHONE),
+                to_address="+15550002000",
+                queue_hint="sales",
+            )
+        ).interaction
         await world.sessions.claim(world.alice, vm.id)
         parent = await completed(world, vm)
         child = (await world.sessions.clone(world.bob, parent.id)).interaction
@@ -188,18 +264,32 @@ class TestOutboundAndOutside:
     async def test_an_outbound_chat_or_web_call_would_reach_nobody(self, world: World, channel):
         before = await world.sessions.store.events_since(None, limit=1000)
         with pytest.raises(InvalidCommand, match="would reach nobody"):
-            await world.sessions.create(world.alice, queue_id="sales", direction=Direction.OUTBOUND, type=channel[0], subtype=channel[1],
-                                        customer=Customer(phone=PHONE))
+            await world.sessions.create(
+                world.alice,
+                queue_id="sales",
+                direction=Direction.OUTBOUND,
+                type=channel[0],
+                subtype=channel[1],
+                customer=Customer(phone=PHONE),
+            )
         assert (await world.sessions.store.events_since(None, limit=1000)).events == before.events
 
     async def test_a_chat_cannot_go_to_an_outside_number(self, world: World):
         ix = await chat(world)
-        await refused_and_unchanged(world, ix, world.sessions.transfer(world.alice, ix.id, TransferTarget(kind=TargetKind.EXTERNAL, id="+442071234567")),
-                                    "Only calls and texts can go to an outside number")
+        await refused_and_unchanged(
+            world,
+            ix,
+            world.sessions.transfer(world.alice, ix.id, TransferTarget(kind=TargetKind.EXTERNAL, id="+442071234567")),
+            "Only calls and texts can go to an outside number",
+        )
 
     async def test_a_text_can(self, world: World):
         await with_number(world)
         ix = await chat(world)
         await world.sessions.switch_channel(world.alice, ix.id, *TEXT)
-        out = (await world.sessions.transfer(world.alice, ix.id, TransferTarget(kind=TargetKind.EXTERNAL, id="+442071234567"))).interaction
+        out = (
+            await world.sessions.transfer(
+                world.alice, ix.id, TransferTarget(kind=TargetKind.EXTERNAL, id="+442071234567")
+            )
+        ).interaction
         assert out.status.value == "wrap_up"

@@ -25,26 +25,34 @@ def config(*steps: TagStep, default: str | None = "general") -> RoutingConfig:
 
 
 class TestWorkflows:
-    @pytest.mark.parametrize(("condition", "fires"), [
-        (Condition(types=[CommType.MESSAGING]), True),
-        (Condition(types=[CommType.CALL]), False),
-        (Condition(subtypes=[Subtype.TEXT]), True),
-        (Condition(to=["+15550001"]), True),
-        (Condition(to=["+15550002"]), False),
-        (Condition(keywords=["refund"]), True),
-        (Condition(keywords=["money back"]), True),
-        (Condition(keywords=["refunds"]), False),
-        (Condition(attributes={"tier": "gold"}), True),
-        (Condition(attributes={"tier": "silver"}), False),
-        (Condition(types=[CommType.MESSAGING], keywords=["nothing-like-this"]), False),
-    ])
+    @pytest.mark.parametrize(
+        ("condition", "fires"),
+        [
+            (Condition(types=[CommType.MESSAGING]), True),
+            (Condition(types=[CommType.CALL]), False),
+            (Condition(subtypes=[Subtype.TEXT]), True),
+            (Condition(to=["+15550001"]), True),
+            (Condition(to=["+15550002"]), False),
+            (Condition(keywords=["refund"]), True),
+            (Condition(keywords=["money back"]), True),
+            (Condition(keywords=["refunds"]), False),
+            (Condition(attributes={"tier": "gold"}), True),
+            (Condition(attributes={"tier": "silver"}), False),
+            (Condition(types=[CommType.MESSAGING], keywords=["nothing-like-this"]), False),
+        ],
+    )
     def test_each_criterion(self, condition: Condition, fires: bool):
-        a = arrival(to_address="+15550001", first_message="I want my MONEY back, a refund!", attributes={"tier": "gold"})
+        a = arrival(
+            to_address="+15550001", first_message="I want my MONEY back, a refund!", attributes={"tier": "gold"}
+        )
         tags, fired = apply_workflows(config(TagStep(when=condition, add=["hit"])), a)
         assert ("hit" in tags) is fires and bool(fired) is fires
 
     def test_steps_apply_in_order_adding_and_removing(self):
-        cfg = config(TagStep(add=["sales", "spanish"]), TagStep(when=Condition(keywords=["broken"]), add=["support"], remove=["sales"]))
+        cfg = config(
+            TagStep(add=["sales", "spanish"]),
+            TagStep(when=Condition(keywords=["broken"]), add=["support"], remove=["sales"]),
+        )
         tags, fired = apply_workflows(cfg, arrival(first_message="it is broken", tags=("web",)))
         assert tags == ["web", "spanish", "support"] and len(fired) == 2
 
@@ -68,7 +76,10 @@ class TestDecide:
         twin = Queue(id="sales2", name="Sales 2", tags={"sales": 2, "spanish": 1})
         recent = {"queue:sales": 200.0, "queue:sales2": 100.0}
         assert decide(arrival(tags=("sales",)), RoutingConfig(), [SALES, twin], [], recent).target == "sales2"
-        assert decide(arrival(tags=("sales",)), RoutingConfig(), [SALES, twin], [], {"queue:sales2": 300.0}).target == "sales"
+        assert (
+            decide(arrival(tags=("sales",)), RoutingConfig(), [SALES, twin], [], {"queue:sales2": 300.0}).target
+            == "sales"
+        )
 
     def test_a_user_can_be_the_best_match(self):
         expert = User(id="eve", username="eve", name="Eve", queues=["support"], tags={"billing-expert": 5})
@@ -77,7 +88,9 @@ class TestDecide:
 
     def test_unmatched_goes_to_the_channel_hint_then_the_default_queue(self):
         assert decide(arrival(), config(), [SALES, GENERAL], [], {}).target == "general"
-        assert decide(arrival(), config(), [SALES, GENERAL], [], {}, fallback_queue="sales").reason.startswith("no match")
+        assert decide(arrival(), config(), [SALES, GENERAL], [], {}, fallback_queue="sales").reason.startswith(
+            "no match"
+        )
         assert decide(arrival(), config(), [SALES, GENERAL], [], {}, fallback_queue="sales").target == "sales"
 
 
@@ -85,10 +98,28 @@ class TestRouteInbound:
     async def test_routing_decision_is_in_the_feed_with_rule_and_scores(self, world: World):
         s = world.sessions
         await s.configure_queue(world.admin, "billing", {"tags": {"billing": 3}})
-        await s.set_routing_config(world.admin, RoutingConfig(default_queue="sales", workflows=[
-            Workflow(id="invoices", name="Invoices", steps=[TagStep(when=Condition(keywords=["invoice"]), add=["billing"])])]))
-        ix = (await s.route_inbound(type=CommType.MESSAGING, subtype=Subtype.TEXT, customer=Customer(phone="+14155550100"),
-                                    to_address="+15550001", first_message="Where is my invoice?")).interaction
+        await s.set_routing_config(
+            world.admin,
+            RoutingConfig(
+                default_queue="sales",
+                workflows=[
+                    Workflow(
+                        id="invoices",
+                        name="Invoices",
+                        steps=[TagStep(when=Condition(keywords=["invoice"]), add=["billing"])],
+                    )
+                ],
+            ),
+        )
+        ix = (
+            await s.route_inbound(
+                type=CommType.MESSAGING,
+                subtype=Subtype.TEXT,
+                customer=Customer(phone="+14155550100"),
+                to_address="+15550001",
+                first_message="Where is my invoice?",
+            )
+        ).interaction
         assert (ix.queue_id, ix.tags, ix.to_address) == ("billing", ["billing"], "+15550001")
         routed = next(a for a in ix.activity if a.kind == "routed")
         assert routed.data["target"] == "queue:billing" and routed.data["scores"]["queue:billing"] == 3.0
@@ -99,8 +130,12 @@ class TestRouteInbound:
     async def test_routed_to_a_user_is_offered_to_them(self, world: World):
         s = world.sessions
         await s.store.put_user(world.carol.model_copy(update={"tags": {"disputes": 4}}))
-        await s.connected(world.carol.id, "node-1", ttl=3600)  # a console that can ring (test_targeting: who is skipped)
-        ix = (await s.route_inbound(type=CommType.CALL, subtype=Subtype.PHONE, tags=["disputes"], queue_hint="sales")).interaction
+        await s.connected(
+            world.carol.id, "node-1", ttl=3600
+        )  # a console that can ring (test_targeting: who is skipped)
+        ix = (
+            await s.route_inbound(type=CommType.CALL, subtype=Subtype.PHONE, tags=["disputes"], queue_hint="sales")
+        ).interaction
         assert (ix.queue_id, ix.status, ix.offered_to) == ("billing", Status.PENDING, "u-carol")
 
     async def test_no_match_and_no_default_is_a_clear_error(self, world: World):

@@ -26,8 +26,17 @@ from tests.conftest import World
 
 
 async def inbound(world: World, queue: str = "sales", **kw):
-    return (await world.sessions.create(None, queue_id=queue, direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE,
-                                        customer=Customer(name="Carla", phone="+14155550100"), **kw)).interaction
+    return (
+        await world.sessions.create(
+            None,
+            queue_id=queue,
+            direction=Direction.INBOUND,
+            type=CommType.CALL,
+            subtype=Subtype.PHONE,
+            customer=Customer(name="Carla", phone="+14155550100"),
+            **kw,
+        )
+    ).interaction
 
 
 async def all_events(world: World, cursor=None, **filters):
@@ -92,7 +101,10 @@ class TestListings:
         await world.sessions.claim(world.bob, a.id)
         await world.sessions.transfer(world.bob, a.id, TransferTarget(kind=TargetKind.QUEUE, id="billing"))
         assert [i.id for i in await world.sessions.list_interactions(world.bob, "sales", State.ACTIVE)] == [b.id]
-        assert {i.id for i in await world.sessions.list_interactions(world.bob, "billing", State.ACTIVE)} == {a.id, c.id}
+        assert {i.id for i in await world.sessions.list_interactions(world.bob, "billing", State.ACTIVE)} == {
+            a.id,
+            c.id,
+        }
 
     async def test_completed_lists_newest_first_and_leave_the_active_list(self, world: World):
         ids = []
@@ -106,7 +118,10 @@ class TestListings:
         done = await world.sessions.list_interactions(world.alice, "sales", State.COMPLETED)
         assert [i.id for i in done] == ids[::-1]
         assert await world.sessions.list_interactions(world.alice, "sales", State.ACTIVE) == []
-        assert [i.id for i in await world.sessions.list_interactions(world.alice, "sales", State.COMPLETED, limit=1, offset=1)] == [ids[1]]
+        assert [
+            i.id
+            for i in await world.sessions.list_interactions(world.alice, "sales", State.COMPLETED, limit=1, offset=1)
+        ] == [ids[1]]
 
     async def test_agents_list_only_their_queues(self, world: World):
         with pytest.raises(PermissionDenied):
@@ -123,7 +138,13 @@ class TestEventLog:
         await world.sessions.end(world.alice, ix.id, Outcome.RESOLVED)
         await world.sessions.complete(world.alice, ix.id)
         events = await all_events(world)
-        assert [e.type for e in events] == ["interaction.created", "interaction.claimed", "interaction.note_added", "interaction.ended", "interaction.completed"]
+        assert [e.type for e in events] == [
+            "interaction.created",
+            "interaction.claimed",
+            "interaction.note_added",
+            "interaction.ended",
+            "interaction.completed",
+        ]
         assert [e.interaction.version for e in events] == [1, 2, 3, 4, 5]
         keys = [cursor_key(e.id) for e in events]
         assert keys == sorted(keys) and len(set(keys)) == len(keys)
@@ -133,7 +154,7 @@ class TestEventLog:
             await inbound(world)
         events = await all_events(world)
         for i, e in enumerate(events):
-            assert [x.id for x in await all_events(world, e.id)] == [x.id for x in events[i + 1:]]
+            assert [x.id for x in await all_events(world, e.id)] == [x.id for x in events[i + 1 :]]
 
     async def test_filter_by_queue_and_by_user(self, world: World):
         s = await inbound(world)
@@ -142,7 +163,9 @@ class TestEventLog:
         assert {e.interaction.id for e in await all_events(world, queues={"sales"})} == {s.id}
         # Bob's own claim reaches him through the user filter; billing's creation did not concern him.
         assert [(e.type, e.interaction.id) for e in await all_events(world, queues={"sales"}, users={"u-bob"})] == [
-            ("interaction.created", s.id), ("interaction.claimed", b.id)]
+            ("interaction.created", s.id),
+            ("interaction.claimed", b.id),
+        ]
         # A transfer out of a queue still reaches the queue it left.
         await world.sessions.transfer(world.bob, b.id, TransferTarget(kind=TargetKind.QUEUE, id="sales"))
         sales_events = await all_events(world, queues={"sales"})
@@ -179,7 +202,9 @@ async def test_cursor_older_than_the_retention_expires(world: World):
     with pytest.raises(CursorExpired, match="no longer kept"):
         await store.events_since(first_cursor)
     kept = (await store.events_since(None)).events
-    assert {e.interaction.id for e in kept} == {ix.id for ix in recent} and old.id not in {e.interaction.id for e in kept}
+    assert {e.interaction.id for e in kept} == {ix.id for ix in recent} and old.id not in {
+        e.interaction.id for e in kept
+    }
     # The cursor of the last pruned event resumes the kept log from its start, without a gap.
     last_pruned = str(cursor_key(kept[0].id) - 1)
     assert (await store.events_since(last_pruned)).events == kept
@@ -225,8 +250,12 @@ class TestTimers:
             await world.sessions.end(world.bob, ix.id, Outcome.RESOLVED)
         world.clock.advance(60)
         fired = await world.sessions.run_timers()
-        assert [(e.interaction.id, e.interaction.completed_by, e.interaction.auto_completed) for e in fired] == [(sales.id, "u-bob", True)]
-        assert (await world.sessions.store.get_interaction(billing.id)).status is Status.WRAP_UP, "billing has auto-complete off"
+        assert [(e.interaction.id, e.interaction.completed_by, e.interaction.auto_completed) for e in fired] == [
+            (sales.id, "u-bob", True)
+        ]
+        assert (await world.sessions.store.get_interaction(billing.id)).status is Status.WRAP_UP, (
+            "billing has auto-complete off"
+        )
 
 
 class TestSecrets:
@@ -250,7 +279,9 @@ class TestSecrets:
             await store.put_token(digest, "u-alice")
         assert await store.revoke_user_tokens("u-alice", keep="d2") == ["d1", "d3"]
         assert [await store.token_user(d) for d in ("d1", "d2", "d3")] == [None, "u-alice", None]
-        assert await store.revoke_user_tokens("u-alice") == ["d2"], "the kept token is still the user's, revocable later"
+        assert await store.revoke_user_tokens("u-alice") == ["d2"], (
+            "the kept token is still the user's, revocable later"
+        )
 
     async def test_a_remembered_value_is_taken_once(self, world: World):
         store = world.sessions.store

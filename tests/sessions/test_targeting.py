@@ -24,7 +24,11 @@ async def expert(world: World, **update):
 
 
 async def disputed_call(world: World):
-    return (await world.sessions.route_inbound(type=CommType.CALL, subtype=Subtype.PHONE, tags=["disputes"], queue_hint="sales")).interaction
+    return (
+        await world.sessions.route_inbound(
+            type=CommType.CALL, subtype=Subtype.PHONE, tags=["disputes"], queue_hint="sales"
+        )
+    ).interaction
 
 
 class TestUserTargets:
@@ -117,15 +121,34 @@ class TestRerouteOnTags:
         ix = (await world.sessions.edit(world.alice, ix_id, {"tags": ["sales", "billing"]})).interaction
         assert (ix.queue_id, ix.activity[-1].kind) == ("sales", "edited"), "a tie keeps it where it is"
         ix = (await world.sessions.edit(world.alice, ix_id, {"tags": ["unknown"]})).interaction
-        assert (ix.queue_id, ix.activity[-1].kind) == ("sales", "edited"), "nothing matching: it stays, not sent to the default queue"
+        assert (ix.queue_id, ix.activity[-1].kind) == ("sales", "edited"), (
+            "nothing matching: it stays, not sent to the default queue"
+        )
 
     async def test_workflows_do_not_undo_what_a_person_set(self, world: World):
         """Workflows tag from arrival facts; re-routing scores the tags as the person left them."""
         await self._billing_takes(world)
-        await world.sessions.set_routing_config(world.admin, RoutingConfig(default_queue="sales", workflows=[
-            Workflow(id="inv", name="Invoices", steps=[TagStep(when=Condition(keywords=["invoice"]), add=["billing"])])]))
-        ix = (await world.sessions.route_inbound(type=CommType.MESSAGING, subtype=Subtype.TEXT, customer=Customer(phone="+14155550100"),
-                                                 first_message="my invoice")).interaction
+        await world.sessions.set_routing_config(
+            world.admin,
+            RoutingConfig(
+                default_queue="sales",
+                workflows=[
+                    Workflow(
+                        id="inv",
+                        name="Invoices",
+                        steps=[TagStep(when=Condition(keywords=["invoice"]), add=["billing"])],
+                    )
+                ],
+            ),
+        )
+        ix = (
+            await world.sessions.route_inbound(
+                type=CommType.MESSAGING,
+                subtype=Subtype.TEXT,
+                customer=Customer(phone="+14155550100"),
+                first_message="my invoice",
+            )
+        ).interaction
         assert ix.queue_id == "billing"
         ix = (await world.sessions.edit(world.supervisor, ix.id, {"tags": ["sales-lead"]})).interaction
         assert (ix.queue_id, ix.tags) == ("billing", ["sales-lead"])

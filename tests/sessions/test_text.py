@@ -49,7 +49,14 @@ class TestLength:
 
     def test_the_limit_is_what_a_stored_message_accepts(self):
         def message(body: str) -> Message:
-            return Message(id="m", at=datetime(2026, 1, 1, tzinfo=UTC), direction="inbound", author="customer", body=body, channel="text")
+            return Message(
+                id="m",
+                at=datetime(2026, 1, 1, tzinfo=UTC),
+                direction="inbound",
+                author="customer",
+                body=body,
+                channel="text",
+            )
 
         assert message(clean_text("x" * 50_000)).body.endswith(TRUNCATION_MARKER)
         with pytest.raises(ValidationError):

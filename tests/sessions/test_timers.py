@@ -9,7 +9,19 @@ import pytest
 
 from sessions.availability import PresenceStatus, load_of
 from sessions.events import Change
-from sessions.model import Channel, CommType, Direction, Interaction, Outcome, Status, Subtype, TargetKind, TransferMode, TransferTarget, User
+from sessions.model import (
+    Channel,
+    CommType,
+    Direction,
+    Interaction,
+    Outcome,
+    Status,
+    Subtype,
+    TargetKind,
+    TransferMode,
+    TransferTarget,
+    User,
+)
 from tests.conftest import World
 
 
@@ -28,12 +40,20 @@ def loaded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     yield seen
 
 
-async def fill(world: World, n: int, queue: str = "sales", type_: CommType = CommType.CALL, subtype: Subtype = Subtype.PHONE) -> list[str]:
+async def fill(
+    world: World, n: int, queue: str = "sales", type_: CommType = CommType.CALL, subtype: Subtype = Subtype.PHONE
+) -> list[str]:
     """``n`` waiting interactions, written straight as created (the commands' cost is not what is measured)."""
     ids = []
     for i in range(n):
-        ix = Interaction(id=f"{queue}-{subtype.value}-{i:04d}", queue_id=queue, direction=Direction.INBOUND, type=type_, subtype=subtype,
-                         created_at=world.clock.now() + timedelta(microseconds=i))
+        ix = Interaction(
+            id=f"{queue}-{subtype.value}-{i:04d}",
+            queue_id=queue,
+            direction=Direction.INBOUND,
+            type=type_,
+            subtype=subtype,
+            created_at=world.clock.now() + timedelta(microseconds=i),
+        )
         await world.sessions.store.insert(Change(ix, "interaction.created"), world.clock.now())
         ids.append(ix.id)
     return ids
@@ -59,7 +79,9 @@ class TestIdleTicksReadNothing:
         assert loaded == []
         assert previous["sales"]["waiting"] == 400 and previous["billing"]["waiting"] == 100
 
-    async def test_an_idle_queue_costs_no_aggregate_until_an_event_touches_it(self, world: World, monkeypatch: pytest.MonkeyPatch):
+    async def test_an_idle_queue_costs_no_aggregate_until_an_event_touches_it(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ):
         store, s = world.sessions.store, world.sessions
         await fill(world, 50)
         computed: list[str] = []
@@ -124,7 +146,9 @@ class TestDueTimersFireOnce:
         assert await s.run_timers() == []
         world.clock.advance(1)
         fired = await s.run_timers()
-        assert [(e.type, e.interaction.id, e.interaction.auto_completed) for e in fired] == [("interaction.completed", sale, True)]
+        assert [(e.type, e.interaction.id, e.interaction.auto_completed) for e in fired] == [
+            ("interaction.completed", sale, True)
+        ]
         world.clock.advance(86_400)  # billing does not auto-complete, however long it waits
         assert await s.run_timers() == []
         assert (await s.store.get_interaction(bill)).status is Status.WRAP_UP
@@ -200,7 +224,9 @@ class TestWhoHoldsWhat:
         await s.claim(world.bob, chats[0])
         await s.offer(chats[1], world.bob.id)
         await s.claim(alice, calls[2])
-        await s.transfer(world.alice, calls[2], TransferTarget(kind=TargetKind.USER, id=world.carol.id), TransferMode.WARM)  # carol: consulted only
+        await s.transfer(
+            world.alice, calls[2], TransferTarget(kind=TargetKind.USER, id=world.carol.id), TransferMode.WARM
+        )  # carol: consulted only
         await s.end(world.alice, calls[0], Outcome.RESOLVED)
         await s.complete(world.alice, calls[0])  # completed: no longer a load
         everything = [await store.get_interaction(i) for i in calls + chats]
@@ -211,8 +237,11 @@ class TestWhoHoldsWhat:
         assert loads["u-bob"] == {Channel.CALL: 1, Channel.CHAT: 2} and loads["u-carol"] == {}
         assert [ix.id for ix in await s.involving(world.carol)] == [calls[2]]
         for u in (world.alice, world.bob, world.carol):
-            expected = [ix.id for ix in sorted(everything, key=lambda ix: (ix.created_at, ix.id))
-                        if ix.is_active and (u.id in (ix.assigned_to, ix.offered_to) or ix.consults(u.id))]
+            expected = [
+                ix.id
+                for ix in sorted(everything, key=lambda ix: (ix.created_at, ix.id))
+                if ix.is_active and (u.id in (ix.assigned_to, ix.offered_to) or ix.consults(u.id))
+            ]
             assert [ix.id for ix in await s.involving(u)] == expected
 
 
@@ -223,8 +252,16 @@ async def test_an_interaction_kept_before_the_attribute_bound_still_loads_and_it
 
     s = world.sessions
     old = Customer(name="Carla", attributes={"Account Number": "x" * 900})
-    ix = (await s.create(world.alice, queue_id="sales", direction=Direction.OUTBOUND, type=CommType.MESSAGING, subtype=Subtype.TEXT,
-                         customer=old)).interaction
+    ix = (
+        await s.create(
+            world.alice,
+            queue_id="sales",
+            direction=Direction.OUTBOUND,
+            type=CommType.MESSAGING,
+            subtype=Subtype.TEXT,
+            customer=old,
+        )
+    ).interaction
     await s.end(world.alice, ix.id, Outcome.RESOLVED)
     world.clock.advance(61)
     fired = await s.run_timers()

@@ -15,9 +15,17 @@ from tests.sessions.test_machine import claimed_by, completed
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def seg(sequence: int, text: str = "", *, session: str = "GT1", speaker: Speaker = Speaker.CUSTOMER, at: float | None = None) -> TranscriptSegment:
-    return TranscriptSegment(id=f"{session}:{sequence}", transcription_id=session, sequence=sequence, speaker=speaker,
-                             text=text or f"utterance {sequence}", at=T0 + timedelta(seconds=sequence if at is None else at))
+def seg(
+    sequence: int, text: str = "", *, session: str = "GT1", speaker: Speaker = Speaker.CUSTOMER, at: float | None = None
+) -> TranscriptSegment:
+    return TranscriptSegment(
+        id=f"{session}:{sequence}",
+        transcription_id=session,
+        sequence=sequence,
+        speaker=speaker,
+        text=text or f"utterance {sequence}",
+        at=T0 + timedelta(seconds=sequence if at is None else at),
+    )
 
 
 class TestRules:
@@ -45,7 +53,12 @@ class TestRules:
 
     def test_sessions_read_in_the_order_they_began(self):
         """A restarted transcription numbers from the start again: its utterances follow the first session's."""
-        items = [seg(1, session="GT2", at=100), seg(2, session="GT1", at=2), seg(1, session="GT1", at=1), seg(2, session="GT2", at=101)]
+        items = [
+            seg(1, session="GT2", at=100),
+            seg(2, session="GT1", at=2),
+            seg(1, session="GT1", at=1),
+            seg(2, session="GT2", at=101),
+        ]
         assert [s.id for s in ordered(items)] == ["GT1:1", "GT1:2", "GT2:1", "GT2:2"]
 
     def test_a_redelivered_segment_is_refused(self):
@@ -59,7 +72,9 @@ class TestRules:
         change = add_segment(ix, segment=seg(2), now=T0)
         assert change.data["late"] is True
         assert [s.sequence for s in change.interaction.live_transcript] == [2, 4]
-        assert (change.interaction.state, change.interaction.completed_by) == (ix.state, ix.completed_by), "completion is untouched"
+        assert (change.interaction.state, change.interaction.completed_by) == (ix.state, ix.completed_by), (
+            "completion is untouched"
+        )
 
 
 class TestService:
@@ -67,21 +82,39 @@ class TestService:
 
     async def test_segments_are_stored_cleaned_and_ordered_and_each_is_an_event(self, world: World):
         s = world.sessions
-        ix = (await s.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)).interaction
+        ix = (
+            await s.create(
+                None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE
+            )
+        ).interaction
         await s.claim(world.alice, ix.id)
-        events = [await s.add_transcript_segment(ix.id, seg(n, text, speaker=who))
-                  for n, text, who in ((2, "Sure, one moment.", Speaker.AGENT), (1, "Hi,\x00 my order\x07 is late", Speaker.CUSTOMER))]
+        events = [
+            await s.add_transcript_segment(ix.id, seg(n, text, speaker=who))
+            for n, text, who in (
+                (2, "Sure, one moment.", Speaker.AGENT),
+                (1, "Hi,\x00 my order\x07 is late", Speaker.CUSTOMER),
+            )
+        ]
         assert [e.type for e in events] == ["interaction.transcript_segment_added"] * 2
-        assert events[-1].users == [world.alice.id] and events[-1].queues == ["sales"], "addressed like any change: the handler and the queue"
+        assert events[-1].users == [world.alice.id] and events[-1].queues == ["sales"], (
+            "addressed like any change: the handler and the queue"
+        )
         stored = await s.store.get_interaction(ix.id)
-        assert [(t.speaker, t.text) for t in stored.live_transcript] == [(Speaker.CUSTOMER, "Hi, my order is late"), (Speaker.AGENT, "Sure, one moment.")]
+        assert [(t.speaker, t.text) for t in stored.live_transcript] == [
+            (Speaker.CUSTOMER, "Hi, my order is late"),
+            (Speaker.AGENT, "Sure, one moment."),
+        ]
         with pytest.raises(IllegalTransition):
             await s.add_transcript_segment(ix.id, seg(1, "Hi, my order is late"))
         assert len((await s.store.get_interaction(ix.id)).live_transcript) == 2
 
     async def test_a_segment_arriving_after_completion_stays_on_the_completed_interaction(self, world: World):
         s = world.sessions
-        ix = (await s.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)).interaction
+        ix = (
+            await s.create(
+                None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE
+            )
+        ).interaction
         await s.claim(world.alice, ix.id)
         await s.add_transcript_segment(ix.id, seg(3, "Thanks, bye"))
         await s.end(world.alice, ix.id, Outcome.RESOLVED)
@@ -90,4 +123,3 @@ class TestService:
         done = await s.store.get_interaction(ix.id)
         assert [t.text for t in done.live_transcript] == ["Hello", "Thanks, bye"]
         assert done.completed_by == world.alice.id
-

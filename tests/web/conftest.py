@@ -16,15 +16,26 @@ from tests.processes import GatewayProcess, gateway_process
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-        # The softphone test: a fake microphone (a beep), no permission prompt, plain host ICE candidates (no mDNS names),
-        # and loopback among them: the gateway under test advertises 127.0.0.1 alone (tests/processes.py MEDIA_ADDRESSES).
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--disable-features=WebRtcHideLocalIpsWithMdns",
-        "--allow-loopback-in-peer-connection",
-        # Every page under test is on 127.0.0.1: no name is looked up, so Chromium's own background requests
-        # (update, sign-in, autofill hosts) never reach the machine's DNS resolver.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    # The softphone test: a fake microphone (a beep), no permission prompt, plain host ICE candidates (no mDNS names),
+    # and loopback among them: the gateway under test advertises 127.0.0.1 alone (tests/processes.py MEDIA_ADDRESSES).
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--allow-loopback-in-peer-connection",
+    # Every page under test is on 127.0.0.1: no name is looked up, so Chromium's own background requests
+    # (update, sign-in, autofill hosts) never reach the machine's DNS resolver.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +59,12 @@ def sales_gateway(token: str, *people: tuple[str, ...], settings: dict | None = 
         assert httpx.post(f"{gp.url}/api/queues", json=queue, headers=admin).status_code == 201
         assert httpx.put(f"{gp.url}/api/routing", json={"default_queue": "sales"}, headers=admin).status_code == 200
         for username, name, *role in people:
-            user = {"username": username, "name": name, "queues": ["sales"], "password": "correct horse",
-                    **({"role": role[0]} if role else {})}
+            user = {
+                "username": username,
+                "name": name,
+                "queues": ["sales"],
+                "password": "correct horse",
+                **({"role": role[0]} if role else {}),
+            }
             assert httpx.post(f"{gp.url}/api/users", json=user, headers=admin).status_code == 201
         yield gp

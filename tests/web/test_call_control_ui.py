@@ -29,10 +29,15 @@ CALLER = "+14155550100"
 def server(tmp_path) -> Iterator[GatewayProcess]:
     with twilio_gateway(str(tmp_path), ADMIN_TOKEN, SID, TOKEN) as gp:
         http = httpx.Client(base_url=gp.url, timeout=20, headers=ADMIN)
-        http.post("/api/queues", json={"id": "sales", "name": "Sales", "settings": {"phone_number": "+15550001000"}}).raise_for_status()
+        http.post(
+            "/api/queues", json={"id": "sales", "name": "Sales", "settings": {"phone_number": "+15550001000"}}
+        ).raise_for_status()
         http.post("/api/queues", json={"id": "support", "name": "Support"}).raise_for_status()
-        for user in ({"username": "alice", "name": "Alice", "queues": ["sales"]}, {"username": "bob", "name": "Bob", "queues": ["support"]},
-                     {"username": "sam", "name": "Sam", "role": "supervisor", "queues": ["sales"]}):
+        for user in (
+            {"username": "alice", "name": "Alice", "queues": ["sales"]},
+            {"username": "bob", "name": "Bob", "queues": ["support"]},
+            {"username": "sam", "name": "Sam", "role": "supervisor", "queues": ["sales"]},
+        ):
             http.post("/api/users", json={**user, "password": PASSWORD}).raise_for_status()
         yield gp
 
@@ -43,12 +48,27 @@ class Caller:
     def __init__(self, server: GatewayProcess, call_sid: str) -> None:
         params = {"CallSid": call_sid, "From": CALLER, "To": "+15550001000", "CallStatus": "ringing"}
         sig = RequestValidator(TOKEN).compute_signature(f"{server.url}/webhooks/twilio/voice", params)
-        twiml = httpx.post(f"{server.url}/webhooks/twilio/voice", data=params, headers={"X-Twilio-Signature": sig}, timeout=20).text
+        twiml = httpx.post(
+            f"{server.url}/webhooks/twilio/voice", data=params, headers={"X-Twilio-Signature": sig}, timeout=20
+        ).text
         self.interaction = twiml.split('name="interaction" value="')[1].split('"')[0]
         url = f"{server.ws_url}/webhooks/twilio/media"
-        self.ws = connect(url, additional_headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})})
-        self.ws.send(json.dumps({"event": "start", "streamSid": "MZ" + call_sid, "start": {
-            "streamSid": "MZ" + call_sid, "callSid": call_sid, "customParameters": {"interaction": self.interaction}}}))
+        self.ws = connect(
+            url, additional_headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})}
+        )
+        self.ws.send(
+            json.dumps(
+                {
+                    "event": "start",
+                    "streamSid": "MZ" + call_sid,
+                    "start": {
+                        "streamSid": "MZ" + call_sid,
+                        "callSid": call_sid,
+                        "customParameters": {"interaction": self.interaction},
+                    },
+                }
+            )
+        )
         self.media: list[bytes] = []
         self.cleared_at: list[int] = []  # how many media frames had arrived at each "clear"
         self.changed = threading.Condition()
@@ -75,7 +95,9 @@ class Caller:
         """The caller's audio from frame ``start`` on, once ``frames`` of it arrived."""
         self.wait(lambda: len(self.media) >= start + frames)
         decoder = MulawDecoder()
-        return np.concatenate([f.to_ndarray().reshape(-1) for chunk in self.media[start:] for f in decoder.pcm8k(chunk)])
+        return np.concatenate(
+            [f.to_ndarray().reshape(-1) for chunk in self.media[start:] for f in decoder.pcm8k(chunk)]
+        )
 
     def close(self) -> None:
         self.ws.close()
@@ -97,14 +119,21 @@ def token_of(page: Page) -> dict[str, str]:
 def test_supervisor_listens_whispers_and_barges_in(server: GatewayProcess, browser: Browser):
     http = httpx.Client(base_url=server.url, timeout=20)
     caller = Caller(server, "CA41")
-    alice = {"Authorization": "Bearer " + http.post("/api/auth/login", json={"username": "alice", "password": PASSWORD}).json()["token"]}
-    http.post(f"/api/interactions/{caller.interaction}/claim", headers=alice).raise_for_status()  # alice has it (her audio is not connected)
+    alice = {
+        "Authorization": "Bearer "
+        + http.post("/api/auth/login", json={"username": "alice", "password": PASSWORD}).json()["token"]
+    }
+    http.post(
+        f"/api/interactions/{caller.interaction}/claim", headers=alice
+    ).raise_for_status()  # alice has it (her audio is not connected)
 
     page = browser.new_page(viewport={"width": 1366, "height": 800})
     login(page, server, "sam")
     page.get_by_role("table", name="Active interactions").get_by_role("link", name=CALLER).click()
     monitor = page.get_by_role("group", name="Monitor call")
-    listen, whisper, barge = (monitor.get_by_role("button", name=n, exact=True) for n in ("Listen", "Whisper", "Barge in"))
+    listen, whisper, barge = (
+        monitor.get_by_role("button", name=n, exact=True) for n in ("Listen", "Whisper", "Barge in")
+    )
     for b in (listen, whisper, barge):
         expect(b).to_have_attribute("aria-pressed", "false")
     expect(page.get_by_role("group", name="Call audio")).to_have_count(0)  # the agent's softphone is alice's, not his
@@ -151,13 +180,17 @@ def test_warm_transfer_from_alice_to_bob_in_the_console(server: GatewayProcess, 
     login(alice, server, "alice")
     alice.get_by_role("alertdialog", name="Incoming interaction").get_by_role("button", name="Accept").click()
     alice.get_by_role("group", name="Call audio").get_by_role("button", name="Connect audio").click()
-    expect(alice.get_by_role("group", name="Call audio").get_by_role("status")).to_have_text("Audio connected", timeout=15_000)
+    expect(alice.get_by_role("group", name="Call audio").get_by_role("status")).to_have_text(
+        "Audio connected", timeout=15_000
+    )
 
     bob = browser.new_page(viewport={"width": 1366, "height": 800})
     offers: list[str] = []
     bob.on("request", lambda r: offers.append(r.url) if r.url.endswith("/api/webrtc/offer") else None)
     login(bob, server, "bob")
-    expect(bob.get_by_role("table", name="Active interactions")).to_contain_text("No active interactions")  # Sales is not his queue
+    expect(bob.get_by_role("table", name="Active interactions")).to_contain_text(
+        "No active interactions"
+    )  # Sales is not his queue
 
     transfer = alice.get_by_role("form", name="Transfer")
     transfer.get_by_label("Transfer to").select_option("user")

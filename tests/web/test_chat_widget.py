@@ -50,10 +50,24 @@ def test_customer_chats_in_the_widget_and_an_agent_answers(chat_server: GatewayP
         box = dialog.get_by_role("textbox", name="Message")
         box.fill("Thank you! The order number is 4711.")
         box.press("Enter")
-        said = wait_for(agent_ws, lambda e: e["type"] == "interaction.message_added" and e["interaction"]["messages"][-1]["body"].startswith("Thank you"))
+        said = wait_for(
+            agent_ws,
+            lambda e: (
+                e["type"] == "interaction.message_added"
+                and e["interaction"]["messages"][-1]["body"].startswith("Thank you")
+            ),
+        )
         assert said["interaction"]["messages"][-1] | {"id": None, "at": None} == {
-            "id": None, "at": None, "direction": "inbound", "author": "customer", "body": "Thank you! The order number is 4711.", "channel": "chat",
-            "status": "delivered", "provider_id": None, "error_code": None}
+            "id": None,
+            "at": None,
+            "direction": "inbound",
+            "author": "customer",
+            "body": "Thank you! The order number is 4711.",
+            "channel": "chat",
+            "status": "delivered",
+            "provider_id": None,
+            "error_code": None,
+        }
         expect(log).to_contain_text("delivered")
         httpx.post(f"{chat_server.url}/api/interactions/{ix_id}/read", headers=agent)
         expect(log.locator("li.customer .meta").last).to_contain_text("read")

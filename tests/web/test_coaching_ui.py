@@ -14,11 +14,13 @@ from tests.web.test_console import customer_chat, login
 
 TOKEN = "coaching-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-FORM = {"questions": [
-    {"id": "greeting", "text": "Greeted the customer by name", "weight": 1, "scale": "yes_no"},
-    {"id": "accuracy", "text": "Accurate answer", "weight": 3, "scale": "points", "max": 4},
-    {"id": "tone", "text": "Friendly tone", "weight": 1, "scale": "points", "max": 5},
-]}
+FORM = {
+    "questions": [
+        {"id": "greeting", "text": "Greeted the customer by name", "weight": 1, "scale": "yes_no"},
+        {"id": "accuracy", "text": "Accurate answer", "weight": 3, "scale": "points", "max": 4},
+        {"id": "tone", "text": "Friendly tone", "weight": 1, "scale": "points", "max": 5},
+    ]
+}
 #: An agent and the supervisor who scores her chats.
 PEOPLE = (("alice", "Alice Agent"), ("sam", "Sam Supervisor", "supervisor"))
 
@@ -32,7 +34,10 @@ def token(server: GatewayProcess, username: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatewayProcess]:
     with sales_gateway(TOKEN, *PEOPLE) as gp:
-        assert httpx.put(f"{gp.url}/api/queues/sales/evaluation-form", json=FORM, headers=token(gp, "sam")).status_code == 200
+        assert (
+            httpx.put(f"{gp.url}/api/queues/sales/evaluation-form", json=FORM, headers=token(gp, "sam")).status_code
+            == 200
+        )
         yield gp
 
 
@@ -73,12 +78,16 @@ def test_supervisor_scores_and_the_agent_sees_it(server: GatewayProcess, browser
     expect(sup.get_by_role("list", name="Activity feed")).to_contain_text("Evaluated by Sam Supervisor")
     sup.get_by_role("tab", name="coaching").click()
     # A second look revises Sam's own evaluation (filled in as it stands) rather than adding another.
-    expect(panel.get_by_role("form", name="Evaluate this interaction").get_by_role("heading")).to_contain_text("Revise your evaluation of Alice Agent")
+    expect(panel.get_by_role("form", name="Evaluate this interaction").get_by_role("heading")).to_contain_text(
+        "Revise your evaluation of Alice Agent"
+    )
     sup.screenshot(path=str(DOCS / "coaching-evaluate.png"), full_page=True)
 
     # What happened stays as it was: completed by Alice, at the same moment, resolved.
     after = httpx.get(f"{server.url}/api/interactions/{ix['id']}", headers=ADMIN).json()
-    assert [after[k] for k in ("completed_by", "completed_at", "outcome", "status")] == [ix[k] for k in ("completed_by", "completed_at", "outcome", "status")]
+    assert [after[k] for k in ("completed_by", "completed_at", "outcome", "status")] == [
+        ix[k] for k in ("completed_by", "completed_at", "outcome", "status")
+    ]
 
     sup.get_by_role("link", name="Evaluations").click()
     expect(sup.get_by_role("heading", name="Evaluations", exact=True)).to_be_visible()
@@ -105,8 +114,11 @@ def test_supervisor_scores_and_the_agent_sees_it(server: GatewayProcess, browser
 def test_supervisor_edits_the_form_and_old_scores_stay(server: GatewayProcess, browser: Browser):
     ix = completed_chat(server)
     sam = token(server, "sam")
-    before = httpx.post(f"{server.url}/api/interactions/{ix['id']}/evaluations", json={"answers": {"greeting": False, "accuracy": 4, "tone": 0}},
-                        headers=sam).json()
+    before = httpx.post(
+        f"{server.url}/api/interactions/{ix['id']}/evaluations",
+        json={"answers": {"greeting": False, "accuracy": 4, "tone": 0}},
+        headers=sam,
+    ).json()
     assert before["score"] == 60.0  # (0 + 3 + 0) / 5
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     login(page, server, "sam")
@@ -122,13 +134,18 @@ def test_supervisor_edits_the_form_and_old_scores_stay(server: GatewayProcess, b
     editor.get_by_role("button", name="Remove question 1").click()
     editor.get_by_role("button", name="Save form").click()
     expect(editor).to_contain_text("Version 2")
-    expect(editor.get_by_label("Question 3", exact=True)).to_have_value("Offered further help")  # renumbered after the removal
+    expect(editor.get_by_label("Question 3", exact=True)).to_have_value(
+        "Offered further help"
+    )  # renumbered after the removal
     editor.screenshot(path=str(DOCS / "coaching-form.png"))
 
     form = httpx.get(f"{server.url}/api/queues/sales/evaluation-form", headers=sam).json()
     assert form["version"] == 2
     assert [(q["id"], q["text"], q["weight"], q["scale"]) for q in form["questions"]] == [
-        ("accuracy", "Accurate answer", 3, "points"), ("tone", "Friendly tone", 1, "points"), ("q3", "Offered further help", 2, "yes_no")]
+        ("accuracy", "Accurate answer", 3, "points"),
+        ("tone", "Friendly tone", 1, "points"),
+        ("q3", "Offered further help", 2, "yes_no"),
+    ]
     kept = httpx.get(f"{server.url}/api/interactions/{ix['id']}/evaluations", headers=sam).json()
     assert [(e["id"], e["score"], e["form_version"]) for e in kept] == [(before["id"], 60.0, 1)]
     page.close()

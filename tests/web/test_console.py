@@ -21,18 +21,32 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatewayProcess]:
     with gateway_process({"GATEWAY_ADMIN_TOKEN": TOKEN}) as gp:
-        for q in ({"id": "sales", "name": "Sales", "settings": {"ring_time": 60, "sla_threshold": 30, "phone_number": "+15550001000"}}, {"id": "billing", "name": "Billing", "settings": {"phone_number": "+15550002000"}}):
+        for q in (
+            {
+                "id": "sales",
+                "name": "Sales",
+                "settings": {"ring_time": 60, "sla_threshold": 30, "phone_number": "+15550001000"},
+            },
+            {"id": "billing", "name": "Billing", "settings": {"phone_number": "+15550002000"}},
+        ):
             assert httpx.post(f"{gp.url}/api/queues", json=q, headers=ADMIN).status_code == 201
         httpx.put(f"{gp.url}/api/routing", json={"default_queue": "sales"}, headers=ADMIN)
-        for user in ({"username": "alice", "name": "Alice Agent", "queues": ["sales", "billing"]},
-                     {"username": "sam", "name": "Sam Supervisor", "role": "supervisor", "queues": ["sales", "billing"]}):
-            assert httpx.post(f"{gp.url}/api/users", json={**user, "password": "correct horse"}, headers=ADMIN).status_code == 201
+        for user in (
+            {"username": "alice", "name": "Alice Agent", "queues": ["sales", "billing"]},
+            {"username": "sam", "name": "Sam Supervisor", "role": "supervisor", "queues": ["sales", "billing"]},
+        ):
+            assert (
+                httpx.post(f"{gp.url}/api/users", json={**user, "password": "correct horse"}, headers=ADMIN).status_code
+                == 201
+            )
         yield gp
 
 
 def customer_chat(server: GatewayProcess, name: str, topic: str):
     ws = connect(f"{server.ws_url}/ws/chat")
-    ws.send(json.dumps({"type": "start", "name": name, "email": f"{name.split()[0].lower()}@example.com", "topic": topic}))
+    ws.send(
+        json.dumps({"type": "start", "name": name, "email": f"{name.split()[0].lower()}@example.com", "topic": topic})
+    )
     while (frame := json.loads(ws.recv(timeout=10)))["type"] != "session":
         pass
     return ws, frame["interaction_id"]
@@ -134,7 +148,12 @@ def test_agent_handles_a_chat_from_offer_to_follow_up(server: GatewayProcess, br
     expect(page.get_by_role("list", name="Activity feed")).to_contain_text("Edited by Alice Agent")
     page.screenshot(path=str(DOCS / "workspace-completed.png"))
     stored = httpx.get(f"{server.url}/api/interactions/{ix_id}", headers=ADMIN).json()
-    assert (stored["state"], stored["completed_by"], stored["subject"], stored["disposition"]) == ("completed", "alice", "Late parcel", "reshipped")
+    assert (stored["state"], stored["completed_by"], stored["subject"], stored["disposition"]) == (
+        "completed",
+        "alice",
+        "Late parcel",
+        "reshipped",
+    )
 
     # A follow-up must reach her: without a phone number there is none (the reason shows); with one, a text from billing's number.
     page.get_by_role("button", name="Clone as follow-up").click()
@@ -146,8 +165,17 @@ def test_agent_handles_a_chat_from_offer_to_follow_up(server: GatewayProcess, br
     expect(page.locator(".details")).to_contain_text("parent")
     child_id = page.url.rsplit("/", 1)[1]
     child = httpx.get(f"{server.url}/api/interactions/{child_id}", headers=ADMIN).json()
-    assert (child["parent_id"], child["direction"], child["state"], child["assigned_to"]) == (ix_id, "outbound", "active", "alice")
-    assert (child["subtype"], child["customer"]["phone"], child["to_address"]) == ("text", "+14155550100", "+15550002000")
+    assert (child["parent_id"], child["direction"], child["state"], child["assigned_to"]) == (
+        ix_id,
+        "outbound",
+        "active",
+        "alice",
+    )
+    assert (child["subtype"], child["customer"]["phone"], child["to_address"]) == (
+        "text",
+        "+14155550100",
+        "+15550002000",
+    )
 
     page.get_by_role("link", name="Completed").click()
     expect(page.get_by_role("table", name="Completed interactions")).to_contain_text("Carla Customer")

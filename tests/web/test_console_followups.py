@@ -25,11 +25,16 @@ def server() -> Iterator[GatewayProcess]:
     # No Twilio settings: a text the console sends fails ("not_configured"), as a real provider's refusal would.
     settings = {"ring_time": 60, "phone_number": "+15550001000", "transcription": True}
     with sales_gateway(TOKEN, *PEOPLE, settings=settings) as gp:
-        assert httpx.put(f"{gp.url}/api/queues/sales/evaluation-form", json=FORM, headers=token(gp, "sam")).status_code == 200
+        assert (
+            httpx.put(f"{gp.url}/api/queues/sales/evaluation-form", json=FORM, headers=token(gp, "sam")).status_code
+            == 200
+        )
         yield gp
 
 
-def test_the_handler_adds_a_phone_number_then_goes_on_by_text_and_sees_it_undelivered(server: GatewayProcess, browser: Browser):
+def test_the_handler_adds_a_phone_number_then_goes_on_by_text_and_sees_it_undelivered(
+    server: GatewayProcess, browser: Browser
+):
     customer, ix_id = customer_chat(server, "Dev Customer", "Can I change my plan?")
     alice = token(server, "alice")
     assert httpx.post(f"{server.url}/api/interactions/{ix_id}/claim", headers=alice).status_code == 200
@@ -39,7 +44,9 @@ def test_the_handler_adds_a_phone_number_then_goes_on_by_text_and_sees_it_undeli
         page.goto(f"{server.url}/#/ix/{ix_id}")
         expect(page.get_by_role("heading", name="Dev Customer")).to_be_visible()
         expect(page.get_by_role("tab", name="conversation")).to_be_visible()
-        expect(page.get_by_role("tab", name="transcript")).to_have_count(0)  # the queue transcribes calls; this is a chat
+        expect(page.get_by_role("tab", name="transcript")).to_have_count(
+            0
+        )  # the queue transcribes calls; this is a chat
 
         # Texts first, never a web call (only the customer starts one), and a call only when picked.
         switch = page.get_by_role("form", name="Switch channel")
@@ -57,14 +64,20 @@ def test_the_handler_adds_a_phone_number_then_goes_on_by_text_and_sees_it_undeli
         edit.get_by_label("Phone").fill("+14155550123")
         customer.send(json.dumps({"type": "message", "body": "My number is +1 415 555 0123", "client_id": "c1"}))
         expect(page.get_by_role("list", name="Conversation")).to_contain_text("My number is")
-        expect(edit.get_by_label("Phone")).to_have_value("+14155550123")  # a live event redraws the controls, not what is being typed
+        expect(edit.get_by_label("Phone")).to_have_value(
+            "+14155550123"
+        )  # a live event redraws the controls, not what is being typed
         with page.expect_request(lambda r: r.method == "PATCH") as patched:
             edit.get_by_role("button", name="Save changes").click()
         assert patched.value.post_data_json == {"customer": {"phone": "+14155550123"}}
         expect(page.locator(".details")).to_contain_text("+14155550123")
         stored = httpx.get(f"{server.url}/api/interactions/{ix_id}", headers=ADMIN).json()
-        assert (stored["state"], stored["customer"]["name"], stored["customer"]["email"], stored["customer"]["phone"]) == (
-            "active", "Dev Customer", "dev@example.com", "+14155550123")
+        assert (
+            stored["state"],
+            stored["customer"]["name"],
+            stored["customer"]["email"],
+            stored["customer"]["phone"],
+        ) == ("active", "Dev Customer", "dev@example.com", "+14155550123")
         expect(edit.get_by_label("Phone")).to_have_value("+14155550123")
 
         page.get_by_role("form", name="Switch channel").get_by_role("button", name="Switch").click()
@@ -73,19 +86,33 @@ def test_the_handler_adds_a_phone_number_then_goes_on_by_text_and_sees_it_undeli
         # The text cannot go out (no provider here): the bubble says so in words, and a toast tells the agent at once.
         page.get_by_label("Message to the customer").fill("Your plan is changed from tomorrow.")
         page.get_by_role("button", name="Send").click()
-        bubble = page.get_by_role("list", name="Conversation").get_by_role("listitem").filter(has_text="Your plan is changed")
-        expect(bubble.get_by_role("note")).to_have_text("Not delivered: texting is not set up on this gateway (not_configured)")
+        bubble = (
+            page.get_by_role("list", name="Conversation")
+            .get_by_role("listitem")
+            .filter(has_text="Your plan is changed")
+        )
+        expect(bubble.get_by_role("note")).to_have_text(
+            "Not delivered: texting is not set up on this gateway (not_configured)"
+        )
         expect(bubble).to_have_class("outbound failed")
-        expect(page.locator("#toast")).to_contain_text("Your text to Dev Customer was not delivered: texting is not set up")
+        expect(page.locator("#toast")).to_contain_text(
+            "Your text to Dev Customer was not delivered: texting is not set up"
+        )
         page.screenshot(path=str(DOCS / "console-text-not-delivered.png"))
-        delivered = page.get_by_role("list", name="Conversation").get_by_role("listitem").filter(has_text="Can I change my plan?")
+        delivered = (
+            page.get_by_role("list", name="Conversation")
+            .get_by_role("listitem")
+            .filter(has_text="Can I change my plan?")
+        )
         expect(delivered.get_by_role("note")).to_have_count(0)
     finally:
         page.close()
         customer.close()
 
 
-def test_a_withdrawn_right_leaves_an_open_page_when_it_comes_back_to_the_front(server: GatewayProcess, browser: Browser):
+def test_a_withdrawn_right_leaves_an_open_page_when_it_comes_back_to_the_front(
+    server: GatewayProcess, browser: Browser
+):
     done = completed_chat(server)
     page = browser.new_page(viewport={"width": 1366, "height": 800})
     try:
@@ -97,7 +124,9 @@ def test_a_withdrawn_right_leaves_an_open_page_when_it_comes_back_to_the_front(s
         assert r.status_code == 200, r.text
         page.evaluate("window.dispatchEvent(new Event('focus'))")  # the agent comes back to the tab
         expect(page.get_by_role("button", name="Clone as follow-up")).to_have_count(0)
-        expect(page.get_by_role("form", name="Edit completed interaction")).to_be_visible()  # what she still may do stays
+        expect(
+            page.get_by_role("form", name="Edit completed interaction")
+        ).to_be_visible()  # what she still may do stays
         assert httpx.patch(f"{server.url}/api/permissions", json={"agent": None}, headers=ADMIN).status_code == 200
         page.evaluate("window.dispatchEvent(new Event('focus'))")
         expect(page.get_by_role("button", name="Clone as follow-up")).to_be_visible()
@@ -106,11 +135,16 @@ def test_a_withdrawn_right_leaves_an_open_page_when_it_comes_back_to_the_front(s
         page.close()
 
 
-def test_a_supervisor_revises_their_evaluation_and_the_cards_name_the_customer(server: GatewayProcess, browser: Browser):
+def test_a_supervisor_revises_their_evaluation_and_the_cards_name_the_customer(
+    server: GatewayProcess, browser: Browser
+):
     ix = completed_chat(server)
     sam = token(server, "sam")
-    first = httpx.post(f"{server.url}/api/interactions/{ix['id']}/evaluations",
-                       json={"answers": {"greeting": True, "accuracy": 2, "tone": 5}, "notes": "Check the order first."}, headers=sam)
+    first = httpx.post(
+        f"{server.url}/api/interactions/{ix['id']}/evaluations",
+        json={"answers": {"greeting": True, "accuracy": 2, "tone": 5}, "notes": "Check the order first."},
+        headers=sam,
+    )
     assert first.status_code == 201, first.text
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     try:
@@ -126,10 +160,16 @@ def test_a_supervisor_revises_their_evaluation_and_the_cards_name_the_customer(s
         form.get_by_label("Accurate answer").select_option("4")
         with page.expect_request(lambda r: r.method in ("PATCH", "POST") and "/evaluations" in r.url) as sent:
             form.get_by_role("button", name="Save changes").click()
-        assert (sent.value.method, sent.value.url.rsplit("/", 1)[-1], sent.value.post_data_json) == ("PATCH", first.json()["id"], {"answers": {"accuracy": 4}})
+        assert (sent.value.method, sent.value.url.rsplit("/", 1)[-1], sent.value.post_data_json) == (
+            "PATCH",
+            first.json()["id"],
+            {"answers": {"accuracy": 4}},
+        )
         expect(panel.get_by_role("article", name="Evaluation by Sam Supervisor, score 100%")).to_be_visible()
         kept = httpx.get(f"{server.url}/api/interactions/{ix['id']}/evaluations", headers=sam).json()
-        assert [(e["id"], e["score"], e["notes"]) for e in kept] == [(first.json()["id"], 100.0, "Check the order first.")]
+        assert [(e["id"], e["score"], e["notes"]) for e in kept] == [
+            (first.json()["id"], 100.0, "Check the order first.")
+        ]
 
         page.get_by_role("link", name="Evaluations").click()
         card = page.get_by_role("article", name="Evaluation by Sam Supervisor, score 100%")

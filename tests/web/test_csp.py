@@ -29,8 +29,11 @@ REPORT_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (e) 
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatewayProcess]:
     with chat_gateway(TOKEN) as gp:
-        httpx.post(f"{gp.url}/api/users", json={"username": "ada", "name": "Ada Admin", "role": "admin", "queues": ["web"], "password": PASSWORD},
-                   headers=ADMIN).raise_for_status()
+        httpx.post(
+            f"{gp.url}/api/users",
+            json={"username": "ada", "name": "Ada Admin", "role": "admin", "queues": ["web"], "password": PASSWORD},
+            headers=ADMIN,
+        ).raise_for_status()
         yield gp
 
 
@@ -39,13 +42,15 @@ def site(server: GatewayProcess) -> Iterator[str]:
     """A customer's own site on another origin (another port on loopback), with a strict CSP of its own that allows
     the gateway's script and connections, as the README tells site owners, and no inline script or style."""
     gateway, gateway_ws = server.url, server.ws_url
-    policy = (f"default-src 'self'; script-src 'self' {gateway}; style-src 'self'; connect-src 'self' {gateway} {gateway_ws}; "
-              f"frame-src {gateway}; img-src 'self'; object-src 'none'; base-uri 'none'")
+    policy = (
+        f"default-src 'self'; script-src 'self' {gateway}; style-src 'self'; connect-src 'self' {gateway} {gateway_ws}; "
+        f"frame-src {gateway}; img-src 'self'; object-src 'none'; base-uri 'none'"
+    )
     pages = {
         "/shop.html": f'<!doctype html><html lang="en"><head><title>Shop</title><script src="{gateway}/chat/widget.js" defer></script></head>'
-                      "<body><h1>The shop</h1><p>Everything must go.</p></body></html>",
+        "<body><h1>The shop</h1><p>Everything must go.</p></body></html>",
         "/framed.html": f'<!doctype html><html lang="en"><head><title>Framed</title></head><body><h1>Help</h1>'
-                        f'<iframe title="Chat" src="{gateway}/chat/" width="600" height="700"></iframe></body></html>',
+        f'<iframe title="Chat" src="{gateway}/chat/" width="600" height="700"></iframe></body></html>',
     }
 
     class Handler(BaseHTTPRequestHandler):
@@ -96,18 +101,24 @@ def test_console_runs_under_its_policy(server: GatewayProcess, watched, tmp_path
     context, violations = watched
     page = context.new_page()
     with connect(f"{server.ws_url}/ws/chat") as customer:  # something for the tables to show
-        customer.send('{"type": "start", "name": "Carla Customer", "email": "carla@example.com", "topic": "Where is my parcel?"}')
+        customer.send(
+            '{"type": "start", "name": "Carla Customer", "email": "carla@example.com", "topic": "Where is my parcel?"}'
+        )
         response = page.goto(server.url + "/")
         policy = response.headers.get("content-security-policy", "")
         assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy, policy
         page.get_by_label("Username").fill("ada")
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()  # /ws/agent connected under connect-src 'self'
+        expect(
+            page.get_by_role("status").filter(has_text="Live")
+        ).to_be_visible()  # /ws/agent connected under connect-src 'self'
         table = page.get_by_role("table", name="Active interactions")
         expect(table.get_by_role("link", name="Carla Customer")).to_be_visible()
         assert css(page, ".topbar", "background-color") == "rgb(17, 24, 39)"
-        assert css(page, ".card:has(> table)", "padding-top") == "0px"  # .card.flush: no style attribute, which the CSP would block
+        assert (
+            css(page, ".card:has(> table)", "padding-top") == "0px"
+        )  # .card.flush: no style attribute, which the CSP would block
         page.screenshot(path=str(tmp_path / "console-home.png"))
 
         table.get_by_role("link", name="Carla Customer").click()
@@ -144,12 +155,16 @@ def test_widget_works_on_a_strict_site_of_another_origin(server: GatewayProcess,
         box.press("Enter")
         said = wait_for(agent_ws, lambda e: e["type"] == "interaction.message_added")
         assert said["interaction"]["messages"][-1]["body"] == "Do you ship to Iceland?"
-        expect(dialog.get_by_role("list", name="Conversation").locator("li.customer .meta").last).to_contain_text("delivered")
+        expect(dialog.get_by_role("list", name="Conversation").locator("li.customer .meta").last).to_contain_text(
+            "delivered"
+        )
         page.screenshot(path=str(tmp_path / "widget-on-site.png"))
         no_violations(page, violations)
 
 
-def test_chat_page_runs_under_its_policy_framed_by_another_origin(server: GatewayProcess, site: str, watched, tmp_path: Path):
+def test_chat_page_runs_under_its_policy_framed_by_another_origin(
+    server: GatewayProcess, site: str, watched, tmp_path: Path
+):
     context, violations = watched
     page = context.new_page()
     with page.expect_response(f"{server.url}/chat/") as chat_page:
@@ -159,11 +174,17 @@ def test_chat_page_runs_under_its_policy_framed_by_another_origin(server: Gatewa
     dialog = frame.get_by_role("dialog", name="Chat with us")
     expect(dialog).to_be_visible()
     expect(frame.get_by_role("heading", name="Contact us")).to_be_visible()
-    assert dialog.evaluate("(e) => getComputedStyle(e).display") == "flex"  # the widget's stylesheet, under the page's own CSP
-    assert frame.locator("body").evaluate("(e) => getComputedStyle(e).backgroundColor") == "rgb(243, 244, 246)"  # /chat/page.css
+    assert (
+        dialog.evaluate("(e) => getComputedStyle(e).display") == "flex"
+    )  # the widget's stylesheet, under the page's own CSP
+    assert (
+        frame.locator("body").evaluate("(e) => getComputedStyle(e).backgroundColor") == "rgb(243, 244, 246)"
+    )  # /chat/page.css
     dialog.get_by_label("Your name").fill("Frank Framed")
     dialog.get_by_label("Email").fill("frank@example.com")
     dialog.get_by_role("button", name="Start chat").click()
-    expect(dialog.get_by_role("status")).to_contain_text("Waiting for the next available agent")  # /ws/chat under connect-src 'self'
+    expect(dialog.get_by_role("status")).to_contain_text(
+        "Waiting for the next available agent"
+    )  # /ws/chat under connect-src 'self'
     page.screenshot(path=str(tmp_path / "chat-page-framed.png"))
     no_violations(page, violations)

@@ -27,7 +27,17 @@ def server() -> Iterator[GatewayProcess]:
 def chat(server: GatewayProcess, first_words: str):
     """Pat opens the chat widget (same name, email and phone each time) and says something."""
     ws = connect(f"{server.ws_url}/ws/chat")
-    ws.send(json.dumps({"type": "start", "name": "Pat Jones", "email": "pat@example.org", "phone": "+14155550100", "topic": first_words}))
+    ws.send(
+        json.dumps(
+            {
+                "type": "start",
+                "name": "Pat Jones",
+                "email": "pat@example.org",
+                "phone": "+14155550100",
+                "topic": first_words,
+            }
+        )
+    )
     while (frame := json.loads(ws.recv(timeout=10)))["type"] != "session":
         pass
     ws.send(json.dumps({"type": "message", "body": first_words}))
@@ -37,7 +47,12 @@ def chat(server: GatewayProcess, first_words: str):
 
 
 def test_customer_history_and_merge(server: GatewayProcess, browser: Browser):
-    token = {"Authorization": "Bearer " + httpx.post(f"{server.url}/api/auth/login", json={"username": "alice", "password": "correct horse"}).json()["token"]}
+    token = {
+        "Authorization": "Bearer "
+        + httpx.post(f"{server.url}/api/auth/login", json={"username": "alice", "password": "correct horse"}).json()[
+            "token"
+        ]
+    }
 
     def act(ix_id: str, action: str, body: dict | None = None) -> dict:
         r = httpx.post(f"{server.url}/api/interactions/{ix_id}/{action}", json=body or {}, headers=token)
@@ -64,13 +79,17 @@ def test_customer_history_and_merge(server: GatewayProcess, browser: Browser):
     expect(history.locator(f'a[href="#/ix/{earlier}"]')).to_be_visible()
 
     merge = page.get_by_role("form", name="Merge")
-    expect(merge.get_by_label("Interaction to merge into this one").locator("option")).to_have_count(1)  # the open chat, not the completed one
+    expect(merge.get_by_label("Interaction to merge into this one").locator("option")).to_have_count(
+        1
+    )  # the open chat, not the completed one
     merge.get_by_role("button", name="Merge").click()
     conversation = page.get_by_role("list", name="Conversation")
     expect(conversation).to_contain_text("Is anyone there?")
     expect(conversation).to_contain_text("Hello again")
     page.get_by_role("tab", name="activity").click()
-    expect(page.get_by_role("list", name="Activity feed")).to_contain_text(f"Interaction {duplicate} merged into this one by Alice Agent")
+    expect(page.get_by_role("list", name="Activity feed")).to_contain_text(
+        f"Interaction {duplicate} merged into this one by Alice Agent"
+    )
     expect(history.get_by_role("listitem").filter(has_text="merged into this one")).to_have_count(1)
     expect(page.get_by_role("form", name="Merge")).to_have_count(0)  # nothing else to merge
     page.screenshot(path=str(DOCS / "customer-history-merge.png"))

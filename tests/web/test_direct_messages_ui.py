@@ -24,7 +24,12 @@ def server() -> Iterator[GatewayProcess]:
 
 def completed_by_bob(server: GatewayProcess) -> str:
     """A chat Bob handled and completed, through the API as his console would."""
-    bob = {"Authorization": "Bearer " + httpx.post(f"{server.url}/api/auth/login", json={"username": "bob", "password": "correct horse"}).json()["token"]}
+    bob = {
+        "Authorization": "Bearer "
+        + httpx.post(f"{server.url}/api/auth/login", json={"username": "bob", "password": "correct horse"}).json()[
+            "token"
+        ]
+    }
     customer, ix_id = customer_chat(server, "Carla Customer", "Where is my parcel?")
     try:
         for step, body in (("claim", None), ("end", {"outcome": "resolved"}), ("complete", None)):
@@ -37,7 +42,10 @@ def completed_by_bob(server: GatewayProcess) -> str:
 
 def test_an_agent_messages_the_completer_who_sees_it_live(server: GatewayProcess, browser: Browser):
     ix_id = completed_by_bob(server)
-    bob_ctx, alice_ctx = browser.new_context(viewport={"width": 1366, "height": 800}), browser.new_context(viewport={"width": 1366, "height": 800})
+    bob_ctx, alice_ctx = (
+        browser.new_context(viewport={"width": 1366, "height": 800}),
+        browser.new_context(viewport={"width": 1366, "height": 800}),
+    )
     try:
         bob = bob_ctx.new_page()
         login(bob, server, "bob")
@@ -54,7 +62,9 @@ def test_an_agent_messages_the_completer_who_sees_it_live(server: GatewayProcess
         expect(alice.get_by_text("Your message will be linked to the interaction with Carla Customer")).to_be_visible()
         alice.get_by_label("Message to Bob Builder").fill("Hi Bob, did Carla's parcel go out express?")
         alice.get_by_role("button", name="Send").click()
-        expect(alice.get_by_role("list", name="Messages with Bob Builder")).to_contain_text("did Carla's parcel go out express?")
+        expect(alice.get_by_role("list", name="Messages with Bob Builder")).to_contain_text(
+            "did Carla's parcel go out express?"
+        )
 
         # Bob, on Queue Home: the badge and a notice arrive live.
         expect(badge).to_have_text("1")
@@ -71,9 +81,13 @@ def test_an_agent_messages_the_completer_who_sees_it_live(server: GatewayProcess
         # And back: Alice's open conversation gets Bob's answer live, in the same thread.
         bob.get_by_label("Message to Alice Agent").fill("Yes, express, tracking sent to her.")
         bob.get_by_role("button", name="Send").click()
-        expect(alice.get_by_role("list", name="Messages with Bob Builder")).to_contain_text("Yes, express, tracking sent to her.")
+        expect(alice.get_by_role("list", name="Messages with Bob Builder")).to_contain_text(
+            "Yes, express, tracking sent to her."
+        )
         expect(conversation).to_contain_text("Yes, express, tracking sent to her.")
-        expect(threads.get_by_role("link", name="Alice Agent")).to_contain_text("You: Yes, express")  # the list follows too
+        expect(threads.get_by_role("link", name="Alice Agent")).to_contain_text(
+            "You: Yes, express"
+        )  # the list follows too
         bob.screenshot(path=str(DOCS / "direct-messages.png"))
 
         threads_of = httpx.get(f"{server.url}/api/direct-messages", headers=ADMIN).json()

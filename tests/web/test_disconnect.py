@@ -38,7 +38,9 @@ def test_the_widget_says_chat_ended_once_however_many_events_follow(chat_server:
     httpx.post(f"{base}/notes", json={"body": "Re-sent", "disposition": "reshipped"}, headers=agent).raise_for_status()
     httpx.post(f"{base}/complete", headers=agent).raise_for_status()
     httpx.patch(base, json={"subject": "Late parcel"}, headers=agent).raise_for_status()
-    httpx.post(f"{base}/typing", json={"active": True}, headers=agent).raise_for_status()  # last: once shown, all before it arrived
+    httpx.post(
+        f"{base}/typing", json={"active": True}, headers=agent
+    ).raise_for_status()  # last: once shown, all before it arrived
     expect(dialog.locator(".sbc-typing")).to_have_text("The agent is typing…")
     log = dialog.get_by_role("list", name="Conversation")
     expect(log.locator("li.notice", has_text="Chat ended")).to_have_count(1)
@@ -47,8 +49,9 @@ def test_the_widget_says_chat_ended_once_however_many_events_follow(chat_server:
     page.close()
 
 
-def test_the_console_tells_the_agent_the_customer_left_and_closes_the_reply_box(chat_server: GatewayProcess,
-                                                                               browser: Browser):
+def test_the_console_tells_the_agent_the_customer_left_and_closes_the_reply_box(
+    chat_server: GatewayProcess, browser: Browser
+):
     page = browser.new_page(viewport={"width": 1366, "height": 800})
     login(page, chat_server, "alice")
     customer, ix_id = customer_chat(chat_server, "Dana Customer", "Can I change my address?")
@@ -68,9 +71,15 @@ def test_the_console_tells_the_agent_the_customer_left_and_closes_the_reply_box(
     expect(page.get_by_role("form", name="Reply").get_by_role("button", name="Send")).to_be_disabled()
     expect(page.get_by_role("button", name="Complete", exact=True)).to_be_enabled()
     page.get_by_role("tab", name="activity").click()
-    expect(page.get_by_role("list", name="Activity feed")).to_contain_text("The customer left the chat; wrap-up started")
+    expect(page.get_by_role("list", name="Activity feed")).to_contain_text(
+        "The customer left the chat; wrap-up started"
+    )
     page.screenshot(path=str(DOCS / "workspace-customer-left.png"))
     stored = httpx.get(f"{chat_server.url}/api/interactions/{ix_id}", headers=alice(chat_server)).json()
-    assert (stored["status"], stored["disconnect"]["by"], stored["disconnect"]["reason"]) == ("wrap_up", "customer", "hang_up")
+    assert (stored["status"], stored["disconnect"]["by"], stored["disconnect"]["reason"]) == (
+        "wrap_up",
+        "customer",
+        "hang_up",
+    )
     customer.close()
     page.close()

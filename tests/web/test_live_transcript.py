@@ -24,22 +24,44 @@ CALLER, NUMBER, CALL = "+14155550100", "+15550001000", "CA51"
 def server(tmp_path) -> Iterator[GatewayProcess]:
     with twilio_gateway(str(tmp_path), ADMIN_TOKEN, SID, TOKEN) as gp:
         http = httpx.Client(base_url=gp.url, timeout=20, headers=ADMIN)
-        http.post("/api/queues", json={"id": "sales", "name": "Sales", "settings": {"phone_number": NUMBER, "transcription": True}}).raise_for_status()
-        http.post("/api/users", json={"username": "alice", "name": "Alice Agent", "queues": ["sales"], "password": PASSWORD}).raise_for_status()
+        http.post(
+            "/api/queues",
+            json={"id": "sales", "name": "Sales", "settings": {"phone_number": NUMBER, "transcription": True}},
+        ).raise_for_status()
+        http.post(
+            "/api/users", json={"username": "alice", "name": "Alice Agent", "queues": ["sales"], "password": PASSWORD}
+        ).raise_for_status()
         yield gp
 
 
 def twilio_posts(server: GatewayProcess, path: str, params: dict[str, str]) -> httpx.Response:
     """A webhook as Twilio sends it: form-encoded, signed for the gateway's public URL."""
     url = f"{server.url}/webhooks/twilio/{path}"
-    return httpx.post(url, data=params, headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, params)}, timeout=20)
+    return httpx.post(
+        url,
+        data=params,
+        headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, params)},
+        timeout=20,
+    )
 
 
 def said(server: GatewayProcess, sequence: int, text: str, track: str) -> None:
-    r = twilio_posts(server, "transcription", {
-        "AccountSid": SID, "CallSid": CALL, "TranscriptionSid": "GT51", "TranscriptionEvent": "transcription-content", "LanguageCode": "en-US",
-        "Track": track, "TranscriptionData": json.dumps({"transcript": text, "confidence": 0.95}), "Final": "true", "SequenceId": str(sequence),
-        "Timestamp": f"2026-03-01T12:00:{sequence:02d}.000000Z"})
+    r = twilio_posts(
+        server,
+        "transcription",
+        {
+            "AccountSid": SID,
+            "CallSid": CALL,
+            "TranscriptionSid": "GT51",
+            "TranscriptionEvent": "transcription-content",
+            "LanguageCode": "en-US",
+            "Track": track,
+            "TranscriptionData": json.dumps({"transcript": text, "confidence": 0.95}),
+            "Final": "true",
+            "SequenceId": str(sequence),
+            "Timestamp": f"2026-03-01T12:00:{sequence:02d}.000000Z",
+        },
+    )
     assert r.status_code == 204, r.text
 
 
@@ -51,16 +73,22 @@ def login(page: Page, server: GatewayProcess) -> None:
     expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
 
 
-def test_the_transcript_tab_fills_live_in_spoken_order_and_stays_after_completion(server: GatewayProcess, browser: Browser):
+def test_the_transcript_tab_fills_live_in_spoken_order_and_stays_after_completion(
+    server: GatewayProcess, browser: Browser
+):
     page = browser.new_page(viewport={"width": 1366, "height": 860})
     login(page, server)
     with page.expect_response("**/api/me/presence"):  # away: the call waits in the queue for alice to claim it herself
         page.get_by_label("My status").select_option("away")
 
-    twiml = twilio_posts(server, "voice", {"CallSid": CALL, "AccountSid": SID, "From": CALLER, "To": NUMBER, "CallStatus": "ringing"}).text
+    twiml = twilio_posts(
+        server, "voice", {"CallSid": CALL, "AccountSid": SID, "From": CALLER, "To": NUMBER, "CallStatus": "ringing"}
+    ).text
     assert "<Start><Transcription" in twiml and "statusCallbackUrl=" in twiml
     page.get_by_role("table", name="Active interactions").get_by_role("button", name=f"Claim {CALLER}").click()
-    expect(page.get_by_role("group", name="Interaction controls").get_by_role("button", name="End · resolved")).to_be_visible()
+    expect(
+        page.get_by_role("group", name="Interaction controls").get_by_role("button", name="End · resolved")
+    ).to_be_visible()
 
     tab = page.get_by_role("tab", name="transcript")
     tab.click()

@@ -21,8 +21,14 @@ def server() -> Iterator[GatewayProcess]:
     with gateway_process({"GATEWAY_ADMIN_TOKEN": TOKEN}) as gp:
         for q in ({"id": "sales", "name": "Sales"}, {"id": "billing", "name": "Billing"}):
             assert httpx.post(f"{gp.url}/api/queues", json=q, headers=ADMIN).status_code == 201
-        for user in ({"username": "alice", "name": "Alice Agent", "queues": ["sales"]}, {"username": "ada", "name": "Ada Admin", "role": "admin"}):
-            assert httpx.post(f"{gp.url}/api/users", json={**user, "password": "correct horse"}, headers=ADMIN).status_code == 201
+        for user in (
+            {"username": "alice", "name": "Alice Agent", "queues": ["sales"]},
+            {"username": "ada", "name": "Ada Admin", "role": "admin"},
+        ):
+            assert (
+                httpx.post(f"{gp.url}/api/users", json={**user, "password": "correct horse"}, headers=ADMIN).status_code
+                == 201
+            )
         yield gp
 
 
@@ -33,8 +39,16 @@ def token(server: GatewayProcess, username: str) -> dict[str, str]:
 
 def interaction(server: GatewayProcess, alice: dict[str, str], complete: bool) -> str:
     """An outbound text of alice's, claimed by her; completed if asked."""
-    r = httpx.post(f"{server.url}/api/interactions", json={"queue_id": "sales", "type": "messaging", "subtype": "text",
-                                                            "customer": {"name": "Carla Customer", "phone": "+14155550100"}}, headers=alice)
+    r = httpx.post(
+        f"{server.url}/api/interactions",
+        json={
+            "queue_id": "sales",
+            "type": "messaging",
+            "subtype": "text",
+            "customer": {"name": "Carla Customer", "phone": "+14155550100"},
+        },
+        headers=alice,
+    )
     assert r.status_code == 201, r.text
     ix = r.json()["id"]
     if complete:
@@ -79,13 +93,17 @@ def test_an_admin_unticks_a_right_and_the_agent_no_longer_gets_the_button(server
 
     # Her open page predates the change: the button is refused with the reason, then goes.
     agent.get_by_role("button", name="Clone as follow-up").click()
-    expect(agent.locator("#toast")).to_have_text("Cloning completed interactions needs the right clone_completed, which role agent does not have.")
+    expect(agent.locator("#toast")).to_have_text(
+        "Cloning completed interactions needs the right clone_completed, which role agent does not have."
+    )
     expect(agent.get_by_role("button", name="Clone as follow-up")).to_have_count(0)
     open_interaction(agent, server, done)
     expect(agent.get_by_role("form", name="Edit completed interaction")).to_be_visible()  # still hers to edit
     expect(agent.get_by_role("button", name="Clone as follow-up")).to_have_count(0)
     agent.screenshot(path=str(DOCS / "console-rights-agent.png"))
-    assert httpx.post(f"{server.url}/api/interactions/{done}/clone", headers=alice_api).status_code == 403, "hidden, and refused all the same"
+    assert httpx.post(f"{server.url}/api/interactions/{done}/clone", headers=alice_api).status_code == 403, (
+        "hidden, and refused all the same"
+    )
     open_interaction(agent, server, active)
     kinds = agent.get_by_role("form", name="Transfer").get_by_label("Transfer to").locator("option")
     expect(kinds).to_have_text(["Queue", "Agent"])  # no outside number

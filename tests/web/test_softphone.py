@@ -31,8 +31,16 @@ def server(tmp_path) -> Iterator[GatewayProcess]:
 
 def test_agent_talks_to_the_caller_from_the_console(server: GatewayProcess, browser: Browser):
     http = httpx.Client(base_url=server.url, timeout=20)
-    http.post("/api/queues", json={"id": "sales", "name": "Sales", "settings": {"phone_number": "+15550001000"}}, headers=ADMIN)
-    http.post("/api/users", json={"username": "alice", "name": "Alice", "queues": ["sales"], "password": "correct horse"}, headers=ADMIN)
+    http.post(
+        "/api/queues",
+        json={"id": "sales", "name": "Sales", "settings": {"phone_number": "+15550001000"}},
+        headers=ADMIN,
+    )
+    http.post(
+        "/api/users",
+        json={"username": "alice", "name": "Alice", "queues": ["sales"], "password": "correct horse"},
+        headers=ADMIN,
+    )
     params = {"CallSid": "CA9", "From": "+14155550100", "To": "+15550001000", "CallStatus": "ringing"}
     sig = RequestValidator(TOKEN).compute_signature(f"{server.url}/webhooks/twilio/voice", params)
     twiml = http.post("/webhooks/twilio/voice", data=params, headers={"X-Twilio-Signature": sig}).text
@@ -40,7 +48,15 @@ def test_agent_talks_to_the_caller_from_the_console(server: GatewayProcess, brow
 
     url = f"{server.ws_url}/webhooks/twilio/media"
     twilio = connect(url, additional_headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})})
-    twilio.send(json.dumps({"event": "start", "streamSid": "MZ9", "start": {"streamSid": "MZ9", "callSid": "CA9", "customParameters": {"interaction": ix_id}}}))
+    twilio.send(
+        json.dumps(
+            {
+                "event": "start",
+                "streamSid": "MZ9",
+                "start": {"streamSid": "MZ9", "callSid": "CA9", "customParameters": {"interaction": ix_id}},
+            }
+        )
+    )
     media, cleared, enough = [], threading.Event(), threading.Event()
 
     def collect():

@@ -18,9 +18,19 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatewayProcess]:
     with chat_gateway(TOKEN) as gp:
-        httpx.post(f"{gp.url}/api/queues", json={"id": "vip", "name": "VIP", "tags": {"vip": 5}}, headers=ADMIN).raise_for_status()
-        config = {"default_queue": "web", "workflows": [
-            {"id": "gold", "name": "Gold customers", "steps": [{"when": {"attributes": {"tier": "gold"}}, "add": ["vip"]}]}]}
+        httpx.post(
+            f"{gp.url}/api/queues", json={"id": "vip", "name": "VIP", "tags": {"vip": 5}}, headers=ADMIN
+        ).raise_for_status()
+        config = {
+            "default_queue": "web",
+            "workflows": [
+                {
+                    "id": "gold",
+                    "name": "Gold customers",
+                    "steps": [{"when": {"attributes": {"tier": "gold"}}, "add": ["vip"]}],
+                }
+            ],
+        }
         httpx.put(f"{gp.url}/api/routing", json=config, headers=ADMIN).raise_for_status()
         yield gp
 
@@ -30,7 +40,9 @@ def test_a_page_tells_the_widget_about_its_customer_and_routing_uses_it(server: 
     attributes = json.dumps({"tier": "gold", "plan": "annual"})
     page.goto(f"{server.url}/chat/")
     # What a shop page does once it knows its customer (the tag's data-attributes is read when a chat starts).
-    page.locator("script[src='/chat/widget.js']").evaluate("(tag, attributes) => { tag.dataset.attributes = attributes; }", attributes)
+    page.locator("script[src='/chat/widget.js']").evaluate(
+        "(tag, attributes) => { tag.dataset.attributes = attributes; }", attributes
+    )
     dialog = page.get_by_role("dialog", name="Chat with us")
     dialog.get_by_label("Your name").fill("Goldie")
     dialog.get_by_label("Email").fill("goldie@example.com")

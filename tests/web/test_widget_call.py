@@ -72,7 +72,9 @@ def test_customer_calls_from_the_widget_and_the_agent_hears_them(chat_server: Ga
         # 127.0.0.1 (--allow-loopback-in-peer-connection) and prefers them (lower network cost), but the gateway's
         # loopback-only leg ignores checks from them (channels/ice.py), so the pair it selects is loopback on both ends.
         [browser_route] = routes_of(page)
-        assert "127.0.0.1" in browser_route.gathered and set(browser_route.remote_candidates) == {"127.0.0.1"}, browser_route
+        assert "127.0.0.1" in browser_route.gathered and set(browser_route.remote_candidates) == {"127.0.0.1"}, (
+            browser_route
+        )
         assert (browser_route.local, browser_route.remote) == ("127.0.0.1", "127.0.0.1"), browser_route
         assert (route.local, route.remote, set(route.gathered)) == ("127.0.0.1", "127.0.0.1", {"127.0.0.1"}), route
         page.screenshot(path=str(DOCS / "chat-widget-call.png"))
@@ -80,7 +82,9 @@ def test_customer_calls_from_the_widget_and_the_agent_hears_them(chat_server: Ga
         call.get_by_role("button", name="Hang up").click()
         expect(call).to_contain_text("Call ended")
         expect(dialog.get_by_role("list", name="Conversation")).to_contain_text("Back to chat.")
-        while (event := json.loads(agent_ws.recv(timeout=10)))["type"] != "interaction.channel_switched" or event["interaction"]["subtype"] != "chat":
+        while (event := json.loads(agent_ws.recv(timeout=10)))["type"] != "interaction.channel_switched" or event[
+            "interaction"
+        ]["subtype"] != "chat":
             pass
         loop.run(agent.close())
     assert httpx.get(f"{chat_server.url}/api/interactions/{ix_id}", headers=alice).json()["subtype"] == "chat"

@@ -28,28 +28,46 @@ def start(page: Page, server: GatewayProcess, agent: dict[str, str], phone: str 
         dialog.get_by_label("Mobile (optional, for texts)").fill(phone)
     dialog.get_by_role("button", name="Start chat").click()
     expect(dialog.get_by_role("status")).to_contain_text("Waiting for the next available agent")
-    [ix] = [i for i in httpx.get(f"{server.url}/api/queues/web/interactions", headers=agent).json()["items"] if i["status"] == "open"]
+    [ix] = [
+        i
+        for i in httpx.get(f"{server.url}/api/queues/web/interactions", headers=agent).json()["items"]
+        if i["status"] == "open"
+    ]
     assert httpx.post(f"{server.url}/api/interactions/{ix['id']}/claim", headers=agent).status_code == 200
     expect(dialog.get_by_role("status")).to_contain_text("You are chatting with Alice")
     return ix["id"]
 
 
 def test_the_widget_says_we_continue_by_text_only_after_the_switch_succeeded(server: GatewayProcess, browser: Browser):
-    token = httpx.post(f"{server.url}/api/auth/login", json={"username": "alice", "password": "correct horse"}).json()["token"]
+    token = httpx.post(f"{server.url}/api/auth/login", json={"username": "alice", "password": "correct horse"}).json()[
+        "token"
+    ]
     agent = {"Authorization": f"Bearer {token}"}
     page = browser.new_page()
     ix_id = start(page, server, agent, phone=None)
     log = page.get_by_role("dialog", name="Chat with us").get_by_role("list", name="Conversation")
-    r = httpx.post(f"{server.url}/api/interactions/{ix_id}/switch", json={"type": "messaging", "subtype": "text"}, headers=agent)
+    r = httpx.post(
+        f"{server.url}/api/interactions/{ix_id}/switch", json={"type": "messaging", "subtype": "text"}, headers=agent
+    )
     assert r.status_code == 422 and "no phone number" in r.json()["detail"]
-    httpx.post(f"{server.url}/api/interactions/{ix_id}/messages", json={"body": "Let's keep chatting here."}, headers=agent)
+    httpx.post(
+        f"{server.url}/api/interactions/{ix_id}/messages", json={"body": "Let's keep chatting here."}, headers=agent
+    )
     expect(log).to_contain_text("Let's keep chatting here.")
     expect(log).not_to_contain_text("We'll continue by text message")
     page.close()
 
     page = browser.new_page()
     ix_id = start(page, server, agent, phone="+14155550111")
-    assert httpx.post(f"{server.url}/api/interactions/{ix_id}/switch", json={"type": "messaging", "subtype": "text"}, headers=agent).status_code == 200
+    assert (
+        httpx.post(
+            f"{server.url}/api/interactions/{ix_id}/switch",
+            json={"type": "messaging", "subtype": "text"},
+            headers=agent,
+        ).status_code
+        == 200
+    )
     expect(page.get_by_role("dialog", name="Chat with us").get_by_role("list", name="Conversation")).to_contain_text(
-        "We'll continue by text message at +14155550111.")
+        "We'll continue by text message at +14155550111."
+    )
     page.close()

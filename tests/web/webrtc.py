@@ -45,6 +45,15 @@ def routes_of(page: Page, timeout_ms: float = 15_000) -> list[Route]:
 
     The candidates are those signalled (Chromium's offer, the gateway's answer); the pair is the one selected.
     """
-    page.wait_for_function("() => (window.__peerConnections || []).some(pc => pc.connectionState === 'connected')", timeout=timeout_ms)
-    return [Route(gathered=tuple(r["gathered"]), remote_candidates=tuple(r["remote_candidates"]), local=r["local"], remote=r["remote"])
-            for r in page.evaluate(_ROUTES)]
+    page.wait_for_function(
+        "() => (window.__peerConnections || []).some(pc => pc.connectionState === 'connected')", timeout=timeout_ms
+    )
+    return [
+        Route(
+            gathered=tuple(r["gathered"]),
+            remote_candidates=tuple(r["remote_candidates"]),
+            local=r["local"],
+            remote=r["remote"],
+        )
+        for r in page.evaluate(_ROUTES)
+    ]

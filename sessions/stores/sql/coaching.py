@@ -27,7 +27,8 @@ from .engine import Database
 from .schema import Time, metadata
 
 evaluation_forms = Table(
-    "evaluation_forms", metadata,
+    "evaluation_forms",
+    metadata,
     Column("queue_id", String(64), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("created_at", Time, nullable=False),
@@ -35,7 +36,8 @@ evaluation_forms = Table(
 )
 
 evaluations = Table(
-    "evaluations", metadata,
+    "evaluations",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("interaction_id", String(64), nullable=False),
     Column("queue_id", String(64), nullable=False),
@@ -57,8 +59,17 @@ LIST_LIMIT = 500
 
 
 def _row(e: Evaluation) -> dict[str, Any]:
-    return {"id": e.id, "interaction_id": e.interaction_id, "queue_id": e.queue_id, "agent": e.agent, "evaluator": e.evaluator, "score": e.score,
-            "form_version": e.form_version, "created_at": e.created_at.timestamp(), "doc": e.model_dump_json()}
+    return {
+        "id": e.id,
+        "interaction_id": e.interaction_id,
+        "queue_id": e.queue_id,
+        "agent": e.agent,
+        "evaluator": e.evaluator,
+        "score": e.score,
+        "form_version": e.form_version,
+        "created_at": e.created_at.timestamp(),
+        "doc": e.model_dump_json(),
+    }
 
 
 class CoachingStore:
@@ -76,10 +87,18 @@ class CoachingStore:
         """Stores a new version; AlreadyExists when that version is taken (a concurrent save got there first): versions are never replaced."""
         try:
             async with self.db.write() as conn:
-                await conn.execute(evaluation_forms.insert().values(queue_id=form.queue_id, version=form.version, created_at=form.created_at.timestamp(),
-                                                                    doc=form.model_dump_json()))
+                await conn.execute(
+                    evaluation_forms.insert().values(
+                        queue_id=form.queue_id,
+                        version=form.version,
+                        created_at=form.created_at.timestamp(),
+                        doc=form.model_dump_json(),
+                    )
+                )
         except IntegrityError:
-            raise AlreadyExists(f"Version {form.version} of queue {form.queue_id}'s evaluation form exists already.") from None
+            raise AlreadyExists(
+                f"Version {form.version} of queue {form.queue_id}'s evaluation form exists already."
+            ) from None
 
     async def get_evaluation_form(self, queue_id: str, version: int | None = None) -> EvaluationForm | None:
         """The given version of the queue's form, or its latest; None when there is none."""
@@ -99,8 +118,12 @@ class CoachingStore:
             raise NotFound(f"Evaluation {evaluation_id} does not exist.")
         return Evaluation.model_validate_json(doc)
 
-    async def record_evaluation(self, interaction_id: str, decide: Callable[[Interaction, Evaluation | None], Verdict],
-                                evaluation_id: str | None = None) -> tuple[Event, Evaluation]:
+    async def record_evaluation(
+        self,
+        interaction_id: str,
+        decide: Callable[[Interaction, Evaluation | None], Verdict],
+        evaluation_id: str | None = None,
+    ) -> tuple[Event, Evaluation]:
         """Decides on the current interaction (and evaluation, when changing one) and commits the evaluation, its audit
         entry and event together; re-reads and re-decides when the interaction moved on meanwhile.
 
@@ -123,14 +146,24 @@ class CoachingStore:
         else:
             await conn.execute(evaluations.update().where(evaluations.c.id == row.pop("id")).values(**row))
 
-    async def list_evaluations(self, *, interaction_id: str | None = None, agent: str | None = None, queue: str | None = None,
-                               queues: set[str] | None = None, involving: str | None = None, limit: int = LIST_LIMIT) -> list[Evaluation]:
+    async def list_evaluations(
+        self,
+        *,
+        interaction_id: str | None = None,
+        agent: str | None = None,
+        queue: str | None = None,
+        queues: set[str] | None = None,
+        involving: str | None = None,
+        limit: int = LIST_LIMIT,
+    ) -> list[Evaluation]:
         """Newest first, filtered by interaction, agent and queue; of those, the ones in ``queues`` (None: every queue,
         empty: none) or, with ``involving``, whose agent or evaluator that user is."""
         c = evaluations.c
         stmt = select(c.doc)
         if queues is not None:
-            visible = ([c.queue_id.in_(sorted(queues))] if queues else []) + ([c.agent == involving, c.evaluator == involving] if involving else [])
+            visible = ([c.queue_id.in_(sorted(queues))] if queues else []) + (
+                [c.agent == involving, c.evaluator == involving] if involving else []
+            )
             if not visible:
                 return []
             stmt = stmt.where(or_(*visible))
@@ -151,9 +184,13 @@ class CoachingStore:
             return Summary(agents=[], queues=[])
         where = [] if queues is None else [c.queue_id.in_(sorted(queues))]
         per_agent = select(c.agent, func.count(), func.avg(c.score)).where(*where).group_by(c.agent).order_by(c.agent)
-        per_queue = select(c.queue_id, func.count(), func.avg(c.score)).where(*where).group_by(c.queue_id).order_by(c.queue_id)
+        per_queue = (
+            select(c.queue_id, func.count(), func.avg(c.score)).where(*where).group_by(c.queue_id).order_by(c.queue_id)
+        )
         async with self.db.read() as conn:
             agents = (await conn.execute(per_agent)).all()
             by_queue = (await conn.execute(per_queue)).all()
-        return Summary(agents=[AgentRollup(agent=a, count=n, average=round(float(avg), 2)) for a, n, avg in agents],
-                       queues=[QueueRollup(queue_id=q, count=n, average=round(float(avg), 2)) for q, n, avg in by_queue])
+        return Summary(
+            agents=[AgentRollup(agent=a, count=n, average=round(float(avg), 2)) for a, n, avg in agents],
+            queues=[QueueRollup(queue_id=q, count=n, average=round(float(avg), 2)) for q, n, avg in by_queue],
+        )

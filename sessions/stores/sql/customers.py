@@ -25,7 +25,8 @@ from . import schema as t
 from .engine import Database
 
 customers = Table(
-    "customers", t.metadata,
+    "customers",
+    t.metadata,
     Column("id", String(64), primary_key=True),
     Column("name", String(200)),
     # Lower-cased name, for prefix search.
@@ -35,7 +36,8 @@ customers = Table(
 )
 
 customer_identities = Table(
-    "customer_identities", t.metadata,
+    "customer_identities",
+    t.metadata,
     Column("kind", String(8), primary_key=True),
     Column("value", String(254), primary_key=True),
     Column("customer_id", String(64), nullable=False),
@@ -62,8 +64,9 @@ class CustomerStore:
 
     db: Database
 
-    async def link_customer(self, *, phone: str | None, email: str | None, name: str | None, current: str | None, new_id: str,
-                            at: datetime) -> CustomerProfile:
+    async def link_customer(
+        self, *, phone: str | None, email: str | None, name: str | None, current: str | None, new_id: str, at: datetime
+    ) -> CustomerProfile:
         """The profile a contact with these details belongs to, creating one as needed; never merges two.
 
         The phone's owner, else the email's, else ``current`` (the profile the interaction had), else a
@@ -74,13 +77,23 @@ class CustomerStore:
         for _ in range(LINK_ATTEMPTS):
             try:
                 async with self.db.write() as conn:
-                    found = await self._link(conn, identities(phone, email), (name or "").strip() or None, current, new_id, at)
+                    found = await self._link(
+                        conn, identities(phone, email), (name or "").strip() or None, current, new_id, at
+                    )
                 return await self.get_customer(found)
             except IntegrityError:
                 continue  # another writer took the identity meanwhile: look again
         raise ConcurrentUpdate("The customer's details kept changing underneath; try again.")
 
-    async def _link(self, conn: AsyncConnection, ids: list[tuple[str, str]], name: str | None, current: str | None, new_id: str, at: datetime) -> str:
+    async def _link(
+        self,
+        conn: AsyncConnection,
+        ids: list[tuple[str, str]],
+        name: str | None,
+        current: str | None,
+        new_id: str,
+        at: datetime,
+    ) -> str:
         ci, c = customer_identities.c, customers.c
         owners: dict[tuple[str, str], str] = {}
         for kind, value in ids:
@@ -91,12 +104,18 @@ class CustomerStore:
         target = next((owners[i] for i in ids if i in owners), None) or previous
         if target is None:
             target = new_id
-            await conn.execute(insert(customers).values(id=target, name=name, name_key=name.lower() if name else None, created_at=at.timestamp()))
+            await conn.execute(
+                insert(customers).values(
+                    id=target, name=name, name_key=name.lower() if name else None, created_at=at.timestamp()
+                )
+            )
         for kind, value in ids:
             if (kind, value) not in owners:
                 await conn.execute(insert(customer_identities).values(kind=kind, value=value, customer_id=target))
         if name is not None:
-            await conn.execute(update(customers).where(c.id == target, c.name.is_(None)).values(name=name, name_key=name.lower()))
+            await conn.execute(
+                update(customers).where(c.id == target, c.name.is_(None)).values(name=name, name_key=name.lower())
+            )
         return target
 
     async def get_customer(self, customer_id: str) -> CustomerProfile:
@@ -106,11 +125,22 @@ class CustomerStore:
             row = (await conn.execute(select(customers).where(c.id == customer_id))).first()
             if row is None:
                 raise NotFound(f"Customer {customer_id} does not exist.")
-            owned = (await conn.execute(select(ci.kind, ci.value).where(ci.customer_id == row.id).order_by(ci.kind, ci.value))).all()
-        return CustomerProfile(id=row.id, name=row.name, created_at=datetime.fromtimestamp(row.created_at, UTC),
-                               phones=[v for k, v in owned if k == PHONE], emails=[v for k, v in owned if k == EMAIL])
+            owned = (
+                await conn.execute(
+                    select(ci.kind, ci.value).where(ci.customer_id == row.id).order_by(ci.kind, ci.value)
+                )
+            ).all()
+        return CustomerProfile(
+            id=row.id,
+            name=row.name,
+            created_at=datetime.fromtimestamp(row.created_at, UTC),
+            phones=[v for k, v in owned if k == PHONE],
+            emails=[v for k, v in owned if k == EMAIL],
+        )
 
-    async def customer_interactions(self, customer_id: str, queues: Collection[str] | None, limit: int) -> list[Interaction]:
+    async def customer_interactions(
+        self, customer_id: str, queues: Collection[str] | None, limit: int
+    ) -> list[Interaction]:
         """The customer's interactions in ``queues`` (None: all), newest first."""
         stmt = self.customer_interactions_query(customer_id, queues)
         if stmt is None:
@@ -145,7 +175,9 @@ class CustomerStore:
             rows = (await conn.execute(stmt.limit(limit))).all()
         return [Contact(*row) for row in rows]
 
-    async def search_customers(self, key: str, queues: Collection[str] | None, limit: int, offset: int = 0) -> list[CustomerProfile]:
+    async def search_customers(
+        self, key: str, queues: Collection[str] | None, limit: int, offset: int = 0
+    ) -> list[CustomerProfile]:
         """Profiles whose name, phone or email starts with ``key`` (see customers.search_key), that have an interaction in ``queues``.
 
         In name order, ``limit`` of them after the first ``offset``.
@@ -155,7 +187,9 @@ class CustomerStore:
             return []
         kind = PHONE if key[:1] == "+" or key[:1].isdigit() else EMAIL
         # A number typed without its "+" is still a number: E.164 values all start with one.
-        by_identity = select(ci.customer_id.label("id")).where(ci.kind == kind, *_starts(ci.value, "+" + key if key[:1].isdigit() else key))
+        by_identity = select(ci.customer_id.label("id")).where(
+            ci.kind == kind, *_starts(ci.value, "+" + key if key[:1].isdigit() else key)
+        )
         by_name = select(c.id.label("id")).where(*_starts(c.name_key, key))
         stmt = select(c.id).where(c.id.in_(by_identity.union(by_name)))
         if queues is not None:

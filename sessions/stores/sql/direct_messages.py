@@ -17,7 +17,22 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, and_, case, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,7 +46,8 @@ Id = BigInteger().with_variant(Integer, "sqlite")
 
 #: One row per pair of users; ``user_a`` < ``user_b``; ``read_a``/``read_b``: the last message id each member has read.
 dm_threads = Table(
-    "dm_threads", metadata,
+    "dm_threads",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("user_a", String(64), nullable=False),
     Column("user_b", String(64), nullable=False),
@@ -44,7 +60,8 @@ dm_threads = Table(
 )
 
 dm_messages = Table(
-    "dm_messages", metadata,
+    "dm_messages",
+    metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("thread_id", String(64), nullable=False),
     Column("author", String(64), nullable=False),
@@ -57,8 +74,15 @@ dm_messages = Table(
 
 
 def _message(row: Row[Any]) -> DirectMessage:
-    return DirectMessage(id=str(row.id), thread_id=row.thread_id, author=row.author, to=row.recipient, body=row.body,
-                         at=datetime.fromtimestamp(row.at, UTC), interaction_id=row.interaction_id)
+    return DirectMessage(
+        id=str(row.id),
+        thread_id=row.thread_id,
+        author=row.author,
+        to=row.recipient,
+        body=row.body,
+        at=datetime.fromtimestamp(row.at, UTC),
+        interaction_id=row.interaction_id,
+    )
 
 
 class DirectMessageStore:
@@ -75,42 +99,107 @@ class DirectMessageStore:
         t, m = dm_threads.c, dm_messages.c
         async with self.db.write() as conn:
             await self.db.lock_events(conn)
-            await conn.execute(insert_or_ignore(self.db.dialect, dm_threads, {"id": draft.thread_id, "user_a": lo, "user_b": hi, "last_id": None,
-                                                                              "updated_at": draft.at.timestamp(), "read_a": 0, "read_b": 0}, ["id"]))
-            message_id = (await conn.execute(insert(dm_messages).values(
-                thread_id=draft.thread_id, author=draft.author, recipient=draft.to, body=draft.body, at=draft.at.timestamp(),
-                interaction_id=draft.interaction_id).returning(m.id))).scalar_one()
+            await conn.execute(
+                insert_or_ignore(
+                    self.db.dialect,
+                    dm_threads,
+                    {
+                        "id": draft.thread_id,
+                        "user_a": lo,
+                        "user_b": hi,
+                        "last_id": None,
+                        "updated_at": draft.at.timestamp(),
+                        "read_a": 0,
+                        "read_b": 0,
+                    },
+                    ["id"],
+                )
+            )
+            message_id = (
+                await conn.execute(
+                    insert(dm_messages)
+                    .values(
+                        thread_id=draft.thread_id,
+                        author=draft.author,
+                        recipient=draft.to,
+                        body=draft.body,
+                        at=draft.at.timestamp(),
+                        interaction_id=draft.interaction_id,
+                    )
+                    .returning(m.id)
+                )
+            ).scalar_one()
             mark = t.read_a if draft.author == lo else t.read_b
-            await conn.execute(update(dm_threads).where(t.id == draft.thread_id).values({t.last_id: message_id, t.updated_at: draft.at.timestamp(), mark: message_id}))
+            await conn.execute(
+                update(dm_threads)
+                .where(t.id == draft.thread_id)
+                .values({t.last_id: message_id, t.updated_at: draft.at.timestamp(), mark: message_id})
+            )
             message = draft.stored(message_id)
             event = await self._append(conn, sent_event(message))
         self._notify()
         return message, event
 
-    async def direct_threads(self, user_id: str, limit: int = 100, thread_id: str | None = None) -> list[tuple[str, str, DirectMessage | None, int, datetime]]:
+    async def direct_threads(
+        self, user_id: str, limit: int = 100, thread_id: str | None = None
+    ) -> list[tuple[str, str, DirectMessage | None, int, datetime]]:
         """The user's threads (or only ``thread_id``, if theirs), most recently written first:
         (thread id, the other member, last message, unread, updated at)."""
         t, m = dm_threads.c, dm_messages.c
         cols = (t.id, t.user_a, t.user_b, t.last_id, t.updated_at, t.read_a, t.read_b)
         async with self.db.read() as conn:
             if thread_id is not None:
-                rows = list((await conn.execute(select(*cols).where(t.id == thread_id, or_(t.user_a == user_id, t.user_b == user_id)))).all())
+                rows = list(
+                    (
+                        await conn.execute(
+                            select(*cols).where(t.id == thread_id, or_(t.user_a == user_id, t.user_b == user_id))
+                        )
+                    ).all()
+                )
             else:
-                rows = [*(await conn.execute(select(*cols).where(t.user_a == user_id).order_by(t.updated_at.desc()).limit(limit))).all(),
-                        *(await conn.execute(select(*cols).where(t.user_b == user_id).order_by(t.updated_at.desc()).limit(limit))).all()]
+                rows = [
+                    *(
+                        await conn.execute(
+                            select(*cols).where(t.user_a == user_id).order_by(t.updated_at.desc()).limit(limit)
+                        )
+                    ).all(),
+                    *(
+                        await conn.execute(
+                            select(*cols).where(t.user_b == user_id).order_by(t.updated_at.desc()).limit(limit)
+                        )
+                    ).all(),
+                ]
                 rows = sorted(rows, key=lambda r: (-r.updated_at, r.id))[:limit]
             if not rows:
                 return []
             last_ids = [r.last_id for r in rows if r.last_id is not None]
-            lasts = {r.id: _message(r) for r in (await conn.execute(select(dm_messages).where(m.id.in_(last_ids)))).all()} if last_ids else {}
+            lasts = (
+                {r.id: _message(r) for r in (await conn.execute(select(dm_messages).where(m.id.in_(last_ids)))).all()}
+                if last_ids
+                else {}
+            )
             read_mark = case((t.user_a == user_id, t.read_a), else_=t.read_b)
-            counted = select(m.thread_id, func.count()).select_from(dm_messages.join(dm_threads, t.id == m.thread_id)).where(
-                m.thread_id.in_([r.id for r in rows]), m.author != user_id, m.id > read_mark).group_by(m.thread_id)
+            counted = (
+                select(m.thread_id, func.count())
+                .select_from(dm_messages.join(dm_threads, t.id == m.thread_id))
+                .where(m.thread_id.in_([r.id for r in rows]), m.author != user_id, m.id > read_mark)
+                .group_by(m.thread_id)
+            )
             unread = {tid: n for tid, n in (await conn.execute(counted)).all()}
-        return [(r.id, r.user_b if r.user_a == user_id else r.user_a, lasts.get(r.last_id), int(unread.get(r.id, 0)),
-                 datetime.fromtimestamp(r.updated_at, UTC)) for r in rows]
+        return [
+            (
+                r.id,
+                r.user_b if r.user_a == user_id else r.user_a,
+                lasts.get(r.last_id),
+                int(unread.get(r.id, 0)),
+                datetime.fromtimestamp(r.updated_at, UTC),
+            )
+            for r in rows
+        ]
 
-    async def direct_messages(self, thread_id: str, before: int | None, limit: int) -> tuple[list[DirectMessage], str | None]:
+    async def direct_messages(
+        self, thread_id: str, before: int | None, limit: int
+    ) -> tuple[list[DirectMessage], str | None]:
         """One page of the thread, oldest first, ending before message ``before`` (None: the newest); and the next page's cursor."""
         m = dm_messages.c
         stmt = select(dm_messages).where(m.thread_id == thread_id)
@@ -132,7 +221,9 @@ class DirectMessageStore:
             mark, current = (t.read_a, row.read_a) if row.user_a == user_id else (t.read_b, row.read_b)
             if current >= row.last_id:
                 return None
-            await conn.execute(update(dm_threads).where(and_(t.id == thread_id, mark < row.last_id)).values({mark: row.last_id}))
+            await conn.execute(
+                update(dm_threads).where(and_(t.id == thread_id, mark < row.last_id)).values({mark: row.last_id})
+            )
             event = await self._append(conn, read_event(thread_id, user_id, row.last_id, at))
         self._notify()
         return event

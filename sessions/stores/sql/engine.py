@@ -37,7 +37,9 @@ def database_url(configured: str | None, data_dir: Path) -> str:
         return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
     if url.drivername in ("sqlite", "sqlite+aiosqlite"):
         return url.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
-    raise ValueError(f"GATEWAY_DATABASE_URL: unsupported database {url.drivername!r} (use postgresql://... or sqlite:///path)")
+    raise ValueError(
+        f"GATEWAY_DATABASE_URL: unsupported database {url.drivername!r} (use postgresql://... or sqlite:///path)"
+    )
 
 
 #: SQLSTATE classes and codes that mean "the database cannot take this now" rather than "this request is
@@ -45,8 +47,16 @@ def database_url(configured: str | None, data_dir: Path) -> str:
 #: read-only transaction (25006), shutting down / crashed / starting up (57P01-57P03), I/O error (58030).
 UNAVAILABLE_SQLSTATES = ("08", "53", "25006", "57P01", "57P02", "57P03", "58030")
 #: asyncpg's names for the same, for errors raised before a SQLSTATE exists (a refused or dropped connection).
-UNAVAILABLE_NAMES = ("AdminShutdownError", "CannotConnectNowError", "ConnectionDoesNotExistError", "ReadOnlySQLTransactionError",
-                     "InterfaceError", "ConnectionRefusedError", "TooManyConnectionsError", "ConnectionFailureError")
+UNAVAILABLE_NAMES = (
+    "AdminShutdownError",
+    "CannotConnectNowError",
+    "ConnectionDoesNotExistError",
+    "ReadOnlySQLTransactionError",
+    "InterfaceError",
+    "ConnectionRefusedError",
+    "TooManyConnectionsError",
+    "ConnectionFailureError",
+)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -91,13 +101,17 @@ class Database:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
-            self.reader = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60, pool_reset_on_return=None)
+            self.reader = create_async_engine(
+                url, pool_size=pool_size, max_overflow=0, pool_timeout=60, pool_reset_on_return=None
+            )
             for engine, immediate in ((self.writer, True), (self.reader, False)):
                 _sqlite_pragmas(engine, immediate=immediate, synchronous=sqlite_synchronous.upper())
         else:
             # No pre-ping (a round trip per checkout): a dropped connection fails its statement, is
             # invalidated, and the caller gets 503 once; the pool reconnects on the next checkout.
-            self.writer = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=30, pool_recycle=1800)
+            self.writer = create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=30, pool_recycle=1800
+            )
             # Reads run in autocommit: no BEGIN/ROLLBACK round trips around a single SELECT.
             self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
 
@@ -142,7 +156,9 @@ def is_unstorable_text(exc: BaseException) -> bool:
 
 
 @asynccontextmanager
-async def _unavailable_as_store_error(opened: AbstractAsyncContextManager[AsyncConnection]) -> AsyncIterator[AsyncConnection]:
+async def _unavailable_as_store_error(
+    opened: AbstractAsyncContextManager[AsyncConnection],
+) -> AsyncIterator[AsyncConnection]:
     """Enters ``opened``; a database that is down or read-only surfaces as StoreUnavailable (503), text it cannot
     hold as InvalidCommand (422; the transaction rolled back, nothing changed), anything else as is."""
     try:

@@ -41,9 +41,13 @@ class History:
         rows = await self._read(stmt.limit(f.limit + 1))
         page = rows[: f.limit]
         more = len(rows) > f.limit
-        return [Interaction.model_validate_json(r.doc) for r in page], encode_cursor(page[-1].completed_at, page[-1].id) if more else None
+        return [Interaction.model_validate_json(r.doc) for r in page], encode_cursor(
+            page[-1].completed_at, page[-1].id
+        ) if more else None
 
-    async def export_history(self, f: HistoryCriteria, queues: set[str] | None, batch: int = EXPORT_BATCH) -> AsyncIterator[Interaction]:
+    async def export_history(
+        self, f: HistoryCriteria, queues: set[str] | None, batch: int = EXPORT_BATCH
+    ) -> AsyncIterator[Interaction]:
         """Every match, newest first, read ``batch`` rows at a time by keyset."""
         after: tuple[float, str] | None = None
         while True:
@@ -61,7 +65,9 @@ class History:
         async with self.db.read() as conn:
             return list((await conn.execute(stmt)).all())
 
-    def history_query(self, f: HistoryCriteria, queues: set[str] | None, after: tuple[float, str] | None) -> Select[Any] | None:
+    def history_query(
+        self, f: HistoryCriteria, queues: set[str] | None, after: tuple[float, str] | None
+    ) -> Select[Any] | None:
         """The SELECT for ``f`` (without its LIMIT), or None when the reader may see no queue at all."""
         c = t.interactions.c
         driver = self._driver(f)
@@ -75,8 +81,13 @@ class History:
             if not queues:
                 return None
             stmt = stmt.where(use(c.queue_id).in_(sorted(queues)))
-        equal = {c.completed_by: f.agent, c.outcome: f.outcome and f.outcome.value, c.type: f.type and f.type.value,
-                 c.customer_phone: f.phone, c.customer_email: f.email}
+        equal = {
+            c.completed_by: f.agent,
+            c.outcome: f.outcome and f.outcome.value,
+            c.type: f.type and f.type.value,
+            c.customer_phone: f.phone,
+            c.customer_email: f.email,
+        }
         stmt = stmt.where(*(use(col) == value for col, value in equal.items() if value is not None))
         if f.name is not None:
             stmt = stmt.where(*self._prefix(use(c.customer_name), f.name))
@@ -85,7 +96,9 @@ class History:
         if f.completed_to is not None:
             stmt = stmt.where(c.completed_at < f.completed_to.timestamp())
         for tag in dict.fromkeys(f.tags):
-            stmt = stmt.where(c.id.in_(select(t.interaction_tags.c.interaction_id).where(t.interaction_tags.c.tag == tag)))
+            stmt = stmt.where(
+                c.id.in_(select(t.interaction_tags.c.interaction_id).where(t.interaction_tags.c.tag == tag))
+            )
         # A name prefix on PostgreSQL: its planner guesses far more matches than a real name has and walks the
         # completion-order index backwards, filtering on the name (300 ms over a million rows, measured by
         # bench/scale.py).  Ordering by an expression takes that index out of the race: the name index finds
@@ -99,8 +112,19 @@ class History:
     def _driver(f: HistoryCriteria) -> Column[Any] | None:
         """The most selective indexed criterion given: a customer key, then the agent."""
         c = t.interactions.c
-        return next((col for col, value in ((c.customer_phone, f.phone), (c.customer_email, f.email),
-                                            (c.customer_name, f.name), (c.completed_by, f.agent)) if value is not None), None)
+        return next(
+            (
+                col
+                for col, value in (
+                    (c.customer_phone, f.phone),
+                    (c.customer_email, f.email),
+                    (c.customer_name, f.name),
+                    (c.completed_by, f.agent),
+                )
+                if value is not None
+            ),
+            None,
+        )
 
     def _indexable(self, driver: Column[Any] | None) -> Callable[[Column[Any]], ColumnElement[Any]]:
         """On SQLite, hides every column but ``driver`` from the planner when there is a driver.

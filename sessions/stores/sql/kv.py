@@ -23,11 +23,15 @@ class KeyValues:
 
     async def map_set(self, name: str, key: str, value: str) -> None:
         async with self.db.write() as conn:
-            await conn.execute(upsert(self.db.dialect, t.maps, {"name": name, "key": key, "value": value}, ["name", "key"]))
+            await conn.execute(
+                upsert(self.db.dialect, t.maps, {"name": name, "key": key, "value": value}, ["name", "key"])
+            )
 
     async def map_get(self, name: str, key: str) -> str | None:
         async with self.db.read() as conn:
-            return (await conn.execute(select(t.maps.c.value).where(t.maps.c.name == name, t.maps.c.key == key))).scalar()
+            return (
+                await conn.execute(select(t.maps.c.value).where(t.maps.c.name == name, t.maps.c.key == key))
+            ).scalar()
 
     async def map_all(self, name: str) -> dict[str, str]:
         async with self.db.read() as conn:
@@ -43,17 +47,27 @@ class KeyValues:
         now = time.time()
         async with self.db.write() as conn:
             await conn.execute(delete(t.remembered).where(t.remembered.c.key == key, t.remembered.c.expires_at <= now))
-            res = await conn.execute(insert_or_ignore(self.db.dialect, t.remembered, {"key": key, "value": value, "expires_at": now + ttl}, ["key"]))
+            res = await conn.execute(
+                insert_or_ignore(
+                    self.db.dialect, t.remembered, {"key": key, "value": value, "expires_at": now + ttl}, ["key"]
+                )
+            )
             return res.rowcount == 1
 
     async def recall(self, key: str) -> str | None:
         async with self.db.read() as conn:
-            stmt = select(t.remembered.c.value).where(t.remembered.c.key == key, t.remembered.c.expires_at > time.time())
+            stmt = select(t.remembered.c.value).where(
+                t.remembered.c.key == key, t.remembered.c.expires_at > time.time()
+            )
             return (await conn.execute(stmt)).scalar()
 
     async def take(self, key: str) -> str | None:
         async with self.db.write() as conn:
-            stmt = delete(t.remembered).where(t.remembered.c.key == key).returning(t.remembered.c.value, t.remembered.c.expires_at)
+            stmt = (
+                delete(t.remembered)
+                .where(t.remembered.c.key == key)
+                .returning(t.remembered.c.value, t.remembered.c.expires_at)
+            )
             row = (await conn.execute(stmt)).first()
         return row[0] if row is not None and row[1] > time.time() else None
 
@@ -61,11 +75,17 @@ class KeyValues:
         now = time.time()
         async with self.db.write() as conn:
             renewed = await conn.execute(
-                update(t.leases).where(t.leases.c.name == name, (t.leases.c.owner == owner) | (t.leases.c.expires_at <= now)).values(owner=owner, expires_at=now + ttl)
+                update(t.leases)
+                .where(t.leases.c.name == name, (t.leases.c.owner == owner) | (t.leases.c.expires_at <= now))
+                .values(owner=owner, expires_at=now + ttl)
             )
             if renewed.rowcount == 1:
                 return True
-            taken = await conn.execute(insert_or_ignore(self.db.dialect, t.leases, {"name": name, "owner": owner, "expires_at": now + ttl}, ["name"]))
+            taken = await conn.execute(
+                insert_or_ignore(
+                    self.db.dialect, t.leases, {"name": name, "owner": owner, "expires_at": now + ttl}, ["name"]
+                )
+            )
             return taken.rowcount == 1
 
     async def release(self, name: str, owner: str) -> None:

@@ -39,7 +39,13 @@ class EventLog:
 
     async def _append(self, conn: AsyncConnection, event: Event) -> Event:
         await self.db.lock_events(conn)
-        row_id = (await conn.execute(insert(t.events).values(at=event.at.timestamp(), body=event.model_dump_json(exclude={"id"})).returning(t.events.c.id))).scalar_one()
+        row_id = (
+            await conn.execute(
+                insert(t.events)
+                .values(at=event.at.timestamp(), body=event.model_dump_json(exclude={"id"}))
+                .returning(t.events.c.id)
+            )
+        ).scalar_one()
         return event.model_copy(update={"id": str(row_id)})
 
     def _notify(self) -> None:
@@ -54,16 +60,35 @@ class EventLog:
 
     async def _rows_after(self, after: int, limit: int, *, check_kept: bool = True) -> list[Event]:
         async with self.db.read() as conn:
-            rows = (await conn.execute(select(t.events.c.id, t.events.c.body).where(t.events.c.id > after).order_by(t.events.c.id).limit(limit))).all()
+            rows = (
+                await conn.execute(
+                    select(t.events.c.id, t.events.c.body)
+                    .where(t.events.c.id > after)
+                    .order_by(t.events.c.id)
+                    .limit(limit)
+                )
+            ).all()
             # Read after the rows: a prune between the two makes this stricter, never silently short.
             pruned = (await conn.execute(select(t.meta.c.value).where(t.meta.c.key == PRUNED_THROUGH))).scalar()
         if check_kept and pruned is not None and after < int(pruned):
-            raise CursorExpired(f"Events after {after} are no longer kept (the log starts after {pruned}); reload and resume from the latest cursor.")
+            raise CursorExpired(
+                f"Events after {after} are no longer kept (the log starts after {pruned}); reload and resume from the latest cursor."
+            )
         return [parse(i, b) for i, b in rows]
 
-    async def events_since(self, cursor: Cursor | None, *, queues: set[str] | None = None, users: set[str] | None = None, role: str | None = None, limit: int = 500) -> EventPage:
+    async def events_since(
+        self,
+        cursor: Cursor | None,
+        *,
+        queues: set[str] | None = None,
+        users: set[str] | None = None,
+        role: str | None = None,
+        limit: int = 500,
+    ) -> EventPage:
         # No cursor: from the start of what is kept.
-        scanned = await self._rows_after(0 if cursor is None else cursor_key(cursor), limit, check_kept=cursor is not None)
+        scanned = await self._rows_after(
+            0 if cursor is None else cursor_key(cursor), limit, check_kept=cursor is not None
+        )
         return EventPage(
             events=[e for e in scanned if e.concerns(queues, users, role)],
             last=scanned[-1].id if scanned else cursor,
@@ -91,15 +116,27 @@ class EventLog:
             pass
         return await self._rows_after(start, limit)
 
-    async def prune_events(self, retention_seconds: float = DEFAULT_RETENTION_SECONDS, batch: int = 10_000, now: float | None = None) -> int:
+    async def prune_events(
+        self, retention_seconds: float = DEFAULT_RETENTION_SECONDS, batch: int = 10_000, now: float | None = None
+    ) -> int:
         """Deletes events older than the retention, a batch per transaction; returns how many."""
         cutoff = (time.time() if now is None else now) - retention_seconds
         total = 0
         while True:
             async with self.db.write() as conn:
-                ids = (await conn.execute(select(t.events.c.id).where(t.events.c.at < cutoff).order_by(t.events.c.id).limit(batch))).scalars().all()
+                ids = (
+                    (
+                        await conn.execute(
+                            select(t.events.c.id).where(t.events.c.at < cutoff).order_by(t.events.c.id).limit(batch)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
                 if not ids:
                     return total
-                await conn.execute(upsert(self.db.dialect, t.meta, {"key": PRUNED_THROUGH, "value": str(ids[-1])}, ["key"]))
+                await conn.execute(
+                    upsert(self.db.dialect, t.meta, {"key": PRUNED_THROUGH, "value": str(ids[-1])}, ["key"])
+                )
                 await conn.execute(delete(t.events).where(t.events.c.id <= ids[-1]))
             total += len(ids)

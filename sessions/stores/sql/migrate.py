@@ -54,4 +54,6 @@ async def migrate(db: Database) -> str:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
             return await conn.run_sync(upgrade)
     except Exception as exc:
-        raise MigrationFailed(f"Database migration failed on {db.dialect}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        raise MigrationFailed(
+            f"Database migration failed on {db.dialect}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from exc

@@ -56,14 +56,28 @@ class Queries:
 
     async def due_offers(self, now: datetime, limit: int = 500) -> list[Interaction]:
         """Offers still ringing whose time ran out (``ix_interactions_offers``), soonest due first."""
-        stmt = (select(c.doc).where(c.status == Status.PENDING.value, c.offer_expires_at <= now.timestamp())
-                .order_by(c.offer_expires_at, c.id).limit(limit))
+        stmt = (
+            select(c.doc)
+            .where(c.status == Status.PENDING.value, c.offer_expires_at <= now.timestamp())
+            .order_by(c.offer_expires_at, c.id)
+            .limit(limit)
+        )
         return await self._docs(stmt)
 
-    async def due_wrap_ups(self, queue_ids: Collection[str], started_before: datetime, limit: int = 500) -> list[Interaction]:
+    async def due_wrap_ups(
+        self, queue_ids: Collection[str], started_before: datetime, limit: int = 500
+    ) -> list[Interaction]:
         """Wrap-ups of these queues (sharing one limit) started at or before ``started_before`` (``ix_interactions_wrap_up``)."""
-        stmt = (select(c.doc).where(c.status == Status.WRAP_UP.value, c.queue_id.in_(list(queue_ids)), c.wrap_up_at <= started_before.timestamp())
-                .order_by(c.wrap_up_at, c.id).limit(limit))
+        stmt = (
+            select(c.doc)
+            .where(
+                c.status == Status.WRAP_UP.value,
+                c.queue_id.in_(list(queue_ids)),
+                c.wrap_up_at <= started_before.timestamp(),
+            )
+            .order_by(c.wrap_up_at, c.id)
+            .limit(limit)
+        )
         return await self._docs(stmt)
 
     async def overdue_calls(self, queue_id: str, created_before: datetime, limit: int = 500) -> list[Interaction]:
@@ -73,9 +87,18 @@ class Queries:
         """
         found: list[Interaction] = []
         for status in (Status.OPEN, Status.PENDING):
-            found += await self._docs(select(c.doc).where(c.status == status.value, c.queue_id == queue_id, c.channel == Channel.CALL.value,
-                                                          c.created_at <= created_before.timestamp(), c.answered_at.is_(None))
-                                      .order_by(c.created_at, c.id).limit(limit))
+            found += await self._docs(
+                select(c.doc)
+                .where(
+                    c.status == status.value,
+                    c.queue_id == queue_id,
+                    c.channel == Channel.CALL.value,
+                    c.created_at <= created_before.timestamp(),
+                    c.answered_at.is_(None),
+                )
+                .order_by(c.created_at, c.id)
+                .limit(limit)
+            )
         return sorted(found, key=lambda ix: (ix.created_at, ix.id))[:limit]
 
     # -- dispatch and who holds what -------------------------------------------------
@@ -84,8 +107,12 @@ class Queries:
         """The ``limit`` oldest open interactions of the queue on this channel (``ix_interactions_waiting``)."""
         if limit <= 0:
             return []
-        stmt = (select(c.doc).where(c.status == Status.OPEN.value, c.queue_id == queue_id, c.channel == channel.value)
-                .order_by(c.created_at, c.id).limit(limit))
+        stmt = (
+            select(c.doc)
+            .where(c.status == Status.OPEN.value, c.queue_id == queue_id, c.channel == channel.value)
+            .order_by(c.created_at, c.id)
+            .limit(limit)
+        )
         return await self._docs(stmt)
 
     async def loads(self, user_ids: Collection[str]) -> dict[str, Counter[Channel]]:
@@ -94,12 +121,21 @@ class Queries:
         ids = list(out)
         async with self.db.read() as conn:
             for i in range(0, len(ids), CHUNK):
-                chunk = ids[i:i + CHUNK]
-                held = (select(c.assigned_to, c.channel, func.count()).where(c.assigned_to.in_(chunk), c.state == State.ACTIVE.value)
-                        .group_by(c.assigned_to, c.channel))
-                offered = (select(c.offered_to, c.channel, func.count())
-                           .where(c.offered_to.in_(chunk), c.state == State.ACTIVE.value, or_(c.assigned_to.is_(None), c.assigned_to != c.offered_to))
-                           .group_by(c.offered_to, c.channel))
+                chunk = ids[i : i + CHUNK]
+                held = (
+                    select(c.assigned_to, c.channel, func.count())
+                    .where(c.assigned_to.in_(chunk), c.state == State.ACTIVE.value)
+                    .group_by(c.assigned_to, c.channel)
+                )
+                offered = (
+                    select(c.offered_to, c.channel, func.count())
+                    .where(
+                        c.offered_to.in_(chunk),
+                        c.state == State.ACTIVE.value,
+                        or_(c.assigned_to.is_(None), c.assigned_to != c.offered_to),
+                    )
+                    .group_by(c.offered_to, c.channel)
+                )
                 for stmt in (held, offered):
                     for user, channel, n in (await conn.execute(stmt)).all():
                         out[user][Channel(channel)] += int(n)
@@ -117,9 +153,14 @@ class Queries:
 
     async def backlog(self, queue_id: str, ref: datetime) -> Backlog:
         """The queue's active ones by status, from ``ix_interactions_waiting`` alone; waits summed in µs after ``ref``."""
-        stmt = (select(c.status, func.count(), func.min(c.created_at), func.sum(_us(c.created_at - ref.timestamp())))
-                .where(c.status.in_([s.value for s in (Status.OPEN, Status.PENDING, Status.CLAIMED, Status.WRAP_UP)]), c.queue_id == queue_id)
-                .group_by(c.status))
+        stmt = (
+            select(c.status, func.count(), func.min(c.created_at), func.sum(_us(c.created_at - ref.timestamp())))
+            .where(
+                c.status.in_([s.value for s in (Status.OPEN, Status.PENDING, Status.CLAIMED, Status.WRAP_UP)]),
+                c.queue_id == queue_id,
+            )
+            .group_by(c.status)
+        )
         async with self.db.read() as conn:
             rows = (await conn.execute(stmt)).all()
         count = {Status(s): int(n) for s, n, _, _ in rows}
@@ -134,7 +175,9 @@ class Queries:
             waiting_since_us=sum(_int(s) for _, s in waiting),
         )
 
-    async def service_tallies(self, queue_id: str, settings: QueueSettings, starts: Sequence[datetime], now: datetime) -> list[Tally]:
+    async def service_tallies(
+        self, queue_id: str, settings: QueueSettings, starts: Sequence[datetime], now: datetime
+    ) -> list[Tally]:
         """One ``Tally`` per window ``[start, now]`` of the queue's arrivals, in one pass over ``ix_interactions_arrivals``."""
         threshold, short = settings.sla_threshold, settings.sla_short_abandon
         answer_wait = c.answered_at - c.created_at
@@ -152,26 +195,48 @@ class Queries:
                 _count(inside, abandoned, ~is_short),
                 _count(inside, abandoned, ~is_short, abandon_wait <= threshold + HALF_US),
                 _count(inside, abandoned, is_short),
-                _count(inside, c.answered_at.is_(None), c.abandoned_at.is_(None), now.timestamp() - c.created_at > threshold + HALF_US),
+                _count(
+                    inside,
+                    c.answered_at.is_(None),
+                    c.abandoned_at.is_(None),
+                    now.timestamp() - c.created_at > threshold + HALF_US,
+                ),
             ]
-        stmt = select(*terms).where(c.queue_id == queue_id, c.created_at >= min(starts).timestamp(), c.created_at <= now.timestamp())
+        stmt = select(*terms).where(
+            c.queue_id == queue_id, c.created_at >= min(starts).timestamp(), c.created_at <= now.timestamp()
+        )
         async with self.db.read() as conn:
             row = (await conn.execute(stmt)).one()
-        return [Tally(*(_int(v) for v in row[i * 7:(i + 1) * 7])) for i in range(len(starts))]
+        return [Tally(*(_int(v) for v in row[i * 7 : (i + 1) * 7])) for i in range(len(starts))]
 
-    async def next_tally_change(self, queue_id: str, settings: QueueSettings, window: timedelta, now: datetime) -> datetime | None:
+    async def next_tally_change(
+        self, queue_id: str, settings: QueueSettings, window: timedelta, now: datetime
+    ) -> datetime | None:
         """The first time after ``now`` that the queue's tallies change with no event: an arrival leaves the
         ``window``, or one still undecided passes the threshold.  Two short index ranges, the window's first row and the last threshold's arrivals."""
-        first = select(func.min(c.created_at)).where(c.queue_id == queue_id, c.created_at >= (now - window).timestamp(), c.created_at <= now.timestamp())
-        undecided = select(func.min(c.created_at)).where(c.queue_id == queue_id, c.created_at >= now.timestamp() - settings.sla_threshold - HALF_US,
-                                                         c.created_at <= now.timestamp(), c.answered_at.is_(None), c.abandoned_at.is_(None))
+        first = select(func.min(c.created_at)).where(
+            c.queue_id == queue_id, c.created_at >= (now - window).timestamp(), c.created_at <= now.timestamp()
+        )
+        undecided = select(func.min(c.created_at)).where(
+            c.queue_id == queue_id,
+            c.created_at >= now.timestamp() - settings.sla_threshold - HALF_US,
+            c.created_at <= now.timestamp(),
+            c.answered_at.is_(None),
+            c.abandoned_at.is_(None),
+        )
         async with self.db.read() as conn:
             leaves, crosses = (await conn.execute(first)).scalar(), (await conn.execute(undecided)).scalar()
         times = [datetime.fromtimestamp(leaves, UTC) + window] if leaves is not None else []
-        times += [datetime.fromtimestamp(crosses, UTC) + timedelta(seconds=settings.sla_threshold)] if crosses is not None else []
+        times += (
+            [datetime.fromtimestamp(crosses, UTC) + timedelta(seconds=settings.sla_threshold)]
+            if crosses is not None
+            else []
+        )
         return min(times, default=None)
 
-    async def queues_changed_since(self, after: Cursor | None, limit: int = 2000) -> tuple[set[str] | None, Cursor | None]:
+    async def queues_changed_since(
+        self, after: Cursor | None, limit: int = 2000
+    ) -> tuple[set[str] | None, Cursor | None]:
         """Queues whose interactions changed after ``after`` (old and new queue of a transfer), and the last cursor read.
 
         None instead of a set when it cannot tell (no cursor yet, more than ``limit`` events, or the log
@@ -182,7 +247,14 @@ class Queries:
             if after is None:
                 return None, _cursor((await conn.execute(select(func.max(t.events.c.id)))).scalar())
             start = cursor_key(after)
-            rows = (await conn.execute(select(t.events.c.id, t.events.c.body).where(t.events.c.id > start).order_by(t.events.c.id).limit(limit))).all()
+            rows = (
+                await conn.execute(
+                    select(t.events.c.id, t.events.c.body)
+                    .where(t.events.c.id > start)
+                    .order_by(t.events.c.id)
+                    .limit(limit)
+                )
+            ).all()
             pruned = (await conn.execute(select(t.meta.c.value).where(t.meta.c.key == PRUNED_THROUGH))).scalar()
         last = str(rows[-1][0]) if rows else after
         if len(rows) == limit or (pruned is not None and start < int(pruned)):
@@ -201,4 +273,3 @@ def _cursor(row_id: int | None) -> Cursor | None:
 
 def _count(*conditions: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.sum(case((and_(*conditions), 1), else_=0))
-

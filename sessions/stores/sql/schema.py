@@ -18,32 +18,37 @@ metadata = MetaData()
 Time = Float(precision=53)
 
 queues = Table(
-    "queues", metadata,
+    "queues",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("doc", Text, nullable=False),
 )
 
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("username", String(64), nullable=False, unique=True),
     Column("doc", Text, nullable=False),
 )
 
 passwords = Table(
-    "passwords", metadata,
+    "passwords",
+    metadata,
     Column("user_id", String(64), primary_key=True),
     Column("hash", Text, nullable=False),
 )
 
 tokens = Table(
-    "tokens", metadata,
+    "tokens",
+    metadata,
     Column("digest", String(128), primary_key=True),
     Column("user_id", String(64), nullable=False, index=True),
 )
 
 interactions = Table(
-    "interactions", metadata,
+    "interactions",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("version", Integer, nullable=False),
     Column("queue_id", String(64), nullable=False),
@@ -101,7 +106,8 @@ interactions = Table(
 
 #: One row per (interaction, tag) so a tag search is an index lookup.
 interaction_tags = Table(
-    "interaction_tags", metadata,
+    "interaction_tags",
+    metadata,
     Column("tag", String(64), primary_key=True),
     Column("interaction_id", String(64), primary_key=True),
     Index("ix_interaction_tags_interaction", "interaction_id"),
@@ -109,7 +115,8 @@ interaction_tags = Table(
 
 #: The event log.  ``id`` is the cursor; inserts are serialised (one writer at a time) so ids commit in order.
 events = Table(
-    "events", metadata,
+    "events",
+    metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("at", Time, nullable=False, index=True),
     Column("body", Text, nullable=False),
@@ -117,14 +124,16 @@ events = Table(
 
 #: Small named values: how far the log was pruned, how far the relay got.
 meta = Table(
-    "meta", metadata,
+    "meta",
+    metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
 
 #: Durable small maps: routing config, SMS threads, chat tokens, pending voicemails.
 maps = Table(
-    "maps", metadata,
+    "maps",
+    metadata,
     Column("name", String(64), primary_key=True),
     Column("key", String(256), primary_key=True),
     Column("value", Text, nullable=False),
@@ -132,7 +141,8 @@ maps = Table(
 
 #: Values kept for a while: webhook de-duplication, single-use socket tickets.
 remembered = Table(
-    "remembered", metadata,
+    "remembered",
+    metadata,
     Column("key", String(256), primary_key=True),
     Column("value", Text, nullable=False),
     Column("expires_at", Time, nullable=False, index=True),
@@ -140,7 +150,8 @@ remembered = Table(
 
 #: Leases for one-at-a-time jobs when no Redis runs (one process).
 leases = Table(
-    "leases", metadata,
+    "leases",
+    metadata,
     Column("name", String(64), primary_key=True),
     Column("owner", String(128), nullable=False),
     Column("expires_at", Time, nullable=False),

@@ -49,7 +49,9 @@ class SqlStore(CustomerStore, CoachingStore, DirectMessageStore, History, Querie
 
     async def put_queue(self, queue: Queue) -> None:
         async with self.db.write() as conn:
-            await conn.execute(upsert(self.db.dialect, t.queues, {"id": queue.id, "doc": queue.model_dump_json()}, ["id"]))
+            await conn.execute(
+                upsert(self.db.dialect, t.queues, {"id": queue.id, "doc": queue.model_dump_json()}, ["id"])
+            )
 
     async def get_queue(self, queue_id: str) -> Queue:
         async with self.db.read() as conn:
@@ -66,7 +68,14 @@ class SqlStore(CustomerStore, CoachingStore, DirectMessageStore, History, Querie
     async def put_user(self, user: User) -> None:
         try:
             async with self.db.write() as conn:
-                await conn.execute(upsert(self.db.dialect, t.users, {"id": user.id, "username": user.username, "doc": user.model_dump_json()}, ["id"]))
+                await conn.execute(
+                    upsert(
+                        self.db.dialect,
+                        t.users,
+                        {"id": user.id, "username": user.username, "doc": user.model_dump_json()},
+                        ["id"],
+                    )
+                )
         except IntegrityError:
             raise AlreadyExists(f"Username {user.username} is taken.") from None
 
@@ -91,7 +100,9 @@ class SqlStore(CustomerStore, CoachingStore, DirectMessageStore, History, Querie
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         async with self.db.write() as conn:
-            await conn.execute(upsert(self.db.dialect, t.passwords, {"user_id": user_id, "hash": password_hash}, ["user_id"]))
+            await conn.execute(
+                upsert(self.db.dialect, t.passwords, {"user_id": user_id, "hash": password_hash}, ["user_id"])
+            )
 
     async def get_password_hash(self, user_id: str) -> str | None:
         async with self.db.read() as conn:
@@ -107,7 +118,9 @@ class SqlStore(CustomerStore, CoachingStore, DirectMessageStore, History, Querie
 
     async def revoke_token(self, digest: str) -> str | None:
         async with self.db.write() as conn:
-            return (await conn.execute(delete(t.tokens).where(t.tokens.c.digest == digest).returning(t.tokens.c.user_id))).scalar()
+            return (
+                await conn.execute(delete(t.tokens).where(t.tokens.c.digest == digest).returning(t.tokens.c.user_id))
+            ).scalar()
 
     async def revoke_user_tokens(self, user_id: str, keep: str | None = None) -> list[str]:
         stmt = delete(t.tokens).where(t.tokens.c.user_id == user_id)
@@ -120,12 +133,16 @@ class SqlStore(CustomerStore, CoachingStore, DirectMessageStore, History, Querie
 
     async def get_interaction(self, interaction_id: str) -> Interaction:
         async with self.db.read() as conn:
-            doc = (await conn.execute(select(t.interactions.c.doc).where(t.interactions.c.id == interaction_id))).scalar()
+            doc = (
+                await conn.execute(select(t.interactions.c.doc).where(t.interactions.c.id == interaction_id))
+            ).scalar()
         if doc is None:
             raise NotFound(f"Interaction {interaction_id} does not exist.")
         return Interaction.model_validate_json(doc)
 
-    async def list_interactions(self, queue_id: str | None, state: State, limit: int = 100, offset: int = 0, since: datetime | None = None) -> list[Interaction]:
+    async def list_interactions(
+        self, queue_id: str | None, state: State, limit: int = 100, offset: int = 0, since: datetime | None = None
+    ) -> list[Interaction]:
         c = t.interactions.c
         key = c.created_at if state is State.ACTIVE else c.completed_at
         stmt = select(c.doc).where(c.state == state.value)
@@ -139,13 +156,18 @@ class SqlStore(CustomerStore, CoachingStore, DirectMessageStore, History, Querie
             docs = (await conn.execute(stmt.limit(limit).offset(offset))).scalars().all()
         return [Interaction.model_validate_json(d) for d in docs]
 
-    async def _commit(self, before: Interaction | None, event: Event, also: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> Event | None:
+    async def _commit(
+        self, before: Interaction | None, event: Event, also: Callable[[AsyncConnection], Awaitable[None]] | None = None
+    ) -> Event | None:
         """``also`` writes what a feature records with the change (an evaluation row), in the same transaction."""
         committed = await self._commit_all([(before, event)], also)
         return None if committed is None else committed[0]
 
-    async def _commit_all(self, changes: list[tuple[Interaction | None, Event]],
-                          also: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> list[Event] | None:
+    async def _commit_all(
+        self,
+        changes: list[tuple[Interaction | None, Event]],
+        also: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+    ) -> list[Event] | None:
         """Every change and its event in one transaction, with ``also``; None (nothing written) if any version moved on."""
         try:
             async with self.db.write() as conn:
@@ -168,7 +190,9 @@ class SqlStore(CustomerStore, CoachingStore, DirectMessageStore, History, Querie
             except IntegrityError:
                 raise AlreadyExists(f"Interaction {ix.id} already exists.") from None
         else:
-            res = await conn.execute(update(t.interactions).where(c.id == ix.id, c.version == before.version).values(**row))
+            res = await conn.execute(
+                update(t.interactions).where(c.id == ix.id, c.version == before.version).values(**row)
+            )
             if res.rowcount != 1:
                 raise _Stale  # rolls back what this transaction wrote before
         if before is None or before.tags != ix.tags:

@@ -17,7 +17,11 @@ def insert_for(dialect: str, table: Table) -> Any:
 def upsert(dialect: str, table: Table, values: dict[str, Any], keys: list[str]) -> Insert:
     stmt = insert_for(dialect, table).values(**values)
     update = {k: stmt.excluded[k] for k in values if k not in keys}
-    return stmt.on_conflict_do_update(index_elements=keys, set_=update) if update else stmt.on_conflict_do_nothing(index_elements=keys)
+    return (
+        stmt.on_conflict_do_update(index_elements=keys, set_=update)
+        if update
+        else stmt.on_conflict_do_nothing(index_elements=keys)
+    )
 
 
 def insert_or_ignore(dialect: str, table: Table, values: dict[str, Any], keys: list[str]) -> Insert:

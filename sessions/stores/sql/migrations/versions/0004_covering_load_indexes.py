@@ -12,23 +12,25 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('interactions', schema=None) as batch_op:
-        batch_op.drop_index('ix_interactions_assigned')
-        batch_op.drop_index('ix_interactions_offered')
-        batch_op.create_index('ix_interactions_assigned', ['assigned_to', 'state', 'channel'], unique=False)
-        batch_op.create_index('ix_interactions_offered', ['offered_to', 'state', 'channel', 'assigned_to'], unique=False)
+    with op.batch_alter_table("interactions", schema=None) as batch_op:
+        batch_op.drop_index("ix_interactions_assigned")
+        batch_op.drop_index("ix_interactions_offered")
+        batch_op.create_index("ix_interactions_assigned", ["assigned_to", "state", "channel"], unique=False)
+        batch_op.create_index(
+            "ix_interactions_offered", ["offered_to", "state", "channel", "assigned_to"], unique=False
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('interactions', schema=None) as batch_op:
-        batch_op.drop_index('ix_interactions_offered')
-        batch_op.drop_index('ix_interactions_assigned')
-        batch_op.create_index('ix_interactions_offered', ['offered_to', 'state'], unique=False)
-        batch_op.create_index('ix_interactions_assigned', ['assigned_to', 'state'], unique=False)
+    with op.batch_alter_table("interactions", schema=None) as batch_op:
+        batch_op.drop_index("ix_interactions_offered")
+        batch_op.drop_index("ix_interactions_assigned")
+        batch_op.create_index("ix_interactions_offered", ["offered_to", "state"], unique=False)
+        batch_op.create_index("ix_interactions_assigned", ["assigned_to", "state"], unique=False)
