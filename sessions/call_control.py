@@ -52,7 +52,8 @@ def hold(ix: Interaction, *, actor: User, on: bool, now: datetime) -> Change:
 
 
 def three_way(ix: Interaction, *, actor: User, on: bool, now: datetime) -> Change:
-    """During a consult, the handler brings the caller into the conversation with the consulted party, or back to holding."""
+    """During a consult, the handler brings the caller into the
+    conversation with the consulted party, or back to holding."""
     nxt, call = _call_of(ix, actor, Command.THREE_WAY)
     if ix.consult is None:
         raise IllegalTransition(f"Interaction {ix.id} has no consult in progress.")
@@ -107,7 +108,8 @@ def _whose(actor: User | None, party: LinePart) -> str:
 
 
 def audio_joined(ix: Interaction, *, party: LinePart, actor: User | None, now: datetime) -> Change:
-    """A party's audio came on the line.  The caller's starts a new live call: no hold or monitor of an earlier one carries over."""
+    """A party's audio came on the line.  The caller's starts a new live call:
+    no hold or monitor of an earlier one carries over."""
     nxt, call = _call_of(ix, actor, Command.JOIN_AUDIO)
     _require_part(ix, actor, party)
     if party is LinePart.CALLER:

@@ -69,7 +69,8 @@ class EvaluationForm(FormDraft):
 
 #: An answer: true/false for yes/no questions, a whole number of points for points questions.
 Answer = bool | int
-#: Answers as a request carries them: no coercion ("3" is not 3), ranges checked against the form by ``validate_answers``.
+#: Answers as a request carries them: no coercion ("3" is not 3),
+#: ranges checked against the form by ``validate_answers``.
 Answers = Annotated[dict[Annotated[str, Field(max_length=64)], StrictBool | StrictInt], Field(max_length=50)]
 Notes = Annotated[str, Field(max_length=10_000)]
 
@@ -126,7 +127,8 @@ def require_evaluator(actor: User, queue_id: str) -> None:
 def new_form(
     actor: User, queue_id: str, draft: FormDraft, previous: EvaluationForm | None, now: datetime
 ) -> EvaluationForm:
-    """The next version of the queue's form; earlier versions stay as they were (who may save it: ``require_evaluator``)."""
+    """The next version of the queue's form;
+    earlier versions stay as they were (who may save it: ``require_evaluator``)."""
     return EvaluationForm(
         queue_id=queue_id,
         version=(previous.version + 1) if previous else 1,
@@ -204,7 +206,8 @@ def _audited(ix: Interaction, entry: ActivityEntry) -> Interaction:
 
 
 def _event(kind: EventType, ix: Interaction, evaluation: Evaluation, now: datetime, **data: Any) -> Event:
-    """Addressed to the queue's supervisors and admins, the agent evaluated and the evaluator, not to their peers nor the customer."""
+    """Addressed to the queue's supervisors and admins,
+    the agent evaluated and the evaluator, not to their peers nor the customer."""
     return Event(
         type=kind,
         at=now,
@@ -233,14 +236,17 @@ def require_evaluable(ix: Interaction, actor: User) -> str:
             f"Interaction {ix.id} is still {ix.status.value}: only completed interactions are evaluated."
         )
     if ix.merged_into:
-        # Its conversation went on in the survivor, and the merge completed it as the merger's: scoring it would score them.
+        # Its conversation went on in the survivor,
+        # and the merge completed it as the merger's: scoring it would score them.
         raise IllegalTransition(
-            f"Interaction {ix.id} was merged into interaction {ix.merged_into}: evaluate that one, which holds the whole conversation."
+            f"Interaction {ix.id} was merged into interaction {ix.merged_into}: "
+            "evaluate that one, which holds the whole conversation."
         )
     agent = agent_of(ix)
     if agent is None:
         raise IllegalTransition(
-            f"Nobody handled interaction {ix.id} (the customer left before an agent took it): there is no one to evaluate."
+            f"Nobody handled interaction {ix.id} (the customer left before an agent took it): "
+            "there is no one to evaluate."
         )
     if agent == actor.id:
         raise PermissionDenied(f"{actor.name} handled interaction {ix.id}: nobody evaluates their own work.")
@@ -343,7 +349,8 @@ class Scope:
 
 
 def may_read(actor: User, evaluation: Evaluation, evaluates: bool) -> bool:
-    """The agent evaluated and the evaluator always read it; whoever has the ``evaluate`` right (``evaluates``) reads their queues'."""
+    """The agent evaluated and the evaluator always read it;
+    whoever has the ``evaluate`` right (``evaluates``) reads their queues'."""
     if actor.id in (evaluation.agent, evaluation.evaluator):
         return True
     return evaluates and actor.can_see_queue(evaluation.queue_id)
@@ -361,7 +368,8 @@ def reading_scope(actor: User, agent: str | None, queue: str | None, evaluates: 
         return Scope(agent, queue, None if actor.role is Role.ADMIN else set(actor.queues), actor.id)
     if agent is not None and agent != actor.id:
         raise PermissionDenied(
-            f"{actor.name} does not evaluate (the right evaluate) and sees only their own evaluations: of their work, or written by them."
+            f"{actor.name} does not evaluate (the right evaluate) and sees only their own evaluations: "
+            "of their work, or written by them."
         )
     return Scope(agent, queue, set(), actor.id)
 

@@ -26,7 +26,8 @@ class Coaching:
     ids: Callable[[], str]
 
     async def require_evaluator(self, actor: User, queue_id: str) -> None:
-        """The one check of who may evaluate a queue's interactions and edit its form: a member (or admin) with the ``evaluate`` right."""
+        """The one check of who may evaluate a queue's interactions and edit its form:
+        a member (or admin) with the ``evaluate`` right."""
         coaching.require_evaluator(actor, queue_id)
         await self.require_right(actor, Right.EVALUATE)  # type: ignore[attr-defined]  # Sessions' Rights mixin
 
@@ -92,7 +93,8 @@ class Coaching:
         )
 
     async def evaluations_of(self, actor: User, interaction_id: str) -> list[Evaluation]:
-        """An interaction's evaluations that ``actor`` may read (the agent evaluated and the evaluator theirs, those with the evaluate right all)."""
+        """An interaction's evaluations that ``actor`` may read
+        (the agent evaluated and the evaluator theirs, those with the evaluate right all)."""
         ix = await self.store.get_interaction(interaction_id)
         machine.require_access(ix, actor)
         found = await self.store.list_evaluations(interaction_id=interaction_id)  # type: ignore[attr-defined]

@@ -30,7 +30,8 @@ class CustomerBook:
     ids: Callable[[], str]
 
     async def link(self, customer: Customer | None, current: str | None = None) -> Customer:
-        """The contact details with ``id`` set to their profile (found by phone, then email; else ``current``, else new)."""
+        """The contact details with ``id`` set to their profile
+        (found by phone, then email; else ``current``, else new)."""
         customer = customer or Customer()
         profile = await self.store.link_customer(
             phone=customer.phone,
@@ -43,7 +44,8 @@ class CustomerBook:
         return customer.model_copy(update={"id": profile.id})
 
     async def linked(self, change: Change, current: str | None = None) -> Change:
-        """A creation whose interaction is linked to its customer's profile (called once the command is known to be legal)."""
+        """A creation whose interaction is linked to its customer's profile
+        (called once the command is known to be legal)."""
         customer = await self.link(change.interaction.customer, current)
         return dataclasses.replace(change, interaction=change.interaction.model_copy(update={"customer": customer}))
 
@@ -66,7 +68,8 @@ class CustomerBook:
         )
 
     async def search_customers(self, actor: User, q: str, limit: int = 20) -> list[CustomerProfile]:
-        """Profiles whose name, phone or email starts with ``q``, among customers of the caller's queues, as the caller may see them.
+        """Profiles whose name, phone or email starts with ``q``,
+        among customers of the caller's queues, as the caller may see them.
 
         A profile found by a detail the caller may not see (it is only on another queue's interactions)
         is left out, so a search cannot confirm another queue's customer's name or number.
@@ -86,7 +89,8 @@ class CustomerBook:
     async def customer_history(
         self, actor: User, customer_id: str, limit: int = customers.MAX_HISTORY
     ) -> CustomerHistory:
-        """The profile (as the caller may see it) and its interactions in the caller's queues, newest first (NotFound if the caller may see none)."""
+        """The profile (as the caller may see it) and its interactions in the caller's queues,
+        newest first (NotFound if the caller may see none)."""
         profile = await self.store.get_customer(customer_id)
         shown = await self.store.customer_interactions(
             profile.id, customers.visible_queues(actor), min(limit, customers.MAX_HISTORY)
@@ -109,7 +113,8 @@ class CustomerBook:
         return view
 
     async def merge(self, actor: User, survivor_id: str, from_id: str) -> Event:
-        """Merges ``from_id`` into ``survivor_id`` (see merge.py); both change in one transaction.  Returns the survivor's event."""
+        """Merges ``from_id`` into ``survivor_id`` (see merge.py);
+        both change in one transaction.  Returns the survivor's event."""
         if survivor_id == from_id:
             require_access(await self.store.get_interaction(survivor_id), actor)
             raise InvalidCommand(

@@ -47,7 +47,8 @@ WITHHELD = frozenset({"+266696687", "+7378742833", "+2562533", "+8656696", "+862
 
 
 def normal_phone(raw: str | None) -> str | None:
-    """The E.164 form of a phone number, or None when it has no country code, is not a number or is a withheld caller ID."""
+    """The E.164 form of a phone number, or None when it has no country code,
+    is not a number or is a withheld caller ID."""
     if not raw:
         return None
     value = _PHONE_PUNCTUATION.sub("", raw.strip())
@@ -123,7 +124,8 @@ def search_key(q: str) -> str:
 
 
 class Contact(NamedTuple):
-    """What one interaction of a profile says about its customer (``name`` lower-cased, as the history columns keep it)."""
+    """What one interaction of a profile says about its customer
+    (``name`` lower-cased, as the history columns keep it)."""
 
     interaction_id: str
     name: str | None

@@ -31,7 +31,8 @@ from .text import clean_text
 from .transitions import require_access
 
 #: A message was written; data: the message (:class:`DirectMessage` as JSON).
-#: A member read a thread up to a message; data: ``{"thread_id", "user", "read_through"}``; only that member receives it.
+#: A member read a thread up to a message; data: ``{"thread_id", "user", "read_through"}``;
+#: only that member receives it.
 #: The longest message kept, in characters (a longer one is cut, marked, like every text people write).
 MAX_BODY = 4_000
 #: Messages per page of a thread, by default and at most.
@@ -77,7 +78,8 @@ class ThreadSummary(BaseModel):
 
 
 class ThreadPage(BaseModel):
-    """Messages of a thread, oldest first; ``before`` is the cursor of the next (older) page, None at the start of the thread."""
+    """Messages of a thread, oldest first;
+    ``before`` is the cursor of the next (older) page, None at the start of the thread."""
 
     thread: ThreadSummary
     messages: list[DirectMessage]
@@ -97,7 +99,8 @@ def thread_id(a: str, b: str) -> str:
 
 
 def may_message(sender: User, recipient: User) -> None:
-    """Raises unless ``sender`` may write to ``recipient``: both enabled, and a shared queue or a supervisor or admin between them."""
+    """Raises unless ``sender`` may write to ``recipient``:
+    both enabled, and a shared queue or a supervisor or admin between them."""
     if sender.id == recipient.id:
         raise InvalidCommand("A direct message goes to someone else, not to oneself.")
     if sender.disabled:
@@ -108,7 +111,8 @@ def may_message(sender: User, recipient: User) -> None:
     if sender.role in staff or recipient.role in staff or set(sender.queues) & set(recipient.queues):
         return
     raise PermissionDenied(
-        f"{sender.name} and {recipient.name} share no queue; agents write to colleagues of their queues, or to a supervisor."
+        f"{sender.name} and {recipient.name} share no queue; "
+        "agents write to colleagues of their queues, or to a supervisor."
     )
 
 

@@ -76,7 +76,8 @@ def describe(d: Disconnect) -> str:
 
 
 def ended_by_agent(ix: Interaction, nxt: Interaction, reason: DisconnectReason, now: datetime) -> Disconnect:
-    """The agent ends the contact (end as resolved, external transfer); a customer who left first stays the one who left."""
+    """The agent ends the contact (end as resolved, external transfer);
+    a customer who left first stays the one who left."""
     current = ix.disconnect if ix.disconnect is not None and ix.disconnect.channel is ix.subtype else None
     nxt.disconnect = current or record(ix, DisconnectBy.AGENT, reason, now)
     return nxt.disconnect

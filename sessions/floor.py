@@ -84,7 +84,8 @@ class Floor:
         return live
 
     async def agents(self) -> list[Agent]:
-        """Every agent and supervisor (and admin taking routed work) with their presence, load and idleness; loads from the index of who holds what."""
+        """Every agent and supervisor (and admin taking routed work) with their presence, load and idleness;
+        loads from the index of who holds what."""
         users = [u for u in await self.store.list_users() if u.role is not Role.ADMIN or u.routable]
         loads = await self.store.loads([u.id for u in users])
         choices = {
@@ -247,7 +248,8 @@ class Floor:
         return fresh
 
     async def transfer_targets(self, actor: User) -> dict[str, Any]:
-        """What the transfer picker shows: queues with waiting count, average wait and available agents; people with presence."""
+        """What the transfer picker shows: queues with waiting count,
+        average wait and available agents; people with presence."""
         now = self.clock.now()
         agents = await self.agents()
         queues = []

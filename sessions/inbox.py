@@ -35,7 +35,8 @@ class Inbox:
         return message
 
     async def direct_threads(self, actor: User, limit: int = 100, only: str | None = None) -> list[ThreadSummary]:
-        """The actor's threads (or only thread ``only``), most recently written first, each with its last message and what they have not read."""
+        """The actor's threads (or only thread ``only``), most recently written first,
+        each with its last message and what they have not read."""
         rows = await self.store.direct_threads(actor.id, limit, only)
         names = {u.id: u.name for u in await self.store.list_users()} if rows else {}
         return [

@@ -59,7 +59,8 @@ def check(survivor: Interaction, other: Interaction, actor: User | None) -> None
     for ix in (survivor, other):
         if ix.state is not State.ACTIVE:
             raise IllegalTransition(
-                f"Cannot merge interaction {ix.id}: it is completed{' (merged into ' + ix.merged_into + ')' if ix.merged_into else ''}."
+                f"Cannot merge interaction {ix.id}: "
+                f"it is completed{' (merged into ' + ix.merged_into + ')' if ix.merged_into else ''}."
             )
         if ix.consult is not None:
             raise IllegalTransition(
@@ -68,11 +69,13 @@ def check(survivor: Interaction, other: Interaction, actor: User | None) -> None
     if survivor.customer.id is None or survivor.customer.id != other.customer.id:
         raise InvalidCommand(
             f"Interactions {survivor.id} and {other.id} belong to different customers "
-            f"({survivor.customer.id or 'none'} and {other.customer.id or 'none'}); only one customer's interactions merge."
+            f"({survivor.customer.id or 'none'} and {other.customer.id or 'none'}); "
+            "only one customer's interactions merge."
         )
     if other.type is CommType.CALL and other.status is not Status.WRAP_UP:
         raise IllegalTransition(
-            f"Cannot merge call {other.id} away while the caller is on the line ({other.status.value}): end the call first, or merge into it instead."
+            f"Cannot merge call {other.id} away while the caller is on the line ({other.status.value}): "
+            "end the call first, or merge into it instead."
         )
     if (
         other.subtype is Subtype.CHAT

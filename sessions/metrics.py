@@ -208,7 +208,8 @@ def assemble(
 def queue_figures(
     queue: Queue, interactions: list[Interaction], now: datetime, available_agents: int = 0
 ) -> QueueFigures:
-    """Figures over ``interactions``: the queue's active ones plus those completed today (the definition the store's aggregates meet)."""
+    """Figures over ``interactions``: the queue's active ones plus those completed today
+    (the definition the store's aggregates meet)."""
     mine = [i for i in interactions if i.queue_id == queue.id]
     last_15, today = windows(now)
     return assemble(

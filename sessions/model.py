@@ -245,7 +245,8 @@ class Speaker(StrEnum):
 
 
 class TranscriptSegment(Model):
-    """One final utterance of a live call's real-time transcription (``sessions/transcripts.py`` keeps them in order)."""
+    """One final utterance of a live call's real-time transcription
+    (``sessions/transcripts.py`` keeps them in order)."""
 
     #: ``<transcription id>:<sequence>``: a redelivered utterance derives the same id.
     id: str

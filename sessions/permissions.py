@@ -88,7 +88,8 @@ class Permissions(BaseModel):
 
 
 def require(actor: User | None, right: Right, permissions: Permissions) -> None:
-    """Refuses, naming the missing right, unless the actor's role has it.  No actor means the system (timers, providers)."""
+    """Refuses, naming the missing right, unless the actor's role has it.
+    No actor means the system (timers, providers)."""
     if actor is None or permissions.has(actor.role, right):
         return
     raise PermissionDenied(
@@ -135,7 +136,8 @@ def overrides_from_patch(patch: Any) -> tuple[dict[str, str], list[str]]:
             if role_name == Role.ADMIN:
                 if value is False:
                     raise InvalidCommand(
-                        "Admins always have every right, so nobody can lock everyone out; change agent or supervisor instead."
+                        "Admins always have every right, so nobody can lock everyone out; "
+                        "change agent or supervisor instead."
                     )
                 continue
             key = f"{role_name}:{right_name}"

@@ -102,7 +102,8 @@ def reachable(contact: Contact) -> list[Channel]:
 
 
 def require(contact: Contact, type: CommType, subtype: Subtype, action: str) -> None:
-    """Refuses (422) ``action`` ("switch interaction X to text message") when the channel cannot reach the customer, saying why."""
+    """Refuses (422) ``action`` ("switch interaction X to text message")
+    when the channel cannot reach the customer, saying why."""
     reason = why_not(contact, type, subtype)
     if reason is not None:
         raise InvalidCommand(f"Cannot {action}: {reason}.")
@@ -139,9 +140,11 @@ def require_outbound(type: CommType, subtype: Subtype) -> None:
 
 
 def require_outside(ix: Interaction) -> None:
-    """Only a call (moved by the provider or the bridge) or a text can be handed to an outside number; a chat would silently drop the customer."""
+    """Only a call (moved by the provider or the bridge) or a text can be handed to an outside number;
+    a chat would silently drop the customer."""
     if ix.type is not CommType.CALL and (ix.type, ix.subtype) != TEXT:
         raise InvalidCommand(
-            f"Only calls and texts can go to an outside number; interaction {ix.id} is a {label((ix.type, ix.subtype))}: "
+            "Only calls and texts can go to an outside number; "
+            f"interaction {ix.id} is a {label((ix.type, ix.subtype))}: "
             "switch it to a phone call or a text first, or transfer it to a user or a queue."
         )

@@ -30,7 +30,8 @@ class Rights:
         return Permissions.from_overrides(await self.store.map_all(MAP))
 
     async def require_right(self, actor: User | None, right: Right) -> Permissions:
-        """Refuses (403 naming the right) unless the actor's role has ``right``; returns the rights read, for further checks."""
+        """Refuses (403 naming the right) unless the actor's role has ``right``;
+        returns the rights read, for further checks."""
         permissions = await self.permissions()
         require(actor, right, permissions)
         return permissions

@@ -36,7 +36,8 @@ class Steering:
         raise NotImplementedError
 
     async def claim(self, actor: User, interaction_id: str, override: bool = False) -> Event:
-        """Takes an open interaction (within capacity, or over it with a supervisor's ``override``), or accepts an offer.
+        """Takes an open interaction
+        (within capacity, or over it with a supervisor's ``override``), or accepts an offer.
 
         The load is read just before the versioned update: two claims by one person racing on two
         interactions could both pass; the dispatcher's lease is what makes offers exact.

@@ -53,7 +53,8 @@ def decide_reachable(
     last_routed: dict[str, float],
     fallback_queue: str | None = None,
 ) -> Decision:
-    """``routing.decide``, skipping each best-matching user who cannot take it now until the winner can (or is a queue)."""
+    """``routing.decide``, skipping each best-matching user who
+    cannot take it now until the winner can (or is a queue)."""
     channel = Channel.CALL if arrival.type is CommType.CALL else Channel(arrival.subtype.value)
     by_id = {a.user.id: a for a in agents}
     skipped: dict[str, str] = {}

@@ -34,7 +34,8 @@ _UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def clean_text(text: str, limit: int = MAX_TEXT) -> str:
-    """``text`` as the core keeps it: line breaks normalised, control characters removed, at most ``limit`` characters."""
+    """``text`` as the core keeps it: line breaks normalised,
+    control characters removed, at most ``limit`` characters."""
     text = _UNWANTED.sub("", _LINE_BREAK.sub("\n", text))
     if len(text) > limit:
         text = text[: limit - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER

@@ -208,7 +208,8 @@ def provider_status(
     by: str | None = None,
     **data: Any,
 ) -> Change:
-    """A report about the live contact (call ringing or completed, audio connected, a recording or transcription's progress), kept in the feed.
+    """A report about the live contact
+    (call ringing or completed, audio connected, a recording or transcription's progress), kept in the feed.
 
     ``by``: the user who caused it (call control), else the customer's provider or the system.
     """

@@ -92,7 +92,8 @@ class Store(Protocol):
     async def next_tally_change(
         self, queue_id: str, settings: QueueSettings, window: timedelta, now: datetime
     ) -> datetime | None: ...
-    #: Queues whose interactions changed after the cursor (None: cannot tell, treat all as changed), and the last cursor read.
+    #: Queues whose interactions changed after the cursor
+    #: (None: cannot tell, treat all as changed), and the last cursor read.
     async def queues_changed_since(
         self, after: Cursor | None, limit: int = 2000
     ) -> tuple[set[str] | None, Cursor | None]: ...

@@ -1,10 +1,9 @@
 """LiveStore: the SQL store of record with Redis as the live layer, for several processes.
 
-Everything that must survive stays in SQL (``SqlStore``, the record): queues,
-users, interactions, the event log, durable maps (routing config, SMS threads,
-chat tokens, pending voicemails) and remembered values.  Webhook
-de-duplication (``remember``/``recall``/``take``) stays in SQL on purpose: a
-Redis restart must not let a retried webhook be stored twice.
+Everything that must survive stays in SQL (``SqlStore``, the record): queues, users, interactions, the event
+log, durable maps (routing config, SMS threads, chat tokens, pending voicemails) and remembered values.  Webhook
+de-duplication (``remember``/``recall``/``take``) stays in SQL on purpose: a Redis restart must not let a
+retried webhook be stored twice.
 
 Redis holds only what is live and may be lost:
 
@@ -227,7 +226,8 @@ class LiveStore:
         return event
 
     async def record_evaluation(self, *args: Any, **kwargs: Any) -> tuple[Event, Any]:
-        """An evaluation commits an interaction's audit entry and event (``stores/sql/coaching.py``): wake the relay as for any change."""
+        """An evaluation commits an interaction's audit entry and event
+        (``stores/sql/coaching.py``): wake the relay as for any change."""
         result = await self.sql.record_evaluation(*args, **kwargs)
         await self._wake()
         return result  # type: ignore[no-any-return]

@@ -84,7 +84,8 @@ class CoachingStore:
     # -- forms ------------------------------------------------------------------------
 
     async def add_evaluation_form(self, form: EvaluationForm) -> None:
-        """Stores a new version; AlreadyExists when that version is taken (a concurrent save got there first): versions are never replaced."""
+        """Stores a new version; AlreadyExists when that version is taken
+        (a concurrent save got there first): versions are never replaced."""
         try:
             async with self.db.write() as conn:
                 await conn.execute(

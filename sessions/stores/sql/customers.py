@@ -150,7 +150,8 @@ class CustomerStore:
         return [Interaction.model_validate_json(d) for d in docs]
 
     def customer_interactions_query(self, customer_id: str, queues: Collection[str] | None) -> Select[Any] | None:
-        """The SELECT behind :meth:`customer_interactions` (without its LIMIT): a range of ``ix_interactions_customer_id``."""
+        """The SELECT behind :meth:`customer_interactions` (without its LIMIT):
+        a range of ``ix_interactions_customer_id``."""
         return self._of_customer(select(t.interactions.c.doc), customer_id, queues)
 
     def _of_customer(self, stmt: Select[Any], customer_id: str, queues: Collection[str] | None) -> Select[Any] | None:
@@ -160,13 +161,15 @@ class CustomerStore:
             return None
         stmt = stmt.where(i.customer_id == customer_id)
         if queues is not None:
-            # SQLite (no statistics) would rather walk a queue's index than the customer's: hide the queue column from it.
+            # SQLite (no statistics) would rather walk a queue's index than the customer's:
+            # hide the queue column from it.
             queue = i.queue_id.concat("") if self.db.is_sqlite else i.queue_id
             stmt = stmt.where(queue.in_(sorted(queues)))
         return stmt.order_by(i.created_at.desc(), i.id.desc())
 
     async def customer_contacts(self, customer_id: str, queues: Collection[str] | None, limit: int) -> list[Contact]:
-        """What the customer's newest ``limit`` interactions in ``queues`` (None: all) say about them: a range of the customer index."""
+        """What the customer's newest ``limit`` interactions in ``queues``
+        (None: all) say about them: a range of the customer index."""
         i = t.interactions.c
         stmt = self._of_customer(select(i.id, i.customer_name, i.customer_phone, i.customer_email), customer_id, queues)
         if stmt is None:
@@ -178,7 +181,8 @@ class CustomerStore:
     async def search_customers(
         self, key: str, queues: Collection[str] | None, limit: int, offset: int = 0
     ) -> list[CustomerProfile]:
-        """Profiles whose name, phone or email starts with ``key`` (see customers.search_key), that have an interaction in ``queues``.
+        """Profiles whose name, phone or email starts with ``key``
+        (see customers.search_key), that have an interaction in ``queues``.
 
         In name order, ``limit`` of them after the first ``offset``.
         """

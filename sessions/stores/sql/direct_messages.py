@@ -89,7 +89,8 @@ class DirectMessageStore:
     """Mixin for SqlStore."""
 
     db: Database
-    # EventLog's (SqlStore's other base): append an event within a transaction; wake this process's readers after the commit.
+    # EventLog's (SqlStore's other base): append an event within a transaction;
+    # wake this process's readers after the commit.
     _append: Callable[[AsyncConnection, Event], Awaitable[Event]]
     _notify: Callable[[], None]
 
@@ -200,7 +201,8 @@ class DirectMessageStore:
     async def direct_messages(
         self, thread_id: str, before: int | None, limit: int
     ) -> tuple[list[DirectMessage], str | None]:
-        """One page of the thread, oldest first, ending before message ``before`` (None: the newest); and the next page's cursor."""
+        """One page of the thread, oldest first, ending before message ``before``
+        (None: the newest); and the next page's cursor."""
         m = dm_messages.c
         stmt = select(dm_messages).where(m.thread_id == thread_id)
         if before is not None:
@@ -211,7 +213,8 @@ class DirectMessageStore:
         return page, (page[0].id if len(rows) > limit else None)
 
     async def read_direct_thread(self, thread_id: str, user_id: str, at: datetime) -> Event | None:
-        """Moves the user's read mark to the thread's last message; the event tells their other consoles (None: nothing was unread)."""
+        """Moves the user's read mark to the thread's last message;
+        the event tells their other consoles (None: nothing was unread)."""
         t = dm_threads.c
         async with self.db.write() as conn:
             await self.db.lock_events(conn)  # first, as a message takes it: the two never wait on each other's locks

@@ -23,8 +23,8 @@ from ...errors import InvalidCommand, StoreUnavailable
 DEFAULT_FILE = "switchboard.db"
 #: Milliseconds a SQLite connection waits for the write lock before failing.
 BUSY_TIMEOUT_MS = 10_000
-#: PostgreSQL: serialises event inserts so ids commit in order (docs/architecture.md, the event log: identity values become
-#: visible at commit, so a reader of "ids after N" could skip one that commits a moment later).
+#: PostgreSQL: serialises event inserts so ids commit in order (docs/architecture.md, the event log: identity values
+#: become visible at commit, so a reader of "ids after N" could skip one that commits a moment later).
 EVENT_LOCK = 7_310_425_001
 
 

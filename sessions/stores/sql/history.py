@@ -29,7 +29,8 @@ EXPORT_BATCH = 500
 
 
 class History:
-    """Mixin for SqlStore: ``queues`` is what the reader may see (None: every queue), from ``history.searchable_queues``."""
+    """Mixin for SqlStore: ``queues`` is what the reader may see
+    (None: every queue), from ``history.searchable_queues``."""
 
     db: Database
 
@@ -139,7 +140,8 @@ class History:
         return lambda col: col if col is driver else col.concat("")
 
     def _prefix(self, col: ColumnElement[Any], name: str) -> list[Any]:
-        """``col`` (the customer name) starts with ``name`` (already lower-cased), in the form each database's index serves."""
+        """``col`` (the customer name) starts with ``name``
+        (already lower-cased), in the form each database's index serves."""
         if not self.db.is_sqlite:
             escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             return [col.like(escaped + "%", escape="\\")]

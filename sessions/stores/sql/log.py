@@ -72,7 +72,8 @@ class EventLog:
             pruned = (await conn.execute(select(t.meta.c.value).where(t.meta.c.key == PRUNED_THROUGH))).scalar()
         if check_kept and pruned is not None and after < int(pruned):
             raise CursorExpired(
-                f"Events after {after} are no longer kept (the log starts after {pruned}); reload and resume from the latest cursor."
+                f"Events after {after} are no longer kept (the log starts after {pruned}); "
+                "reload and resume from the latest cursor."
             )
         return [parse(i, b) for i, b in rows]
 

@@ -55,5 +55,6 @@ async def migrate(db: Database) -> str:
             return await conn.run_sync(upgrade)
     except Exception as exc:
         raise MigrationFailed(
-            f"Database migration failed on {db.dialect}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            f"Database migration failed on {db.dialect}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
         ) from exc

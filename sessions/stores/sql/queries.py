@@ -67,7 +67,8 @@ class Queries:
     async def due_wrap_ups(
         self, queue_ids: Collection[str], started_before: datetime, limit: int = 500
     ) -> list[Interaction]:
-        """Wrap-ups of these queues (sharing one limit) started at or before ``started_before`` (``ix_interactions_wrap_up``)."""
+        """Wrap-ups of these queues (sharing one limit) started at or
+        before ``started_before`` (``ix_interactions_wrap_up``)."""
         stmt = (
             select(c.doc)
             .where(
@@ -81,7 +82,8 @@ class Queries:
         return await self._docs(stmt)
 
     async def overdue_calls(self, queue_id: str, created_before: datetime, limit: int = 500) -> list[Interaction]:
-        """Calls of the queue waiting (open or ringing, never answered) since ``created_before`` or longer, oldest first.
+        """Calls of the queue waiting (open or ringing, never answered)
+        since ``created_before`` or longer, oldest first.
 
         One range of ``ix_interactions_waiting`` per status (an IN list lets SQLite prefer a wider index).
         """
@@ -142,7 +144,8 @@ class Queries:
         return out
 
     async def involving(self, user_id: str) -> list[Interaction]:
-        """Active interactions the user holds, is offered, or is consulted on, oldest first: one (user, state) index each."""
+        """Active interactions the user holds, is offered,
+        or is consulted on, oldest first: one (user, state) index each."""
         found: dict[str, Interaction] = {}
         for column in (c.assigned_to, c.offered_to, c.consulted):
             for ix in await self._docs(select(c.doc).where(column == user_id, c.state == State.ACTIVE.value)):
@@ -152,7 +155,8 @@ class Queries:
     # -- figures ------------------------------------------------------------------------
 
     async def backlog(self, queue_id: str, ref: datetime) -> Backlog:
-        """The queue's active ones by status, from ``ix_interactions_waiting`` alone; waits summed in µs after ``ref``."""
+        """The queue's active ones by status, from ``ix_interactions_waiting`` alone;
+        waits summed in µs after ``ref``."""
         stmt = (
             select(c.status, func.count(), func.min(c.created_at), func.sum(_us(c.created_at - ref.timestamp())))
             .where(
@@ -178,7 +182,8 @@ class Queries:
     async def service_tallies(
         self, queue_id: str, settings: QueueSettings, starts: Sequence[datetime], now: datetime
     ) -> list[Tally]:
-        """One ``Tally`` per window ``[start, now]`` of the queue's arrivals, in one pass over ``ix_interactions_arrivals``."""
+        """One ``Tally`` per window ``[start, now]`` of the queue's arrivals,
+        in one pass over ``ix_interactions_arrivals``."""
         threshold, short = settings.sla_threshold, settings.sla_short_abandon
         answer_wait = c.answered_at - c.created_at
         abandon_wait = c.abandoned_at - c.created_at
@@ -213,7 +218,8 @@ class Queries:
         self, queue_id: str, settings: QueueSettings, window: timedelta, now: datetime
     ) -> datetime | None:
         """The first time after ``now`` that the queue's tallies change with no event: an arrival leaves the
-        ``window``, or one still undecided passes the threshold.  Two short index ranges, the window's first row and the last threshold's arrivals."""
+        ``window``, or one still undecided passes the threshold.
+        Two short index ranges, the window's first row and the last threshold's arrivals."""
         first = select(func.min(c.created_at)).where(
             c.queue_id == queue_id, c.created_at >= (now - window).timestamp(), c.created_at <= now.timestamp()
         )
@@ -237,7 +243,8 @@ class Queries:
     async def queues_changed_since(
         self, after: Cursor | None, limit: int = 2000
     ) -> tuple[set[str] | None, Cursor | None]:
-        """Queues whose interactions changed after ``after`` (old and new queue of a transfer), and the last cursor read.
+        """Queues whose interactions changed after ``after``
+        (old and new queue of a transfer), and the last cursor read.
 
         None instead of a set when it cannot tell (no cursor yet, more than ``limit`` events, or the log
         was pruned past ``after``): the caller then treats every queue as changed.  Bodies are read as

@@ -168,7 +168,8 @@ class SqlStore(CustomerStore, CoachingStore, DirectMessageStore, History, Querie
         changes: list[tuple[Interaction | None, Event]],
         also: Callable[[AsyncConnection], Awaitable[None]] | None = None,
     ) -> list[Event] | None:
-        """Every change and its event in one transaction, with ``also``; None (nothing written) if any version moved on."""
+        """Every change and its event in one transaction, with ``also``;
+        None (nothing written) if any version moved on."""
         try:
             async with self.db.write() as conn:
                 stored = [await self._write(conn, before, event) for before, event in changes]

@@ -1,4 +1,5 @@
-"""Timers and live figures by index: a ``channel`` column, the waiting and arrivals indexes; offered and consulted by state too.
+"""Timers and live figures by index: a ``channel`` column,
+the waiting and arrivals indexes; offered and consulted by state too.
 
 Revision ID: 0002
 Revises: 0001

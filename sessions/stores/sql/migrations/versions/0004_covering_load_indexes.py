@@ -1,4 +1,5 @@
-"""Agents' loads from the index alone: the assigned and offered indexes carry the channel (and, for offers, the assignee).
+"""Agents' loads from the index alone:
+the assigned and offered indexes carry the channel (and, for offers, the assignee).
 
 Counting what 20 agents hold among 10,000 claimed interactions read each row for its channel: 29 ms
 a count on SQLite, run on every figures tick (measured with bench/scale.py's 50,000 active).
