@@ -70,7 +70,8 @@ class LiveCalls:
         self.data_dir, self.reconnect_grace, self.media_addresses = data_dir, reconnect_grace, media_addresses
         check_bindable(media_addresses)  # a media address not on this machine stops start-up, not each call
         self.bridges = Bridges()
-        #: Outside numbers dialled for a consult, by interaction: hung up if the consult is cancelled before they answer.
+        #: Outside numbers dialled for a consult, by interaction:
+        #: hung up if the consult is cancelled before they answer.
         self.consult_calls: dict[str, str] = {}
         #: The last version of each interaction followed, oldest first: what makes :meth:`follow` idempotent.
         self.followed: dict[str, int] = {}
@@ -143,9 +144,11 @@ class LiveCalls:
             bridge.recorder.path.unlink(missing_ok=True)
 
     async def web_call_ended(self, bridge: Bridge, reason: DisconnectReason = DisconnectReason.NETWORK_DROP) -> None:
-        """A customer's browser call ended (they hung up, or its connection dropped): the conversation goes on as the chat it came from.
+        """A customer's browser call ended (they hung up, or its connection dropped):
+        the conversation goes on as the chat it came from.
 
-        The call leg's disconnect is in the feed and the event; the contact itself goes on, so the interaction keeps none.
+        The call leg's disconnect is in the feed and the event;
+        the contact itself goes on, so the interaction keeps none.
         """
         await self.close(bridge)
         try:
@@ -291,7 +294,8 @@ class LiveCalls:
         return ix
 
     async def _consult_completed(self, ix: Interaction, bridge: Bridge | None, target: TransferTarget) -> Interaction:
-        """The consulted party takes the caller over; if they never came on the line, the call moves as a cold transfer would."""
+        """The consulted party takes the caller over;
+        if they never came on the line, the call moves as a cold transfer would."""
         dialled = self.consult_calls.pop(ix.id, None)
         if bridge is not None and bridge.has(CONSULT):
             await bridge.complete_consult()
@@ -310,7 +314,8 @@ class LiveCalls:
             await self._hang_up(interaction_id, sid)
 
     async def _ended(self, ix: Interaction, bridge: Bridge | None) -> None:
-        """The agent ended the interaction: resolved hangs the call up; unresolved keeps the caller, on hold, for the next agent."""
+        """The agent ended the interaction: resolved hangs the call up;
+        unresolved keeps the caller, on hold, for the next agent."""
         if bridge is None:
             return
         if ix.status is not Status.WRAP_UP:

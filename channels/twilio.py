@@ -31,7 +31,8 @@ MEDIA_PATH = "/webhooks/twilio/media"
 
 
 def ws_url(public_url: str, path: str, query: str = "") -> str:
-    """The websocket URL of ``path`` on the gateway's public address (wss behind https): what Twilio connects to, and signs."""
+    """The websocket URL of ``path`` on the gateway's public address
+    (wss behind https): what Twilio connects to, and signs."""
     scheme, _, rest = public_url.partition("://")
     return f"{'wss' if scheme == 'https' else 'ws'}://{rest}{path}" + (f"?{query}" if query else "")
 

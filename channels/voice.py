@@ -44,7 +44,8 @@ class VoiceChannel:
             return voicemail_twiml(
                 queue.settings.voicemail_greeting, self.ctx.url("/webhooks/twilio/recording"), transcription
             )
-        # The queue's transcription setting also covers live calls: Twilio's Real-Time Transcription, same callback path.
+        # The queue's transcription setting also covers live calls:
+        # Twilio's Real-Time Transcription, same callback path.
         return connect_twiml(ix, self.ctx.media_url, transcription_url=transcription)
 
     async def inbound(self, params: dict[str, str]) -> str:
@@ -116,7 +117,8 @@ class VoiceChannel:
         )
         if status in FINAL:
             try:
-                # Waiting: an abandon; claimed: wrap-up (or kept, per the queue); already ended or gone on by text: nothing.
+                # Waiting: an abandon; claimed: wrap-up (or kept, per the queue);
+                # already ended or gone on by text: nothing.
                 await self.ctx.sessions.call_ended(ix_id, status)
             except IllegalTransition as exc:
                 log.debug("call %s %s: %s", call_sid, status, exc)
@@ -150,7 +152,8 @@ class VoiceChannel:
         await self.ctx.rest.redirect_call(call_sid, dial_twiml(number, ix.to_address))
 
     async def consult_out(self, ix: Interaction, number: str) -> str:
-        """Dials an outside number for a warm transfer's consult; its media stream joins the call's bridge.  Returns its SID."""
+        """Dials an outside number for a warm transfer's consult;
+        its media stream joins the call's bridge.  Returns its SID."""
         if not ix.to_address:
             raise ProviderError("A consult call needs the queue's phone number to call from.", "no_number")
         sent = await self.ctx.rest.create_call(

@@ -253,7 +253,8 @@ class Bridge:
             caller.clear()
 
     def follow(self, call: Call | None) -> None:
-        """Holds the caller, or joins them to a consult, as the interaction's call says (None: nobody asked for either)."""
+        """Holds the caller, or joins them to a consult,
+        as the interaction's call says (None: nobody asked for either)."""
         call = call or Call()
         self._set(held=call.held, three_way=call.three_way)
 
