@@ -62,8 +62,9 @@ def make_store(settings: Settings) -> SqlStore | LiveStore:
     url = database_url(settings.database_url, settings.data_dir)
     if settings.redis_url and url.startswith("sqlite"):
         raise ConfigurationError(
-            "GATEWAY_REDIS_URL is set, so several gateway processes are expected, but the store of record is a local SQLite file "
-            "that each process would keep on its own. Set GATEWAY_DATABASE_URL=postgresql://... (shared by every process), "
+            "GATEWAY_REDIS_URL is set, so several gateway processes are expected, "
+            "but the store of record is a local SQLite file that each process would keep on its own. "
+            "Set GATEWAY_DATABASE_URL=postgresql://... (shared by every process), "
             "or unset GATEWAY_REDIS_URL to run one process on SQLite."
         )
     record = SqlStore(Database(url, sqlite_synchronous=settings.sqlite_synchronous))
@@ -147,7 +148,8 @@ def create_app(
     missing = [name for name in WEB_ASSETS if not (WEB / name).is_file()]
     if missing:
         raise ConfigurationError(
-            f"the console and chat widget are missing: {', '.join(missing)} not found under {WEB} (reinstall from the source tree)"
+            f"the console and chat widget are missing: {', '.join(missing)} not found under {WEB} "
+            "(reinstall from the source tree)"
         )
     redact_uvicorn_logs()
     store = store or make_store(settings)
@@ -182,7 +184,8 @@ def create_app(
         lines = [f"Switchboard gateway on {store_name}", f"  agent console: http://{settings.host}:{settings.port}/"]
         if written is not None:
             lines.append(
-                f"  admin credentials (username, password, bearer token) written to {written} (readable by its owner only)"
+                f"  admin credentials (username, password, bearer token) written to {written} "
+                "(readable by its owner only)"
             )
         print("\n".join(lines), flush=True)
         await hub.start()

@@ -1,12 +1,12 @@
 """Login throttling: login attempts per account and per client address, shared across processes.
 
-Counting is the ``limits`` library's (fixed windows that open at the first counted attempt; Redis storage when the gateway runs
-on Redis, so every process sees the same counts, and in-process memory otherwise).  An attempt is
-counted *before* its password is checked, in one atomic step per window, so a burst of concurrent
-guesses cannot all pass a check that none of them has been counted against yet.  Each key has
-tiers of growing windows: a few attempts cost a minute, many cost up to an hour, and windows always
-expire, so a correct password is never locked out for good.  A successful login clears its
-account's count (so for real users only failures accumulate); an admin can clear it too.
+Counting is the ``limits`` library's (fixed windows that open at the first counted attempt; Redis
+storage when the gateway runs on Redis, so every process sees the same counts, and in-process memory
+otherwise).  An attempt is counted *before* its password is checked, in one atomic step per window,
+so a burst of concurrent guesses cannot all pass a check that none of them has been counted against
+yet.  Each key has tiers of growing windows: a few attempts cost a minute, many cost up to an hour,
+and windows always expire, so a correct password is never locked out for good.  A successful login
+clears its account's count (so for real users only failures accumulate); an admin can clear it too.
 
 The address tiers count every attempt and are much wider than the account tiers: a contact
 center's agents often share one public address and log in together at the start of a shift.

@@ -59,7 +59,8 @@ class NewUser(Body):
     password: Annotated[str, Field(min_length=8, max_length=256)]
     tags: TagWeights = Field(default_factory=dict)
     capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=dict)
-    #: Takes routed work (offers, user-targeted routing, counted as available); unset: agents do, supervisors and admins do not.
+    #: Takes routed work (offers, user-targeted routing, counted as available);
+    #: unset: agents do, supervisors and admins do not.
     routable: bool | None = None
 
 
@@ -80,7 +81,8 @@ TagWeightsPatch = Annotated[dict[Tag, Annotated[float, Field(ge=0, le=1000)] | N
 
 
 class CustomerPatch(Body):
-    #: Read-only, accepted so a client may send back the customer it read: the gateway links profiles by phone and email.
+    #: Read-only, accepted so a client may send back the customer it read:
+    #: the gateway links profiles by phone and email.
     id: Annotated[str, Field(max_length=64)] | None = None
     name: Annotated[str, Field(max_length=200)] | None = None
     phone: Annotated[str, Field(max_length=32)] | None = None
@@ -96,7 +98,8 @@ class CustomerPatch(Body):
 
 
 class UserPatch(Body):
-    """A JSON Merge Patch (RFC 7396) of a user: what is not named stays; tags and capacity merge key by key, null removes one."""
+    """A JSON Merge Patch (RFC 7396) of a user: what is not named stays;
+    tags and capacity merge key by key, null removes one."""
 
     name: Name | None = None
     role: Role | None = None
@@ -300,7 +303,8 @@ class CustomerSearch(Body):
 
 
 class MergeBody(Body):
-    """``POST /api/interactions/{id}/merge``: the interaction of the same customer to merge into this one (it is completed, linked here)."""
+    """``POST /api/interactions/{id}/merge``:
+    the interaction of the same customer to merge into this one (it is completed, linked here)."""
 
     from_: Annotated[
         str, Field(alias="from", min_length=1, max_length=64, description="Id of the interaction merged into this one")

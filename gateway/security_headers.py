@@ -83,7 +83,8 @@ def ambiguous(path: str, raw_path: bytes | None = None) -> bool:
 
 def policy_for(path: str) -> str:
     """The Content-Security-Policy for a decoded request path: the widget's under ``/chat``, the console's elsewhere,
-    and the console's for any path with dot segments or backslashes (fail closed; the middleware refuses those anyway)."""
+    and the console's for any path with dot segments or backslashes
+    (fail closed; the middleware refuses those anyway)."""
     under_chat = path == "/chat" or path.startswith("/chat/")
     return WIDGET_POLICY if under_chat and not ambiguous(path) else CONSOLE_POLICY
 

@@ -55,7 +55,8 @@ async def me(call: Call) -> User:
 
 @ops("GET", "/api/me/interactions", response=InteractionList)
 async def my_interactions(call: Call) -> InteractionList:
-    """Active interactions one holds, is offered or is consulted on, whatever their queue (with the cursor to follow them live)."""
+    """Active interactions one holds, is offered or is consulted on,
+    whatever their queue (with the cursor to follow them live)."""
     cursor = await call.sessions.last_cursor()
     return InteractionList(items=await call.sessions.involving(call.user), cursor=cursor)
 

@@ -68,7 +68,8 @@ def _own_leg(user: User, ix: Interaction, bridge: Bridge) -> str:
 
 @ops("POST", "/api/webrtc/offer", body=WebrtcOffer, response=SessionDescription)
 async def webrtc_offer(call: Call) -> SessionDescription:
-    """Answers a browser's SDP offer and puts it on the call: as its agent, as the user consulted, or as a supervisor (listen, whisper or barge)."""
+    """Answers a browser's SDP offer and puts it on the call: as its agent,
+    as the user consulted, or as a supervisor (listen, whisper or barge)."""
     live = _live(call)
     ix = await call.sessions.get(call.user, call.body.interaction_id)
     bridge = live.require(ix.id)
@@ -85,7 +86,8 @@ async def webrtc_offer(call: Call) -> SessionDescription:
 
 @ops("POST", "/api/interactions/{interaction_id}/monitor", body=MonitorBody, response=MonitorBody)
 async def monitor(call: Call) -> MonitorBody:
-    """Switches a supervisor's connection to a call between listen, whisper (the agent hears them) and barge-in (everyone does)."""
+    """Switches a supervisor's connection to a call between listen,
+    whisper (the agent hears them) and barge-in (everyone does)."""
     live = _live(call)
     ix = await call.sessions.get(call.user, call.path["interaction_id"])
     if not live.require(ix.id).has(monitor_leg(call.user.id)):
@@ -97,7 +99,8 @@ async def monitor(call: Call) -> MonitorBody:
 
 @ops("POST", "/api/interactions/{interaction_id}/audio/leave")
 async def leave_audio(call: Call) -> None:
-    """Disconnects one's own browser from the call (a supervisor stops monitoring; an agent's leaving holds the caller)."""
+    """Disconnects one's own browser from the call
+    (a supervisor stops monitoring; an agent's leaving holds the caller)."""
     ix = await call.sessions.get(call.user, call.path["interaction_id"])
     bridge = _live(call).require(ix.id)
     leg_id = _own_leg(call.user, ix, bridge)

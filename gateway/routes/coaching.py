@@ -55,20 +55,23 @@ async def get_evaluation_form(call: Call) -> EvaluationForm:
 
 @ops("PUT", "/api/queues/{queue_id}/evaluation-form", body=FormDraft, response=EvaluationForm)
 async def put_evaluation_form(call: Call) -> EvaluationForm:
-    """Saves a new version of the queue's form (members of the queue with the evaluate right); past evaluations keep their version."""
+    """Saves a new version of the queue's form (members of the queue with the evaluate right);
+    past evaluations keep their version."""
     return await call.sessions.set_evaluation_form(call.user, call.path["queue_id"], call.body)
 
 
 @ops("POST", "/api/interactions/{interaction_id}/evaluations", body=NewEvaluation, response=Evaluation, status=201)
 async def evaluate(call: Call) -> Evaluation:
-    """Scores a completed interaction on its queue's form, with coaching notes (members of the queue with the evaluate right)."""
+    """Scores a completed interaction on its queue's form,
+    with coaching notes (members of the queue with the evaluate right)."""
     b: NewEvaluation = call.body
     return (await call.sessions.evaluate(call.user, call.path["interaction_id"], b.answers, b.notes))[1]
 
 
 @ops("GET", "/api/interactions/{interaction_id}/evaluations", response=list[Evaluation])
 async def interaction_evaluations(call: Call) -> list[Evaluation]:
-    """The interaction's evaluations the caller may read (the agent evaluated, the queue's supervisors), newest first."""
+    """The interaction's evaluations the caller may read
+    (the agent evaluated, the queue's supervisors), newest first."""
     return await call.sessions.evaluations_of(call.user, call.path["interaction_id"])
 
 

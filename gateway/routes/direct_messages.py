@@ -16,7 +16,8 @@ ops = Operations("direct-messages")
 
 @ops("GET", "/api/direct-messages", response=list[ThreadSummary])
 async def my_threads(call: Call) -> list[ThreadSummary]:
-    """My threads, most recently written first, each with the other member, the last message and how many I have not read."""
+    """My threads, most recently written first, each with the other member,
+    the last message and how many I have not read."""
     return await call.sessions.direct_threads(call.user)
 
 

@@ -94,7 +94,8 @@ class HistoryPage(BaseModel):
 
 @ops("GET", "/api/history", query=HistoryQuery, response=HistoryPage)
 async def search_history(call: Call) -> HistoryPage:
-    """Completed interactions, newest first, filtered by customer, dates, queue, agent, outcome, type and tags; paged by cursor."""
+    """Completed interactions, newest first, filtered by customer,
+    dates, queue, agent, outcome, type and tags; paged by cursor."""
     q: HistoryQuery = call.query
     items, nxt = await call.sessions.search_history(call.user, q)
     return HistoryPage(items=items, next=nxt)
@@ -102,7 +103,8 @@ async def search_history(call: Call) -> HistoryPage:
 
 @ops("GET", "/api/history/export", query=ExportQuery, response=BINARY)
 async def export_history(call: Call) -> StreamingResponse:
-    """Every completed interaction matching the criteria, newest first, streamed as CSV or NDJSON (supervisors and admins)."""
+    """Every completed interaction matching the criteria, newest first,
+    streamed as CSV or NDJSON (supervisors and admins)."""
     q: ExportQuery = call.query
     rows = call.sessions.export_history(call.user, q)
     first = await anext(rows, None)  # a store that is down fails here, before any byte is sent: 503
@@ -128,7 +130,8 @@ async def _stream(first: Interaction | None, rest: AsyncIterator[Interaction], l
                 yield lines(batch)
                 batch = []
     except StoreUnavailable:
-        # The status line is gone already: end the response unfinished, so the client sees a broken transfer, not a short file.
+        # The status line is gone already: end the response unfinished,
+        # so the client sees a broken transfer, not a short file.
         log.warning("history export cut short: the store became unreachable")
         raise
     if batch:

@@ -58,7 +58,8 @@ async def _reach_out(call: Call, ix: Interaction) -> Interaction:
 
 @ops("POST", "/api/interactions", body=NewInteraction, response=Interaction, status=201)
 async def create_outbound(call: Call) -> Interaction:
-    """Starts an outbound call or text (a chat would reach nobody: 422); the creating agent holds it.  A phone call is dialled at once."""
+    """Starts an outbound call or text (a chat would reach nobody: 422);
+    the creating agent holds it.  A phone call is dialled at once."""
     b: NewInteraction = call.body
     ix = _after(
         await call.sessions.create(
@@ -89,7 +90,8 @@ async def activity(call: Call) -> list[ActivityEntry]:
 
 @ops("POST", "/api/interactions/{interaction_id}/claim", body=ClaimBody, optional_body=True, response=Interaction)
 async def claim(call: Call) -> Interaction:
-    """Takes an open interaction of one's queues within one's capacity (409 when full; supervisors may override), or accepts an offer."""
+    """Takes an open interaction of one's queues within one's capacity
+    (409 when full; supervisors may override), or accepts an offer."""
     return _after(await call.sessions.claim(call.user, call.path["interaction_id"], override=call.body.override))
 
 
@@ -123,7 +125,8 @@ async def cancel_consult(call: Call) -> Interaction:
 
 @ops("POST", "/api/interactions/{interaction_id}/switch", body=SwitchBody, response=Interaction)
 async def switch(call: Call) -> Interaction:
-    """Continues the conversation on another channel that reaches the customer (else 422, saying why); same interaction, history kept.
+    """Continues the conversation on another channel that reaches the customer
+    (else 422, saying why); same interaction, history kept.
 
     Switched to text, the customer's replies thread back here; switched to a phone call, the customer is dialled.
     """
@@ -135,7 +138,8 @@ async def switch(call: Call) -> Interaction:
 
 @ops("POST", "/api/interactions/{interaction_id}/messages", body=MessageBody, response=Interaction, status=201)
 async def send_message(call: Call) -> Interaction:
-    """Sends a message to the customer on the interaction's current channel (stored first, then delivered; control characters but newline and tab removed)."""
+    """Sends a message to the customer on the interaction's current channel
+    (stored first, then delivered; control characters but newline and tab removed)."""
     ix = _after(
         await call.sessions.add_message(
             call.user, call.path["interaction_id"], direction=Direction.OUTBOUND, body=call.body.body
@@ -180,7 +184,8 @@ async def add_note(call: Call) -> Interaction:
 
 @ops("POST", "/api/interactions/{interaction_id}/end", body=EndBody, response=Interaction)
 async def end(call: Call) -> Interaction:
-    """Ends as resolved (to wrap-up; a live call is hung up) or unresolved (back to the queue; the caller holds for the next agent)."""
+    """Ends as resolved (to wrap-up; a live call is hung up) or unresolved
+    (back to the queue; the caller holds for the next agent)."""
     event = await call.sessions.end(call.user, call.path["interaction_id"], call.body.outcome)
     return await call.request.app.state.live_calls.follow(event)
 
@@ -193,7 +198,8 @@ async def complete(call: Call) -> Interaction:
 
 @ops("PATCH", "/api/interactions/{interaction_id}", body=EditBody, response=Interaction)
 async def edit(call: Call) -> Interaction:
-    """Edits customer, tags, subject or disposition as a JSON Merge Patch (the customer merges member by member); who completed it, when, and the feed are permanent."""
+    """Edits customer, tags, subject or disposition as a JSON Merge Patch
+    (the customer merges member by member); who completed it, when, and the feed are permanent."""
     changes = call.body.model_dump(mode="json", exclude_unset=True)
     if isinstance(changes.get("customer"), dict):
         changes["customer"].pop("id", None)  # the profile link follows the phone and email, never the client

@@ -42,5 +42,6 @@ async def get_permissions(call: Call) -> dict:
 
 @ops("PATCH", "/api/permissions", body=PermissionsPatch, response=PermissionsView)
 async def patch_permissions(call: Call) -> dict:
-    """Grants (true), withdraws (false) or restores to the default (null) rights of a role (admins); unnamed rights stay as they are."""
+    """Grants (true), withdraws (false) or restores to the default
+    (null) rights of a role (admins); unnamed rights stay as they are."""
     return await call.sessions.change_permissions(call.user, call.body.model_dump(mode="json", exclude_unset=True))

@@ -46,7 +46,8 @@ async def get_queue(call: Call) -> Queue:
 
 @ops("PATCH", "/api/queues/{queue_id}", body=QueuePatch, response=Queue)
 async def update_queue(call: Call) -> Queue:
-    """Changes a queue's name, settings, tag weights or required tags (admins); a JSON Merge Patch: what is not named stays."""
+    """Changes a queue's name, settings, tag weights or required tags (admins);
+    a JSON Merge Patch: what is not named stays."""
     b: QueuePatch = call.body
     return await call.sessions.configure_queue(
         call.user, call.path["queue_id"], b.model_dump(mode="json", exclude_unset=True)
@@ -84,6 +85,7 @@ async def list_queue_interactions(call: Call) -> InteractionList:
 
 @ops("GET", "/api/queues/{queue_id}/metrics", response=dict[str, Any])
 async def queue_metrics(call: Call) -> dict[str, Any]:
-    """Live figures: counts, longest and average wait, available agents, service level for the last 15 minutes and today."""
+    """Live figures: counts, longest and average wait, available agents,
+    service level for the last 15 minutes and today."""
     queue = await _visible_queue(call)
     return (await call.sessions.figures(queue)).as_dict(call.sessions.clock.now())
