@@ -34,7 +34,8 @@ def floor_server() -> Iterator[tuple[subprocess.Popen, str, str]]:
 
 @contextlib.contextmanager
 def gateway(mode: str) -> Iterator[tuple[subprocess.Popen, str, str]]:
-    """(process, agent websocket URL, base URL) of a gateway: mode "memory" or "redis", "+deflate" for permessage-deflate on."""
+    """(process, agent websocket URL, base URL) of a gateway: mode "memory" or "redis", "+deflate" for
+    permessage-deflate on."""
     mode, _, extra = mode.partition("+")
     env = {
         "GATEWAY_ADMIN_TOKEN": TOKEN,

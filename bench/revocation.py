@@ -131,10 +131,12 @@ async def main(n: int, rounds: int) -> None:
     print("| measure | p50 ms | p99 ms | max ms |")
     print("|---|---|---|---|")
     print(
-        f"| event delivery A -> socket on B (floor) | {ms(floor, 50):.1f} | {ms(floor, 99):.1f} | {1000 * max(floor):.1f} |"
+        f"| event delivery A -> socket on B (floor) | {ms(floor, 50):.1f} | {ms(floor, 99):.1f} "
+        f"| {1000 * max(floor):.1f} |"
     )
     print(
-        f"| revoke request to A -> 4401 on B | {ms(revocation, 50):.1f} | {ms(revocation, 99):.1f} | {1000 * max(revocation):.1f} |"
+        f"| revoke request to A -> 4401 on B | {ms(revocation, 50):.1f} | {ms(revocation, 99):.1f} "
+        f"| {1000 * max(revocation):.1f} |"
     )
     print(f"ratio at p99: {pct(revocation, 99) / pct(floor, 99):.2f}")
     assert max(revocation) < 1.0, (

@@ -155,7 +155,8 @@ def idle(store: str, levels: list[int], seconds: float) -> None:
             pg_cell = f"{pg:.1f} %" if store == "postgres" else "-"
             ratio = f"{pct / floor:.1f}" if floor > 0 else "-"
             out(
-                f"| {store} | {n:,} | {through_api:,} | {pct:.1f} % | {pg_cell} | {ratio} | {('met' if pct < 2 else '**missed**') if n >= 50_000 else '-'} |"
+                f"| {store} | {n:,} | {through_api:,} | {pct:.1f} % | {pg_cell} | {ratio} "
+                f"| {('met' if pct < 2 else '**missed**') if n >= 50_000 else '-'} |"
             )
 
 
@@ -163,7 +164,8 @@ def idle(store: str, levels: list[int], seconds: float) -> None:
 
 
 def redis_memory(pg_url: str, label: str, activity: int, phase: str) -> tuple[int, int, int]:
-    """(used_memory with nothing connected, used_memory after, keys) of a private Redis used by two gateways on ``pg_url``."""
+    """(used_memory with nothing connected, used_memory after, keys) of a private Redis used by two gateways on
+    ``pg_url``."""
     with tempfile.TemporaryDirectory(prefix="bench-redis-") as tmp, private_redis(tmp) as port:
         r = redis.Redis(port=port)
         empty = int(r.info("memory")["used_memory"])
@@ -230,7 +232,8 @@ def history(stores: list[str], rows: int, queries: int, parts: set[str]) -> None
                 for s in sinks:
                     await seed.bulk(s, create=True)
                 print(
-                    f"  seeded {n:,} completed rows into {', '.join(stores)}: {loaded - began:.0f} s to load, {time.monotonic() - loaded:.0f} s to index",
+                    f"  seeded {n:,} completed rows into {', '.join(stores)}: {loaded - began:.0f} s to load, "
+                    f"{time.monotonic() - loaded:.0f} s to index",
                     flush=True,
                 )
                 for s in sinks:
@@ -247,7 +250,8 @@ def history(stores: list[str], rows: int, queries: int, parts: set[str]) -> None
         if "search" in parts:
             out("")
             out(
-                "| store | search | queries | rows/page (mean) | floor p50 / p99 / max ms | gateway p50 / p99 / max ms | p99 ratio | goal |"
+                "| store | search | queries | rows/page (mean) | floor p50 / p99 / max ms "
+                "| gateway p50 / p99 / max ms | p99 ratio | goal |"
             )
             out("|---|---|---|---|---|---|---|---|")
             for store in stores:
@@ -332,11 +336,13 @@ def main() -> None:
     out(f"Code: `{rev}` (a dirty tree means uncommitted work of others was measured too).\n")
     print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     out(
-        f"`python bench/scale.py --only {args.only} --stores {args.stores} --rows {args.rows} --active {args.active} --seconds {args.seconds:g}`\n"
+        f"`python bench/scale.py --only {args.only} --stores {args.stores} --rows {args.rows} "
+        f"--active {args.active} --seconds {args.seconds:g}`\n"
     )
     if "idle" in parts:
         out(
-            "| store | active (SQL) | active (API) | gateway CPU, % of a core | PostgreSQL backends | ratio to 0 active | goal < 2 % at 50 k |"
+            "| store | active (SQL) | active (API) | gateway CPU, % of a core | PostgreSQL backends "
+            "| ratio to 0 active | goal < 2 % at 50 k |"
         )
         out("|---|---|---|---|---|---|---|")
         for store in stores:
@@ -346,14 +352,16 @@ def main() -> None:
         history(stores if "search" in parts else ["postgres"], args.rows, args.queries, parts)
     if "commands" in parts:
         out(
-            "| store | interactions | clients | floor: GET /healthz per s | claim+message+end commands per s | ratio to floor |"
+            "| store | interactions | clients | floor: GET /healthz per s "
+            "| claim+message+end commands per s | ratio to floor |"
         )
         out("|---|---|---|---|---|---|")
         figures = {store: commands(store, args.commands, args.concurrency) for store in stores}
         if len(figures) == 2:
             out(f"\nSQLite / PostgreSQL commands per second: {figures['sqlite'][1] / figures['postgres'][1]:.2f}")
     out(
-        f"\n(run took {(time.monotonic() - began) / 60:.1f} min; load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+        f"\n(run took {(time.monotonic() - began) / 60:.1f} min; "
+        f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
     if args.readme:
         write_readme()
@@ -368,7 +376,8 @@ def write_readme() -> None:
     text = path.read_text()
     begin, end = "<!-- scale:begin -->", "<!-- scale:end -->"
     run = (
-        f"{begin}\n{dt.date.today().isoformat()}, this machine (2 cores, shared by the gateways, PostgreSQL, Redis and the bench).\n\n"
+        f"{begin}\n{dt.date.today().isoformat()}, "
+        "this machine (2 cores, shared by the gateways, PostgreSQL, Redis and the bench).\n\n"
         + "\n".join(REPORT)
         + f"\n{end}"
     )

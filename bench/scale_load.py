@@ -18,8 +18,8 @@ class Done:
 
 
 async def cycles(urls: list[str], tokens: list[str], ids: list[str], concurrency: int) -> Done:
-    """Each of ``concurrency`` workers is one agent (its own token, a server in turn) working interactions off a shared list:
-    claim, send a message, end as resolved.  Returns the 2xx count and every failure."""
+    """Each of ``concurrency`` workers is one agent (its own token, a server in turn) working interactions off a shared
+    list: claim, send a message, end as resolved.  Returns the 2xx count and every failure."""
     todo = list(reversed(ids))
     done = Done()
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)

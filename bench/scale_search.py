@@ -1,4 +1,5 @@
-"""History search for bench/scale.py: a mix of searches through ``GET /api/history`` against the same query run directly.
+"""History search for bench/scale.py: a mix of searches through ``GET /api/history`` against the same query run
+directly.
 
 The floor is the store's own SELECT for the same criteria (``history_query``, compiled with its values)
 run straight on the database by this process: what the indexes cost, without HTTP, JSON or pydantic.
@@ -149,13 +150,15 @@ async def _run(
                     expected = [
                         row[0]
                         for row in await fetch(
-                            f"SELECT id FROM interactions WHERE {where} ORDER BY completed_at DESC, id DESC LIMIT {PAGE}",
+                            f"SELECT id FROM interactions WHERE {where} "
+                            f"ORDER BY completed_at DESC, id DESC LIMIT {PAGE}",
                             args,
                         )
                     ]
                     total = (await fetch(f"SELECT count(*) FROM interactions WHERE {where}", args))[0][0]
                     assert ids == expected, (
-                        f"{store} {kind} {params}: the API returned {len(ids)} rows, plain SQL finds {total} ({len(expected)} on the page) and they differ"
+                        f"{store} {kind} {params}: the API returned {len(ids)} rows, "
+                        f"plain SQL finds {total} ({len(expected)} on the page) and they differ"
                     )
                     assert len(ids) == min(PAGE, total)
                 f_ms, h_ms, n = times[kind]
@@ -181,6 +184,7 @@ def _line(store: str, kind: str, f_ms: list[float], h_ms: list[float], n: list[i
         "-" if goal is None else (f"p99 <= {goal:.0f} ms: met" if hp99 <= goal else f"p99 <= {goal:.0f} ms: **missed**")
     )
     return (
-        f"| {store} | {kind} | {len(h_ms)} | {mean_rows} | {fp50:.1f} / {fp99:.1f} / {max(f_ms):.0f} | {hp50:.1f} / {hp99:.1f} / {max(h_ms):.0f} "
+        f"| {store} | {kind} | {len(h_ms)} | {mean_rows} | {fp50:.1f} / {fp99:.1f} / {max(f_ms):.0f} "
+        f"| {hp50:.1f} / {hp99:.1f} / {max(h_ms):.0f} "
         f"| {hp99 / fp99:.1f} | {verdict} |"
     )

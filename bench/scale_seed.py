@@ -276,7 +276,8 @@ def _completed_row(rng: random.Random, now: float) -> tuple[dict, list[dict]]:
 
 
 def check_rows(n: int = 200) -> None:
-    """Fails loudly unless the fast rows are valid documents whose columns are exactly what ``interaction_row`` derives."""
+    """Fails loudly unless the fast rows are valid documents whose columns are exactly what ``interaction_row``
+    derives."""
     rng = random.Random(99)
     for _ in range(n):
         row, tags = _completed_row(rng, time.time())
@@ -337,7 +338,8 @@ def completed_batches(n: int, seed: int, now: float, size: int = 10_000):
 
 
 class SqliteSink:
-    """executemany in one transaction per chunk, on the gateway's own database file (WAL lets the gateway keep running)."""
+    """executemany in one transaction per chunk, on the gateway's own database file (WAL lets the gateway keep
+    running)."""
 
     def __init__(self, path: str) -> None:
         self.conn = sqlite3.connect(path, timeout=60, isolation_level=None)
@@ -400,7 +402,8 @@ async def seed(sinks: Sequence[SqliteSink | PostgresSink], make: Make, n: int, s
 
 
 def index_sql(dialect_name: str) -> tuple[list[str], list[str]]:
-    """(DROP, CREATE) statements of the secondary indexes of the two bulk-loaded tables, from schema.py's own definitions.
+    """(DROP, CREATE) statements of the secondary indexes of the two bulk-loaded tables, from schema.py's own
+    definitions.
 
     A bulk load is several times faster into bare tables; rebuilding each index once sorts instead of
     inserting a million times.  schema.py and the migrations agree (tests/sessions/stores/test_migrations.py).

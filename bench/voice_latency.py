@@ -247,7 +247,10 @@ def report(name: str, values: list[float], base: list[float]) -> str:
     if not values or not base:
         return f"| {name} | no bursts detected | | | |"
     p50, p99, b50, b99 = pct(values, 50), pct(values, 99), pct(base, 50), pct(base, 99)
-    return f"| {name} | {p50 * 1000:.0f} / {p99 * 1000:.0f} ms | {b50 * 1000:.0f} / {b99 * 1000:.0f} ms | {(p50 - b50) * 1000:+.0f} ms | {p50 / b50:.2f}x |"
+    return (
+        f"| {name} | {p50 * 1000:.0f} / {p99 * 1000:.0f} ms | {b50 * 1000:.0f} / {b99 * 1000:.0f} ms "
+        f"| {(p50 - b50) * 1000:+.0f} ms | {p50 / b50:.2f}x |"
+    )
 
 
 async def main() -> None:
@@ -258,7 +261,8 @@ async def main() -> None:
     to_browser, to_phone = await through_gateway(args.bursts)
     base = base_ab + base_ba
     print(
-        f"bursts per direction: {args.bursts}; floor = two aiortc peers direct (median {statistics.median(base) * 1000:.0f} ms)"
+        f"bursts per direction: {args.bursts}; "
+        f"floor = two aiortc peers direct (median {statistics.median(base) * 1000:.0f} ms)"
     )
     print("| path | gateway p50 / p99 | floor p50 / p99 | added at p50 | ratio p50 |")
     print("|---|---|---|---|---|")

@@ -74,7 +74,8 @@ async def _admin(sql: str) -> None:
 
 
 async def new_postgres_database() -> str:
-    """A fresh migrated PostgreSQL database; returns its ``postgresql://`` URL (drop with ``drop_postgres_database``)."""
+    """A fresh migrated PostgreSQL database; returns its ``postgresql://`` URL (drop with
+    ``drop_postgres_database``)."""
     if _PG_TEMPLATE not in _made:
         await _admin(f"DROP DATABASE IF EXISTS {_PG_TEMPLATE} WITH (FORCE)")
         await _admin(f"CREATE DATABASE {_PG_TEMPLATE}")

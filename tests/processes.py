@@ -76,7 +76,8 @@ def private_redis(directory: str, port: int | None = None) -> Iterator[tuple[int
 
 @dataclass
 class PrivatePostgres:
-    """A PostgreSQL server of a test's own: ``url`` (database ``postgres``, user ``postgres``, trust), ``stop()`` and ``start()``."""
+    """A PostgreSQL server of a test's own: ``url`` (database ``postgres``, user ``postgres``, trust), ``stop()`` and
+    ``start()``."""
 
     url: str
     stop: Callable[[], None]
@@ -110,7 +111,10 @@ def private_postgres(port: int | None = None) -> Iterator[PrivatePostgres]:
         if done.returncode:
             raise RuntimeError(f"{args[0]} failed:\n{done.stdout}")
 
-    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={directory} -c fsync=off -c max_connections=60"
+    options = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={directory} "
+        "-c fsync=off -c max_connections=60"
+    )
     log = os.path.join(directory, "server.log")
     running = [False]
 

@@ -60,7 +60,8 @@ def mulaw_tone(hz: float, seconds: float) -> list[bytes]:
 
 @dataclass(frozen=True)
 class Route:
-    """Where one aiortc peer's media goes: the addresses it gathered, the other end's (signalled, or seen sending), the pair in use."""
+    """Where one aiortc peer's media goes: the addresses it gathered, the other end's (signalled, or seen sending), the
+    pair in use."""
 
     gathered: tuple[str, ...]
     remote_candidates: tuple[str, ...]

@@ -1,4 +1,5 @@
-"""Call control on a live call: warm transfer with consult and three-way, supervisor listen/whisper/barge, an agent who drops.
+"""Call control on a live call: warm transfer with consult and three-way, supervisor listen/whisper/barge, an agent who
+drops.
 
 A real gateway process sits between a `Phone` (Twilio's Media Streams) and
 aiortc `Browser`s; every party speaks its own tone, and each ear is checked

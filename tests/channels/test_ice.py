@@ -72,7 +72,8 @@ def test_only_loopback_ip_literals_count_as_loopback():
     sdp = (
         "v=0\r\na=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host\r\n"
         "a=candidate:2 1 udp 2122194687 0f2c9e53-1d33-4c5e-9b3a-fd0e0c6f6a11.local 50001 typ host\r\n"
-        "a=candidate:3 1 tcp 1518280447 192.0.2.2 9 typ host tcptype active\r\na=candidate:broken\r\na=end-of-candidates\r\n"
+        "a=candidate:3 1 tcp 1518280447 192.0.2.2 9 typ host tcptype active\r\n"
+        "a=candidate:broken\r\na=end-of-candidates\r\n"
     )
     assert (
         loopback_candidates_only(sdp)

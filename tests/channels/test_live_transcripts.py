@@ -12,7 +12,8 @@ from tests.gateway.conftest import assert_error
 from tests.gateway.test_ws_agent import receive, token_of
 
 CALLBACK = f"{PUBLIC}/webhooks/twilio/transcription"
-#: The Twilio scenario of tests/channels/test_twilio.py: a gateway with queue "sales" (transcription on) and a fake Twilio REST API.
+#: The Twilio scenario of tests/channels/test_twilio.py: a gateway with queue "sales" (transcription on) and a fake
+#: Twilio REST API.
 fake, twilio = phone.fake, phone.twilio
 
 
@@ -180,7 +181,8 @@ class TestCallbacks:
         for _ in range(2):
             assert twilio.post("transcription", utterance(2, "Anyone there?"), headers=token).status_code == 204
         assert live(twilio, ix, alice) == [("customer", "Hello"), ("customer", "Anyone there?")]
-        # Past the remembered delivery (a retry days later, or concurrent twins): the derived segment id still keeps it once.
+        # Past the remembered delivery (a retry days later, or concurrent twins): the derived segment id still keeps it
+        # once.
         assert (
             twilio.post(
                 "transcription", utterance(1, "Hello"), headers={"I-Twilio-Idempotency-Token": "idem-8"}

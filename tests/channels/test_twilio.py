@@ -146,7 +146,8 @@ class TestSignatures:
         assert_error(twilio.post("voice", {"From": CUSTOMER}), 400, "invalid")
 
     def test_a_form_that_cannot_carry_a_signature_is_refused_not_a_500(self, twilio: Twilio):
-        """A part declared in a charset that decodes to lone surrogates: no UTF-8 signature can cover it, so 403 and nothing stored."""
+        """A part declared in a charset that decodes to lone surrogates: no UTF-8 signature can cover it, so 403 and
+        nothing stored."""
         fields = {"MessageSid": "SM1", "From": CUSTOMER, "To": SALES_NUMBER, "Body": "hi \\ud800 there"}
         body = (
             "".join(f'--XyZ\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items())
@@ -164,7 +165,8 @@ class TestSignatures:
         assert twilio.interactions() == []
 
     def test_undecodable_bytes_in_a_signed_form_are_kept_as_text_not_a_500(self, twilio: Twilio):
-        """Percent-escapes that are not UTF-8 decode to U+FFFD; raw bytes as Latin-1, whose C1 controls are then removed."""
+        """Percent-escapes that are not UTF-8 decode to U+FFFD; raw bytes as Latin-1, whose C1 controls are then
+        removed."""
         raw = (
             f"MessageSid=SM1&From={quote_plus(CUSTOMER)}&To={quote_plus(SALES_NUMBER)}&Body=caf%E9+%ED%A0%80+ok".encode()
             + b"\x85\x9b!"

@@ -95,7 +95,8 @@ class Gateway:
         return self.call(create).interaction.model_dump(mode="json")
 
     def claimed(self, queue_id: str, agent: dict[str, str], **kw: Any) -> dict:
-        """An inbound call (as :meth:`inbound`) claimed by ``agent`` (their headers); the interaction after the claim."""
+        """An inbound call (as :meth:`inbound`) claimed by ``agent`` (their headers); the interaction after the
+        claim."""
         ix = self.inbound(queue_id, **kw)
         r = self.client.post(f"/api/interactions/{ix['id']}/claim", headers=agent)
         assert r.status_code == 200, r.text

@@ -209,7 +209,8 @@ def twilio_env(data_dir: str, **extra: str) -> dict[str, str]:
 
 @dataclass
 class Listener:
-    """An agent socket read continuously (one that stops reading is cut off): the customers it has heard from, and how it ended."""
+    """An agent socket read continuously (one that stops reading is cut off): the customers it has heard from, and how
+    it ended."""
 
     phones: set[str] = field(default_factory=set)
     ended: str | None = None

@@ -209,7 +209,8 @@ class TestLifecycle:
 
 
 class TestAccessBeforeState:
-    """Someone outside the interaction's queue gets 403 from every command whatever its status: a 409 would tell them the status."""
+    """Someone outside the interaction's queue gets 403 from every command whatever its status: a 409 would tell them
+    the status."""
 
     STATUSES: ClassVar[list[str]] = ["open", "pending", "claimed", "consulting", "wrap_up", "completed"]
     COMMANDS: ClassVar[list[tuple[str, str, dict | None]]] = [

@@ -317,7 +317,8 @@ class TestReading:
 
     def test_rollups_per_agent_and_queue(self, gw: Gateway, team):
         gw.client.put("/api/queues/billing/evaluation-form", json=FORM, headers=team["sam"])
-        # Scores by hand (weights 1, 3, 1 over 5); alice (100 + 30) / 2 = 65, bob (85 + 20) / 2 = 52.5, sales (100 + 30 + 85) / 3 = 71.67.
+        # Scores by hand (weights 1, 3, 1 over 5); alice (100 + 30) / 2 = 65, bob (85 + 20) / 2 = 52.5,
+        # sales (100 + 30 + 85) / 3 = 71.67.
         plan = [
             ("alice", "sales", {"greeting": True, "accuracy": 4, "tone": 5}),  # 100
             ("alice", "sales", {"greeting": False, "accuracy": 2, "tone": 0}),  # (0 + 1.5 + 0) / 5 = 30

@@ -1,4 +1,5 @@
-"""Customers and merge through the HTTP API: scoped to the caller's queues, refusals as clear 4xx that change nothing."""
+"""Customers and merge through the HTTP API: scoped to the caller's queues, refusals as clear 4xx that change
+nothing."""
 
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ class TestCustomers:
         )  # left with none of alice's interactions
 
     def test_typing_another_queues_customers_email_reveals_nothing_of_them(self, gw: Gateway):
-        """An agent's edit links their interaction to the profile that owns the email, and they see of it only what they typed."""
+        """An agent's edit links their interaction to the profile that owns the email, and they see of it only what they
+        typed."""
         gw.queue("a"), gw.queue("b")
         alice = gw.agent("alice", ["a"])
         victim = text_from(gw, "b", name="Vic Tim", phone="+14155550123", email="vic@example.org")

@@ -1,4 +1,5 @@
-"""Direct messages through the public API and /ws/agent: one thread per pair, private to it, live and replayed exactly once."""
+"""Direct messages through the public API and /ws/agent: one thread per pair, private to it, live and replayed exactly
+once."""
 
 from __future__ import annotations
 

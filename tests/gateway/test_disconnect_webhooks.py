@@ -1,4 +1,5 @@
-"""Disconnects reported by Twilio's signed voice status webhook: the customer hanging up a claimed call ends it for the agent."""
+"""Disconnects reported by Twilio's signed voice status webhook: the customer hanging up a claimed call ends it for the
+agent."""
 
 # The fixtures are shared with the module imported below; its tests take them as arguments:
 # ruff: noqa: F811

@@ -50,7 +50,8 @@ from tests.processes import GatewayProcess, PrivatePostgres, gateway_process, pr
 
 
 async def test_sigkill_mid_burst_on_sqlite_loses_no_acknowledged_text_and_forgets_nothing(tmp_path: Path):
-    """The default gateway (SQLite in its data dir, nothing else set) killed mid-burst, restarted on the same directory."""
+    """The default gateway (SQLite in its data dir, nothing else set) killed mid-burst, restarted on the same
+    directory."""
     env = twilio_env(str(tmp_path))
     items = texts("K", 200, senders=80)  # new conversations open all through the burst, so the kill can cut one open
     burst = Burst(lambda: [first.url])
@@ -136,7 +137,8 @@ async def assert_fan_out(http: httpx.AsyncClient, c: Cluster, listener: Listener
 
 
 async def test_redis_restarted_mid_burst_loses_nothing_and_fan_out_resumes():
-    """Redis is the live layer only: with it stopped mid-burst, texts are still stored (the record is in SQL) or refused with 503."""
+    """Redis is the live layer only: with it stopped mid-burst, texts are still stored (the record is in SQL) or refused
+    with 503."""
     async with center_under_burst() as (c, burst, http):
 
         async def restart_redis() -> None:

@@ -1,4 +1,5 @@
-"""Faults: Redis restarting empty under two processes on PostgreSQL, a gateway process killed, a webhook retried after a timeout, a socket dropped mid-burst."""
+"""Faults: Redis restarting empty under two processes on PostgreSQL, a gateway process killed, a webhook retried after a
+timeout, a socket dropped mid-burst."""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ Pair = tuple[GatewayProcess, GatewayProcess, Callable[[], None], Callable[[], No
 
 @pytest.fixture
 def pair_on_private_redis(tmp_path: Path) -> Iterator[Pair]:
-    """Two gateway processes on a PostgreSQL database of their own and a Redis of their own (which the test may stop and start)."""
+    """Two gateway processes on a PostgreSQL database of their own and a Redis of their own (which the test may stop and
+    start)."""
     with private_redis(str(tmp_path)) as (port, stop, start), postgres_database() as db_url:
         env = {
             "GATEWAY_DATABASE_URL": db_url,

@@ -1,4 +1,5 @@
-"""Fuzzing every parser of outside input: Twilio webhooks (correctly signed), chat frames, media frames, agent socket cursors.
+"""Fuzzing every parser of outside input: Twilio webhooks (correctly signed), chat frames, media frames, agent socket
+cursors.
 
 Bounded with hypothesis; any 5xx, unhandled exception or lost interaction fails the suite.
 """

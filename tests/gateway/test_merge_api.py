@@ -1,4 +1,5 @@
-"""Merging through the HTTP API, with the channels: a live chat is not cut off, and the customer's texts follow the survivor."""
+"""Merging through the HTTP API, with the channels: a live chat is not cut off, and the customer's texts follow the
+survivor."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""PATCH merges (RFC 7396) everywhere: what a patch does not name stays as it was; null removes (or resets to the default)."""
+"""PATCH merges (RFC 7396) everywhere: what a patch does not name stays as it was; null removes (or resets to the
+default)."""
 
 from __future__ import annotations
 

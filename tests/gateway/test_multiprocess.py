@@ -1,4 +1,5 @@
-"""Two real gateway processes on one PostgreSQL database with Redis as the live layer: events cross processes, claim races have one winner."""
+"""Two real gateway processes on one PostgreSQL database with Redis as the live layer: events cross processes, claim
+races have one winner."""
 
 from __future__ import annotations
 

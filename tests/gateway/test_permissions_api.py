@@ -1,4 +1,5 @@
-"""Rights over HTTP: each right allowed by default, refused with a 403 naming it once an admin withdraws it, allowed again once restored."""
+"""Rights over HTTP: each right allowed by default, refused with a 403 naming it once an admin withdraws it, allowed
+again once restored."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ AGENT_DEFAULTS = {r.value: r is not Right.EVALUATE for r in Right}
 
 
 class World:
-    """Queues sales and billing; alice (agent of sales), bob (agent of sales), a completed and a claimed call of alice's."""
+    """Queues sales and billing; alice (agent of sales), bob (agent of sales), a completed and a claimed call of
+    alice's."""
 
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw

@@ -1,4 +1,5 @@
-"""Switching channel and cloning reach the customer, through HTTP, with Twilio's REST API played by tests/fake_twilio.py.
+"""Switching channel and cloning reach the customer, through HTTP, with Twilio's REST API played by
+tests/fake_twilio.py.
 
 What Twilio receives is the proof: a switch to text or a text follow-up
 sends SMS from the queue's number to the customer's phone; a switch to a call
@@ -207,7 +208,8 @@ class TestClone:
         assert len(twilio.interactions()) == 1
 
     def test_a_call_clone_the_provider_cannot_place_is_kept_with_the_reason(self, gw: Gateway):
-        """No Twilio configured: the follow-up exists, and its feed says why no call went out (as for an outbound call)."""
+        """No Twilio configured: the follow-up exists, and its feed says why no call went out (as for an outbound
+        call)."""
         gw.queue("sales", phone_number=SALES_NUMBER)
         alice = gw.agent("alice", ["sales"])
         url = f"/api/interactions/{gw.inbound('sales')['id']}"

@@ -1,4 +1,5 @@
-"""Security headers: a strict CSP on the console, a frameable one on the chat page, nosniff and Referrer-Policy everywhere."""
+"""Security headers: a strict CSP on the console, a frameable one on the chat page, nosniff and Referrer-Policy
+everywhere."""
 
 from __future__ import annotations
 
@@ -110,7 +111,8 @@ def test_the_console_and_the_chat_page_are_served_with_their_own_policies(
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatewayProcess]:
-    """A real gateway behind uvicorn: the only way to send a path exactly as an attacker types it (httpx removes dot segments)."""
+    """A real gateway behind uvicorn: the only way to send a path exactly as an attacker types it (httpx removes dot
+    segments)."""
     with gateway_process({"GATEWAY_ADMIN_TOKEN": "headers-admin-token"}) as gp:
         yield gp
 
@@ -149,8 +151,9 @@ TRAVERSALS = [
 def test_a_path_with_dot_segments_or_encoded_slashes_is_refused_before_anything_is_served(
     server: GatewayProcess, target: str
 ):
-    """Refused, not normalised: StaticFiles would have resolved ``/chat/..%2f`` to the console and served it under the chat page's
-    ``frame-ancestors *``, so any site could frame a working console.  The refusal itself is framed by no one."""
+    """Refused, not normalised: StaticFiles would have resolved ``/chat/..%2f`` to the console and served it under the
+    chat page's ``frame-ancestors *``, so any site could frame a working console.  The refusal itself is framed by no
+    one."""
     status, headers, body = raw_get(server, target)
     assert b"Agent console" not in body, (target, status)
     assert status == 400, (target, status, body[:200])
@@ -162,7 +165,8 @@ def test_a_path_with_dot_segments_or_encoded_slashes_is_refused_before_anything_
 
 @pytest.mark.parametrize("target", ["/chat/%252e%252e/", "/chat/%252e%252e%252f", "/chat%252f..%252f"])
 def test_a_double_encoded_traversal_is_a_name_that_does_not_exist(server: GatewayProcess, target: str):
-    """Decoded once (as every ASGI server does), ``%252e%252e`` is the literal name ``%2e%2e``: nothing to serve, never the console."""
+    """Decoded once (as every ASGI server does), ``%252e%252e`` is the literal name ``%2e%2e``: nothing to serve, never
+    the console."""
     status, headers, body = raw_get(server, target)
     assert b"Agent console" not in body, (target, status)
     assert status in (400, 404), (target, status, body[:200])

@@ -1,4 +1,5 @@
-"""Starting the gateway: the default keeps its data on disk, migrations run on their own, bad set-ups stop with one clear line."""
+"""Starting the gateway: the default keeps its data on disk, migrations run on their own, bad set-ups stop with one
+clear line."""
 
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ from tests.gateway.test_ws_chat import agent, frame, start  # noqa: F401
 
 
 async def frames_until_typing(ws) -> list[dict]:
-    """Every frame up to the agent's typing signal, which the test sends last as a marker: what came before it has all arrived."""
+    """Every frame up to the agent's typing signal, which the test sends last as a marker: what came before it has all
+    arrived."""
     seen = []
     while True:
         f = json.loads(await asyncio.wait_for(ws.recv(), 10))

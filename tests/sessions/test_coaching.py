@@ -93,7 +93,8 @@ class TestForm:
             await world.sessions.evaluation_form(world.alice, "sales")
 
     async def test_two_saves_at_once_both_become_versions(self, world: World):
-        """Both read version 1 and decide on version 2: the second to write gets version 3, neither replaces the other."""
+        """Both read version 1 and decide on version 2: the second to write gets version 3, neither replaces the
+        other."""
         s = world.sessions
         await s.set_evaluation_form(world.supervisor, "sales", DRAFT)
         barrier, read = asyncio.Barrier(2), s.store.get_evaluation_form
@@ -377,7 +378,8 @@ class TestRollups:
 
 class TestLiveLayer:
     async def test_an_evaluation_through_the_live_layer_wakes_the_relay(self, store):
-        """With Redis, an evaluation is a change like any other: committed in SQL, and the relay told at once (not at its next poll)."""
+        """With Redis, an evaluation is a change like any other: committed in SQL, and the relay told at once (not at
+        its next poll)."""
         live = LiveStore(store, REDIS_URL, prefix=f"test:{uuid.uuid4().hex}")
         try:
             world = await seed(live)

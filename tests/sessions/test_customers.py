@@ -1,4 +1,5 @@
-"""Customer profiles: one customer across channels and queues, found by phone then email, read within the reader's queues."""
+"""Customer profiles: one customer across channels and queues, found by phone then email, read within the reader's
+queues."""
 
 from __future__ import annotations
 
@@ -172,7 +173,8 @@ async def test_a_new_detail_nobody_owns_joins_the_interactions_profile(routed: W
 
 
 async def test_an_edit_never_merges_two_profiles_nor_shows_another_queues_customer(routed: World):
-    """An agent who types another queue's customer's email links their interaction to that profile, and sees of it only what they typed."""
+    """An agent who types another queue's customer's email links their interaction to that profile, and sees of it only
+    what they typed."""
     s, alice = routed.sessions, routed.alice
     victim = await inbound(routed, "billing", name="Vic Tim", phone="+14155550123", email="vic@example.org")
     mine = (
@@ -212,7 +214,8 @@ async def test_an_edit_never_merges_two_profiles_nor_shows_another_queues_custom
 
 
 def test_withheld_caller_ids_are_no_phone_number():
-    """Twilio's placeholders for a hidden number (ANONYMOUS, RESTRICTED, BLOCKED, UNKNOWN, UNAVAILABLE on a keypad) are nobody's number."""
+    """Twilio's placeholders for a hidden number (ANONYMOUS, RESTRICTED, BLOCKED, UNKNOWN, UNAVAILABLE on a keypad) are
+    nobody's number."""
     for withheld in (
         "+266696687",
         "+7378742833",
@@ -305,7 +308,8 @@ async def test_a_customers_interactions_are_read_through_an_index(world: World):
 
 @pytest.fixture(params=STORES)
 async def before_profiles(request: pytest.FixtureRequest) -> AsyncIterator[World]:
-    """A contact center whose database is taken back to 0006, as it was before customer profiles (its own database: the schema changes)."""
+    """A contact center whose database is taken back to 0006, as it was before customer profiles (its own database: the
+    schema changes)."""
     url = None if request.param == "sqlite" else await new_postgres_database()
     store = await make_store("sqlite") if url is None else SqlStore(Database(async_url(url)))
     world = await seed(store)
@@ -337,7 +341,8 @@ async def stored_before_profiles(store: SqlStore, ix: Interaction) -> None:
 
 
 async def test_the_upgrade_links_interactions_stored_before_profiles(before_profiles: World):
-    """Migration 0007 gives every earlier interaction a profile, grouped by phone then email, so a returning caller's history is there."""
+    """Migration 0007 gives every earlier interaction a profile, grouped by phone then email, so a returning caller's
+    history is there."""
     world = before_profiles
     store = world.sessions.store
     assert isinstance(store, SqlStore)

@@ -1,4 +1,5 @@
-"""Disconnects: every path that ends a contact says who ended it and why, and a customer leaving a claimed contact ends it.
+"""Disconnects: every path that ends a contact says who ended it and why, and a customer leaving a claimed contact ends
+it.
 
 Run on both stores of record (the ``world`` fixture): the disconnect lives in the interaction's document and its events.
 """

@@ -1,4 +1,5 @@
-"""Merging two interactions of one customer: combined in time order on the survivor, the other completed with a link, all or nothing."""
+"""Merging two interactions of one customer: combined in time order on the survivor, the other completed with a link,
+all or nothing."""
 
 from __future__ import annotations
 
@@ -252,7 +253,8 @@ async def test_two_racing_merges_of_one_interaction_one_wins(pair):
 
 
 async def test_through_the_live_layer_both_events_reach_another_process_in_order(two: Processes):  # noqa: F811 (the fixture)
-    """With Redis (several processes): customers resolve through the record, and the merge's two events are relayed together."""
+    """With Redis (several processes): customers resolve through the record, and the merge's two events are relayed
+    together."""
     admin = User(id="u-admin", username="admin", name="Admin", role=Role.ADMIN)
     await two.a.put_user(admin)
     s = Sessions(two.a)

@@ -1,4 +1,5 @@
-"""Service level against a hand-computed scenario, under each convention; the store's aggregates against the definition."""
+"""Service level against a hand-computed scenario, under each convention; the store's aggregates against the
+definition."""
 
 from __future__ import annotations
 
@@ -143,7 +144,8 @@ async def test_store_tallies_equal_the_definition(store: Store, settings: QueueS
 
 
 async def test_boundaries_to_the_microsecond_decide_as_datetimes_do(store: Store):
-    """Waits of exactly the threshold (met) and a microsecond more (not), at times a float epoch holds only approximately."""
+    """Waits of exactly the threshold (met) and a microsecond more (not), at times a float epoch holds only
+    approximately."""
     base = T0 + timedelta(microseconds=123_457)
     thr, short = timedelta(seconds=20), timedelta(seconds=5)
     us = timedelta(microseconds=1)
@@ -202,7 +204,8 @@ async def test_figures_from_the_store_equal_queue_figures(world: World):
 
 
 async def test_metrics_follow_the_clock_alone_past_the_threshold_and_out_of_the_window(world: World):
-    """No event: a waiting contact passing the threshold, then leaving the 15 minutes, still changes what is published."""
+    """No event: a waiting contact passing the threshold, then leaving the 15 minutes, still changes what is
+    published."""
     s, previous = world.sessions, {}
     await s.create(None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE)
     await s.publish_metrics("node", previous)

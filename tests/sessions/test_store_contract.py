@@ -40,7 +40,8 @@ async def inbound(world: World, queue: str = "sales", **kw):
 
 
 async def all_events(world: World, cursor=None, **filters):
-    """The interactions' events (the log also carries the seeding's user.changed events, which are about no interaction)."""
+    """The interactions' events (the log also carries the seeding's user.changed events, which are about no
+    interaction)."""
     events, page = [], None
     while page is None or not page.complete:
         page = await world.sessions.store.events_since(cursor, limit=3, **filters)

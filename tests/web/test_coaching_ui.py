@@ -1,4 +1,5 @@
-"""Coaching in real Chromium: a supervisor scores a completed chat in its coaching tab; the agent reads it, read-only."""
+"""Coaching in real Chromium: a supervisor scores a completed chat in its coaching tab; the agent reads it,
+read-only."""
 
 from __future__ import annotations
 

@@ -155,7 +155,8 @@ def test_agent_handles_a_chat_from_offer_to_follow_up(server: GatewayProcess, br
         "reshipped",
     )
 
-    # A follow-up must reach her: without a phone number there is none (the reason shows); with one, a text from billing's number.
+    # A follow-up must reach her: without a phone number there is none (the reason shows); with one, a text from
+    # billing's number.
     page.get_by_role("button", name="Clone as follow-up").click()
     expect(page.locator("#toast")).to_contain_text("the customer has no phone number to text")
     edit.get_by_label("Phone").fill("+14155550100")

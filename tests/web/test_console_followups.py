@@ -119,7 +119,8 @@ def test_a_withdrawn_right_leaves_an_open_page_when_it_comes_back_to_the_front(
         login(page, server, "alice")
         page.goto(f"{server.url}/#/ix/{done['id']}")
         expect(page.get_by_role("button", name="Clone as follow-up")).to_be_visible()
-        # An admin takes the right away; the event of it goes to admins only, so the agent's console learns it on its own.
+        # An admin takes the right away; the event of it goes to admins only, so the agent's console learns it on its
+        # own.
         r = httpx.patch(f"{server.url}/api/permissions", json={"agent": {"clone_completed": False}}, headers=ADMIN)
         assert r.status_code == 200, r.text
         page.evaluate("window.dispatchEvent(new Event('focus'))")  # the agent comes back to the tab

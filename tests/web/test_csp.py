@@ -22,8 +22,11 @@ PASSWORD = "correct horse"
 WIDGET_BLUE = "rgb(29, 78, 216)"  # .sbc-launch's background: the widget's stylesheet is applied
 
 # Reports every violation in every frame of every page to Python (bindings and init scripts are not subject to CSP).
-REPORT_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (e) =>
-  window.reportViolation(`${location.href}: ${e.effectiveDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`));"""
+REPORT_VIOLATIONS = (
+    'document.addEventListener("securitypolicyviolation", (e) =>\n'
+    '  window.reportViolation(`${location.href}: ${e.effectiveDirective} blocked ${e.blockedURI || "inline"} '
+    "(${e.sourceFile}:${e.lineNumber})`));"
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +46,13 @@ def site(server: GatewayProcess) -> Iterator[str]:
     the gateway's script and connections, as the README tells site owners, and no inline script or style."""
     gateway, gateway_ws = server.url, server.ws_url
     policy = (
-        f"default-src 'self'; script-src 'self' {gateway}; style-src 'self'; connect-src 'self' {gateway} {gateway_ws}; "
+        f"default-src 'self'; script-src 'self' {gateway}; style-src 'self'; "
+        f"connect-src 'self' {gateway} {gateway_ws}; "
         f"frame-src {gateway}; img-src 'self'; object-src 'none'; base-uri 'none'"
     )
     pages = {
-        "/shop.html": f'<!doctype html><html lang="en"><head><title>Shop</title><script src="{gateway}/chat/widget.js" defer></script></head>'
+        "/shop.html": f'<!doctype html><html lang="en"><head><title>Shop</title>'
+        f'<script src="{gateway}/chat/widget.js" defer></script></head>'
         "<body><h1>The shop</h1><p>Everything must go.</p></body></html>",
         "/framed.html": f'<!doctype html><html lang="en"><head><title>Framed</title></head><body><h1>Help</h1>'
         f'<iframe title="Chat" src="{gateway}/chat/" width="600" height="700"></iframe></body></html>',

@@ -1,4 +1,5 @@
-"""The Customer Details tab lists the customer's other interactions, and the workspace merges one into the open one, in real Chromium."""
+"""The Customer Details tab lists the customer's other interactions, and the workspace merges one into the open one, in
+real Chromium."""
 
 from __future__ import annotations
 

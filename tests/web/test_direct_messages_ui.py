@@ -1,4 +1,5 @@
-"""Direct messages in real Chromium: from a completed interaction, an agent messages whoever completed it, who sees it live."""
+"""Direct messages in real Chromium: from a completed interaction, an agent messages whoever completed it, who sees it
+live."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The console's softphone in Chromium: its (fake) microphone reaches the caller through the voice bridge; hold clears."""
+"""The console's softphone in Chromium: its (fake) microphone reaches the caller through the voice bridge; hold
+clears."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The widget's data-attributes reach the customer's attributes, so routing rules on them fire from chat (real Chromium)."""
+"""The widget's data-attributes reach the customer's attributes, so routing rules on them fire from chat (real
+Chromium)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ def server(chat_server: GatewayProcess) -> GatewayProcess:
 
 
 def start(page: Page, server: GatewayProcess, agent: dict[str, str], phone: str | None) -> str:
-    """The customer starts a chat in the widget (with or without a mobile number); the agent claims it.  Returns its id."""
+    """The customer starts a chat in the widget (with or without a mobile number); the agent claims it.  Returns its
+    id."""
     page.goto(f"{server.url}/chat/")
     dialog = page.get_by_role("dialog", name="Chat with us")
     dialog.get_by_label("Your name").fill("Dan")
