@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import websockets
 from websockets.asyncio.server import broadcast, serve
 
 clients: set = set()
