@@ -17,7 +17,7 @@ from sessions.model import (
     TransferMode,
     TransferTarget,
 )
-from tests.sessions.test_machine import ALICE, BOB, EVE, SALES, SUP, at, claimed_by
+from tests.sessions.scenarios import ALICE, BOB, EVE, SALES, SUP, at, claimed_by
 
 
 def consulting_bob() -> Interaction:

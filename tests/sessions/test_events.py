@@ -11,8 +11,8 @@ from sessions import machine
 from sessions.events import EventType
 from sessions.machine.conversation import REPORTED, ProviderReport
 from tests.conftest import World
+from tests.sessions.scenarios import T0, inbound_call
 from tests.sessions.test_disconnect import waiting
-from tests.sessions.test_machine import T0, inbound_call
 
 ROOT = Path(__file__).resolve().parents[2]
 #: An event type in a script: a quoted family name, a dot, a snake_case name.

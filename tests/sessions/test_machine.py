@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from sessions import machine
 from sessions.errors import FieldNotEditable, IllegalTransition, InvalidCommand, PermissionDenied
-from sessions.events import event_for
 from sessions.model import (
     CommType,
-    Customer,
     Direction,
     Interaction,
     Message,
@@ -26,43 +22,8 @@ from sessions.model import (
     TransferTarget,
     User,
 )
-from sessions.queues import Queue, QueueSettings
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-SALES = Queue(
-    id="sales", name="Sales", settings=QueueSettings(ring_time=15, wrap_up_limit=60, phone_number="+15550001000")
-)
-SUPPORT = Queue(id="support", name="Support")
-ALICE = User(id="alice", username="alice", name="Alice", queues=["sales"])
-BOB = User(id="bob", username="bob", name="Bob", queues=["sales", "support"])
-EVE = User(id="eve", username="eve", name="Eve", queues=["support"])
-SUP = User(id="sup", username="sup", name="Sam", role=Role.SUPERVISOR, queues=["sales"])
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def inbound_call(**kw) -> Interaction:
-    return machine.create(
-        id="ix1",
-        queue=SALES,
-        direction=Direction.INBOUND,
-        type=CommType.CALL,
-        subtype=Subtype.PHONE,
-        now=T0,
-        customer=Customer(name="Carla", phone="+14155550100"),
-        **kw,
-    ).interaction
-
-
-def claimed_by(user: User = ALICE, ix: Interaction | None = None) -> Interaction:
-    return machine.claim(ix or inbound_call(), actor=user, now=at(5)).interaction
-
-
-def completed() -> Interaction:
-    ix = machine.end(claimed_by(), actor=ALICE, outcome=Outcome.RESOLVED, now=at(60)).interaction
-    return machine.complete(ix, actor=ALICE, now=at(70)).interaction
+from sessions.queues import QueueSettings
+from tests.sessions.scenarios import ALICE, BOB, EVE, SALES, SUPPORT, T0, at, claimed_by, completed, inbound_call
 
 
 class TestCreate:
@@ -150,168 +111,6 @@ class TestOfferAndClaim:
         snapshot = ix.model_dump()
         machine.claim(ix, actor=ALICE, now=at(1))
         assert ix.model_dump() == snapshot
-
-
-class TestTransfer:
-    def test_cold_to_queue_reopens_it_there(self):
-        change = machine.transfer(
-            claimed_by(BOB),
-            actor=BOB,
-            target=TransferTarget(kind=TargetKind.QUEUE, id="support"),
-            mode=TransferMode.COLD,
-            queue=SALES,
-            now=at(10),
-            target_queue=SUPPORT,
-        )
-        ix = change.interaction
-        assert (ix.queue_id, ix.status, ix.assigned_to) == ("support", Status.OPEN, None)
-        assert ix.activity[-1].kind == "transferred"
-        event = event_for(claimed_by(BOB), change, at(10))
-        assert event.queues == ["support", "sales"], "both queues' watchers see it move"
-
-    def test_cold_to_user_offers_it_to_them(self):
-        ix = machine.transfer(
-            claimed_by(ALICE),
-            actor=ALICE,
-            target=TransferTarget(kind=TargetKind.USER, id="bob"),
-            mode=TransferMode.COLD,
-            queue=SALES,
-            now=at(10),
-            target_user=BOB,
-        ).interaction
-        assert (ix.status, ix.offered_to, ix.assigned_to, ix.offer_expires_at) == (Status.PENDING, "bob", None, at(25))
-
-    def test_cold_to_external_number_wraps_up(self):
-        ix = machine.transfer(
-            claimed_by(),
-            actor=ALICE,
-            target=TransferTarget(kind=TargetKind.EXTERNAL, id="+442071234567"),
-            mode=TransferMode.COLD,
-            queue=SALES,
-            now=at(10),
-        ).interaction
-        assert ix.status is Status.WRAP_UP
-        assert "+442071234567" in ix.activity[-1].detail
-
-    def test_external_target_must_be_a_phone_number(self):
-        with pytest.raises(InvalidCommand, match="E.164"):
-            machine.transfer(
-                claimed_by(),
-                actor=ALICE,
-                target=TransferTarget(kind=TargetKind.EXTERNAL, id="call bob"),
-                mode=TransferMode.COLD,
-                queue=SALES,
-                now=at(10),
-            )
-
-    def test_only_the_handler_or_a_supervisor_transfers(self):
-        target = TransferTarget(kind=TargetKind.QUEUE, id="support")
-        with pytest.raises(PermissionDenied):
-            machine.transfer(
-                claimed_by(ALICE),
-                actor=BOB,
-                target=target,
-                mode=TransferMode.COLD,
-                queue=SALES,
-                now=at(10),
-                target_queue=SUPPORT,
-            )
-        moved = machine.transfer(
-            claimed_by(ALICE),
-            actor=SUP,
-            target=target,
-            mode=TransferMode.COLD,
-            queue=SALES,
-            now=at(10),
-            target_queue=SUPPORT,
-        )
-        assert moved.interaction.queue_id == "support"
-
-    def test_warm_transfer_consults_then_completes(self):
-        target = TransferTarget(kind=TargetKind.USER, id="bob")
-        consulting = machine.transfer(
-            claimed_by(ALICE),
-            actor=ALICE,
-            target=target,
-            mode=TransferMode.WARM,
-            queue=SALES,
-            now=at(10),
-            target_user=BOB,
-        ).interaction
-        assert (consulting.status, consulting.assigned_to, consulting.consult.target) == (
-            Status.CLAIMED,
-            "alice",
-            target,
-        )
-        with pytest.raises(IllegalTransition, match="during a consult"):
-            machine.end(consulting, actor=ALICE, outcome=Outcome.RESOLVED, now=at(11))
-        done = machine.complete_consult(consulting, actor=ALICE, queue=SALES, now=at(20), target_user=BOB).interaction
-        assert (done.consult, done.status, done.offered_to) == (None, Status.PENDING, "bob")
-        assert done.activity[-1].data["mode"] == "warm"
-
-    def test_warm_transfer_can_be_cancelled(self):
-        consulting = machine.transfer(
-            claimed_by(ALICE),
-            actor=ALICE,
-            target=TransferTarget(kind=TargetKind.EXTERNAL, id="+14155550199"),
-            mode=TransferMode.WARM,
-            queue=SALES,
-            now=at(10),
-        ).interaction
-        back = machine.cancel_consult(consulting, actor=ALICE, now=at(15)).interaction
-        assert (back.consult, back.status, back.assigned_to) == (None, Status.CLAIMED, "alice")
-
-    def test_a_consulted_user_who_joined_takes_the_call_directly_on_completion(self):
-        consulting = machine.transfer(
-            claimed_by(ALICE),
-            actor=ALICE,
-            target=TransferTarget(kind=TargetKind.USER, id="bob"),
-            mode=TransferMode.WARM,
-            queue=SALES,
-            now=at(10),
-            target_user=BOB,
-        ).interaction
-        with pytest.raises(PermissionDenied, match="not the one being consulted"):
-            machine.join_consult(consulting, actor=SUP, now=at(11))
-        joined = machine.join_consult(consulting, actor=BOB, now=at(12)).interaction
-        assert joined.consult.joined_at == at(12) and joined.activity[-1].kind == "consult_joined"
-        with pytest.raises(IllegalTransition, match="already joined"):
-            machine.join_consult(joined, actor=BOB, now=at(13))
-        done = machine.complete_consult(joined, actor=ALICE, queue=SALES, now=at(20), target_user=BOB).interaction
-        assert (done.status, done.assigned_to, done.offered_to, done.claimed_at) == (
-            Status.CLAIMED,
-            "bob",
-            None,
-            at(20),
-        )
-
-    def test_requeue_takes_a_call_back_from_an_agent_who_is_gone(self):
-        back = machine.requeue(claimed_by(ALICE), reason="the agent's audio dropped", now=at(30)).interaction
-        assert (back.status, back.assigned_to, back.activity[-1].kind, back.activity[-1].data["user"]) == (
-            Status.OPEN,
-            None,
-            "requeued",
-            "alice",
-        )
-        with pytest.raises(IllegalTransition, match="only claimed ones"):
-            machine.requeue(back, reason="again", now=at(31))
-        with pytest.raises(IllegalTransition, match="no longer with alice"):
-            machine.requeue(claimed_by(BOB), reason="alice's audio dropped", now=at(32), from_user="alice")
-
-    def test_warm_transfer_is_for_calls_only(self):
-        chat = machine.create(
-            id="c", queue=SALES, direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=Subtype.CHAT, now=T0
-        ).interaction
-        with pytest.raises(IllegalTransition, match="Warm transfer is for calls"):
-            machine.transfer(
-                claimed_by(ALICE, chat),
-                actor=ALICE,
-                target=TransferTarget(kind=TargetKind.USER, id="bob"),
-                mode=TransferMode.WARM,
-                queue=SALES,
-                now=at(10),
-                target_user=BOB,
-            )
 
 
 class TestConversation:

@@ -10,7 +10,7 @@ from sessions.errors import IllegalTransition
 from sessions.model import CommType, Direction, Outcome, Speaker, Subtype, TranscriptSegment
 from sessions.transcripts import add_segment, ordered
 from tests.conftest import World
-from tests.sessions.test_machine import claimed_by, completed
+from tests.sessions.scenarios import claimed_by, completed
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

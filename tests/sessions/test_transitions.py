@@ -7,7 +7,7 @@ import pytest
 from sessions.errors import IllegalTransition, PermissionDenied
 from sessions.model import Consult, Interaction, State, Status, TargetKind, TransferTarget
 from sessions.transitions import RULES, Command, check
-from tests.sessions.test_machine import ALICE, BOB, EVE, T0, inbound_call
+from tests.sessions.scenarios import ALICE, BOB, EVE, T0, inbound_call
 
 ACTIVE = {Status.OPEN, Status.PENDING, Status.CLAIMED, Status.WRAP_UP}
 EVERY = set(Status)
