@@ -6,13 +6,13 @@ import json
 from xml.etree import ElementTree
 
 from sessions.text import MAX_TEXT, TRUNCATION_MARKER
-from tests.channels import test_twilio as phone
-from tests.channels.test_twilio import CUSTOMER, PUBLIC, SALES_NUMBER, SID, Twilio, agent_online
+from tests.channels import twilio_scenario as phone
+from tests.channels.twilio_scenario import CUSTOMER, PUBLIC, SALES_NUMBER, SID, Twilio, agent_online
 from tests.gateway.conftest import assert_error
 from tests.gateway.test_ws_agent import receive, token_of
 
 CALLBACK = f"{PUBLIC}/webhooks/twilio/transcription"
-#: The Twilio scenario of tests/channels/test_twilio.py: a gateway with queue "sales" (transcription on) and a fake
+#: The Twilio scenario of tests/channels/twilio_scenario.py: a gateway with queue "sales" (transcription on) and a fake
 #: Twilio REST API.
 fake, twilio = phone.fake, phone.twilio
 

@@ -5,7 +5,7 @@ agent."""
 # ruff: noqa: F811
 from __future__ import annotations
 
-from tests.channels.test_twilio import CUSTOMER, Twilio, agent_online, fake, twilio  # noqa: F401
+from tests.channels.twilio_scenario import CUSTOMER, Twilio, agent_online, fake, twilio  # noqa: F401
 from tests.gateway.conftest import assert_error
 
 SUPPORT_NUMBER = "+15550002000"

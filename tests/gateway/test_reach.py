@@ -15,12 +15,12 @@ from typing import Any
 from starlette.testclient import WebSocketTestSession
 
 from sessions.model import CommType, Customer, Direction, Subtype
-from tests.channels import test_twilio
-from tests.channels.test_twilio import CUSTOMER, SALES_NUMBER, Twilio, agent_online
+from tests.channels import twilio_scenario
+from tests.channels.twilio_scenario import CUSTOMER, SALES_NUMBER, Twilio, agent_online
 from tests.gateway.conftest import Gateway, assert_error
 
 #: The gateway wired to the fake Twilio, as the Twilio channel tests use it (queue sales answers on SALES_NUMBER).
-fake, twilio = test_twilio.fake, test_twilio.twilio
+fake, twilio = twilio_scenario.fake, twilio_scenario.twilio
 
 
 def frame(ws: WebSocketTestSession, type_: str) -> dict[str, Any]:
