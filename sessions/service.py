@@ -12,32 +12,30 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from . import access, machine
+from . import machine
+from .administration import Administration
 from .call_state import CallState
 from .clock import Clock, SystemClock
 from .coaching_service import Coaching
+from .conversation_service import Conversation
 from .customer_book import CustomerBook
 from .directory import Directory
 from .disconnects import Disconnects
-from .errors import AlreadyExists, DomainError, IllegalTransition, NotFound, PermissionDenied
-from .events import Change, Cursor, Event, EventPage, chat_audience, has_chat
+from .errors import IllegalTransition, NotFound, PermissionDenied
+from .events import Change, Cursor, Event, EventPage
 from .floor import Floor, TallyCache
+from .inbound import Inbound
 from .inbox import Inbox
-from .merge_patch import merge_patch
 from .model import (
     CommType,
     Customer,
     Direction,
     Interaction,
-    Message,
-    Note,
     Outcome,
-    Recording,
     Role,
     State,
     Subtype,
     TargetKind,
-    Transcript,
     TransferMode,
     TransferTarget,
     User,
@@ -45,10 +43,8 @@ from .model import (
 from .permissions import Right, transfer_right
 from .queues import Queue
 from .rights import Rights
-from .routing import Arrival, RoutingConfig
 from .steering import Steering
 from .stores.base import Store
-from .text import clean_text
 from .timers import Timers
 from .transcripts import LiveTranscripts
 
@@ -58,56 +54,34 @@ def new_id() -> str:
 
 
 class Sessions(
-    Directory, CustomerBook, Coaching, Inbox, Floor, Rights, CallState, Disconnects, LiveTranscripts, Steering, Timers
+    Administration,
+    Inbound,
+    Conversation,
+    Directory,
+    CustomerBook,
+    Coaching,
+    Inbox,
+    Floor,
+    Rights,
+    CallState,
+    Disconnects,
+    LiveTranscripts,
+    Steering,
+    Timers,
 ):
-    """Commands on interactions, administration, routing and timers; presence, offers and figures are the Floor's;
-    claims within capacity, reachable user targets and re-routing on tag changes are Steering's."""
+    """Reads and the lifecycle commands of interactions (create, offer, transfer, consult, end, complete, edit).
+
+    The other jobs are mixins: queues, users and the routing configuration are Administration's; where an inbound
+    contact goes is Inbound's; messages, notes, recordings and provider reports are Conversation's; presence,
+    offers and figures are the Floor's; claims within capacity, reachable user targets and re-routing on tag
+    changes are Steering's.  Administration comes before Steering, whose ``routing_config`` is only declared.
+    """
 
     def __init__(self, store: Store, clock: Clock | None = None, ids: Callable[[], str] = new_id) -> None:
         self.store = store
         self.clock = clock or SystemClock()
         self.ids = ids
         self.tallies = TallyCache()
-
-    # -- administration ------------------------------------------------------
-
-    @staticmethod
-    def _require_admin(actor: User) -> None:
-        if actor.role is not Role.ADMIN:
-            raise PermissionDenied(f"Only admins can do this; {actor.name} is {actor.role.value}.")
-
-    async def create_queue(self, actor: User, queue: Queue) -> Queue:
-        self._require_admin(actor)
-        try:
-            await self.store.get_queue(queue.id)
-        except NotFound:
-            await self.store.put_queue(queue)
-            return queue
-        raise AlreadyExists(f"Queue {queue.id} already exists.")
-
-    async def configure_queue(self, actor: User, queue_id: str, patch: dict[str, Any]) -> Queue:
-        """Applies a JSON Merge Patch (name, settings, tags, required_tags; the id stays), validated as a whole."""
-        self._require_admin(actor)
-        queue = await self.store.get_queue(queue_id)
-        patch = {k: v for k, v in patch.items() if k != "id"}
-        updated = Queue.model_validate(
-            merge_patch(queue.model_dump(mode="json"), patch)
-        )  # invalid: 422, nothing stored
-        await self.store.put_queue(updated)
-        return updated
-
-    async def queues_for(self, actor: User) -> list[Queue]:
-        return [q for q in await self.store.list_queues() if actor.can_see_queue(q.id)]
-
-    async def save_user(self, actor: User, user: User) -> User:
-        """Creates or replaces a user; every queue it is put in must exist."""
-        self._require_admin(actor)
-        for qid in user.queues:
-            await self.store.get_queue(qid)
-        await self.store.put_user(user)
-        # In the log, so every process re-scopes (or, if disabled, closes) the user's open sockets.
-        await self.store.publish(access.user_changed(user, self.clock.now()))
-        return user
 
     # -- reading ---------------------------------------------------------------
 
@@ -271,108 +245,6 @@ class Sessions(
             interaction_id, lambda ix: machine.cancel_consult(ix, actor=actor, now=self.clock.now())
         )
 
-    async def switch_channel(self, actor: User | None, interaction_id: str, type: CommType, subtype: Subtype) -> Event:
-        return await self._with_queue(
-            interaction_id,
-            lambda ix, q: machine.switch_channel(
-                ix, actor=actor, type=type, subtype=subtype, queue=q, now=self.clock.now()
-            ),
-        )
-
-    async def add_message(
-        self,
-        actor: User | None,
-        interaction_id: str,
-        *,
-        direction: Direction,
-        body: str,
-        channel: Subtype | None = None,
-        provider_id: str | None = None,
-        status: str | None = None,
-        message_id: str | None = None,
-    ) -> Event:
-        """An agent's reply (actor set, outbound) or a customer's message (actor None, inbound).
-
-        A channel passes ``message_id`` derived from the provider's id, so a
-        redelivered message is refused as a duplicate instead of added twice.
-        The body is kept as :func:`clean_text` leaves it: never refused for its length or its bytes.
-        """
-        now = self.clock.now()
-        body = clean_text(body)
-        author = actor.id if actor else (machine.CUSTOMER if direction is Direction.INBOUND else machine.SYSTEM)
-        msg_id = message_id or self.ids()
-
-        def decide(ix: Interaction) -> Change:
-            message = Message(
-                id=msg_id,
-                at=now,
-                direction=direction,
-                author=author,
-                body=body,
-                channel=channel or ix.subtype,
-                provider_id=provider_id,
-                status=status,
-            )
-            return machine.add_message(ix, message=message, actor=actor, now=now)
-
-        return await self._update(interaction_id, decide)
-
-    async def update_message_status(
-        self,
-        interaction_id: str,
-        message_id: str,
-        status: str,
-        error_code: str | None = None,
-        provider_id: str | None = None,
-    ) -> Event:
-        return await self._update(
-            interaction_id,
-            lambda ix: machine.update_message_status(
-                ix,
-                message_id=message_id,
-                status=status,
-                error_code=error_code,
-                provider_id=provider_id,
-                now=self.clock.now(),
-            ),
-        )
-
-    async def mark_read(self, reader: User | None, interaction_id: str) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.mark_read(ix, reader=reader, now=self.clock.now()))
-
-    async def signal(self, interaction_id: str, type: str, data: dict[str, Any]) -> Event:
-        """An ephemeral, state-free event about an interaction (typing), fanned out like the others."""
-        ix = await self.store.get_interaction(interaction_id)
-        users = [u for u in (ix.assigned_to, ix.offered_to) if u] + ([chat_audience(ix.id)] if has_chat(ix) else [])
-        return await self.store.publish(
-            Event(
-                type=type,
-                at=self.clock.now(),
-                queues=[ix.queue_id],
-                users=users,
-                data={"interaction_id": ix.id, **data},
-            )
-        )
-
-    async def add_note(self, actor: User, interaction_id: str, body: str, disposition: str | None = None) -> Event:
-        note = Note(id=self.ids(), at=self.clock.now(), author=actor.id, body=clean_text(body))
-        return await self._update(
-            interaction_id,
-            lambda ix: machine.add_note(ix, actor=actor, note=note, disposition=disposition, now=self.clock.now()),
-        )
-
-    async def attach_recording(self, interaction_id: str, recording: Recording) -> Event:
-        return await self._update(
-            interaction_id, lambda ix: machine.attach_recording(ix, recording=recording, now=self.clock.now())
-        )
-
-    async def attach_transcript(self, interaction_id: str, transcript: Transcript) -> Event:
-        """The provider's transcription of a recording, kept as :func:`clean_text` leaves it."""
-        transcript = transcript.model_copy(update={"text": clean_text(transcript.text)})
-        return await self._update(
-            interaction_id, lambda ix: machine.attach_transcript(ix, transcript=transcript, now=self.clock.now())
-        )
-
     async def end(self, actor: User, interaction_id: str, outcome: Outcome) -> Event:
         return await self._update(
             interaction_id, lambda ix: machine.end(ix, actor=actor, outcome=outcome, now=self.clock.now())
@@ -398,108 +270,3 @@ class Sessions(
 
     async def abandon(self, interaction_id: str) -> Event:
         return await self._update(interaction_id, lambda ix: machine.abandon(ix, now=self.clock.now()))
-
-    async def provider_status(self, interaction_id: str, *, kind: str, status: str, detail: str, **data: Any) -> Event:
-        """``kind`` names a :class:`machine.ProviderReport`; any other is a programming error (ValueError)."""
-        report = machine.ProviderReport(kind)
-        return await self._update(
-            interaction_id,
-            lambda ix: machine.provider_status(
-                ix, kind=report, status=status, detail=detail, now=self.clock.now(), **data
-            ),
-        )
-
-    async def recording_stored(self, interaction_id: str, recording_id: str, uri: str) -> Event:
-        return await self._update(
-            interaction_id,
-            lambda ix: machine.recording_stored(ix, recording_id=recording_id, uri=uri, now=self.clock.now()),
-        )
-
-    # -- routing -------------------------------------------------------------------
-
-    async def routing_config(self) -> RoutingConfig:
-        raw = (await self.store.map_all("config")).get("routing")
-        return RoutingConfig.model_validate_json(raw) if raw else RoutingConfig()
-
-    async def read_routing_config(self, actor: User) -> RoutingConfig:
-        """The routing configuration, for supervisors and admins: it shows every queue and keyword, which agents need not see."""
-        if actor.role is Role.AGENT:
-            raise PermissionDenied(
-                f"Only supervisors and admins read the routing configuration; {actor.name} is an agent."
-            )
-        return await self.routing_config()
-
-    async def set_routing_config(self, actor: User, config: RoutingConfig) -> RoutingConfig:
-        self._require_admin(actor)
-        if config.default_queue is not None:
-            await self.store.get_queue(config.default_queue)
-        await self.store.map_set("config", "routing", config.model_dump_json())
-        return config
-
-    async def route_inbound(
-        self,
-        *,
-        type: CommType,
-        subtype: Subtype,
-        customer: Customer | None = None,
-        to_address: str | None = None,
-        first_message: str | None = None,
-        queue_hint: str | None = None,
-        tags: list[str] | None = None,
-        id: str | None = None,
-        voicemail_when_unstaffed: bool = False,
-        parent_id: str | None = None,
-    ) -> Event:
-        """Creates an inbound interaction where routing sends it, recording the decision in its feed.
-
-        ``queue_hint`` (the queue a channel associates with the number called)
-        is used only when no rule or tag matches; after it, the default queue.
-        With ``voicemail_when_unstaffed``, a call to a queue that takes
-        voicemail and has no available agent becomes a voicemail at once.
-        """
-        customer = customer or Customer()
-        arrival = Arrival(
-            type=type,
-            subtype=subtype,
-            to_address=to_address,
-            first_message=first_message,
-            attributes=customer.attributes,
-            tags=tuple(tags or ()),
-        )
-        decision = await self.decide_arrival(arrival, queue_hint)
-        if not decision.queue_id:
-            raise NotFound(
-                "No queue matches this contact and no default queue is configured; an admin must set one under routing."
-            )
-        queue = await self.store.get_queue(decision.queue_id)
-        now = self.clock.now()
-        data = decision.as_data()
-        if (
-            voicemail_when_unstaffed
-            and type is CommType.CALL
-            and queue.settings.voicemail
-            and await self.available_in(queue.id) == 0
-        ):
-            type, subtype = CommType.VOICEMAIL, Subtype.VOICEMAIL
-            data["voicemail"] = f"no agent of queue {queue.id} is available"
-        change = machine.create(
-            id=id or self.ids(),
-            queue=queue,
-            direction=Direction.INBOUND,
-            type=type,
-            subtype=subtype,
-            now=now,
-            customer=customer,
-            tags=decision.tags,
-            to_address=to_address,
-            routing=data,
-            parent_id=parent_id,
-        )
-        event = await self.store.insert(await self.linked(change), now)
-        await self.store.map_set("routed", f"{decision.kind}:{decision.target}", repr(now.timestamp()))
-        if decision.kind == "user":
-            try:
-                return await self.offer(event.interaction.id, decision.target)  # type: ignore[union-attr]
-            except DomainError:
-                pass  # the user cannot take it now: it waits in the queue for the dispatcher
-        return event

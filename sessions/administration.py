@@ -1,0 +1,88 @@
+"""Administration: queues, users and the routing configuration, changed by admins and read by whoever may.
+
+A mixin of :class:`sessions.service.Sessions` (like :class:`sessions.directory.Directory`).  Nothing here touches an
+interaction: queues and users are stored as given, after the checks below; a user's change is also published, so
+every process re-scopes that user's open sockets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import access
+from .clock import Clock
+from .errors import AlreadyExists, NotFound, PermissionDenied
+from .merge_patch import merge_patch
+from .model import Role, User
+from .queues import Queue
+from .routing import RoutingConfig
+from .stores.base import Store
+
+
+class Administration:
+    """Relies on ``Sessions.store`` and its clock."""
+
+    store: Store
+    clock: Clock
+
+    @staticmethod
+    def _require_admin(actor: User) -> None:
+        if actor.role is not Role.ADMIN:
+            raise PermissionDenied(f"Only admins can do this; {actor.name} is {actor.role.value}.")
+
+    # -- queues and users ------------------------------------------------------
+
+    async def create_queue(self, actor: User, queue: Queue) -> Queue:
+        self._require_admin(actor)
+        try:
+            await self.store.get_queue(queue.id)
+        except NotFound:
+            await self.store.put_queue(queue)
+            return queue
+        raise AlreadyExists(f"Queue {queue.id} already exists.")
+
+    async def configure_queue(self, actor: User, queue_id: str, patch: dict[str, Any]) -> Queue:
+        """Applies a JSON Merge Patch (name, settings, tags, required_tags; the id stays), validated as a whole."""
+        self._require_admin(actor)
+        queue = await self.store.get_queue(queue_id)
+        patch = {k: v for k, v in patch.items() if k != "id"}
+        updated = Queue.model_validate(
+            merge_patch(queue.model_dump(mode="json"), patch)
+        )  # invalid: 422, nothing stored
+        await self.store.put_queue(updated)
+        return updated
+
+    async def queues_for(self, actor: User) -> list[Queue]:
+        return [q for q in await self.store.list_queues() if actor.can_see_queue(q.id)]
+
+    async def save_user(self, actor: User, user: User) -> User:
+        """Creates or replaces a user; every queue it is put in must exist."""
+        self._require_admin(actor)
+        for qid in user.queues:
+            await self.store.get_queue(qid)
+        await self.store.put_user(user)
+        # In the log, so every process re-scopes (or, if disabled, closes) the user's open sockets.
+        await self.store.publish(access.user_changed(user, self.clock.now()))
+        return user
+
+    # -- routing configuration -------------------------------------------------
+
+    async def routing_config(self) -> RoutingConfig:
+        raw = (await self.store.map_all("config")).get("routing")
+        return RoutingConfig.model_validate_json(raw) if raw else RoutingConfig()
+
+    async def read_routing_config(self, actor: User) -> RoutingConfig:
+        """The routing configuration, for supervisors and admins: it shows every queue and keyword,
+        which agents need not see."""
+        if actor.role is Role.AGENT:
+            raise PermissionDenied(
+                f"Only supervisors and admins read the routing configuration; {actor.name} is an agent."
+            )
+        return await self.routing_config()
+
+    async def set_routing_config(self, actor: User, config: RoutingConfig) -> RoutingConfig:
+        self._require_admin(actor)
+        if config.default_queue is not None:
+            await self.store.get_queue(config.default_queue)
+        await self.store.map_set("config", "routing", config.model_dump_json())
+        return config
