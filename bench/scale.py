@@ -5,7 +5,8 @@ Redis memory against history, and claim + message + end commands per second, on 
                           [--seconds 20] [--stores sqlite,postgres] [--readme]
 
 Every gateway is a real ``python -m gateway`` process on 127.0.0.1; rows are seeded straight into SQL
-(bench/scale_seed.py).  Each part checks its preconditions and stops with an AssertionError otherwise.
+(built by bench/scale_rows.py, written by bench/scale_seed.py).  Each part checks its preconditions and
+stops with an AssertionError otherwise.
 Floors, measured in the same run: idle CPU of the same process with 0 active; for search, the same
 indexed query run directly against the database; Redis memory with 1 k completed rows; for commands,
 GET /healthz requests/s of the same server at the same concurrency.  ``--readme`` writes the tables into
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import httpx
 import redis
+import scale_rows as gen
 import scale_seed as seed
 from common import ADMIN, ROOT, TOKEN, cpu_seconds
 from processes import gateway_process, postgres_database, private_redis, sqlite_database
@@ -111,7 +113,7 @@ def postgres_cpu(dbname: str) -> float:
 
 
 def idle(store: str, levels: list[int], seconds: float) -> None:
-    queues = seed.QUEUES
+    queues = gen.QUEUES
     with database(store) as (env, address, dbname), gateway_process(env | {"GATEWAY_ADMIN_TOKEN": TOKEN}) as gp:
         agents = [uid for uid, _ in admin_setup(gp.url, queues, 20, f"idle-{store}-")]
         have, floor = 0, None
@@ -123,7 +125,7 @@ def idle(store: str, levels: list[int], seconds: float) -> None:
                     now = time.time()
                     await seed.seed(
                         [s],
-                        lambda r: seed.active(r, now, queues, agents),
+                        lambda r: gen.active(r, now, queues, agents),
                         n - have,
                         seed=1000 + i,
                         label=f"{n:,} active on {store}",
@@ -184,8 +186,8 @@ def redis_memory(pg_url: str, label: str, activity: int, phase: str) -> tuple[in
                     now, before = time.time(), await seed.count(s, "completed")
                     rows = [
                         row
-                        for rows, _ in seed.batches(
-                            lambda r: seed.active(r, now, ["live"], []), activity, seed=7 if phase == "a" else 8
+                        for rows, _ in gen.batches(
+                            lambda r: gen.active(r, now, ["live"], []), activity, seed=7 if phase == "a" else 8
                         )
                         for row in rows
                     ]
@@ -214,7 +216,7 @@ async def wait_completed(s: seed.SqliteSink | seed.PostgresSink, expected: int, 
 
 
 def history(stores: list[str], rows: int, queries: int, parts: set[str]) -> None:
-    seed.check_rows()
+    gen.check_rows()
     with contextlib.ExitStack() as stack:
         dbs = {s: stack.enter_context(database(s)) for s in stores}
         base = 1_000 if "redis" in parts and "postgres" in stores else 0
@@ -225,7 +227,7 @@ def history(stores: list[str], rows: int, queries: int, parts: set[str]) -> None
                 began, now = time.monotonic(), NOW
                 for s in sinks:
                     await seed.bulk(s, create=False)
-                for chunk, tags in seed.completed_batches(n, seed=start, now=now):
+                for chunk, tags in gen.completed_batches(n, seed=start, now=now):
                     for s in sinks:
                         await s.write(chunk, tags)
                 loaded = time.monotonic()
@@ -291,10 +293,10 @@ def commands(store: str, n: int, concurrency: int) -> tuple[float, float]:
                 now = time.time()
                 ids = [
                     row["id"]
-                    for rows, tags in seed.batches(lambda r: seed.active(r, now, ["cmd"], []), n, seed=5)
+                    for rows, tags in gen.batches(lambda r: gen.active(r, now, ["cmd"], []), n, seed=5)
                     for row in rows
                 ]
-                for rows, tags in seed.batches(lambda r: seed.active(r, now, ["cmd"], []), n, seed=5):
+                for rows, tags in gen.batches(lambda r: gen.active(r, now, ["cmd"], []), n, seed=5):
                     await s.write(rows, tags)
                 assert await seed.count(s, "active") == n
                 floor = await rate(gp.url, concurrency, 5.0)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import scale_rows as gen
 import scale_seed as seed
 from common import ADMIN
 
@@ -31,8 +32,8 @@ GOAL_MS = {"postgres": 50.0, "sqlite": 200.0}
 
 def criteria(kind: str, rng: random.Random, now: float) -> dict[str, str]:
     """Query-string parameters of one search of ``kind``, for values the seeding made."""
-    c = rng.randrange(seed.CUSTOMERS)
-    first, last = seed.FIRST[c % len(seed.FIRST)], seed.LAST[(c // len(seed.FIRST)) % len(seed.LAST)]
+    c = rng.randrange(gen.CUSTOMERS)
+    first, last = gen.FIRST[c % len(gen.FIRST)], gen.LAST[(c // len(gen.FIRST)) % len(gen.LAST)]
     if kind == "phone":
         return {"phone": f"+1555{c:07d}"}
     if kind == "email":
@@ -42,14 +43,14 @@ def criteria(kind: str, rng: random.Random, now: float) -> dict[str, str]:
     if kind == "queue + 30 days":
         start = datetime.fromtimestamp(now - rng.uniform(30, 365) * 86_400, UTC)
         return {
-            "queue": rng.choice(seed.QUEUES),
+            "queue": rng.choice(gen.QUEUES),
             "completed_from": start.isoformat(),
             "completed_to": (start + timedelta(days=30)).isoformat(),
         }
     if kind == "agent + outcome":
-        return {"agent": rng.choice(seed.HISTORY_AGENTS), "outcome": rng.choice(["resolved", "unresolved"])}
+        return {"agent": rng.choice(gen.HISTORY_AGENTS), "outcome": rng.choice(["resolved", "unresolved"])}
     if kind == "tag":
-        return {"tags": rng.choice(seed.TAGS)}
+        return {"tags": rng.choice(gen.TAGS)}
     raise ValueError(kind)
 
 
