@@ -1,4 +1,7 @@
-"""Twilio SMS, driven exactly as Twilio does: signed form posts in, REST calls out; texts threaded, cleaned, truncated."""
+"""Twilio SMS, driven exactly as Twilio does: signed form posts in, REST calls out.
+
+Texts threaded into one interaction, replies sent or refused, control characters removed, long texts truncated.
+"""
 
 from __future__ import annotations
 

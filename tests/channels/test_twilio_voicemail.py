@@ -1,4 +1,7 @@
-"""Twilio voicemail: recordings redirected to, downloaded and served, their transcriptions attached, as Twilio posts them."""
+"""Twilio voicemail, driven exactly as Twilio does: calls redirected to it, recordings downloaded and served.
+
+Transcriptions attached (cleaned, truncated), a failed download retried, callbacks applied once.
+"""
 
 from __future__ import annotations
 
