@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from channels.browser_audio import BrowserAudio
 from channels.live_calls import LiveCalls
 from channels.threads import Threads
 from channels.twilio import TwilioContext
@@ -272,5 +273,6 @@ def create_app(
     app.state.webhooks = webhooks
     app.state.threads = twilio.threads
     app.state.live_calls = live_calls
+    app.state.browser_audio = BrowserAudio(live_calls)
     app.state.openapi = openapi(operations, "Switchboard gateway", VERSION)
     return app
