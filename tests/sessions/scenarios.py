@@ -1,6 +1,6 @@
 """The scenario of the state-machine tests: queues, users, times from T0, and interactions at a few stages.
 
-test_machine.py, test_machine_transfer.py and other tests of sessions/ build on it.
+test_machine.py, test_machine_transfer.py, test_call_control.py and other tests of sessions/ build on it.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sessions import machine
+from sessions.events import Change
 from sessions.model import (
     CommType,
     Customer,
@@ -16,6 +17,9 @@ from sessions.model import (
     Outcome,
     Role,
     Subtype,
+    TargetKind,
+    TransferMode,
+    TransferTarget,
     User,
 )
 from sessions.queues import Queue, QueueSettings
@@ -55,3 +59,26 @@ def claimed_by(user: User = ALICE, ix: Interaction | None = None) -> Interaction
 def completed() -> Interaction:
     ix = machine.end(claimed_by(), actor=ALICE, outcome=Outcome.RESOLVED, now=at(60)).interaction
     return machine.complete(ix, actor=ALICE, now=at(70)).interaction
+
+
+def transfer(
+    ix: Interaction,
+    to: User | Queue | str,
+    *,
+    actor: User = ALICE,
+    mode: TransferMode = TransferMode.COLD,
+    now: datetime | None = None,
+) -> Change:
+    """`actor` transfers `ix` out of Sales at 10 s (or `now`) to a user, a queue or an outside number."""
+    if isinstance(to, User):
+        target, known = TransferTarget(kind=TargetKind.USER, id=to.id), {"target_user": to}
+    elif isinstance(to, Queue):
+        target, known = TransferTarget(kind=TargetKind.QUEUE, id=to.id), {"target_queue": to}
+    else:
+        target, known = TransferTarget(kind=TargetKind.EXTERNAL, id=to), {}
+    return machine.transfer(ix, actor=actor, target=target, mode=mode, queue=SALES, now=now or at(10), **known)
+
+
+def consulting_bob(ix: Interaction | None = None) -> Interaction:
+    """Alice, handling the call, consults Bob about a warm transfer at 10 s."""
+    return transfer(ix or claimed_by(ALICE), BOB, mode=TransferMode.WARM).interaction

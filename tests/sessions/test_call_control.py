@@ -13,18 +13,8 @@ from sessions.model import (
     LinePart,
     MonitorMode,
     Subtype,
-    TargetKind,
-    TransferMode,
-    TransferTarget,
 )
-from tests.sessions.scenarios import ALICE, BOB, EVE, SALES, SUP, at, claimed_by
-
-
-def consulting_bob() -> Interaction:
-    target = TransferTarget(kind=TargetKind.USER, id="bob")
-    return machine.transfer(
-        claimed_by(ALICE), actor=ALICE, target=target, mode=TransferMode.WARM, queue=SALES, now=at(10), target_user=BOB
-    ).interaction
+from tests.sessions.scenarios import ALICE, BOB, EVE, SALES, SUP, at, claimed_by, consulting_bob
 
 
 class TestHold:

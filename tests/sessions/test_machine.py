@@ -17,13 +17,23 @@ from sessions.model import (
     State,
     Status,
     Subtype,
-    TargetKind,
-    TransferMode,
-    TransferTarget,
     User,
 )
 from sessions.queues import QueueSettings
-from tests.sessions.scenarios import ALICE, BOB, EVE, SALES, SUPPORT, T0, at, claimed_by, completed, inbound_call
+from tests.sessions.scenarios import (
+    ALICE,
+    BOB,
+    EVE,
+    SALES,
+    SUPPORT,
+    T0,
+    at,
+    claimed_by,
+    completed,
+    consulting_bob,
+    inbound_call,
+    transfer,
+)
 
 
 class TestCreate:
@@ -260,15 +270,7 @@ class TestAccessBeforeState:
         if status == "claimed":
             return claimed_by(ALICE)
         if status == "consulting":
-            return machine.transfer(
-                claimed_by(ALICE),
-                actor=ALICE,
-                target=TransferTarget(kind=TargetKind.USER, id="bob"),
-                mode=TransferMode.WARM,
-                queue=SALES,
-                now=at(10),
-                target_user=BOB,
-            ).interaction
+            return consulting_bob()
         if status == "wrap_up":
             return machine.end(claimed_by(ALICE), actor=ALICE, outcome=Outcome.RESOLVED, now=at(60)).interaction
         return completed()
@@ -276,15 +278,7 @@ class TestAccessBeforeState:
     COMMANDS = {
         "claim": lambda ix, who: machine.claim(ix, actor=who, now=at(100)),
         "decline": lambda ix, who: machine.decline(ix, actor=who, now=at(100)),
-        "transfer": lambda ix, who: machine.transfer(
-            ix,
-            actor=who,
-            target=TransferTarget(kind=TargetKind.QUEUE, id="support"),
-            mode=TransferMode.COLD,
-            queue=SALES,
-            now=at(100),
-            target_queue=SUPPORT,
-        ),
+        "transfer": lambda ix, who: transfer(ix, SUPPORT, actor=who, now=at(100)),
         "complete_consult": lambda ix, who: machine.complete_consult(
             ix, actor=who, queue=SALES, now=at(100), target_user=BOB
         ),

@@ -10,30 +10,13 @@ import pytest
 from sessions import machine
 from sessions.errors import IllegalTransition, InvalidCommand, PermissionDenied
 from sessions.events import event_for
-from sessions.model import (
-    CommType,
-    Direction,
-    Outcome,
-    Status,
-    Subtype,
-    TargetKind,
-    TransferMode,
-    TransferTarget,
-)
-from tests.sessions.scenarios import ALICE, BOB, SALES, SUP, SUPPORT, T0, at, claimed_by
+from sessions.model import CommType, Direction, Outcome, Status, Subtype, TargetKind, TransferMode, TransferTarget
+from tests.sessions.scenarios import ALICE, BOB, SALES, SUP, SUPPORT, T0, at, claimed_by, consulting_bob, transfer
 
 
 class TestTransfer:
     def test_cold_to_queue_reopens_it_there(self):
-        change = machine.transfer(
-            claimed_by(BOB),
-            actor=BOB,
-            target=TransferTarget(kind=TargetKind.QUEUE, id="support"),
-            mode=TransferMode.COLD,
-            queue=SALES,
-            now=at(10),
-            target_queue=SUPPORT,
-        )
+        change = transfer(claimed_by(BOB), SUPPORT, actor=BOB)
         ix = change.interaction
         assert (ix.queue_id, ix.status, ix.assigned_to) == ("support", Status.OPEN, None)
         assert ix.activity[-1].kind == "transferred"
@@ -41,78 +24,30 @@ class TestTransfer:
         assert event.queues == ["support", "sales"], "both queues' watchers see it move"
 
     def test_cold_to_user_offers_it_to_them(self):
-        ix = machine.transfer(
-            claimed_by(ALICE),
-            actor=ALICE,
-            target=TransferTarget(kind=TargetKind.USER, id="bob"),
-            mode=TransferMode.COLD,
-            queue=SALES,
-            now=at(10),
-            target_user=BOB,
-        ).interaction
+        ix = transfer(claimed_by(ALICE), BOB).interaction
         assert (ix.status, ix.offered_to, ix.assigned_to, ix.offer_expires_at) == (Status.PENDING, "bob", None, at(25))
 
     def test_cold_to_external_number_wraps_up(self):
-        ix = machine.transfer(
-            claimed_by(),
-            actor=ALICE,
-            target=TransferTarget(kind=TargetKind.EXTERNAL, id="+442071234567"),
-            mode=TransferMode.COLD,
-            queue=SALES,
-            now=at(10),
-        ).interaction
+        ix = transfer(claimed_by(), "+442071234567").interaction
         assert ix.status is Status.WRAP_UP
         assert "+442071234567" in ix.activity[-1].detail
 
     def test_external_target_must_be_a_phone_number(self):
         with pytest.raises(InvalidCommand, match="E.164"):
-            machine.transfer(
-                claimed_by(),
-                actor=ALICE,
-                target=TransferTarget(kind=TargetKind.EXTERNAL, id="call bob"),
-                mode=TransferMode.COLD,
-                queue=SALES,
-                now=at(10),
-            )
+            transfer(claimed_by(), "call bob")
 
     def test_only_the_handler_or_a_supervisor_transfers(self):
-        target = TransferTarget(kind=TargetKind.QUEUE, id="support")
         with pytest.raises(PermissionDenied):
-            machine.transfer(
-                claimed_by(ALICE),
-                actor=BOB,
-                target=target,
-                mode=TransferMode.COLD,
-                queue=SALES,
-                now=at(10),
-                target_queue=SUPPORT,
-            )
-        moved = machine.transfer(
-            claimed_by(ALICE),
-            actor=SUP,
-            target=target,
-            mode=TransferMode.COLD,
-            queue=SALES,
-            now=at(10),
-            target_queue=SUPPORT,
-        )
+            transfer(claimed_by(ALICE), SUPPORT, actor=BOB)
+        moved = transfer(claimed_by(ALICE), SUPPORT, actor=SUP)
         assert moved.interaction.queue_id == "support"
 
     def test_warm_transfer_consults_then_completes(self):
-        target = TransferTarget(kind=TargetKind.USER, id="bob")
-        consulting = machine.transfer(
-            claimed_by(ALICE),
-            actor=ALICE,
-            target=target,
-            mode=TransferMode.WARM,
-            queue=SALES,
-            now=at(10),
-            target_user=BOB,
-        ).interaction
+        consulting = consulting_bob()
         assert (consulting.status, consulting.assigned_to, consulting.consult.target) == (
             Status.CLAIMED,
             "alice",
-            target,
+            TransferTarget(kind=TargetKind.USER, id="bob"),
         )
         with pytest.raises(IllegalTransition, match="during a consult"):
             machine.end(consulting, actor=ALICE, outcome=Outcome.RESOLVED, now=at(11))
@@ -121,27 +56,12 @@ class TestTransfer:
         assert done.activity[-1].data["mode"] == "warm"
 
     def test_warm_transfer_can_be_cancelled(self):
-        consulting = machine.transfer(
-            claimed_by(ALICE),
-            actor=ALICE,
-            target=TransferTarget(kind=TargetKind.EXTERNAL, id="+14155550199"),
-            mode=TransferMode.WARM,
-            queue=SALES,
-            now=at(10),
-        ).interaction
+        consulting = transfer(claimed_by(ALICE), "+14155550199", mode=TransferMode.WARM).interaction
         back = machine.cancel_consult(consulting, actor=ALICE, now=at(15)).interaction
         assert (back.consult, back.status, back.assigned_to) == (None, Status.CLAIMED, "alice")
 
     def test_a_consulted_user_who_joined_takes_the_call_directly_on_completion(self):
-        consulting = machine.transfer(
-            claimed_by(ALICE),
-            actor=ALICE,
-            target=TransferTarget(kind=TargetKind.USER, id="bob"),
-            mode=TransferMode.WARM,
-            queue=SALES,
-            now=at(10),
-            target_user=BOB,
-        ).interaction
+        consulting = consulting_bob()
         with pytest.raises(PermissionDenied, match="not the one being consulted"):
             machine.join_consult(consulting, actor=SUP, now=at(11))
         joined = machine.join_consult(consulting, actor=BOB, now=at(12)).interaction
@@ -174,12 +94,4 @@ class TestTransfer:
             id="c", queue=SALES, direction=Direction.INBOUND, type=CommType.MESSAGING, subtype=Subtype.CHAT, now=T0
         ).interaction
         with pytest.raises(IllegalTransition, match="Warm transfer is for calls"):
-            machine.transfer(
-                claimed_by(ALICE, chat),
-                actor=ALICE,
-                target=TransferTarget(kind=TargetKind.USER, id="bob"),
-                mode=TransferMode.WARM,
-                queue=SALES,
-                now=at(10),
-                target_user=BOB,
-            )
+            consulting_bob(claimed_by(ALICE, chat))
