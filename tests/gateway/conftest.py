@@ -77,8 +77,8 @@ class Gateway:
         assert r.status_code == 200, r.text
         return self.as_(r.json()["token"])
 
-    def inbound(self, queue_id: str, **kw: Any) -> dict:
-        """An inbound call as a channel adapter would create it."""
+    def inbound(self, queue_id: str, type: Any = None, subtype: Any = None, customer: Any = None, **kw: Any) -> dict:
+        """An inbound interaction as a channel adapter would create it: unless told otherwise, a call from Carla."""
         from sessions.model import CommType, Customer, Direction, Subtype
 
         async def create():
@@ -86,9 +86,9 @@ class Gateway:
                 None,
                 queue_id=queue_id,
                 direction=Direction.INBOUND,
-                type=CommType.CALL,
-                subtype=Subtype.PHONE,
-                customer=Customer(name="Carla", phone="+14155550100"),
+                type=type or CommType.CALL,
+                subtype=subtype or Subtype.PHONE,
+                customer=customer or Customer(name="Carla", phone="+14155550100"),
                 **kw,
             )
 

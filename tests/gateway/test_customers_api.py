@@ -13,36 +13,12 @@ PAT = {"name": "Pat Jones", "phone": "+14155550100"}
 
 def text_from(gw: Gateway, queue: str, **customer: Any) -> dict:
     """An inbound text as the SMS adapter would create it."""
-
-    async def create():
-        from sessions.model import Direction
-
-        return await gw.app.state.sessions.create(
-            None,
-            queue_id=queue,
-            direction=Direction.INBOUND,
-            type=CommType.MESSAGING,
-            subtype=Subtype.TEXT,
-            customer=Customer(**customer),
-        )
-
-    return gw.call(create).interaction.model_dump(mode="json")
+    return gw.inbound(queue, type=CommType.MESSAGING, subtype=Subtype.TEXT, customer=Customer(**customer))
 
 
 def chat_from(gw: Gateway, queue: str, **customer: Any) -> dict:
-    async def create():
-        from sessions.model import Direction
-
-        return await gw.app.state.sessions.create(
-            None,
-            queue_id=queue,
-            direction=Direction.INBOUND,
-            type=CommType.MESSAGING,
-            subtype=Subtype.CHAT,
-            customer=Customer(**customer),
-        )
-
-    return gw.call(create).interaction.model_dump(mode="json")
+    """An inbound web chat."""
+    return gw.inbound(queue, type=CommType.MESSAGING, subtype=Subtype.CHAT, customer=Customer(**customer))
 
 
 class TestCustomers:
