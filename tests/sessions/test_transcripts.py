@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sessions.errors import IllegalTransition
-from sessions.model import CommType, Direction, Outcome, Speaker, Subtype, TranscriptSegment
+from sessions.model import CommType, Direction, Interaction, Outcome, Speaker, Subtype, TranscriptSegment
 from sessions.transcripts import add_segment, ordered
 from tests.conftest import World
 from tests.sessions.scenarios import claimed_by, completed
@@ -77,17 +77,23 @@ class TestRules:
         )
 
 
+async def alices_call(world: World) -> Interaction:
+    """An inbound call to sales, claimed by Alice."""
+    ix = (
+        await world.sessions.create(
+            None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE
+        )
+    ).interaction
+    await world.sessions.claim(world.alice, ix.id)
+    return ix
+
+
 class TestService:
     """Through Sessions and the store of record (SQLite and PostgreSQL)."""
 
     async def test_segments_are_stored_cleaned_and_ordered_and_each_is_an_event(self, world: World):
         s = world.sessions
-        ix = (
-            await s.create(
-                None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE
-            )
-        ).interaction
-        await s.claim(world.alice, ix.id)
+        ix = await alices_call(world)
         events = [
             await s.add_transcript_segment(ix.id, seg(n, text, speaker=who))
             for n, text, who in (
@@ -110,12 +116,7 @@ class TestService:
 
     async def test_a_segment_arriving_after_completion_stays_on_the_completed_interaction(self, world: World):
         s = world.sessions
-        ix = (
-            await s.create(
-                None, queue_id="sales", direction=Direction.INBOUND, type=CommType.CALL, subtype=Subtype.PHONE
-            )
-        ).interaction
-        await s.claim(world.alice, ix.id)
+        ix = await alices_call(world)
         await s.add_transcript_segment(ix.id, seg(3, "Thanks, bye"))
         await s.end(world.alice, ix.id, Outcome.RESOLVED)
         await s.complete(world.alice, ix.id)
