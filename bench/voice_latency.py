@@ -25,10 +25,9 @@ from pathlib import Path
 import av
 import httpx
 import numpy as np
-import websockets
 from aiortc import MediaStreamTrack, RTCSessionDescription
-from processes import MEDIA_ADDRESSES, GatewayProcess, free_port, gateway_process
-from twilio.request_validator import RequestValidator
+from processes import MEDIA_ADDRESSES, free_port, gateway_process
+from twilio_call import setup_call, twilio_stream
 
 from channels.audio import MulawDecoder
 from channels.ice import MediaPeerConnection
@@ -102,48 +101,6 @@ def on_loopback(pc: MediaPeerConnection) -> None:
     assert addresses <= set(MEDIA_ADDRESSES), addresses
 
 
-async def setup_call(http: httpx.AsyncClient, server: GatewayProcess) -> tuple[str, dict[str, str]]:
-    """A queue, an agent and a Twilio call to it, claimed by the agent: (interaction id, the agent's headers)."""
-    queue = {"id": "sales", "name": "Sales", "settings": {"phone_number": "+15550001000"}}
-    await http.post("/api/queues", json=queue, headers=ADMIN)
-    alice = {"username": "alice", "password": "correct horse"}
-    await http.post("/api/users", json={**alice, "name": "Alice", "queues": ["sales"]}, headers=ADMIN)
-    token = (await http.post("/api/auth/login", json=alice)).json()["token"]
-    agent = {"Authorization": f"Bearer {token}"}
-    params = {"CallSid": "CA1", "From": "+14155550100", "To": "+15550001000", "CallStatus": "ringing"}
-    signature = RequestValidator(TOKEN).compute_signature(f"{server.url}/webhooks/twilio/voice", params)
-    twiml = (await http.post("/webhooks/twilio/voice", data=params, headers={"X-Twilio-Signature": signature})).text
-    ix_id = twiml.split('name="interaction" value="')[1].split('"')[0]
-    assert (await http.post(f"/api/interactions/{ix_id}/claim", headers=agent)).status_code == 200
-    return ix_id, agent
-
-
-async def twilio_stream(server: GatewayProcess, ix_id: str) -> websockets.ClientConnection:
-    """The caller's Media Streams socket, started as Twilio starts one."""
-    url = f"{server.ws_url}/webhooks/twilio/media"
-    signature = RequestValidator(TOKEN).compute_signature(url, {})
-    ws = await websockets.connect(url, additional_headers={"X-Twilio-Signature": signature})
-    await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-    await ws.send(
-        json.dumps(
-            {
-                "event": "start",
-                "sequenceNumber": "1",
-                "streamSid": "MZ1",
-                "start": {
-                    "streamSid": "MZ1",
-                    "accountSid": SID,
-                    "callSid": "CA1",
-                    "tracks": ["inbound"],
-                    "customParameters": {"interaction": ix_id},
-                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-                },
-            }
-        )
-    )
-    return ws
-
-
 def listener(track, into: list[tuple[float, np.ndarray]]) -> asyncio.Future:
     async def listen():
         while True:
@@ -187,8 +144,8 @@ async def through_gateway(count: int) -> tuple[list[float], list[float]]:
     }
     with gateway_process(env, port=port) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
-            ix_id, agent = await setup_call(http, server)
-            twilio = await twilio_stream(server, ix_id)
+            ix_id, agent = await setup_call(http, server, ADMIN, TOKEN)
+            twilio = await twilio_stream(server, ix_id, SID, TOKEN)
             pc = MediaPeerConnection(MEDIA_ADDRESSES)
             mic = Bursts(count)
             heard_browser: list[tuple[float, np.ndarray]] = []

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import websockets
 from aiortc import RTCSessionDescription
-from twilio.request_validator import RequestValidator
 
+from bench import twilio_call
 from channels.audio import MulawDecoder
 from channels.ice import MediaPeerConnection
 from tests.channels.peers import Tone, dominant_hz, live_audio_connected, mulaw_tone
@@ -39,53 +39,8 @@ def server(tmp_path) -> Iterator[GatewayProcess]:
 
 
 async def setup_call(http: httpx.AsyncClient, server: GatewayProcess) -> tuple[str, dict[str, str]]:
-    await http.post(
-        "/api/queues",
-        json={"id": "sales", "name": "Sales", "settings": {"recording": True, "phone_number": "+15550001000"}},
-        headers=ADMIN,
-    )
-    await http.post(
-        "/api/users",
-        json={"username": "alice", "name": "Alice", "queues": ["sales"], "password": "correct horse"},
-        headers=ADMIN,
-    )
-    token = (await http.post("/api/auth/login", json={"username": "alice", "password": "correct horse"})).json()[
-        "token"
-    ]
-    agent = {"Authorization": f"Bearer {token}"}
-    params = {"CallSid": "CA1", "From": "+14155550100", "To": "+15550001000", "CallStatus": "ringing"}
-    sig = RequestValidator(TOKEN).compute_signature(f"{server.url}/webhooks/twilio/voice", params)
-    twiml = (await http.post("/webhooks/twilio/voice", data=params, headers={"X-Twilio-Signature": sig})).text
-    assert f'<Stream url="{server.ws_url}/webhooks/twilio/media">' in twiml
-    ix_id = twiml.split('name="interaction" value="')[1].split('"')[0]
-    assert (await http.post(f"/api/interactions/{ix_id}/claim", headers=agent)).status_code == 200
-    return ix_id, agent
-
-
-async def twilio_stream(server: GatewayProcess, ix_id: str):
-    url = f"{server.ws_url}/webhooks/twilio/media"
-    ws = await websockets.connect(
-        url, additional_headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})}
-    )
-    await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-    await ws.send(
-        json.dumps(
-            {
-                "event": "start",
-                "sequenceNumber": "1",
-                "streamSid": "MZ1",
-                "start": {
-                    "streamSid": "MZ1",
-                    "accountSid": SID,
-                    "callSid": "CA1",
-                    "tracks": ["inbound"],
-                    "customParameters": {"interaction": ix_id},
-                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-                },
-            }
-        )
-    )
-    return ws
+    """Alice's claimed call to a recorded queue: (interaction id, alice's headers)."""
+    return await twilio_call.setup_call(http, server, ADMIN, TOKEN, recording=True)
 
 
 async def test_tones_cross_both_ways_and_the_call_is_recorded(server: GatewayProcess):
@@ -93,7 +48,7 @@ async def test_tones_cross_both_ways_and_the_call_is_recorded(server: GatewayPro
         ix_id, agent = await setup_call(http, server)
         token = agent["Authorization"].split()[1]
         async with websockets.connect(f"{server.ws_url}/ws/agent?token={token}") as events:
-            twilio = await twilio_stream(server, ix_id)
+            twilio = await twilio_call.twilio_stream(server, ix_id, SID, TOKEN)
             await twilio.send("{not json")  # a malformed frame is skipped, the call goes on
             await twilio.send(json.dumps({"event": "media", "media": {"payload": "%%%not-base64%%%"}}))
             await live_audio_connected(
