@@ -192,6 +192,8 @@ export function evaluationsView(ctx, main) {
   const body = h("div");
   const queueSel = h("select", { name: "queue", "aria-label": "Queue" }, h("option", { value: "", text: "All my queues" }),
     ...[...state.queues.values()].map((q) => h("option", { value: q.id, text: q.name })));
+  // The chosen queue outlives the view: a re-render (rights re-read, reconnect) keeps what the supervisor picked.
+  queueSel.value = state.queues.has(state.evaluationsQueue) ? state.evaluationsQueue : "";
   // The form editor is rebuilt only when the queue changes: a live event refreshes the lists, never a form being edited.
   const editor = h("div");
   let editing;  // the queue whose form the editor holds: choosing it again keeps what is being typed
@@ -201,7 +203,7 @@ export function evaluationsView(ctx, main) {
     const queue = state.queues.get(editing);
     editor.replaceChildren(queue ? formEditor(ctx, queue) : h("p", { class: "hint", text: "Choose a queue above to edit its evaluation form." }));
   };
-  const filters = agent ? "" : h("form", { class: "filters", "aria-label": "Filter evaluations", onchange: () => { load(); edit(); }, onsubmit: (e) => e.preventDefault() },
+  const filters = agent ? "" : h("form", { class: "filters", "aria-label": "Filter evaluations", onchange: () => { state.evaluationsQueue = queueSel.value; load(); edit(); }, onsubmit: (e) => e.preventDefault() },
     h("label", {}, "Queue", queueSel));
   // The editor above the lists: they load and reload under it, so it never moves while someone works in it.
   main.replaceChildren(h("h1", { text: agent ? "My evaluations" : "Evaluations" }), filters, agent ? "" : editor, body);
