@@ -91,8 +91,9 @@ class TestVoicemail:
         [ix] = twilio.interactions()
         ix = twilio.gw.client.get(f"/api/interactions/{ix['id']}", headers=twilio.gw.admin).json()
         assert ix["type"] == "voicemail"  # the divert stands; only the redirect failed
-        note = ix["activity"][-1]
-        assert (note["kind"], note["data"]["status"], note["data"]["error"]) == ("call_status", "failed", "21220")
+        # The gateway's own timer loop may have fired first: whichever tick diverted it, one note says why.
+        [note] = [a for a in ix["activity"] if a["kind"] == "call_status" and a["data"].get("status") == "failed"]
+        assert note["data"]["error"] == "21220"
         assert note["detail"].startswith("Call not sent to voicemail")
 
     def test_failed_download_keeps_the_recording_pending_and_the_retry_stores_it(self, twilio: Twilio, tmp_path):
