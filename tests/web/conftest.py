@@ -10,11 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.processes import GatewayProcess, gateway_process
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+PASSWORD = "correct horse"  # every console user the browser tests create
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 ARGS = [
     "--headless=new",
@@ -68,3 +69,13 @@ def sales_gateway(token: str, *people: tuple[str, ...], settings: dict | None = 
             }
             assert httpx.post(f"{gp.url}/api/users", json=user, headers=admin).status_code == 201
         yield gp
+
+
+def login(page: Page, server: GatewayProcess, username: str = "alice") -> None:
+    """Signs in and waits for the console to be live: its state is loaded and its first view routed, so what a test
+    does next (a click on the menu, a new hash) is not undone by the console finishing its start."""
+    page.goto(server.url + "/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()

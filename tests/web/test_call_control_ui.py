@@ -17,11 +17,10 @@ from websockets.sync.client import connect
 
 from channels.audio import MulawDecoder
 from tests.processes import GatewayProcess, twilio_gateway
-from tests.web.conftest import DOCS
+from tests.web.conftest import DOCS, PASSWORD, login
 
 SID, TOKEN, ADMIN_TOKEN = "AC" + "4" * 32, "call-control-twilio-token", "call-control-admin"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-PASSWORD = "correct horse"
 CALLER = "+14155550100"
 
 
@@ -101,14 +100,6 @@ class Caller:
 
     def close(self) -> None:
         self.ws.close()
-
-
-def login(page: Page, server: GatewayProcess, username: str) -> None:
-    page.goto(server.url + "/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
 
 
 def token_of(page: Page) -> dict[str, str]:

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from websockets.sync.client import connect
 
 from tests.processes import GatewayProcess, gateway_process
-from tests.web.conftest import DOCS
+from tests.web.conftest import DOCS, PASSWORD, login
 
 TOKEN = "console-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -36,8 +36,7 @@ def server() -> Iterator[GatewayProcess]:
             {"username": "sam", "name": "Sam Supervisor", "role": "supervisor", "queues": ["sales", "billing"]},
         ):
             assert (
-                httpx.post(f"{gp.url}/api/users", json={**user, "password": "correct horse"}, headers=ADMIN).status_code
-                == 201
+                httpx.post(f"{gp.url}/api/users", json={**user, "password": PASSWORD}, headers=ADMIN).status_code == 201
             )
         yield gp
 
@@ -58,14 +57,6 @@ def next_frame(ws, type_: str) -> dict:
         if frame["type"] == type_:
             return frame
     raise AssertionError(f"no {type_} frame")
-
-
-def login(page: Page, server: GatewayProcess, username: str) -> None:
-    page.goto(server.url + "/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("correct horse")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text("Connecting…")).to_be_hidden()
 
 
 def test_agent_handles_a_chat_from_offer_to_follow_up(server: GatewayProcess, browser: Browser):

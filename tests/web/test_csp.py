@@ -14,11 +14,11 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from websockets.sync.client import connect
 
 from tests.processes import GatewayProcess, chat_gateway
+from tests.web.conftest import PASSWORD
 from tests.web.test_chat_widget import wait_for
 
 TOKEN = "csp-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-PASSWORD = "correct horse"
 WIDGET_BLUE = "rgb(29, 78, 216)"  # .sbc-launch's background: the widget's stylesheet is applied
 
 # Reports every violation in every frame of every page to Python (bindings and init scripts are not subject to CSP).

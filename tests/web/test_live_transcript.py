@@ -8,15 +8,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from twilio.request_validator import RequestValidator
 
 from tests.processes import GatewayProcess, twilio_gateway
-from tests.web.conftest import DOCS
+from tests.web.conftest import DOCS, PASSWORD, login
 
 SID, TOKEN, ADMIN_TOKEN = "AC" + "5" * 32, "live-transcript-twilio-token", "live-transcript-admin"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-PASSWORD = "correct horse"
 CALLER, NUMBER, CALL = "+14155550100", "+15550001000", "CA51"
 
 
@@ -63,14 +62,6 @@ def said(server: GatewayProcess, sequence: int, text: str, track: str) -> None:
         },
     )
     assert r.status_code == 204, r.text
-
-
-def login(page: Page, server: GatewayProcess) -> None:
-    page.goto(server.url + "/")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
 
 
 def test_the_transcript_tab_fills_live_in_spoken_order_and_stays_after_completion(

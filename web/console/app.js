@@ -147,24 +147,44 @@ function showConsult() {
 
 function takeOffer() { const ix = state.offer; if (ix) { offers.delete(ix.id); showOffer(); } return ix; }
 
+// Each route supersedes the one before: a view still loading when the user (or start) routes again is dropped, never
+// mounted over the newer one.  Routes wait for start(): a view drawn before the queues and rights are read would be redrawn.
+let routing = 0;
+let started = false;
+
 async function route() {
+  if (!started) return;
+  const seq = ++routing;
   const [, name = "home", id, ...rest] = location.hash.split("/");
   dms.leave();
   document.querySelectorAll("[data-nav]").forEach((a) => (a.dataset.nav === name ? a.setAttribute("aria-current", "page") : a.removeAttribute("aria-current")));
   const main = $("main");
+  const view = h("div", { class: "view" });
   showConsult();
   await loadRights();
+  if (seq !== routing) return;
+  // The workspace loads before it shows (the page before it stays until then); the other views draw at once, mounted first.
+  const mount = (update, viewName) => {
+    if (seq !== routing) return;
+    main.replaceChildren(view);
+    current = { name: viewName, update };
+  };
   try {
-    if (name === "permissions" && state.me.role === "admin") current = { name: "permissions", update: rightsView(ctx, main) };
-    else if (name === "ix" && id) current = { name: "workspace", update: await views.workspace(ctx, main, id) };
-    else if (name === "messages") current = { name: "messages", update: dms.view(main, [id, ...rest]) };
-    else if (name === "completed") current = { name: "completed", update: views.completed(ctx, main) };
-    else if (name === "evaluations") current = { name: "evaluations", update: evaluationsView(ctx, main) };
-    else if (name === "supervisor" && state.me.role !== "agent") current = { name: "supervisor", update: views.supervisor(ctx, main) };
-    else current = { name: "home", update: views.home(ctx, main) };
+    if (name === "ix" && id) {
+      const update = await views.workspace(ctx, view, id);
+      mount(update, "workspace");
+      return;
+    }
+    mount(() => {}, "loading");
+    if (name === "permissions" && state.me.role === "admin") current = { name: "permissions", update: rightsView(ctx, view) };
+    else if (name === "messages") current = { name: "messages", update: dms.view(view, [id, ...rest]) };
+    else if (name === "completed") current = { name: "completed", update: views.completed(ctx, view) };
+    else if (name === "evaluations") current = { name: "evaluations", update: evaluationsView(ctx, view) };
+    else if (name === "supervisor" && state.me.role !== "agent") current = { name: "supervisor", update: views.supervisor(ctx, view) };
+    else current = { name: "home", update: views.home(ctx, view) };
   } catch (err) {
-    main.replaceChildren(h("h1", { text: "Not available" }), h("p", { class: "error", text: err.message }), h("a", { href: "#/home", text: "Back to Queue Home" }));
-    current = { name: "error", update: () => {} };
+    view.replaceChildren(h("h1", { text: "Not available" }), h("p", { class: "error", text: err.message }), h("a", { href: "#/home", text: "Back to Queue Home" }));
+    mount(() => {}, "error");
   }
 }
 
@@ -197,6 +217,7 @@ async function start() {
   document.querySelector('[data-nav="permissions"]').hidden = state.me.role !== "admin";
   const [cursor] = await Promise.all([load(), loadPeople()]);
   live.start(cursor);
+  started = true;
   if (!location.hash) location.hash = "#/home"; else route();
 }
 
@@ -209,6 +230,7 @@ async function logout() {
   live.stop();
   try { await api("POST", "/api/auth/logout"); } catch { /* already gone */ }
   closeAll();
+  started = false; routing++;
   auth.token = null; dms.clear(); state.interactions.clear(); state.people.clear(); offers.clear(); showOffer(); showConsult(); showLogin();
 }
 
