@@ -6,7 +6,10 @@ import { customerName, h, undelivered, undeliveredReason } from "./dom.js";
 import { Live } from "./live.js";
 import { loadRights, rightsKey, rightsView } from "./permissions.js";
 import { closeAll, consultsMe, settle } from "./phone.js";
-import * as views from "./views.js";
+import { completed } from "./completed.js";
+import { home } from "./home.js";
+import { supervisor } from "./supervisor.js";
+import { workspace } from "./workspace.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { me: null, queues: new Map(), interactions: new Map(), metrics: new Map(), people: new Map(), filters: { queue: "", type: "", status: "" }, offer: null };
@@ -171,17 +174,17 @@ async function route() {
   };
   try {
     if (name === "ix" && id) {
-      const update = await views.workspace(ctx, view, id);
+      const update = await workspace(ctx, view, id);
       mount(update, "workspace");
       return;
     }
     mount(() => {}, "loading");
     if (name === "permissions" && state.me.role === "admin") current = { name: "permissions", update: rightsView(ctx, view) };
     else if (name === "messages") current = { name: "messages", update: dms.view(view, [id, ...rest]) };
-    else if (name === "completed") current = { name: "completed", update: views.completed(ctx, view) };
+    else if (name === "completed") current = { name: "completed", update: completed(ctx, view) };
     else if (name === "evaluations") current = { name: "evaluations", update: evaluationsView(ctx, view) };
-    else if (name === "supervisor" && state.me.role !== "agent") current = { name: "supervisor", update: views.supervisor(ctx, view) };
-    else current = { name: "home", update: views.home(ctx, view) };
+    else if (name === "supervisor" && state.me.role !== "agent") current = { name: "supervisor", update: supervisor(ctx, view) };
+    else current = { name: "home", update: home(ctx, view) };
   } catch (err) {
     view.replaceChildren(h("h1", { text: "Not available" }), h("p", { class: "error", text: err.message }), h("a", { href: "#/home", text: "Back to Queue Home" }));
     mount(() => {}, "error");

@@ -70,3 +70,7 @@ export function messageItem(m, author) {
     failed ? h("span", { class: "undelivered", role: "note", text: `Not delivered: ${undeliveredReason(m)}` }) : "",
     h("span", { class: "meta", text: `${author} · ${when(m.at)} · ${m.channel}${m.status ? " · " + m.status : ""}${m.error_code ? " (" + m.error_code + ")" : ""}` }));
 }
+
+// A labelled <select> of [value, text] pairs, ``value`` chosen.
+export const select = (name, options, value, aria) =>
+  h("select", { name, "aria-label": aria }, options.map(([v, t]) => h("option", { value: v, selected: v === value, text: t })));

@@ -1,109 +1,17 @@
-// The console's views.  Each mounts once into <main> and returns an update function for live events,
+// The interaction workspace (active and completed).  It mounts once and returns an update function for live events,
 // so typing in a form is never wiped by an incoming event.
 import { api, blobUrl } from "./api.js";
-import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, messageItem, slaState, when } from "./dom.js";
+import { ageOf, channelIcon, customerName, duration, h, label, messageItem, select, slaState, when } from "./dom.js";
 import { can, noListening } from "./permissions.js";
 import { coachingTab } from "./coaching.js";
-import { callAudio, consultsMe, settle, threeWay } from "./phone.js";
+import { callAudio, settle, threeWay } from "./phone.js";
 import { customerGone, disconnectNotice, lockComposer } from "./disconnect.js";
 import { liveTranscript, wantsTranscript } from "./transcript.js";
 import { customerHistory } from "./customer.js";
 import { mergeAction } from "./merge.js";
 
-const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
-const STATUSES = [["", "All statuses"], ["open", "Open"], ["pending", "Offered"], ["claimed", "Claimed"], ["wrap_up", "Wrap-up"]];
 // What an agent may continue a conversation as: texts first, so a call is a deliberate pick; never a web call (only the customer starts one).
 const CHANNELS = [["messaging/text", "Text (SMS)"], ["messaging/chat", "Web chat"], ["call/phone", "Phone call"]];
-
-const select = (name, options, value, aria) =>
-  h("select", { name, "aria-label": aria }, options.map(([v, t]) => h("option", { value: v, selected: v === value, text: t })));
-
-// -- Queue Home -------------------------------------------------------------------
-
-export function home(ctx, main) {
-  const { state } = ctx;
-  const f = state.filters;
-  const queueSel = select("queue", [["", "All my queues"], ...[...state.queues.values()].map((q) => [q.id, q.name])], f.queue, "Queue");
-  const typeSel = select("type", TYPES, f.type, "Type");
-  const statusSel = select("status", STATUSES, f.status, "Status");
-  const tbody = h("tbody");
-  const filters = h("form", { class: "filters", "aria-label": "Filter interactions", onchange: () => {
-    Object.assign(f, { queue: queueSel.value, type: typeSel.value, status: statusSel.value }); update();
-  }, onsubmit: (e) => e.preventDefault() },
-  h("label", {}, "Queue", queueSel), h("label", {}, "Type", typeSel), h("label", {}, "Status", statusSel));
-  main.replaceChildren(h("h1", { text: "Queue Home" }), filters,
-    h("div", { class: "card flush" }, h("table", { "aria-label": "Active interactions" },
-      h("thead", {}, h("tr", {}, ["Type", "Dir.", "Customer", "Queue", "Tags", "Status", "Age", "SLA", ""].map((t) => h("th", { scope: "col", text: t })))),
-      tbody)));
-
-  function update() {
-    const now = Date.now();
-    const rows = [...state.interactions.values()]
-      .filter((ix) => ix.state === "active" && (state.queues.has(ix.queue_id) || ix.assigned_to === state.me.id || consultsMe(ix, state.me)))
-      .filter((ix) => (!f.queue || ix.queue_id === f.queue) && (!f.type || ix.type === f.type) && (!f.status || ix.status === f.status))
-      .sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
-    if (!rows.length) return tbody.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "empty", text: "No active interactions. New ones appear here live." })));
-    tbody.replaceChildren(...rows.map((ix) => {
-      const queue = state.queues.get(ix.queue_id);
-      const sla = slaState(ix, queue, now);
-      const mine = ix.assigned_to === state.me.id || ix.offered_to === state.me.id || consultsMe(ix, state.me);
-      const canClaim = ix.status === "open" || (ix.status === "pending" && ix.offered_to === state.me.id);
-      return h("tr", { "data-id": ix.id, class: ix.offered_to === state.me.id ? "offered" : "" },
-        h("td", {}, channelIcon(ix)), h("td", {}, directionIcon(ix)),
-        h("td", {}, h("a", { href: `#/ix/${ix.id}`, text: customerName(ix.customer) })),
-        h("td", { text: queue?.name || ix.queue_id }),
-        h("td", {}, ix.tags.map((t) => h("span", { class: "tag", text: t }))),
-        h("td", {}, h("span", { class: "status", text: label(ix.status) + (ix.assigned_to ? ` · ${ix.assigned_to}` : "") })),
-        h("td", { class: "age", text: duration(ageOf(ix, now)) }),
-        h("td", {}, h("span", { class: `sla ${sla}`, text: sla })),
-        h("td", {}, canClaim ? h("button", { type: "button", class: "primary", onclick: () => ctx.act("claim", ix.id, {}, true), "aria-label": `Claim ${customerName(ix.customer)}`, text: "Claim" })
-          : mine ? h("a", { href: `#/ix/${ix.id}`, text: "Open" }) : ""));
-    }));
-  }
-  function tick() {
-    const now = Date.now();
-    for (const row of tbody.querySelectorAll("tr[data-id]")) {
-      const ix = state.interactions.get(row.dataset.id);
-      if (!ix) continue;
-      row.querySelector(".age").textContent = duration(ageOf(ix, now));
-      const sla = slaState(ix, state.queues.get(ix.queue_id), now);
-      const badge = row.querySelector(".sla");
-      badge.className = `sla ${sla}`; badge.textContent = sla;
-    }
-  }
-  update();
-  return (what) => (what === "tick" ? tick() : update());
-}
-
-// -- Completed search ------------------------------------------------------------------
-
-export function completed(ctx, main) {
-  const { state } = ctx;
-  const results = h("tbody");
-  const form = h("form", { class: "filters", "aria-label": "Search completed interactions", onsubmit: async (e) => {
-    e.preventDefault();
-    const data = Object.fromEntries(new FormData(form));
-    const queues = data.queue ? [data.queue] : [...state.queues.keys()];
-    const params = new URLSearchParams({ state: "completed", limit: "100" });
-    for (const k of ["customer", "since", "until", "outcome"]) if (data[k]) params.set(k, data[k]);
-    const lists = await Promise.all(queues.map((q) => api("GET", `/api/queues/${q}/interactions?${params}`)));
-    const items = lists.flatMap((l) => l.items).sort((a, b) => Date.parse(b.completed_at) - Date.parse(a.completed_at));
-    results.replaceChildren(...(items.length ? items.map((ix) => h("tr", {},
-      h("td", {}, channelIcon(ix)), h("td", {}, h("a", { href: `#/ix/${ix.id}`, text: customerName(ix.customer) })),
-      h("td", { text: state.queues.get(ix.queue_id)?.name || ix.queue_id }), h("td", { text: label(ix.outcome || (ix.abandoned_at ? "abandoned" : "")) }),
-      h("td", { text: ix.disposition || "" }), h("td", { text: ix.completed_by }), h("td", { text: when(ix.completed_at) })))
-      : [h("tr", {}, h("td", { colspan: 7, class: "empty", text: "Nothing matches." }))]));
-  } },
-  h("label", {}, "Queue", select("queue", [["", "All my queues"], ...[...state.queues.values()].map((q) => [q.id, q.name])], "", "Queue")),
-  h("label", {}, "Customer", h("input", { name: "customer", placeholder: "name, phone or email" })),
-  h("label", {}, "From", h("input", { name: "since", type: "date" })), h("label", {}, "To", h("input", { name: "until", type: "date" })),
-  h("label", {}, "Outcome", select("outcome", [["", "Any"], ["resolved", "Resolved"], ["unresolved", "Unresolved"]], "", "Outcome")),
-  h("button", { type: "submit", class: "primary", text: "Search" }));
-  main.replaceChildren(h("h1", { text: "Completed interactions" }), form, h("div", { class: "card flush" },
-    h("table", { "aria-label": "Completed interactions" }, h("thead", {}, h("tr", {}, ["Type", "Customer", "Queue", "Outcome", "Disposition", "Completed by", "Completed"].map((t) => h("th", { scope: "col", text: t })))), results)));
-  form.requestSubmit();
-  return () => {};
-}
 
 // -- Interaction workspace (active and completed) ------------------------------------------
 
@@ -335,34 +243,3 @@ export async function workspace(ctx, main, id) {
 }
 
 // -- Supervisor -------------------------------------------------------------------------
-
-export function supervisor(ctx, main) {
-  const { state } = ctx;
-  const grid = h("div", { class: "metrics" });
-  const board = h("tbody");
-  main.replaceChildren(h("h1", { text: "Supervisor" }), h("h2", { text: "Queues, live" }), grid, h("h2", { text: "Agents" }),
-    h("div", { class: "card flush" }, h("table", { "aria-label": "Agent presence" }, h("thead", {}, h("tr", {}, ["Agent", "Queues", "Status", "Load"].map((t) => h("th", { scope: "col", text: t })))), board)));
-  const pct = (sl) => (sl.service_level == null ? "—" : `${Math.round(sl.service_level * 100)}%`);
-  function update() {
-    const now = Date.now();
-    grid.replaceChildren(...[...state.queues.values()].map((q) => {
-      const m = state.metrics.get(q.id);
-      if (!m) return h("section", { class: "card", "aria-label": q.name }, h("h3", { text: q.name }), h("p", { class: "empty", text: "Loading…" }));
-      const longest = m.oldest_waiting_since ? (now - Date.parse(m.oldest_waiting_since)) / 1000 : 0;
-      return h("section", { class: "card", "aria-label": q.name }, h("h3", { text: q.name }), h("dl", {},
-        ...[["Waiting", m.waiting], ["Active", m.active], ["Longest wait", duration(longest)], ["Available agents", m.available_agents],
-          ["Service level (15 min)", pct(m.last_15_minutes)], ["Service level (today)", pct(m.today)],
-          ["Avg. speed of answer", m.today.average_speed_of_answer == null ? "—" : duration(m.today.average_speed_of_answer)]]
-          .map(([k, v]) => [h("dt", { text: k }), h("dd", { text: String(v) })]).flat()));
-    }));
-  }
-  async function refresh() {
-    await Promise.all([...state.queues.keys()].map(async (q) => state.metrics.set(q, await api("GET", `/api/queues/${q}/metrics`))));
-    const people = await api("GET", "/api/presence");
-    board.replaceChildren(...people.map((p) => h("tr", {}, h("td", { text: p.name }), h("td", { text: p.queues.join(", ") }), h("td", { text: p.status }),
-      h("td", { text: Object.entries(p.load).map(([k, v]) => `${v} ${k}`).join(", ") || "—" }))));
-    update();
-  }
-  refresh();
-  return (event) => { if (event && event.type === "presence.changed") refresh(); else update(); };
-}

@@ -1,0 +1,64 @@
+// Queue Home: the active interactions of one's queues, filtered, with ages and SLA states that tick in place.
+import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, select, slaState } from "./dom.js";
+import { consultsMe } from "./phone.js";
+
+const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
+const STATUSES = [["", "All statuses"], ["open", "Open"], ["pending", "Offered"], ["claimed", "Claimed"], ["wrap_up", "Wrap-up"]];
+
+
+export function home(ctx, main) {
+  const { state } = ctx;
+  const f = state.filters;
+  const queueSel = select("queue", [["", "All my queues"], ...[...state.queues.values()].map((q) => [q.id, q.name])], f.queue, "Queue");
+  const typeSel = select("type", TYPES, f.type, "Type");
+  const statusSel = select("status", STATUSES, f.status, "Status");
+  const tbody = h("tbody");
+  const filters = h("form", { class: "filters", "aria-label": "Filter interactions", onchange: () => {
+    Object.assign(f, { queue: queueSel.value, type: typeSel.value, status: statusSel.value }); update();
+  }, onsubmit: (e) => e.preventDefault() },
+  h("label", {}, "Queue", queueSel), h("label", {}, "Type", typeSel), h("label", {}, "Status", statusSel));
+  main.replaceChildren(h("h1", { text: "Queue Home" }), filters,
+    h("div", { class: "card flush" }, h("table", { "aria-label": "Active interactions" },
+      h("thead", {}, h("tr", {}, ["Type", "Dir.", "Customer", "Queue", "Tags", "Status", "Age", "SLA", ""].map((t) => h("th", { scope: "col", text: t })))),
+      tbody)));
+
+  function update() {
+    const now = Date.now();
+    const rows = [...state.interactions.values()]
+      .filter((ix) => ix.state === "active" && (state.queues.has(ix.queue_id) || ix.assigned_to === state.me.id || consultsMe(ix, state.me)))
+      .filter((ix) => (!f.queue || ix.queue_id === f.queue) && (!f.type || ix.type === f.type) && (!f.status || ix.status === f.status))
+      .sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
+    if (!rows.length) return tbody.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "empty", text: "No active interactions. New ones appear here live." })));
+    tbody.replaceChildren(...rows.map((ix) => {
+      const queue = state.queues.get(ix.queue_id);
+      const sla = slaState(ix, queue, now);
+      const mine = ix.assigned_to === state.me.id || ix.offered_to === state.me.id || consultsMe(ix, state.me);
+      const canClaim = ix.status === "open" || (ix.status === "pending" && ix.offered_to === state.me.id);
+      return h("tr", { "data-id": ix.id, class: ix.offered_to === state.me.id ? "offered" : "" },
+        h("td", {}, channelIcon(ix)), h("td", {}, directionIcon(ix)),
+        h("td", {}, h("a", { href: `#/ix/${ix.id}`, text: customerName(ix.customer) })),
+        h("td", { text: queue?.name || ix.queue_id }),
+        h("td", {}, ix.tags.map((t) => h("span", { class: "tag", text: t }))),
+        h("td", {}, h("span", { class: "status", text: label(ix.status) + (ix.assigned_to ? ` · ${ix.assigned_to}` : "") })),
+        h("td", { class: "age", text: duration(ageOf(ix, now)) }),
+        h("td", {}, h("span", { class: `sla ${sla}`, text: sla })),
+        h("td", {}, canClaim ? h("button", { type: "button", class: "primary", onclick: () => ctx.act("claim", ix.id, {}, true), "aria-label": `Claim ${customerName(ix.customer)}`, text: "Claim" })
+          : mine ? h("a", { href: `#/ix/${ix.id}`, text: "Open" }) : ""));
+    }));
+  }
+  function tick() {
+    const now = Date.now();
+    for (const row of tbody.querySelectorAll("tr[data-id]")) {
+      const ix = state.interactions.get(row.dataset.id);
+      if (!ix) continue;
+      row.querySelector(".age").textContent = duration(ageOf(ix, now));
+      const sla = slaState(ix, state.queues.get(ix.queue_id), now);
+      const badge = row.querySelector(".sla");
+      badge.className = `sla ${sla}`; badge.textContent = sla;
+    }
+  }
+  update();
+  return (what) => (what === "tick" ? tick() : update());
+}
+
+// -- Completed search ------------------------------------------------------------------
