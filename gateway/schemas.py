@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -212,6 +213,9 @@ class PresenceState(BaseModel):
     status: PresenceStatus
     #: Interactions held per channel (offered, claimed or in wrap-up).
     load: dict[str, int]
+    #: When the agent chose the status shown (available or away); None when the status is derived (busy, offline),
+    #: whose start is not kept: the console counts those from the presence.changed event that announced them.
+    since: datetime | None = None
 
 
 class TargetQueue(BaseModel):

@@ -163,10 +163,12 @@ async def _presence(call: Call, only: set[str] | None = None) -> list[PresenceSt
             user=a.user.id,
             name=a.user.name,
             queues=a.user.queues,
-            status=effective(a.user, a.choice, a.connected, a.load),
+            status=status,
             load={ch.value: n for ch, n in a.load.items() if n},
+            since=a.choice.since if status is a.choice.status else None,
         )
         for a in agents
+        for status in [effective(a.user, a.choice, a.connected, a.load)]
         if (only is None or a.user.id in only)
     ]
 

@@ -16,7 +16,7 @@ export function completed(ctx, main) {
     results.replaceChildren(...(items.length ? items.map((ix) => h("tr", {},
       h("td", {}, channelIcon(ix)), h("td", {}, h("a", { href: `#/ix/${ix.id}`, text: customerName(ix.customer) })),
       h("td", { text: state.queues.get(ix.queue_id)?.name || ix.queue_id }), h("td", { text: label(ix.outcome || (ix.abandoned_at ? "abandoned" : "")) }),
-      h("td", { text: ix.disposition || "" }), h("td", { text: ix.completed_by }), h("td", { text: when(ix.completed_at) })))
+      h("td", { text: ix.disposition || "" }), h("td", { text: ix.completed_by ? ctx.person(ix.completed_by) : "—" }), h("td", { text: when(ix.completed_at) })))
       : [h("tr", {}, h("td", { colspan: 7, class: "empty", text: "Nothing matches." }))]));
   } },
   h("label", {}, "Queue", select("queue", [["", "All my queues"], ...[...state.queues.values()].map((q) => [q.id, q.name])], "", "Queue")),

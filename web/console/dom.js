@@ -35,7 +35,11 @@ export function duration(seconds) {
   return hr ? `${hr}h ${m % 60}m` : m ? `${m}m ${String(s).padStart(2, "0")}s` : `${s}s`;
 }
 
-export function ageOf(ix, now = Date.now()) { return (now - Date.parse(ix.created_at)) / 1000; }
+// A completed interaction's age is frozen at its completion: it no longer ticks.
+export function ageOf(ix, now = Date.now()) {
+  const end = ix.completed_at ? Math.min(now, Date.parse(ix.completed_at)) : now;
+  return (end - Date.parse(ix.created_at)) / 1000;
+}
 
 // SLA state (README, Features: SLA): active interactions age from creation until claimed.
 export function slaState(ix, queue, now = Date.now()) {
@@ -48,6 +52,14 @@ export function slaState(ix, queue, now = Date.now()) {
 
 export function when(iso) { return iso ? new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "—"; }
 export const label = (s) => (s || "").replace(/_/g, " ");
+
+// Statuses in words, one map for every list, filter and page (the API's "pending" is an offer made to someone).
+export const STATUS_LABELS = { open: "Waiting", pending: "Offered", claimed: "Claimed", wrap_up: "Wrap-up", completed: "Completed", abandoned: "Abandoned" };
+export const statusLabel = (s) => STATUS_LABELS[s] || label(s);
+// A tab's or heading's name from its setting ("conversation", "live_transcript"): capitalised words.
+export const titleLabel = (s) => { const t = label(s); return t.charAt(0).toUpperCase() + t.slice(1); };
+// SLA states in words; the badge carries the word, so a breach never reads by colour alone.
+export const SLA_LABELS = { within: "Within SLA", near: "Near breach", breached: "Breached" };
 
 // Why a text did not reach the customer, in words: the gateway's own codes and Twilio's commonest ones.
 const UNDELIVERED = {

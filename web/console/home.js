@@ -1,9 +1,11 @@
 // Queue Home: the active interactions of one's queues, filtered, with ages and SLA states that tick in place.
-import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, select, slaState } from "./dom.js";
+import { ageOf, channelIcon, customerName, directionIcon, duration, h, select, SLA_LABELS, slaState, STATUS_LABELS, statusLabel } from "./dom.js";
+import { outboundButtons } from "./outbound.js";
+import { can } from "./permissions.js";
 import { consultsMe } from "./phone.js";
 
 const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
-const STATUSES = [["", "All statuses"], ["open", "Open"], ["pending", "Offered"], ["claimed", "Claimed"], ["wrap_up", "Wrap-up"]];
+const STATUSES = [["", "All statuses"], ...["open", "pending", "claimed", "wrap_up"].map((s) => [s, STATUS_LABELS[s]])];
 
 
 export function home(ctx, main) {
@@ -17,13 +19,20 @@ export function home(ctx, main) {
     Object.assign(f, { queue: queueSel.value, type: typeSel.value, status: statusSel.value }); update();
   }, onsubmit: (e) => e.preventDefault() },
   h("label", {}, "Queue", queueSel), h("label", {}, "Type", typeSel), h("label", {}, "Status", statusSel));
-  main.replaceChildren(h("h1", { text: "Queue Home" }), filters,
+  // The heading row: the page's title and its actions (outbound contacts); other panels go between it and the filters.
+  const actions = h("div", { class: "actions" });
+  let outboundShown = null;
+  main.replaceChildren(h("div", { class: "page-head" }, h("h1", { text: "Queue Home" }), actions), filters,
     h("div", { class: "card flush" }, h("table", { "aria-label": "Active interactions" },
       h("thead", {}, h("tr", {}, ["Type", "Dir.", "Customer", "Queue", "Tags", "Status", "Age", "SLA", ""].map((t) => h("th", { scope: "col", text: t })))),
       tbody)));
 
   function update() {
     const now = Date.now();
+    if (outboundShown !== can("create_outbound")) {  // redrawn only when the right changes, never under the user's click
+      outboundShown = can("create_outbound");
+      actions.replaceChildren(outboundButtons(ctx) || "");
+    }
     const rows = [...state.interactions.values()]
       .filter((ix) => ix.state === "active" && (state.queues.has(ix.queue_id) || ix.assigned_to === state.me.id || consultsMe(ix, state.me)))
       .filter((ix) => (!f.queue || ix.queue_id === f.queue) && (!f.type || ix.type === f.type) && (!f.status || ix.status === f.status))
@@ -39,9 +48,9 @@ export function home(ctx, main) {
         h("td", {}, h("a", { href: `#/ix/${ix.id}`, text: customerName(ix.customer) })),
         h("td", { text: queue?.name || ix.queue_id }),
         h("td", {}, ix.tags.map((t) => h("span", { class: "tag", text: t }))),
-        h("td", {}, h("span", { class: "status", text: label(ix.status) + (ix.assigned_to ? ` · ${ix.assigned_to}` : "") })),
+        h("td", {}, h("span", { class: "status", text: statusLabel(ix.status) + (ix.assigned_to ? ` · ${ctx.person(ix.assigned_to)}` : "") })),
         h("td", { class: "age", text: duration(ageOf(ix, now)) }),
-        h("td", {}, h("span", { class: `sla ${sla}`, text: sla })),
+        h("td", {}, h("span", { class: `sla ${sla}`, text: SLA_LABELS[sla] })),
         h("td", {}, canClaim ? h("button", { type: "button", class: "primary", onclick: () => ctx.act("claim", ix.id, {}, true), "aria-label": `Claim ${customerName(ix.customer)}`, text: "Claim" })
           : mine ? h("a", { href: `#/ix/${ix.id}`, text: "Open" }) : ""));
     }));
@@ -54,7 +63,7 @@ export function home(ctx, main) {
       row.querySelector(".age").textContent = duration(ageOf(ix, now));
       const sla = slaState(ix, state.queues.get(ix.queue_id), now);
       const badge = row.querySelector(".sla");
-      badge.className = `sla ${sla}`; badge.textContent = sla;
+      if (!badge.classList.contains(sla)) { badge.className = `sla ${sla}`; badge.textContent = SLA_LABELS[sla]; }
     }
   }
   update();

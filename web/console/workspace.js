@@ -1,7 +1,7 @@
 // The interaction workspace (active and completed).  It mounts once and returns an update function for live events,
 // so typing in a form is never wiped by an incoming event.
 import { api, blobUrl } from "./api.js";
-import { ageOf, channelIcon, customerName, duration, h, label, messageItem, select, slaState, when } from "./dom.js";
+import { ageOf, channelIcon, customerName, duration, h, messageItem, select, slaState, statusLabel, titleLabel, when } from "./dom.js";
 import { can, noListening } from "./permissions.js";
 import { coachingTab } from "./coaching.js";
 import { callAudio, settle, threeWay } from "./phone.js";
@@ -18,7 +18,7 @@ const CHANNELS = [["messaging/text", "Text (SMS)"], ["messaging/chat", "Web chat
 function tabs(names, panels) {
   const list = h("div", { role: "tablist" });
   const id = Math.random().toString(36).slice(2);
-  const buttons = names.map((n, i) => h("button", { type: "button", role: "tab", id: `tab-${id}-${i}`, "aria-controls": `panel-${id}-${i}`, "aria-selected": String(i === 0), tabindex: i ? "-1" : "0", text: label(n) }));
+  const buttons = names.map((n, i) => h("button", { type: "button", role: "tab", id: `tab-${id}-${i}`, "aria-controls": `panel-${id}-${i}`, "aria-selected": String(i === 0), tabindex: i ? "-1" : "0", text: titleLabel(n) }));
   panels.forEach((p, i) => { p.setAttribute("role", "tabpanel"); p.id = `panel-${id}-${i}`; p.setAttribute("aria-labelledby", `tab-${id}-${i}`); p.hidden = i !== 0; });
   const pick = (i) => buttons.forEach((b, j) => { b.setAttribute("aria-selected", String(i === j)); b.tabIndex = i === j ? 0 : -1; panels[j].hidden = i !== j; if (i === j) b.focus(); });
   buttons.forEach((b, i) => { b.onclick = () => pick(i); b.onkeydown = (e) => { if (e.key === "ArrowRight") pick((i + 1) % buttons.length); if (e.key === "ArrowLeft") pick((i + buttons.length - 1) % buttons.length); }; });
@@ -86,19 +86,19 @@ export async function workspace(ctx, main, id) {
     const inQueue = state.queues.get(ix.queue_id) || (queue?.id === ix.queue_id ? queue : null);  // it may have been transferred
     const sla = slaState(ix, inQueue, now);
     quick.replaceChildren(channelIcon(ix), h("h1", { text: customerName(ix.customer) }), h("dl", {},
-      ...[["Status", label(ix.state === "completed" ? (ix.abandoned_at ? "abandoned" : "completed") : ix.status)], ["Queue", inQueue?.name || ix.queue_id],
+      ...[["Status", statusLabel(ix.state === "completed" ? (ix.abandoned_at ? "abandoned" : "completed") : ix.status)], ["Queue", inQueue?.name || ix.queue_id],
         ["Channel", `${ix.type}/${ix.subtype}`], ["Age", duration(ageOf(ix, now))], ["SLA", sla], ["Agent", ix.assigned_to ? ctx.person(ix.assigned_to) : "—"]]
         .map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v })))), ...[disconnectNotice(ix)].filter(Boolean));
     const c = ix.customer;
     details.replaceChildren(h("h2", { text: "Customer" }), h("dl", {}, ...[["Name", c.name], ["Phone", c.phone], ["Email", c.email], ...Object.entries(c.attributes || {})]
       .map(([k, v]) => [h("dt", { text: k }), h("dd", { text: v || "—" })]).flat()),
     h("h2", { text: "Interaction" }), h("dl", {}, ...[["Direction", ix.direction], ["Subject", ix.subject], ["Tags", ix.tags.join(", ")], ["Disposition", ix.disposition],
-      ["Created", when(ix.created_at)], ["Completed", when(ix.completed_at)], ["Completed by", ix.completed_by], ["Follow-up of", ix.parent_id]]
+      ["Created", when(ix.created_at)], ["Completed", when(ix.completed_at)], ["Completed by", ix.completed_by && ctx.person(ix.completed_by)], ["Follow-up of", ix.parent_id]]
       .map(([k, v]) => [h("dt", { text: k }), h("dd", {}, k === "Follow-up of" && v ? h("a", { href: `#/ix/${v}`, text: "parent" }) : v || "—")]).flat()));
     conversation.replaceChildren(...(ix.messages.length ? ix.messages.map((m) => messageItem(m, m.direction === "inbound" ? "Customer" : ctx.person(m.author)))
       : [h("li", { class: "empty", text: "No messages yet." })]));
-    feed.replaceChildren(...ix.activity.slice().reverse().map((a) => h("li", {}, a.detail, h("span", { class: "meta", text: `${when(a.at)} · ${a.by}` }))));
-    notes.replaceChildren(...(ix.notes.length ? ix.notes.map((n) => h("p", {}, n.body, h("span", { class: "meta", text: ` — ${n.author}, ${when(n.at)}` }))) : [h("p", { class: "empty", text: "No notes." })]));
+    feed.replaceChildren(...ix.activity.slice().reverse().map((a) => h("li", {}, a.detail, h("span", { class: "meta", text: `${when(a.at)} · ${ctx.person(a.by)}` }))));
+    notes.replaceChildren(...(ix.notes.length ? ix.notes.map((n) => h("p", {}, n.body, h("span", { class: "meta", text: ` — ${ctx.person(n.author)}, ${when(n.at)}` }))) : [h("p", { class: "empty", text: "No notes." })]));
     reply.hidden = !(ix.state === "active" && ix.type === "messaging" && ix.assigned_to === state.me.id);
     lockComposer(reply, ix);
     renderControls();
