@@ -129,7 +129,7 @@ def test_agent_handles_a_chat_from_offer_to_follow_up(server: GatewayProcess, br
     page.get_by_role("button", name="Save note").click()
     expect(page.get_by_role("tabpanel", name="notes")).to_contain_text("Parcel re-sent with express shipping")
     page.get_by_role("button", name="Complete", exact=True).click()
-    expect(page.locator(".quick")).to_contain_text("completed")
+    expect(page.locator(".quick")).to_contain_text("Completed")
 
     edit = page.get_by_role("form", name="Edit completed interaction")
     edit.get_by_label("Subject").fill("Late parcel")
@@ -184,5 +184,4 @@ def test_supervisor_sees_live_queue_figures(server: GatewayProcess, browser: Bro
     expect(sales).to_contain_text("Waiting")
     expect(sales).to_contain_text("Service level (today)")
     expect(page.get_by_role("table", name="Agent presence")).to_contain_text("Alice Agent")
-    page.screenshot(path=str(DOCS / "supervisor.png"))
     page.close()

@@ -57,7 +57,7 @@ def test_an_agent_messages_the_completer_who_sees_it_live(server: GatewayProcess
         alice = alice_ctx.new_page()
         login(alice, server, "alice")
         alice.goto(f"{server.url}/#/ix/{ix_id}")
-        expect(alice.locator(".quick")).to_contain_text("completed")
+        expect(alice.locator(".quick")).to_contain_text("Completed")
         alice.get_by_role("button", name="Message Bob Builder").click()
         expect(alice.get_by_role("heading", name="Messages")).to_be_visible()
         expect(alice.get_by_text("Your message will be linked to the interaction with Carla Customer")).to_be_visible()

@@ -66,7 +66,7 @@ def test_the_console_tells_the_agent_the_customer_left_and_closes_the_reply_box(
     assert next_frame(customer, "ended")["by"] == "customer"
     left = page.locator(".quick").get_by_role("status")
     expect(left).to_contain_text("The customer left the chat.")
-    expect(page.locator(".quick")).to_contain_text("wrap up")
+    expect(page.locator(".quick")).to_contain_text("Wrap-up")
     expect(page.get_by_label("Message to the customer")).to_be_disabled()
     expect(page.get_by_role("form", name="Reply").get_by_role("button", name="Send")).to_be_disabled()
     expect(page.get_by_role("button", name="Complete", exact=True)).to_be_enabled()

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.fake_twilio import FakeTwilio
 from tests.processes import GatewayProcess, twilio_gateway
-from tests.web.conftest import PASSWORD, login
+from tests.web.conftest import DOCS, PASSWORD, login
 
 SID, TWILIO_TOKEN, ADMIN_TOKEN = "AC" + "7" * 32, "outbound-twilio-token", "outbound-admin"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -64,6 +64,7 @@ def test_an_agent_starts_a_text_from_queue_home_and_lands_in_its_workspace(
         dialog.get_by_label("Customer phone").fill("+1 415 555 0123")
         dialog.get_by_role("button", name="Start text").click()
         expect(dialog.locator("#queue-error")).to_contain_text("has no phone number to text from")
+        page.screenshot(path=str(DOCS / "queue-home-new-text.png"))
         expect(dialog.get_by_label("Customer phone")).to_have_attribute("aria-invalid", "false")
 
         dialog.get_by_label("Queue").select_option(label="Sales")

@@ -1,7 +1,7 @@
 // Supervisor: queues live (metrics, service level), the floor (every waiting and active interaction of one's queues,
 // with age, SLA state and who monitors each call) and agents' presence with time in state.
 import { api } from "./api.js";
-import { ageOf, channelIcon, customerName, duration, h, SLA_LABELS, slaState, statusLabel } from "./dom.js";
+import { ageOf, channelIcon, customerName, duration, h, SLA_LABELS, slaState, statusLabel, titleLabel } from "./dom.js";
 
 const WAITING = new Set(["open", "pending"]);
 const MODES = { listen: "listening", whisper: "whispering", barge: "barged in" };
@@ -48,7 +48,7 @@ export function supervisor(ctx, main) {
     floor.replaceChildren(...items.map((ix) => h("tr", { "data-id": ix.id },
       h("td", {}, channelIcon(ix)), h("td", {}, h("a", { href: `#/ix/${ix.id}`, text: customerName(ix.customer) })),
       h("td", { text: state.queues.get(ix.queue_id)?.name || ix.queue_id }),
-      h("td", { text: statusLabel(ix.status) + (ix.assigned_to ? ` · ${ctx.person(ix.assigned_to)}` : "") }),
+      h("td", { text: statusLabel(ix.status) + ((ix.assigned_to || ix.offered_to) ? ` · ${ctx.person(ix.assigned_to || ix.offered_to)}` : "") }),
       h("td", { class: "age" }), h("td", {}, h("span", { class: "sla" })), h("td", { text: monitors(ix) || "—" }))));
   }
 
@@ -93,7 +93,7 @@ export function supervisor(ctx, main) {
     board.replaceChildren(...people.map((p) => {
       const at = since.get(p.user)?.at;
       return h("tr", { "data-user": p.user }, h("td", { text: p.name }), h("td", { text: p.queues.map((q) => state.queues.get(q)?.name || q).join(", ") }),
-        h("td", { text: statusLabel(p.status) }),
+        h("td", { text: titleLabel(p.status) }),
         at ? h("td", { "data-since": at }) : h("td", { title: "Began before this page opened", text: "—" }),
         h("td", { text: Object.entries(p.load).map(([k, v]) => `${v} ${k}`).join(", ") || "—" }));
     }));
