@@ -79,6 +79,7 @@ def test_connected_agent_gets_the_offer_live_and_accepts_it(gw: Gateway):
             "queues": ["sales"],
             "status": "busy",
             "load": {"call": 1},
+            "since": None,  # busy is derived: when it began is not kept
         }
 
 

@@ -47,6 +47,7 @@ def test_the_floor_shows_a_waiting_chat_turn_breached_and_agents_time_in_state(
         # Sam's own status (away, chosen) with how long ago, and Alice's once her console connects.
         board = page.get_by_role("table", name="Agent presence")
         expect(board.get_by_role("row", name="Sam Supervisor")).to_contain_text("Away")
+        expect(board.get_by_role("row", name="Sam Supervisor").locator("td").nth(3)).to_have_text(re.compile(r"^\d+s$"))
         login(agent, server, "alice")
         alice = board.get_by_role("row", name="Alice Agent")
         expect(alice).to_contain_text("Available")
