@@ -121,6 +121,12 @@ def test_notes_are_drafts_too_kept_per_interaction(server: GatewayProcess, brows
     expect(page.get_by_role("heading", name="Carla Customer")).to_be_visible()
     page.get_by_role("tab", name="notes").click()
     expect(page.get_by_label("Note", exact=True)).to_have_value("Called the courier")
+    # Signing out leaves no draft in the tab for whoever signs in next.
+    page.get_by_role("button", name="Sign out").click()
+    login(page, server, "alice")
+    page.goto(f"{server.url}/#/ix/{ix}")
+    page.get_by_role("tab", name="notes").click()
+    expect(page.get_by_label("Note", exact=True)).to_have_value("")
     page.close()
 
 

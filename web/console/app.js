@@ -4,6 +4,7 @@ import { DirectMessages } from "./direct_messages.js";
 import { evaluationsView } from "./coaching.js";
 import { customerName, h, undelivered, undeliveredReason } from "./dom.js";
 import { Live } from "./live.js";
+import { clearDrafts } from "./drafts.js";
 import { Offers } from "./offers.js";
 import { loadRights, rightsKey, rightsView } from "./permissions.js";
 import { closeAll, consultsMe, settle } from "./phone.js";
@@ -218,7 +219,7 @@ $("login-form").addEventListener("submit", async (e) => {
     $("login-error").textContent = err.status === 401 ? "Wrong username or password." : err.message;
   }
 });
-$("logout").addEventListener("click", logout);
+$("logout").addEventListener("click", () => { clearDrafts(); logout(); });  // an expired session keeps them for the next sign-in
 $("presence").addEventListener("change", async (e) => {
   try { await api("PUT", "/api/me/presence", { status: e.target.value }); } catch (err) { toast(err.message); }
 });

@@ -24,3 +24,10 @@ export function keepDraft(form, user, ix, name) {
   });
   return () => { try { sessionStorage.removeItem(k); } catch { /* nothing kept */ } };
 }
+
+// Signing out leaves no draft behind in the tab (the next person to sign in here may be someone else).
+export function clearDrafts() {
+  try {
+    for (const k of Object.keys(sessionStorage)) if (k.startsWith(`${PREFIX}:`)) sessionStorage.removeItem(k);
+  } catch { /* nothing kept */ }
+}
