@@ -50,10 +50,11 @@ export function readReceipts(ctx, current) {
     line.classList.toggle("typing", theirs && chat(ix));
   }
 
-  // The customer's messages are read when the agent handling them has the workspace in front of them.
+  // The customer's messages are read when the agent handling them has the conversation in front of them.
   function markRead() {
     const ix = current();
     if (asking || document.visibilityState !== "visible" || ix.assigned_to !== ctx.state.me.id || ix.state !== "active") return;
+    if (!line.isConnected || line.closest("[role=tabpanel]")?.hidden) return;  // another tab picked: not seen yet
     const unread = ix.messages.filter((m) => m.direction === "inbound" && m.status !== "read").map((m) => m.id).join();
     if (!unread || unread === asked) return;  // the same ones are asked for once (their event may not be in yet)
     asked = unread;
