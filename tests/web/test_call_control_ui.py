@@ -169,7 +169,7 @@ def test_warm_transfer_from_alice_to_bob_in_the_console(server: GatewayProcess, 
 
     alice = browser.new_page(viewport={"width": 1366, "height": 800})
     login(alice, server, "alice")
-    alice.get_by_role("alertdialog", name="Incoming interaction").get_by_role("button", name="Accept").click()
+    alice.get_by_role("region", name="Incoming interaction").get_by_role("button", name="Accept").click()
     alice.get_by_role("group", name="Call audio").get_by_role("button", name="Connect audio").click()
     expect(alice.get_by_role("group", name="Call audio").get_by_role("status")).to_have_text(
         "Audio connected", timeout=15_000

@@ -78,7 +78,7 @@ def test_agent_handles_a_chat_from_offer_to_follow_up(server: GatewayProcess, br
 
     # Available again: the dispatcher offers the oldest chat, with a countdown.
     page.get_by_label("My status").select_option("available")
-    offer = page.get_by_role("alertdialog", name="Incoming interaction")
+    offer = page.get_by_role("region", name="Incoming interaction")
     expect(offer).to_be_visible()
     expect(offer).to_contain_text("Carla Customer")
     assert int(offer.locator("#offer-count").inner_text()) > 0

@@ -56,7 +56,7 @@ def test_the_console_tells_the_agent_the_customer_left_and_closes_the_reply_box(
     login(page, chat_server, "alice")
     customer, ix_id = customer_chat(chat_server, "Dana Customer", "Can I change my address?")
     # Alice is the one available agent: the chat is offered to her, and she accepts it.
-    page.get_by_role("alertdialog", name="Incoming interaction").get_by_role("button", name="Accept").click()
+    page.get_by_role("region", name="Incoming interaction").get_by_role("button", name="Accept").click()
     expect(page.get_by_role("heading", name="Dana Customer")).to_be_visible()
     page.get_by_label("Message to the customer").fill("Hi Dana, which address?")
     page.get_by_role("button", name="Send").click()

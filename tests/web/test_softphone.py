@@ -81,7 +81,7 @@ def test_agent_talks_to_the_caller_from_the_console(server: GatewayProcess, brow
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill("correct horse")
     page.get_by_role("button", name="Sign in").click()
-    offer = page.get_by_role("alertdialog", name="Incoming interaction")
+    offer = page.get_by_role("region", name="Incoming interaction")
     expect(offer).to_contain_text("+14155550100 · call/phone")
     offer.get_by_role("button", name="Accept").click()
     page.get_by_role("button", name="Connect audio").click()

@@ -164,6 +164,8 @@
   };
   callButton.addEventListener("click", () => (call ? endCall(true) : startCall()));
 
+  // The agent's messages are read when the panel is open on a page in front: the agent sees a read receipt.
+  const readNow = () => { if (!panel.hidden && !log.hidden && document.visibilityState === "visible") send({ type: "read" }); };
   const send = (frame) => { if (ws && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(frame)); return true; } return false; };
 
   const connect = (first) => {
@@ -180,10 +182,10 @@
       switch (f.type) {
         case "session":
           save({ token: f.token, interaction: f.interaction_id }); inChat();
-          f.messages.forEach(addMessage);
+          f.messages.forEach(addMessage); if (f.messages.some((m) => m.from !== "customer")) readNow();
           status.textContent = f.status === "ended" ? "This chat has ended." : f.agent ? `You are chatting with ${f.agent}.` : "Waiting for the next available agent…";
           break;
-        case "message": addMessage(f); typing.textContent = ""; break;
+        case "message": addMessage(f); typing.textContent = ""; if (f.from !== "customer") readNow(); break;
         case "ack": {
           const body = pending.get(f.client_id); pending.delete(f.client_id);
           const li = log.querySelector(`[data-client="${CSS.escape(f.client_id || "")}"]`);
@@ -254,11 +256,11 @@
     typingTimer = setTimeout(() => { sentTyping = 0; send({ type: "typing", active: false }); }, 4000);
   });
   end.addEventListener("click", () => send({ type: "end" }));
-  launch.addEventListener("click", () => show(true));
+  launch.addEventListener("click", () => { show(true); readNow(); });
   close.addEventListener("click", () => show(false));
   panel.addEventListener("keydown", (e) => { if (e.key === "Escape") show(false); });
   log.addEventListener("focusin", () => send({ type: "read" }));
-  document.addEventListener("visibilitychange", () => { if (!document.hidden && !log.hidden) send({ type: "read" }); });
+  document.addEventListener("visibilitychange", readNow);
 
   // A constructed stylesheet (CSSOM) rather than a <style> element: a host page whose CSP has no
   // 'unsafe-inline' for styles (and the gateway's own /chat/ page) applies it all the same.

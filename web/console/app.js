@@ -4,6 +4,8 @@ import { DirectMessages } from "./direct_messages.js";
 import { evaluationsView } from "./coaching.js";
 import { customerName, h, undelivered, undeliveredReason } from "./dom.js";
 import { Live } from "./live.js";
+import { clearDrafts } from "./drafts.js";
+import { Offers } from "./offers.js";
 import { loadRights, rightsKey, rightsView } from "./permissions.js";
 import { closeAll, consultsMe, settle } from "./phone.js";
 import { completed } from "./completed.js";
@@ -14,7 +16,6 @@ import { workspace } from "./workspace.js";
 const $ = (id) => document.getElementById(id);
 const state = { me: null, queues: new Map(), interactions: new Map(), metrics: new Map(), people: new Map(), filters: { queue: "", type: "", status: "" }, offer: null };
 let current = { name: null, update: () => {} };
-let offerTimer = null;
 
 const live = new Live({
   onEvent: (e) => handle(e),
@@ -66,6 +67,7 @@ function needsNames(ix) {
 
 const ctx = { state, act, go, upsert, toast, person };
 const dms = (ctx.dms = new DirectMessages(ctx, $("dm-badge")));
+const offers = new Offers(ctx);
 
 // Rights hide or show controls.  permissions.changed reaches admins only (sessions/rights.py), so everyone's console also
 // reads its rights again on each route, after a 403, and when its tab comes back to the front; a change redraws the view.
@@ -93,6 +95,7 @@ function handle(event) {
     return;
   }
   if (event.type.startsWith("direct_message.")) { dms.handle(event); return; }
+  if (event.type === "chat.typing") { if (current.name === "workspace") current.update({ typing: event.data }); return; }
   const ix = event.interaction;
   if (!ix) return;
   const names = needsNames(ix);
@@ -100,41 +103,11 @@ function handle(event) {
   upsert(ix);
   if (event.type === "interaction.message_status") undeliveredText(event);
   settle(state.interactions.get(ix.id), state.me);
-  offer(state.interactions.get(ix.id));
+  offers.offer(state.interactions.get(ix.id));
   showConsult();
   if (current.name === "workspace") current.update(state.interactions.get(ix.id));
   else if (current.name === "home") current.update();
   else if (current.name === "evaluations") current.update(event);
-}
-
-// Offers can overlap (chats have capacity for several): the oldest waiting one is shown first.
-const offers = new Map();
-
-function offer(ix) {
-  if (ix.status === "pending" && ix.offered_to === state.me.id && ix.offer_expires_at) offers.set(ix.id, ix);
-  else offers.delete(ix.id);
-  showOffer();
-}
-
-function showOffer() {
-  const now = Date.now();
-  for (const [id, o] of offers) if (Date.parse(o.offer_expires_at) <= now) offers.delete(id);
-  const next = [...offers.values()].sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at))[0];
-  const box = $("offer");
-  clearInterval(offerTimer);
-  if (!next) { state.offer = null; box.hidden = true; return; }
-  const changed = state.offer?.id !== next.id;
-  state.offer = next;
-  $("offer-text").textContent = `${customerName(next.customer)} · ${next.type}/${next.subtype} · queue ${state.queues.get(next.queue_id)?.name || next.queue_id}` +
-    (offers.size > 1 ? ` (+${offers.size - 1} more)` : "");
-  const tick = () => {
-    const left = Math.max(0, Math.ceil((Date.parse(next.offer_expires_at) - Date.now()) / 1000));
-    $("offer-count").textContent = left;
-    if (!left) showOffer();
-  };
-  offerTimer = setInterval(tick, 250); tick();
-  box.hidden = false;
-  if (changed) $("offer-accept").focus();
 }
 
 // Someone consulting this user on a warm transfer: a banner leads to the call until they join (the call's own page says it too).
@@ -147,8 +120,6 @@ function showConsult() {
   if ($("consult-text").textContent !== text) $("consult-text").textContent = text;
   $("consult-open").href = `#/ix/${ix.id}`;
 }
-
-function takeOffer() { const ix = state.offer; if (ix) { offers.delete(ix.id); showOffer(); } return ix; }
 
 // Each route supersedes the one before: a view still loading when the user (or start) routes again is dropped, never
 // mounted over the newer one.  Routes wait for start(): a view drawn before the queues and rights are read would be redrawn.
@@ -219,6 +190,7 @@ async function start() {
   document.querySelector('[data-nav="supervisor"]').hidden = state.me.role === "agent";
   document.querySelector('[data-nav="permissions"]').hidden = state.me.role !== "admin";
   const [cursor] = await Promise.all([load(), loadPeople()]);
+  state.interactions.forEach((ix) => offers.offer(ix));  // an offer still ringing for this user (a reload) shows again
   live.start(cursor);
   started = true;
   if (!location.hash) location.hash = "#/home"; else route();
@@ -234,7 +206,7 @@ async function logout() {
   try { await api("POST", "/api/auth/logout"); } catch { /* already gone */ }
   closeAll();
   started = false; routing++;
-  auth.token = null; dms.clear(); state.interactions.clear(); state.people.clear(); offers.clear(); showOffer(); showConsult(); showLogin();
+  auth.token = null; dms.clear(); state.interactions.clear(); state.people.clear(); offers.clear(); showConsult(); showLogin();
 }
 
 $("login-form").addEventListener("submit", async (e) => {
@@ -247,12 +219,10 @@ $("login-form").addEventListener("submit", async (e) => {
     $("login-error").textContent = err.status === 401 ? "Wrong username or password." : err.message;
   }
 });
-$("logout").addEventListener("click", logout);
+$("logout").addEventListener("click", () => { clearDrafts(); logout(); });  // an expired session keeps them for the next sign-in
 $("presence").addEventListener("change", async (e) => {
   try { await api("PUT", "/api/me/presence", { status: e.target.value }); } catch (err) { toast(err.message); }
 });
-$("offer-accept").addEventListener("click", () => { const ix = takeOffer(); if (ix) act("claim", ix.id, {}, true); });
-$("offer-decline").addEventListener("click", () => { const ix = takeOffer(); if (ix) act("decline", ix.id, {}); });
 window.addEventListener("hashchange", route);
 window.addEventListener("focus", rereadRights);
 document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") rereadRights(); });

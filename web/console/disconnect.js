@@ -27,9 +27,14 @@ export function disconnectNotice(ix) {
   return h("p", { class: "disconnected", role: "status" }, h("strong", { text: `${goneText(ix.disconnect)}.` }), " ", next);
 }
 
-// The reply box stays (the conversation is still there to read) but cannot send into a chat the customer left.
+// The reply box stays (the conversation is still there to read) but cannot send into a chat the customer left; it
+// says why in a line of its own (a placeholder alone is hidden by a draft still in the box).
 export function lockComposer(form, ix) {
   const closed = customerGone(ix) && ix.subtype === "chat";
   for (const el of form.elements) el.disabled = closed;
   form.elements.body.placeholder = closed ? "The customer left the chat" : "Write a reply…";
+  const why = form.querySelector(".reply-why");
+  if (!why) return;
+  why.hidden = !closed;
+  why.textContent = closed ? `Replies are closed: ${goneText(ix.disconnect).toLowerCase()}, so a message here would not reach them.` : "";
 }

@@ -6,6 +6,9 @@ import { can, noListening } from "./permissions.js";
 import { coachingTab } from "./coaching.js";
 import { callAudio, settle, threeWay } from "./phone.js";
 import { customerGone, disconnectNotice, lockComposer } from "./disconnect.js";
+import { keepDraft } from "./drafts.js";
+import { TRANSFER_NOTE, transferredBy } from "./offers.js";
+import { readReceipts, replyKeys } from "./replies.js";
 import { liveTranscript, wantsTranscript } from "./transcript.js";
 import { customerHistory } from "./customer.js";
 import { mergeAction } from "./merge.js";
@@ -38,46 +41,62 @@ export async function workspace(ctx, main, id) {
   const conversation = h("ol", { class: "conversation", "aria-label": "Conversation", "aria-live": "polite" });
   const feed = h("ol", { class: "feed", "aria-label": "Activity feed" });
   const notes = h("div");
-  const media = h("div");
+  const media = h("section", { class: "card media", "aria-label": "Recordings and transcripts" });
   const reply = h("form", { class: "inline", "aria-label": "Reply", onsubmit: async (e) => {
     e.preventDefault();
     const body = reply.elements.body.value.trim();
     if (!body) return;
-    if (await ctx.act("messages", ix.id, { body })) reply.reset();
-  } }, h("textarea", { name: "body", rows: 2, "aria-label": "Message to the customer", placeholder: "Write a reply…" }), h("button", { type: "submit", class: "primary", text: "Send" }));
+    keys.stop();
+    if (await ctx.act("messages", ix.id, { body })) { reply.reset(); clearReply(); }
+  } }, h("textarea", { name: "body", rows: 2, "aria-label": "Message to the customer", placeholder: "Write a reply…", "aria-describedby": `reply-why-${id}` }),
+  h("button", { type: "submit", class: "primary", text: "Send" }), h("p", { class: "reply-why", id: `reply-why-${id}`, hidden: true }));
   const noteForm = h("form", { class: "inline", "aria-label": "Add a note", onsubmit: async (e) => {
     e.preventDefault();
     const data = Object.fromEntries(new FormData(noteForm));
     const body = { body: data.body.trim(), ...(data.disposition.trim() ? { disposition: data.disposition.trim() } : {}) };
-    if ((body.body || body.disposition) && (await ctx.act("notes", ix.id, body))) noteForm.reset();
+    if ((body.body || body.disposition) && (await ctx.act("notes", ix.id, body))) { noteForm.reset(); clearNote(); }
   } }, h("textarea", { name: "body", rows: 2, "aria-label": "Note", placeholder: "Add a note…" }),
   h("label", {}, "Disposition", h("input", { name: "disposition", placeholder: "e.g. refund" })), h("button", { type: "submit", text: "Save note" }));
+  const clearReply = keepDraft(reply, state.me.id, id, "reply");
+  const clearNote = keepDraft(noteForm, state.me.id, id, "note");
+  const keys = replyKeys(reply, () => ix);  // Enter sends, Shift+Enter a new line; the customer sees the agent typing
+  const receipts = readReceipts(ctx, () => ix);  // the customer's typing, the agent's messages read, and reading theirs
+  const context = h("p", { class: "transferred", role: "note", hidden: true });
+  // Built once: the controls are redrawn on every event, and a half-written transfer note must outlive them.
+  const transferNote = h("input", { name: "note", "data-key": "transfer-note", placeholder: "What they need to know", "aria-label": "Note for the receiver" });
 
   const histories = [customerHistory(), customerHistory()];  // in the customer tab, and the history tab where a queue shows it
   const small = { customer: h("div", {}, details, histories[0].section), history: histories[1].section };
   const coaching = coachingTab(ctx, ix);
   const transcript = liveTranscript();
   const editor = detailsEditor();
-  const large = { conversation: h("div", {}, conversation, reply), transcript: h("div", {}, transcript.element), activity: h("div", {}, feed), notes: h("div", {}, notes, noteForm),
+  const large = { conversation: h("div", {}, conversation, receipts.element, reply), transcript: h("div", {}, transcript.element), activity: h("div", {}, feed), notes: h("div", {}, notes, noteForm),
     coaching: coaching.panel };
   const smallNames = settings.small_tabs.filter((n) => small[n]);
   if (!smallNames.includes("customer")) smallNames.unshift("customer");
   const largeNames = settings.large_tabs.filter((n) => large[n] && (n !== "transcript" || wantsTranscript(ix, settings)));
   if (wantsTranscript(ix, settings) && !largeNames.includes("transcript")) largeNames.push(...(largeNames.length ? [] : ["conversation"]), "transcript");
-  (largeNames.includes("transcript") ? large.transcript : large.conversation).append(media);  // recordings: with the transcript when it is shown
-  main.replaceChildren(quick, h("div", { class: "workspace" },
+  // Recordings and voicemail transcripts in a card of their own above the tabs: playable whatever tabs the queue shows
+  // and whichever is picked (inside a tab they were off screen, or in no tab at all).
+  main.replaceChildren(quick, context, h("div", { class: "workspace" },
     h("aside", { class: "card", "aria-label": "Details" }, tabs(smallNames, smallNames.map((n) => small[n]))),
-    h("section", {}, h("div", { class: "card" }, h("h2", { text: "Controls" }), controls),
+    h("section", {}, h("div", { class: "card" }, h("h2", { text: "Controls" }), controls), media,
       h("div", { class: "card" }, tabs(largeNames.length ? largeNames : ["conversation"], (largeNames.length ? largeNames : ["conversation"]).map((n) => large[n]))))));
 
+  let mediaKey = null;
   async function renderMedia() {
-    const items = [];
+    // Redrawn only when a recording or transcript changes: a redraw would stop the player mid-message.
+    const key = JSON.stringify([ix.recordings.map((r) => [r.id, r.status, r.uri]), ix.transcripts.map((t) => t.text), can("listen_recordings")]);
+    if (key === mediaKey) return;
+    mediaKey = key;
+    const items = [h("h2", { text: ix.type === "voicemail" ? "Voicemail" : "Recordings" })];
     for (const r of ix.recordings) {
       const player = can("listen_recordings") ? h("audio", { controls: true, "aria-label": `Recording from ${when(r.at)}` }) : noListening();
       items.push(h("figure", {}, h("figcaption", { text: `Recording · ${when(r.at)}${r.duration_seconds ? ` · ${duration(r.duration_seconds)}` : ""}${r.status !== "stored" ? " · downloading…" : ""}` }), player));
       if (r.status === "stored" && r.uri && can("listen_recordings")) blobUrl(r.uri).then((u) => (player.src = u)).catch(() => player.replaceWith(h("p", { class: "error", text: "Recording unavailable" })));
     }
     for (const t of ix.transcripts) items.push(h("blockquote", {}, h("strong", { text: "Transcript: " }), t.text));
+    media.hidden = items.length === 1;
     media.replaceChildren(...items);
   }
 
@@ -101,6 +120,9 @@ export async function workspace(ctx, main, id) {
     notes.replaceChildren(...(ix.notes.length ? ix.notes.map((n) => h("p", {}, n.body, h("span", { class: "meta", text: ` — ${ctx.person(n.author)}, ${when(n.at)}` }))) : [h("p", { class: "empty", text: "No notes." })]));
     reply.hidden = !(ix.state === "active" && ix.type === "messaging" && ix.assigned_to === state.me.id);
     lockComposer(reply, ix);
+    keys.enabled(!reply.hidden && !reply.elements.body.disabled);
+    receipts.update();
+    showContext();
     renderControls();
     renderMedia();
     coaching.update(ix);
@@ -178,11 +200,17 @@ export async function workspace(ctx, main, id) {
     };
     api("GET", "/api/transfer-targets").then((p) => { picker = p; fill(); });
     kind.onchange = fill;
-    const form = h("form", { class: "inline", "aria-label": "Transfer", onsubmit: (e) => {
+    // The note goes in as a note of the transferring agent's just before the transfer: the receiver's workspace and
+    // offer show the last note its transferrer wrote (the transfer itself records who, from where, and when).
+    const form = h("form", { class: "inline", "aria-label": "Transfer", onsubmit: async (e) => {
       e.preventDefault();
       const id = kind.value === "external" ? number.value.trim() : target.value;
-      if (id) ctx.act("transfer", ix.id, { target: { kind: kind.value, id }, mode: mode.hidden ? "cold" : mode.value });
-    } }, h("label", {}, "Transfer to", kind), h("label", {}, "Target", target, number), mode.hidden ? "" : h("label", {}, "Mode", mode), h("button", { type: "submit", text: "Transfer" }));
+      if (!id) return;
+      const note = transferNote.value.trim();
+      if (note && !(await ctx.act("notes", ix.id, { body: `${TRANSFER_NOTE}${note}` }))) return;
+      if (await ctx.act("transfer", ix.id, { target: { kind: kind.value, id }, mode: mode.hidden ? "cold" : mode.value })) transferNote.value = "";
+    } }, h("label", {}, "Transfer to", kind), h("label", {}, "Target", target, number), mode.hidden ? "" : h("label", {}, "Mode", mode),
+    h("label", {}, "Note for the receiver", transferNote), h("button", { type: "submit", text: "Transfer" }));
     return form;
   }
 
@@ -231,9 +259,20 @@ export async function workspace(ctx, main, id) {
     } };
   }
 
+  // Who handed this interaction to the agent and what they left with it (the transfer stores who; the note is theirs).
+  function showContext() {
+    const from = ix.state === "active" ? transferredBy(ix, ctx.person) : null;
+    context.hidden = !from;
+    if (!from) return;
+    const queue = from.fromQueue && from.fromQueue !== ix.queue_id ? ` from ${state.queues.get(from.fromQueue)?.name || from.fromQueue}` : "";
+    context.replaceChildren(h("strong", { text: `Transferred by ${from.by}${queue}` }), ` · ${when(from.at)}`,
+      from.note ? h("span", { class: "note", text: `“${from.note}”` }) : h("span", { class: "note empty", text: "No note left with it." }));
+  }
+
   render();
   return (changed) => {
-    if (!changed) { quick.querySelectorAll("dd")[3].textContent = duration(ageOf(ix)); return; }
+    if (changed?.typing) { if (changed.typing.interaction_id === ix.id) receipts.typing(changed.typing); return; }
+    if (!changed) { quick.querySelectorAll("dd")[3].textContent = duration(ageOf(ix)); receipts.markRead(); return; }
     if (changed.id !== ix.id || changed.version < ix.version) return;
     const wasActive = ix.state === "active";
     ix = changed;
