@@ -13,8 +13,9 @@ import secrets
 from aiortc import RTCSessionDescription
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 
+from sessions.call_model import LinePart, MonitorMode
 from sessions.errors import IllegalTransition
-from sessions.model import CommType, DisconnectReason, Interaction, LinePart, MonitorMode, Subtype, User
+from sessions.model import CommType, DisconnectReason, Interaction, Subtype, User
 
 from .call_legs import PeerLeg
 from .live_calls import LINE_PARTS, LiveCalls

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from sessions import disconnect
+from sessions.call_model import LinePart
 from sessions.errors import DomainError, IllegalTransition, PermissionDenied
 from sessions.events import Event, EventType
 from sessions.model import (
@@ -21,7 +22,6 @@ from sessions.model import (
     DisconnectBy,
     DisconnectReason,
     Interaction,
-    LinePart,
     Recording,
     Role,
     State,

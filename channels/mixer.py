@@ -26,7 +26,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from sessions.model import MonitorMode
+from sessions.call_model import MonitorMode
 
 #: The mixing rate and tick: 20 ms of 48 kHz mono (what WebRTC's Opus carries).
 RATE = 48_000

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from sessions.model import LinePart
+from sessions.call_model import LinePart
 
 from .audio import TWILIO_RATE
 from .call_legs import TwilioLeg

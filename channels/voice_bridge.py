@@ -32,8 +32,8 @@ import numpy as np
 from aiortc import MediaStreamTrack, RTCSessionDescription
 from av.audio.resampler import AudioResampler
 
+from sessions.call_model import Call
 from sessions.errors import IllegalTransition
-from sessions.model import Call
 
 from .audio import TWILIO_RATE
 from .call_legs import Leg, PeerLeg, TwilioLeg, frame_of, pcm_of

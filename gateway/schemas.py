@@ -163,6 +163,8 @@ class NewInteraction(Body):
 class TransferBody(Body):
     target: TransferTarget
     mode: TransferMode = TransferMode.COLD
+    #: For the receiver: shown with the offer and in their workspace (``Interaction.handoff``).
+    note: Annotated[str, Field(max_length=1000)] = ""
 
 
 class SwitchBody(Body):

@@ -2,7 +2,7 @@
 
 Same shape as :mod:`sessions.machine`: each command takes the interaction (never mutated), who asks and
 ``now``, checks that it is legal and returns a :class:`~sessions.machine.Change` with its event type.  The
-audio bridge follows the committed :class:`~sessions.model.Call` (it never decides these itself), so a
+audio bridge follows the committed :class:`~sessions.call_model.Call` (it never decides these itself), so a
 browser that reconnects, or the next node to carry the call, puts the audio back as the people on it left it.
 The activity entries keep the texts the feed has always shown; they are for people, never read back.
 """
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from .call_model import Call, LinePart, MonitorMode
 from .errors import IllegalTransition, PermissionDenied
 from .events import Change, EventType
 from .machine.steps import log, next_version
-from .model import Call, CommType, Interaction, LinePart, MonitorMode, Role, User
+from .model import CommType, Interaction, Role, User
 from .transitions import Command, check, require_access
 
 #: What the feed says a supervisor does on the call, by mode.

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import call_control
+from .call_model import LinePart, MonitorMode
 from .clock import Clock
 from .events import Event
-from .model import LinePart, MonitorMode, User
+from .model import User
 
 
 class CallState:

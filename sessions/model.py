@@ -11,7 +11,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from sessions.call_model import Call
+from sessions.model_base import Model
 
 
 class Direction(StrEnum):
@@ -81,10 +84,6 @@ class TargetKind(StrEnum):
 class TransferMode(StrEnum):
     COLD = "cold"
     WARM = "warm"
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
 
 class DisconnectBy(StrEnum):
@@ -292,39 +291,18 @@ class Consult(Model):
     started_at: datetime
     #: When the consulted user came on the line: completing then hands them the call directly (no new offer).
     joined_at: datetime | None = None
+    #: For the receiver, handed over with the call when the consult completes.
+    note: str = ""
 
 
-class MonitorMode(StrEnum):
-    """How a supervisor is on a live call: heard by nobody, by the agent only (coaching), or by everyone."""
+class Handoff(Model):
+    """How the interaction reached whoever has it now: who transferred it, from which queue, and their note."""
 
-    LISTEN = "listen"
-    WHISPER = "whisper"
-    BARGE = "barge"
-
-
-class LinePart(StrEnum):
-    """A place on a live call's line other than a monitor's (monitors are kept by user, with their mode)."""
-
-    CALLER = "caller"
-    AGENT = "agent"
-    CONSULT = "consult"
-
-
-class Call(Model):
-    """The live call's own state, changed only by the commands of :mod:`sessions.call_control`.
-
-    The interaction keeps it (rather than the audio bridge alone) so that whatever joins the call later, a
-    reconnecting browser or another gateway node, puts the audio back as the people on it decided.
-    """
-
-    #: The handler put the caller on hold (they hear nothing, nobody hears them); survives the agent reconnecting.
-    held: bool = False
-    #: During a consult: the caller talks with the agent and the consulted party.  Means nothing outside a consult.
-    three_way: bool = False
-    #: Supervisors on the call, by user id.
-    monitors: dict[str, MonitorMode] = Field(default_factory=dict)
-    #: Who else has audio on the call, in the order they joined.
-    on_line: list[LinePart] = Field(default_factory=list)
+    by: str
+    at: datetime
+    from_queue: str
+    mode: TransferMode
+    note: str = ""
 
 
 class Interaction(Model):
@@ -359,6 +337,8 @@ class Interaction(Model):
     #: Set when the customer gave up before anyone answered.
     abandoned_at: datetime | None = None
     consult: Consult | None = None
+    #: The last transfer (cold, or a completed consult); kept as history, shown to the receiver while it is active.
+    handoff: Handoff | None = None
     #: The live call's state (hold, three-way, monitors, who is on the line); None until a call command first sets it,
     #: which is also how interactions stored before it existed load.
     call: Call | None = None

@@ -190,7 +190,12 @@ class Sessions(
         return None, None
 
     async def transfer(
-        self, actor: User, interaction_id: str, target: TransferTarget, mode: TransferMode = TransferMode.COLD
+        self,
+        actor: User,
+        interaction_id: str,
+        target: TransferTarget,
+        mode: TransferMode = TransferMode.COLD,
+        note: str = "",
     ) -> Event:
         await self.get(
             actor, interaction_id
@@ -210,6 +215,7 @@ class Sessions(
                     now=self.clock.now(),
                     target_queue=tq,
                     target_user=tu,
+                    note=note,
                 ),
             ),
         )

@@ -105,7 +105,7 @@ async def decline(call: Call) -> Interaction:
 async def transfer(call: Call) -> Interaction:
     """Transfers to a user, a queue or an external number; warm (calls) starts a consult while the caller holds."""
     b: TransferBody = call.body
-    event = await call.sessions.transfer(call.user, call.path["interaction_id"], b.target, b.mode)
+    event = await call.sessions.transfer(call.user, call.path["interaction_id"], b.target, b.mode, b.note.strip())
     return await call.request.app.state.live_calls.follow(event)
 
 

@@ -13,6 +13,7 @@ from ..model import (
     Consult,
     DisconnectBy,
     DisconnectReason,
+    Handoff,
     Interaction,
     Outcome,
     Status,
@@ -99,14 +100,18 @@ def transfer(
     now: datetime,
     target_queue: Queue | None = None,
     target_user: User | None = None,
+    note: str = "",
 ) -> Change:
-    """Cold: moves it now.  Warm (calls only): starts a consult; the customer holds."""
+    """Cold: moves it now.  Warm (calls only): starts a consult; the customer holds.
+
+    ``note``: what the receiver should know, handed over with it (``Interaction.handoff``; a warm transfer's when
+    the consult completes)."""
     check(Command.TRANSFER, ix, actor)
     if ix.queue_id != queue.id:
         raise InvalidCommand("queue must be the interaction's own queue")
     _check_target(ix, target, target_queue, target_user)
     nxt = next_version(ix)
-    data = {"target": target.model_dump(mode="json"), "mode": mode.value}
+    data = {"target": target.model_dump(mode="json"), "mode": mode.value, **({"note": note} if note else {})}
     if mode is TransferMode.WARM:
         if ix.type is not CommType.CALL:
             raise IllegalTransition(
@@ -114,12 +119,13 @@ def transfer(
             )
         if ix.status is not Status.CLAIMED:
             raise IllegalTransition(f"Cannot consult on interaction {ix.id}: it is {ix.status.value}; claim it first.")
-        nxt.consult = Consult(target=target, by=actor.id, started_at=now)
+        nxt.consult = Consult(target=target, by=actor.id, started_at=now, note=note)
         log(
             nxt, now, "consult_started", actor.id, f"{actor.name} is consulting {target.kind.value} {target.id}", **data
         )
         return Change(nxt, EventType.CONSULT_STARTED, data)
     text = _apply_transfer(nxt, target, queue, target_queue, target_user, now, actor.id)
+    nxt.handoff = Handoff(by=actor.id, at=now, from_queue=ix.queue_id, mode=mode, note=note)
     data.update(disconnect.as_data(nxt.disconnect) if target.kind is TargetKind.EXTERNAL else {})
     log(nxt, now, "transferred", actor.id, f"Cold transfer by {actor.name} {text}", **data, from_queue=ix.queue_id)
     return Change(nxt, EventType.TRANSFERRED, data)
@@ -149,7 +155,13 @@ def complete_consult(
     text = _apply_transfer(
         nxt, target, queue, target_queue, target_user, now, actor.id, accepted=ix.consult.joined_at is not None
     )
-    data = {"target": target.model_dump(mode="json"), "mode": TransferMode.WARM.value}
+    note = ix.consult.note
+    nxt.handoff = Handoff(by=actor.id, at=now, from_queue=ix.queue_id, mode=TransferMode.WARM, note=note)
+    data = {
+        "target": target.model_dump(mode="json"),
+        "mode": TransferMode.WARM.value,
+        **({"note": note} if note else {}),
+    }
     log(nxt, now, "transferred", actor.id, f"Warm transfer by {actor.name} {text}", **data, from_queue=ix.queue_id)
     return Change(nxt, EventType.TRANSFERRED, data)
 

@@ -10,18 +10,8 @@ from channels.call_legs import PeerLeg
 from channels.live_calls import LiveCalls
 from channels.mixer import Part, Party
 from channels.voice_bridge import AGENT, CALLER, Bridge, monitor_leg
-from sessions.model import (
-    CommType,
-    Direction,
-    Interaction,
-    LinePart,
-    MonitorMode,
-    Outcome,
-    Subtype,
-    TargetKind,
-    TransferMode,
-    TransferTarget,
-)
+from sessions.call_model import LinePart, MonitorMode
+from sessions.model import CommType, Direction, Interaction, Outcome, Subtype, TargetKind, TransferMode, TransferTarget
 from tests.conftest import World
 
 OUTSIDE = "+442071234567"

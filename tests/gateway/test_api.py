@@ -167,6 +167,23 @@ class TestLifecycle:
         r = gw.client.post(f"{url}/consult/complete", headers=alice)
         assert (r.json()["status"], r.json()["offered_to"]) == ("pending", "bob")
 
+    def test_a_transfer_note_reaches_the_receiver_and_an_oversized_one_changes_nothing(self, gw: Gateway):
+        gw.queue("sales")
+        alice = gw.agent("alice", ["sales"])
+        bob = gw.agent("bob", ["sales"])
+        url = f"/api/interactions/{gw.claimed('sales', alice)['id']}"
+        to_bob = {"target": {"kind": "user", "id": "bob"}}
+        assert_error(gw.client.post(f"{url}/transfer", json={**to_bob, "note": "x" * 1001}, headers=alice), 422)
+        assert gw.client.get(url, headers=alice).json()["assigned_to"] == "alice", "refused: still alice's"
+        r = gw.client.post(f"{url}/transfer", json={**to_bob, "note": " Order 4711, refund agreed "}, headers=alice)
+        handoff = gw.client.get(url, headers=bob).json()["handoff"]
+        assert r.status_code == 200 and (handoff["by"], handoff["from_queue"], handoff["mode"], handoff["note"]) == (
+            "alice",
+            "sales",
+            "cold",
+            "Order 4711, refund agreed",
+        )
+
     def test_my_interactions_include_a_call_i_am_consulted_on_outside_my_queues(self, gw: Gateway):
         gw.queue("sales")
         gw.queue("support")

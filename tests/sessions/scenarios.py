@@ -68,6 +68,7 @@ def transfer(
     actor: User = ALICE,
     mode: TransferMode = TransferMode.COLD,
     now: datetime | None = None,
+    note: str = "",
 ) -> Change:
     """`actor` transfers `ix` out of Sales at 10 s (or `now`) to a user, a queue or an outside number."""
     if isinstance(to, User):
@@ -76,7 +77,9 @@ def transfer(
         target, known = TransferTarget(kind=TargetKind.QUEUE, id=to.id), {"target_queue": to}
     else:
         target, known = TransferTarget(kind=TargetKind.EXTERNAL, id=to), {}
-    return machine.transfer(ix, actor=actor, target=target, mode=mode, queue=SALES, now=now or at(10), **known)
+    return machine.transfer(
+        ix, actor=actor, target=target, mode=mode, queue=SALES, now=now or at(10), note=note, **known
+    )
 
 
 def consulting_bob(ix: Interaction | None = None) -> Interaction:

@@ -5,15 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sessions import call_control, machine
+from sessions.call_model import Call, LinePart, MonitorMode
 from sessions.errors import IllegalTransition, PermissionDenied
-from sessions.model import (
-    Call,
-    CommType,
-    Interaction,
-    LinePart,
-    MonitorMode,
-    Subtype,
-)
+from sessions.model import CommType, Interaction, Subtype
 from tests.sessions.scenarios import ALICE, BOB, EVE, SALES, SUP, at, claimed_by, consulting_bob
 
 

@@ -10,7 +10,17 @@ import pytest
 from sessions import machine
 from sessions.errors import IllegalTransition, InvalidCommand, PermissionDenied
 from sessions.events import event_for
-from sessions.model import CommType, Direction, Outcome, Status, Subtype, TargetKind, TransferMode, TransferTarget
+from sessions.model import (
+    CommType,
+    Direction,
+    Handoff,
+    Outcome,
+    Status,
+    Subtype,
+    TargetKind,
+    TransferMode,
+    TransferTarget,
+)
 from tests.sessions.scenarios import ALICE, BOB, SALES, SUP, SUPPORT, T0, at, claimed_by, consulting_bob, transfer
 
 
@@ -26,6 +36,21 @@ class TestTransfer:
     def test_cold_to_user_offers_it_to_them(self):
         ix = transfer(claimed_by(ALICE), BOB).interaction
         assert (ix.status, ix.offered_to, ix.assigned_to, ix.offer_expires_at) == (Status.PENDING, "bob", None, at(25))
+
+    def test_the_receiver_learns_who_handed_it_over_and_why(self):
+        change = transfer(claimed_by(ALICE), BOB, note="Wants a refund; already verified")
+        assert change.interaction.handoff == Handoff(
+            by="alice", at=at(10), from_queue="sales", mode=TransferMode.COLD, note="Wants a refund; already verified"
+        )
+        assert change.data["note"] == "Wants a refund; already verified", "integrators see the note with the event"
+
+    def test_a_warm_transfer_hands_the_note_over_when_the_consult_completes(self):
+        consulting = transfer(claimed_by(ALICE), BOB, mode=TransferMode.WARM, note="Angry about the delay").interaction
+        assert consulting.handoff is None, "still Alice's call while she consults"
+        done = machine.complete_consult(consulting, actor=ALICE, queue=SALES, now=at(20), target_user=BOB)
+        assert done.interaction.handoff == Handoff(
+            by="alice", at=at(20), from_queue="sales", mode=TransferMode.WARM, note="Angry about the delay"
+        )
 
     def test_cold_to_external_number_wraps_up(self):
         ix = transfer(claimed_by(), "+442071234567").interaction

@@ -27,16 +27,12 @@ function beep() {
   } catch { /* no sound: the live region, the title and the box still tell */ }
 }
 
-// A transfer records who, from which queue and when, not a note: the workspace's transfer form saves the agent's note
-// for the receiver as a note of theirs starting with this, just before transferring.
-export const TRANSFER_NOTE = "Transfer note: ";
-
-// Who handed it on and what they said, when an interaction came by a transfer (shown in the offer and the workspace).
+// Who handed it on and what they said, when an interaction came by a transfer (the core's ``handoff``; shown in the
+// offer and the workspace while it is active).
 export function transferredBy(ix, person) {
-  const t = [...ix.activity].reverse().find((a) => a.kind === "transferred");
-  if (!t || t.by === "system" || t.by === "customer") return null;
-  const note = [...ix.notes].reverse().find((n) => n.author === t.by && n.body.startsWith(TRANSFER_NOTE) && Date.parse(n.at) <= Date.parse(t.at));
-  return { by: person(t.by), at: t.at, fromQueue: t.data?.from_queue, note: note ? note.body.slice(TRANSFER_NOTE.length) : null };
+  const t = ix.handoff;
+  if (!t) return null;
+  return { by: person(t.by), at: t.at, fromQueue: t.from_queue, note: t.note || null };
 }
 
 export class Offers {

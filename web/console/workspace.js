@@ -7,7 +7,7 @@ import { coachingTab } from "./coaching.js";
 import { callAudio, settle, threeWay } from "./phone.js";
 import { customerGone, disconnectNotice, lockComposer } from "./disconnect.js";
 import { keepDraft } from "./drafts.js";
-import { TRANSFER_NOTE, transferredBy } from "./offers.js";
+import { transferredBy } from "./offers.js";
 import { readReceipts, replyKeys } from "./replies.js";
 import { liveTranscript, wantsTranscript } from "./transcript.js";
 import { customerHistory } from "./customer.js";
@@ -63,7 +63,7 @@ export async function workspace(ctx, main, id) {
   const receipts = readReceipts(ctx, () => ix);  // the customer's typing, the agent's messages read, and reading theirs
   const context = h("p", { class: "transferred", role: "note", hidden: true });
   // Built once: the controls are redrawn on every event, and a half-written transfer note must outlive them.
-  const transferNote = h("input", { name: "note", "data-key": "transfer-note", placeholder: "What they need to know", "aria-label": "Note for the receiver" });
+  const transferNote = h("input", { name: "note", "data-key": "transfer-note", maxlength: 1000, placeholder: "What they need to know", "aria-label": "Note for the receiver" });
 
   const histories = [customerHistory(), customerHistory()];  // in the customer tab, and the history tab where a queue shows it
   const small = { customer: h("div", {}, details, histories[0].section), history: histories[1].section };
@@ -207,8 +207,7 @@ export async function workspace(ctx, main, id) {
       const id = kind.value === "external" ? number.value.trim() : target.value;
       if (!id) return;
       const note = transferNote.value.trim();
-      if (note && !(await ctx.act("notes", ix.id, { body: `${TRANSFER_NOTE}${note}` }))) return;
-      if (await ctx.act("transfer", ix.id, { target: { kind: kind.value, id }, mode: mode.hidden ? "cold" : mode.value })) transferNote.value = "";
+      if (await ctx.act("transfer", ix.id, { target: { kind: kind.value, id }, mode: mode.hidden ? "cold" : mode.value, ...(note ? { note } : {}) })) transferNote.value = "";
     } }, h("label", {}, "Transfer to", kind), h("label", {}, "Target", target, number), mode.hidden ? "" : h("label", {}, "Mode", mode),
     h("label", {}, "Note for the receiver", transferNote), h("button", { type: "submit", text: "Transfer" }));
     return form;
