@@ -1,6 +1,7 @@
 // Queue Home: the active interactions of one's queues, filtered, with ages and SLA states that tick in place.
 import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, select, slaState } from "./dom.js";
 import { consultsMe } from "./phone.js";
+import { setupChecklist } from "./setup.js";
 
 const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
 const STATUSES = [["", "All statuses"], ["open", "Open"], ["pending", "Offered"], ["claimed", "Claimed"], ["wrap_up", "Wrap-up"]];
@@ -21,6 +22,7 @@ export function home(ctx, main) {
     h("div", { class: "card flush" }, h("table", { "aria-label": "Active interactions" },
       h("thead", {}, h("tr", {}, ["Type", "Dir.", "Customer", "Queue", "Tags", "Status", "Age", "SLA", ""].map((t) => h("th", { scope: "col", text: t })))),
       tbody)));
+  setupChecklist(ctx, main);  // a fresh install: the admin's first steps
 
   function update() {
     const now = Date.now();
