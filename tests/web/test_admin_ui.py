@@ -58,7 +58,9 @@ def test_a_fresh_install_is_set_up_in_the_browser_and_a_chat_reaches_the_agent(f
     dialog.get_by_label("Your name").fill("Early Bird")
     dialog.get_by_label("Email").fill("early@example.com")
     dialog.get_by_role("button", name="Start chat").click()
-    expect(dialog.get_by_role("status")).to_have_text("Sorry, we can't take your message right now. Please try again later.")
+    expect(dialog.get_by_role("status")).to_have_text(
+        "Sorry, we can't take your message right now. Please try again later."
+    )
     widget.screenshot(path=str(DOCS / "admin-unrouted-chat.png"))
     widget.close()
 
@@ -66,7 +68,13 @@ def test_a_fresh_install_is_set_up_in_the_browser_and_a_chat_reaches_the_agent(f
     sign_in(admin, server, "admin", password)
     checklist = admin.get_by_role("region", name="Set up this gateway")
     expect(checklist).to_be_visible()
-    for name in ("Create a queue", "Set its phone number", "Add agents", "Set the default route", "Open the chat widget"):
+    for name in (
+        "Create a queue",
+        "Set its phone number",
+        "Add agents",
+        "Set the default route",
+        "Open the chat widget",
+    ):
         expect(step(admin, name).get_by_role("img", name="To do")).to_be_visible()
     admin.screenshot(path=str(DOCS / "admin-setup.png"))
 
@@ -88,7 +96,9 @@ def test_a_fresh_install_is_set_up_in_the_browser_and_a_chat_reaches_the_agent(f
     admin.get_by_label("SLA threshold (s)").fill("30")
     with admin.expect_request("**/api/queues/support") as patched:
         admin.get_by_role("button", name="Save changes").click()
-    assert patched.value.method == "PATCH" and json.loads(patched.value.post_data) == {"settings": {"sla_threshold": 30}}
+    assert patched.value.method == "PATCH" and json.loads(patched.value.post_data) == {
+        "settings": {"sla_threshold": 30}
+    }
     expect(admin.get_by_role("status").filter(has_text="Saved Support.")).to_be_visible()
 
     admin.get_by_role("link", name="Queue Home").click()
@@ -194,3 +204,20 @@ def test_a_second_admin_console_sees_new_queues_and_users_without_a_reload(fresh
     # Pickers follow too: the routing screen's default queue offers the new queue.
     watcher.get_by_role("link", name="Routing", exact=True).click()
     expect(watcher.get_by_label("Default queue").locator("option", has_text="Billing and invoices")).to_have_count(1)
+
+    # Editing sends only what changed; the agent's own console follows a change to their queue without a reload.
+    agent = browser.new_page(viewport={"width": 1366, "height": 900})
+    sign_in(agent, server, "bob", PASSWORD)
+    expect(agent.get_by_label("Queue", exact=True).locator("option", has_text="Billing and invoices")).to_have_count(1)
+    first.get_by_role("link", name="Edit Bob Builder").click()
+    first.get_by_label("Name", exact=True).fill("Robert Builder")
+    with first.expect_request("**/api/users/bob") as patched:
+        first.get_by_role("button", name="Save changes").click()
+    assert json.loads(patched.value.post_data) == {"name": "Robert Builder"}
+    expect(watcher.get_by_label("Default queue").locator("option", has_text="Billing and invoices")).to_have_count(1)
+    first.get_by_role("link", name="Queues", exact=True).click()
+    first.get_by_role("link", name="Edit Billing and invoices").click()
+    first.get_by_label("Name", exact=True).fill("Invoices")
+    first.get_by_role("button", name="Save changes").click()
+    expect(agent.get_by_label("Queue", exact=True).locator("option", has_text="Invoices")).to_have_count(1)
+    expect(agent.get_by_label("Queue", exact=True).locator("option", has_text="Billing")).to_have_count(0)
