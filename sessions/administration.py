@@ -7,6 +7,7 @@ every process re-scopes that user's open sockets.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -98,6 +99,12 @@ class Administration:
                 f"Only supervisors and admins read the routing configuration; {actor.name} is an agent."
             )
         return await self.routing_config()
+
+    async def last_refused(self, actor: User) -> dict[str, str]:
+        """The last contact no queue took (when, what, why; written by ``Inbound``), or {}: what admins must fix."""
+        self._require_admin(actor)
+        raw = await self.store.map_get("alerts", "unrouted")
+        return json.loads(raw) if raw else {}
 
     async def set_routing_config(self, actor: User, config: RoutingConfig) -> RoutingConfig:
         self._require_admin(actor)

@@ -68,6 +68,9 @@ def test_a_fresh_install_is_set_up_in_the_browser_and_a_chat_reaches_the_agent(f
     sign_in(admin, server, "admin", password)
     checklist = admin.get_by_role("region", name="Set up this gateway")
     expect(checklist).to_be_visible()
+    # The configuration gap the customer was spared is the admin's to see.
+    expect(checklist.get_by_role("note")).to_contain_text("Last contact turned away: messaging/chat")
+    expect(checklist.get_by_role("note")).to_contain_text("no default queue is configured")
     for name in (
         "Create a queue",
         "Set its phone number",

@@ -1,7 +1,7 @@
 // A fresh install's first steps, on an admin's Queue Home until the gateway can take contacts: a queue, its number,
 // agents, the default route, the chat widget.  Each step links to its screen and is ticked when done.
 import { api } from "./api.js";
-import { h } from "./dom.js";
+import { h, when } from "./dom.js";
 import { loadRouting } from "./admin_routing.js";
 
 const CHAT_OPENED = "switchboard-setup-chat-opened";
@@ -10,8 +10,8 @@ const CHAT_OPENED = "switchboard-setup-chat-opened";
 export async function setupChecklist(ctx, main) {
   const { state } = ctx;
   if (state.me?.role !== "admin") return;
-  let users, routing;
-  try { [users, routing] = await Promise.all([api("GET", "/api/users"), loadRouting()]); } catch { return; }
+  let users, routing, refused;
+  try { [users, routing, refused] = await Promise.all([api("GET", "/api/users"), loadRouting(), api("GET", "/api/routing/refused")]); } catch { return; }
   const queues = [...state.queues.values()];
   const agents = users.filter((u) => u.role !== "admin" && !u.disabled);
   const essentials = queues.length && agents.length && routing.default_queue;
@@ -33,5 +33,6 @@ export async function setupChecklist(ctx, main) {
   main.querySelector("h1").after(h("section", { class: "card setup", "aria-labelledby": "setup-title" },
     h("h2", { id: "setup-title", text: "Set up this gateway" }),
     h("p", { text: `${done} of ${steps.length} done. Until a queue, an agent and the default route exist, customers who call, text or chat are turned away politely.` }),
-    list));
+    list,
+    refused.at ? h("p", { class: "refused", role: "note", text: `Last contact turned away: ${refused.contact}, ${when(refused.at)}. ${refused.reason}` }) : null));
 }
