@@ -138,3 +138,10 @@ def hangup_twiml() -> str:
 
 def empty_messaging_twiml() -> str:
     return str(MessagingResponse())
+
+
+def messaging_twiml(text: str) -> str:
+    """A reply to the text just received."""
+    response = MessagingResponse()
+    response.message(text)
+    return str(response)

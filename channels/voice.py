@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from sessions.errors import AlreadyExists, DomainError, IllegalTransition
+from sessions.errors import AlreadyExists, DomainError, IllegalTransition, Unrouted
 from sessions.events import Event, EventType
 from sessions.model import CommType, Customer, Interaction, State, Subtype
 
@@ -21,6 +21,8 @@ FINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 #: Where a diverted call goes (the ``to`` of its channel switch).
 VOICEMAIL = f"{CommType.VOICEMAIL.value}/{Subtype.VOICEMAIL.value}"
 NOT_IN_SERVICE = "Sorry, this number is not in service."
+#: No queue takes the call (a configuration gap, logged by the core): the caller hears an apology, never the gap.
+UNROUTED = "Sorry, we can't take your call right now. Please try again later."
 CONSULT_STATUS = {
     "initiated": "dialling",
     "ringing": "ringing",
@@ -72,6 +74,8 @@ class VoiceChannel:
                 ix = event.interaction
             except AlreadyExists:  # the same call delivered twice at once
                 ix = await sessions.interaction(ix_id)
+            except Unrouted:
+                return say_twiml(UNROUTED)
             except DomainError as exc:
                 log.warning("call %s to %s not taken: %s", call_sid, called, exc)
                 return say_twiml(NOT_IN_SERVICE)

@@ -30,10 +30,10 @@ from twilio.request_validator import RequestValidator
 from channels.live_transcripts import LiveTranscriptChannel
 from channels.live_transcripts import dedupe_key as live_transcription_key
 from channels.sms import SmsChannel
-from channels.twilio import MissingParameter, TwilioContext, empty_messaging_twiml, hangup_twiml
+from channels.twilio import MissingParameter, TwilioContext, empty_messaging_twiml, hangup_twiml, messaging_twiml
 from channels.voice import VoiceChannel
 from channels.voicemail import VoicemailChannel
-from sessions.errors import NotFound
+from sessions.errors import NotFound, Unrouted
 
 from .errors import RequestError, error_response
 
@@ -126,6 +126,9 @@ class TwilioWebhooks:
         async def sms(params: dict[str, str]) -> tuple[str, str]:
             try:
                 await self.sms.inbound(params)
+            except Unrouted as exc:
+                # A configuration gap (logged by the core): the texter gets the polite reply, never the gap.
+                return messaging_twiml(exc.message), XML
             except NotFound as exc:
                 raise RequestError(
                     404, "not_found", f"No queue takes texts to {params.get('To')}: {exc.message}"

@@ -7,16 +7,35 @@ every process re-scopes that user's open sockets.
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 from . import access
 from .clock import Clock
 from .errors import AlreadyExists, NotFound, PermissionDenied
+from .events import Event, EventType
 from .merge_patch import merge_patch
 from .model import Role, User
 from .queues import Queue
 from .routing import RoutingConfig
 from .stores.base import Store
+
+
+def queue_changed(queue: Queue, at: datetime) -> Event:
+    """For every console showing the queue: its members (their pickers, tabs) and admins (every queue)."""
+    return Event(type=EventType.QUEUE_CHANGED, at=at, queues=[queue.id], data={"queue": queue.model_dump(mode="json")})
+
+
+def user_saved(user: User, at: datetime) -> Event:
+    """For admins' user lists, and the user themself (their queues may have changed); no other agent."""
+    return Event(
+        type=EventType.USER_SAVED,
+        at=at,
+        users=[user.id],
+        roles=[Role.ADMIN.value],
+        data={"user": user.model_dump(mode="json")},
+    )
 
 
 class Administration:
@@ -37,7 +56,7 @@ class Administration:
         try:
             await self.store.get_queue(queue.id)
         except NotFound:
-            await self.store.put_queue(queue)
+            await self.store.put_queue(queue, [queue_changed(queue, self.clock.now())])
             return queue
         raise AlreadyExists(f"Queue {queue.id} already exists.")
 
@@ -49,7 +68,7 @@ class Administration:
         updated = Queue.model_validate(
             merge_patch(queue.model_dump(mode="json"), patch)
         )  # invalid: 422, nothing stored
-        await self.store.put_queue(updated)
+        await self.store.put_queue(updated, [queue_changed(updated, self.clock.now())])
         return updated
 
     async def queues_for(self, actor: User) -> list[Queue]:
@@ -60,9 +79,10 @@ class Administration:
         self._require_admin(actor)
         for qid in user.queues:
             await self.store.get_queue(qid)
-        await self.store.put_user(user)
-        # In the log, so every process re-scopes (or, if disabled, closes) the user's open sockets.
-        await self.store.publish(access.user_changed(user, self.clock.now()))
+        now = self.clock.now()
+        # In the log with the row, so every process re-scopes (or, if disabled, closes) the user's open sockets,
+        # and open consoles list the user, from the same commit.
+        await self.store.put_user(user, [access.user_changed(user, now), user_saved(user, now)])
         return user
 
     # -- routing configuration -------------------------------------------------
@@ -79,6 +99,12 @@ class Administration:
                 f"Only supervisors and admins read the routing configuration; {actor.name} is an agent."
             )
         return await self.routing_config()
+
+    async def last_refused(self, actor: User) -> dict[str, str]:
+        """The last contact no queue took (when, what, why; written by ``Inbound``), or {}: what admins must fix."""
+        self._require_admin(actor)
+        raw = await self.store.map_get("alerts", "unrouted")
+        return json.loads(raw) if raw else {}
 
     async def set_routing_config(self, actor: User, config: RoutingConfig) -> RoutingConfig:
         self._require_admin(actor)

@@ -21,6 +21,19 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Unrouted(NotFound):
+    """No queue takes a new contact (no rule, number or default queue matches): a configuration gap.
+
+    ``message`` is what the customer may read (polite, generic); ``reason`` is for operators' logs and admins.
+    """
+
+    code = "unavailable"
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class PermissionDenied(DomainError):
     code = "forbidden"
 

@@ -79,7 +79,9 @@ class EventType(StrEnum):
     # Not about one interaction.
     QUEUE_METRICS = "queue.metrics"
     PRESENCE_CHANGED = "presence.changed"
+    QUEUE_CHANGED = "queue.changed"
     USER_CHANGED = "user.changed"
+    USER_SAVED = "user.saved"
     TOKENS_REVOKED = "user.tokens_revoked"
     PERMISSIONS_CHANGED = "permissions.changed"
     DIRECT_MESSAGE_SENT = "direct_message.sent"

@@ -6,15 +6,24 @@ A mixin of :class:`sessions.service.Sessions`; the decision itself is :meth:`ses
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Awaitable, Callable
 
 from . import machine
 from .clock import Clock
-from .errors import DomainError, NotFound
+from .errors import DomainError, Unrouted
 from .events import Change, Event
 from .model import CommType, Customer, Direction, Subtype
 from .routing import Arrival, Decision
 from .stores.base import Store
+
+log = logging.getLogger("sessions.inbound")
+
+#: What a customer reads or hears when no queue takes their contact: never the configuration problem itself.
+APOLOGY = "Sorry, we can't take your message right now. Please try again later."
+#: The configuration problem, for operators' logs and for admins (``map_get("alerts", "unrouted")``).
+NO_ROUTE = "No queue matches this contact and no default queue is configured; an admin must set one under Routing."
 
 
 class Inbound:
@@ -62,10 +71,7 @@ class Inbound:
         )
         decision = await self.decide_arrival(arrival, queue_hint)
         if not decision.queue_id:
-            raise NotFound(
-                "No queue matches this contact and no default queue is configured; "
-                "an admin must set one under routing."
-            )
+            await self._unrouted(arrival)
         queue = await self.store.get_queue(decision.queue_id)
         now = self.clock.now()
         data = decision.as_data()
@@ -98,3 +104,13 @@ class Inbound:
             except DomainError:
                 pass  # the user cannot take it now: it waits in the queue for the dispatcher
         return event
+
+    async def _unrouted(self, arrival: Arrival) -> None:
+        """Logs the configuration gap and keeps its last occurrence for admins, then refuses the contact politely."""
+        where = f"{arrival.type.value}/{arrival.subtype.value}" + (
+            f" to {arrival.to_address}" if arrival.to_address else ""
+        )
+        log.warning("contact refused (%s): %s", where, NO_ROUTE)
+        note = {"at": self.clock.now().isoformat(), "contact": where, "reason": NO_ROUTE}
+        await self.store.map_set("alerts", "unrouted", json.dumps(note))
+        raise Unrouted(APOLOGY, NO_ROUTE)

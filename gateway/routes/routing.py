@@ -22,6 +22,12 @@ async def put_routing(call: Call) -> RoutingConfig:
     return await call.sessions.set_routing_config(call.user, call.body)
 
 
+@ops("GET", "/api/routing/refused", response=dict[str, str])
+async def last_refused(call: Call) -> dict[str, str]:
+    """The last contact turned away because no queue takes it (``at``, ``contact``, ``reason``), or {} (admins)."""
+    return await call.sessions.last_refused(call.user)
+
+
 @ops("GET", "/api/transfer-targets", response=TransferTargets)
 async def transfer_targets(call: Call) -> TransferTargets:
     """Queues with their waiting count, average wait and available agents; people with their presence."""

@@ -214,6 +214,18 @@ class LiveStore:
         await self._wake()
         return stored
 
+    async def put_queue(self, queue: Any, events: Any = ()) -> list[Event]:
+        stored = await self.sql.put_queue(queue, events)
+        if stored:
+            await self._wake()
+        return stored
+
+    async def put_user(self, user: Any, events: Any = ()) -> list[Event]:
+        stored = await self.sql.put_user(user, events)
+        if stored:
+            await self._wake()
+        return stored
+
     async def add_direct_message(self, draft: Any) -> tuple[Any, Event]:
         stored = await self.sql.add_direct_message(draft)
         await self._wake()

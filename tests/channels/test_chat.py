@@ -66,3 +66,15 @@ async def test_a_message_is_stored_as_clean_text_would_keep_it(sessions: Session
     body = "é\u200b\x85 ok\r"
     await chat.receive({"type": "message", "body": body})
     assert await bodies(chat) == [clean_text(body)] == ["é\u200b ok\n"]
+
+
+async def test_a_chat_reaching_a_gateway_with_no_route_reads_a_polite_refusal_not_the_configuration_gap():
+    store = await make_store("sqlite")
+    try:
+        chat = ChatDriver(Sessions(store), Threads(store))
+        [error] = await chat.receive({"type": "start", "name": "Carla", "email": "carla@example.com"})
+        assert (error["type"], error["code"]) == ("error", "unavailable")
+        assert error["detail"] == "Sorry, we can't take your message right now. Please try again later."
+        assert "queue" not in error["detail"] and chat.interaction_id is None
+    finally:
+        await dispose(store)

@@ -123,9 +123,10 @@ class TestVoice:
         assert first.text == again.text == by_token.text
         assert len(twilio.interactions()) == 1
 
-    def test_unknown_number_hears_not_in_service_and_nothing_is_stored(self, twilio: Twilio):
-        r = twilio.call(to="+15559999999")
-        assert r.status_code == 200 and "not in service" in r.text
+    def test_a_number_no_queue_takes_hears_an_apology_and_nothing_is_stored(self, twilio: Twilio):
+        r = twilio.call(to="+15559999999")  # no queue has the number and no default queue is set
+        assert r.status_code == 200 and "<Say>Sorry, we can't take your call right now" in r.text
+        assert "queue" not in r.text, "the configuration gap is for operators, not the caller"
         assert twilio.interactions() == []
 
     def test_caller_hanging_up_unanswered_is_an_abandon(self, twilio: Twilio):

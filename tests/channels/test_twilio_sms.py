@@ -66,8 +66,10 @@ class TestSms:
             and new["messages"][0]["body"] == "one more thing"
         )
 
-    def test_unknown_number_without_default_queue_is_refused_and_nothing_stored(self, twilio: Twilio):
-        assert_error(twilio.text("hi", to="+15559999999"), 404)
+    def test_unknown_number_without_default_queue_gets_a_polite_reply_and_nothing_stored(self, twilio: Twilio):
+        r = twilio.text("hi", to="+15559999999")
+        assert r.status_code == 200 and "<Message>Sorry, we can't take your message right now" in r.text
+        assert "default queue" not in r.text, "the configuration gap is for operators, not the texter"
         assert twilio.interactions() == []
 
     def test_a_text_over_the_limit_opens_its_interaction_with_the_text_truncated_and_a_marker(self, twilio: Twilio):

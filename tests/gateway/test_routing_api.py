@@ -112,3 +112,24 @@ def test_transfer_picker_shows_waiting_wait_and_available_agents(gw: Gateway):
     billing = next(q for q in picker["queues"] if q["id"] == "billing")
     assert billing["waiting"] == 1 and billing["available_agents"] == 0 and billing["average_wait_seconds"] >= 0
     assert {"id": "bob", "name": "Bob", "queues": ["billing"], "presence": "offline"} in picker["users"]
+
+
+def test_admins_see_the_last_contact_no_queue_took_and_why(gw: Gateway):
+    from sessions.errors import Unrouted
+
+    gw.queue("sales")
+    assert gw.client.get("/api/routing/refused", headers=gw.admin).json() == {}
+
+    async def arrive():
+        try:
+            await gw.app.state.sessions.route_inbound(
+                type=CommType.MESSAGING, subtype=Subtype.TEXT, to_address="+15550009999"
+            )
+        except Unrouted as refused:
+            return refused
+
+    assert "queue" not in gw.call(arrive).message, "the customer's text names no configuration"
+    refused = gw.client.get("/api/routing/refused", headers=gw.admin).json()
+    assert refused["contact"] == "messaging/text to +15550009999" and "no default queue" in refused["reason"]
+    alice = gw.agent("alice", ["sales"])
+    assert_error(gw.client.get("/api/routing/refused", headers=alice), 403, "forbidden")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from sessions.errors import NotFound
+from sessions.errors import NotFound, Unrouted
+from sessions.inbound import APOLOGY
 from sessions.model import CommType, Customer, Role, Status, Subtype, User
 from sessions.queues import Queue
 from sessions.routing import Arrival, Condition, RoutingConfig, TagStep, Workflow, apply_workflows, decide
@@ -138,9 +141,14 @@ class TestRouteInbound:
         ).interaction
         assert (ix.queue_id, ix.status, ix.offered_to) == ("billing", Status.PENDING, "u-carol")
 
-    async def test_no_match_and_no_default_is_a_clear_error(self, world: World):
-        with pytest.raises(NotFound, match="no default queue"):
-            await world.sessions.route_inbound(type=CommType.CALL, subtype=Subtype.PHONE)
+    async def test_no_match_and_no_default_is_polite_to_the_customer_and_clear_to_operators(self, world, caplog):
+        with caplog.at_level("WARNING", logger="sessions.inbound"), pytest.raises(Unrouted) as refused:
+            await world.sessions.route_inbound(type=CommType.MESSAGING, subtype=Subtype.CHAT)
+        assert refused.value.message == APOLOGY and "default queue" not in refused.value.message
+        assert "no default queue is configured" in refused.value.reason
+        assert "no default queue is configured" in caplog.text and "messaging/chat" in caplog.text
+        alert = json.loads(await world.sessions.store.map_get("alerts", "unrouted"))
+        assert alert["contact"] == "messaging/chat" and alert["reason"] == refused.value.reason
 
     async def test_admins_alone_configure_routing(self, world: World):
         from sessions.errors import PermissionDenied

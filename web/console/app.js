@@ -1,5 +1,8 @@
 // Agent console: login, live state from /ws/agent, hash routes to the views.
 import { api, auth, ApiError } from "./api.js";
+import { adminQueues } from "./admin_queues.js";
+import { adminRouting } from "./admin_routing.js";
+import { adminUsers, userSaved } from "./admin_users.js";
 import { DirectMessages } from "./direct_messages.js";
 import { evaluationsView } from "./coaching.js";
 import { customerName, h, undelivered, undeliveredReason } from "./dom.js";
@@ -96,6 +99,14 @@ function handle(event) {
   }
   if (event.type.startsWith("direct_message.")) { dms.handle(event); return; }
   if (event.type === "chat.typing") { if (current.name === "workspace") current.update({ typing: event.data }); return; }
+  // An admin's change: lists and pickers follow (a new queue of one's own also means new work to see: re-read the queues).
+  if (event.type === "queue.changed") { state.queues.set(event.data.queue.id, event.data.queue); adminChanged(); return; }
+  if (event.type === "user.saved") {
+    userSaved(event.data.user);
+    if (event.data.user.id === state.me.id) api("GET", "/api/queues").then((qs) => { state.queues = new Map(qs.map((q) => [q.id, q])); adminChanged(); });
+    else adminChanged();
+    return;
+  }
   const ix = event.interaction;
   if (!ix) return;
   const names = needsNames(ix);
@@ -108,6 +119,11 @@ function handle(event) {
   if (current.name === "workspace") current.update(state.interactions.get(ix.id));
   else if (current.name === "home") current.update();
   else if (current.name === "evaluations") current.update(event);
+}
+
+function adminChanged() {
+  if (current.name?.startsWith("admin-")) current.update();
+  else if (current.name === "home") route();  // its queue picker and the setup checklist are drawn once per route
 }
 
 // Someone consulting this user on a warm transfer: a banner leads to the call until they join (the call's own page says it too).
@@ -154,6 +170,9 @@ async function route() {
     else if (name === "messages") current = { name: "messages", update: dms.view(view, [id, ...rest]) };
     else if (name === "completed") current = { name: "completed", update: completed(ctx, view) };
     else if (name === "evaluations") current = { name: "evaluations", update: evaluationsView(ctx, view) };
+    else if (name === "admin-queues" && state.me.role === "admin") current = { name, update: adminQueues(ctx, view, id && decodeURIComponent(id)) };
+    else if (name === "admin-users" && state.me.role === "admin") current = { name, update: adminUsers(ctx, view, id && decodeURIComponent(id)) };
+    else if (name === "admin-routing" && state.me.role === "admin") current = { name, update: adminRouting(ctx, view) };
     else if (name === "supervisor" && state.me.role !== "agent") current = { name: "supervisor", update: supervisor(ctx, view) };
     else current = { name: "home", update: home(ctx, view) };
   } catch (err) {
@@ -189,6 +208,7 @@ async function start() {
   $("me").textContent = `${state.me.name} (${state.me.role})`;
   document.querySelector('[data-nav="supervisor"]').hidden = state.me.role === "agent";
   document.querySelector('[data-nav="permissions"]').hidden = state.me.role !== "admin";
+  document.querySelectorAll("[data-admin]").forEach((a) => (a.hidden = state.me.role !== "admin"));
   const [cursor] = await Promise.all([load(), loadPeople()]);
   state.interactions.forEach((ix) => offers.offer(ix));  // an offer still ringing for this user (a reload) shows again
   live.start(cursor);

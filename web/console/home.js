@@ -3,6 +3,7 @@ import { ageOf, channelIcon, customerName, directionIcon, duration, h, select, S
 import { outboundButtons } from "./outbound.js";
 import { can } from "./permissions.js";
 import { consultsMe } from "./phone.js";
+import { setupChecklist } from "./setup.js";
 
 const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
 const STATUSES = [["", "All statuses"], ...["open", "pending", "claimed", "wrap_up"].map((s) => [s, STATUS_LABELS[s]])];
@@ -26,6 +27,7 @@ export function home(ctx, main) {
     h("div", { class: "card flush" }, h("table", { "aria-label": "Active interactions" },
       h("thead", {}, h("tr", {}, ["Type", "Dir.", "Customer", "Queue", "Tags", "Status", "Age", "SLA", ""].map((t) => h("th", { scope: "col", text: t })))),
       tbody)));
+  setupChecklist(ctx, main);  // a fresh install: the admin's first steps
 
   function update() {
     const now = Date.now();

@@ -9,7 +9,7 @@ number of processes exactly one commit wins.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
@@ -47,11 +47,15 @@ class SqlStore(CustomerStore, CoachingStore, DirectMessageStore, History, Querie
 
     # -- queues and users ----------------------------------------------------
 
-    async def put_queue(self, queue: Queue) -> None:
+    async def put_queue(self, queue: Queue, events: Sequence[Event] = ()) -> list[Event]:
         async with self.db.write() as conn:
             await conn.execute(
                 upsert(self.db.dialect, t.queues, {"id": queue.id, "doc": queue.model_dump_json()}, ["id"])
             )
+            stored = [await self._append(conn, e) for e in events]
+        if stored:
+            self._notify()
+        return stored
 
     async def get_queue(self, queue_id: str) -> Queue:
         async with self.db.read() as conn:
@@ -65,7 +69,7 @@ class SqlStore(CustomerStore, CoachingStore, DirectMessageStore, History, Querie
             docs = (await conn.execute(select(t.queues.c.doc).order_by(t.queues.c.id))).scalars().all()
         return [Queue.model_validate_json(d) for d in docs]
 
-    async def put_user(self, user: User) -> None:
+    async def put_user(self, user: User, events: Sequence[Event] = ()) -> list[Event]:
         try:
             async with self.db.write() as conn:
                 await conn.execute(
@@ -76,8 +80,12 @@ class SqlStore(CustomerStore, CoachingStore, DirectMessageStore, History, Querie
                         ["id"],
                     )
                 )
+                stored = [await self._append(conn, e) for e in events]
         except IntegrityError:
             raise AlreadyExists(f"Username {user.username} is taken.") from None
+        if stored:
+            self._notify()
+        return stored
 
     async def get_user(self, user_id: str) -> User:
         async with self.db.read() as conn:
