@@ -1,5 +1,5 @@
 // Queue Home: the active interactions of one's queues, filtered, with ages and SLA states that tick in place.
-import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, select, slaState } from "./dom.js";
+import { ageOf, channelIcon, customerName, directionIcon, duration, h, label, select, slaState, tableCard } from "./dom.js";
 import { consultsMe } from "./phone.js";
 
 const TYPES = [["", "All types"], ["call", "Calls"], ["messaging", "Messaging"], ["voicemail", "Voicemail"]];
@@ -18,7 +18,7 @@ export function home(ctx, main) {
   }, onsubmit: (e) => e.preventDefault() },
   h("label", {}, "Queue", queueSel), h("label", {}, "Type", typeSel), h("label", {}, "Status", statusSel));
   main.replaceChildren(h("h1", { text: "Queue Home" }), filters,
-    h("div", { class: "card flush" }, h("table", { "aria-label": "Active interactions" },
+    h("div", tableCard("Active interactions"), h("table", { "aria-label": "Active interactions" },
       h("thead", {}, h("tr", {}, ["Type", "Dir.", "Customer", "Queue", "Tags", "Status", "Age", "SLA", ""].map((t) => h("th", { scope: "col", text: t })))),
       tbody)));
 

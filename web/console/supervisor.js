@@ -1,13 +1,13 @@
 // Supervisor: queues live (metrics, service level) and agents' presence and load.
 import { api } from "./api.js";
-import { duration, h } from "./dom.js";
+import { duration, h, tableCard } from "./dom.js";
 
 export function supervisor(ctx, main) {
   const { state } = ctx;
   const grid = h("div", { class: "metrics" });
   const board = h("tbody");
   main.replaceChildren(h("h1", { text: "Supervisor" }), h("h2", { text: "Queues, live" }), grid, h("h2", { text: "Agents" }),
-    h("div", { class: "card flush" }, h("table", { "aria-label": "Agent presence" }, h("thead", {}, h("tr", {}, ["Agent", "Queues", "Status", "Load"].map((t) => h("th", { scope: "col", text: t })))), board)));
+    h("div", tableCard("Agent presence"), h("table", { "aria-label": "Agent presence" }, h("thead", {}, h("tr", {}, ["Agent", "Queues", "Status", "Load"].map((t) => h("th", { scope: "col", text: t })))), board)));
   const pct = (sl) => (sl.service_level == null ? "—" : `${Math.round(sl.service_level * 100)}%`);
   function update() {
     const now = Date.now();
