@@ -129,7 +129,7 @@ window.fetch = (...args) => {
 
 @pytest.fixture(scope="module")
 def phones(server: GatewayProcess, interactions: dict[str, str], browser: Browser) -> Iterator[dict[str, Page]]:
-    """One signed-in phone-sized page per role, and one for a customer on the widget's page."""
+    """One signed-in phone-sized page per role, and one for a customer (signed out: the sign-in and the widget)."""
     contexts = []
     pages: dict[str, Page] = {}
     for role, username in ROLES.items():
@@ -172,9 +172,13 @@ def open_console_page(page: Page, server: GatewayProcess, target: str) -> None:
     expect(view).not_to_contain_text("Loading…")
 
 
-def widget_pages(page: Page, server: GatewayProcess) -> Iterator[str]:
-    """The widget's page before a chat, during one whose first message is one long unbroken string, and once the
-    customer ended it (which also clears the widget's stored chat, so the next visit starts at the form again)."""
+def public_pages(page: Page, server: GatewayProcess) -> Iterator[str]:
+    """What anyone sees: the console's sign-in; the widget's page before a chat, during one whose first message is one
+    long unbroken string, and once the customer ended it (which also clears the widget's stored chat, so the next
+    visit starts at the form again)."""
+    page.goto(f"{server.url}/")
+    expect(page.get_by_role("form", name="Switchboard")).to_be_visible()
+    yield "/ (sign-in)"
     page.goto(f"{server.url}/chat/")
     dialog = page.get_by_role("dialog", name="Chat with us")
     expect(dialog.get_by_role("form", name="Start a chat")).to_be_visible()
@@ -241,7 +245,7 @@ def each_page(role: str, pages: dict[str, Page], server: GatewayProcess, interac
     """Opens each page this role can see, in turn, and yields its name."""
     page = pages[role]
     if role == "customer":
-        yield from widget_pages(page, server)
+        yield from public_pages(page, server)
         return
     for target in targets(page, role, interactions):
         open_console_page(page, server, target)
