@@ -27,6 +27,7 @@ SERVED = {
     "/chat/widget.js": "chat/widget.js",
     "/console/app.js": "console/app.js",
     "/console/console.css": "console/console.css",
+    "/favicon.svg": "favicon.svg",
 }
 
 

@@ -1,7 +1,7 @@
 // Coaching: a supervisor scores a completed interaction on its queue's form and leaves notes; the agent evaluated reads them.
 // The workspace's "coaching" tab (coachingTab) and the Evaluations page (evaluationsView: an agent's own, a supervisor's queues' with roll-ups).
 import { api } from "./api.js";
-import { customerName, h, when } from "./dom.js";
+import { customerName, h, tableCard, when } from "./dom.js";
 import { can } from "./permissions.js";
 
 const percent = (n) => `${Math.round(n * 100) / 100}%`;
@@ -209,7 +209,7 @@ export function evaluationsView(ctx, main) {
   main.replaceChildren(h("h1", { text: agent ? "My evaluations" : "Evaluations" }), filters, agent ? "" : editor, body);
   if (!agent) edit();
 
-  const table = (label, head, rows) => h("div", { class: "card flush" }, h("table", { "aria-label": label },
+  const table = (label, head, rows) => h("div", tableCard(label), h("table", { "aria-label": label },
     h("thead", {}, h("tr", {}, head.map((t) => h("th", { scope: "col", text: t })))), h("tbody", {}, rows)));
 
   async function load() {

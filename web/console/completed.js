@@ -1,6 +1,6 @@
 // Completed interactions: a search by queue, customer, dates and outcome.
 import { api } from "./api.js";
-import { channelIcon, customerName, h, label, select, when } from "./dom.js";
+import { channelIcon, customerName, h, label, select, tableCard, when } from "./dom.js";
 
 export function completed(ctx, main) {
   const { state } = ctx;
@@ -24,7 +24,7 @@ export function completed(ctx, main) {
   h("label", {}, "From", h("input", { name: "since", type: "date" })), h("label", {}, "To", h("input", { name: "until", type: "date" })),
   h("label", {}, "Outcome", select("outcome", [["", "Any"], ["resolved", "Resolved"], ["unresolved", "Unresolved"]], "", "Outcome")),
   h("button", { type: "submit", class: "primary", text: "Search" }));
-  main.replaceChildren(h("h1", { text: "Completed interactions" }), form, h("div", { class: "card flush" },
+  main.replaceChildren(h("h1", { text: "Completed interactions" }), form, h("div", tableCard("Completed interactions"),
     h("table", { "aria-label": "Completed interactions" }, h("thead", {}, h("tr", {}, ["Type", "Customer", "Queue", "Outcome", "Disposition", "Completed by", "Completed"].map((t) => h("th", { scope: "col", text: t })))), results)));
   form.requestSubmit();
   return () => {};

@@ -96,7 +96,7 @@ export class DirectMessages {
     if (target.threadId && !thread) { pane.replaceChildren(h("p", { class: "error", text: "This conversation is not available." })); return; }
     const to = thread ? thread.other.id : target.to;
     const name = thread ? thread.other.name : this.ctx.person(to);
-    const messages = h("ol", { class: "conversation", "aria-label": `Messages with ${name}`, "aria-live": "polite" });
+    const messages = h("ol", { class: "conversation", "aria-label": `Messages with ${name}`, "aria-live": "polite", tabindex: "0" });
     const seen = new Set();
     let before = null;
     const older = h("button", { type: "button", text: "Earlier messages", hidden: true, onclick: () => page() });

@@ -86,3 +86,7 @@ export function messageItem(m, author) {
 // A labelled <select> of [value, text] pairs, ``value`` chosen.
 export const select = (name, options, value, aria) =>
   h("select", { name, "aria-label": aria }, options.map(([v, t]) => h("option", { value: v, selected: v === value, text: t })));
+
+// The attributes of the card around a table: on a narrow screen a wide table scrolls inside it (console.css
+// .card.flush), so the card is a labelled region the keyboard can focus, and so scroll.
+export const tableCard = (label) => ({ class: "card flush", role: "region", tabindex: "0", "aria-label": label });

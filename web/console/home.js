@@ -1,5 +1,5 @@
 // Queue Home: the active interactions of one's queues, filtered, with ages and SLA states that tick in place.
-import { ageOf, channelIcon, customerName, directionIcon, duration, h, select, SLA_LABELS, slaState, STATUS_LABELS, statusLabel } from "./dom.js";
+import { ageOf, channelIcon, customerName, directionIcon, duration, h, select, SLA_LABELS, slaState, STATUS_LABELS, statusLabel, tableCard } from "./dom.js";
 import { outboundButtons } from "./outbound.js";
 import { can } from "./permissions.js";
 import { consultsMe } from "./phone.js";
@@ -24,7 +24,7 @@ export function home(ctx, main) {
   const actions = h("div", { class: "actions" });
   let outboundShown = null;
   main.replaceChildren(h("div", { class: "page-head" }, h("h1", { text: "Queue Home" }), actions), filters,
-    h("div", { class: "card flush" }, h("table", { "aria-label": "Active interactions" },
+    h("div", tableCard("Active interactions"), h("table", { "aria-label": "Active interactions" },
       h("thead", {}, h("tr", {}, ["Type", "Dir.", "Customer", "Queue", "Tags", "Status", "Age", "SLA", ""].map((t) => h("th", { scope: "col", text: t })))),
       tbody)));
   setupChecklist(ctx, main);  // a fresh install: the admin's first steps

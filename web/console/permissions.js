@@ -1,7 +1,7 @@
 // Rights per role: what this user may do (the console hides the rest; the server decides all the same),
 // and, for admins, the table of checkboxes that changes them.
 import { api } from "./api.js";
-import { h } from "./dom.js";
+import { h, tableCard } from "./dom.js";
 
 const ROLES = ["agent", "supervisor", "admin"];
 let mine = null;
@@ -27,7 +27,7 @@ export function rightsView(ctx, main) {
   const status = h("p", { role: "status", "aria-live": "polite", class: "hint" });
   main.replaceChildren(h("h1", { text: "Rights" }),
     h("p", { text: "What each role may do beyond working its queues. Admins always have every right, so nobody locks everyone out." }),
-    h("div", { class: "card flush" }, h("table", { "aria-label": "Rights per role" },
+    h("div", tableCard("Rights per role"), h("table", { "aria-label": "Rights per role" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Right" }), ...ROLES.map((r) => h("th", { scope: "col", text: r })))), body)),
     h("div", { class: "controls" }, ...ROLES.filter((r) => r !== "admin").map((role) =>
       h("button", { type: "button", text: `Restore ${role} defaults`, onclick: () => change({ [role]: null }, `${role} rights restored to the defaults`) }))),

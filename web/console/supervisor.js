@@ -1,7 +1,7 @@
 // Supervisor: queues live (metrics, service level), the floor (every waiting and active interaction of one's queues,
 // with age, SLA state and who monitors each call) and agents' presence with time in state.
 import { api } from "./api.js";
-import { ageOf, channelIcon, customerName, duration, h, SLA_LABELS, slaState, statusLabel, titleLabel } from "./dom.js";
+import { ageOf, channelIcon, customerName, duration, h, SLA_LABELS, slaState, statusLabel, tableCard, titleLabel } from "./dom.js";
 
 const WAITING = new Set(["open", "pending"]);
 const MODES = { listen: "listening", whisper: "whispering", barge: "barged in" };
@@ -12,7 +12,7 @@ export function supervisor(ctx, main) {
   const floor = h("tbody");
   const breaches = h("p", { class: "floor-summary", role: "status", "aria-live": "polite" });
   const board = h("tbody");
-  const table = (name, heads, body) => h("div", { class: "card flush" }, h("table", { "aria-label": name },
+  const table = (name, heads, body) => h("div", tableCard(name), h("table", { "aria-label": name },
     h("thead", {}, h("tr", {}, heads.map((t) => h("th", { scope: "col", text: t })))), body));
   main.replaceChildren(h("h1", { text: "Supervisor" }), h("h2", { text: "Queues, live" }), grid,
     h("h2", { text: "Floor" }), breaches,

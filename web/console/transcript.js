@@ -12,7 +12,7 @@ export const wantsTranscript = (ix, settings) => Boolean(ix.live_transcript?.len
   (ix.type === "call" && (settings.transcription || settings.large_tabs?.includes("transcript"))));
 
 export function liveTranscript() {
-  const list = h("ol", { class: "conversation transcript", "aria-label": "Live transcript", "aria-live": "polite" });
+  const list = h("ol", { class: "conversation transcript", "aria-label": "Live transcript", "aria-live": "polite", tabindex: "0" });
   let shown = null;
   function update(ix) {
     const segments = ix.live_transcript || [];

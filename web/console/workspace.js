@@ -38,7 +38,7 @@ export async function workspace(ctx, main, id) {
   const quick = h("section", { class: "quick", "aria-label": "Quick details" });
   const details = h("section", { class: "details" });
   const controls = h("div", { class: "controls", role: "group", "aria-label": "Interaction controls" });
-  const conversation = h("ol", { class: "conversation", "aria-label": "Conversation", "aria-live": "polite" });
+  const conversation = h("ol", { class: "conversation", "aria-label": "Conversation", "aria-live": "polite", tabindex: "0" });
   const feed = h("ol", { class: "feed", "aria-label": "Activity feed" });
   const notes = h("div");
   const media = h("section", { class: "card media", "aria-label": "Recordings and transcripts" });
