@@ -43,8 +43,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select
 
 from ..errors import StoreUnavailable
-from ..events import Change, Cursor, Event, EventPage, cursor_key
-from ..model import Interaction
+from ..events import Cursor, Event, EventPage, cursor_key
 from .sql import SqlStore
 from .sql import schema as t
 from .sql.log import parse
@@ -140,6 +139,19 @@ def live_layer(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return guarded
 
 
+def _committing(name: str) -> Callable[..., Awaitable[Any]]:
+    """A LiveStore method that has the SqlStore commit (rows and their events in one transaction), then wakes the
+    relay, so the events fan out at once rather than at the relay's next poll."""
+
+    async def write(self: LiveStore, *args: Any, **kwargs: Any) -> Any:
+        result = await getattr(self.sql, name)(*args, **kwargs)
+        await self._wake()
+        return result
+
+    write.__name__ = write.__qualname__ = name
+    return write
+
+
 class LiveStore:
     """The ``Store`` protocol: SQL for the record, Redis for leases, live maps and event fan-out.
 
@@ -188,61 +200,21 @@ class LiveStore:
 
     # -- changes: committed in SQL, then the relay is woken ------------------------
 
-    async def insert(self, change: Change, at: datetime) -> Event:
-        event = await self.sql.insert(change, at)
-        await self._wake()
-        return event
-
-    async def update(self, interaction_id: str, decide: Callable[[Interaction], Change], at: datetime) -> Event:
-        event = await self.sql.update(interaction_id, decide, at)
-        await self._wake()
-        return event
-
-    async def update_pair(
-        self,
-        first_id: str,
-        second_id: str,
-        decide: Callable[[Interaction, Interaction], tuple[Change, Change]],
-        at: datetime,
-    ) -> tuple[Event, Event]:
-        events = await self.sql.update_pair(first_id, second_id, decide, at)
-        await self._wake()
-        return events
-
-    async def publish(self, event: Event) -> Event:
-        stored = await self.sql.publish(event)
-        await self._wake()
-        return stored
-
-    async def put_queue(self, queue: Any, events: Any = ()) -> list[Event]:
-        stored = await self.sql.put_queue(queue, events)
-        if stored:
-            await self._wake()
-        return stored
-
-    async def put_user(self, user: Any, events: Any = ()) -> list[Event]:
-        stored = await self.sql.put_user(user, events)
-        if stored:
-            await self._wake()
-        return stored
-
-    async def add_direct_message(self, draft: Any) -> tuple[Any, Event]:
-        stored = await self.sql.add_direct_message(draft)
-        await self._wake()
-        return stored
+    # Every write that commits events (rows and events in one SQL transaction), then a nudge to the relay.
+    insert = _committing("insert")
+    update = _committing("update")
+    update_pair = _committing("update_pair")
+    publish = _committing("publish")
+    put_queue = _committing("put_queue")
+    put_user = _committing("put_user")
+    add_direct_message = _committing("add_direct_message")
+    record_evaluation = _committing("record_evaluation")
 
     async def read_direct_thread(self, thread_id: str, user_id: str, at: datetime) -> Event | None:
         event = await self.sql.read_direct_thread(thread_id, user_id, at)
         if event is not None:
             await self._wake()
         return event
-
-    async def record_evaluation(self, *args: Any, **kwargs: Any) -> tuple[Event, Any]:
-        """An evaluation commits an interaction's audit entry and event
-        (``stores/sql/coaching.py``): wake the relay as for any change."""
-        result = await self.sql.record_evaluation(*args, **kwargs)
-        await self._wake()
-        return result  # type: ignore[no-any-return]
 
     async def _wake(self) -> None:
         """Tells the relay there is something to copy.  Best effort: the change is committed, and the
