@@ -1,7 +1,7 @@
 // Admins: the queues, and one queue's settings (sessions/queues.py: ringing, SLA, wrap-up, voicemail, its phone number,
 // the workspace's tabs, tag weights and required tags).  New: POST the whole queue; edit: PATCH only what changed.
 import { api } from "./api.js";
-import { h } from "./dom.js";
+import { h, tableCard } from "./dom.js";
 import { choices, chosen, clearErrors, field, listOf, mergePatch, parseWeights, showErrors, weightsText } from "./admin_fields.js";
 
 // The workspace's tabs (workspace.js): the details column, and the main column.
@@ -32,7 +32,7 @@ export function adminQueues(ctx, main, id) {
   const body = h("tbody");
   main.replaceChildren(h("h1", { text: "Queues" }),
     h("p", { class: "controls" }, h("a", { class: "button primary", href: "#/admin-queues/new", text: "New queue" })),
-    h("div", { class: "card flush" }, h("table", { "aria-label": "Queues" },
+    h("div", tableCard("Queues"), h("table", { "aria-label": "Queues" },
       h("thead", {}, h("tr", {}, ["Queue", "Id", "Phone number", "Ring", "SLA", "Tabs", ""].map((t) => h("th", { scope: "col", text: t })))), body)));
   function update() {
     const queues = [...ctx.state.queues.values()].sort((a, b) => a.name.localeCompare(b.name));

@@ -1,7 +1,7 @@
 // Admins: the users, and one user's account (gateway/routes/accounts.py): name, role, queues, capacity per channel,
 // tag weights, whether they take routed work, password and enabled state.  New: POST; edit: PATCH only what changed.
 import { api } from "./api.js";
-import { h, select } from "./dom.js";
+import { h, select, tableCard } from "./dom.js";
 import { choices, chosen, clearErrors, field, mergePatch, parseWeights, showErrors, weightsText } from "./admin_fields.js";
 
 const ROLES = [["agent", "Agent"], ["supervisor", "Supervisor"], ["admin", "Admin"]];
@@ -20,7 +20,7 @@ export function adminUsers(ctx, main, id) {
   const body = h("tbody");
   main.replaceChildren(h("h1", { text: "Users" }),
     h("p", { class: "controls" }, h("a", { class: "button primary", href: "#/admin-users/new", text: "New user" })),
-    h("div", { class: "card flush" }, h("table", { "aria-label": "Users" },
+    h("div", tableCard("Users"), h("table", { "aria-label": "Users" },
       h("thead", {}, h("tr", {}, ["Name", "Username", "Role", "Queues", "Routed work", "Capacity", "", ""].map((t) => h("th", { scope: "col", text: t })))), body)));
   const queueName = (q) => ctx.state.queues.get(q)?.name || q;
   function update() {

@@ -1,7 +1,7 @@
 // The interaction workspace (active and completed).  It mounts once and returns an update function for live events,
 // so typing in a form is never wiped by an incoming event.
 import { api, blobUrl } from "./api.js";
-import { ageOf, channelIcon, customerName, duration, h, messageItem, select, slaState, statusLabel, titleLabel, when } from "./dom.js";
+import { ageOf, channelIcon, customerName, duration, h, messageItem, select, SLA_LABELS, slaState, statusLabel, titleLabel, when } from "./dom.js";
 import { can, noListening } from "./permissions.js";
 import { coachingTab } from "./coaching.js";
 import { callAudio, settle, threeWay } from "./phone.js";
@@ -106,7 +106,7 @@ export async function workspace(ctx, main, id) {
     const sla = slaState(ix, inQueue, now);
     quick.replaceChildren(channelIcon(ix), h("h1", { text: customerName(ix.customer) }), h("dl", {},
       ...[["Status", statusLabel(ix.state === "completed" ? (ix.abandoned_at ? "abandoned" : "completed") : ix.status)], ["Queue", inQueue?.name || ix.queue_id],
-        ["Channel", `${ix.type}/${ix.subtype}`], ["Age", duration(ageOf(ix, now))], ["SLA", sla], ["Agent", ix.assigned_to ? ctx.person(ix.assigned_to) : "—"]]
+        ["Channel", `${ix.type}/${ix.subtype}`], ["Age", duration(ageOf(ix, now))], ["SLA", SLA_LABELS[sla]], ["Agent", ix.assigned_to ? ctx.person(ix.assigned_to) : "—"]]
         .map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v })))), ...[disconnectNotice(ix)].filter(Boolean));
     const c = ix.customer;
     details.replaceChildren(h("h2", { text: "Customer" }), h("dl", {}, ...[["Name", c.name], ["Phone", c.phone], ["Email", c.email], ...Object.entries(c.attributes || {})]
