@@ -40,6 +40,8 @@ from .operations import openapi, routes
 from .routes import all_operations
 from .security_headers import SecurityHeaders
 from .settings import Settings
+from .webhook_sender import WebhookSender
+from .webhook_worker import WebhookWorker
 from .webhooks import TwilioWebhooks
 from .ws_agent import agent_socket
 from .ws_chat import chat_socket
@@ -168,6 +170,9 @@ def create_app(
         reconnect_grace=settings.agent_reconnect_seconds,
         media_addresses=settings.media_addresses,
     )
+    sender = WebhookSender(allow_private=settings.webhooks_allow_private)
+    webhook_worker = WebhookWorker(sessions, sender, presence.node, settings.webhooks_retry_scale)
+    hub.listeners.append(webhook_worker.nudge)
     operations = all_operations()
     published_metrics: dict[str, dict] = {}
 
@@ -210,6 +215,7 @@ def create_app(
                 if isinstance(store, LiveStore)
                 else []
             ),
+            asyncio.create_task(webhook_worker.run_forever(), name="webhooks"),
             asyncio.create_task(
                 _repeat("maintenance", lambda: maintain(store, presence.node, settings), MAINTENANCE_INTERVAL),
                 name="maintenance",
@@ -232,6 +238,7 @@ def create_app(
             # wait forever on a database connection that is gone.
             await asyncio.gather(*background, return_exceptions=True)
             await live_calls.bridges.close_all()
+            await sender.close()
             await hub.stop()
             await store.close()
 
@@ -271,6 +278,8 @@ def create_app(
     app.state.hub = hub
     app.state.presence = presence
     app.state.webhooks = webhooks
+    app.state.webhook_sender = sender
+    app.state.webhook_worker = webhook_worker
     app.state.threads = twilio.threads
     app.state.live_calls = live_calls
     app.state.browser_audio = BrowserAudio(live_calls)
