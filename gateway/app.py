@@ -171,7 +171,10 @@ def create_app(
         media_addresses=settings.media_addresses,
     )
     sender = WebhookSender(allow_private=settings.webhooks_allow_private)
-    webhook_worker = WebhookWorker(sessions, sender, presence.node, settings.webhooks_retry_scale)
+    # Without Redis exactly one process runs, so its webhook leases (in SQL) are its own even across a restart:
+    # a fixed owner retakes them at once after a kill instead of waiting for them to expire.
+    webhook_owner = presence.node if isinstance(store, LiveStore) else "webhooks-local"
+    webhook_worker = WebhookWorker(sessions, sender, webhook_owner, settings.webhooks_retry_scale)
     hub.listeners.append(webhook_worker.nudge)
     operations = all_operations()
     published_metrics: dict[str, dict] = {}

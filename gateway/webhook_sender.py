@@ -104,7 +104,7 @@ class WebhookSender:
                 infos = await asyncio.get_running_loop().getaddrinfo(
                     host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
                 )
-            except (OSError, UnicodeError) as exc:
+            except (OSError, ValueError) as exc:  # UnicodeError: not a valid IDNA name
                 if must_resolve:
                     raise UnsafeAddress(f"url: {host} does not resolve ({exc})") from None
                 return
@@ -142,6 +142,6 @@ class WebhookSender:
             return Attempt(None, f"timed out after {self.total_timeout:g} s", took())
         except httpx.TimeoutException as exc:
             return Attempt(None, f"timed out ({type(exc).__name__})", took())
-        except httpx.HTTPError as exc:
-            return Attempt(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR] or type(exc).__name__, took())
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as exc:
+            return Attempt(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR], took())
         return Attempt(response.status_code, None, took())

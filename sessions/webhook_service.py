@@ -21,6 +21,7 @@ from .events import Cursor, Event, cursor_key
 from .merge_patch import merge_patch
 from .model import Role, User
 from .stores.base import Store
+from .text import clean_text
 from .webhooks import (
     ROTATION_GRACE_SECONDS,
     Delivery,
@@ -73,7 +74,7 @@ class Webhooks:
                 url=url,
                 events=events,
                 queues=queues or [],
-                description=description,
+                description=clean_text(description, 500),
                 created_at=now,
                 updated_at=now,
             )
@@ -99,6 +100,8 @@ class Webhooks:
         editable = sub.model_dump(mode="json", include=set(EDITABLE))
         # Null resets a field to its default (no queues, no description); url and events have none (422).
         merged = {"status": sub.status} | merge_patch(editable, {k: v for k, v in patch.items() if k in EDITABLE})
+        if isinstance(merged.get("description"), str):
+            merged["description"] = clean_text(merged["description"], 500)
         now = self.clock.now()
         try:
             updated = Subscription.model_validate(

@@ -105,6 +105,8 @@ def check_url(url: str) -> str:
     check, which needs the network.)"""
     if len(url) > MAX_URL:
         raise InvalidCommand(f"url: at most {MAX_URL} characters")
+    if not url.isascii() or any(c <= " " or c == "\x7f" for c in url):
+        raise InvalidCommand("url: spaces, control and non-ASCII characters must be percent-encoded (hosts in IDNA)")
     try:
         parts = urlsplit(url)
         port = parts.port
