@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
 from pathlib import Path
@@ -137,8 +138,14 @@ async def maintain(store: Store, owner: str, settings: Settings) -> None:
     try:
         pruned = await store.prune_events(settings.event_retention_days * 86_400)
         forgotten = await store.forget_expired()
-        if pruned or forgotten:
-            log.info("maintenance: pruned %d events past retention, %d expired keys", pruned, forgotten)
+        logged = await store.prune_webhook_deliveries(time.time() - settings.event_retention_days * 86_400)
+        if pruned or forgotten or logged:
+            log.info(
+                "maintenance: pruned %d events past retention, %d expired keys, %d webhook deliveries",
+                pruned,
+                forgotten,
+                logged,
+            )
     finally:
         await store.release("maintenance", owner)
 

@@ -6,7 +6,7 @@ processes never send the same delivery at once; each round it fills the outbox f
 head delivery when it is due, and reports the outcome to the core, which decides what it means.
 
 It never runs inside the hub or a socket: the hub only sets ``wake`` (an event), and new lanes appear within
-``SCAN_INTERVAL`` (or at once, after a commit in this process).  A lane sleeps until its head is due, a wake-up,
+``SCAN_INTERVAL`` (at once when the API changed one in this process).  A lane sleeps until its head is due, a wake-up,
 or its lease needs renewing.
 """
 
@@ -112,11 +112,17 @@ class WebhookWorker:
         self.schedule = RetrySchedule(scale=retry_scale)
         self.rng = Random()
         self.lanes: dict[str, Lane] = {}
-        #: Set by the hub when events were committed; wakes every lane.
+        #: Set when subscriptions changed here: the supervisor lists them again at once (else every SCAN_INTERVAL).
         self.wake = asyncio.Event()
 
     def nudge(self) -> None:
-        """New events, or a subscription changed: every lane looks again."""
+        """New events (the hub calls this after each batch): every lane looks again.  No query here or per batch
+        in the supervisor: with no subscription, events cost nothing."""
+        for lane in self.lanes.values():
+            lane.wake.set()
+
+    def refresh(self) -> None:
+        """A subscription was created, changed, replayed or deleted in this process: list them again now."""
         self.wake.set()
 
     async def run_forever(self) -> None:

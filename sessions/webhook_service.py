@@ -192,7 +192,7 @@ class Webhooks:
                 "first_attempt_at": first,
             }
         )
-        outcome = classify(status) if error is None or status is not None else Outcome.RETRY
+        outcome = classify(status)
         if outcome is Outcome.DELIVERED:
             done = done.model_copy(
                 update={"status": DeliveryStatus.DELIVERED, "next_attempt_at": None, "delivered_at": now}

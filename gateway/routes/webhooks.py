@@ -36,7 +36,7 @@ def _sender(call: Call) -> WebhookSender:
 
 def _nudge(call: Call) -> None:
     """The worker looks at once (a new, resumed or replayed subscription) instead of at its next scan."""
-    call.request.app.state.webhook_worker.nudge()
+    call.request.app.state.webhook_worker.refresh()
 
 
 @ops("GET", "/api/webhooks", response=list[Subscription])

@@ -75,7 +75,7 @@ async def test_two_workers_on_one_store_send_each_event_once_in_order(sessions: 
     async with workers(sessions, "a", "b") as both:
         made = [await call_in(sessions) for _ in range(6)]
         for w in both:
-            w.nudge()
+            w.refresh()
 
         async def all_delivered() -> bool:
             items, _ = await sessions.webhook_deliveries(ADMIN, sub.id, None, 50)
@@ -91,7 +91,7 @@ async def test_a_slow_receiver_does_not_hold_up_another_subscription(sessions: S
     _, fast_secret = await sessions.create_webhook(ADMIN, receiver.url + "/fast", ["interaction.created"])
     async with workers(sessions, "a") as (worker,):
         made = await call_in(sessions)
-        worker.nudge()
+        worker.refresh()
 
         async def fast_got_it() -> bool:
             return any(r.path == "/fast" for r in receiver.requests)
@@ -108,7 +108,7 @@ async def test_a_whole_retry_window_of_failures_pauses_the_subscription(sessions
     # The 24 h window scaled down to under two seconds.
     async with workers(sessions, "a", scale=0.00002) as (worker,):
         await call_in(sessions)
-        worker.nudge()
+        worker.refresh()
 
         async def paused() -> bool:
             return (await sessions.webhook(ADMIN, sub.id)).status == "paused"
@@ -124,14 +124,14 @@ async def test_a_whole_retry_window_of_failures_pauses_the_subscription(sessions
 async def test_a_store_without_the_subscription_stops_its_lane(sessions: Sessions, receiver: Receiver):
     sub, _ = await sessions.create_webhook(ADMIN, receiver.url + "/hook", ["interaction.created"])
     async with workers(sessions, "a") as (worker,):
-        worker.nudge()
+        worker.refresh()
 
         async def has_lane() -> bool:
             return sub.id in worker.lanes
 
         await until(has_lane, "a lane for the subscription")
         await sessions.delete_webhook(ADMIN, sub.id)
-        worker.nudge()
+        worker.refresh()
 
         async def no_lane() -> bool:
             return sub.id not in worker.lanes

@@ -228,3 +228,16 @@ async def test_delete_removes_the_subscription_and_its_log(world: World):
     assert await world.sessions.webhook_head(sub_id) is None
     with pytest.raises(NotFound):
         await world.sessions.delete_webhook(world.admin, sub_id)
+
+
+async def test_maintenance_prunes_finished_deliveries_past_the_retention(world: World):
+    sub_id = await subscribe(world)
+    await call_in(world, "sales")
+    await call_in(world, "sales")
+    await world.sessions.fill_webhook(sub_id)
+    d, _ = await head(world, sub_id)
+    await world.sessions.webhook_attempted(d, 200, None, 1, SCHEDULE, Random(1))
+    assert await world.sessions.store.prune_webhook_deliveries(world.clock.now().timestamp()) == 0
+    assert await world.sessions.store.prune_webhook_deliveries(world.clock.now().timestamp() + 1) == 1
+    items, _ = await world.sessions.webhook_deliveries(world.admin, sub_id, None, 50)
+    assert [i.status for i in items] == [DeliveryStatus.PENDING], "unfinished ones stay"

@@ -385,3 +385,13 @@ class WebhookStore:
             async with self.db.write() as conn:
                 await conn.execute(insert(webhook_deliveries), rows)
         return len(rows)
+
+    async def prune_webhook_deliveries(self, before: float) -> int:
+        """Deletes finished deliveries created before ``before`` (epoch seconds; the log's retention): the delivery
+        log keeps what the event log keeps."""
+        d = webhook_deliveries.c
+        finished = [DeliveryStatus.DELIVERED.value, DeliveryStatus.FAILED.value]
+        async with self.db.write() as conn:
+            return (
+                await conn.execute(delete(webhook_deliveries).where(d.created_at < before, d.status.in_(finished)))
+            ).rowcount
