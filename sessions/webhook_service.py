@@ -47,7 +47,8 @@ class Webhooks:
     clock: Clock
 
     @staticmethod
-    def _require_webhook_admin(actor: User) -> None:
+    def require_webhook_admin(actor: User) -> None:
+        """Public so the gateway can refuse non-admins before it looks up a URL's host (403 first, not 422)."""
         if actor.role is not Role.ADMIN:
             raise PermissionDenied(f"Only admins manage webhooks; {actor.name} is {actor.role.value}.")
 
@@ -66,7 +67,7 @@ class Webhooks:
         self, actor: User, url: str, events: list[str], queues: list[str] | None = None, description: str = ""
     ) -> tuple[Subscription, str]:
         """A new subscription and its secret (shown once); it receives the events committed from now on."""
-        self._require_webhook_admin(actor)
+        self.require_webhook_admin(actor)
         now = self.clock.now()
         try:
             sub = Subscription(
@@ -85,17 +86,17 @@ class Webhooks:
         return await self.store.add_webhook(sub, secret), secret
 
     async def webhooks(self, actor: User) -> list[Subscription]:
-        self._require_webhook_admin(actor)
+        self.require_webhook_admin(actor)
         return await self.store.list_webhooks()
 
     async def webhook(self, actor: User, sub_id: str) -> Subscription:
-        self._require_webhook_admin(actor)
+        self.require_webhook_admin(actor)
         return await self.store.get_webhook(sub_id)
 
     async def configure_webhook(self, actor: User, sub_id: str, patch: dict[str, Any]) -> Subscription:
         """A JSON Merge Patch of url, events, queues, description and status (``active`` resumes a paused one,
         restarting its retries from the event it stopped at; ``paused`` pauses it)."""
-        self._require_webhook_admin(actor)
+        self.require_webhook_admin(actor)
         sub = await self.store.get_webhook(sub_id)
         editable = sub.model_dump(mode="json", include=set(EDITABLE))
         # Null resets a field to its default (no queues, no description); url and events have none (422).
@@ -119,12 +120,12 @@ class Webhooks:
         return await self.store.update_webhook(updated, resumed=resumed)
 
     async def delete_webhook(self, actor: User, sub_id: str) -> None:
-        self._require_webhook_admin(actor)
+        self.require_webhook_admin(actor)
         await self.store.delete_webhook(sub_id)
 
     async def rotate_webhook_secret(self, actor: User, sub_id: str) -> tuple[str, datetime]:
         """A new secret; the current one keeps signing (beside it) for the grace period.  Returns both facts."""
-        self._require_webhook_admin(actor)
+        self.require_webhook_admin(actor)
         now = self.clock.now()
         secret, until = new_secret(), now + timedelta(seconds=ROTATION_GRACE_SECONDS)
         await self.store.rotate_webhook_secret(sub_id, secret, now, until)
@@ -133,12 +134,12 @@ class Webhooks:
     async def webhook_deliveries(
         self, actor: User, sub_id: str, before: str | None, limit: int
     ) -> tuple[list[Delivery], str | None]:
-        self._require_webhook_admin(actor)
+        self.require_webhook_admin(actor)
         await self.store.get_webhook(sub_id)
         return await self.store.webhook_deliveries(sub_id, None if before is None else cursor_key(before), limit)
 
     async def replay_webhook_delivery(self, actor: User, sub_id: str, delivery_id: str) -> Delivery:
-        self._require_webhook_admin(actor)
+        self.require_webhook_admin(actor)
         try:
             key = cursor_key(delivery_id)
         except InvalidCursor:
@@ -146,7 +147,7 @@ class Webhooks:
         return await self.store.replay_webhook_delivery(sub_id, key, self.clock.now())
 
     async def replay_webhook(self, actor: User, sub_id: str, since: Cursor, until: Cursor | None) -> int:
-        self._require_webhook_admin(actor)
+        self.require_webhook_admin(actor)
         cursor_key(since)
         if until is not None and cursor_key(until) <= cursor_key(since):
             raise InvalidCommand("until: must come after since")
@@ -155,7 +156,7 @@ class Webhooks:
     async def webhook_target(self, actor: User | None, sub_id: str) -> tuple[Subscription, list[str]]:
         """The subscription and the secrets that sign for it now (an admin's ping, or the worker: ``actor`` None)."""
         if actor is not None:
-            self._require_webhook_admin(actor)
+            self.require_webhook_admin(actor)
         return await self.store.get_webhook(sub_id), await self.store.webhook_secrets(sub_id, self.clock.now())
 
     # -- the worker's side (the gateway's background task; no actor) ---------------------

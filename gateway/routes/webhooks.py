@@ -49,7 +49,7 @@ async def list_webhooks(call: Call) -> list[Subscription]:
 async def create_webhook(call: Call) -> CreatedWebhook:
     """Subscribes a URL to interaction events (admins); the answer holds the signing secret, shown this once."""
     b: NewWebhook = call.body
-    call.sessions._require_webhook_admin(call.user)  # before any look-up of the URL's host
+    call.sessions.require_webhook_admin(call.user)  # before any look-up of the URL's host
     await _sender(call).check_destination(b.url)
     sub, secret = await call.sessions.create_webhook(call.user, b.url, b.events, b.queues, b.description)
     _nudge(call)
@@ -66,7 +66,7 @@ async def get_webhook(call: Call) -> Subscription:
 async def update_webhook(call: Call) -> Subscription:
     """Changes url, events, queues or description, pauses or resumes (admins); a JSON Merge Patch."""
     b: WebhookPatch = call.body
-    call.sessions._require_webhook_admin(call.user)
+    call.sessions.require_webhook_admin(call.user)
     if b.url is not None:
         await _sender(call).check_destination(b.url)
     sub = await call.sessions.configure_webhook(
