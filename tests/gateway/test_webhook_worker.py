@@ -17,8 +17,13 @@ from sessions.model import CommType, Customer, Direction, Role, Subtype, User
 from sessions.queues import Queue
 from tests.conftest import dispose, make_store
 from tests.gateway.webhook_receiver import Receiver, receiver, verified
+from tests.sessions import test_live
+from tests.sessions.test_live import Processes
 
 __all__ = ["receiver"]  # the fixture, used by name
+#: Two LiveStores on one PostgreSQL database and one Redis prefix (test_live's fixtures).
+db_url = test_live.db_url
+two = test_live.two
 
 ADMIN = User(id="root", username="root", name="Root", role=Role.ADMIN)
 
@@ -84,6 +89,25 @@ async def test_two_workers_on_one_store_send_each_event_once_in_order(sessions: 
         await until(all_delivered, "every delivery recorded as delivered")
     got = [verified(secret, r)["interaction"]["id"] for r in receiver.requests]
     assert got == made, "once each, in cursor order, whichever worker held the lease"
+
+
+async def test_two_processes_on_redis_send_each_event_once(two: Processes, receiver: Receiver):
+    """Two stores as two processes would hold them: Redis leases decide which one sends."""
+    a, b = Sessions(two.a), Sessions(two.b)
+    await two.a.put_user(ADMIN)
+    await a.create_queue(ADMIN, Queue(id="sales", name="Sales"))
+    sub, secret = await a.create_webhook(ADMIN, receiver.url + "/hook", ["interaction.created"])
+    async with workers(a, "a") as (wa,), workers(b, "b") as (wb,):
+        made = [await call_in(s) for s in (a, b, a, b, a)]
+        wa.refresh()
+        wb.refresh()
+
+        async def all_delivered() -> bool:
+            items, _ = await a.webhook_deliveries(ADMIN, sub.id, None, 50)
+            return len(items) == 5 and all(d.status.value == "delivered" for d in items)
+
+        await until(all_delivered, "every delivery recorded as delivered")
+    assert [verified(secret, r)["interaction"]["id"] for r in receiver.requests] == made
 
 
 async def test_a_slow_receiver_does_not_hold_up_another_subscription(sessions: Sessions, receiver: Receiver):
