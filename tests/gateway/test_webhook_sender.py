@@ -43,6 +43,19 @@ async def test_private_addresses_are_refused_without_the_flag(receiver: Receiver
     assert receiver.requests == [], "nothing was sent"
 
 
+async def test_a_name_is_checked_where_the_connection_opens(receiver: Receiver):
+    """``localhost`` passes the URL's shape; the addresses it resolves to are refused as the connection opens, so a
+    name re-pointed after an earlier check (DNS rebinding) is refused too."""
+    sender = WebhookSender(allow_private=False)
+    port = receiver.url.rsplit(":", 1)[1]
+    try:
+        attempt = await sender.send(f"http://localhost:{port}/hook", "msg_s_1", "{}", ["whsec_" + "A" * 32])
+    finally:
+        await sender.close()
+    assert attempt.status is None and "GATEWAY_WEBHOOKS_ALLOW_PRIVATE" in attempt.error
+    assert receiver.requests == []
+
+
 async def test_redirects_are_not_followed(receiver: Receiver):
     sender = WebhookSender(allow_private=True)
     try:
