@@ -3,7 +3,8 @@
 Swagger UI's JavaScript and CSS come from the ``swagger-ui-bundle-v2`` package (a dependency, so the wheel serves them
 like the console: no CDN, nothing leaves the gateway's host). It is the Swagger UI 5 line of the ``swagger_ui_bundle``
 project: ``swagger-ui-bundle`` itself stops at Swagger UI 4, which refuses the gateway's OpenAPI 3.1 document.
-Only the two files the page loads are served, from an allowlist, not the bundle's whole folder: its sample ``index.html`` and initializer point at a demo API elsewhere.
+Only the two files the page loads are served, from an allowlist, not the bundle's whole folder: its sample
+``index.html`` and initializer point at a demo API elsewhere.
 The page itself and its start script are package data of ``web`` (``web/docs/``); ``/docs/init.js`` and
 ``/docs/docs.css`` are served by the console's static mount.
 

@@ -164,21 +164,21 @@ def test_an_admin_subscribes_pings_sees_deliveries_replays_pauses_and_deletes(
     [*_, pinged] = receiver.wait_for(4)
     assert verified(new_secret, pinged)["type"] == verified(secret, pinged)["type"] == "webhook.ping"
 
-    # Paused: said in words, with the way back; resumed.
+    # Paused: the reason in words, on its page and in the list; resumed from there.
     page.get_by_role("button", name="Pause").click()
-    expect(page.get_by_role("note")).to_contain_text("Paused.")
+    expect(page.get_by_role("note")).to_contain_text("Paused by Ada Admin.")
     expect(page.locator(".hook-facts")).to_contain_text("Paused")
-    page.get_by_role("button", name="Resume").click()
-    expect(page.locator(".hook-facts")).to_contain_text("Active")
-    expect(page.get_by_role("note")).to_have_count(0)
-
-    # The list shows it, then deletion asks first.
     page.get_by_role("link", name="Back to the webhooks").click()
     listed = page.get_by_role("table", name="Webhook subscriptions").locator("tbody tr")
     expect(listed).to_have_count(1)
     expect(listed).to_contain_text(receiver.url)
-    expect(listed).to_contain_text("Active")
+    expect(listed).to_contain_text("Paused by Ada Admin.")
     listed.get_by_role("link", name=f"Open {receiver.url}").click()
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator(".hook-facts")).to_contain_text("Active")
+    expect(page.get_by_role("note")).to_have_count(0)
+
+    # Deletion asks first.
     page.get_by_role("button", name="Delete", exact=True).click()
     confirm = page.get_by_role("group", name="Confirm deletion")
     confirm.get_by_role("button", name="Cancel").click()

@@ -170,19 +170,19 @@ function subscriptionPage(ctx, main, id) {
   function drawHead() {
     const paused = hook.status === "paused";
     main.querySelector("h1").textContent = `Webhook: ${hook.url}`;
-    head.replaceChildren(
-      paused ? h("p", { class: "paused-banner", role: "note" }, h("strong", { text: hook.paused_reason || "Paused." }), " Nothing is sent until it is resumed; then delivery goes on from where it stopped.") : null,
+    head.replaceChildren(...[
+      paused && h("p", { class: "paused-banner", role: "note" }, h("strong", { text: hook.paused_reason || "Paused." }), " Nothing is sent until it is resumed; then delivery goes on from where it stopped."),
       h("dl", { class: "hook-facts" },
         h("dt", { text: "Status" }), h("dd", {}, statusBadge(hook)),
         h("dt", { text: "Events" }), h("dd", { text: eventsText(hook.events) }),
-        h("dt", { text: "Last event handled" }), h("dd", { text: hook.cursor || "none yet" }),
+        h("dt", { text: "Last event handled (cursor)" }), h("dd", { text: hook.cursor || "none yet" }),
         h("dt", { text: "Secret rotated" }), h("dd", { text: hook.secret_rotated_at ? when(hook.secret_rotated_at) : "never" })),
       h("p", { class: "controls hook-actions" },
         h("button", { type: "button", class: paused ? "primary" : "", text: paused ? "Resume" : "Pause", onclick: () => patchStatus(paused ? "active" : "paused") }),
         h("button", { type: "button", text: "Send test ping", onclick: ping }),
         h("button", { type: "button", text: "Rotate secret", onclick: rotate }),
         h("button", { type: "button", class: "danger", text: "Delete", onclick: confirmDelete }),
-        h("a", { href: "#/admin-webhooks", text: "Back to the webhooks" })));
+        h("a", { href: "#/admin-webhooks", text: "Back to the webhooks" }))].filter(Boolean));
   }
 
   async function load(first = false) {
@@ -194,7 +194,10 @@ function subscriptionPage(ctx, main, id) {
     // Unchanged, or a deletion being confirmed: nothing is redrawn under the pointer or the focus.
     if (JSON.stringify(hook) === before || head.querySelector(".confirm")) return true;
     drawHead();
-    if (first) subscriptionForm(ctx, main, hook, settings, (saved) => { hook = saved; drawHead(); });
+    if (first) {
+      settings.append(h("h2", { text: "Settings" }));
+      subscriptionForm(ctx, main, hook, settings, (saved) => { hook = saved; drawHead(); });
+    }
     return true;
   }
   load(true).then((found) => {
@@ -235,7 +238,7 @@ function deliveryLog(ctx, id, say) {
     shown = key;
     if (!rows.size) return body.replaceChildren(h("tr", {}, h("td", { colspan: 8, class: "empty", text: "No deliveries yet." })));
     body.replaceChildren(...[...rows.values()].map((d) => h("tr", { "data-id": d.id, class: `delivery ${d.status}` },
-      h("th", { scope: "row" }, d.type, h("span", { class: "meta", text: d.event_id })),
+      h("th", { scope: "row" }, d.type, h("span", { class: "meta", text: `event ${d.event_id}` })),
       h("td", {}, h("span", { class: `badge-status ${d.status}`, text: d.status })),
       h("td", { text: String(d.attempts) }),
       h("td", { class: "last-answer", text: [d.last_status && `HTTP ${d.last_status}`, d.last_error].filter(Boolean).join(": ") || "—" }),
