@@ -17,6 +17,7 @@ from standardwebhooks import Webhook
 from tests.processes import GatewayProcess, gateway_process
 from tests.web.conftest import DOCS, PASSWORD, login
 from tests.web.test_console import customer_chat
+from tests.web.test_layout import PHONE, axe_problems, layout_problems
 
 TOKEN = "webhooks-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -189,3 +190,35 @@ def test_an_admin_subscribes_pings_sees_deliveries_replays_pauses_and_deletes(
     expect(page.get_by_role("table", name="Webhook subscriptions")).to_contain_text("No subscriptions yet")
     assert httpx.get(f"{server.url}/api/webhooks", headers=ADMIN).json() == []
     context.close()
+
+
+def test_the_webhook_pages_fit_a_phone_and_pass_axe(server: GatewayProcess, receiver: Receiver, browser: Browser):
+    """The layout test reaches the list from the nav; the new-subscription form and a subscription's page (a long
+    URL, a paused reason, a delivery, a secret just rotated) are checked here the same way."""
+    long_url = f"{receiver.url}?token=" + "x7Q9" * 60
+    made = httpx.post(
+        f"{server.url}/api/webhooks",
+        json={"url": long_url, "events": ["*"], "description": "Warehouse"},
+        headers=ADMIN,
+    )
+    assert made.status_code == 201, made.text
+    hook = made.json()
+    ws, _ = customer_chat(server, "Dev Customer", "Can I change my plan?")
+    ws.close()
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    login(page, server, "ada")
+    problems: list[str] = []
+    page.goto(f"{server.url}/#/admin-webhooks/new")
+    expect(page.get_by_role("form", name="New subscription")).to_be_visible()
+    problems += layout_problems(page, "new subscription") + axe_problems(page, "new subscription")
+    page.goto(f"{server.url}/#/admin-webhooks/{hook['id']}")
+    expect(page.get_by_role("table", name="Deliveries")).to_contain_text("delivered")
+    page.get_by_role("button", name="Rotate secret").click()
+    expect(page.get_by_role("region", name="Signing secret")).to_be_visible()
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("note")).to_contain_text("Paused by Ada Admin.")
+    problems += layout_problems(page, "subscription") + axe_problems(page, "subscription")
+    assert not problems, "\n".join(problems)
+    context.close()
+    assert httpx.delete(f"{server.url}/api/webhooks/{hook['id']}", headers=ADMIN).status_code == 204

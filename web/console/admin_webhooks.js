@@ -83,7 +83,7 @@ function subscriptionForm(ctx, main, stored, into, onSaved) {
   allBox.addEventListener("change", syncAll);
   if (all) syncAll();
   const status = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
-  const form = h("form", { class: "card admin-form", "aria-label": stored ? "Subscription settings" : "New subscription", novalidate: true, onsubmit: save },
+  const form = h("form", { class: "card admin-form hook-form", "aria-label": stored ? "Subscription settings" : "New subscription", novalidate: true, onsubmit: save },
     h("fieldset", {}, h("legend", { text: "Endpoint" }),
       field("URL", url, "url", "http or https; the receiver answers 2xx to acknowledge. No redirects are followed."),
       field("Description", description, "description", "What this integration is, for the other admins.")),
@@ -131,7 +131,7 @@ function subscriptionPage(ctx, main, id) {
   const secretSlot = h("div");
   const settings = h("div");
   const log = deliveryLog(ctx, id, (text) => (said.textContent = text));
-  main.replaceChildren(h("h1", { text: "Webhook subscription" }), head, said, secretSlot, settings, log.node);
+  main.replaceChildren(h("h1", { class: "hook-title", text: "Webhook subscription" }), head, said, secretSlot, settings, log.node);
   const fail = (err) => { said.textContent = failure(err); };
 
   async function act(text, run) {
@@ -221,7 +221,7 @@ function deliveryLog(ctx, id, say) {
   const since = h("input", { name: "since", required: true, autocomplete: "off", placeholder: "event id" });
   const until = h("input", { name: "until", autocomplete: "off", placeholder: "event id (optional)" });
   const rangeStatus = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
-  const range = h("form", { class: "card admin-form", "aria-label": "Replay a range of events", novalidate: true, onsubmit: replayRange },
+  const range = h("form", { class: "card admin-form hook-form", "aria-label": "Replay a range of events", novalidate: true, onsubmit: replayRange },
     h("fieldset", {}, h("legend", { text: "Replay a range of events" }),
       field("After event", since, "since", "Events after this one (not itself) are sent again, in order."),
       field("Up to event", until, "until", "This one included; empty: up to the newest.")),
