@@ -146,6 +146,15 @@ def test_an_admin_subscribes_pings_sees_deliveries_replays_pauses_and_deletes(
     assert json.loads(again[1]) == json.loads(delivery[1])
     verified(secret, again)
 
+    # A range of events replayed: after the event before it, up to it.
+    replay = page.get_by_role("form", name="Replay a range of events")
+    replay.get_by_label("After event").fill(str(int(event["id"]) - 1))
+    replay.get_by_label("Up to event").fill(event["id"])
+    replay.get_by_role("button", name="Replay range").click()
+    expect(replay.get_by_role("status")).to_have_text("Queued 1 event to send again, in order.")
+    [*_, ranged] = receiver.wait_for(4)
+    assert ranged[0]["webhook-id"] == delivery[0]["webhook-id"]
+
     # Edited: the PATCH carries only what changed.
     settings = page.get_by_role("form", name="Subscription settings")
     settings.get_by_label("Description").fill("CRM sync (EU)")
@@ -162,7 +171,7 @@ def test_an_admin_subscribes_pings_sees_deliveries_replays_pauses_and_deletes(
     assert new_secret.startswith("whsec_") and new_secret != secret
     page.get_by_role("button", name="Send test ping").click()
     expect(page.locator(".hook-said")).to_contain_text("Ping delivered: HTTP 200")
-    [*_, pinged] = receiver.wait_for(4)
+    [*_, pinged] = receiver.wait_for(5)
     assert verified(new_secret, pinged)["type"] == verified(secret, pinged)["type"] == "webhook.ping"
 
     # Paused: the reason in words, on its page and in the list; resumed from there.
