@@ -224,7 +224,7 @@ function deliveryLog(ctx, id, say) {
   const range = h("form", { class: "card admin-form hook-form", "aria-label": "Replay a range of events", novalidate: true, onsubmit: replayRange },
     h("fieldset", {}, h("legend", { text: "Replay a range of events" }),
       field("After event", since, "since", "Events after this one (not itself) are sent again, in order."),
-      field("Up to event", until, "until", "This one included; empty: up to the newest.")),
+      field("Up to event", until, "until", "This one included; empty: up to the last event handled.")),
     h("div", { class: "actions" }, h("button", { type: "submit", text: "Replay range" })), rangeStatus);
   const node = h("section", { class: "hook-log", "aria-labelledby": "hook-log-title" },
     h("h2", { id: "hook-log-title", text: "Delivery log" }),
