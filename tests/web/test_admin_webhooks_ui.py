@@ -231,3 +231,36 @@ def test_the_webhook_pages_fit_a_phone_and_pass_axe(server: GatewayProcess, rece
     assert not problems, "\n".join(problems)
     context.close()
     assert httpx.delete(f"{server.url}/api/webhooks/{hook['id']}", headers=ADMIN).status_code == 204
+
+
+def test_the_delivery_log_shows_the_newest_first_and_loads_older_pages(
+    server: GatewayProcess, receiver: Receiver, browser: Browser
+):
+    made = httpx.post(
+        f"{server.url}/api/webhooks", json={"url": receiver.url, "events": ["interaction.created"]}, headers=ADMIN
+    )
+    assert made.status_code == 201, made.text
+    hook = made.json()
+    with receiver.changed:
+        before = len(receiver.got)
+    for name in ("Erin First", "Finn Second"):
+        ws, _ = customer_chat(server, name, "Hello")
+        ws.close()
+    receiver.wait_for(before + 2)
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    # Pages of one delivery instead of 50, so two deliveries make two pages.
+    page.route(
+        "**/deliveries?limit=50*", lambda route: route.continue_(url=route.request.url.replace("limit=50", "limit=1"))
+    )
+    login(page, server, "ada")
+    page.goto(f"{server.url}/#/admin-webhooks/{hook['id']}")
+    rows = page.get_by_role("table", name="Deliveries").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("delivered")
+    page.get_by_role("button", name="Load more").click()
+    expect(rows).to_have_count(2)
+    expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+    newest, older = (int(t.split("event ")[1]) for t in rows.locator("th .meta").all_inner_texts())
+    assert newest > older
+    page.close()
+    assert httpx.delete(f"{server.url}/api/webhooks/{hook['id']}", headers=ADMIN).status_code == 204
