@@ -31,6 +31,7 @@ from sessions.stores.sql import Database, SqlStore, database_url
 from sessions.stores.sql.migrate import migrate
 
 from .agent_connections import Presence
+from .api_docs import docs_routes
 from .auth import Auth
 from .errors import EXCEPTION_HANDLERS, BodyLimit
 from .hub import Hub
@@ -53,7 +54,7 @@ log = logging.getLogger("gateway")
 #: The installed ``web`` package (package data of the wheel), wherever the gateway runs from.
 WEB = Path(str(files("web")))
 #: What the console and widget cannot be without: the start fails loudly rather than serving an API with no console.
-WEB_ASSETS = ("index.html", "chat/widget.js", "console/app.js")
+WEB_ASSETS = ("index.html", "chat/widget.js", "console/app.js", "docs/index.html")
 VERSION = "0.1.0"
 
 
@@ -258,6 +259,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/openapi.json", openapi_json),
+            *docs_routes(WEB),
             *routes(operations),
             *webhooks.routes(),
             WebSocketRoute("/ws/agent", agent_socket),

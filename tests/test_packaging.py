@@ -28,6 +28,8 @@ SERVED = {
     "/console/app.js": "console/app.js",
     "/console/console.css": "console/console.css",
     "/favicon.svg": "favicon.svg",
+    "/docs": "docs/index.html",  # the API reference; Swagger UI's own files come from the swagger-ui-bundle package
+    "/docs/init.js": "docs/init.js",
 }
 
 

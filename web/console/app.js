@@ -3,6 +3,7 @@ import { api, auth, ApiError } from "./api.js";
 import { adminQueues } from "./admin_queues.js";
 import { adminRouting } from "./admin_routing.js";
 import { adminUsers, userSaved } from "./admin_users.js";
+import { adminWebhooks } from "./admin_webhooks.js";
 import { DirectMessages } from "./direct_messages.js";
 import { evaluationsView } from "./coaching.js";
 import { customerName, h, undelivered, undeliveredReason } from "./dom.js";
@@ -173,6 +174,7 @@ async function route() {
     else if (name === "admin-queues" && state.me.role === "admin") current = { name, update: adminQueues(ctx, view, id && decodeURIComponent(id)) };
     else if (name === "admin-users" && state.me.role === "admin") current = { name, update: adminUsers(ctx, view, id && decodeURIComponent(id)) };
     else if (name === "admin-routing" && state.me.role === "admin") current = { name, update: adminRouting(ctx, view) };
+    else if (name === "admin-webhooks" && state.me.role === "admin") current = { name, update: adminWebhooks(ctx, view, id && decodeURIComponent(id)) };
     else if (name === "supervisor" && state.me.role !== "agent") current = { name: "supervisor", update: supervisor(ctx, view) };
     else current = { name: "home", update: home(ctx, view) };
   } catch (err) {
