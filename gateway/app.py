@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
 from pathlib import Path
@@ -40,6 +41,8 @@ from .operations import openapi, routes
 from .routes import all_operations
 from .security_headers import SecurityHeaders
 from .settings import Settings
+from .webhook_sender import WebhookSender
+from .webhook_worker import WebhookWorker
 from .webhooks import TwilioWebhooks
 from .ws_agent import agent_socket
 from .ws_chat import chat_socket
@@ -135,8 +138,14 @@ async def maintain(store: Store, owner: str, settings: Settings) -> None:
     try:
         pruned = await store.prune_events(settings.event_retention_days * 86_400)
         forgotten = await store.forget_expired()
-        if pruned or forgotten:
-            log.info("maintenance: pruned %d events past retention, %d expired keys", pruned, forgotten)
+        logged = await store.prune_webhook_deliveries(time.time() - settings.event_retention_days * 86_400)
+        if pruned or forgotten or logged:
+            log.info(
+                "maintenance: pruned %d events past retention, %d expired keys, %d webhook deliveries",
+                pruned,
+                forgotten,
+                logged,
+            )
     finally:
         await store.release("maintenance", owner)
 
@@ -168,6 +177,12 @@ def create_app(
         reconnect_grace=settings.agent_reconnect_seconds,
         media_addresses=settings.media_addresses,
     )
+    sender = WebhookSender(allow_private=settings.webhooks_allow_private)
+    # Without Redis exactly one process runs, so its webhook leases (in SQL) are its own even across a restart:
+    # a fixed owner retakes them at once after a kill instead of waiting for them to expire.
+    webhook_owner = presence.node if isinstance(store, LiveStore) else "webhooks-local"
+    webhook_worker = WebhookWorker(sessions, sender, webhook_owner, settings.webhooks_retry_scale)
+    hub.listeners.append(webhook_worker.nudge)
     operations = all_operations()
     published_metrics: dict[str, dict] = {}
 
@@ -210,6 +225,7 @@ def create_app(
                 if isinstance(store, LiveStore)
                 else []
             ),
+            asyncio.create_task(webhook_worker.run_forever(), name="webhooks"),
             asyncio.create_task(
                 _repeat("maintenance", lambda: maintain(store, presence.node, settings), MAINTENANCE_INTERVAL),
                 name="maintenance",
@@ -232,6 +248,7 @@ def create_app(
             # wait forever on a database connection that is gone.
             await asyncio.gather(*background, return_exceptions=True)
             await live_calls.bridges.close_all()
+            await sender.close()
             await hub.stop()
             await store.close()
 
@@ -271,6 +288,8 @@ def create_app(
     app.state.hub = hub
     app.state.presence = presence
     app.state.webhooks = webhooks
+    app.state.webhook_sender = sender
+    app.state.webhook_worker = webhook_worker
     app.state.threads = twilio.threads
     app.state.live_calls = live_calls
     app.state.browser_audio = BrowserAudio(live_calls)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sessions import access
@@ -112,6 +113,8 @@ class Hub:
         self.healthy = asyncio.Event()
         #: Set whenever work may have appeared for the dispatcher (anything but metrics).
         self.changed = asyncio.Event()
+        #: Called (synchronously, so it must not block) after each batch of events: the webhook worker's wake-up.
+        self.listeners: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -158,6 +161,9 @@ class Hub:
                     sub.push(key, text)
             if event.type != "queue.metrics":
                 self.changed.set()
+        if events:
+            for listener in self.listeners:
+                listener()
 
     async def _run(self) -> None:
         backoff = 0.1

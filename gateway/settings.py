@@ -54,6 +54,10 @@ class Settings:
     #: The only addresses WebRTC media binds and advertises as ICE host candidates (production: the public
     #: address browsers reach; tests: 127.0.0.1).  Empty: aioice's default, every non-loopback interface.
     media_addresses: tuple[str, ...] = ()
+    #: Outbound webhooks may call loopback, link-local and private addresses (tests' receivers on 127.0.0.1).
+    webhooks_allow_private: bool = False
+    #: Multiplies every webhook retry delay and the 24 h retry window (a test knob: e.g. 0.01).
+    webhooks_retry_scale: float = 1.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -80,4 +84,6 @@ class Settings:
             agent_reconnect_seconds=float(e.get("GATEWAY_AGENT_RECONNECT_SECONDS", "20")),
             ws_deflate=e.get("GATEWAY_WS_DEFLATE", "").lower() in ("1", "true", "yes"),
             media_addresses=parse_addresses(e.get("GATEWAY_MEDIA_ADDRESSES", "")),
+            webhooks_allow_private=e.get("GATEWAY_WEBHOOKS_ALLOW_PRIVATE", "").lower() in ("1", "true", "yes"),
+            webhooks_retry_scale=float(e.get("GATEWAY_WEBHOOKS_RETRY_SCALE", "1")),
         )

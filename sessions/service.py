@@ -47,6 +47,7 @@ from .steering import Steering
 from .stores.base import Store
 from .timers import Timers
 from .transcripts import LiveTranscripts
+from .webhook_service import Webhooks
 
 
 def new_id() -> str:
@@ -68,6 +69,7 @@ class Sessions(
     LiveTranscripts,
     Steering,
     Timers,
+    Webhooks,
 ):
     """Reads and the lifecycle commands of interactions (create, offer, transfer, consult, end, complete, edit).
 

@@ -1,7 +1,19 @@
 """HTTP API operations, grouped by what they act on."""
 
 from ..operations import Operation
-from . import accounts, calls, coaching, customers, direct_messages, history, interactions, permissions, queues, routing
+from . import (
+    accounts,
+    calls,
+    coaching,
+    customers,
+    direct_messages,
+    history,
+    interactions,
+    permissions,
+    queues,
+    routing,
+    webhooks,
+)
 
 
 def all_operations() -> list[Operation]:
@@ -16,4 +28,5 @@ def all_operations() -> list[Operation]:
         *direct_messages.ops.items,
         *coaching.ops.items,
         *customers.ops.items,
+        *webhooks.ops.items,
     ]

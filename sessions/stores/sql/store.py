@@ -32,9 +32,12 @@ from .kv import KeyValues
 from .log import EventLog
 from .queries import Queries
 from .upsert import upsert
+from .webhooks import WebhookStore
 
 
-class SqlStore(CustomerStore, CoachingStore, DirectMessageStore, History, Queries, KeyValues, EventLog, BaseStore):
+class SqlStore(
+    WebhookStore, CustomerStore, CoachingStore, DirectMessageStore, History, Queries, KeyValues, EventLog, BaseStore
+):
     def __init__(self, db: Database | str) -> None:
         self.db = db if isinstance(db, Database) else Database(db)
         self._init_log()
