@@ -138,7 +138,9 @@ class Receiver:
         with self.changed:
             if not self.changed.wait_for(lambda: check(self.requests), timeout):
                 seen = [(r.webhook_id, r.status) for r in self.requests]
-                raise AssertionError(f"not within {timeout:g} s: {what}; the receiver saw {seen}")
+                raise AssertionError(
+                    f"not within {timeout:g} s: {what}; the receiver saw {len(seen)} requests, the last: {seen[-20:]}"
+                )
             return list(self.requests)
 
     def snapshot(self) -> list[Request]:
