@@ -327,10 +327,16 @@ def test_two_processes_send_each_event_once_per_subscription(gateways, receiver)
 
 
 def test_private_addresses_are_refused_without_the_opt_in(receiver):
+    """Loopback (also by name, in IPv4-mapped IPv6 and in decimal), unspecified, private and link-local hosts."""
     env = {"GATEWAY_ADMIN_TOKEN": TOKEN, "GATEWAY_WEBHOOKS_ALLOW_PRIVATE": "", "GATEWAY_WEBHOOKS_RETRY_SCALE": "0.001"}
+    port = receiver.port
     private = [
         receiver.url,
-        f"http://[::1]:{receiver.port}/hooks",
+        f"http://localhost:{port}/hooks",
+        f"http://[::1]:{port}/hooks",
+        f"http://[::ffff:127.0.0.1]:{port}/hooks",
+        f"http://2130706433:{port}/hooks",  # 127.0.0.1 as one number
+        f"http://0.0.0.0:{port}/hooks",
         "http://10.1.2.3/hooks",
         "http://172.16.0.1/hooks",
         "http://192.168.1.10/hooks",
@@ -343,20 +349,6 @@ def test_private_addresses_are_refused_without_the_opt_in(receiver):
             assert r.status_code == 422, (url, r.status_code, r.text)
             assert set(r.json()) == {"error", "detail"}, r.text
         assert http.get(f"{gw.url}/api/webhooks", headers=ADMIN).json() == []
-
-        # A name that resolves to loopback: refused now, or accepted and then never called (checked when connecting).
-        by_name = f"http://localhost:{receiver.port}/hooks"
-        r = http.post(f"{gw.url}/api/webhooks", json={"url": by_name, "events": [CREATED]}, headers=ADMIN)
-        if r.status_code == 201:
-            sub_id = r.json()["id"]
-            ping = http.post(f"{gw.url}/api/webhooks/{sub_id}/ping", headers=ADMIN)
-            assert ping.status_code == 200 and ping.json()["ok"] is False and ping.json()["error"], ping.text
-            new_interaction(http, gw.url, queue_id)
-            eventually(
-                lambda: any(d["last_error"] for d in deliveries(http, gw.url, sub_id).values()),
-                "the delivery to a loopback name attempted and refused",
-            )
-        else:
-            assert r.status_code == 422, r.text
+        new_interaction(http, gw.url, queue_id)
     assert receiver.snapshot() == [], "a request reached a private address"
     assert_clean_log(gw)
