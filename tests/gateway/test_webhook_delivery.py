@@ -15,6 +15,8 @@ opt-in.  ``GATEWAY_WEBHOOKS_RETRY_SCALE`` shrinks the backoff so retries come wi
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import uuid
 from collections import Counter
@@ -29,7 +31,7 @@ from tests.conftest import REDIS_URL
 from tests.databases import postgres_database
 from tests.gateway.conftest import drop_redis_prefix
 from tests.processes import GatewayProcess, gateway_process
-from tests.webhook_receiver import Receiver, Request, always
+from tests.webhook_receiver import HANG, Receiver, Request, always
 
 TOKEN = "webhook-delivery-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -159,6 +161,27 @@ def deliveries(http: httpx.Client, base: str, sub_id: str) -> dict[str, dict]:
 
 def first_event_id(requests: list[Request], interaction: str) -> str:
     return next(r.document["id"] for r in requests if interaction_of(r) == interaction)
+
+
+def connected_to(port: int, pids: list[int]) -> list[int]:
+    """Which of ``pids`` hold an established TCP connection to ``port`` on this host (Linux: /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[3] == "01":  # 01: ESTABLISHED
+                    inodes.add(f"socket:[{fields[9]}]")
+    holders = []
+    for pid in pids:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                    holders.append(pid)
+                    break
+            except FileNotFoundError:
+                continue  # closed meanwhile
+    return holders
 
 
 # -------------------------------------------------------------------------------------------------------- scenarios
@@ -324,6 +347,31 @@ def test_two_processes_send_each_event_once_per_subscription(gateways, receiver)
     assert_in_cursor_order_none_lost(requests, sub_id, created)
     doubled = {i: n for i, n in Counter(r.webhook_id for r in requests).items() if n > 1}
     assert not doubled, f"sent more than once (every request was answered 204 at once): {doubled}"
+
+
+def test_the_process_sending_killed_mid_request_the_other_delivers_everything(gateways, receiver):
+    """The process whose request is in flight (the receiver holds it open) is killed with SIGKILL: the other one
+    takes the subscription over (once the dead one's lease has lapsed) and sends that event again, with the same
+    webhook-id, then the rest, in order.  Kills one of the module's pair, so it runs after every other scenario on
+    it."""
+    a, b = gateways
+    receiver.answer = lambda request, history: HANG if not history else 204
+    with httpx.Client(timeout=10) as http:
+        queue_id = new_queue(http, a.url)
+        sub_id = subscribe(http, a.url, receiver, queue_id, [CREATED])
+        created = [new_interaction(http, (a, b)[n % 2].url, queue_id) for n in range(3)]
+        receiver.wait_for(lambda rs: len(rs) == 1, "the first event's request held open")
+        sender = connected_to(receiver.port, [a.proc.pid, b.proc.pid])
+        assert len(sender) == 1, f"not one gateway process connected to the receiver: {sender}"
+        os.kill(sender[0], signal.SIGKILL)
+        (a if a.proc.pid == sender[0] else b).proc.wait(10)
+        survivor = b if a.proc.pid == sender[0] else a
+        created += [new_interaction(http, survivor.url, queue_id) for _ in range(2)]
+        requests = wait_delivered(receiver, created, timeout=60)
+
+    receiver.assert_all_verified()
+    assert_in_cursor_order_none_lost(requests, sub_id, created)
+    assert requests[0].status is HANG and requests[1].webhook_id == requests[0].webhook_id, "not sent again"
 
 
 def test_private_addresses_are_refused_without_the_opt_in(receiver):
