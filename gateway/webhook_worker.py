@@ -138,6 +138,10 @@ class WebhookWorker:
                     raise_if_cancelling()
                     log.warning("webhooks: store unavailable (%s); retrying", exc)
                     ids = set(self.lanes)
+                except Exception:
+                    raise_if_cancelling()
+                    log.exception("webhooks: listing subscriptions failed; retrying")
+                    ids = set(self.lanes)
                 for sub_id in ids - set(self.lanes):
                     self.lanes[sub_id] = Lane(self, sub_id)
                 for sub_id, lane in list(self.lanes.items()):
