@@ -12,6 +12,7 @@ Tests synchronise on ``wait_for`` (a condition every recorded request notifies),
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -142,6 +143,27 @@ class Receiver:
                     f"not within {timeout:g} s: {what}; the receiver saw {len(seen)} requests, the last: {seen[-20:]}"
                 )
             return list(self.requests)
+
+    def connected(self, pids: list[int]) -> list[int]:
+        """Which of the processes ``pids`` hold an established TCP connection to the receiver: the one sending a
+        request it holds open (Linux: /proc)."""
+        inodes = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    fields = line.split()  # remote address is fields[2] (hex port after the colon); 01 is ESTABLISHED
+                    if int(fields[2].rsplit(":", 1)[1], 16) == self.port and fields[3] == "01":
+                        inodes.add(f"socket:[{fields[9]}]")
+        holders = []
+        for pid in pids:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                        holders.append(pid)
+                        break
+                except FileNotFoundError:
+                    continue  # closed meanwhile
+        return holders
 
     def snapshot(self) -> list[Request]:
         with self.changed:

@@ -5,10 +5,10 @@ The delivery guarantees under test: every request verifies and carries the agent
 ``webhook-id`` is ``msg_<subscription>_<event>`` and stays the same across retries; at least once, in cursor order per
 subscription, through a receiver outage (503, then connection refused) and through a SIGKILL of the gateway; a 410
 stops the retries of that one event and the subscription moves on; two processes on one PostgreSQL and Redis send
-each event once; private addresses are refused unless ``GATEWAY_WEBHOOKS_ALLOW_PRIVATE=1``.
+each event once, and when the one sending is killed mid-request the other takes over; private addresses are refused unless ``GATEWAY_WEBHOOKS_ALLOW_PRIVATE=1``.
 
-Process starts are few: one pair of gateways serves every scenario that does not stop a process (each scenario on a
-queue and a subscription of its own), one single gateway is killed and restarted, one runs without the private-address
+Process starts are few: one pair of gateways serves every scenario but two (each scenario on a queue and a
+subscription of its own; the last one kills a process of the pair), one single gateway is killed and restarted, one runs without the private-address
 opt-in.  ``GATEWAY_WEBHOOKS_RETRY_SCALE`` shrinks the backoff so retries come within milliseconds.
 """
 
@@ -128,7 +128,7 @@ def wait_delivered(receiver: Receiver, interactions: list[str], timeout: float =
 
 def assert_in_cursor_order_none_lost(requests: list[Request], sub_id: str, interactions: list[str]) -> None:
     """The requests carry the created events of ``interactions`` (created in that order, so in cursor order): each one
-    delivered, every request verified, no request for an earlier event after one for a later event (a retry repeats
+    delivered, each request's webhook-id ``msg_<subscription>_<event>``, no request for an earlier event after one for a later event (a retry repeats
     the event it retries, with the same webhook-id and body)."""
     bodies: dict[str, bytes] = {}
     order = []
@@ -162,27 +162,6 @@ def deliveries(http: httpx.Client, base: str, sub_id: str) -> dict[str, dict]:
 
 def first_event_id(requests: list[Request], interaction: str) -> str:
     return next(r.document["id"] for r in requests if interaction_of(r) == interaction)
-
-
-def connected_to(port: int, pids: list[int]) -> list[int]:
-    """Which of ``pids`` hold an established TCP connection to ``port`` on this host (Linux: /proc)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[3] == "01":  # 01: ESTABLISHED
-                    inodes.add(f"socket:[{fields[9]}]")
-    holders = []
-    for pid in pids:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
-                    holders.append(pid)
-                    break
-            except FileNotFoundError:
-                continue  # closed meanwhile
-    return holders
 
 
 # -------------------------------------------------------------------------------------------------------- scenarios
@@ -362,7 +341,7 @@ def test_the_process_sending_killed_mid_request_the_other_delivers_everything(ga
         sub_id = subscribe(http, a.url, receiver, queue_id, [CREATED])
         created = [new_interaction(http, (a, b)[n % 2].url, queue_id) for n in range(3)]
         receiver.wait_for(lambda rs: len(rs) == 1, "the first event's request held open")
-        sender = connected_to(receiver.port, [a.proc.pid, b.proc.pid])
+        sender = receiver.connected([a.proc.pid, b.proc.pid])
         assert len(sender) == 1, f"not one gateway process connected to the receiver: {sender}"
         os.kill(sender[0], signal.SIGKILL)
         (a if a.proc.pid == sender[0] else b).proc.wait(10)
