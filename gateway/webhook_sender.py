@@ -211,6 +211,8 @@ class WebhookSender:
             return Attempt(None, f"timed out after {self.total_timeout:g} s", took())
         except httpx.TimeoutException as exc:
             return Attempt(None, f"timed out ({type(exc).__name__})", took())
-        except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - httpx's errors, OSError, and faults of the stack under it alike
+            # (httpcore/anyio raised AttributeError on a connection the receiver dropped while it opened): each is
+            # an attempt without an answer, retried on the schedule, never an exception that stalls the lane.
             return Attempt(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR], took())
         return Attempt(response.status_code, None, took())
