@@ -2,11 +2,13 @@
 
 It records every request it is sent (headers, body, what it answered) and checks each one the way an integrator
 would, with the ``standardwebhooks`` library, so a delivery that does not verify is a test failure rather than a
-silently accepted request.  What it answers is the test's to decide (``answer``): 2xx, 503, 410, or hang (hold the
-request open until the receiver is told to stop).  It can also go away entirely (``down()``: the port refuses
-connections) and come back on the same port (``up()``), which is how an integrator's outage looks from the gateway.
+silently accepted request.  What it answers is the test's to decide (``answer``): 2xx, 503, 410, a redirect (3xx, to
+``/elsewhere``), or hang (hold the request open until the receiver is told to stop).  It can also go away entirely
+(``down()``: the port refuses connections) and come back on the same port (``up()``), which is how an integrator's
+outage looks from the gateway.
 
-Tests synchronise on ``wait_for`` (a condition every recorded request notifies), never on sleeps.
+Tests synchronise on ``wait_for`` (a condition every recorded request notifies), never on sleeps.  The ``receiver``
+fixture is one listening for the length of a test (import it into the test module to use it by name).
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
 from standardwebhooks import Webhook
 
 #: ``answer``'s verdict for a request that should never get an answer (the gateway's timeout ends it).
 HANG = None
+#: Where the receiver listens (``Receiver.url``); a test may add to it (``url + "/slow"``) to tell requests apart.
+PATH = "/hooks/switchboard"
 
 
 @dataclass
@@ -48,6 +53,10 @@ class Request:
     def delivered(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
 
+    def verified(self, secret: str) -> dict:
+        """The document, once ``standardwebhooks`` has checked its signature for ``secret`` (raises if it does not)."""
+        return Webhook(secret).verify(self.body, self.headers)
+
 
 Answer = Callable[[Request, list[Request]], int | None]
 
@@ -56,12 +65,22 @@ def always(status: int) -> Answer:
     return lambda request, history: status
 
 
+def scripted(*statuses: int | None, then: int = 200) -> Answer:
+    """The n-th request gets ``statuses[n]``, every request after them ``then``."""
+    return lambda request, history: statuses[len(history)] if len(history) < len(statuses) else then
+
+
+def at_least(count: int) -> Callable[[list[Request]], bool]:
+    """A ``wait_for`` check: ``count`` requests have come."""
+    return lambda requests: len(requests) >= count
+
+
 @dataclass(eq=False)
 class Receiver:
     """The endpoint.  ``answer(request, earlier_requests)`` picks the status (``HANG`` to hold it open); ``secret`` is
     the subscription's, set once the gateway has shown it (requests that arrived before are verified then)."""
 
-    answer: Answer = field(default_factory=lambda: always(204))
+    answer: Answer = field(default_factory=lambda: always(200))
     secret: str | None = None
     requests: list[Request] = field(default_factory=list)
     changed: threading.Condition = field(default_factory=threading.Condition)
@@ -71,7 +90,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/switchboard"
+        return f"http://127.0.0.1:{self.port}{PATH}"
 
     def up(self) -> None:
         """Listens (again) on ``port`` (a free one the first time)."""
@@ -89,6 +108,8 @@ class Receiver:
                     receiver._released.wait()
                     return
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("location", receiver.url + "/elsewhere")
                 self.send_header("content-length", "0")
                 self.end_headers()
 
@@ -119,7 +140,7 @@ class Receiver:
     def _verify(self, request: Request) -> str | None:
         assert self.secret is not None
         try:
-            Webhook(self.secret).verify(request.body, request.headers)
+            request.verified(self.secret)
         except Exception as exc:  # noqa: BLE001 (any refusal is the finding)
             return f"{type(exc).__name__}: {exc}"
         return None
@@ -180,3 +201,12 @@ class Receiver:
 def delivered_ids(requests: list[Request]) -> set[str]:
     """The webhook-ids the receiver answered 2xx."""
     return {r.webhook_id for r in requests if r.delivered}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A receiver listening for the length of the test, answering 200 until the test says otherwise."""
+    r = Receiver()
+    r.up()
+    yield r
+    r.down()

@@ -16,9 +16,9 @@ from sessions import Sessions
 from sessions.model import CommType, Customer, Direction, Role, Subtype, User
 from sessions.queues import Queue
 from tests.conftest import dispose, make_store
-from tests.gateway.webhook_receiver import Receiver, receiver, verified
 from tests.sessions import test_live
 from tests.sessions.test_live import Processes
+from tests.webhook_receiver import HANG, PATH, Receiver, always, receiver
 
 __all__ = ["receiver"]  # the fixture, used by name
 #: Two LiveStores on one PostgreSQL database and one Redis prefix (test_live's fixtures).
@@ -76,7 +76,7 @@ async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float 
 
 
 async def test_two_workers_on_one_store_send_each_event_once_in_order(sessions: Sessions, receiver: Receiver):
-    sub, secret = await sessions.create_webhook(ADMIN, receiver.url + "/hook", ["interaction.created"])
+    sub, secret = await sessions.create_webhook(ADMIN, receiver.url, ["interaction.created"])
     async with workers(sessions, "a", "b") as both:
         made = [await call_in(sessions) for _ in range(6)]
         for w in both:
@@ -87,7 +87,7 @@ async def test_two_workers_on_one_store_send_each_event_once_in_order(sessions: 
             return len(items) == 6 and all(d.status.value == "delivered" for d in items)
 
         await until(all_delivered, "every delivery recorded as delivered")
-    got = [verified(secret, r)["interaction"]["id"] for r in receiver.requests]
+    got = [r.verified(secret)["interaction"]["id"] for r in receiver.requests]
     assert got == made, "once each, in cursor order, whichever worker held the lease"
 
 
@@ -96,7 +96,7 @@ async def test_two_processes_on_redis_send_each_event_once(two: Processes, recei
     a, b = Sessions(two.a), Sessions(two.b)
     await two.a.put_user(ADMIN)
     await a.create_queue(ADMIN, Queue(id="sales", name="Sales"))
-    sub, secret = await a.create_webhook(ADMIN, receiver.url + "/hook", ["interaction.created"])
+    sub, secret = await a.create_webhook(ADMIN, receiver.url, ["interaction.created"])
     async with workers(a, "a") as (wa,), workers(b, "b") as (wb,):
         made = [await call_in(s) for s in (a, b, a, b, a)]
         wa.refresh()
@@ -107,10 +107,11 @@ async def test_two_processes_on_redis_send_each_event_once(two: Processes, recei
             return len(items) == 5 and all(d.status.value == "delivered" for d in items)
 
         await until(all_delivered, "every delivery recorded as delivered")
-    assert [verified(secret, r)["interaction"]["id"] for r in receiver.requests] == made
+    assert [r.verified(secret)["interaction"]["id"] for r in receiver.requests] == made
 
 
 async def test_a_slow_receiver_does_not_hold_up_another_subscription(sessions: Sessions, receiver: Receiver):
+    receiver.answer = lambda request, history: HANG if request.path == PATH + "/slow" else 200
     await sessions.create_webhook(ADMIN, receiver.url + "/slow", ["interaction.created"])
     _, fast_secret = await sessions.create_webhook(ADMIN, receiver.url + "/fast", ["interaction.created"])
     async with workers(sessions, "a") as (worker,):
@@ -118,17 +119,16 @@ async def test_a_slow_receiver_does_not_hold_up_another_subscription(sessions: S
         worker.refresh()
 
         async def fast_got_it() -> bool:
-            return any(r.path == "/fast" for r in receiver.requests)
+            return any(r.path == PATH + "/fast" for r in receiver.snapshot())
 
         await until(fast_got_it, "the fast receiver got the event while the slow one hangs")
-        fast = next(r for r in receiver.requests if r.path == "/fast")
-        assert verified(fast_secret, fast)["interaction"]["id"] == made
-        receiver.released.set()
+        fast = next(r for r in receiver.snapshot() if r.path == PATH + "/fast")
+        assert fast.verified(fast_secret)["interaction"]["id"] == made
 
 
 async def test_a_whole_retry_window_of_failures_pauses_the_subscription(sessions: Sessions, receiver: Receiver):
-    receiver.then = 503
-    sub, _ = await sessions.create_webhook(ADMIN, receiver.url + "/hook", ["interaction.created"])
+    receiver.answer = always(503)
+    sub, _ = await sessions.create_webhook(ADMIN, receiver.url, ["interaction.created"])
     # The 24 h window scaled down to under two seconds.
     async with workers(sessions, "a", scale=0.00002) as (worker,):
         await call_in(sessions)
@@ -146,7 +146,7 @@ async def test_a_whole_retry_window_of_failures_pauses_the_subscription(sessions
 
 
 async def test_a_store_without_the_subscription_stops_its_lane(sessions: Sessions, receiver: Receiver):
-    sub, _ = await sessions.create_webhook(ADMIN, receiver.url + "/hook", ["interaction.created"])
+    sub, _ = await sessions.create_webhook(ADMIN, receiver.url, ["interaction.created"])
     async with workers(sessions, "a") as (worker,):
         worker.refresh()
 

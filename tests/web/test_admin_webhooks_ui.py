@@ -4,62 +4,22 @@ deletes the subscription. The receiver verifies every request it gets with the `
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
-from standardwebhooks import Webhook
 
 from tests.processes import GatewayProcess, gateway_process
 from tests.web.conftest import DOCS, PASSWORD, login
 from tests.web.test_console import customer_chat
 from tests.web.test_layout import PHONE, axe_problems, layout_problems
+from tests.webhook_receiver import Receiver, at_least, receiver
+
+__all__ = ["receiver"]  # the fixture, used by name
 
 TOKEN = "webhooks-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-
-
-class Receiver:
-    """An integrator's endpoint on 127.0.0.1: answers 200 to every POST and keeps what it got (headers, body)."""
-
-    def __init__(self) -> None:
-        self.got: list[tuple[dict[str, str], bytes]] = []
-        self.changed = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-                with receiver.changed:
-                    receiver.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                    receiver.changed.notify_all()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/switchboard"
-
-    def wait_for(self, count: int) -> list[tuple[dict[str, str], bytes]]:
-        """The first ``count`` requests, once they have come (a failure after 20 s)."""
-        with self.changed:
-            assert self.changed.wait_for(lambda: len(self.got) >= count, timeout=20), f"got {len(self.got)} requests"
-            return list(self.got[:count])
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    threading.Thread(target=r.server.serve_forever, daemon=True).start()
-    yield r
-    r.server.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +33,6 @@ def server() -> Iterator[GatewayProcess]:
         ada = {"username": "ada", "name": "Ada Admin", "role": "admin", "queues": ["sales"], "password": PASSWORD}
         assert httpx.post(f"{gp.url}/api/users", json=ada, headers=ADMIN).status_code == 201
         yield gp
-
-
-def verified(secret: str, request: tuple[dict[str, str], bytes]) -> dict:
-    """The payload of a request the receiver got, once its Standard Webhooks signature checks out."""
-    headers, body = request
-    return Webhook(secret).verify(body, headers)
 
 
 def test_an_admin_subscribes_pings_sees_deliveries_replays_pauses_and_deletes(
@@ -124,14 +78,14 @@ def test_an_admin_subscribes_pings_sees_deliveries_replays_pauses_and_deletes(
     # A test ping reaches the receiver, signed, and the console says how it went.
     page.get_by_role("button", name="Send test ping").click()
     expect(page.locator(".hook-said")).to_contain_text("Ping delivered: HTTP 200")
-    [ping] = receiver.wait_for(1)
-    assert verified(secret, ping)["type"] == "webhook.ping"
+    ping = receiver.wait_for(at_least(1), "the ping")[0]
+    assert ping.verified(secret)["type"] == "webhook.ping"
 
     # A customer starts a chat: interaction.created is delivered, and the log shows it delivered.
     ws, ix_id = customer_chat(server, "Carla Customer", "Where is my parcel?")
     ws.close()
-    [_, delivery] = receiver.wait_for(2)
-    event = verified(secret, delivery)
+    delivery = receiver.wait_for(at_least(2), "the event delivered")[1]
+    event = delivery.verified(secret)
     assert (event["type"], event["interaction"]["id"]) == ("interaction.created", ix_id)
     log = page.get_by_role("table", name="Deliveries")
     row = log.locator("tbody tr").filter(has_text="interaction.created")
@@ -141,10 +95,10 @@ def test_an_admin_subscribes_pings_sees_deliveries_replays_pauses_and_deletes(
 
     # Replayed: the receiver gets the same event again, under the same webhook-id (so it can dedupe).
     row.get_by_role("button", name="Replay").click()
-    [*_, again] = receiver.wait_for(3)
-    assert again[0]["webhook-id"] == delivery[0]["webhook-id"]
-    assert json.loads(again[1]) == json.loads(delivery[1])
-    verified(secret, again)
+    again = receiver.wait_for(at_least(3), "the event replayed")[2]
+    assert again.webhook_id == delivery.webhook_id
+    assert again.document == delivery.document
+    again.verified(secret)
 
     # A range of events replayed: after the event before it, up to it.
     replay = page.get_by_role("form", name="Replay a range of events")
@@ -152,8 +106,8 @@ def test_an_admin_subscribes_pings_sees_deliveries_replays_pauses_and_deletes(
     replay.get_by_label("Up to event").fill(event["id"])
     replay.get_by_role("button", name="Replay range").click()
     expect(replay.get_by_role("status")).to_have_text("Queued 1 event to send again, in order.")
-    [*_, ranged] = receiver.wait_for(4)
-    assert ranged[0]["webhook-id"] == delivery[0]["webhook-id"]
+    ranged = receiver.wait_for(at_least(4), "the range replayed")[3]
+    assert ranged.webhook_id == delivery.webhook_id
 
     # Edited: the PATCH carries only what changed.
     settings = page.get_by_role("form", name="Subscription settings")
@@ -171,8 +125,8 @@ def test_an_admin_subscribes_pings_sees_deliveries_replays_pauses_and_deletes(
     assert new_secret.startswith("whsec_") and new_secret != secret
     page.get_by_role("button", name="Send test ping").click()
     expect(page.locator(".hook-said")).to_contain_text("Ping delivered: HTTP 200")
-    [*_, pinged] = receiver.wait_for(5)
-    assert verified(new_secret, pinged)["type"] == verified(secret, pinged)["type"] == "webhook.ping"
+    pinged = receiver.wait_for(at_least(5), "the ping after the rotation")[4]
+    assert pinged.verified(new_secret)["type"] == pinged.verified(secret)["type"] == "webhook.ping"
 
     # Paused: the reason in words, on its page and in the list; resumed from there.
     page.get_by_role("button", name="Pause").click()
@@ -241,12 +195,10 @@ def test_the_delivery_log_shows_the_newest_first_and_loads_older_pages(
     )
     assert made.status_code == 201, made.text
     hook = made.json()
-    with receiver.changed:
-        before = len(receiver.got)
     for name in ("Erin First", "Finn Second"):
         ws, _ = customer_chat(server, name, "Hello")
         ws.close()
-    receiver.wait_for(before + 2)
+    receiver.wait_for(at_least(2), "both chats' events delivered")
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     # Pages of one delivery instead of 50, so two deliveries make two pages.
     page.route(
