@@ -6,6 +6,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -140,19 +141,21 @@ def drop_redis_prefix(prefix: str) -> None:
         client.close()
 
 
-@pytest.fixture
-def pair() -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
-    """Two real gateway processes sharing a PostgreSQL database of their own and Redis (a prefix of their own)."""
+@contextmanager
+def process_pair(env: dict[str, str]) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
+    """Two real gateway processes sharing a PostgreSQL database of their own and Redis (a prefix of their own),
+    with ``env`` besides."""
     prefix = f"test:{uuid.uuid4().hex}"
     with postgres_database() as db_url:
-        env = {
-            "GATEWAY_DATABASE_URL": db_url,
-            "GATEWAY_REDIS_URL": REDIS_URL,
-            "GATEWAY_REDIS_PREFIX": prefix,
-            "GATEWAY_ADMIN_TOKEN": PAIR_TOKEN,
-        }
+        shared = {"GATEWAY_DATABASE_URL": db_url, "GATEWAY_REDIS_URL": REDIS_URL, "GATEWAY_REDIS_PREFIX": prefix}
         try:
-            with gateway_process(env) as a, gateway_process(env) as b:
+            with gateway_process({**env, **shared}) as a, gateway_process({**env, **shared}) as b:
                 yield a, b
         finally:
             drop_redis_prefix(prefix)
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
+    with process_pair({"GATEWAY_ADMIN_TOKEN": PAIR_TOKEN}) as processes:
+        yield processes

@@ -27,9 +27,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import REDIS_URL
-from tests.databases import postgres_database
-from tests.gateway.conftest import drop_redis_prefix
+from tests.gateway.conftest import process_pair
 from tests.processes import GatewayProcess, gateway_process
 from tests.webhook_receiver import HANG, Receiver, Request, always, receiver
 
@@ -57,20 +55,9 @@ def assert_clean_log(*gateways: GatewayProcess) -> None:
 def gateways() -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
     """Two gateway processes on one PostgreSQL database of their own and Redis (a prefix of their own), delivering to
     private addresses; shared by the module's scenarios, each of which works on a queue of its own."""
-    prefix = f"test:{uuid.uuid4().hex}"
-    with postgres_database() as db_url:
-        env = {
-            **DELIVERING,
-            "GATEWAY_DATABASE_URL": db_url,
-            "GATEWAY_REDIS_URL": REDIS_URL,
-            "GATEWAY_REDIS_PREFIX": prefix,
-        }
-        try:
-            with gateway_process(env) as a, gateway_process(env) as b:
-                yield a, b
-            assert_clean_log(a, b)
-        finally:
-            drop_redis_prefix(prefix)
+    with process_pair(DELIVERING) as (a, b):
+        yield a, b
+        assert_clean_log(a, b)
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers
