@@ -10,6 +10,7 @@ import pytest
 from sessions import machine
 from sessions.events import EventType
 from sessions.machine.conversation import REPORTED, ProviderReport
+from sessions.webhooks import SUBSCRIBABLE
 from tests.conftest import World
 from tests.sessions.scenarios import T0, inbound_call
 from tests.sessions.test_disconnect import waiting
@@ -25,6 +26,14 @@ def test_every_event_type_web_listens_for_is_one_the_system_emits():
     found = {m for path in (ROOT / "web").rglob("*.js") for m in IN_SCRIPT.findall(path.read_text(encoding="utf-8"))}
     assert "presence.changed" in found, "the pattern finds the types the console listens for"
     assert found - set(EventType) == set()
+
+
+def test_the_webhooks_screen_offers_exactly_the_types_a_subscription_may_name():
+    script = (ROOT / "web" / "console" / "admin_webhooks.js").read_text(encoding="utf-8")
+    listed = re.search(r"const EVENTS = \((.*?)\)\.split", script, re.DOTALL)
+    assert listed, "admin_webhooks.js lists the subscribable types as one string of names"
+    names = "".join(re.findall(r'"([^"]*)"', listed.group(1))).split()
+    assert tuple(f"interaction.{n}" for n in names) == SUBSCRIBABLE
 
 
 def test_docs_list_exactly_the_event_types_once_each():
