@@ -357,7 +357,10 @@ class ChatSession:
         elif event.type in AGENT_LEFT or (
             event.type == EventType.ENDED and event.data.get("outcome") == Outcome.UNRESOLVED.value
         ):
-            out.append({"type": "agent_left"})
+            # A transfer is a hand-over: the widget tells the customer so, rather than that their agent left.
+            out.append(
+                {"type": "agent_left", **({"reason": "transferred"} if event.type == EventType.TRANSFERRED else {})}
+            )
         if event.type == EventType.CHANNEL_SWITCHED:
             out.append(
                 {"type": "channel", "channel": f"{ix.type.value}/{ix.subtype.value}", "phone": ix.customer.phone}

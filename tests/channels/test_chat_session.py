@@ -313,9 +313,12 @@ def test_the_agent_leaving_by_transfer_decline_or_unresolved_end_is_agent_left()
     with_alice = claimed(chat, ix)
     back_in_queue = machine.end(with_alice, actor=ALICE, outcome=Outcome.UNRESOLVED, now=NOW)
     assert chat.on_event(event(back_in_queue)) == [{"type": "agent_left"}]
-    for type_ in ("interaction.transferred", "interaction.offer_declined"):
-        left = Event(type=type_, at=NOW, interaction=back_in_queue.interaction)
-        assert chat.on_event(left) == [{"type": "agent_left"}]
+    declined = Event(type="interaction.offer_declined", at=NOW, interaction=back_in_queue.interaction)
+    assert chat.on_event(declined) == [{"type": "agent_left"}]
+    transferred = Event(type="interaction.transferred", at=NOW, interaction=back_in_queue.interaction)
+    assert chat.on_event(transferred) == [{"type": "agent_left", "reason": "transferred"}], (
+        "a hand-over reads as one to the customer, not as a dropped chat"
+    )
 
 
 def test_events_say_what_happened_whatever_the_activity_feed_says_last():

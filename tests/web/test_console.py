@@ -102,12 +102,14 @@ def test_agent_handles_a_chat_from_offer_to_follow_up(server: GatewayProcess, br
     offer.get_by_role("button", name="Decline").click()
     expect(offer).to_be_hidden()
     transfer = page.get_by_role("form", name="Transfer")
+    kinds = transfer.get_by_label("Transfer to").locator("option")
+    expect(kinds).to_have_text(["Queue", "Agent"])  # a web chat cannot go to an outside number: not offered
     transfer.get_by_label("Transfer to").select_option("queue")
     expect(transfer.get_by_label("Target").locator("option", has_text="Billing")).to_have_count(1)
     transfer.get_by_label("Target").select_option("billing")
     transfer.get_by_role("button", name="Transfer").click()
-    expect(page.locator(".quick")).to_contain_text("Billing")
-    page.get_by_role("link", name="Queue Home").click()
+    expect(page.locator("#toast")).to_contain_text("Transferred to Billing.")  # handed on: back to Queue Home
+    expect(page.get_by_role("heading", name="Queue Home")).to_be_visible()
     row = page.get_by_role("row").filter(has_text="Carla Customer")
     expect(row).to_contain_text("Billing")
     row.get_by_role("button", name=re.compile("Claim")).click()
@@ -123,6 +125,9 @@ def test_agent_handles_a_chat_from_offer_to_follow_up(server: GatewayProcess, br
     page.get_by_role("button", name="End · resolved").click()
     expect(page.get_by_text("Wrap-up: add a disposition and notes, then complete.")).to_be_visible()
     assert next_frame(customer, "ended")["by"] == "agent"
+    reply = page.get_by_role("form", name="Reply")
+    expect(reply.get_by_role("textbox")).to_be_disabled()  # the chat is over: a reply would reach nobody
+    expect(reply).to_contain_text("Replies are closed: the chat was ended")
     page.get_by_role("tab", name="notes").click()
     page.get_by_label("Note", exact=True).fill("Parcel re-sent with express shipping")
     page.get_by_label("Disposition").fill("reshipped")

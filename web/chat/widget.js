@@ -199,7 +199,10 @@
           status.textContent = `You are chatting with ${f.name}.`; notice(`${f.name} joined the chat`);
           if (call) callUi("live", `On call with ${f.name}.`);
           break;
-        case "agent_left": status.textContent = "Waiting for the next available agent…"; notice("The agent left the chat; someone else will be with you shortly"); break;
+        case "agent_left":
+          status.textContent = "Waiting for the next available agent…";
+          notice(f.reason === "transferred" ? "You are being transferred to a colleague, who will be with you shortly" : "The agent left the chat; someone else will be with you shortly");
+          break;
         case "channel":
           notice(f.channel === "messaging/text" ? `We'll continue by text message${f.phone ? " at " + f.phone : ""}.`
             : f.channel === "call/webrtc" ? "You are calling from this page."

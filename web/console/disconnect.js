@@ -27,14 +27,17 @@ export function disconnectNotice(ix) {
   return h("p", { class: "disconnected", role: "status" }, h("strong", { text: `${goneText(ix.disconnect)}.` }), " ", next);
 }
 
-// The reply box stays (the conversation is still there to read) but cannot send into a chat the customer left; it
-// says why in a line of its own (a placeholder alone is hidden by a draft still in the box).
+// The reply box stays (the conversation is still there to read) but cannot send into a chat that ended, whoever ended
+// it (the core refuses a message nobody would read); it says why in a line of its own (a placeholder alone is hidden by
+// a draft still in the box).
 export function lockComposer(form, ix) {
-  const closed = customerGone(ix) && ix.subtype === "chat";
+  const d = ix.disconnect;
+  const closed = ix.state === "active" && ix.subtype === "chat" && !!d && d.channel === "chat";
+  const why = customerGone(ix) ? goneText(d).toLowerCase() : "the chat was ended";
   for (const el of form.elements) el.disabled = closed;
-  form.elements.body.placeholder = closed ? "The customer left the chat" : "Write a reply…";
-  const why = form.querySelector(".reply-why");
-  if (!why) return;
-  why.hidden = !closed;
-  why.textContent = closed ? `Replies are closed: ${goneText(ix.disconnect).toLowerCase()}, so a message here would not reach them.` : "";
+  form.elements.body.placeholder = closed ? (customerGone(ix) ? "The customer left the chat" : "The chat has ended") : "Write a reply…";
+  const line = form.querySelector(".reply-why");
+  if (!line) return;
+  line.hidden = !closed;
+  line.textContent = closed ? `Replies are closed: ${why}, so a message here would not reach them.` : "";
 }

@@ -48,7 +48,7 @@ export async function workspace(ctx, main, id) {
     if (!body) return;
     keys.stop();
     if (await ctx.act("messages", ix.id, { body })) { reply.reset(); clearReply(); }
-  } }, h("textarea", { name: "body", rows: 2, "aria-label": "Message to the customer", placeholder: "Write a reply…", "aria-describedby": `reply-why-${id}` }),
+  } }, h("textarea", { name: "body", rows: 2, maxlength: 10000, "aria-label": "Message to the customer", placeholder: "Write a reply…", "aria-describedby": `reply-why-${id}` }),
   h("button", { type: "submit", class: "primary", text: "Send" }), h("p", { class: "reply-why", id: `reply-why-${id}`, hidden: true }));
   const noteForm = h("form", { class: "inline", "aria-label": "Add a note", onsubmit: async (e) => {
     e.preventDefault();
@@ -185,14 +185,18 @@ export async function workspace(ctx, main, id) {
   }
 
   function transferForm() {
-    const kind = select("kind", [["queue", "Queue"], ["user", "Agent"], ["external", "Phone number"]].filter(([k]) => k !== "external" || can("transfer_external")), "queue", "Transfer to");
+    // An outside number takes calls and texts only (the core refuses a web chat there): it is not offered for a chat.
+    const outside = can("transfer_external") && (ix.type === "call" || ix.subtype === "text");
+    const kind = select("kind", [["queue", "Queue"], ["user", "Agent"], ["external", "Phone number"]].filter(([k]) => k !== "external" || outside), "queue", "Transfer to");
     const target = h("select", { name: "target", "aria-label": "Target" });
-    const number = h("input", { name: "number", placeholder: "+14155550100", "aria-label": "Phone number", hidden: true });
+    // Checked by the browser at the field (required, E.164) before anything is sent; disabled while not in use.
+    const number = h("input", { name: "number", type: "tel", placeholder: "+14155550100", "aria-label": "Phone number", hidden: true, disabled: true,
+      required: true, pattern: "\\+[1-9][0-9]{6,14}", title: "International form: + then country code and number, e.g. +14155550100" });
     const mode = select("mode", [["cold", "Cold"], ["warm", "Warm (consult first)"]], "cold", "Mode");
     mode.hidden = ix.type !== "call";
     let picker = { queues: [], users: [] };
     const fill = () => {
-      number.hidden = kind.value !== "external"; target.hidden = kind.value === "external";
+      number.hidden = number.disabled = kind.value !== "external"; target.hidden = target.disabled = kind.value === "external";
       const options = kind.value === "queue"
         ? picker.queues.filter((q) => q.id === ix.queue_id || can("transfer_to_queue")).map((q) => [q.id, `${q.name} · ${q.waiting} waiting · avg ${duration(q.average_wait_seconds)} · ${q.available_agents} available`])
         : picker.users.map((u) => [u.id, `${u.name} · ${u.presence}`]);
@@ -200,14 +204,18 @@ export async function workspace(ctx, main, id) {
     };
     api("GET", "/api/transfer-targets").then((p) => { picker = p; fill(); });
     kind.onchange = fill;
-    // The note goes in as a note of the transferring agent's just before the transfer: the receiver's workspace and
-    // offer show the last note its transferrer wrote (the transfer itself records who, from where, and when).
+    // The note travels with the transfer (the core's ``handoff``): the receiver sees it in the offer and the workspace.
+    // A cold transfer hands the interaction on, so the agent is taken back to Queue Home, told where it went.
     const form = h("form", { class: "inline", "aria-label": "Transfer", onsubmit: async (e) => {
       e.preventDefault();
       const id = kind.value === "external" ? number.value.trim() : target.value;
       if (!id) return;
       const note = transferNote.value.trim();
-      if (await ctx.act("transfer", ix.id, { target: { kind: kind.value, id }, mode: mode.hidden ? "cold" : mode.value, ...(note ? { note } : {}) })) transferNote.value = "";
+      const cold = mode.hidden || mode.value === "cold";
+      const to = kind.value === "external" ? id : target.selectedOptions[0]?.text.split(" · ")[0] || id;
+      if (!(await ctx.act("transfer", ix.id, { target: { kind: kind.value, id }, mode: cold ? "cold" : "warm", ...(note ? { note } : {}) }))) return;
+      transferNote.value = "";
+      if (cold) { ctx.toast(`Transferred to ${to}.`); ctx.go("#/home"); }
     } }, h("label", {}, "Transfer to", kind), h("label", {}, "Target", target, number), mode.hidden ? "" : h("label", {}, "Mode", mode),
     h("label", {}, "Note for the receiver", transferNote), h("button", { type: "submit", text: "Transfer" }));
     return form;
