@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from channels.mixer import MonitorMode
 from sessions.availability import PresenceStatus
+from sessions.customers import normal_phone
 from sessions.model import (
     Channel,
     CommType,
@@ -96,6 +97,17 @@ class CustomerPatch(Body):
         ]
         | None
     ) = Field(None, max_length=20)  # the bounds of sessions.model.CustomerAttributes, each value nullable
+
+    @field_validator("phone")
+    @classmethod
+    def _an_international_number(cls, phone: str | None) -> str | None:
+        """A phone typed in is one texts and calls can reach and profiles can link by: an international number
+        (spaces and dashes allowed between its digits), or nothing (empty)."""
+        if phone and phone.strip() and normal_phone(phone) is None:
+            raise ValueError(
+                "not a phone number in international form: + then country code and number, e.g. +14155550100"
+            )
+        return phone
 
 
 class UserPatch(Body):

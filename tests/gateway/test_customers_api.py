@@ -78,6 +78,16 @@ class TestCustomers:
             gw.client.get(f"/api/customers/{chat['customer']['id']}", headers=alice), 404
         )  # left with none of alice's interactions
 
+    def test_a_phone_that_is_no_international_number_is_refused_and_changes_nothing(self, gw: Gateway):
+        gw.queue("a")
+        alice = gw.agent("alice", ["a"])
+        chat = chat_from(gw, "a", name="Pat", email="pat@example.org")
+        for bad in ("12345", "555-1234", "call me"):
+            r = gw.client.patch(f"/api/interactions/{chat['id']}", json={"customer": {"phone": bad}}, headers=alice)
+            assert_error(r, 422)
+            assert "international" in r.json()["detail"], r.text
+        assert gw.client.get(f"/api/interactions/{chat['id']}", headers=alice).json()["customer"]["phone"] is None
+
     def test_typing_another_queues_customers_email_reveals_nothing_of_them(self, gw: Gateway):
         """An agent's edit links their interaction to the profile that owns the email, and they see of it only what they
         typed."""
