@@ -82,6 +82,14 @@ QueueSettingsPatch = merge_patch_of(QueueSettings)
 TagWeightsPatch = Annotated[dict[Tag, Annotated[float, Field(ge=0, le=1000)] | None], Field(max_length=100)]
 
 
+def international_phone(phone: str | None) -> str | None:
+    """A phone typed in is one texts and calls can reach and profiles can link by: an international number (spaces
+    and dashes allowed between its digits), or nothing (empty); anything else is refused at its field (422)."""
+    if phone and phone.strip() and normal_phone(phone) is None:
+        raise ValueError("not a phone number in international form: + then country code and number, e.g. +14155550100")
+    return phone
+
+
 class CustomerPatch(Body):
     #: Read-only, accepted so a client may send back the customer it read:
     #: the gateway links profiles by phone and email.
@@ -101,13 +109,7 @@ class CustomerPatch(Body):
     @field_validator("phone")
     @classmethod
     def _an_international_number(cls, phone: str | None) -> str | None:
-        """A phone typed in is one texts and calls can reach and profiles can link by: an international number
-        (spaces and dashes allowed between its digits), or nothing (empty)."""
-        if phone and phone.strip() and normal_phone(phone) is None:
-            raise ValueError(
-                "not a phone number in international form: + then country code and number, e.g. +14155550100"
-            )
-        return phone
+        return international_phone(phone)
 
 
 class UserPatch(Body):
@@ -170,6 +172,12 @@ class NewInteraction(Body):
     customer: NewCustomer = Field(default_factory=NewCustomer)
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     subject: Annotated[str, Field(max_length=500)] | None = None
+
+    @field_validator("customer")
+    @classmethod
+    def _reachable(cls, customer: NewCustomer) -> NewCustomer:
+        international_phone(customer.phone)
+        return customer
 
 
 class TransferBody(Body):

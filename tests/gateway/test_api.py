@@ -210,6 +210,18 @@ class TestLifecycle:
         r = gw.client.post(f"/api/interactions/{ix['id']}/end", json={"outcome": "unresolved"}, headers=alice)
         assert (r.json()["status"], r.json()["assigned_to"], r.json()["outcome"]) == ("open", None, "unresolved")
 
+    def test_an_outbound_contact_to_no_international_number_is_refused_and_nothing_created(self, gw: Gateway):
+        gw.queue("sales")
+        alice = gw.agent("alice", ["sales"])
+        r = gw.client.post(
+            "/api/interactions",
+            json={"queue_id": "sales", "type": "messaging", "subtype": "text", "customer": {"phone": "555-1234"}},
+            headers=alice,
+        )
+        assert_error(r, 422)
+        assert "international" in r.json()["detail"], r.text
+        assert gw.client.get("/api/me/interactions", headers=alice).json()["items"] == []
+
     def test_outbound_by_an_agent_is_claimed_by_them(self, gw: Gateway):
         gw.queue("sales")
         alice = gw.agent("alice", ["sales"])
