@@ -102,3 +102,36 @@ def test_widget_is_keyboard_operable(chat_server: GatewayProcess, browser: Brows
     expect(dialog).to_be_hidden()
     expect(launcher).to_be_focused()
     page.close()
+
+
+def test_after_a_chat_ends_the_customer_starts_a_new_one_without_reloading(
+    chat_server: GatewayProcess, browser: Browser
+):
+    token = httpx.post(f"{chat_server.url}/api/auth/login", json={"username": "alice", "password": "correct horse"})
+    page = browser.new_page(viewport={"width": 1024, "height": 720})
+    with connect(f"{chat_server.ws_url}/ws/agent?token={token.json()['token']}") as agent_ws:
+        page.goto(f"{chat_server.url}/chat/")
+        dialog = page.get_by_role("dialog", name="Chat with us")
+        dialog.get_by_label("Your name").fill("Nina New")
+        dialog.get_by_label("Email").fill("nina@example.com")
+        dialog.get_by_label("How can we help?").fill("First question")
+        dialog.get_by_role("button", name="Start chat").click()
+        first = wait_for(agent_ws, lambda e: e["type"] == "interaction.created")["interaction"]["id"]
+        dialog.get_by_role("button", name="End chat").click()
+        expect(dialog.get_by_role("status")).to_contain_text("This chat has ended")
+
+        dialog.get_by_role("button", name="Start a new chat").click()
+        start = dialog.get_by_role("form", name="Start a chat")
+        expect(start).to_be_visible()
+        expect(start.get_by_label("Your name")).to_have_value("Nina New")  # kept: only the question is new
+        expect(dialog.get_by_role("list", name="Conversation")).to_be_hidden()
+        start.get_by_label("How can we help?").fill("Second question")
+        start.get_by_role("button", name="Start chat").click()
+        second = wait_for(agent_ws, lambda e: e["type"] == "interaction.created" and e["interaction"]["id"] != first)[
+            "interaction"
+        ]
+        assert (second["customer"]["name"], second["customer"]["email"]) == ("Nina New", "nina@example.com")
+        log = dialog.get_by_role("list", name="Conversation")
+        expect(log).to_contain_text("Second question")
+        expect(log).not_to_contain_text("First question")  # a new conversation, not the old one continued
+    page.close()

@@ -90,11 +90,13 @@
   const compose = el("form", { class: "sbc-compose", "aria-label": "Send a message", hidden: true }, input,
     el("button", { class: "sbc-primary", type: "submit", text: "Send" }));
   const end = el("button", { class: "sbc-end", type: "button", hidden: true, text: "End chat" });
+  // After the end: a new conversation from the same page (the start form keeps who they are, not their question).
+  const again = el("button", { class: "sbc-primary", type: "button", hidden: true, text: "Start a new chat" });
   const callState = el("p", { "aria-live": "polite", text: "Prefer to talk?" });
   const callButton = el("button", { type: "button", text: "Call us" });
   const callBar = el("div", { class: "sbc-call", role: "group", "aria-label": "Voice call", hidden: true }, callState, callButton);
   const speaker = el("audio", { autoplay: true });
-  panel.append(el("header", {}, el("h2", { id: "sbc-title", text: "Chat with us" }), close), status, startForm, log, typing, callBar, compose, end, speaker);
+  panel.append(el("header", {}, el("h2", { id: "sbc-title", text: "Chat with us" }), close), status, startForm, log, typing, callBar, compose, end, again, speaker);
 
   let ws = null, retry = 0, lastId = null, pending = new Map(), seq = 0, typingTimer = null, sentTyping = 0, ended = false;
 
@@ -213,6 +215,7 @@
           if (ended) break;  // said once: a later event about the same chat (a note, its completion) says nothing new
           ended = true; status.textContent = "This chat has ended. Thank you!"; notice("Chat ended");
           compose.hidden = true; end.hidden = true; callBar.hidden = true; if (call) endCall(false);
+          again.hidden = false;
           localStorage.removeItem(STORE); break;
         case "error":
           if (f.code === "unknown_session") { localStorage.removeItem(STORE); startForm.hidden = false; log.hidden = true; compose.hidden = true; }
@@ -259,6 +262,13 @@
     typingTimer = setTimeout(() => { sentTyping = 0; send({ type: "typing", active: false }); }, 4000);
   });
   end.addEventListener("click", () => send({ type: "end" }));
+  again.addEventListener("click", () => {
+    // The old socket goes quietly (its close must not reconnect it); the next start opens a fresh one.
+    if (ws) { ws.onclose = null; ws.close(); ws = null; }
+    again.hidden = true; log.replaceChildren(); log.hidden = true; typing.textContent = ""; lastId = null; pending.clear();
+    status.textContent = "We usually answer within a few minutes.";
+    startForm.elements.topic.value = ""; startForm.hidden = false; startForm.elements.topic.focus();
+  });
   launch.addEventListener("click", () => { show(true); readNow(); });
   close.addEventListener("click", () => show(false));
   panel.addEventListener("keydown", (e) => { if (e.key === "Escape") show(false); });
