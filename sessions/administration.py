@@ -17,6 +17,7 @@ from .errors import AlreadyExists, NotFound, PermissionDenied
 from .events import Event, EventType
 from .merge_patch import merge_patch
 from .model import Role, User
+from .permissions import require_admin
 from .queues import Queue
 from .routing import RoutingConfig
 from .stores.base import Store
@@ -44,15 +45,10 @@ class Administration:
     store: Store
     clock: Clock
 
-    @staticmethod
-    def _require_admin(actor: User) -> None:
-        if actor.role is not Role.ADMIN:
-            raise PermissionDenied(f"Only admins can do this; {actor.name} is {actor.role.value}.")
-
     # -- queues and users ------------------------------------------------------
 
     async def create_queue(self, actor: User, queue: Queue) -> Queue:
-        self._require_admin(actor)
+        require_admin(actor, "can do this")
         try:
             await self.store.get_queue(queue.id)
         except NotFound:
@@ -62,7 +58,7 @@ class Administration:
 
     async def configure_queue(self, actor: User, queue_id: str, patch: dict[str, Any]) -> Queue:
         """Applies a JSON Merge Patch (name, settings, tags, required_tags; the id stays), validated as a whole."""
-        self._require_admin(actor)
+        require_admin(actor, "can do this")
         queue = await self.store.get_queue(queue_id)
         patch = {k: v for k, v in patch.items() if k != "id"}
         updated = Queue.model_validate(
@@ -76,7 +72,7 @@ class Administration:
 
     async def save_user(self, actor: User, user: User) -> User:
         """Creates or replaces a user; every queue it is put in must exist."""
-        self._require_admin(actor)
+        require_admin(actor, "can do this")
         for qid in user.queues:
             await self.store.get_queue(qid)
         now = self.clock.now()
@@ -102,12 +98,12 @@ class Administration:
 
     async def last_refused(self, actor: User) -> dict[str, str]:
         """The last contact no queue took (when, what, why; written by ``Inbound``), or {}: what admins must fix."""
-        self._require_admin(actor)
+        require_admin(actor, "can do this")
         raw = await self.store.map_get("alerts", "unrouted")
         return json.loads(raw) if raw else {}
 
     async def set_routing_config(self, actor: User, config: RoutingConfig) -> RoutingConfig:
-        self._require_admin(actor)
+        require_admin(actor, "can do this")
         if config.default_queue is not None:
             await self.store.get_queue(config.default_queue)
         await self.store.map_set("config", "routing", config.model_dump_json())

@@ -97,6 +97,13 @@ def require(actor: User | None, right: Right, permissions: Permissions) -> None:
     )
 
 
+def require_admin(actor: User, does: str) -> None:
+    """Refuses anyone but an admin what only admins do (configuration, accounts, rights, webhooks), saying what and
+    who asked: the roles' rights cannot grant it."""
+    if actor.role is not Role.ADMIN:
+        raise PermissionDenied(f"Only admins {does}; {actor.name} is {actor.role.value}.")
+
+
 def transfer_right(ix: Interaction, target: TransferTarget) -> Right | None:
     """The right a transfer needs: none within the queue (to a person, or back to its own queue)."""
     if target.kind is TargetKind.EXTERNAL:

@@ -12,10 +12,10 @@ from typing import Any
 
 from . import machine
 from .clock import Clock
-from .errors import IllegalTransition, NotFound, PermissionDenied
+from .errors import IllegalTransition, NotFound
 from .events import Change, Event, EventType
 from .model import Interaction, Recording, Role, User
-from .permissions import ACTIONS, Permissions, Right, overrides_from_patch, require
+from .permissions import ACTIONS, Permissions, Right, overrides_from_patch, require, require_admin
 from .stores.base import Store
 
 #: The map that holds the overrides.
@@ -81,8 +81,7 @@ class Rights:
 
     async def change_permissions(self, actor: User, patch: Any) -> dict[str, Any]:
         """Applies an admin's JSON Merge Patch ``{role: {right: true | false | null}}``; null restores the default."""
-        if actor.role is not Role.ADMIN:
-            raise PermissionDenied(f"Only admins change rights; {actor.name} is {actor.role.value}.")
+        require_admin(actor, "change rights")
         to_set, to_reset = overrides_from_patch(patch)
         for key, value in to_set.items():
             await self.store.map_set(MAP, key, value)

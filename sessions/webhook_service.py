@@ -16,10 +16,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from .clock import Clock
-from .errors import InvalidCommand, InvalidCursor, NotFound, PermissionDenied
+from .errors import InvalidCommand, InvalidCursor, NotFound
 from .events import Cursor, Event, cursor_key
 from .merge_patch import merge_patch
-from .model import Role, User
+from .model import User
+from .permissions import require_admin
 from .stores.base import Store
 from .text import clean_text
 from .webhooks import (
@@ -49,8 +50,7 @@ class Webhooks:
     @staticmethod
     def require_webhook_admin(actor: User) -> None:
         """Public so the gateway can refuse non-admins before it looks up a URL's host (403 first, not 422)."""
-        if actor.role is not Role.ADMIN:
-            raise PermissionDenied(f"Only admins manage webhooks; {actor.name} is {actor.role.value}.")
+        require_admin(actor, "manage webhooks")
 
     async def _check_subscription(self, sub: Subscription) -> Subscription:
         check_url(sub.url)

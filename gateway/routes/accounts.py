@@ -6,6 +6,7 @@ from sessions.availability import effective
 from sessions.errors import AlreadyExists, PermissionDenied
 from sessions.merge_patch import merge_patch
 from sessions.model import Role, User
+from sessions.permissions import require_admin
 
 from ..auth import TICKET_SECONDS
 from ..operations import Call, Operations, bearer_token
@@ -61,11 +62,6 @@ async def my_interactions(call: Call) -> InteractionList:
     return InteractionList(items=await call.sessions.involving(call.user), cursor=cursor)
 
 
-def _require_admin(user: User) -> None:
-    if user.role is not Role.ADMIN:
-        raise PermissionDenied("Only admins manage users.")
-
-
 @ops("GET", "/api/users", response=list[User])
 async def list_users(call: Call) -> list[User]:
     """Every user (admins), or the users sharing a queue with the caller (transfer picker)."""
@@ -79,7 +75,7 @@ async def list_users(call: Call) -> list[User]:
 @ops("POST", "/api/users", body=NewUser, response=User, status=201)
 async def create_user(call: Call) -> User:
     """Creates an agent, supervisor or admin with queue memberships and a password."""
-    _require_admin(call.user)
+    require_admin(call.user, "manage users")
     b: NewUser = call.body
     user = User(
         id=b.username,
@@ -114,7 +110,7 @@ async def update_user(call: Call) -> User:
     A new password signs the user out everywhere but the session making the change; disabling
     signs them out everywhere.  Open sockets follow at once: re-scoped to the new queues, or closed.
     """
-    _require_admin(call.user)
+    require_admin(call.user, "manage users")
     current = await call.sessions.user(call.path["user_id"])
     b: UserPatch = call.body
     patch = b.model_dump(mode="json", exclude_unset=True, exclude={"password"})
@@ -136,7 +132,7 @@ async def update_user(call: Call) -> User:
 @ops("POST", "/api/users/{user_id}/revoke-tokens")
 async def revoke_tokens(call: Call) -> None:
     """Logs a user out everywhere; their open sockets close with 4401."""
-    _require_admin(call.user)
+    require_admin(call.user, "manage users")
     await call.sessions.user(call.path["user_id"])  # 404 for unknown users
     await call.auth.revoke_all(call.path["user_id"])
 
@@ -144,7 +140,7 @@ async def revoke_tokens(call: Call) -> None:
 @ops("DELETE", "/api/users/{user_id}/login-failures")
 async def clear_login_failures(call: Call) -> None:
     """Forgets the account's failed logins, lifting its throttle at once."""
-    _require_admin(call.user)
+    require_admin(call.user, "manage users")
     user = await call.sessions.user(call.path["user_id"])
     await call.auth.throttle.clear(user.username)
 
