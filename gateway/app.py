@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
 from pathlib import Path
@@ -132,14 +131,19 @@ async def _repeat(
 MAINTENANCE_INTERVAL = 3600.0
 
 
-async def maintain(store: Store, owner: str, settings: Settings) -> None:
-    """Prunes events past the retention and expired de-duplication keys; one process at a time."""
+async def maintain(store: Store, owner: str, settings: Settings, clock: Clock) -> None:
+    """Prunes events past the retention and expired de-duplication keys; one process at a time.
+
+    The retention counts on the clock that stamps the events (``Sessions``'), not the machine's: with a clock of its
+    own (tests' ManualClock), events were pruned as months old while the hub was still reading them."""
     if not isinstance(store, (SqlStore, LiveStore)) or not await store.lease("maintenance", owner, 600):
         return
     try:
-        pruned = await store.prune_events(settings.event_retention_days * 86_400)
+        now = clock.now().timestamp()
+        retention = settings.event_retention_days * 86_400
+        pruned = await store.prune_events(retention, now=now)
         forgotten = await store.forget_expired()
-        logged = await store.prune_webhook_deliveries(time.time() - settings.event_retention_days * 86_400)
+        logged = await store.prune_webhook_deliveries(now - retention)
         if pruned or forgotten or logged:
             log.info(
                 "maintenance: pruned %d events past retention, %d expired keys, %d webhook deliveries",
@@ -228,7 +232,11 @@ def create_app(
             ),
             asyncio.create_task(webhook_worker.run_forever(), name="webhooks"),
             asyncio.create_task(
-                _repeat("maintenance", lambda: maintain(store, presence.node, settings), MAINTENANCE_INTERVAL),
+                _repeat(
+                    "maintenance",
+                    lambda: maintain(store, presence.node, settings, sessions.clock),
+                    MAINTENANCE_INTERVAL,
+                ),
                 name="maintenance",
             ),
             asyncio.create_task(
