@@ -10,12 +10,14 @@ stands, and the audio goes on.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
 from sessions import disconnect
 from sessions.call_model import LinePart
-from sessions.errors import DomainError, IllegalTransition, PermissionDenied
+from sessions.errors import DomainError, IllegalTransition, PermissionDenied, StoreUnavailable
 from sessions.events import Event, EventType
 from sessions.model import (
     CommType,
@@ -48,6 +50,10 @@ log = logging.getLogger("channels.live_calls")
 LINE_PARTS = {Part.CALLER: LinePart.CALLER, Part.AGENT: LinePart.AGENT, Part.CONSULT: LinePart.CONSULT}
 #: How many interactions :meth:`LiveCalls.follow` remembers the last version of (enough for every call in progress).
 FOLLOWED_KEPT = 10_000
+#: Seconds a process's registration and its calls' homes last unless renewed (see ``sessions/call_homes.py``).
+HOME_TTL = 3.0
+#: Seconds between renewals: well inside HOME_TTL, so one late renewal does not lose a home.
+HOME_REFRESH = 1.0
 
 
 class LiveCalls:
@@ -65,8 +71,12 @@ class LiveCalls:
         data_dir: Path,
         reconnect_grace: float,
         media_addresses: tuple[str, ...] = (),
+        node: str = "local",
+        internal_url: str = "",
     ) -> None:
         self.sessions, self.voice = sessions, voice
+        #: This process among the gateway's (``sessions/call_homes.py``): where its calls' legs are forwarded.
+        self.node, self.internal_url = node, internal_url
         self.data_dir, self.reconnect_grace, self.media_addresses = data_dir, reconnect_grace, media_addresses
         check_bindable(media_addresses)  # a media address not on this machine stops start-up, not each call
         self.bridges = Bridges()
@@ -105,6 +115,8 @@ class LiveCalls:
             on_dropped=self.peer_dropped,
         )
         self.bridges.add(bridge)
+        #: The home the call had on another process before this one took it (None: a new call, or ours already).
+        bridge.previous_home = await self.sessions.claim_call_home(ix.id, self.node, recording_id, HOME_TTL)
         return bridge
 
     async def close(self, bridge: Bridge, provider_id: str | None = None) -> None:
@@ -113,6 +125,7 @@ class LiveCalls:
             return  # already ended (a hang-up and a dropped connection racing)
         recording_id = bridge.recording_id
         self.bridges.remove(bridge)
+        await self._release_home(bridge.interaction_id)
         others = {leg.call_sid for lid, leg in bridge.legs.items() if lid != CALLER and isinstance(leg, TwilioLeg)}
         dialled = self.consult_calls.pop(bridge.interaction_id, None)
         if dialled is not None:
@@ -139,6 +152,7 @@ class LiveCalls:
     async def discard(self, bridge: Bridge) -> None:
         """A bridge that never carried a call (its first offer failed): gone without a trace."""
         self.bridges.remove(bridge)
+        await self._release_home(bridge.interaction_id)
         await bridge.close()
         if bridge.recorder is not None:
             bridge.recorder.path.unlink(missing_ok=True)
@@ -341,6 +355,30 @@ class LiveCalls:
         elif bridge is not None:
             await bridge.hand_over()
         return ix
+
+    # -- where calls run ---------------------------------------------------------------
+
+    async def keep_homes(self) -> None:
+        """Renews, every HOME_REFRESH seconds, this process's registration (its internal URL, for forwarded legs)
+        and the homes of the calls it holds; forgets the registration when stopped.  A lifespan task."""
+        try:
+            while True:
+                try:
+                    await self.sessions.register_node(self.node, self.internal_url, HOME_TTL)
+                    parts = {ix_id: b.recording_id for ix_id, b in self.bridges.live.items()}
+                    await self.sessions.refresh_call_homes(self.node, parts, HOME_TTL)
+                except StoreUnavailable as exc:  # the next round tries again
+                    log.warning("call homes not renewed: %s", exc)
+                await asyncio.sleep(HOME_REFRESH)
+        finally:
+            with contextlib.suppress(StoreUnavailable, asyncio.CancelledError):
+                await asyncio.shield(self.sessions.forget_node(self.node))
+
+    async def _release_home(self, interaction_id: str) -> None:
+        try:
+            await self.sessions.release_call_home(interaction_id, self.node)
+        except StoreUnavailable as exc:  # expires by itself within HOME_TTL
+            log.info("home of %s not released: %s", interaction_id, exc)
 
     # -- helpers ---------------------------------------------------------------------
 

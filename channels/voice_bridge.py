@@ -32,6 +32,7 @@ import numpy as np
 from aiortc import MediaStreamTrack, RTCSessionDescription
 from av.audio.resampler import AudioResampler
 
+from sessions.call_homes import CallHome
 from sessions.call_model import Call
 from sessions.errors import IllegalTransition
 
@@ -100,6 +101,8 @@ class Bridge:
         self.media_addresses = media_addresses
         self.recorder = recorder
         self.recording_id = recording_id
+        #: The home this call had on another process before this one took it over (channels/live_calls.py).
+        self.previous_home: CallHome | None = None
         #: Runs when a browser's connection drops, after its leg is off the call (with the leg's id then, and the leg);
         #: never for a leg taken off on purpose.  A phone's end is its stream stopping (channels/twilio_stream.py).
         self.on_dropped = on_dropped

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections import Counter
 
 from sessions import Sessions
@@ -20,10 +19,10 @@ log = logging.getLogger("gateway.agent_connections")
 
 
 class Presence:
-    def __init__(self, sessions: Sessions, ttl: float = 30.0) -> None:
+    def __init__(self, sessions: Sessions, node: str, ttl: float = 30.0) -> None:
         self.sessions = sessions
         self.ttl = ttl
-        self.node = uuid.uuid4().hex
+        self.node = node
         self.local: Counter[str] = Counter()
         self.users: dict[str, User] = {}
 

@@ -37,6 +37,7 @@ from .hub import Hub
 from .log_redaction import redact_uvicorn_logs
 from .login_throttle import LoginThrottle
 from .login_throttle import storage_for as login_storage
+from .node_header import NodeHeader
 from .operations import openapi, routes
 from .routes import all_operations
 from .security_headers import SecurityHeaders
@@ -171,7 +172,7 @@ def create_app(
     sessions = Sessions(store, clock)
     auth = Auth(sessions, store, LoginThrottle(login_storage(settings.redis_url, settings.redis_prefix)))
     hub = Hub(store)
-    presence = Presence(sessions)
+    presence = Presence(sessions, settings.node_id)
     rest = twilio_rest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base)
     twilio = TwilioContext(sessions, Threads(store), rest, settings.public_url, settings.data_dir)
     webhooks = TwilioWebhooks(twilio, settings.twilio_auth_token)
@@ -181,6 +182,8 @@ def create_app(
         data_dir=settings.data_dir,
         reconnect_grace=settings.agent_reconnect_seconds,
         media_addresses=settings.media_addresses,
+        node=settings.node_id,
+        internal_url=settings.internal_url,
     )
     sender = WebhookSender(allow_private=settings.webhooks_allow_private)
     # Without Redis exactly one process runs, so its webhook leases (in SQL) are its own even across a restart:
@@ -225,6 +228,7 @@ def create_app(
                 name="metrics",
             ),
             asyncio.create_task(presence.refresh_forever(), name="presence"),
+            asyncio.create_task(live_calls.keep_homes(), name="call homes"),
             *(
                 [asyncio.create_task(store.relay_forever(presence.node), name="relay")]
                 if isinstance(store, LiveStore)
@@ -279,6 +283,7 @@ def create_app(
         # authenticates with a bearer token, never a cookie, so any origin may call it (no credentials).
         middleware=[
             Middleware(TransportHandle),  # first: it must see the server's own send (gateway/ws_transport.py)
+            Middleware(NodeHeader, node=settings.node_id),
             Middleware(SecurityHeaders),  # outer: CORS preflights and 413s carry the headers too
             Middleware(
                 CORSMiddleware,
@@ -293,6 +298,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.node = settings.node_id
     app.state.sessions = sessions
     app.state.auth = auth
     app.state.hub = hub

@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import secrets
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from channels.ice import parse_addresses
+
+#: What the internal secret is derived from the admin token with (so a deployment that set only the admin token,
+#: the same in every process, signs its internal requests without another setting).
+INTERNAL_LABEL = b"switchboard internal requests"
+
+
+def default_node_id() -> str:
+    """Unique per process and readable in logs: the host, the process id and a random suffix (pids repeat)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
+def _reachable(host: str) -> str:
+    """An address other processes on this machine reach a server listening on ``host`` at."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def internal_secret(explicit: str | None, admin_token: str | None) -> str | None:
+    """``GATEWAY_INTERNAL_SECRET``, else one derived from ``GATEWAY_ADMIN_TOKEN``, else None (no forwarding)."""
+    if explicit:
+        return explicit
+    if admin_token:
+        return hmac.new(admin_token.encode(), INTERNAL_LABEL, hashlib.sha256).hexdigest()
+    return None
 
 
 @dataclass(frozen=True)
@@ -58,6 +85,14 @@ class Settings:
     webhooks_allow_private: bool = False
     #: Multiplies every webhook retry delay and the 24 h retry window (a test knob: e.g. 0.01).
     webhooks_retry_scale: float = 1.0
+    #: This process's name among the gateway's processes (leases, presence, which process holds a live call).
+    node_id: str = field(default_factory=default_node_id)
+    #: Where the other processes reach this one directly, not through the balancer (forwarded call legs).
+    internal_url: str = "http://127.0.0.1:8000"
+    #: Signs requests between processes.  Unset: derived from the admin token; neither: no forwarding.
+    internal_secret: str | None = None
+    #: Seconds a stopping process (SIGTERM) waits for its connections (live calls hand over at once) before exiting.
+    drain_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -86,4 +121,8 @@ class Settings:
             media_addresses=parse_addresses(e.get("GATEWAY_MEDIA_ADDRESSES", "")),
             webhooks_allow_private=e.get("GATEWAY_WEBHOOKS_ALLOW_PRIVATE", "").lower() in ("1", "true", "yes"),
             webhooks_retry_scale=float(e.get("GATEWAY_WEBHOOKS_RETRY_SCALE", "1")),
+            node_id=e.get("GATEWAY_NODE_ID") or default_node_id(),
+            internal_url=(e.get("GATEWAY_INTERNAL_URL") or f"http://{_reachable(host)}:{port}").rstrip("/"),
+            internal_secret=internal_secret(e.get("GATEWAY_INTERNAL_SECRET"), e.get("GATEWAY_ADMIN_TOKEN")),
+            drain_seconds=float(e.get("GATEWAY_DRAIN_SECONDS", "30")),
         )

@@ -133,3 +133,32 @@ def audio_left(ix: Interaction, *, party: LinePart, actor: User | None, now: dat
     by = actor.id if actor else "customer" if party is LinePart.CALLER else "system"
     log(nxt, now, "audio", by, f"{_whose(actor, party)} audio disconnected", status="left", party=party.value)
     return Change(nxt, EventType.AUDIO_LEFT, {"party": party.value, "user": actor.id if actor else None})
+
+
+#: Why a call's audio moved to another gateway process.
+MOVE_REASONS = {
+    "lost": "the process holding it stopped answering",
+    "handed_over": "the process holding it was stopping and handed it over",
+}
+
+
+def audio_moved(
+    ix: Interaction, *, from_node: str | None, to_node: str, reason: str, gap_seconds: float | None, now: datetime
+) -> Change:
+    """The call's audio now runs on another gateway process.  Who is on the line, held or monitoring is unchanged:
+    the call is the same one, and the browsers on it connect again to where it now runs (the event tells them)."""
+    if reason not in MOVE_REASONS:
+        raise IllegalTransition(f"Unknown reason for moving a call's audio: {reason!r}.")
+    nxt, _ = _call_of(ix, None, Command.MOVE_AUDIO)
+    gap = f"; the caller heard silence for {gap_seconds:.1f} s" if gap_seconds is not None else ""
+    log(
+        nxt,
+        now,
+        "audio",
+        "system",
+        f"The call's audio moved to another gateway process: {MOVE_REASONS[reason]}{gap}",
+        status="moved",
+        reason=reason,
+    )
+    data = {"from_node": from_node, "to_node": to_node, "reason": reason, "gap_seconds": gap_seconds}
+    return Change(nxt, EventType.AUDIO_MOVED, data)

@@ -47,6 +47,18 @@ class CallState:
             interaction_id, lambda ix: call_control.audio_joined(ix, party=party, actor=actor, now=self.clock.now())
         )
 
+    async def audio_moved(
+        self, interaction_id: str, *, from_node: str | None, to_node: str, reason: str, gap_seconds: float | None
+    ) -> Event:
+        """The call's audio was taken over by ``to_node`` (``from_node`` died or stopped): recorded for people, and
+        told to the browsers on the call, which connect again."""
+        return await self._update(
+            interaction_id,
+            lambda ix: call_control.audio_moved(
+                ix, from_node=from_node, to_node=to_node, reason=reason, gap_seconds=gap_seconds, now=self.clock.now()
+            ),
+        )
+
     async def audio_left(self, actor: User | None, interaction_id: str, party: LinePart) -> Event:
         return await self._update(
             interaction_id, lambda ix: call_control.audio_left(ix, party=party, actor=actor, now=self.clock.now())

@@ -68,6 +68,8 @@ class EventType(StrEnum):
     MONITOR_STOPPED = "interaction.monitor_stopped"
     AUDIO_JOINED = "interaction.audio_joined"
     AUDIO_LEFT = "interaction.audio_left"
+    #: The call's audio moved to another gateway process (the one holding it died or stopped).
+    AUDIO_MOVED = "interaction.audio_moved"
     # Provider reports kept in the feed (machine.provider_status, one per ProviderReport).
     CALL_STATUS = "interaction.call_status"
     CONSULT_STATUS = "interaction.consult_status"

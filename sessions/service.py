@@ -14,6 +14,7 @@ from typing import Any
 
 from . import machine
 from .administration import Administration
+from .call_homes import CallHomes
 from .call_state import CallState
 from .clock import Clock, SystemClock
 from .coaching_service import Coaching
@@ -65,6 +66,7 @@ class Sessions(
     Floor,
     Rights,
     CallState,
+    CallHomes,
     Disconnects,
     LiveTranscripts,
     Steering,

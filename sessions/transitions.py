@@ -68,6 +68,7 @@ class Command(StrEnum):
     STOP_MONITORING = "stop monitoring"
     JOIN_AUDIO = "join the audio of"
     LEAVE_AUDIO = "leave the audio of"
+    MOVE_AUDIO = "move the audio of"
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ RULES: dict[Command, Rule] = {
     Command.STOP_MONITORING: Rule(ACTIVE),
     Command.JOIN_AUDIO: Rule(ACTIVE),
     Command.LEAVE_AUDIO: Rule(ACTIVE),
+    Command.MOVE_AUDIO: Rule(ACTIVE),
 }
 
 

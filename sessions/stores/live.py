@@ -54,7 +54,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 #: Map names whose values are live state, not records: kept in Redis.
-LIVE_MAPS = frozenset({"presence", "connections", "routed"})
+LIVE_MAPS = frozenset({"presence", "connections", "routed", "nodes", "call_homes"})
 DEFAULT_MAX_EVENTS = 100_000
 RELAY_POSITION = "relay.position"
 #: Seconds the relay lease lasts unless renewed (the holder renews at least every RELAY_WAIT).

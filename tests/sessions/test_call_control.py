@@ -7,7 +7,7 @@ import pytest
 from sessions import call_control, machine
 from sessions.call_model import Call, LinePart, MonitorMode
 from sessions.errors import IllegalTransition, PermissionDenied
-from sessions.model import CommType, Interaction, Subtype
+from sessions.model import CommType, Interaction, Outcome, Subtype
 from tests.sessions.scenarios import ALICE, BOB, EVE, SALES, SUP, at, claimed_by, consulting_bob
 
 
@@ -141,3 +141,27 @@ def test_a_cancelled_consult_ends_the_three_way():
     assert joined.call is not None and joined.call.three_way
     back = machine.cancel_consult(joined, actor=ALICE, now=at(30)).interaction
     assert back.call is not None and not back.call.three_way
+
+
+class TestAudioMoved:
+    def test_the_call_stays_as_it_was_and_the_feed_says_where_and_how_long(self):
+        held = call_control.hold(claimed_by(ALICE), actor=ALICE, on=True, now=at(20)).interaction
+        moved = call_control.audio_moved(
+            held, from_node="gw-a", to_node="gw-b", reason="lost", gap_seconds=1.25, now=at(30)
+        )
+        assert moved.type == "interaction.audio_moved"
+        assert moved.data == {"from_node": "gw-a", "to_node": "gw-b", "reason": "lost", "gap_seconds": 1.25}
+        assert moved.interaction.call == held.call, "hold, monitors and who is on the line carry over"
+        entry = moved.interaction.activity[-1]
+        assert (entry.kind, entry.by, entry.data["status"]) == ("audio", "system", "moved")
+        assert "another gateway process" in entry.detail and "1.2 s" in entry.detail
+
+    def test_an_unknown_reason_or_a_call_no_longer_active_is_refused(self):
+        with pytest.raises(IllegalTransition):
+            call_control.audio_moved(
+                claimed_by(ALICE), from_node=None, to_node="gw-b", reason="bored", gap_seconds=None, now=at(30)
+            )
+        ended = machine.end(claimed_by(ALICE), actor=ALICE, outcome=Outcome.RESOLVED, now=at(40)).interaction
+        done = machine.complete(ended, actor=ALICE, now=at(50)).interaction
+        with pytest.raises(IllegalTransition):
+            call_control.audio_moved(done, from_node=None, to_node="gw-b", reason="lost", gap_seconds=None, now=at(60))

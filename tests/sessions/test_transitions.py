@@ -48,6 +48,7 @@ FITS: dict[Command, set[Status]] = {
     Command.STOP_MONITORING: ACTIVE,
     Command.JOIN_AUDIO: ACTIVE,
     Command.LEAVE_AUDIO: ACTIVE,
+    Command.MOVE_AUDIO: ACTIVE,
 }
 HANDLER_ONLY = {
     Command.TRANSFER,

@@ -12,7 +12,7 @@ const EVENTS = ("created offered offer_declined offer_expired claimed transferre
   "requeued channel_switched message_added message_status messages_read note_added recording_attached recording_stored " +
   "transcript_attached transcript_segment_added ended disconnected completed abandoned edited merged customer_linked evaluated " +
   "reevaluated held resumed three_way_started three_way_ended monitor_started monitor_changed monitor_stopped audio_joined " +
-  "audio_left call_status consult_status recording_status transcription_status live_transcription").split(" ").map((t) => `interaction.${t}`);
+  "audio_left audio_moved call_status consult_status recording_status transcription_status live_transcription").split(" ").map((t) => `interaction.${t}`);
 const ALL = "*";
 const LOG_PAGE = 50;
 const REFRESH_MS = 3000;  // the open subscription's page re-reads its status and newest deliveries this often

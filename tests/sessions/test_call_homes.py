@@ -1,0 +1,89 @@
+"""Where each live call runs, as the processes see it: a registry with expiries, in the store's live maps."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from sessions import Sessions
+from sessions.call_homes import CallHome
+from sessions.stores.live import LiveStore
+from sessions.stores.sql import Database, SqlStore
+from tests.conftest import REDIS_URL, World
+from tests.sessions.test_live import drop_prefix
+
+
+async def test_a_registered_node_is_found_until_its_registration_expires(world: World):
+    s = world.sessions
+    await s.register_node("node-a", "http://127.0.0.1:9001", ttl=3)
+    assert await s.node_url("node-a") == "http://127.0.0.1:9001"
+    assert await s.node_url("node-b") is None
+    world.clock.advance(3.5)
+    assert await s.node_url("node-a") is None, "a process that stopped renewing is gone"
+    await s.register_node("node-a", "http://127.0.0.1:9001", ttl=3)
+    await s.forget_node("node-a")
+    assert await s.node_url("node-a") is None
+
+
+async def test_the_caller_stream_wins_the_home_and_learns_the_one_before(world: World):
+    s = world.sessions
+    assert await s.claim_call_home("ix-1", "node-a", "rec-1", ttl=3) is None, "a new call had no home"
+    assert await s.claim_call_home("ix-1", "node-a", "rec-1", ttl=3) is None, "its own home again: nothing before"
+    before = await s.claim_call_home("ix-1", "node-b", "rec-2", ttl=3)
+    assert (before.node, before.recording_id) == ("node-a", "rec-1")
+    home = await s.call_home("ix-1")
+    assert (home.node, home.recording_id, home.lost_at) == ("node-b", "rec-2", None)
+
+
+async def test_a_home_expires_unless_renewed_and_renewal_never_takes_another_nodes_call(world: World):
+    s = world.sessions
+    await s.claim_call_home("ix-1", "node-a", "rec-1", ttl=3)
+    world.clock.advance(2)
+    await s.refresh_call_homes("node-a", {"ix-1": "rec-1"}, ttl=3)
+    world.clock.advance(2)
+    assert (await s.call_home("ix-1")).node == "node-a", "renewed"
+    await s.claim_call_home("ix-1", "node-b", "rec-2", ttl=3)
+    await s.refresh_call_homes("node-a", {"ix-1": "rec-1"}, ttl=3)
+    assert (await s.call_home("ix-1")).node == "node-b", "a late renewal of the old home changes nothing"
+    world.clock.advance(3.5)
+    assert await s.call_home("ix-1") is None
+    before = await s.claim_call_home("ix-1", "node-c", "rec-3", ttl=3)
+    assert before is not None and before.node == "node-b", "an expired home is still answered: its part is left"
+
+
+async def test_release_is_only_the_holders_and_the_loss_is_stamped_once(world: World):
+    s = world.sessions
+    await s.claim_call_home("ix-1", "node-a", "rec-1", ttl=3)
+    await s.release_call_home("ix-1", "node-b")
+    assert (await s.call_home("ix-1")).node == "node-a"
+    lost_at = world.clock.now().timestamp()
+    await s.note_stream_lost("ix-1")
+    world.clock.advance(1)
+    await s.note_stream_lost("ix-1")  # Twilio retried its action request
+    assert (await s.call_home("ix-1")).lost_at == lost_at, "the silence started at the first report"
+    await s.release_call_home("ix-1", "node-a")
+    assert await s.call_home("ix-1") is None
+
+
+async def test_unreadable_entries_count_as_absent(world: World):
+    await world.sessions.store.map_set("call_homes", "ix-1", "{not json")
+    assert await world.sessions.call_home("ix-1") is None
+    assert CallHome.from_json("[1, 2]") is None
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)  # Redis is the live layer only over PostgreSQL
+async def test_with_redis_every_process_sees_the_same_homes(store: SqlStore):
+    prefix = f"test:{uuid.uuid4().hex}"
+    a = LiveStore(SqlStore(Database(store.db.url)), REDIS_URL, prefix=prefix)
+    b = LiveStore(SqlStore(Database(store.db.url)), REDIS_URL, prefix=prefix)
+    try:
+        await Sessions(a).register_node("node-a", "http://127.0.0.1:9001", ttl=3)
+        await Sessions(a).claim_call_home("ix-1", "node-a", "rec-1", ttl=3)
+        assert await Sessions(b).node_url("node-a") == "http://127.0.0.1:9001"
+        assert (await Sessions(b).call_home("ix-1")).node == "node-a"
+        assert await a.redis.hexists(a.key("map", "call_homes"), "ix-1"), "kept in Redis, not in SQL"
+    finally:
+        await drop_prefix(a)
+        await a.close()
+        await b.close()
