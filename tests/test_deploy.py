@@ -7,6 +7,7 @@ import asyncio
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -168,3 +169,22 @@ async def test_a_killed_process_costs_no_request_and_is_marked_down(fresh_three)
         lb.wait_for(victim.port, "DOWN")
         seen = await served_by(http, lb.url, 6)
         assert name not in seen and len(set(seen)) == 2, seen
+
+
+async def test_a_draining_process_is_taken_out_and_costs_no_request(fresh_three):
+    """SIGTERM (systemctl stop, a rolling restart): the process closes its listener, HAProxy's check marks it DOWN,
+    and no request meanwhile fails."""
+    lb = fresh_three.balancer
+    victim = fresh_three.processes[0]
+    name = server_name(victim.port)
+    async with httpx.AsyncClient(timeout=10) as http:
+        assert name in await served_by(http, lb.url, 3)
+        victim.proc.terminate()
+        deadline = time.monotonic() + 10
+        while lb.status(victim.port) != "DOWN":  # requests all along (each must answer 200) until it is out
+            assert time.monotonic() < deadline, f"{name} still {lb.status(victim.port)} 10 s after SIGTERM"
+            await served_by(http, lb.url, 3)
+        seen = await served_by(http, lb.url, 6)
+        assert name not in seen and len(set(seen)) == 2, seen
+    victim.proc.wait(10)  # uvicorn re-raises the SIGTERM once shut down: the exit status says SIGTERM either way
+    assert "Application shutdown complete" in "".join(victim.output), "".join(victim.output)[-2000:]
