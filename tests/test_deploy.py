@@ -105,7 +105,6 @@ async def test_land_next_on_puts_the_next_request_on_the_wanted_server(three):
             assert (await served_by(http, three.balancer.url, 1)) == [server_name(p.port)]
 
 
-@pytest.mark.xfail(strict=True, reason="X-Switchboard-Node comes with issue 19's node identity; then drop this mark")
 async def test_land_next_on_by_node_id(three):
     async with httpx.AsyncClient(timeout=10) as http:
         for p in three.processes:
