@@ -8,6 +8,7 @@ and whose browsers' offers and call control land on the other, with tones checke
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from typing import Self
 
 import httpx
 import pytest
+import websockets
 
 from bench import twilio_call
 from gateway.forwarding import FORWARDED_TO_HEADER, request_release
@@ -297,3 +299,60 @@ async def test_a_call_on_one_process_is_answered_held_muted_and_monitored_throug
         assert (await on_a.get(f"/api/interactions/{ix_id}", headers=ADMIN)).json()["state"] == "active"
         await alice_browser.close()
         await phone.stop()
+
+
+async def frame(ws, kind: str) -> dict:
+    while (f := json.loads(await ws.recv()))["type"] != kind:
+        pass
+    return f
+
+
+async def test_a_web_call_opened_on_one_process_is_answered_reconnected_and_hung_up_through_the_other(pair):
+    a, b = pair
+    async with (
+        httpx.AsyncClient(base_url=a.url, timeout=30) as on_a,
+        httpx.AsyncClient(base_url=b.url, timeout=30) as on_b,
+    ):
+        node_b = (await on_b.get("/healthz")).headers[NODE_HEADER]
+        await on_a.post("/api/queues", json={"id": "web", "name": "Web"}, headers=ADMIN)
+        await on_a.put("/api/routing", json={"default_queue": "web"}, headers=ADMIN)
+        alice_user = {"username": "alice", "name": "Alice", "queues": ["web"], "password": "correct horse"}
+        await on_a.post("/api/users", json=alice_user, headers=ADMIN)
+        login = await on_a.post("/api/auth/login", json={"username": "alice", "password": "correct horse"})
+        alice = {"Authorization": f"Bearer {login.json()['token']}"}
+        async with websockets.connect(f"{a.ws_url}/ws/chat") as chat:
+            await chat.send(json.dumps({"type": "start", "name": "Carla", "email": "carla@example.com", "topic": "Hi"}))
+            session = await frame(chat, "session")
+            ix_id, token = session["interaction_id"], session["token"]
+
+            # The customer's call lands on B: nobody holds it, so B opens the bridge and becomes its home.
+            customer = Browser(CALLER_HZ)
+            r = await customer.connect(on_b, "/api/chat/call", {"token": token})
+            assert r.status_code == 200 and FORWARDED_TO_HEADER not in r.headers, r.text
+            assert (await frame(chat, "channel"))["channel"] == "call/webrtc"
+
+            # Alice answers on A: forwarded to B; tones cross both ways.
+            assert (await on_a.post(f"/api/interactions/{ix_id}/claim", headers=alice)).status_code == 200
+            agent = Browser(ALICE_HZ)
+            r = await agent.connect(on_a, "/api/webrtc/offer", {"interaction_id": ix_id}, alice)
+            assert r.status_code == 200 and r.headers[FORWARDED_TO_HEADER] == node_b, r.text
+            t = time.monotonic()
+            await agent.ear.until(lambda: agent.ear.hears(CALLER_HZ, t) > HEARD)
+            await customer.ear.until(lambda: customer.ear.hears(ALICE_HZ, t) > HEARD)
+
+            # The widget reconnects (a fresh offer) through A: the same call on B, the new connection carrying it.
+            again = Browser(SUE_HZ)
+            r = await again.connect(on_a, "/api/chat/call", {"token": token})
+            assert r.status_code == 200 and r.headers[FORWARDED_TO_HEADER] == node_b, r.text
+            t = time.monotonic()
+            await agent.ear.until(lambda: agent.ear.hears(SUE_HZ, t) > HEARD)
+            await again.ear.until(lambda: again.ear.hears(ALICE_HZ, t) > HEARD)
+
+            # Hanging up through A ends the call on B; the conversation goes on as chat, and nothing is left.
+            r = await on_a.post("/api/chat/hangup", json={"token": token})
+            assert r.status_code == 204 and r.headers[FORWARDED_TO_HEADER] == node_b, r.text
+            assert (await frame(chat, "channel"))["channel"] == "messaging/chat"
+            assert_error(await on_a.post("/api/chat/hangup", json={"token": token}), 409, "illegal_transition")
+            await again.close()
+            await customer.close()
+            await agent.close()
