@@ -18,6 +18,7 @@ from sessions.errors import IllegalTransition
 from sessions.model import CommType, DisconnectReason, Interaction, Subtype, User
 
 from .call_legs import PeerLeg
+from .elsewhere import Elsewhere
 from .live_calls import LINE_PARTS, LiveCalls
 from .mixer import Part
 from .voice_bridge import AGENT, CALLER, CONSULT, Bridge, monitor_leg
@@ -90,9 +91,10 @@ class BrowserAudio:
         """The customer calls from the chat widget: the conversation goes on as call/webrtc, same interaction.
 
         A new offer while their call is on replaces a dropped connection; a conversation already on a phone
-        call is refused.
+        call is refused.  A call that lives in another process (its home renewed, its process registered) is that
+        process's to answer (``Elsewhere``: forwarded); otherwise this process opens the bridge and becomes its home.
         """
-        bridge = self.live.get(ix.id)
+        bridge = await self._here_or_nowhere(ix.id)
         if bridge is not None and isinstance(bridge.legs.get(CALLER), PeerLeg):
             return await _negotiate(bridge, CALLER, Part.CALLER, offer)  # the same call, reconnecting
         if bridge is not None:
@@ -110,10 +112,21 @@ class BrowserAudio:
 
     async def customer_hang_up(self, ix: Interaction) -> None:
         """The customer hangs up their web call; the conversation goes on as chat."""
-        bridge = self.live.get(ix.id)
+        bridge = await self._here_or_nowhere(ix.id)
         if bridge is None or not isinstance(bridge.legs.get(CALLER), PeerLeg):
             raise IllegalTransition("There is no call from this chat to hang up.")
         await self.live.web_call_ended(bridge, DisconnectReason.HANG_UP)
+
+    async def _here_or_nowhere(self, interaction_id: str) -> Bridge | None:
+        """The call's bridge in this process, or None when no live process holds it; :class:`Elsewhere` when another
+        does (its home not expired and its process registered), before anything is changed here."""
+        bridge = self.live.get(interaction_id)
+        if bridge is not None:
+            return bridge
+        home = await self.sessions.call_home(interaction_id)
+        if home is not None and home.node != self.live.node and await self.sessions.node_url(home.node) is not None:
+            raise Elsewhere(interaction_id)
+        return None
 
 
 async def _negotiate(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sessions import disconnect
 from sessions.call_model import LinePart
-from sessions.errors import DomainError, IllegalTransition, PermissionDenied, StoreUnavailable
+from sessions.errors import DomainError, PermissionDenied, StoreUnavailable
 from sessions.events import Event, EventType
 from sessions.model import (
     CommType,
@@ -37,6 +37,7 @@ from sessions.model import (
 from sessions.service import Sessions
 
 from .call_legs import PeerLeg, TwilioLeg
+from .elsewhere import Elsewhere
 from .ice import check_bindable
 from .mixer import Part
 from .twilio_rest import ProviderError
@@ -90,9 +91,11 @@ class LiveCalls:
         return self.bridges.get(interaction_id)
 
     def require(self, interaction_id: str) -> Bridge:
+        """The call's bridge here, or :class:`Elsewhere`: asked before any side effect, so a request landing on the
+        wrong process can be forwarded as it came."""
         bridge = self.bridges.get(interaction_id)
         if bridge is None:
-            raise IllegalTransition(f"Interaction {interaction_id} has no live call on this gateway node.")
+            raise Elsewhere(interaction_id)
         return bridge
 
     # -- a call's life ---------------------------------------------------------------
@@ -148,6 +151,14 @@ class LiveCalls:
             await self.sessions.attach_recording(bridge.interaction_id, rec)
         except DomainError as exc:
             log.warning("could not attach the recording of %s: %s", bridge.interaction_id, exc)
+
+    async def hand_off(self, bridge: Bridge) -> None:  # minimal: the takeover branch replaces this
+        """The call moves to another process: the bridge closes here without hanging anyone up."""
+        if self.bridges.get(bridge.interaction_id) is not bridge or bridge.closed:
+            return
+        self.bridges.remove(bridge)
+        await self._release_home(bridge.interaction_id)
+        await bridge.close()
 
     async def discard(self, bridge: Bridge) -> None:
         """A bridge that never carried a call (its first offer failed): gone without a trace."""

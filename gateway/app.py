@@ -11,13 +11,13 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from channels.browser_audio import BrowserAudio
+from channels.elsewhere import Elsewhere
 from channels.live_calls import LiveCalls
 from channels.threads import Threads
 from channels.twilio import TwilioContext
@@ -33,6 +33,7 @@ from .agent_connections import Presence
 from .api_docs import docs_routes
 from .auth import Auth
 from .errors import EXCEPTION_HANDLERS, BodyLimit
+from .forwarding import PublicCors, forwarding_client, internal_routes, on_elsewhere
 from .hub import Hub
 from .log_redaction import redact_uvicorn_logs
 from .login_throttle import LoginThrottle
@@ -186,6 +187,7 @@ def create_app(
         internal_url=settings.internal_url,
     )
     sender = WebhookSender(allow_private=settings.webhooks_allow_private)
+    forwarder = forwarding_client()
     # Without Redis exactly one process runs, so its webhook leases (in SQL) are its own even across a restart:
     # a fixed owner retakes them at once after a kill instead of waiting for them to expire.
     webhook_owner = presence.node if isinstance(store, LiveStore) else "webhooks-local"
@@ -212,6 +214,11 @@ def create_app(
                 "(readable by its owner only)"
             )
         print("\n".join(lines), flush=True)
+        if settings.redis_url and not settings.internal_secret:
+            log.warning(
+                "neither GATEWAY_INTERNAL_SECRET nor GATEWAY_ADMIN_TOKEN is set: live calls' legs are not forwarded "
+                "between processes (a leg landing off its call's process gets 409)"
+            )
         await hub.start()
         background = [
             asyncio.create_task(_repeat("timers", run_timers, settings.timer_interval), name="timers"),
@@ -262,6 +269,7 @@ def create_app(
             await asyncio.gather(*background, return_exceptions=True)
             await live_calls.bridges.close_all()
             await sender.close()
+            await forwarder.aclose()
             await hub.stop()
             await store.close()
 
@@ -274,6 +282,7 @@ def create_app(
             *docs_routes(WEB),
             *routes(operations),
             *webhooks.routes(),
+            *internal_routes(),
             WebSocketRoute("/ws/agent", agent_socket),
             WebSocketRoute("/ws/chat", chat_socket),
             WebSocketRoute("/webhooks/twilio/media", media_socket),
@@ -286,7 +295,7 @@ def create_app(
             Middleware(NodeHeader, node=settings.node_id),
             Middleware(SecurityHeaders),  # outer: CORS preflights and 413s carry the headers too
             Middleware(
-                CORSMiddleware,
+                PublicCors,  # CORS everywhere but /internal/ (sibling processes only)
                 allow_origins=["*"],
                 allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                 allow_headers=["authorization", "content-type"],
@@ -294,7 +303,8 @@ def create_app(
             ),
             Middleware(BodyLimit, limit=settings.max_body),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        # A live call's leg landing off its call's process is forwarded to it (gateway/forwarding.py).
+        exception_handlers={**EXCEPTION_HANDLERS, Elsewhere: on_elsewhere},  # type: ignore[arg-type]
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -305,6 +315,7 @@ def create_app(
     app.state.presence = presence
     app.state.webhooks = webhooks
     app.state.webhook_sender = sender
+    app.state.forwarding_client = forwarder
     app.state.webhook_worker = webhook_worker
     app.state.threads = twilio.threads
     app.state.live_calls = live_calls

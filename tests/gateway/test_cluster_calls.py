@@ -1,0 +1,215 @@
+"""Live calls on three gateway processes behind HAProxy (deploy/haproxy.cfg, round-robin): every leg lands wherever
+the balancer puts it, and the call survives the process holding it being killed or stopped.
+
+Twilio is `TwilioCall` (it follows the gateway's TwiML, ``<Connect action>`` included, and hears with an FFT); the
+agent and the supervisor are aiortc peers offering through the balancer.  Where each request lands is steered with
+`Balancer.land_next_on` and checked with the ``X-Switchboard-Node`` answer header; where the call runs, with the
+call homes the processes share in Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import time
+import wave
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis.asyncio as redis
+import websockets
+
+from tests.balancer import NODE_HEADER, Cluster, cluster
+from tests.channels.peers import Browser
+from tests.channels.twilio_call import TwilioCall
+from tests.conftest import REDIS_URL
+from tests.fake_twilio import FakeTwilio
+
+SID, TOKEN, ADMIN_TOKEN = "AC" + "7" * 32, "cluster-twilio-token", "cluster-admin"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+CALLER_HZ, AGENT_HZ = 1000.0, 440.0
+NUMBER, CUSTOMER = "+15550001000", "+14155550100"
+#: The share of a tone in what a party hears for it to count as heard (the mixer passes it nearly pure).
+HEARD = 0.5
+#: How long a test waits for audio to come back before failing; the measured gaps are printed, not asserted.
+RESUME_TIMEOUT = 15.0
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTwilio]:
+    with FakeTwilio(SID, TOKEN) as f:
+        yield f
+
+
+@pytest.fixture
+def three(fake: FakeTwilio) -> Iterator[Cluster]:
+    env = {
+        "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TWILIO_ACCOUNT_SID": SID,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_API_BASE": fake.url,
+    }
+    with cluster(3, env) as c:
+        yield c
+
+
+def node(p) -> str:
+    return f"node-{p.port}"
+
+
+async def call_home(c: Cluster, ix_id: str) -> str | None:
+    """The node holding the call, as the processes record it (Redis, under the cluster's prefix)."""
+    r = redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        text = await r.hget(f"{c.env['GATEWAY_REDIS_PREFIX']}:map:call_homes", ix_id)
+    finally:
+        await r.aclose()
+    return json.loads(text)["node"] if text else None
+
+
+async def until(check, what: str, timeout: float = RESUME_TIMEOUT) -> float:
+    """Polls an async or plain ``check`` until true; answers when it became true (monotonic)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return time.monotonic()
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def landed(c: Cluster, http: httpx.AsyncClient, target) -> None:
+    """The next request through the balancer goes to ``target``."""
+    await c.balancer.land_next_on(node(target), http)
+
+
+@contextlib.asynccontextmanager
+async def events_of(c: Cluster, headers: dict[str, str]) -> AsyncIterator[list[dict]]:
+    """The agent socket's events as they come, collected in the background (through the balancer)."""
+    token = headers["Authorization"].split()[1]
+    seen: list[dict] = []
+
+    async def read() -> None:
+        async for ws in websockets.connect(f"{c.balancer.ws_url}/ws/agent?token={token}"):
+            with contextlib.suppress(websockets.ConnectionClosed):
+                async for text in ws:
+                    seen.append(json.loads(text))
+
+    task = asyncio.ensure_future(read())
+    try:
+        yield seen
+    finally:
+        task.cancel()
+
+
+async def set_up(c: Cluster, http: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, str]]:
+    """A recorded queue with its number, agent alice and supervisor sam: (alice's headers, sam's headers)."""
+    queue = {"id": "sales", "name": "Sales", "settings": {"phone_number": NUMBER, "recording": True}}
+    assert (await http.post("/api/queues", json=queue, headers=ADMIN)).status_code == 201
+    heads = []
+    for username, role in (("alice", "agent"), ("sam", "supervisor")):
+        user = {"username": username, "password": "correct horse", "name": username.title(), "role": role}
+        assert (await http.post("/api/users", json={**user, "queues": ["sales"]}, headers=ADMIN)).status_code == 201
+        login = await http.post("/api/auth/login", json={"username": username, "password": "correct horse"})
+        heads.append({"Authorization": f"Bearer {login.json()['token']}"})
+    return heads[0], heads[1]
+
+
+async def offer(c: Cluster, http: httpx.AsyncClient, peer: Browser, body: dict, headers: dict, retry: bool = False):
+    """A browser's offer through the balancer; with ``retry``, a 409 (the call is moving) is offered again, as the
+    console does."""
+    while True:
+        r = await peer.connect(http, "/api/webrtc/offer", body, headers)
+        if r.status_code != 409 or not retry:
+            return r
+        await asyncio.sleep(float(r.headers.get("retry-after", "0.25")) / 4)
+
+
+def recordings_of(ix: dict, data_dir: str) -> list[tuple[str, float]]:
+    """Each recording of the interaction: (id, seconds of audio in its WAV file, as written)."""
+    out = []
+    for rec in ix["recordings"]:
+        with wave.open(str(Path(data_dir) / "recordings" / f"{rec['id']}.wav")) as w:
+            out.append((rec["id"], w.getnframes() / w.getframerate()))
+    return out
+
+
+async def test_a_call_whose_legs_land_on_three_processes_carries_tones_and_survives_its_process_killed(
+    three: Cluster,
+):
+    c = three
+    a = c.processes[0]
+    async with httpx.AsyncClient(base_url=c.balancer.url, timeout=20) as http:
+        alice, sam = await set_up(c, http)
+        caller = TwilioCall(CALLER_HZ, account_sid=SID)
+        agent, supervisor = Browser(AGENT_HZ), Browser(700.0)
+        try:
+            # The voice webhook lands on a, the media stream on the next process in the rotation.
+            await landed(c, http, a)
+            await caller.dial(c.balancer.url, c.balancer.ws_url, TOKEN, "CA1", CUSTOMER, NUMBER)
+            ix_id = caller.legs[0].params["interaction"]
+            await until(lambda: call_home(c, ix_id), "the stream to be taken")
+            owner = next(p for p in c.processes if node(p) == await call_home(c, ix_id))
+            assert owner is not a, "the stream landed on another process than the voice webhook"
+            others = [p for p in c.processes if p not in (a, owner)]
+            assert (await http.post(f"/api/interactions/{ix_id}/claim", headers=alice)).status_code == 200
+            async with events_of(c, alice) as seen:
+                # The agent's offer lands on the third process, which forwards it to the call's home.
+                await landed(c, http, others[0])
+                r = await offer(c, http, agent, {"interaction_id": ix_id}, alice)
+                assert r.status_code == 200, r.text
+                assert r.headers[NODE_HEADER] == node(others[0])
+                t0 = time.monotonic()
+                await until(lambda: caller.ear.hears(AGENT_HZ, t0) > HEARD, "the caller to hear the agent")
+                await until(lambda: agent.ear.hears(CALLER_HZ, t0) > HEARD, "the agent to hear the caller")
+                # A supervisor listens from a fourth landing (the webhook's process again): forwarded too.
+                await landed(c, http, a)
+                r = await offer(c, http, supervisor, {"interaction_id": ix_id, "mode": "listen"}, sam)
+                assert r.status_code == 200, r.text
+                await until(lambda: supervisor.ear.hears(CALLER_HZ, t0) > HEARD, "the supervisor to hear the call")
+
+                # The call's process dies.  Twilio asks the action URL, a survivor takes the call, the agent's
+                # console is told (audio_moved) and offers again.
+                owner.proc.send_signal(signal.SIGKILL)
+                killed = time.monotonic()
+                moved = await until(
+                    lambda: any(e["type"] == "interaction.audio_moved" for e in seen), "the move to be announced"
+                )
+                await agent.close()
+                agent = Browser(AGENT_HZ)
+                r = await offer(c, http, agent, {"interaction_id": ix_id}, alice, retry=True)
+                assert r.status_code == 200, r.text
+                heard = await until(lambda: caller.ear.hears(AGENT_HZ, killed + 0.2) > HEARD, "the caller again")
+                hears = await until(lambda: agent.ear.hears(CALLER_HZ, killed + 0.2) > HEARD, "the agent again")
+                taker = await call_home(c, ix_id)
+                assert taker in {node(p) for p in others + [a]} and taker != node(owner)
+                gap = caller.gaps[0] if caller.gaps else None
+                print(
+                    f"\nkill -9 of {node(owner)}: stream back after {gap.heard if gap else None} s, audio_moved "
+                    f"after {moved - killed:.2f} s, caller hears the agent after {heard - killed:.2f} s, "
+                    f"the agent hears the caller after {hears - killed:.2f} s"
+                )
+            await caller.hang_up()
+
+            async def both_parts() -> bool:
+                nonlocal ix
+                ix = (await http.get(f"/api/interactions/{ix_id}", headers=ADMIN)).json()
+                return len(ix["recordings"]) >= 2
+
+            ix: dict = {}
+            await until(both_parts, "both parts of the recording to be attached")
+            parts = recordings_of(ix, c.data_dir)
+            assert len(parts) == 2 and all(seconds > 0.5 for _, seconds in parts), parts
+            moves = [e for e in ix["activity"] if e["kind"] == "audio" and e["data"].get("status") == "moved"]
+            assert len(moves) == 1 and moves[0]["data"]["reason"] == "lost", moves
+            assert ix["status"] in ("wrap_up", "claimed") and ix["assigned_to"] is not None
+        finally:
+            await caller.close()
+            await agent.close()
+            await supervisor.close()
