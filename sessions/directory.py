@@ -45,7 +45,7 @@ class Directory:
         self, cursor: Cursor | None, *, queues: set[str] | None, users: set[str], role: str | None, limit: int = 500
     ) -> EventPage:
         """The log after ``cursor`` that concerns these queues (None: all), users and role: a socket's replay, whose
-        scope the caller took from its token (``Sessions.events_for`` is the same read for an actor)."""
+        scope the caller took from its token (``sessions.access.Scope``)."""
         return await self.store.events_since(cursor, queues=queues, users=users, role=role, limit=limit)
 
     async def users(self) -> list[User]:
