@@ -12,18 +12,7 @@ from pydantic import ValidationError
 from sessions import coaching
 from sessions.coaching import FormDraft, Question, Scale
 from sessions.errors import IllegalTransition, InvalidCommand, NotFound, PermissionDenied
-from sessions.model import (
-    CommType,
-    Customer,
-    Direction,
-    DisconnectBy,
-    DisconnectReason,
-    Interaction,
-    Outcome,
-    Role,
-    Subtype,
-    User,
-)
+from sessions.model import CommType, Customer, Direction, Interaction, Outcome, Role, Subtype, User
 from sessions.stores.live import LiveStore
 from tests.conftest import REDIS_URL, World, seed
 from tests.seen import events_seen_by
@@ -216,7 +205,7 @@ class TestEvaluating:
         active = await inbound(world)
         with pytest.raises(IllegalTransition, match="only completed interactions are evaluated"):
             await s.evaluate(world.supervisor, active.id, ANSWERS)
-        abandoned = (await s.customer_left(active.id, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)).interaction
+        abandoned = (await s.call_ended(active.id, "completed")).interaction
         with pytest.raises(IllegalTransition, match="no one to evaluate"):
             await s.evaluate(world.supervisor, abandoned.id, ANSWERS)
 

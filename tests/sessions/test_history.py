@@ -15,19 +15,7 @@ from sqlalchemy import insert, text
 
 from sessions.errors import InvalidCursor, PermissionDenied
 from sessions.history import HistoryFilter, encode_cursor, may_export, searchable_queues
-from sessions.model import (
-    CommType,
-    Customer,
-    Direction,
-    DisconnectBy,
-    DisconnectReason,
-    Interaction,
-    Outcome,
-    State,
-    Status,
-    Subtype,
-    User,
-)
+from sessions.model import CommType, Customer, Direction, Interaction, Outcome, State, Status, Subtype, User
 from sessions.stores.sql import SqlStore
 from sessions.stores.sql import schema as t
 from sessions.stores.sql.columns import interaction_row, tag_rows
@@ -111,7 +99,7 @@ async def hist(world: World) -> dict[str, Interaction]:
     ).interaction
     await w.sessions.claim(w.alice, u1.id)
     await w.sessions.end(w.alice, u1.id, Outcome.UNRESOLVED)
-    made["u1"] = (await w.sessions.customer_left(u1.id, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)).interaction
+    made["u1"] = (await w.sessions.call_ended(u1.id, "completed")).interaction
     # Still active: never part of history.
     await w.sessions.create(
         None,
