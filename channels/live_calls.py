@@ -15,9 +15,9 @@ import contextlib
 import logging
 from pathlib import Path
 
-from sessions import disconnect
+from sessions import call_control, disconnect
 from sessions.call_model import LinePart
-from sessions.errors import DomainError, PermissionDenied, StoreUnavailable
+from sessions.errors import DomainError, StoreUnavailable
 from sessions.events import Event, EventType
 from sessions.model import (
     CommType,
@@ -25,7 +25,6 @@ from sessions.model import (
     DisconnectReason,
     Interaction,
     Recording,
-    Role,
     State,
     Status,
     Subtype,
@@ -248,16 +247,15 @@ class LiveCalls:
     # -- who joins -------------------------------------------------------------------
 
     def leg_for(self, user: User, ix: Interaction) -> tuple[str, Part]:
-        """Which leg a user's browser is on this call: handling it, being consulted, or monitoring it."""
-        if user.id == ix.assigned_to and ix.status is Status.CLAIMED:
-            return AGENT, Part.AGENT
-        if ix.consults(user.id):
-            return CONSULT, Part.CONSULT
-        if user.role is Role.AGENT:
-            raise PermissionDenied(
-                "Only the agent handling this call, the one consulted, or a supervisor connects to its audio."
-            )
-        return monitor_leg(user.id), Part.MONITOR
+        """Which leg a user's browser is on this call: the place the domain gives them (``call_control.place_of``:
+        handling it, being consulted, or monitoring it), as the bridge names it."""
+        match call_control.place_of(ix, user):
+            case LinePart.AGENT:
+                return AGENT, Part.AGENT
+            case LinePart.CONSULT:
+                return CONSULT, Part.CONSULT
+            case _:
+                return monitor_leg(user.id), Part.MONITOR
 
     # -- following the interaction ---------------------------------------------------
 

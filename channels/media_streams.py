@@ -1,7 +1,7 @@
 """Twilio Media Streams (bidirectional, from ``<Connect><Stream>``) as a protocol without I/O.
 
 A received websocket frame goes in (:func:`parse`), one typed event comes out; the frames the
-gateway sends back (:func:`media_frame`, :func:`mark_frame`, :func:`clear_frame`) are built
+gateway sends back (:func:`media_frame`, :func:`clear_frame`) are built
 here too.  Nothing awaits and nothing touches a socket, so the protocol is tested on its own and
 the socket endpoint (gateway/ws_media.py) only moves text.
 
@@ -143,11 +143,6 @@ def media_frame(stream_sid: str, payload: bytes) -> str:
     return json.dumps(
         {"event": "media", "streamSid": stream_sid, "media": {"payload": base64.b64encode(payload).decode()}}
     )
-
-
-def mark_frame(stream_sid: str, name: str) -> str:
-    """Asks Twilio to answer with a :class:`Mark` once the audio sent before it has played."""
-    return json.dumps({"event": "mark", "streamSid": stream_sid, "mark": {"name": name}})
 
 
 def clear_frame(stream_sid: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from sessions.disconnect import CALL_STATUS
 from sessions.errors import AlreadyExists, DomainError, IllegalTransition, Unrouted
 from sessions.events import Event, EventType
 from sessions.model import CommType, Customer, Interaction, State, Subtype
@@ -16,8 +17,6 @@ log = logging.getLogger("channels.voice")
 
 #: Voicemail transcriptions and live-call transcription callbacks (told apart by ``TranscriptionEvent``).
 TRANSCRIPTION_PATH = "/webhooks/twilio/transcription"
-#: Statuses after which the call is over.
-FINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 #: Where a diverted call goes (the ``to`` of its channel switch).
 VOICEMAIL = f"{CommType.VOICEMAIL.value}/{Subtype.VOICEMAIL.value}"
 NOT_IN_SERVICE = "Sorry, this number is not in service."
@@ -119,7 +118,7 @@ class VoiceChannel:
         await self.ctx.sessions.provider_status(
             ix_id, kind="call_status", status=status, detail=f"Call {status}", **data
         )
-        if status in FINAL:
+        if status in CALL_STATUS:  # a final status: the core says what it means
             try:
                 # Waiting: an abandon; claimed: wrap-up (or kept, per the queue);
                 # already ended or gone on by text: nothing.

@@ -133,19 +133,13 @@ async def _repeat(
 MAINTENANCE_INTERVAL = 3600.0
 
 
-async def maintain(store: Store, owner: str, settings: Settings, clock: Clock) -> None:
-    """Prunes events past the retention and expired de-duplication keys; one process at a time.
-
-    The retention counts on the clock that stamps the events (``Sessions``'), not the machine's: with a clock of its
-    own (tests' ManualClock), events were pruned as months old while the hub was still reading them."""
-    if not isinstance(store, (SqlStore, LiveStore)) or not await store.lease("maintenance", owner, 600):
+async def maintain(sessions: Sessions, owner: str, settings: Settings) -> None:
+    """Prunes events past the retention, expired de-duplication keys and old webhook deliveries (``Sessions.prune``,
+    by the clock that stamps the events); one process at a time."""
+    if not await sessions.lease("maintenance", owner, 600):
         return
     try:
-        now = clock.now().timestamp()
-        retention = settings.event_retention_days * 86_400
-        pruned = await store.prune_events(retention, now=now)
-        forgotten = await store.forget_expired()
-        logged = await store.prune_webhook_deliveries(now - retention)
+        pruned, forgotten, logged = await sessions.prune(settings.event_retention_days * 86_400)
         if pruned or forgotten or logged:
             log.info(
                 "maintenance: pruned %d events past retention, %d expired keys, %d webhook deliveries",
@@ -154,7 +148,7 @@ async def maintain(store: Store, owner: str, settings: Settings, clock: Clock) -
                 logged,
             )
     finally:
-        await store.release("maintenance", owner)
+        await sessions.release("maintenance", owner)
 
 
 def create_app(
@@ -245,7 +239,7 @@ def create_app(
             asyncio.create_task(
                 _repeat(
                     "maintenance",
-                    lambda: maintain(store, presence.node, settings, sessions.clock),
+                    lambda: maintain(sessions, presence.node, settings),
                     MAINTENANCE_INTERVAL,
                 ),
                 name="maintenance",

@@ -72,17 +72,17 @@ class Lane:
             if w.lanes.get(self.sub_id) is self:
                 del w.lanes[self.sub_id]
             with contextlib.suppress(Exception):
-                await asyncio.shield(w.sessions.store.release(self.lease, w.owner))
+                await asyncio.shield(w.sessions.release(self.lease, w.owner))
 
     async def round(self) -> float:
         """Fills and sends what is due; returns how long to sleep (0: go again at once)."""
         w = self.worker
-        if not await w.sessions.store.lease(self.lease, w.owner, LEASE_TTL):
+        if not await w.sessions.lease(self.lease, w.owner, LEASE_TTL):
             return LANE_WAIT
         _, more = await w.sessions.fill_webhook(self.sub_id)
         sub, secrets = await w.sessions.webhook_target(None, self.sub_id)
         if sub.status != "active":
-            await w.sessions.store.release(self.lease, w.owner)
+            await w.sessions.release(self.lease, w.owner)
             return LANE_WAIT
         head = await w.sessions.webhook_head(self.sub_id)
         if head is None:

@@ -15,7 +15,7 @@ from .call_model import Call, LinePart, MonitorMode
 from .errors import IllegalTransition, PermissionDenied
 from .events import Change, EventType
 from .machine.steps import log, next_version
-from .model import CommType, Interaction, Role, User
+from .model import CommType, Interaction, Role, Status, User
 from .transitions import Command, check, require_access
 
 #: What the feed says a supervisor does on the call, by mode.
@@ -67,7 +67,25 @@ def three_way(ix: Interaction, *, actor: User, on: bool, now: datetime) -> Chang
 def _require_supervisor(ix: Interaction, actor: User) -> None:
     require_access(ix, actor)
     if actor.role is Role.AGENT:
-        raise PermissionDenied(f"Only supervisors and admins monitor calls; {actor.name} is an agent.")
+        raise PermissionDenied(
+            f"Only a call's agent, the user consulted, and supervisors or admins monitoring it are on its audio;"
+            f" {actor.name} is an agent."
+        )
+
+
+def place_of(ix: Interaction, actor: User) -> LinePart | None:
+    """Where a user's browser goes on this call: the handler's place, the consulted user's, or (None) monitoring it,
+    which only supervisors and admins do (PermissionDenied for anyone else).
+
+    The adapter asks before it opens a connection, so a refused browser gets none; :func:`audio_joined` and
+    :func:`monitor` then apply the same guards (``_require_part``, ``_require_supervisor``) when it is on.
+    """
+    if actor.id == ix.assigned_to and ix.status is Status.CLAIMED:
+        return LinePart.AGENT
+    if ix.consults(actor.id):
+        return LinePart.CONSULT
+    _require_supervisor(ix, actor)
+    return None
 
 
 def monitor(ix: Interaction, *, actor: User, mode: MonitorMode, now: datetime) -> Change:

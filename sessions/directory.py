@@ -7,14 +7,15 @@ A mixin of :class:`sessions.service.Sessions` (like :class:`sessions.disconnects
   them has already decided the caller may know the answer (or no person is asking);
 * reads an actor makes (history search and export): the access rule is applied here, before any row is read.
 
-Also what adapters keep beside the record: webhook answers remembered for retries, and leases for work one
-process at a time must do.
+Also what adapters keep beside the record: webhook answers remembered for retries, leases for work one
+process at a time must do, and the upkeep that drops what is past its retention (``prune``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from .clock import Clock
 from .events import Cursor, EventPage
 from .history import HistoryCriteria, HistoryFilter, may_export, searchable_queues
 from .model import Interaction, User
@@ -26,6 +27,7 @@ class Directory:
     """Named reads over ``Sessions.store``; relies on nothing else of Sessions."""
 
     store: Store  # provided by Sessions
+    clock: Clock  # provided by Sessions
 
     # -- system reads ---------------------------------------------------------------
 
@@ -45,7 +47,7 @@ class Directory:
         self, cursor: Cursor | None, *, queues: set[str] | None, users: set[str], role: str | None, limit: int = 500
     ) -> EventPage:
         """The log after ``cursor`` that concerns these queues (None: all), users and role: a socket's replay, whose
-        scope the caller took from its token (``Sessions.events_for`` is the same read for an actor)."""
+        scope the caller took from its token (``sessions.access.Scope``)."""
         return await self.store.events_since(cursor, queues=queues, users=users, role=role, limit=limit)
 
     async def users(self) -> list[User]:
@@ -100,6 +102,18 @@ class Directory:
     async def keep_answer(self, key: str, answer: str, seconds: float) -> None:
         """Remembers a delivery's answer for ``seconds``; the first answer kept stays."""
         await self.store.remember(key, answer, seconds)
+
+    async def prune(self, retention_seconds: float) -> tuple[int, int, int]:
+        """Drops events past the retention, remembered values past their expiry and webhook deliveries past the
+        retention; answers how many of each.  The retention counts on the clock that stamps the events (this one),
+        not the machine's: with a clock of its own (tests' ManualClock, months behind the machine) events were pruned
+        while the hub was still reading them."""
+        now = self.clock.now().timestamp()
+        return (
+            await self.store.prune_events(retention_seconds, now=now),
+            await self.store.forget_expired(),
+            await self.store.prune_webhook_deliveries(now - retention_seconds),
+        )
 
     async def lease(self, name: str, owner: str, seconds: float) -> bool:
         """Takes (or renews) the lease ``name`` for ``owner``: False while another process holds it."""

@@ -23,7 +23,7 @@ from .customer_book import CustomerBook
 from .directory import Directory
 from .disconnects import Disconnects
 from .errors import IllegalTransition, NotFound, PermissionDenied
-from .events import Change, Cursor, Event, EventPage
+from .events import Change, Event
 from .floor import Floor, TallyCache
 from .inbound import Inbound
 from .inbox import Inbox
@@ -113,13 +113,6 @@ class Sessions(
         that reloads mid-consult finds it here.  Three index lookups by user, whatever the active set.
         """
         return await self.store.involving(actor.id)
-
-    async def events_for(self, actor: User, cursor: Cursor | None, limit: int = 500) -> EventPage:
-        """The slice of the log this user is entitled to: their queues' and their own interactions'."""
-        queues = None if actor.role is Role.ADMIN else set(actor.queues)
-        return await self.store.events_since(
-            cursor, queues=queues, users={actor.id}, role=actor.role.value, limit=limit
-        )
 
     # -- commands ----------------------------------------------------------------
 
@@ -277,6 +270,3 @@ class Sessions(
         # Re-routing may send it to another queue: only for those who may (else the tags change and it stays).
         may_move = (await self.permissions()).has(actor.role, Right.TRANSFER_TO_QUEUE)
         return await self.reroute_after_edit(event, changes) if may_move else event
-
-    async def abandon(self, interaction_id: str) -> Event:
-        return await self._update(interaction_id, lambda ix: machine.abandon(ix, now=self.clock.now()))

@@ -144,27 +144,10 @@ class Store(Protocol):
     async def lease(self, name: str, owner: str, ttl: float) -> bool: ...
     async def release(self, name: str, owner: str) -> None: ...
 
-
-def index_scores(ix: Interaction) -> dict[str, float]:
-    """The listing indexes an interaction belongs to, with its sort score.
-
-    Active ones sort by age (oldest first, as a queue is worked); completed
-    ones by completion time.  ``*`` is the all-queues index the timers scan.
-    """
-    if ix.state is State.ACTIVE:
-        score = ix.created_at.timestamp()
-        return {f"active:{ix.queue_id}": score, "active:*": score}
-    assert ix.completed_at is not None
-    return {f"completed:{ix.queue_id}": ix.completed_at.timestamp()}
-
-
-def index_changes(before: Interaction | None, after: Interaction) -> dict[str, float | None]:
-    """Index name -> new score, or None to remove; only what differs."""
-    old = index_scores(before) if before else {}
-    new = index_scores(after)
-    changes: dict[str, float | None] = {name: None for name in old if name not in new}
-    changes.update({name: score for name, score in new.items() if old.get(name) != score})
-    return changes
+    # Upkeep: what is past its retention or expiry goes; each answers how many.
+    async def prune_events(self, retention_seconds: float, batch: int = 10_000, now: float | None = None) -> int: ...
+    async def forget_expired(self) -> int: ...
+    async def prune_webhook_deliveries(self, before: float) -> int: ...
 
 
 class BaseStore(ABC):

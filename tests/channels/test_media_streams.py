@@ -19,7 +19,6 @@ from channels.media_streams import (
     Start,
     Stop,
     clear_frame,
-    mark_frame,
     media_frame,
     parse,
 )
@@ -140,16 +139,8 @@ class TestSent:
         frame = json.loads(media_frame("MZ1", AUDIO))
         assert frame == {"event": "media", "streamSid": "MZ1", "media": {"payload": base64.b64encode(AUDIO).decode()}}
 
-    def test_mark(self):
-        assert json.loads(mark_frame("MZ1", "greeting")) == {
-            "event": "mark",
-            "streamSid": "MZ1",
-            "mark": {"name": "greeting"},
-        }
-
     def test_clear(self):
         assert json.loads(clear_frame("MZ1")) == {"event": "clear", "streamSid": "MZ1"}
 
     def test_what_is_sent_reads_back_as_what_twilio_sends(self):
         assert parse(media_frame("MZ1", AUDIO)) == Media(AUDIO)
-        assert parse(mark_frame("MZ1", "m1")) == Mark("m1")

@@ -6,6 +6,7 @@ import pytest
 
 from tests.gateway.conftest import Gateway, assert_error
 from tests.gateway.test_customers_api import PAT, text_from
+from tests.seen import events_seen_by
 
 FORM = {
     "questions": [
@@ -306,7 +307,7 @@ class TestReading:
 
         def seen(username: str) -> list[str]:
             async def read():
-                return await sessions.events_for(await sessions.store.get_user(username), cursor)
+                return await events_seen_by(sessions, await sessions.store.get_user(username), cursor)
 
             return [
                 e.type for e in gw.call(read).events if e.interaction is not None

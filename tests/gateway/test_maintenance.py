@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from gateway.app import maintain
+from sessions import Sessions
 from sessions.clock import ManualClock
 from tests.gateway.conftest import make_gateway
 
@@ -21,10 +22,10 @@ def test_the_retention_counts_on_the_clock_given_not_the_machines():
         assert kept.events, "an event to keep or prune"
         stamped = kept.events[-1].at
 
-        gw.call(maintain, store, "test", settings, ManualClock(stamped + retention - timedelta(minutes=1)))
+        gw.call(maintain, Sessions(store, ManualClock(stamped + retention - timedelta(minutes=1))), "test", settings)
         assert gw.call(store.events_since, "0").events == kept.events, "inside the retention by that clock: kept"
 
-        gw.call(maintain, store, "test", settings, ManualClock(stamped + retention + timedelta(minutes=1)))
+        gw.call(maintain, Sessions(store, ManualClock(stamped + retention + timedelta(minutes=1))), "test", settings)
         assert gw.call(store.last_cursor) == kept.events[-1].id
         assert gw.call(store.events_since, kept.events[-1].id).events == [], "past it by that clock: pruned"
         assert gw.call(store.prune_events, 0) == 0, "nothing was left to prune"

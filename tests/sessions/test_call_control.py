@@ -121,6 +121,22 @@ class TestWhoIsOnTheLine:
             consulting_bob(), party=LinePart.CONSULT, actor=BOB, now=at(20)
         ).interaction.call.on_line == [LinePart.CONSULT]
 
+    def test_a_browser_is_placed_where_the_commands_then_accept_it(self):
+        consult = consulting_bob()
+        for ix, user, place in [
+            (claimed_by(ALICE), ALICE, LinePart.AGENT),
+            (consult, ALICE, LinePart.AGENT),
+            (consult, BOB, LinePart.CONSULT),
+        ]:
+            assert call_control.place_of(ix, user) is place
+            call_control.audio_joined(ix, party=place, actor=user, now=at(20))
+        assert call_control.place_of(claimed_by(ALICE), SUP) is None, "a supervisor monitors"
+        call_control.monitor(claimed_by(ALICE), actor=SUP, mode=MonitorMode.LISTEN, now=at(20))
+        with pytest.raises(PermissionDenied, match="Bob is an agent"):
+            call_control.place_of(claimed_by(ALICE), BOB)  # a member of the queue, but not on this call
+        with pytest.raises(PermissionDenied, match="not a member"):
+            call_control.place_of(claimed_by(ALICE), EVE)
+
 
 def test_interactions_stored_before_the_call_state_existed_still_load():
     stored = claimed_by(ALICE).model_dump(mode="json")

@@ -15,6 +15,7 @@ from sessions.errors import IllegalTransition, InvalidCommand, NotFound, Permiss
 from sessions.model import CommType, Customer, Direction, Interaction, Outcome, Role, Subtype, User
 from sessions.stores.live import LiveStore
 from tests.conftest import REDIS_URL, World, seed
+from tests.seen import events_seen_by
 from tests.sessions.test_store_contract import inbound
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -179,7 +180,7 @@ class TestEvaluating:
         await s.evaluate(world.supervisor, ix.id, ANSWERS)
 
         async def types(user):
-            return [e.type for e in (await s.events_for(user, cursor)).events]
+            return [e.type for e in (await events_seen_by(s, user, cursor)).events]
 
         assert await types(world.alice) == ["interaction.evaluated"]
         assert await types(world.supervisor) == ["interaction.evaluated"]
@@ -204,7 +205,7 @@ class TestEvaluating:
         active = await inbound(world)
         with pytest.raises(IllegalTransition, match="only completed interactions are evaluated"):
             await s.evaluate(world.supervisor, active.id, ANSWERS)
-        abandoned = (await s.abandon(active.id)).interaction
+        abandoned = (await s.call_ended(active.id, "completed")).interaction
         with pytest.raises(IllegalTransition, match="no one to evaluate"):
             await s.evaluate(world.supervisor, abandoned.id, ANSWERS)
 

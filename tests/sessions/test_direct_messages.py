@@ -13,6 +13,7 @@ from sessions.errors import InvalidCommand, NotFound, PermissionDenied
 from sessions.model import CommType, Customer, Direction, Outcome, Role, Subtype, User
 from sessions.queues import Queue
 from tests.conftest import World
+from tests.seen import events_seen_by
 from tests.sessions import test_live
 from tests.sessions.test_live import Processes, follow
 
@@ -210,10 +211,10 @@ class TestStore:
         start = await s.store.last_cursor()
         msg = await s.send_direct_message(world.alice, world.bob.id, "see the log")
         for member in (world.alice, world.bob):
-            events = (await s.events_for(member, start)).events
+            events = (await events_seen_by(s, member, start)).events
             assert [(e.type, e.data) for e in events] == [("direct_message.sent", msg.model_dump(mode="json"))]
         for outsider in (world.carol, world.supervisor, world.admin):
-            assert (await s.events_for(outsider, start)).events == []
+            assert (await events_seen_by(s, outsider, start)).events == []
 
     async def test_reading_tells_only_the_readers_consoles(self, world: World):
         s = world.sessions
@@ -221,12 +222,12 @@ class TestStore:
         start = await s.store.last_cursor()
         await s.read_direct_thread(world.bob, msg.thread_id)
         await s.read_direct_thread(world.bob, msg.thread_id)  # nothing new: no second event
-        [read] = (await s.events_for(world.bob, start)).events
+        [read] = (await events_seen_by(s, world.bob, start)).events
         assert (read.type, read.data) == (
             "direct_message.read",
             {"thread_id": msg.thread_id, "user": world.bob.id, "read_through": msg.id},
         )
-        assert (await s.events_for(world.alice, start)).events == []
+        assert (await events_seen_by(s, world.alice, start)).events == []
 
     async def test_a_message_links_an_interaction_its_sender_may_see(self, world: World):
         s = world.sessions

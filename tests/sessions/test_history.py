@@ -99,7 +99,7 @@ async def hist(world: World) -> dict[str, Interaction]:
     ).interaction
     await w.sessions.claim(w.alice, u1.id)
     await w.sessions.end(w.alice, u1.id, Outcome.UNRESOLVED)
-    made["u1"] = (await w.sessions.abandon(u1.id)).interaction
+    made["u1"] = (await w.sessions.call_ended(u1.id, "completed")).interaction
     # Still active: never part of history.
     await w.sessions.create(
         None,

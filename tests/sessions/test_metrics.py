@@ -13,6 +13,7 @@ from sessions.model import CommType, Direction, Interaction, State, Status, Subt
 from sessions.queues import Queue, QueueSettings
 from sessions.stores import Store
 from tests.conftest import World
+from tests.seen import events_seen_by
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=10)
@@ -107,8 +108,8 @@ async def test_queue_metrics_events_publish_on_change_only_and_reach_supervisors
     [update] = await s.publish_metrics("node", previous)
     assert update.type == "queue.metrics" and update.data["waiting"] == 1 and update.interaction is None
     cursor = ev.id
-    agent_view = await s.events_for(world.alice, cursor)
-    supervisor_view = await s.events_for(world.supervisor, cursor)
+    agent_view = await events_seen_by(s, world.alice, cursor)
+    supervisor_view = await events_seen_by(s, world.supervisor, cursor)
     assert [e.type for e in agent_view.events] == []
     assert [e.type for e in supervisor_view.events] == ["queue.metrics"]
 

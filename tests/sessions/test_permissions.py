@@ -21,6 +21,7 @@ from sessions.model import (
 )
 from sessions.permissions import DEFAULTS, Permissions, Right, overrides_from_patch, require, transfer_right
 from tests.conftest import World
+from tests.seen import events_seen_by
 
 AGENT = User(id="a", username="a", name="Alice", queues=["sales"])
 SUPERVISOR = User(id="s", username="s", name="Sam", role=Role.SUPERVISOR, queues=["sales"])
@@ -243,9 +244,11 @@ class TestAdministration:
 
     async def test_a_change_is_logged_for_admins_only(self, world: World):
         await world.sessions.change_permissions(world.admin, {"agent": {"evaluate": True}})
-        page = await world.sessions.events_for(world.admin, None)
+        page = await events_seen_by(world.sessions, world.admin, None)
         change = [e for e in page.events if e.type == "permissions.changed"]
         assert [e.data for e in change] == [{"by": world.admin.id, "set": {"agent:evaluate": "true"}, "reset": []}]
         assert not [
-            e for e in (await world.sessions.events_for(world.alice, None)).events if e.type == "permissions.changed"
+            e
+            for e in (await events_seen_by(world.sessions, world.alice, None)).events
+            if e.type == "permissions.changed"
         ]

@@ -14,6 +14,8 @@ from sessions.model import (
     SUBTYPES,
     CommType,
     Direction,
+    DisconnectBy,
+    DisconnectReason,
     Interaction,
     Outcome,
     State,
@@ -182,8 +184,9 @@ async def run(world: World, commands: list[tuple]) -> None:
                     await s.complete(people[args[1]], iid)
                 case "edit":
                     await s.edit(people[args[1]], iid, args[2])
-                case "abandon":
-                    await s.abandon(iid)
+                case "abandon":  # the customer leaving while it waits (a claimed one's leaving is not modelled)
+                    if (await s.get(world.admin, iid)).status in (Status.OPEN, Status.PENDING):
+                        await s.customer_left(iid, DisconnectBy.CUSTOMER, DisconnectReason.HANG_UP)
                 case "clone":
                     ids.append((await s.clone(people[args[1]], iid)).interaction.id)
         except DomainError:

@@ -104,5 +104,8 @@ def test_agent_talks_to_the_caller_from_the_console(server: GatewayProcess, brow
     page.get_by_role("button", name="Connect audio").click()
     expect(audio).to_contain_text("Audio connected", timeout=15_000)
     expect(audio.get_by_role("button", name="Resume")).to_have_attribute("aria-pressed", "true")
+    # The controls show the call's state as the server keeps it: a resume given elsewhere (here an admin) shows at once.
+    http.post(f"/api/interactions/{ix_id}/hold", json={"on": False}, headers=ADMIN).raise_for_status()
+    expect(audio.get_by_role("button", name="Hold")).to_have_attribute("aria-pressed", "false")
     twilio.close()
     page.close()

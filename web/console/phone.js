@@ -1,10 +1,12 @@
 // Call audio in the browser: WebRTC to the gateway's voice bridge.  One connection per call, kept across re-renders.
 // The gateway decides the part a browser plays on the call; `partOn` mirrors that decision to pick the controls:
 // the call's agent (hold, mute), the user consulted on a warm transfer (join, mute, leave), a supervisor monitoring.
+// Hold, three-way and a monitor's mode are the call's state, read from the interaction's `call` (the server's truth);
+// only the connection and its mute (this browser's own leg) are kept here.
 import { api } from "./api.js";
 import { h } from "./dom.js";
 
-const phones = new Map();  // interaction id -> { pc, stream, audio, part, held, muted, mode }
+const phones = new Map();  // interaction id -> { pc, stream, audio, part, muted, wishes }
 const connecting = new Set();  // interaction ids whose offer is on its way
 const MODES = [["listen", "Listen"], ["whisper", "Whisper"], ["barge", "Barge in"]];
 const MODE_HINTS = { listen: "Only you hear the call.", whisper: "The agent hears you; the caller does not.", barge: "Everyone on the call hears you." };
@@ -21,6 +23,16 @@ export function partOn(ix, me) {
 // The caller joined agent and consulted party: the interaction's call state says so (only ever during a consult).
 export const threeWay = (ix) => Boolean(ix.consult && ix.call?.three_way);
 
+// A control shows what this browser just asked for at once (`wishes`: key -> { value, version }); the wish gives way
+// to the interaction's `call` as soon as a newer version arrives (the server's answer, or someone else's change),
+// and a refusal drops it.
+function shown(phone, ix, key, truth) {
+  const wish = phone.wishes[key];
+  return wish && ix.version <= wish.version ? wish.value : truth;
+}
+const heldOf = (phone, ix) => shown(phone, ix, "held", Boolean(ix.call?.held));
+const modeOf = (phone, ix, me) => shown(phone, ix, "mode", ix.call?.monitors?.[me.id] ?? null);
+
 // Follows the interaction.  A consult leg that became the agent's (a completed warm transfer) keeps working as is;
 // a leg the call moved away from (transferred, consult cancelled, call over) was dropped by the gateway: close it here too.
 export function settle(ix, me) {
@@ -28,7 +40,7 @@ export function settle(ix, me) {
   if (!phone) return;
   const part = partOn(ix, me);
   if (part === phone.part) return;
-  if (phone.part === "consult" && part === "agent") { Object.assign(phone, { part, held: false }); return; }
+  if (phone.part === "consult" && part === "agent") { phone.part = part; return; }
   if (phone.part === "monitor") api("POST", `/api/interactions/${ix.id}/audio/leave`).catch(() => {});  // monitors are never dropped for us
   close(ix.id);
 }
@@ -49,8 +61,9 @@ function agentPhone(ctx, ix, redraw) {
   const phone = phones.get(ix.id);
   const box = group("Call audio");
   if (!phone) return append(box, joinButton(ctx, ix, redraw, "Connect audio"));
+  const held = heldOf(phone, ix);
   return append(box, status(phone),
-    button(phone.held ? "Resume" : "Hold", "hold", () => toggle(ctx, ix, redraw, "held", "hold", !phone.held), phone.held),
+    button(held ? "Resume" : "Hold", "hold", () => toggle(ctx, ix, redraw, "held", "hold", !held), held),
     muteButton(ctx, ix, redraw, phone),
     button("Disconnect audio", "leave", () => leave(ctx, ix, redraw)));
 }
@@ -69,19 +82,20 @@ function consultPhone(ctx, ix, redraw) {
 
 function monitorPhone(ctx, ix, redraw) {
   const phone = phones.get(ix.id);
+  const current = phone ? modeOf(phone, ix, ctx.state.me) : null;
   const pick = (mode) => {
     if (!phone) return join(ctx, ix, redraw, mode);
-    if (mode !== phone.mode) toggle(ctx, ix, redraw, "mode", "monitor", mode);
+    if (mode !== current) toggle(ctx, ix, redraw, "mode", "monitor", mode);
   };
   const box = group("Monitor call");
   if (phone) box.append(status(phone));
   append(box, ...MODES.map(([mode, text]) => {
-    const b = button(text, `mode-${mode}`, () => pick(mode), phone?.mode === mode);
+    const b = button(text, `mode-${mode}`, () => pick(mode), current === mode);
     b.disabled = connecting.has(ix.id);
     return b;
   }));
   if (phone) box.append(muteButton(ctx, ix, redraw, phone), button("Stop monitoring", "leave", () => leave(ctx, ix, redraw)));
-  const hint = phone ? MODE_HINTS[phone.mode] : connecting.has(ix.id) ? "Connecting…" : "Not monitoring: pick how to join the call.";
+  const hint = phone ? MODE_HINTS[current] || "Connected." : connecting.has(ix.id) ? "Connecting…" : "Not monitoring: pick how to join the call.";
   return append(box, h("span", { class: "hint", text: hint }));
 }
 
@@ -123,14 +137,18 @@ async function join(ctx, ix, redraw, mode) {
   redraw();
 }
 
-// Optimistic: the control shows the new state at once; a refusal puts it back and says why.
+// Optimistic: the control shows the new state at once; a refusal puts it back and says why.  Mute is this browser's
+// own (`muted`); hold and the monitor's mode are wishes until the interaction's `call` says so (see `shown`).
 async function toggle(ctx, ix, redraw, key, path, value) {
   const phone = phones.get(ix.id);
-  const was = phone[key];
-  phone[key] = value;
+  const own = key === "muted";
+  if (own) phone.muted = value; else phone.wishes[key] = { value, version: ix.version };
   redraw();
   try { await api("POST", `/api/interactions/${ix.id}/${path}`, key === "mode" ? { mode: value } : { on: value }); }
-  catch (err) { phone[key] = was; ctx.toast(err.message); }
+  catch (err) {
+    if (own) phone.muted = !value; else delete phone.wishes[key];
+    ctx.toast(err.message);
+  }
   redraw();
 }
 
@@ -169,6 +187,7 @@ async function connect(ix, part, mode) {
     pc.close(); stream.getTracks().forEach((t) => t.stop()); audio.remove();
     throw err;
   }
-  // A hold outlives the connection (a reload): the agent's controls start from the call's state.
-  phones.set(ix.id, { pc, stream, audio, part, held: part === "agent" && Boolean(ix.call?.held), muted: false, mode: mode || null });
+  // A hold outlives the connection (a reload): the agent's controls read it from the call's state.  A monitor's
+  // mode shows at once, until the interaction that records it arrives.
+  phones.set(ix.id, { pc, stream, audio, part, muted: false, wishes: mode ? { mode: { value: mode, version: ix.version } } : {} });
 }

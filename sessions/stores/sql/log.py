@@ -26,6 +26,20 @@ DEFAULT_RETENTION_SECONDS = 30 * 86_400
 PRUNED_THROUGH = "events.pruned_through"
 
 
+async def rows_after(conn: AsyncConnection, after: int, limit: int) -> tuple[list[tuple[int, str]], int | None]:
+    """The log's raw rows (id, body) after ``after``, in order, and the id it is pruned through (None: never pruned).
+
+    The mark is read after the rows: a prune between the two makes the caller stricter, never silently short.
+    """
+    rows = (
+        await conn.execute(
+            select(t.events.c.id, t.events.c.body).where(t.events.c.id > after).order_by(t.events.c.id).limit(limit)
+        )
+    ).all()
+    pruned = (await conn.execute(select(t.meta.c.value).where(t.meta.c.key == PRUNED_THROUGH))).scalar()
+    return [(i, b) for i, b in rows], None if pruned is None else int(pruned)
+
+
 def parse(row_id: int, body: str) -> Event:
     return Event.model_validate_json(body).model_copy(update={"id": str(row_id)})
 
@@ -60,17 +74,8 @@ class EventLog:
 
     async def _rows_after(self, after: int, limit: int, *, check_kept: bool = True) -> list[Event]:
         async with self.db.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(t.events.c.id, t.events.c.body)
-                    .where(t.events.c.id > after)
-                    .order_by(t.events.c.id)
-                    .limit(limit)
-                )
-            ).all()
-            # Read after the rows: a prune between the two makes this stricter, never silently short.
-            pruned = (await conn.execute(select(t.meta.c.value).where(t.meta.c.key == PRUNED_THROUGH))).scalar()
-        if check_kept and pruned is not None and after < int(pruned):
+            rows, pruned = await rows_after(conn, after, limit)
+        if check_kept and pruned is not None and after < pruned:
             raise CursorExpired(
                 f"Events after {after} are no longer kept (the log starts after {pruned}); "
                 "reload and resume from the latest cursor."

@@ -25,7 +25,7 @@ from ...model import Channel, Interaction, State, Status
 from ...queues import QueueSettings
 from . import schema as t
 from .engine import Database
-from .log import PRUNED_THROUGH
+from .log import rows_after
 
 c = t.interactions.c
 #: Stored times are whole microseconds held as float epoch seconds (error under 0.12 µs at today's epochs):
@@ -254,17 +254,9 @@ class Queries:
             if after is None:
                 return None, _cursor((await conn.execute(select(func.max(t.events.c.id)))).scalar())
             start = cursor_key(after)
-            rows = (
-                await conn.execute(
-                    select(t.events.c.id, t.events.c.body)
-                    .where(t.events.c.id > start)
-                    .order_by(t.events.c.id)
-                    .limit(limit)
-                )
-            ).all()
-            pruned = (await conn.execute(select(t.meta.c.value).where(t.meta.c.key == PRUNED_THROUGH))).scalar()
+            rows, pruned = await rows_after(conn, start, limit)
         last = str(rows[-1][0]) if rows else after
-        if len(rows) == limit or (pruned is not None and start < int(pruned)):
+        if len(rows) == limit or (pruned is not None and start < pruned):
             return None, last
         changed: set[str] = set()
         for _, body in rows:
