@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
 from pathlib import Path
 
+import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -32,6 +33,7 @@ from sessions.stores.sql.migrate import migrate
 from .agent_connections import Presence
 from .api_docs import docs_routes
 from .auth import Auth
+from .call_release import releaser
 from .errors import EXCEPTION_HANDLERS, BodyLimit
 from .hub import Hub
 from .log_redaction import redact_uvicorn_logs
@@ -176,6 +178,7 @@ def create_app(
     rest = twilio_rest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base)
     twilio = TwilioContext(sessions, Threads(store), rest, settings.public_url, settings.data_dir)
     webhooks = TwilioWebhooks(twilio, settings.twilio_auth_token)
+    internal_client = httpx.AsyncClient()  # requests to the sibling processes (a call's old home letting it go)
     live_calls = LiveCalls(
         sessions,
         webhooks.voice,
@@ -184,6 +187,7 @@ def create_app(
         media_addresses=settings.media_addresses,
         node=settings.node_id,
         internal_url=settings.internal_url,
+        release_elsewhere=releaser(sessions, internal_client, settings.internal_secret, settings.node_id),
     )
     sender = WebhookSender(allow_private=settings.webhooks_allow_private)
     # Without Redis exactly one process runs, so its webhook leases (in SQL) are its own even across a restart:
@@ -260,7 +264,10 @@ def create_app(
             # Wait for them to unwind before the store closes: a task cut off mid-query would otherwise
             # wait forever on a database connection that is gone.
             await asyncio.gather(*background, return_exceptions=True)
+            for task in list(live_calls.settling):  # a takeover still asking its old home: the call is ours anyway
+                task.cancel()
             await live_calls.bridges.close_all()
+            await internal_client.aclose()
             await sender.close()
             await hub.stop()
             await store.close()
