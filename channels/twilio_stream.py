@@ -2,8 +2,9 @@
 
 The stream's start names the call and the interaction; a caller's stream opens the call's bridge, a
 consulted number's joins the bridge already there.  Its audio goes to its leg; its end closes the
-bridge (the caller gone) or takes the leg off it (an outside party gone); both are recorded as who is on
-the line (channels/live_calls.py).  The socket itself stays in
+bridge (the caller gone: Twilio sent ``stop``) or takes the leg off it (an outside party gone); both are recorded
+as who is on the line (channels/live_calls.py).  A caller's stream that closes without ``stop`` hands the call off,
+and one that starts ``resumed`` takes it over (channels/takeover.py).  The socket itself stays in
 gateway/ws_media.py, which feeds received frames in and closes the socket when told to.
 """
 
