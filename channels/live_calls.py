@@ -11,7 +11,6 @@ stands, and the audio goes on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from .call_legs import PeerLeg, TwilioLeg
 from .elsewhere import Elsewhere
 from .ice import check_bindable
 from .mixer import Part
+from .takeover import HOME_TTL, ReleaseElsewhere, hand_off, keep_homes, unreachable
 from .twilio_rest import ProviderError
 from .voice import VoiceChannel
 from .voice_bridge import AGENT, CALLER, CONSULT, Bridge, Bridges, StereoRecorder, monitor_leg
@@ -50,10 +50,6 @@ log = logging.getLogger("channels.live_calls")
 LINE_PARTS = {Part.CALLER: LinePart.CALLER, Part.AGENT: LinePart.AGENT, Part.CONSULT: LinePart.CONSULT}
 #: How many interactions :meth:`LiveCalls.follow` remembers the last version of (enough for every call in progress).
 FOLLOWED_KEPT = 10_000
-#: Seconds a process's registration and its calls' homes last unless renewed (see ``sessions/call_homes.py``).
-HOME_TTL = 3.0
-#: Seconds between renewals: well inside HOME_TTL, so one late renewal does not lose a home.
-HOME_REFRESH = 1.0
 
 
 class LiveCalls:
@@ -73,10 +69,15 @@ class LiveCalls:
         media_addresses: tuple[str, ...] = (),
         node: str = "local",
         internal_url: str = "",
+        release_elsewhere: ReleaseElsewhere = unreachable,
     ) -> None:
         self.sessions, self.voice = sessions, voice
         #: This process among the gateway's (``sessions/call_homes.py``): where its calls' legs are forwarded.
         self.node, self.internal_url = node, internal_url
+        #: Asks the process a call was taken from to let it go (channels/takeover.py).
+        self.release_elsewhere = release_elsewhere
+        #: Takeovers still settling with the call's old home (kept so they are not collected mid-way).
+        self.settling: set[asyncio.Task[None]] = set()
         self.data_dir, self.reconnect_grace, self.media_addresses = data_dir, reconnect_grace, media_addresses
         check_bindable(media_addresses)  # a media address not on this machine stops start-up, not each call
         self.bridges = Bridges()
@@ -136,28 +137,23 @@ class LiveCalls:
         for sid in sorted(others):
             await self._hang_up(bridge.interaction_id, sid)
         await self.on_line(bridge.interaction_id, LinePart.CALLER, joined=False)
-        if duration is None:
-            return
-        uri = f"/api/interactions/{bridge.interaction_id}/recordings/{recording_id}"
-        rec = Recording(
-            id=recording_id,
-            at=self.sessions.clock.now(),
-            uri=uri,
-            duration_seconds=round(duration, 3),
-            provider_id=provider_id,
-        )
-        try:
-            await self.sessions.attach_recording(bridge.interaction_id, rec)
-        except DomainError as exc:
-            log.warning("could not attach the recording of %s: %s", bridge.interaction_id, exc)
+        if duration is not None:
+            await self.attach_part(bridge.interaction_id, recording_id, duration, provider_id)
 
-    async def hand_off(self, bridge: Bridge) -> None:  # minimal: the takeover branch replaces this
-        """The call moves to another process: the bridge closes here without hanging anyone up."""
-        if self.bridges.get(bridge.interaction_id) is not bridge or bridge.closed:
-            return
-        self.bridges.remove(bridge)
-        await self._release_home(bridge.interaction_id)
-        await bridge.close()
+    async def hand_off(self, bridge: Bridge) -> None:
+        """The caller's stream went away under a live call: the call goes on elsewhere (channels/takeover.py)."""
+        await hand_off(self, bridge)
+
+    async def attach_part(
+        self, interaction_id: str, recording_id: str, duration: float, provider_id: str | None = None
+    ) -> None:
+        """The recording made by one bridge (a whole call, or one process's part of it) is attached."""
+        uri, at = f"/api/interactions/{interaction_id}/recordings/{recording_id}", self.sessions.clock.now()
+        rec = Recording(id=recording_id, at=at, uri=uri, duration_seconds=round(duration, 3), provider_id=provider_id)
+        try:
+            await self.sessions.attach_recording(interaction_id, rec)
+        except (DomainError, StoreUnavailable) as exc:
+            log.warning("could not attach the recording of %s: %s", interaction_id, exc)
 
     async def discard(self, bridge: Bridge) -> None:
         """A bridge that never carried a call (its first offer failed): gone without a trace."""
@@ -368,20 +364,8 @@ class LiveCalls:
     # -- where calls run ---------------------------------------------------------------
 
     async def keep_homes(self) -> None:
-        """Renews, every HOME_REFRESH seconds, this process's registration (its internal URL, for forwarded legs)
-        and the homes of the calls it holds; forgets the registration when stopped.  A lifespan task."""
-        try:
-            while True:
-                try:
-                    await self.sessions.register_node(self.node, self.internal_url, HOME_TTL)
-                    parts = {ix_id: b.recording_id for ix_id, b in self.bridges.live.items()}
-                    await self.sessions.refresh_call_homes(self.node, parts, HOME_TTL)
-                except StoreUnavailable as exc:  # the next round tries again
-                    log.warning("call homes not renewed: %s", exc)
-                await asyncio.sleep(HOME_REFRESH)
-        finally:
-            with contextlib.suppress(StoreUnavailable, asyncio.CancelledError):
-                await asyncio.shield(self.sessions.forget_node(self.node))
+        """Renews this process's registration and its calls' homes until cancelled (a lifespan task)."""
+        await keep_homes(self)
 
     async def _release_home(self, interaction_id: str) -> None:
         try:

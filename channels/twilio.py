@@ -28,6 +28,8 @@ def derived_id(kind: str, sid: str) -> str:
 
 #: Where Twilio opens its media streams (``<Connect><Stream>``).
 MEDIA_PATH = "/webhooks/twilio/media"
+#: The caller's ``<Connect action>``: Twilio asks here what next when the caller's media stream closed.
+STREAM_ENDED_PATH = "/webhooks/twilio/voice/stream-ended"
 
 
 def ws_url(public_url: str, path: str, query: str = "") -> str:
@@ -65,22 +67,35 @@ class TwilioContext:
         return ws_url(self.public_url, MEDIA_PATH)
 
 
-def connect_twiml(ix: Interaction, media_url: str, leg: str | None = None, transcription_url: str | None = None) -> str:
+def connect_twiml(
+    ix: Interaction,
+    media_url: str,
+    leg: str | None = None,
+    transcription_url: str | None = None,
+    action_url: str | None = None,
+    resumed: bool = False,
+) -> str:
     """Bridges the caller to the gateway's media stream (bidirectional: <Connect><Stream>).
 
     The interaction id travels as a custom parameter; Twilio adds the call SID to the stream's start message itself.
     ``leg`` names a call that joins an existing one (a warm transfer's consult to an outside number).
     ``transcription_url``: first start Twilio's Real-Time Transcription of both sides of the call
     (``<Start><Transcription>``, which runs beside the stream), its utterances posted there.
+    ``action_url``: where Twilio asks what next when the stream's socket closes (the caller's stream only: without
+    it Twilio ends the call the moment the process holding it goes away; with it any process answers with a new
+    stream).  ``resumed``: this stream continues the same phone call after its previous stream was lost (the
+    ``resumed`` parameter tells the process it lands on to take the call over rather than start it afresh).
     """
     response = VoiceResponse()
-    if transcription_url is not None:
+    if transcription_url is not None and not resumed:  # Twilio's transcription runs beside the stream, still on
         response.append(live_transcription(transcription_url))
-    connect = Connect()
+    connect = Connect(action=action_url, method="POST") if action_url is not None else Connect()
     stream = connect.stream(url=media_url)
     stream.parameter(name="interaction", value=ix.id)
     if leg is not None:
         stream.parameter(name="leg", value=leg)
+    if resumed:
+        stream.parameter(name="resumed", value="1")
     response.append(connect)
     return str(response)
 

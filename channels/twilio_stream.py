@@ -2,8 +2,9 @@
 
 The stream's start names the call and the interaction; a caller's stream opens the call's bridge, a
 consulted number's joins the bridge already there.  Its audio goes to its leg; its end closes the
-bridge (the caller gone) or takes the leg off it (an outside party gone); both are recorded as who is on
-the line (channels/live_calls.py).  The socket itself stays in
+bridge (the caller gone: Twilio sent ``stop``) or takes the leg off it (an outside party gone); both are recorded
+as who is on the line (channels/live_calls.py).  A caller's stream that closes without ``stop`` hands the call off,
+and one that starts ``resumed`` takes it over (channels/takeover.py).  The socket itself stays in
 gateway/ws_media.py, which feeds received frames in and closes the socket when told to.
 """
 
@@ -19,6 +20,7 @@ from .call_legs import TwilioLeg
 from .live_calls import LiveCalls
 from .media_streams import Malformed, Media, Refused, Start, Stop, StreamEvent
 from .mixer import Part
+from .takeover import start_settling, take_over
 from .threads import Threads
 from .voice_bridge import CALLER, CONSULT, Bridge
 from .voicemail import SAFE_ID
@@ -42,6 +44,9 @@ class TwilioStream:
             None  # held as an object: a consult leg becomes the agent's when the transfer completes
         )
         self.call_sid = ""
+        #: Twilio said the stream is over (its ``stop``: the call ended or left the stream).  A caller's stream whose
+        #: socket closes without it went away under a live call: the call is handed off, not ended.
+        self.stopped = False
 
     async def handle(self, event: StreamEvent) -> tuple[int, str] | None:
         """Acts on one received event; answers the (code, reason) to close the socket with when the stream is over."""
@@ -51,6 +56,7 @@ class TwilioStream:
         elif isinstance(event, Start):
             return await self._start(event)
         elif isinstance(event, Stop):
+            self.stopped = True
             return CLOSE_NORMAL, ""
         elif isinstance(event, Refused):
             return event.code, event.reason
@@ -73,21 +79,40 @@ class TwilioStream:
             self._joined(bridge, bridge.add_twilio(CONSULT, Part.CONSULT, call_sid, stream_sid, self.send), call_sid)
             await self.live.on_line(ix_id, LinePart.CONSULT, joined=True)  # the consulted number answered
         else:
-            ix = await self.live.sessions.interaction(ix_id)
-            bridge = await self.live.open(ix, stream_sid, TWILIO_RATE)
-            self._joined(bridge, bridge.add_twilio(CALLER, Part.CALLER, call_sid, stream_sid, self.send), call_sid)
-            await self.live.on_line(ix_id, LinePart.CALLER, joined=True)
+            await self._caller(start)
         return None
+
+    async def _caller(self, start: Start) -> None:
+        """The caller's stream opens the call's bridge here.  A stream marked ``resumed`` (Twilio's next stream after
+        the last one was lost: channels/voice.py) takes the call over: the interaction's call is kept as it is, not
+        joined afresh (which would reset it: holds, monitors), and the move is recorded (channels/takeover.py)."""
+        ix_id, call_sid, stream_sid = start.interaction, start.call_sid, start.stream_sid
+        resumed = start.params.get("resumed") == "1"
+        old = self.live.get(ix_id)
+        if resumed and old is not None:
+            await self.live.hand_off(old)  # its old stream, here too, has not been noticed gone yet
+        ix = await self.live.sessions.interaction(ix_id)
+        bridge = await self.live.open(ix, stream_sid, TWILIO_RATE)
+        self._joined(bridge, bridge.add_twilio(CALLER, Part.CALLER, call_sid, stream_sid, self.send), call_sid)
+        if resumed:
+            take_over(bridge, ix)
+        else:
+            await self.live.on_line(ix_id, LinePart.CALLER, joined=True)
+        if resumed or bridge.previous_home is not None:
+            start_settling(self.live, bridge, ix_id, resumed=resumed)
 
     def _joined(self, bridge: Bridge, leg: TwilioLeg, call_sid: str) -> None:
         """Kept before anything else can fail, so the socket's end always takes the leg off again."""
         self.bridge, self.leg, self.call_sid = bridge, leg, call_sid
 
     async def finish(self) -> None:
-        """The socket is gone: the caller's end closes the call; an outside party's takes their leg off it."""
+        """The socket is gone: the caller's end closes the call (after Twilio's ``stop``) or hands it off (without:
+        the socket dropped, or this process is stopping); an outside party's takes their leg off it."""
         if self.bridge is None or self.leg is None:
             return
-        if self.leg.party.role is Part.CALLER:
+        if self.leg.party.role is Part.CALLER and not self.stopped:
+            await self.live.hand_off(self.bridge)  # Twilio asks the <Connect action> and opens a new stream
+        elif self.leg.party.role is Part.CALLER:
             await self.live.close(self.bridge, self.call_sid)
         else:
             await self.live.leg_gone(self.bridge, self.leg)

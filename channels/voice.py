@@ -6,11 +6,21 @@ import logging
 from collections.abc import Iterable
 
 from sessions.disconnect import CALL_STATUS
-from sessions.errors import AlreadyExists, DomainError, IllegalTransition, Unrouted
+from sessions.errors import AlreadyExists, DomainError, IllegalTransition, StoreUnavailable, Unrouted
 from sessions.events import Event, EventType
 from sessions.model import CommType, Customer, Interaction, State, Subtype
 
-from .twilio import TwilioContext, connect_twiml, derived_id, dial_twiml, need, say_twiml, voicemail_twiml
+from .twilio import (
+    STREAM_ENDED_PATH,
+    TwilioContext,
+    connect_twiml,
+    derived_id,
+    dial_twiml,
+    hangup_twiml,
+    need,
+    say_twiml,
+    voicemail_twiml,
+)
 from .twilio_rest import ProviderError
 
 log = logging.getLogger("channels.voice")
@@ -38,7 +48,9 @@ class VoiceChannel:
     def __init__(self, ctx: TwilioContext) -> None:
         self.ctx = ctx
 
-    async def twiml_for(self, ix: Interaction) -> str:
+    async def twiml_for(self, ix: Interaction, *, resumed: bool = False) -> str:
+        """What the caller's call does now: voicemail, or a media stream to the gateway whose end (the socket closing,
+        for whatever reason) comes back to ``STREAM_ENDED_PATH``; ``resumed``: a new stream for the same phone call."""
         queue = await self.ctx.sessions.queue(ix.queue_id)
         transcription = self.ctx.url(TRANSCRIPTION_PATH) if queue.settings.transcription else None
         if ix.type is CommType.VOICEMAIL:
@@ -47,7 +59,33 @@ class VoiceChannel:
             )
         # The queue's transcription setting also covers live calls:
         # Twilio's Real-Time Transcription, same callback path.
-        return connect_twiml(ix, self.ctx.media_url, transcription_url=transcription)
+        return connect_twiml(
+            ix,
+            self.ctx.media_url,
+            transcription_url=transcription,
+            action_url=self.ctx.url(STREAM_ENDED_PATH),
+            resumed=resumed,
+        )
+
+    async def stream_ended(self, params: dict[str, str]) -> str:
+        """Twilio's ``<Connect action>``: the caller's media stream closed.  A caller who hung up ends the call (their
+        stream's ``stop`` came first, and the call is over: Twilio ignores this answer); a stream that closed under
+        a live phone call means the process holding it went away (killed, or stopping): the caller gets a new stream,
+        which lands on a process that takes the call over.  Anything else hangs up (nothing would take the call)."""
+        call_sid = need(params, "CallSid")
+        ix_id = await self.ctx.threads.interaction_of_call(call_sid)
+        ix = await self.ctx.sessions.interaction(ix_id) if ix_id is not None else None
+        if ix is None or ix.state is not State.ACTIVE or params.get("CallStatus") in CALL_STATUS:
+            return hangup_twiml()
+        if ix.type is CommType.VOICEMAIL:
+            return await self.twiml_for(ix)  # the call went to voicemail meanwhile: the greeting and the recording
+        if (ix.type, ix.subtype) != (CommType.CALL, Subtype.PHONE):
+            return hangup_twiml()
+        try:
+            await self.ctx.sessions.note_stream_lost(ix.id)
+        except StoreUnavailable as exc:  # only the measured gap is lost: the caller is not
+            log.warning("stream loss of %s not noted: %s", ix.id, exc)
+        return await self.twiml_for(ix, resumed=True)
 
     async def inbound(self, params: dict[str, str]) -> str:
         """The call arrives: store it (routed), then tell Twilio what to do with the caller."""

@@ -275,6 +275,17 @@ class Bridge:
         leg.party = dataclasses.replace(leg.party, mode=mode)
         return True
 
+    def consulting(self, on: bool) -> None:
+        """A consult is in progress (the caller holds unless joined three-way), the three-way state kept."""
+        self._set(consulting=on)
+
+    def expect_agent(self, user_id: str | None) -> None:
+        """A call taken over from another process whose agent's browser was on it there: the caller holds until the
+        agent connects here, within the reconnect grace (as if the agent had just dropped)."""
+        if AGENT not in self.legs:
+            self._set(held=True)
+            self._watch_for_agent(user_id)
+
     def consult(self, on: bool) -> None:
         """A warm transfer's consult starts (the caller holds) or ends."""
         self._set(consulting=on, three_way=False)

@@ -51,8 +51,12 @@ def main(argv: list[str]) -> int:
         ws_ping_timeout=20,
         ws_per_message_deflate=settings.ws_deflate,
         log_level="info",
-        ws_max_size=settings.max_body,
-    )  # no client frame comes near it; uvicorn closes bigger ones with 1009
+        ws_max_size=settings.max_body,  # no client frame comes near it; uvicorn closes bigger ones with 1009
+        # SIGTERM: uvicorn stops listening and closes every websocket (1012) at once; Twilio's media streams, closed
+        # without their stop, are handed off by their handlers (channels/twilio_stream.py), which uvicorn waits for,
+        # up to this long, before the lifespan's shutdown closes the store.
+        timeout_graceful_shutdown=int(settings.drain_seconds),
+    )
     uvicorn.Server(config).run()
     return 0
 

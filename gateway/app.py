@@ -32,6 +32,7 @@ from sessions.stores.sql.migrate import migrate
 from .agent_connections import Presence
 from .api_docs import docs_routes
 from .auth import Auth
+from .call_release import releaser
 from .errors import EXCEPTION_HANDLERS, BodyLimit
 from .forwarding import PublicCors, forwarding_client, internal_routes, on_elsewhere
 from .hub import Hub
@@ -171,6 +172,7 @@ def create_app(
     rest = twilio_rest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base)
     twilio = TwilioContext(sessions, Threads(store), rest, settings.public_url, settings.data_dir)
     webhooks = TwilioWebhooks(twilio, settings.twilio_auth_token)
+    forwarder = forwarding_client()  # requests to the sibling processes: forwarded legs, a call's old home releasing it
     live_calls = LiveCalls(
         sessions,
         webhooks.voice,
@@ -179,9 +181,9 @@ def create_app(
         media_addresses=settings.media_addresses,
         node=settings.node_id,
         internal_url=settings.internal_url,
+        release_elsewhere=releaser(sessions, forwarder, settings.internal_secret, settings.node_id),
     )
     sender = WebhookSender(allow_private=settings.webhooks_allow_private)
-    forwarder = forwarding_client()
     # Without Redis exactly one process runs, so its webhook leases (in SQL) are its own even across a restart:
     # a fixed owner retakes them at once after a kill instead of waiting for them to expire.
     webhook_owner = presence.node if isinstance(store, LiveStore) else "webhooks-local"
@@ -261,6 +263,8 @@ def create_app(
             # Wait for them to unwind before the store closes: a task cut off mid-query would otherwise
             # wait forever on a database connection that is gone.
             await asyncio.gather(*background, return_exceptions=True)
+            for task in list(live_calls.settling):  # a takeover still asking its old home: the call is ours anyway
+                task.cancel()
             await live_calls.bridges.close_all()
             await sender.close()
             await forwarder.aclose()

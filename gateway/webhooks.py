@@ -30,7 +30,14 @@ from twilio.request_validator import RequestValidator
 from channels.live_transcripts import LiveTranscriptChannel
 from channels.live_transcripts import dedupe_key as live_transcription_key
 from channels.sms import SmsChannel
-from channels.twilio import MissingParameter, TwilioContext, empty_messaging_twiml, hangup_twiml, messaging_twiml
+from channels.twilio import (
+    MissingParameter,
+    TwilioContext,
+    empty_messaging_twiml,
+    hangup_twiml,
+    messaging_twiml,
+    need,
+)
 from channels.voice import VoiceChannel
 from channels.voicemail import VoicemailChannel
 from sessions.errors import NotFound, Unrouted
@@ -42,6 +49,8 @@ log = logging.getLogger("gateway.webhooks")
 #: How long a delivery is remembered: Twilio retries within minutes; a day is generous.
 DEDUPE_SECONDS = 86_400
 XML = "text/xml"
+#: Seconds of the dedupe window of a stream-ended request without StreamSid (see ``stream_ended_key``).
+STREAM_ENDED_WINDOW = 10
 
 
 class TwilioWebhooks:
@@ -116,6 +125,18 @@ class TwilioWebhooks:
 
             return key
 
+        def stream_ended_key(params: dict[str, str]) -> str:
+            """One call's stream may end several times (each process holding it in turn going away), so CallSid
+            alone would replay the first answer to the second loss.  Tried after the idempotency token: StreamSid
+            when Twilio sends it (one per stream), else the CallSid and the 10-second window the request arrived in.
+            A retry that straddles two windows is answered twice, which is harmless (noting the loss keeps the first
+            time; the TwiML is the same); two real losses of one call within 10 s replay the first answer, a
+            Connect to the same stream URL, which is still the right answer for that call."""
+            call_sid = need(params, "CallSid")
+            stream_sid = params.get("StreamSid", "").strip()
+            window = int(self.ctx.sessions.clock.now().timestamp() // STREAM_ENDED_WINDOW)
+            return f"{call_sid}:{stream_sid}" if stream_sid else f"{call_sid}:t{window}"
+
         async def voice(params: dict[str, str]) -> tuple[str, str]:
             return await self.voice.inbound(params), XML
 
@@ -162,10 +183,14 @@ class TwilioWebhooks:
                 await self.voicemail.transcription(params)
             return None, XML
 
+        async def stream_ended(params: dict[str, str]) -> tuple[str, str]:
+            return await self.voice.stream_ended(params), XML
+
         base = "/webhooks/twilio"
         table = [
             ("voice", sid("CallSid", "CallStatus"), voice),
             ("voice/status", sid("CallSid", "CallStatus"), voice_status),
+            ("voice/stream-ended", stream_ended_key, stream_ended),
             ("sms", sid("MessageSid"), sms),
             ("sms/status", sid("MessageSid", "MessageStatus"), sms_status),
             ("recording", sid("RecordingSid", "RecordingStatus"), recording),

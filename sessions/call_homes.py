@@ -13,7 +13,7 @@ interaction.  A mixin of :class:`sessions.service.Sessions`.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .clock import Clock
 from .stores.base import Store
@@ -26,13 +26,15 @@ CALL_HOMES = "call_homes"
 @dataclass(frozen=True)
 class CallHome:
     """Where a live call runs: ``node`` holds its bridge, writing ``recording_id`` (the part of the recording made
-    there); ``lost_at`` is when Twilio reported the caller's stream gone (the start of the caller's silence)."""
+    there); ``lost_at`` is when the caller's stream was reported gone (the start of the caller's silence);
+    ``handed_off``: its node let the call go itself (its recording part is attached: nothing is left to rescue)."""
 
     interaction_id: str
     node: str
     recording_id: str | None
     expires: float
     lost_at: float | None = None
+    handed_off: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -86,12 +88,15 @@ class CallHomes:
         self, interaction_id: str, node: str, recording_id: str | None, ttl: float
     ) -> CallHome | None:
         """Makes ``node`` the call's home, whoever held it (the caller's stream is here now); answers the home it
-        had on another node, expired or not (its recording part may be left to finish), else None."""
+        had on another node, expired or not (its recording part may be left to finish), or on this node when its
+        stream there was lost (a stream that came back to the same process), else None."""
         text = await self.store.map_get(CALL_HOMES, interaction_id)
         before = CallHome.from_json(text) if text else None
         home = CallHome(interaction_id, node, recording_id, self._now() + ttl)
         await self.store.map_set(CALL_HOMES, interaction_id, home.to_json())
-        return before if before is not None and before.node != node else None
+        if before is None or (before.node == node and before.lost_at is None and not before.handed_off):
+            return None
+        return before
 
     async def refresh_call_homes(self, node: str, recordings: dict[str, str | None], ttl: float) -> None:
         """Renews this node's calls (interaction id -> its recording part here); a call another node has claimed
@@ -118,8 +123,19 @@ class CallHomes:
         current = CallHome.from_json(text) if text else None
         if current is None or current.lost_at is not None:
             return
-        lost = CallHome(current.interaction_id, current.node, current.recording_id, current.expires, self._now())
-        await self.store.map_set(CALL_HOMES, interaction_id, lost.to_json())
+        await self.store.map_set(CALL_HOMES, interaction_id, replace(current, lost_at=self._now()).to_json())
+
+    async def hand_off_call_home(self, interaction_id: str, node: str) -> None:
+        """``node`` let the call go (its caller's stream dropped, or it is stopping) with its recording part attached:
+        the entry stays, marked, for the process the caller's next stream lands on to say where the call came from
+        (released, the taker would not know), and expires as usual.  Another node's claim is kept."""
+        text = await self.store.map_get(CALL_HOMES, interaction_id)
+        current = CallHome.from_json(text) if text else None
+        if current is None or current.node != node:
+            return
+        lost_at = current.lost_at if current.lost_at is not None else self._now()
+        marked = replace(current, lost_at=lost_at, handed_off=True)
+        await self.store.map_set(CALL_HOMES, interaction_id, marked.to_json())
 
     async def forget_expired_call_homes(self) -> int:
         """Drops entries whose process stopped renewing them (a killed process's calls, long over)."""

@@ -57,10 +57,13 @@ R = TypeVar("R")
 LIVE_MAPS = frozenset({"presence", "connections", "routed", "nodes", "call_homes"})
 DEFAULT_MAX_EVENTS = 100_000
 RELAY_POSITION = "relay.position"
-#: Seconds the relay lease lasts unless renewed (the holder renews at least every RELAY_WAIT).
-RELAY_TTL = 5.0
+#: Seconds the relay lease lasts unless renewed (the holder renews at least every RELAY_WAIT).  Short, because
+#: no event reaches any console while a dead holder's lease runs out: a killed process costs at most
+#: RELAY_TTL + RELAY_WAIT of fan-out (a call taken over is announced after it).  Two relays overlapping after a
+#: stall are harmless: the relay script appends an event only right after the one before it.
+RELAY_TTL = 1.5
 #: Longest the relay sleeps without a wake-up, and how often the others try for the lease.
-RELAY_WAIT = 1.0
+RELAY_WAIT = 0.5
 RELAY_BATCH = 500
 #: Seconds between the relay's notes of its position in SQL.
 RELAY_RECORD_INTERVAL = 1.0

@@ -186,8 +186,10 @@ class Browser:
 class Phone:
     """A Twilio media stream: a caller's (or a dialled number's) tone in, what the gateway plays back out."""
 
-    def __init__(self, ws_url: str, auth_token: str, hz: float) -> None:
+    def __init__(self, ws_url: str, auth_token: str, hz: float, public_ws_url: str | None = None) -> None:
+        """``public_ws_url``: the gateway's public address Twilio signs for, when not ``ws_url`` (several processes)."""
         self.url, self.token, self.hz = f"{ws_url}/webhooks/twilio/media", auth_token, hz
+        self.signed_url = f"{public_ws_url or ws_url}/webhooks/twilio/media"
         self.ear = Ear(8000)
         self.events: list[dict] = []
         self.decoder = MulawDecoder()
@@ -195,7 +197,7 @@ class Phone:
         self.stopped = False
 
     async def start(self, call_sid: str, stream_sid: str, params: dict[str, str]) -> None:
-        signature = RequestValidator(self.token).compute_signature(self.url, {})
+        signature = RequestValidator(self.token).compute_signature(self.signed_url, {})
         self.ws = await websockets.connect(self.url, additional_headers={"X-Twilio-Signature": signature})
         self.stream_sid = stream_sid
         await self.ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
@@ -243,6 +245,15 @@ class Phone:
         self.stopped = True
         self.tasks[0].cancel()
         await self.ws.send(json.dumps({"event": "stop", "streamSid": self.stream_sid}))
+        await self.ws.close()
+        self.tasks[1].cancel()
+
+    async def drop(self) -> None:
+        """The socket closes without Twilio's stop (as when the process holding the stream goes away); once."""
+        if self.stopped:
+            return
+        self.stopped = True
+        self.tasks[0].cancel()
         await self.ws.close()
         self.tasks[1].cancel()
 

@@ -100,7 +100,10 @@ class TestVoice:
         agent_online(twilio)
         r = twilio.call()
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
-        assert '<Connect><Stream url="wss://gw.example.com/webhooks/twilio/media">' in r.text
+        assert (
+            '<Connect action="https://gw.example.com/webhooks/twilio/voice/stream-ended" method="POST">'
+            '<Stream url="wss://gw.example.com/webhooks/twilio/media">'
+        ) in r.text, "a stream that closes under the call asks what next rather than ending it"
         [ix] = twilio.interactions()
         assert f'<Parameter name="interaction" value="{ix["id"]}" />' in r.text
         assert (ix["type"], ix["subtype"], ix["customer"]["phone"], ix["to_address"], ix["queue_id"]) == (

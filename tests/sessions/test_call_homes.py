@@ -87,3 +87,16 @@ async def test_with_redis_every_process_sees_the_same_homes(store: SqlStore):
         await drop_prefix(a)
         await a.close()
         await b.close()
+
+
+async def test_a_handed_off_home_is_answered_to_the_stream_that_comes_back_even_to_the_same_node(world: World):
+    s = world.sessions
+    assert await s.claim_call_home("ix-1", "node-a", "MZ1", ttl=3) is None
+    await s.hand_off_call_home("ix-1", "node-b")
+    assert not (await s.call_home("ix-1")).handed_off, "only the home's own node hands it off"
+    await s.hand_off_call_home("ix-1", "node-a")
+    world.clock.advance(1)
+    before = await s.claim_call_home("ix-1", "node-a", "MZ2", ttl=3)
+    assert before is not None and (before.node, before.recording_id, before.handed_off) == ("node-a", "MZ1", True)
+    assert before.lost_at is not None and before.lost_at < world.clock.now().timestamp(), "silence from the hand-off"
+    assert await s.claim_call_home("ix-1", "node-a", "MZ2", ttl=3) is None, "its own live home again: nothing"
