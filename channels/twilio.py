@@ -30,6 +30,11 @@ def derived_id(kind: str, sid: str) -> str:
 MEDIA_PATH = "/webhooks/twilio/media"
 #: The caller's ``<Connect action>``: Twilio asks here what next when the caller's media stream closed.
 STREAM_ENDED_PATH = "/webhooks/twilio/voice/stream-ended"
+#: Twilio's connection overrides (a URL fragment, never sent nor signed) for the ``<Connect action>`` request:
+#: retried up to 3 times whatever the failure.  That request is what keeps the caller when the process holding
+#: the call dies; the balancer's connection to that very process may fail it once, and a lost answer ends the
+#: call.  It is idempotent on our side (de-duplicated, and answering twice gives the same TwiML).
+ACTION_RETRIES = "#rc=3&rp=all"
 
 
 def ws_url(public_url: str, path: str, query: str = "") -> str:

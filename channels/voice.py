@@ -11,6 +11,7 @@ from sessions.events import Event, EventType
 from sessions.model import CommType, Customer, Interaction, State, Subtype
 
 from .twilio import (
+    ACTION_RETRIES,
     STREAM_ENDED_PATH,
     TwilioContext,
     connect_twiml,
@@ -63,7 +64,7 @@ class VoiceChannel:
             ix,
             self.ctx.media_url,
             transcription_url=transcription,
-            action_url=self.ctx.url(STREAM_ENDED_PATH),
+            action_url=self.ctx.url(STREAM_ENDED_PATH) + ACTION_RETRIES,
             resumed=resumed,
         )
 

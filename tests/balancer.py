@@ -78,6 +78,7 @@ def haproxy_config(ports: list[int], bind_port: int, socket_path: str, source: P
             out.append(line)
             if section == "global":
                 out.append(f"    stats socket {socket_path} mode 600 level admin")
+                out.append("    log stdout format raw local0")  # the request log, kept in Balancer.output
             continue
         if section == "global" and stripped.startswith(_PRODUCTION_ONLY):
             continue

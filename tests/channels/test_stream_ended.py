@@ -15,7 +15,7 @@ from tests.channels.twilio_scenario import PUBLIC, SID, Twilio, agent_online
 
 fake, twilio = scenario.fake, scenario.twilio
 
-ACTION = f'<Connect action="{PUBLIC}/webhooks/twilio/voice/stream-ended" method="POST">'
+ACTION = f'<Connect action="{PUBLIC}/webhooks/twilio/voice/stream-ended#rc=3&amp;rp=all" method="POST">'
 
 
 def ended(t: Twilio, call_sid: str = "CA100", status: str = "in-progress", **extra: str):

@@ -101,7 +101,7 @@ class TestVoice:
         r = twilio.call()
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
         assert (
-            '<Connect action="https://gw.example.com/webhooks/twilio/voice/stream-ended" method="POST">'
+            '<Connect action="https://gw.example.com/webhooks/twilio/voice/stream-ended#rc=3&amp;rp=all" method="POST">'
             '<Stream url="wss://gw.example.com/webhooks/twilio/media">'
         ) in r.text, "a stream that closes under the call asks what next rather than ending it"
         [ix] = twilio.interactions()

@@ -192,21 +192,33 @@ class TwilioCall:
         self._changed.set()
 
     async def _request(self, url: str, params: dict[str, str]) -> str | None:
-        """A signed POST as Twilio makes it; the TwiML answered, or None (the call ends)."""
+        """A signed POST as Twilio makes it; the TwiML answered, or None (the call ends).
+
+        A URL fragment holds Twilio's connection overrides: never sent nor signed, ``rc`` retries (at most 5) of
+        the failures ``rp`` names (``ct``/``rt``: no connection or no answer, ``5xx``, ``4xx``, ``all``)."""
+        url, _, fragment = url.partition("#")
+        overrides = dict(part.split("=", 1) for part in fragment.split("&") if "=" in part)
+        retries = min(5, int(overrides.get("rc", "0") or 0))
+        policy = set(overrides.get("rp", "ct").split(","))
         _loopback(url)
-        self.requests.append((url, params))
-        assert self._http is not None
         headers = {"X-Twilio-Signature": self.validator.compute_signature(url, params)}
-        try:
-            r = await self._http.post(url, data=params, headers=headers)
-        except httpx.HTTPError as exc:
-            self._end(f"request failed: {url}: {exc!r}")
-            return None
-        if r.status_code != 200:
-            self._end(f"request failed: {url}: {r.status_code} {r.text[:200]}")
-            return None
-        self.documents.append(r.text)
-        return r.text
+        assert self._http is not None
+        for attempt in range(retries + 1):
+            self.requests.append((url, params))
+            try:
+                r = await self._http.post(url, data=params, headers=headers)
+            except httpx.HTTPError as exc:
+                failure, retryable = f"{exc!r}", bool(policy & {"ct", "rt", "all"})
+            else:
+                if r.status_code == 200:
+                    self.documents.append(r.text)
+                    return r.text
+                failure = f"{r.status_code} {r.text[:200]}"
+                retryable = bool(policy & {f"{r.status_code // 100}xx", "all"})
+            if not retryable or attempt == retries:
+                break
+        self._end(f"request failed: {url}: {failure}")
+        return None
 
     async def _run(self, url: str, status: str) -> None:
         twiml = await self._request(url, self.call_params(status))

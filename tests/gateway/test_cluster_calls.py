@@ -19,12 +19,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import redis.asyncio as redis
 import websockets
 
 from tests.balancer import NODE_HEADER, Cluster, cluster
-from tests.channels.peers import Browser
+from tests.channels.peers import Browser, dominant_hz
 from tests.channels.twilio_call import TwilioCall
 from tests.conftest import REDIS_URL
 from tests.fake_twilio import FakeTwilio
@@ -96,16 +97,32 @@ async def events_of(c: Cluster, headers: dict[str, str]) -> AsyncIterator[list[d
     seen: list[dict] = []
 
     async def read() -> None:
-        async for ws in websockets.connect(f"{c.balancer.ws_url}/ws/agent?token={token}"):
-            with contextlib.suppress(websockets.ConnectionClosed):
-                async for text in ws:
-                    seen.append(json.loads(text))
+        """Reads, and on a dropped socket (its process killed) reconnects at once from the last cursor, as the
+        console does."""
+        while True:
+            since = f"&since={seen[-1]['id']}" if seen else ""
+            with contextlib.suppress(websockets.ConnectionClosed, OSError):
+                async with websockets.connect(f"{c.balancer.ws_url}/ws/agent?token={token}{since}") as ws:
+                    async for text in ws:
+                        seen.append(json.loads(text))
+            await asyncio.sleep(0.05)
 
     task = asyncio.ensure_future(read())
     try:
         yield seen
     finally:
         task.cancel()
+
+
+@contextlib.contextmanager
+def diagnosed(c: Cluster, caller: TwilioCall) -> Iterator[None]:
+    """On a failure, prints what Twilio did and the balancer's request log (pytest shows it with the failure)."""
+    try:
+        yield
+    except AssertionError:
+        print("Twilio's requests:", caller.requests, "ended:", caller.end_reason, "streams:", caller.legs)
+        print("balancer log:\n" + "".join(line for line in c.balancer.output if "/readyz" not in line))
+        raise
 
 
 async def set_up(c: Cluster, http: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, str]]:
@@ -131,12 +148,15 @@ async def offer(c: Cluster, http: httpx.AsyncClient, peer: Browser, body: dict, 
         await asyncio.sleep(float(r.headers.get("retry-after", "0.25")) / 4)
 
 
-def recordings_of(ix: dict, data_dir: str) -> list[tuple[str, float]]:
-    """Each recording of the interaction: (id, seconds of audio in its WAV file, as written)."""
+def recordings_of(ix: dict, data_dir: str) -> list[tuple[float, float]]:
+    """Each recording of the interaction as written: (seconds of audio, the dominant frequency of the caller's
+    channel)."""
     out = []
     for rec in ix["recordings"]:
         with wave.open(str(Path(data_dir) / "recordings" / f"{rec['id']}.wav")) as w:
-            out.append((rec["id"], w.getnframes() / w.getframerate()))
+            rate, frames = w.getframerate(), w.readframes(w.getnframes())
+        caller = np.frombuffer(frames, dtype=np.int16).reshape(-1, 2)[:, 0]
+        out.append((len(caller) / rate, dominant_hz(caller, rate) if len(caller) else 0.0))
     return out
 
 
@@ -155,7 +175,8 @@ async def test_a_call_whose_legs_land_on_three_processes_carries_tones_and_survi
             await caller.dial(c.balancer.url, c.balancer.ws_url, TOKEN, "CA1", CUSTOMER, NUMBER)
             ix_id = caller.legs[0].params["interaction"]
             await until(lambda: call_home(c, ix_id), "the stream to be taken")
-            owner = next(p for p in c.processes if node(p) == await call_home(c, ix_id))
+            home = await call_home(c, ix_id)
+            owner = next(p for p in c.processes if node(p) == home)
             assert owner is not a, "the stream landed on another process than the voice webhook"
             others = [p for p in c.processes if p not in (a, owner)]
             assert (await http.post(f"/api/interactions/{ix_id}/claim", headers=alice)).status_code == 200
@@ -178,9 +199,10 @@ async def test_a_call_whose_legs_land_on_three_processes_carries_tones_and_survi
                 # console is told (audio_moved) and offers again.
                 owner.proc.send_signal(signal.SIGKILL)
                 killed = time.monotonic()
-                moved = await until(
-                    lambda: any(e["type"] == "interaction.audio_moved" for e in seen), "the move to be announced"
-                )
+                with diagnosed(c, caller):
+                    moved = await until(
+                        lambda: any(e["type"] == "interaction.audio_moved" for e in seen), "the move to be announced"
+                    )
                 await agent.close()
                 agent = Browser(AGENT_HZ)
                 r = await offer(c, http, agent, {"interaction_id": ix_id}, alice, retry=True)
@@ -205,7 +227,8 @@ async def test_a_call_whose_legs_land_on_three_processes_carries_tones_and_survi
             ix: dict = {}
             await until(both_parts, "both parts of the recording to be attached")
             parts = recordings_of(ix, c.data_dir)
-            assert len(parts) == 2 and all(seconds > 0.5 for _, seconds in parts), parts
+            assert len(parts) == 2, "the part written before the kill, rescued, and the one after"
+            assert all(seconds > 0.2 and abs(hz - CALLER_HZ) < 15 for seconds, hz in parts), parts
             moves = [e for e in ix["activity"] if e["kind"] == "audio" and e["data"].get("status") == "moved"]
             assert len(moves) == 1 and moves[0]["data"]["reason"] == "lost", moves
             assert ix["status"] in ("wrap_up", "claimed") and ix["assigned_to"] is not None
