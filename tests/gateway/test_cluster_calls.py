@@ -160,9 +160,16 @@ def recordings_of(ix: dict, data_dir: str) -> list[tuple[float, float]]:
     return out
 
 
-async def test_a_call_whose_legs_land_on_three_processes_carries_tones_and_survives_its_process_killed(
-    three: Cluster,
+@pytest.mark.parametrize(
+    ("stop", "reason"),
+    [(signal.SIGKILL, "lost"), (signal.SIGTERM, "handed_over")],
+    ids=["killed", "drained"],
+)
+async def test_a_call_whose_legs_land_on_three_processes_carries_tones_and_outlives_its_process(
+    three: Cluster, stop: signal.Signals, reason: str
 ):
+    """kill -9: the survivor that Twilio's new stream reaches rescues the dead process's recording part; SIGTERM:
+    the stopping process hands the call over itself (its part attached) and exits."""
     c = three
     a = c.processes[0]
     async with httpx.AsyncClient(base_url=c.balancer.url, timeout=20) as http:
@@ -195,9 +202,9 @@ async def test_a_call_whose_legs_land_on_three_processes_carries_tones_and_survi
                 assert r.status_code == 200, r.text
                 await until(lambda: supervisor.ear.hears(CALLER_HZ, t0) > HEARD, "the supervisor to hear the call")
 
-                # The call's process dies.  Twilio asks the action URL, a survivor takes the call, the agent's
-                # console is told (audio_moved) and offers again.
-                owner.proc.send_signal(signal.SIGKILL)
+                # The call's process dies or stops.  Twilio asks the action URL, a survivor takes the call, the
+                # agent's console is told (audio_moved) and offers again.
+                owner.proc.send_signal(stop)
                 killed = time.monotonic()
                 with diagnosed(c, caller):
                     moved = await until(
@@ -213,7 +220,7 @@ async def test_a_call_whose_legs_land_on_three_processes_carries_tones_and_survi
                 assert taker in {node(p) for p in others + [a]} and taker != node(owner)
                 gap = caller.gaps[0] if caller.gaps else None
                 print(
-                    f"\nkill -9 of {node(owner)}: stream back after {gap.heard if gap else None} s, audio_moved "
+                    f"\n{stop.name} to {node(owner)}: stream back after {gap.heard if gap else None} s, audio_moved "
                     f"after {moved - killed:.2f} s, caller hears the agent after {heard - killed:.2f} s, "
                     f"the agent hears the caller after {hears - killed:.2f} s"
                 )
@@ -227,10 +234,13 @@ async def test_a_call_whose_legs_land_on_three_processes_carries_tones_and_survi
             ix: dict = {}
             await until(both_parts, "both parts of the recording to be attached")
             parts = recordings_of(ix, c.data_dir)
-            assert len(parts) == 2, "the part written before the kill, rescued, and the one after"
+            assert len(parts) == 2, "the part written before the stop (rescued after a kill) and the one after"
             assert all(seconds > 0.2 and abs(hz - CALLER_HZ) < 15 for seconds, hz in parts), parts
             moves = [e for e in ix["activity"] if e["kind"] == "audio" and e["data"].get("status") == "moved"]
-            assert len(moves) == 1 and moves[0]["data"]["reason"] == "lost", moves
+            assert len(moves) == 1 and moves[0]["data"]["reason"] == reason, moves
+            if stop is signal.SIGTERM:
+                owner.wait_for_output("Application shutdown complete")
+                owner.proc.wait(10)  # drained: nothing kept it past its calls
             assert ix["status"] in ("wrap_up", "claimed") and ix["assigned_to"] is not None
         finally:
             await caller.close()
