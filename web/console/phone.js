@@ -6,7 +6,7 @@
 // audio moved to another gateway process, is connected again by itself (reconnect.js), unless the user left.
 import { api } from "./api.js";
 import { h } from "./dom.js";
-import { offer, retry } from "./reconnect.js";
+import { offer, retry, retryable } from "./reconnect.js";
 
 // interaction id -> { pc, stream, audio, node, part, mode, muted, wishes, ix, me, redraw, label, reconnecting, closed }
 const phones = new Map();
@@ -170,6 +170,9 @@ async function toggle(ctx, ix, redraw, key, path, value) {
     if (key === "mode") phone.mode = value;  // what a reconnect asks for if the call's record of it is not in yet
   }
   catch (err) {
+    // A mute the gateway could not take because the call is moving stays: the microphone is off here, and the
+    // reconnect mutes the new leg.
+    if (own && (phone.reconnecting || retryable(err))) return;
     if (own) mute(phone, !value); else delete phone.wishes[key];
     ctx.toast(err.message);
   }
