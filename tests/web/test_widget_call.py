@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 
 import httpx
@@ -16,18 +14,7 @@ from tests.channels.peers import Browser as Peer
 from tests.channels.peers import Route, route_of
 from tests.processes import GatewayProcess
 from tests.web.conftest import DOCS
-from tests.web.webrtc import routes_of, watch_peer_connections
-
-
-class Loop:
-    """An asyncio loop in a thread, for the aiortc agent beside the synchronous Playwright test."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-
-    def run(self, coro, timeout: float = 30):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+from tests.web.webrtc import Loop, routes_of, watch_peer_connections
 
 
 def test_customer_calls_from_the_widget_and_the_agent_hears_them(chat_server: GatewayProcess, browser: Browser):

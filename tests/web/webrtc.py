@@ -8,6 +8,9 @@ candidates and, from `getStats()`, the transport's selected candidate pair.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 from playwright.sync_api import Page
 
 from tests.channels.peers import Route
@@ -57,3 +60,15 @@ def routes_of(page: Page, timeout_ms: float = 15_000) -> list[Route]:
         )
         for r in page.evaluate(_ROUTES)
     ]
+
+
+class Loop:
+    """An asyncio loop in a thread, for the async peers (aiortc agents, the fake Twilio call) beside the synchronous
+    Playwright test."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    def run(self, coro, timeout: float = 30):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)

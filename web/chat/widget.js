@@ -122,39 +122,85 @@
   const inChat = () => { startForm.hidden = true; log.hidden = false; compose.hidden = false; end.hidden = false; callBar.hidden = !window.RTCPeerConnection; };
 
   // -- the voice call: the browser's microphone to the agent's browser, through the gateway ------
-  let call = null;  // { pc, stream, started }
+  // A connection that fails (or stays disconnected for 2 s: the gateway process holding the call died or is stopping)
+  // is offered again with the same token; another process takes the call up.  While none holds it the gateway
+  // answers 409 no_live_call: that, a network error and a balancer's 502/503 are tried again after 0.25 s, doubling
+  // to 4 s, for up to 60 s; then the call ends as a dropped one.
+  let call = null;  // { pc, stream, reconnecting, dropping }
+  let liveText = "";
   const post = (path, body) => fetch(origin + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
-    .then(async (r) => { if (!r.ok) throw new Error((await r.json().catch(() => ({}))).detail || `HTTP ${r.status}`); return r.status === 204 ? null : r.json(); });
+    .then(async (r) => {
+      if (r.ok) return r.status === 204 ? null : r.json();
+      const data = await r.json().catch(() => ({}));
+      throw Object.assign(new Error(data.detail || `HTTP ${r.status}`), { status: r.status, code: data.error });
+    });
+  const retryable = (err) => !err.status || [502, 503].includes(err.status) || (err.status === 409 && err.code === "no_live_call");
   const callUi = (state, text) => {
     callState.textContent = text;
+    if (state === "live") liveText = text;
     callButton.textContent = state === "idle" ? "Call us" : "Hang up";
     callButton.className = state === "idle" ? "" : "sbc-hangup";
     callButton.disabled = state === "connecting";
   };
-  const startCall = async () => {
+  const hangUpPeer = (c) => { if (c.pc) { c.pc.onconnectionstatechange = null; c.pc.close(); c.stream.getTracks().forEach((t) => t.stop()); c.pc = null; } };
+  // Microphone, peer connection, offer, answer, for the call `c`; on an error nothing is left open.
+  const dial = async (c) => {
     const s = saved();
-    if (!s) return;
-    callUi("connecting", "Connecting your call…");
+    if (!s) throw Object.assign(new Error("This chat has ended."), { status: 410 });
+    c.stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    const pc = c.pc = new RTCPeerConnection();
     try {
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-      const pc = new RTCPeerConnection();
-      call = { pc, stream };
-      stream.getTracks().forEach((t) => pc.addTrack(t, stream));
+      c.stream.getTracks().forEach((t) => pc.addTrack(t, c.stream));
       pc.ontrack = (e) => { speaker.srcObject = e.streams[0] || new MediaStream([e.track]); };
       pc.onconnectionstatechange = () => {
-        if (pc.connectionState === "connected") callUi("live", "On call. The next available agent will answer.");
-        if (["failed", "closed"].includes(pc.connectionState) && call?.pc === pc) endCall(false, "The call dropped. You can call again.");
+        if (call !== c || c.pc !== pc) return;
+        clearTimeout(c.dropping);
+        if (pc.connectionState === "connected") callUi("live", liveText || "On call. The next available agent will answer.");
+        if (["failed", "closed"].includes(pc.connectionState)) reconnect(c);
+        if (pc.connectionState === "disconnected") c.dropping = setTimeout(() => pc.connectionState === "disconnected" && reconnect(c), 2000);
       };
       await pc.setLocalDescription(await pc.createOffer());
       if (pc.iceGatheringState !== "complete") {
         await new Promise((done) => { pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && done(); setTimeout(done, 3000); });
       }
-      const answer = await post("/api/chat/call", { token: s.token, sdp: pc.localDescription.sdp, type: "offer" });
-      await pc.setRemoteDescription(answer);
-      if (pc.connectionState !== "connected") callUi("ringing", "Calling…");
+      await pc.setRemoteDescription(await post("/api/chat/call", { token: s.token, sdp: pc.localDescription.sdp, type: "offer" }));
     } catch (err) {
-      endCall(false, `The call could not start: ${err.message}`);
+      hangUpPeer(c);
+      throw err;
     }
+  };
+  const startCall = async () => {
+    if (!saved()) return;
+    callUi("connecting", "Connecting your call…");
+    liveText = "";
+    const c = call = {};
+    try {
+      await dial(c);
+      if (c.pc && c.pc.connectionState !== "connected") callUi("ringing", "Calling…");
+    } catch (err) {
+      if (call === c) endCall(false, `The call could not start: ${err.message}`);
+    }
+  };
+  // One at a time per call; a hang-up meanwhile stops it (and a connection made after all is told to hang up).
+  const reconnect = async (c) => {
+    if (c.reconnecting) return;
+    c.reconnecting = true;
+    hangUpPeer(c);
+    callUi("reconnecting", "Reconnecting…");
+    const deadline = Date.now() + 60000;
+    for (let wait = 250; call === c; wait = Math.min(wait * 2, 4000)) {
+      try {
+        await dial(c);
+        c.reconnecting = false;
+        if (call !== c) { hangUpPeer(c); post("/api/chat/hangup", { token: saved()?.token }).catch(() => {}); }
+        return;
+      } catch (err) {
+        if (!retryable(err) || Date.now() + wait > deadline) break;
+      }
+      await new Promise((done) => setTimeout(done, wait));
+    }
+    c.reconnecting = false;
+    if (call === c) endCall(false, "The call dropped. You can call again.");
   };
   const endCall = async (tell, text) => {
     const c = call; call = null;
@@ -162,7 +208,7 @@
     const s = saved();
     // Told before the connection closes, so the gateway records a hang-up rather than a dropped connection.
     if (tell && s) await post("/api/chat/hangup", { token: s.token }).catch(() => {});
-    if (c) { c.stream.getTracks().forEach((t) => t.stop()); c.pc.close(); }
+    if (c) { clearTimeout(c.dropping); hangUpPeer(c); }
   };
   callButton.addEventListener("click", () => (call ? endCall(true) : startCall()));
 
@@ -199,7 +245,7 @@
         case "typing": typing.textContent = f.active ? "The agent is typing…" : ""; break;
         case "agent_joined":
           status.textContent = `You are chatting with ${f.name}.`; notice(`${f.name} joined the chat`);
-          if (call) callUi("live", `On call with ${f.name}.`);
+          if (call?.reconnecting) liveText = `On call with ${f.name}.`; else if (call) callUi("live", `On call with ${f.name}.`);
           break;
         case "agent_left":
           status.textContent = "Waiting for the next available agent…";

@@ -114,7 +114,7 @@ function handle(event) {
   if (names) { names.then(() => handle(event)); return; }
   upsert(ix);
   if (event.type === "interaction.message_status") undeliveredText(event);
-  settle(state.interactions.get(ix.id), state.me);
+  settle(state.interactions.get(ix.id), state.me, event);  // an interaction.audio_moved reconnects its call's audio
   offers.offer(state.interactions.get(ix.id));
   showConsult();
   if (current.name === "workspace") current.update(state.interactions.get(ix.id));

@@ -2,12 +2,16 @@
 // The gateway decides the part a browser plays on the call; `partOn` mirrors that decision to pick the controls:
 // the call's agent (hold, mute), the user consulted on a warm transfer (join, mute, leave), a supervisor monitoring.
 // Hold, three-way and a monitor's mode are the call's state, read from the interaction's `call` (the server's truth);
-// only the connection and its mute (this browser's own leg) are kept here.
+// only the connection and its mute (this browser's own leg) are kept here.  A connection that fails, or a call whose
+// audio moved to another gateway process, is connected again by itself (reconnect.js), unless the user left.
 import { api } from "./api.js";
 import { h } from "./dom.js";
+import { offer, retry, retryable } from "./reconnect.js";
 
-const phones = new Map();  // interaction id -> { pc, stream, audio, part, muted, wishes }
+// interaction id -> { pc, stream, audio, node, part, mode, muted, wishes, ix, me, redraw, label, reconnecting, closed }
+const phones = new Map();
 const connecting = new Set();  // interaction ids whose offer is on its way
+const lost = new Map();  // interaction id -> its status line, "Audio lost": reconnecting gave up
 const MODES = [["listen", "Listen"], ["whisper", "Whisper"], ["barge", "Barge in"]];
 const MODE_HINTS = { listen: "Only you hear the call.", whisper: "The agent hears you; the caller does not.", barge: "Everyone on the call hears you." };
 
@@ -35,11 +39,19 @@ const modeOf = (phone, ix, me) => shown(phone, ix, "mode", ix.call?.monitors?.[m
 
 // Follows the interaction.  A consult leg that became the agent's (a completed warm transfer) keeps working as is;
 // a leg the call moved away from (transferred, consult cancelled, call over) was dropped by the gateway: close it here too.
-export function settle(ix, me) {
+// The call's audio moved to another process (`type` interaction.audio_moved): this browser's connection went with the
+// old one, so it connects again (unless it already reached the new home: a forwarded offer names it).
+export function settle(ix, me, event) {
+  if (!partOn(ix, me)) lost.delete(ix.id);
   const phone = phones.get(ix.id);
   if (!phone) return;
   const part = partOn(ix, me);
-  if (part === phone.part) return;
+  Object.assign(phone, { ix, me });
+  if (part === phone.part) {
+    const moved = event?.type === "interaction.audio_moved" ? event.data || {} : null;
+    if (moved && !(phone.node && phone.node === moved.to_node && moved.to_node !== moved.from_node)) recover(phone);
+    return;
+  }
   if (phone.part === "consult" && part === "agent") { phone.part = part; return; }
   if (phone.part === "monitor") api("POST", `/api/interactions/${ix.id}/audio/leave`).catch(() => {});  // monitors are never dropped for us
   close(ix.id);
@@ -51,6 +63,8 @@ export function closeAll() { [...phones.keys()].forEach(close); }
 export function callAudio(ctx, ix, redraw) {
   const part = partOn(ix, ctx.state.me);
   const live = ix.status === "claimed" || phones.has(ix.id);
+  const phone = phones.get(ix.id);
+  if (phone) Object.assign(phone, { ix, me: ctx.state.me, redraw });
   if (part === "agent" && live) return agentPhone(ctx, ix, redraw);
   if (part === "consult") return consultPhone(ctx, ix, redraw);
   if (part === "monitor" && live) return monitorPhone(ctx, ix, redraw);
@@ -60,7 +74,7 @@ export function callAudio(ctx, ix, redraw) {
 function agentPhone(ctx, ix, redraw) {
   const phone = phones.get(ix.id);
   const box = group("Call audio");
-  if (!phone) return append(box, joinButton(ctx, ix, redraw, "Connect audio"));
+  if (!phone) return append(box, ...lostLine(ix), joinButton(ctx, ix, redraw, "Connect audio"));
   const held = heldOf(phone, ix);
   return append(box, status(phone),
     button(held ? "Resume" : "Hold", "hold", () => toggle(ctx, ix, redraw, "held", "hold", !held), held),
@@ -75,7 +89,7 @@ function consultPhone(ctx, ix, redraw) {
     : threeWay(ix) ? `The caller is talking with you and ${who}.` : `The caller is on hold while you talk with ${who}.`;
   const box = group("Consult audio");
   append(box, ...(phone ? [status(phone), muteButton(ctx, ix, redraw, phone), button("Leave", "leave", () => leave(ctx, ix, redraw))]
-    : [joinButton(ctx, ix, redraw, "Join consult")]));
+    : [...lostLine(ix), joinButton(ctx, ix, redraw, "Join consult")]));
   return h("section", { class: "notice", "aria-label": "Consult" },
     h("p", {}, h("strong", { text: `${who} is consulting you about this call` }), h("span", { class: "hint", text: hint })), box);
 }
@@ -88,7 +102,7 @@ function monitorPhone(ctx, ix, redraw) {
     if (mode !== current) toggle(ctx, ix, redraw, "mode", "monitor", mode);
   };
   const box = group("Monitor call");
-  if (phone) box.append(status(phone));
+  append(box, ...(phone ? [status(phone)] : lostLine(ix)));
   append(box, ...MODES.map(([mode, text]) => {
     const b = button(text, `mode-${mode}`, () => pick(mode), current === mode);
     b.disabled = connecting.has(ix.id);
@@ -116,11 +130,16 @@ function muteButton(ctx, ix, redraw, phone) {
   return button(phone.muted ? "Unmute" : "Mute", "mute", () => toggle(ctx, ix, redraw, "muted", "mute", !phone.muted), phone.muted);
 }
 
+// One status line per connection, kept across re-renders (a polite live region: it is read out when it changes,
+// never takes the focus).
 function status(phone) {
-  const text = h("span", { class: "status", role: "status", text: `Audio ${phone.pc.connectionState}` });
-  phone.pc.onconnectionstatechange = () => { text.textContent = `Audio ${phone.pc.connectionState}`; };
-  return text;
+  phone.label ||= h("span", { class: "status", role: "status", "aria-live": "polite" });
+  const text = phone.reconnecting ? "Reconnecting audio…" : `Audio ${phone.pc.connectionState}`;
+  if (phone.label.textContent !== text) phone.label.textContent = text;
+  return phone.label;
 }
+
+const lostLine = (ix) => (lost.has(ix.id) ? [lost.get(ix.id)] : []);
 
 function joinButton(ctx, ix, redraw, text) {
   const b = button(connecting.has(ix.id) ? "Connecting…" : text, "join", () => join(ctx, ix, redraw));
@@ -130,9 +149,10 @@ function joinButton(ctx, ix, redraw, text) {
 }
 
 async function join(ctx, ix, redraw, mode) {
+  lost.delete(ix.id);
   connecting.add(ix.id);
   redraw();
-  try { await connect(ix, partOn(ix, ctx.state.me), mode); } catch (err) { ctx.toast(`Audio not connected: ${err.message}`); }
+  try { await connect(ix, ctx.state.me, mode, redraw); } catch (err) { ctx.toast(`Audio not connected: ${err.message}`); }
   connecting.delete(ix.id);
   redraw();
 }
@@ -142,11 +162,18 @@ async function join(ctx, ix, redraw, mode) {
 async function toggle(ctx, ix, redraw, key, path, value) {
   const phone = phones.get(ix.id);
   const own = key === "muted";
-  if (own) phone.muted = value; else phone.wishes[key] = { value, version: ix.version };
+  if (own) mute(phone, value); else phone.wishes[key] = { value, version: ix.version };
   redraw();
-  try { await api("POST", `/api/interactions/${ix.id}/${path}`, key === "mode" ? { mode: value } : { on: value }); }
+  if (own && phone.reconnecting) return;  // there is no leg to mute meanwhile: the next connection starts as chosen
+  try {
+    await api("POST", `/api/interactions/${ix.id}/${path}`, key === "mode" ? { mode: value } : { on: value });
+    if (key === "mode") phone.mode = value;  // what a reconnect asks for if the call's record of it is not in yet
+  }
   catch (err) {
-    if (own) phone.muted = !value; else delete phone.wishes[key];
+    // A mute the gateway could not take because the call is moving stays: the microphone is off here, and the
+    // reconnect mutes the new leg.
+    if (own && (phone.reconnecting || retryable(err))) return;
+    if (own) mute(phone, !value); else delete phone.wishes[key];
     ctx.toast(err.message);
   }
   redraw();
@@ -163,13 +190,40 @@ function close(id) {
   const phone = phones.get(id);
   if (!phone) return;
   phones.delete(id);
-  phone.pc.close();
-  phone.stream.getTracks().forEach((t) => t.stop());
-  phone.audio.remove();
+  phone.closed = true;  // a reconnect under way stops (a user who left is never connected again)
+  phone.wake?.();
+  hangUp(phone);
 }
 
-async function connect(ix, part, mode) {
+function hangUp(conn) {
+  if (!conn.pc) return;
+  conn.pc.onconnectionstatechange = null;
+  conn.pc.close();
+  conn.stream.getTracks().forEach((t) => t.stop());
+  conn.audio.remove();
+}
+
+// Mute is this browser's own: the gateway mutes the leg, and the microphone's track is off too, so a connection
+// made again (whose new leg starts unmuted on the gateway) sends nothing before it is muted there.
+function mute(phone, on) {
+  phone.muted = on;
+  phone.stream?.getTracks().forEach((t) => { t.enabled = !on; });
+}
+
+async function connect(ix, me, mode, redraw) {
+  const part = partOn(ix, me);
+  const conn = await dial(ix.id, mode, false);
+  // A hold outlives the connection (a reload): the agent's controls read it from the call's state.  A monitor's
+  // mode shows at once, until the interaction that records it arrives.
+  const phone = { ...conn, part, mode, ix, me, redraw, muted: false, wishes: mode ? { mode: { value: mode, version: ix.version } } : {} };
+  phones.set(ix.id, phone);
+  watch(phone);
+}
+
+// Microphone, peer connection, offer, answer: a connection to the call, or an error with nothing left behind.
+async function dial(id, mode, muted) {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  stream.getTracks().forEach((t) => { t.enabled = !muted; });
   const pc = new RTCPeerConnection({ iceServers: [] });
   const audio = h("audio", { autoplay: true, "aria-label": "Caller audio" });
   document.body.append(audio);
@@ -181,13 +235,58 @@ async function connect(ix, part, mode) {
     if (pc.iceGatheringState !== "complete") {
       await new Promise((done) => { pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && done(); setTimeout(done, 3000); });
     }
-    const answer = await api("POST", "/api/webrtc/offer", { interaction_id: ix.id, sdp: pc.localDescription.sdp, type: "offer", ...(mode ? { mode } : {}) });
+    const { answer, node } = await offer({ interaction_id: id, sdp: pc.localDescription.sdp, type: "offer", ...(mode ? { mode } : {}) });
     await pc.setRemoteDescription(answer);
+    return { pc, stream, audio, node };
   } catch (err) {
-    pc.close(); stream.getTracks().forEach((t) => t.stop()); audio.remove();
+    hangUp({ pc, stream, audio });
     throw err;
   }
-  // A hold outlives the connection (a reload): the agent's controls read it from the call's state.  A monitor's
-  // mode shows at once, until the interaction that records it arrives.
-  phones.set(ix.id, { pc, stream, audio, part, muted: false, wishes: mode ? { mode: { value: mode, version: ix.version } } : {} });
+}
+
+// A connection that failed (or stayed disconnected for 2 s) is made again while this user is still on the call.
+function watch(phone) {
+  const { pc } = phone;
+  pc.onconnectionstatechange = () => {
+    clearTimeout(phone.dropping);
+    if (phone.label && !phone.reconnecting) phone.label.textContent = `Audio ${pc.connectionState}`;
+    if (["failed", "closed"].includes(pc.connectionState)) recover(phone);
+    if (pc.connectionState === "disconnected") phone.dropping = setTimeout(() => pc.connectionState === "disconnected" && recover(phone), 2000);
+  };
+}
+
+// The same part again (a supervisor: the mode the call records for them, else the last one they had), mute as the
+// user left it.  One reconnect at a time per call: news while one runs (the call's move) only cuts its wait short.
+async function recover(phone) {
+  if (phone.closed) return;
+  if (phone.reconnecting) { phone.wake?.(); return; }
+  const id = phone.ix?.id;
+  const onCall = () => !phone.closed && phone.ix && partOn(phone.ix, phone.me) === phone.part;
+  if (!onCall()) return;
+  phone.reconnecting = true;
+  clearTimeout(phone.dropping);
+  hangUp(phone);
+  phone.redraw?.();
+  const mode = () => (phone.part === "monitor" ? phone.ix.call?.monitors?.[phone.me.id] ?? phone.mode : undefined);
+  const conn = await retry(() => dial(id, mode(), phone.muted), onCall, (wake) => { phone.wake = wake; });
+  phone.reconnecting = false;
+  phone.wake = null;
+  if (conn && phone.closed) {  // left (or moved off the call) while the offer was on its way
+    hangUp(conn);
+    api("POST", `/api/interactions/${id}/audio/leave`).catch(() => {});
+    return;
+  }
+  if (!conn) {
+    if (phones.get(id) === phone) {
+      close(id);
+      lost.set(id, h("span", { class: "status", role: "status", "aria-live": "polite", text: "Audio lost" }));
+    }
+    phone.redraw?.();
+    return;
+  }
+  Object.assign(phone, conn);
+  if (phone.part === "monitor") phone.mode = mode();
+  watch(phone);
+  if (phone.muted) api("POST", `/api/interactions/${id}/mute`, { on: true }).catch(() => {});
+  phone.redraw?.();
 }
