@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page
 
-from tests.channels.peers import Route
+from bench.peers import Route
 
 _REMEMBER = """
 (() => {
