@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # a bench runs as ``python bench/NAME.py``: the packages are found from the tree
@@ -33,6 +34,8 @@ MEDIA_ADDRESSES = ("127.0.0.1",)
 #: What redis-server prints once it accepts connections.
 REDIS_READY = "Ready to accept connections"
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+#: The machine's Redis, shared by several gateway processes under a key prefix of their own.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def free_port() -> int:
@@ -186,6 +189,17 @@ def postgres_database() -> Iterator[str]:
         yield url
     finally:
         _postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def drop_redis_prefix(prefix: str, url: str = REDIS_URL) -> None:
+    """Deletes every key that gateway processes wrote under their ``GATEWAY_REDIS_PREFIX``."""
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        for i in range(0, len(keys), 1000):
+            client.delete(*keys[i : i + 1000])
+    finally:
+        client.close()
 
 
 def sqlite_database(directory: Path) -> Path:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.balancer import (
+from bench.balancer import (
     CONFIG,
     NODE_HEADER,
     SERVED_BY,
@@ -26,6 +26,8 @@ from tests.balancer import (
     haproxy_config,
     server_name,
 )
+from tests.conftest import REDIS_URL
+from tests.databases import postgres_database
 
 TOKEN = "deploy-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -34,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def three() -> Iterator[Cluster]:
-    with cluster(3, {"GATEWAY_ADMIN_TOKEN": TOKEN}) as c:
+    with cluster(3, {"GATEWAY_ADMIN_TOKEN": TOKEN}, redis_url=REDIS_URL, database=postgres_database) as c:
         yield c
 
 
@@ -145,7 +147,7 @@ async def test_an_agent_socket_opens_through_the_balancer_and_receives_events(th
 @pytest.fixture
 def fresh_three() -> Iterator[Cluster]:
     """Three processes of a test's own, for a test that kills one."""
-    with cluster(3, {"GATEWAY_ADMIN_TOKEN": TOKEN}) as c:
+    with cluster(3, {"GATEWAY_ADMIN_TOKEN": TOKEN}, redis_url=REDIS_URL, database=postgres_database) as c:
         yield c
 
 

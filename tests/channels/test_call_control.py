@@ -18,7 +18,7 @@ import pytest
 import websockets
 from twilio.request_validator import RequestValidator
 
-from tests.channels.peers import Browser, Phone, live_audio_connected
+from bench.peers import Browser, Phone, live_audio_connected
 from tests.fake_twilio import FakeTwilio
 from tests.processes import GatewayProcess, twilio_gateway
 

@@ -17,10 +17,10 @@ from aioice import stun
 from aiortc import RTCIceServer, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
+from bench.peers import Browser, Phone, live_audio_connected, route_of
 from channels.ice import MediaPeerConnection, check_bindable, is_loopback, loopback_candidates_only, parse_addresses
 from channels.mixer import Part
 from channels.voice_bridge import AGENT, Bridge
-from tests.channels.peers import Browser, Phone, live_audio_connected, route_of
 from tests.channels.test_voice_bridge import ADMIN_TOKEN, SID, TOKEN, setup_call
 from tests.processes import MEDIA_ADDRESSES, twilio_gateway
 

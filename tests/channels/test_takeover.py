@@ -16,7 +16,7 @@ import pytest
 import websockets
 from twilio.request_validator import RequestValidator
 
-from tests.channels.peers import Browser, Phone
+from bench.peers import Browser, Phone
 from tests.channels.test_call_control import ADMIN, ADMIN_TOKEN, ALICE_HZ, CALLER_HZ, HEARD, SID, TOKEN, UNHEARD, Call
 from tests.fake_twilio import FakeTwilio
 from tests.processes import GatewayProcess, twilio_gateway

@@ -22,9 +22,9 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from twilio.request_validator import RequestValidator
 
+from bench.peers import mulaw_tone, share
+from bench.twilio_fake_call import TwilioCall
 from channels.audio import MulawDecoder
-from tests.channels.peers import mulaw_tone, share
-from tests.channels.twilio_call import TwilioCall
 
 TOKEN = "loopback-auth-token"
 CALLER_HZ, GATEWAY_HZ = 660.0, 440.0

@@ -22,9 +22,9 @@ import websockets
 from aiortc import RTCSessionDescription
 
 from bench import twilio_call
+from bench.peers import Tone, dominant_hz, live_audio_connected, mulaw_tone
 from channels.audio import MulawDecoder
 from channels.ice import MediaPeerConnection
-from tests.channels.peers import Tone, dominant_hz, live_audio_connected, mulaw_tone
 from tests.processes import MEDIA_ADDRESSES, GatewayProcess, twilio_gateway
 
 SID, TOKEN, ADMIN_TOKEN = "AC" + "2" * 32, "bridge-twilio-token", "bridge-admin"

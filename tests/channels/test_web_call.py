@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import websockets
 
-from tests.channels.peers import Browser, dominant_hz
+from bench.peers import Browser, dominant_hz
 from tests.processes import GatewayProcess, gateway_process
 
 ADMIN_TOKEN = "webcall-admin"

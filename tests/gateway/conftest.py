@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from starlette.testclient import TestClient
 
+from bench.processes import drop_redis_prefix
 from gateway.app import create_app
 from gateway.settings import Settings
 from sessions.stores.sql import Database, SqlStore
@@ -130,17 +130,6 @@ PAIR_TOKEN = "multiprocess-admin-token"
 PAIR_ADMIN = {"Authorization": f"Bearer {PAIR_TOKEN}"}
 
 
-def drop_redis_prefix(prefix: str) -> None:
-    """Deletes every key a test's processes wrote under their Redis prefix."""
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        for i in range(0, len(keys), 1000):
-            client.delete(*keys[i : i + 1000])
-    finally:
-        client.close()
-
-
 @contextmanager
 def process_pair(env: dict[str, str]) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
     """Two real gateway processes sharing a PostgreSQL database of their own and Redis (a prefix of their own),
@@ -152,7 +141,7 @@ def process_pair(env: dict[str, str]) -> Iterator[tuple[GatewayProcess, GatewayP
             with gateway_process({**env, **shared}) as a, gateway_process({**env, **shared}) as b:
                 yield a, b
         finally:
-            drop_redis_prefix(prefix)
+            drop_redis_prefix(prefix, REDIS_URL)
 
 
 @pytest.fixture

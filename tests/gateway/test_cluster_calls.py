@@ -24,10 +24,11 @@ import pytest
 import redis.asyncio as redis
 import websockets
 
-from tests.balancer import NODE_HEADER, Cluster, cluster
-from tests.channels.peers import Browser, dominant_hz
-from tests.channels.twilio_call import TwilioCall
+from bench.balancer import NODE_HEADER, Cluster, cluster
+from bench.peers import Browser, dominant_hz
+from bench.twilio_fake_call import TwilioCall
 from tests.conftest import REDIS_URL
+from tests.databases import postgres_database
 from tests.fake_twilio import FakeTwilio
 
 SID, TOKEN, ADMIN_TOKEN = "AC" + "7" * 32, "cluster-twilio-token", "cluster-admin"
@@ -54,7 +55,7 @@ def three(fake: FakeTwilio) -> Iterator[Cluster]:
         "TWILIO_AUTH_TOKEN": TOKEN,
         "TWILIO_API_BASE": fake.url,
     }
-    with cluster(3, env) as c:
+    with cluster(3, env, redis_url=REDIS_URL, database=postgres_database) as c:
         yield c
 
 
@@ -64,9 +65,9 @@ def node(p) -> str:
 
 async def call_home(c: Cluster, ix_id: str) -> str | None:
     """The node holding the call, as the processes record it (Redis, under the cluster's prefix)."""
-    r = redis.from_url(REDIS_URL, decode_responses=True)
+    r = redis.from_url(c.redis_url, decode_responses=True)
     try:
-        text = await r.hget(f"{c.env['GATEWAY_REDIS_PREFIX']}:map:call_homes", ix_id)
+        text = await r.hget(f"{c.redis_prefix}:map:call_homes", ix_id)
     finally:
         await r.aclose()
     return json.loads(text)["node"] if text else None

@@ -20,11 +20,11 @@ import pytest
 import websockets
 
 from bench import twilio_call
+from bench.peers import Browser, Phone, live_audio_connected
 from gateway.forwarding import FORWARDED_TO_HEADER, request_release
 from gateway.internal_auth import HOP_HEADER, sign
 from gateway.node_header import NODE_HEADER
 from gateway.settings import internal_secret
-from tests.channels.peers import Browser, Phone, live_audio_connected
 from tests.fake_twilio import FakeTwilio
 from tests.gateway.conftest import Gateway, assert_error, make_gateway, process_pair
 from tests.processes import GatewayProcess, free_port

@@ -19,7 +19,7 @@ import pytest
 import websockets
 from twilio.request_validator import RequestValidator
 
-from tests.channels.peers import Browser, Phone, live_audio_connected
+from bench.peers import Browser, Phone, live_audio_connected
 from tests.channels.test_call_control import ADMIN, ADMIN_TOKEN, ALICE_HZ, CALLER_HZ, HEARD, SID, TOKEN, login
 from tests.fake_twilio import FakeTwilio
 from tests.gateway.conftest import process_pair

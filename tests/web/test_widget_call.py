@@ -10,8 +10,8 @@ import numpy as np
 from playwright.sync_api import Browser, expect
 from websockets.sync.client import connect
 
-from tests.channels.peers import Browser as Peer
-from tests.channels.peers import Route, route_of
+from bench.peers import Browser as Peer
+from bench.peers import Route, route_of
 from tests.processes import GatewayProcess
 from tests.web.conftest import DOCS
 from tests.web.webrtc import Loop, routes_of, watch_peer_connections

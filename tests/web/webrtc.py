@@ -13,7 +13,7 @@ import threading
 
 from playwright.sync_api import Page
 
-from tests.channels.peers import Route
+from bench.peers import Route
 
 _REMEMBER = """
 (() => {

@@ -10,6 +10,8 @@ no verb left ends the call.  Without an action URL it goes on with the next verb
 Every URL is used as the TwiML names it (the gateway's GATEWAY_PUBLIC_URL, in tests a balancer on 127.0.0.1), and
 only loopback URLs are accepted.  The parameters of the action request are Twilio's standard call parameters; Twilio
 documents that a ``<Connect>`` action may add ones of the nested noun, none of which the gateway needs.
+
+Used by the suite (tests/channels/test_twilio_call.py, tests/gateway/test_cluster_calls.py) and bench/takeover.py.
 """
 
 from __future__ import annotations
@@ -26,11 +28,17 @@ import httpx
 import websockets
 from twilio.request_validator import RequestValidator
 
+if __package__:  # the suite: bench.twilio_fake_call
+    from bench.peers import Ear, mulaw_tone
+else:  # a bench script (python bench/NAME.py) imports its siblings by name
+    from peers import Ear, mulaw_tone
+
 from channels.audio import MulawDecoder
-from tests.channels.peers import Ear, mulaw_tone
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 VOICE_PATH = "/webhooks/twilio/voice"
+#: Where the gateway names the process that answered (issue 19).
+NODE_HEADER = "x-switchboard-node"
 
 
 @dataclass
@@ -47,6 +55,10 @@ class Leg:
     stopped: bool = False
     first_received_at: float | None = None
     first_sent_at: float | None = None
+    #: The gateway process that accepted the socket: its ``X-Switchboard-Node`` when the handshake carries one, and
+    #: the balancer's ``X-Served-By`` (a server name) when there is a balancer.
+    node: str | None = None
+    served_by: str | None = None
     received: int = 0
     sent: int = 0
     events: list[dict] = field(default_factory=list, repr=False)
@@ -76,6 +88,8 @@ class TwilioCall:
         self.failed_streams: list[tuple[str, str]] = []
         #: Every request Twilio made: (url, params).
         self.requests: list[tuple[str, dict[str, str]]] = []
+        #: Every webhook answered 200: (url, the answering process's ``X-Switchboard-Node``).
+        self.answered_by: list[tuple[str, str | None]] = []
         #: Why the call ended: "hung up" (hang_up), "<Hangup>", "no more verbs", "<Dial>", "<Record>",
         #: "request failed: ..." (a webhook that did not answer 200).
         self.end_reason: str | None = None
@@ -212,6 +226,7 @@ class TwilioCall:
             else:
                 if r.status_code == 200:
                     self.documents.append(r.text)
+                    self.answered_by.append((url, r.headers.get(NODE_HEADER)))
                     return r.text
                 failure = f"{r.status_code} {r.text[:200]}"
                 retryable = bool(policy & {f"{r.status_code // 100}xx", "all"})
@@ -261,6 +276,8 @@ class TwilioCall:
             self.failed_streams.append((url, repr(exc)))  # Twilio goes on to the action URL, as for a closed stream
             return
         leg = Leg(url, params, f"MZ{self.call_sid[2:]}{len(self.legs) + 1}", time.monotonic())
+        if ws.response is not None:
+            leg.node, leg.served_by = ws.response.headers.get(NODE_HEADER), ws.response.headers.get("x-served-by")
         self._ws, self._leg = ws, leg
         start = {
             "streamSid": leg.stream_sid,

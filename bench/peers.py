@@ -3,7 +3,10 @@
 A `Browser` is an in-process aiortc peer whose microphone plays a tone; a
 `Phone` is a websockets client speaking Twilio's Media Streams, streaming a
 mu-law tone in real time.  Each keeps an `Ear`: the audio it received, with
-arrival times, so a test can ask which tones someone hears after a change.
+arrival times, so a test or a bench can ask which tones someone hears after a change.
+
+Shared by the suite (``from bench.peers import ...``) and the benches (``python bench/NAME.py`` imports its
+siblings by name), so it lives here: a benchmark must not depend on the suite.
 """
 
 from __future__ import annotations
@@ -24,9 +27,13 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from twilio.request_validator import RequestValidator
 
+if __package__:  # the suite: bench.peers
+    from bench.processes import MEDIA_ADDRESSES
+else:  # a bench script: its sibling by name, which also puts the source tree first on sys.path
+    from processes import MEDIA_ADDRESSES
+
 from channels.audio import CHUNK, MulawDecoder
 from channels.ice import MediaPeerConnection
-from tests.processes import MEDIA_ADDRESSES
 
 
 def dominant_hz(x: np.ndarray, rate: int) -> float:
