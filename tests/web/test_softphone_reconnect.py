@@ -1,6 +1,6 @@
 """The console's softphone connects again by itself when the call's audio moves (``interaction.audio_moved``).
 
-One gateway process and a fake Twilio call that follows the TwiML (tests/channels/twilio_call.py): the test cuts the
+One gateway process and a fake Twilio call that follows the TwiML (bench/twilio_fake_call.py): the test cuts the
 caller's media stream without ``stop`` (as when the process holding it dies), Twilio asks the ``<Connect action>``
 what next and opens the resumed stream it is told, the gateway takes the call over and commits the move, and the
 browsers that were on the call offer again, with no click, in the part they had (agent muted as they left it; a
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.channels.twilio_call import TwilioCall
+from bench.twilio_fake_call import TwilioCall
 from tests.processes import GatewayProcess, twilio_gateway
 from tests.web.conftest import PASSWORD, login
 from tests.web.webrtc import Loop, watch_peer_connections
