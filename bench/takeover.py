@@ -26,23 +26,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import signal
 import statistics
 import threading
 import time
-import wave
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import numpy as np
-import redis.asyncio as aioredis
-import websockets
 from balancer import NODE_HEADER, Cluster, cluster  # imports processes, which puts the source tree first on sys.path
-from peers import Browser, Ear, dominant_hz, share
-from processes import GatewayProcess
+from cluster_watch import AgentSocket, call_home, node, recording_parts, until
+from peers import Browser, Ear, share
 from twilio_fake_call import TwilioCall
 
 SID, TWILIO_TOKEN, ADMIN_TOKEN = "AC" + "7" * 32, "bench-twilio-token", "bench-admin"
@@ -61,10 +56,6 @@ class Failed(AssertionError):
 def check(condition: object, what: str) -> None:
     if not condition:
         raise Failed(what)
-
-
-def node(p: GatewayProcess) -> str:
-    return f"node-{p.port}"
 
 
 def landed(c: Cluster, leg) -> str | None:
@@ -100,56 +91,6 @@ def heard_after(ear: Ear, hz: float, after: float, origin: float) -> float:
     return at - origin
 
 
-async def until(condition, what: str, timeout: float = TIMEOUT) -> float:
-    """Polls ``condition`` (plain or async) every 10 ms; when it became true (monotonic), or Failed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return time.monotonic()
-        if time.monotonic() > deadline:
-            raise Failed(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
-class AgentSocket:
-    """The agent's /ws/agent through the balancer, read in the background; on a drop (its process killed) it
-    reconnects at once from the last event, as the console does.  ``moved`` is set on interaction.audio_moved."""
-
-    def __init__(self, ws_url: str, token: str) -> None:
-        self.url = f"{ws_url}/ws/agent?token={token}"
-        self.seen: list[tuple[float, dict]] = []
-        self.nodes: list[str | None] = []
-        self.moved = asyncio.Event()
-        self.task = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        while True:
-            since = f"&since={self.seen[-1][1]['id']}" if self.seen else ""
-            with contextlib.suppress(websockets.ConnectionClosed, OSError, websockets.InvalidHandshake):
-                async with websockets.connect(self.url + since) as ws:
-                    self.nodes.append(ws.response.headers.get(NODE_HEADER) if ws.response else None)
-                    async for text in ws:
-                        event = json.loads(text)
-                        self.seen.append((time.monotonic(), event))
-                        if event["type"] == "interaction.audio_moved":
-                            self.moved.set()
-            await asyncio.sleep(0.02)
-
-    def of(self, ix_id: str, kind: str | None = None) -> list[tuple[float, dict]]:
-        return [
-            (t, e)
-            for t, e in self.seen
-            if (e.get("interaction") or {}).get("id") == ix_id and (kind is None or e["type"] == kind)
-        ]
-
-    async def close(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-
-
 @contextlib.contextmanager
 def twilio_rest() -> Iterator[tuple[str, list[str]]]:
     """A loopback stand-in for Twilio's REST API (TWILIO_API_BASE), so nothing leaves the machine: answers ``{}``
@@ -179,16 +120,6 @@ def twilio_rest() -> Iterator[tuple[str, list[str]]]:
         server.server_close()
 
 
-async def call_home(c: Cluster, ix_id: str) -> str | None:
-    """The node holding the call, as the processes record it in Redis."""
-    r = aioredis.from_url(c.redis_url, decode_responses=True)
-    try:
-        text = await r.hget(f"{c.redis_prefix}:map:call_homes", ix_id)
-    finally:
-        await r.aclose()
-    return json.loads(text)["node"] if text else None
-
-
 async def set_up(http: httpx.AsyncClient) -> tuple[dict[str, str], str]:
     """A recorded queue with the number, and agent alice: (her headers, her token)."""
     queue = {"id": "sales", "name": "Sales", "settings": {"phone_number": NUMBER, "recording": True}}
@@ -209,17 +140,6 @@ async def offer(http: httpx.AsyncClient, peer: Browser, ix_id: str, headers: dic
             check(r.status_code == 200, f"the agent's offer answered {r.status_code}: {r.text[:300]}")
             return r
         await asyncio.sleep(float(r.headers.get("retry-after", "1")) / 4)
-
-
-def recordings(ix: dict, data_dir: str) -> list[tuple[float, float]]:
-    """Each recording part as written: (seconds, dominant frequency of the caller's channel)."""
-    out = []
-    for rec in ix["recordings"]:
-        with wave.open(str(Path(data_dir) / "recordings" / f"{rec['id']}.wav")) as w:
-            rate, frames = w.getframerate(), w.readframes(w.getnframes())
-        caller = np.frombuffer(frames, dtype=np.int16).reshape(-1, 2)[:, 0]
-        out.append((len(caller) / rate, dominant_hz(caller, rate) if len(caller) else 0.0))
-    return out
 
 
 async def one_round(c: Cluster, how: str, talk: float) -> dict[str, float]:
@@ -293,13 +213,13 @@ async def one_round(c: Cluster, how: str, talk: float) -> dict[str, float]:
                 return len(ix["recordings"]) >= 2
 
             await until(parts, "both recording parts to be attached")
-            found = recordings(ix, c.data_dir)
+            found = recording_parts(ix, c.data_dir)
             check(
                 len(found) == 2 and all(s > 0.2 and abs(hz - CALLER_HZ) < 15 for s, hz in found),
                 f"two recording parts with the caller's tone: {found}",
             )
             return measures
-        except (Failed, TimeoutError):
+        except (AssertionError, TimeoutError):  # Failed, or a wait that ran out (cluster_watch.until)
             print("Twilio's requests:", caller.requests, "ended:", caller.end_reason, "streams:", caller.legs)
             print("balancer log:\n" + "".join(line for line in c.balancer.output if "/readyz" not in line)[-4000:])
             raise

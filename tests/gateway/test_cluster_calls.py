@@ -11,21 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
 import time
-import wave
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import httpx
-import numpy as np
 import pytest
-import redis.asyncio as redis
-import websockets
 
 from bench.balancer import NODE_HEADER, Cluster, cluster
-from bench.peers import Browser, dominant_hz
+from bench.cluster_watch import AgentSocket, call_home, node, recording_parts, until
+from bench.peers import Browser
 from bench.twilio_fake_call import TwilioCall
 from tests.conftest import REDIS_URL
 from tests.databases import postgres_database
@@ -59,60 +54,9 @@ def three(fake: FakeTwilio) -> Iterator[Cluster]:
         yield c
 
 
-def node(p) -> str:
-    return f"node-{p.port}"
-
-
-async def call_home(c: Cluster, ix_id: str) -> str | None:
-    """The node holding the call, as the processes record it (Redis, under the cluster's prefix)."""
-    r = redis.from_url(c.redis_url, decode_responses=True)
-    try:
-        text = await r.hget(f"{c.redis_prefix}:map:call_homes", ix_id)
-    finally:
-        await r.aclose()
-    return json.loads(text)["node"] if text else None
-
-
-async def until(check, what: str, timeout: float = RESUME_TIMEOUT) -> float:
-    """Polls an async or plain ``check`` until true; answers when it became true (monotonic)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return time.monotonic()
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
-
-
 async def landed(c: Cluster, http: httpx.AsyncClient, target) -> None:
     """The next request through the balancer goes to ``target``."""
     await c.balancer.land_next_on(node(target), http)
-
-
-@contextlib.asynccontextmanager
-async def events_of(c: Cluster, headers: dict[str, str]) -> AsyncIterator[list[dict]]:
-    """The agent socket's events as they come, collected in the background (through the balancer)."""
-    token = headers["Authorization"].split()[1]
-    seen: list[dict] = []
-
-    async def read() -> None:
-        """Reads, and on a dropped socket (its process killed) reconnects at once from the last cursor, as the
-        console does."""
-        while True:
-            since = f"&since={seen[-1]['id']}" if seen else ""
-            with contextlib.suppress(websockets.ConnectionClosed, OSError):
-                async with websockets.connect(f"{c.balancer.ws_url}/ws/agent?token={token}{since}") as ws:
-                    async for text in ws:
-                        seen.append(json.loads(text))
-            await asyncio.sleep(0.05)
-
-    task = asyncio.ensure_future(read())
-    try:
-        yield seen
-    finally:
-        task.cancel()
 
 
 @contextlib.contextmanager
@@ -149,18 +93,6 @@ async def offer(c: Cluster, http: httpx.AsyncClient, peer: Browser, body: dict, 
         await asyncio.sleep(float(r.headers.get("retry-after", "0.25")) / 4)
 
 
-def recordings_of(ix: dict, data_dir: str) -> list[tuple[float, float]]:
-    """Each recording of the interaction as written: (seconds of audio, the dominant frequency of the caller's
-    channel)."""
-    out = []
-    for rec in ix["recordings"]:
-        with wave.open(str(Path(data_dir) / "recordings" / f"{rec['id']}.wav")) as w:
-            rate, frames = w.getframerate(), w.readframes(w.getnframes())
-        caller = np.frombuffer(frames, dtype=np.int16).reshape(-1, 2)[:, 0]
-        out.append((len(caller) / rate, dominant_hz(caller, rate) if len(caller) else 0.0))
-    return out
-
-
 @pytest.mark.parametrize(
     ("stop", "reason"),
     [(signal.SIGKILL, "lost"), (signal.SIGTERM, "handed_over")],
@@ -188,7 +120,8 @@ async def test_a_call_whose_legs_land_on_three_processes_carries_tones_and_outli
             assert owner is not a, "the stream landed on another process than the voice webhook"
             others = [p for p in c.processes if p not in (a, owner)]
             assert (await http.post(f"/api/interactions/{ix_id}/claim", headers=alice)).status_code == 200
-            async with events_of(c, alice) as seen:
+            socket = AgentSocket(c.balancer.ws_url, alice["Authorization"].split()[1])
+            try:
                 # The agent's offer lands on the third process, which forwards it to the call's home.
                 await landed(c, http, others[0])
                 r = await offer(c, http, agent, {"interaction_id": ix_id}, alice)
@@ -208,9 +141,7 @@ async def test_a_call_whose_legs_land_on_three_processes_carries_tones_and_outli
                 owner.proc.send_signal(stop)
                 killed = time.monotonic()
                 with diagnosed(c, caller):
-                    moved = await until(
-                        lambda: any(e["type"] == "interaction.audio_moved" for e in seen), "the move to be announced"
-                    )
+                    moved = await until(lambda: socket.of(ix_id, "interaction.audio_moved"), "the move to be announced")
                 await agent.close()
                 agent = Browser(AGENT_HZ)
                 r = await offer(c, http, agent, {"interaction_id": ix_id}, alice, retry=True)
@@ -225,6 +156,8 @@ async def test_a_call_whose_legs_land_on_three_processes_carries_tones_and_outli
                     f"after {moved - killed:.2f} s, caller hears the agent after {heard - killed:.2f} s, "
                     f"the agent hears the caller after {hears - killed:.2f} s"
                 )
+            finally:
+                await socket.close()
             await caller.hang_up()
 
             async def both_parts() -> bool:
@@ -234,7 +167,7 @@ async def test_a_call_whose_legs_land_on_three_processes_carries_tones_and_outli
 
             ix: dict = {}
             await until(both_parts, "both parts of the recording to be attached")
-            parts = recordings_of(ix, c.data_dir)
+            parts = recording_parts(ix, c.data_dir)
             assert len(parts) == 2, "the part written before the stop (rescued after a kill) and the one after"
             assert all(seconds > 0.2 and abs(hz - CALLER_HZ) < 15 for seconds, hz in parts), parts
             moves = [e for e in ix["activity"] if e["kind"] == "audio" and e["data"].get("status") == "moved"]
