@@ -37,7 +37,7 @@ CONNECT_TIMEOUT = 1.0
 CLOSE_TIMEOUT = 1.0
 #: Codes that only report a close (none received, a dropped connection, TLS): never sent in a close frame.
 UNSENDABLE = frozenset({1005, 1006, 1015})
-CLOSE_NORMAL, CLOSE_INTERNAL_ERROR = 1000, 1011
+CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR = 1000, 1001, 1011
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,12 @@ async def relay_stream(
         ended = next(iter(done)).result()
     except websockets.ConnectionClosed as exc:  # the home closed while the frames so far were replayed
         ended = Closed("home", sendable(exc.rcvd.code if exc.rcvd else None, CLOSE_INTERNAL_ERROR))
+    except Exception:  # a bug here must not leave either socket open
+        log.exception("relay to %s failed", relay.node)
+        ended = Closed("both", CLOSE_INTERNAL_ERROR, "relay failed")
+    except asyncio.CancelledError:  # the process is stopping under the relay: the home is told, not left hanging
+        await home.close(CLOSE_GOING_AWAY)
+        raise
     finally:
         for task in tasks:
             task.cancel()
