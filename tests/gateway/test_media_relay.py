@@ -194,8 +194,8 @@ def test_a_consult_stream_off_its_home_is_relayed_with_what_came_before_and_both
         with gw.client.websocket_connect(PATH, headers=twilio_signed()) as ws:
             for frame in sent:
                 ws.send_text(frame)
+            assert json.loads(ws.receive_text())["event"] == "clear"  # the relay is open
             ws.send_bytes(b"\x80binary")
-            assert json.loads(ws.receive_text())["event"] == "clear"
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_text()
             assert closed.value.code == 1003
