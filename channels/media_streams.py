@@ -86,12 +86,21 @@ class Refused:
 StreamEvent = Connected | Start | Media | Mark | Stop | Other | Malformed | Refused
 
 
-def parse(data: str | bytes, max_size: int = MAX_FRAME) -> StreamEvent:
-    """What one received frame says."""
+def refused(data: str | bytes, max_size: int = MAX_FRAME) -> Refused | None:
+    """Whether a frame is no frame of Twilio's at all (binary, or too big), whatever it says: the check a relay
+    (gateway/media_relay.py) makes on frames it passes on without reading them."""
     if not isinstance(data, str):
         return Refused(CLOSE_UNSUPPORTED, "binary frames are not accepted; send JSON text")
     if len(data) > max_size:
         return Refused(CLOSE_TOO_BIG, f"frames are limited to {max_size} bytes")
+    return None
+
+
+def parse(data: str | bytes, max_size: int = MAX_FRAME) -> StreamEvent:
+    """What one received frame says."""
+    if (refusal := refused(data, max_size)) is not None:
+        return refusal
+    assert isinstance(data, str)
     try:
         message = json.loads(data)
     except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the parser's stack

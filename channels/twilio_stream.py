@@ -3,7 +3,9 @@
 The stream's start names the call and the interaction; a caller's stream opens the call's bridge, a
 consulted number's joins the bridge already there.  Its audio goes to its leg; its end closes the
 bridge (the caller gone: Twilio sent ``stop``) or takes the leg off it (an outside party gone); both are recorded
-as who is on the line (channels/live_calls.py).  A caller's stream that closes without ``stop`` hands the call off,
+as who is on the line (channels/live_calls.py).  A consulted number's stream that lands on a process other than the
+call's home is answered :class:`Relay`: the socket is to be passed on to the home (gateway/media_relay.py), which this
+module never talks to itself.  A caller's stream that closes without ``stop`` hands the call off,
 and one that starts ``resumed`` takes it over (channels/takeover.py).  The socket itself stays in
 gateway/ws_media.py, which feeds received frames in and closes the socket when told to.
 """
@@ -12,8 +14,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from sessions.call_model import LinePart
+from sessions.errors import StoreUnavailable
 
 from .audio import TWILIO_RATE
 from .call_legs import TwilioLeg
@@ -34,11 +38,28 @@ CLOSE_UNKNOWN_CALL = 4403
 CLOSE_NO_LIVE_CALL = 4409
 
 
+@dataclass(frozen=True)
+class Relay:
+    """A consulted number's stream belongs to the call's home, another registered process: the socket's frames (those
+    received so far, then every one both ways) are to be piped to ``url``, that process's internal URL."""
+
+    node: str
+    url: str
+
+
+#: What the socket does after a received event: nothing, close with (code, reason), or relay to the call's home.
+Outcome = tuple[int, str] | Relay | None
+
+
 class TwilioStream:
     """A media socket's call, leg and bridge; ``send`` writes one text frame to the socket."""
 
-    def __init__(self, live: LiveCalls, threads: Threads, send: Callable[[str], Awaitable[None]]) -> None:
-        self.live, self.threads, self.send = live, threads, send
+    def __init__(
+        self, live: LiveCalls, threads: Threads, send: Callable[[str], Awaitable[None]], *, relayable: bool = False
+    ) -> None:
+        """``relayable``: a consult stream for a call homed elsewhere may be relayed there; False for a socket that
+        is itself a relay (never relayed twice) and where no internal secret lets processes talk."""
+        self.live, self.threads, self.send, self.relayable = live, threads, send, relayable
         self.bridge: Bridge | None = None
         self.leg: TwilioLeg | None = (
             None  # held as an object: a consult leg becomes the agent's when the transfer completes
@@ -48,8 +69,9 @@ class TwilioStream:
         #: socket closes without it went away under a live call: the call is handed off, not ended.
         self.stopped = False
 
-    async def handle(self, event: StreamEvent) -> tuple[int, str] | None:
-        """Acts on one received event; answers the (code, reason) to close the socket with when the stream is over."""
+    async def handle(self, event: StreamEvent) -> Outcome:
+        """Acts on one received event; answers the (code, reason) to close the socket with when the stream is over,
+        or :class:`Relay` when it belongs to another process."""
         if isinstance(event, Media):
             if self.leg is not None:
                 self.leg.receive(event.payload)
@@ -64,7 +86,7 @@ class TwilioStream:
             log.warning("malformed media frame skipped: %s", event.reason)
         return None
 
-    async def _start(self, start: Start) -> tuple[int, str] | None:
+    async def _start(self, start: Start) -> Outcome:
         if self.bridge is not None:
             return None  # a repeated start: the stream is already on its call
         ix_id, call_sid, stream_sid = start.interaction, start.call_sid, start.stream_sid
@@ -73,6 +95,9 @@ class TwilioStream:
             return CLOSE_UNKNOWN_CALL, "unknown call"
         if start.leg == CONSULT:
             bridge = self.live.get(ix_id)
+            if bridge is None and (relay := await self._home_elsewhere(ix_id)) is not None:
+                log.info("consult stream %s for %s relayed to its home %s", stream_sid, ix_id, relay.node)
+                return relay
             if bridge is None:
                 log.warning("consult stream %s for %s, which has no live call here, refused", stream_sid, ix_id)
                 return CLOSE_NO_LIVE_CALL, "no live call"
@@ -81,6 +106,21 @@ class TwilioStream:
         else:
             await self._caller(start)
         return None
+
+    async def _home_elsewhere(self, ix_id: str) -> Relay | None:
+        """The call's home when it is another registered process and this socket may be relayed; None otherwise (no
+        home, its registration expired, the store unreachable: the stream is refused as when nobody holds the call)."""
+        if not self.relayable:
+            return None
+        try:
+            home = await self.live.sessions.call_home(ix_id)
+            if home is None or home.node == self.live.node:
+                return None
+            url = await self.live.sessions.node_url(home.node)
+        except StoreUnavailable:
+            log.warning("consult stream for %s: the store is unreachable, its home unknown", ix_id)
+            return None
+        return Relay(home.node, url) if url is not None else None
 
     async def _caller(self, start: Start) -> None:
         """The caller's stream opens the call's bridge here.  A stream marked ``resumed`` (Twilio's next stream after

@@ -1,14 +1,15 @@
 """``/webhooks/twilio/media``: Twilio Media Streams (bidirectional, from <Connect><Stream>).
 
-The handshake must carry a valid X-Twilio-Signature for the public wss URL;
-the stream must name (in ``start.customParameters``) the interaction its
-call belongs to (else 4403; a consulted number's stream for a call with no
-live audio here, 4409).  A JSON frame with missing or malformed fields is
-logged and skipped: one bad frame never drops a caller.  A binary frame (1003)
-or one over MAX_FRAME (1009) is no frame of Twilio's, and closes the socket.
+The handshake must carry a valid X-Twilio-Signature for the public wss URL, or, from a sibling process relaying a
+consulted number's stream (gateway/media_relay.py), a valid hop signature (``internal_auth.HOP_HEADER``) in its
+place; a hop header that does not verify is refused like a bad Twilio signature.  The stream must name (in
+``start.customParameters``) the interaction its call belongs to (else 4403).  A consulted number's stream for a call
+with no live audio here is relayed to the call's home when another registered process holds it, else closed 4409;
+a relayed socket is never relayed again.  A JSON frame with missing or malformed fields is logged and skipped: one
+bad frame never drops a caller.  A binary frame (1003) or one over MAX_FRAME (1009) is no frame of Twilio's, and
+closes the socket.
 
-Only the socket is here: the protocol is channels/media_streams.py, the call's
-side of it channels/twilio_stream.py.
+Only the socket is here: the protocol is channels/media_streams.py, the call's side of it channels/twilio_stream.py.
 """
 
 from __future__ import annotations
@@ -20,15 +21,36 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from channels import media_streams
 from channels.twilio import ws_url
-from channels.twilio_stream import TwilioStream
+from channels.twilio_stream import Relay, TwilioStream
+
+from .forwarding import path_qs
+from .internal_auth import HOP_HEADER, verify
+from .media_relay import relay_stream
+
+#: Frames kept for a relay to replay: Twilio sends ``connected`` then ``start``; anything before ``start`` past
+#: these is no use to the home either.
+MAX_REPLAYED = 8
+
+
+def _authenticated(ws: WebSocket) -> tuple[bool, str | None]:
+    """(accepted, the relaying node when the socket is a sibling's hop): Twilio's signature, or a hop signature
+    instead of it (only when the header is there: then it alone decides)."""
+    state = ws.app.state
+    hop = ws.headers.get(HOP_HEADER)
+    if hop is not None:
+        secret: str | None = state.settings.internal_secret
+        sender = verify(secret, hop, "GET", path_qs(ws.scope), b"") if secret else None
+        return sender is not None, sender
+    validator = state.webhooks.validator
+    url = ws_url(state.settings.public_url, ws.url.path, ws.url.query)
+    signature = ws.headers.get("x-twilio-signature", "")
+    return validator is not None and bool(signature) and validator.validate(url, {}, signature), None
 
 
 async def media_socket(ws: WebSocket) -> None:
     state = ws.app.state
-    webhooks = state.webhooks
-    url = ws_url(state.settings.public_url, ws.url.path, ws.url.query)
-    signature = ws.headers.get("x-twilio-signature", "")
-    if webhooks.validator is None or not signature or not webhooks.validator.validate(url, {}, signature):
+    accepted, relayed_by = _authenticated(ws)
+    if not accepted:
         await ws.close(code=1008)  # before accept: the handshake is refused with 403
         return
     await ws.accept()
@@ -41,20 +63,28 @@ async def media_socket(ws: WebSocket) -> None:
             except WebSocketDisconnect as exc:  # the bridge's senders know ConnectionError, not Starlette
                 raise ConnectionError(f"Twilio's media socket closed ({exc.code})") from exc
 
-    stream = TwilioStream(state.live_calls, state.threads, send)
+    secret: str | None = state.settings.internal_secret
+    stream = TwilioStream(state.live_calls, state.threads, send, relayable=relayed_by is None and secret is not None)
+    received: list[str] = []  # replayed to the call's home if the stream is relayed there
     try:
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
             text = message.get("text")
-            close = await stream.handle(media_streams.parse(text if text is not None else message.get("bytes") or b""))
-            if close is not None:
+            if text is not None and stream.bridge is None and len(received) < MAX_REPLAYED:
+                received.append(text)
+            outcome = await stream.handle(
+                media_streams.parse(text if text is not None else message.get("bytes") or b"")
+            )
+            if isinstance(outcome, Relay):
+                assert secret is not None  # relayable only with one
+                await relay_stream(ws, outcome, path_qs(ws.scope), received, secret, state.node)
+                break
+            if outcome is not None:
                 async with lock:  # not in the middle of a send of the bridge's
-                    with contextlib.suppress(
-                        RuntimeError
-                    ):  # Twilio may have closed first: the stream is over either way
-                        await ws.close(*close)
+                    with contextlib.suppress(RuntimeError):  # Twilio may have closed first: the stream is over
+                        await ws.close(*outcome)
                 break
     except WebSocketDisconnect:
         pass
