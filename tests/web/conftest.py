@@ -41,6 +41,9 @@ ARGS = [
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test file, stopped at its end: Playwright's sync API runs an event loop of its own while it
+    is open, which would break every asyncio test run after it by the same worker (the suite runs files on several
+    workers, in any order)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (see .ci/run)")
     with sync_playwright() as p:
