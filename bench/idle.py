@@ -6,12 +6,18 @@ For each K: start the server, read its RSS, connect K idle websockets from a
 separate load process, let them settle, read the RSS again, and report
 (after - before) / K.  The gateway's connections are real agent sessions
 (authenticated, subscribed, with presence); the floor's are bare sockets.
+
+Precondition, checked while the RSS is read: the server really holds K established connections (``ss``, on the
+server's port).  An earlier version measured sockets its clients had already closed (the load process let an idle
+client leave as soon as it had connected), and published a figure for connections that did not exist.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import time
+from urllib.parse import urlsplit
 
 from common import floor_server, gateway, load, rss_kib
 
@@ -21,10 +27,21 @@ def measure(kind: str, k: int) -> float:
     with ctx as (proc, url, _):
         time.sleep(1.0)  # let start-up allocations settle before the baseline reading
         before = rss_kib(proc.pid)
-        with load(url, k, 0, idle=3.0):
+        with load(url, k, 0, idle=30.0):
             time.sleep(2.0)  # all K are connected (the load process said so); let buffers settle
+            held = established(urlsplit(url).port or 80)
             after = rss_kib(proc.pid)
+            if held < k or established(urlsplit(url).port or 80) < k:
+                raise SystemExit(f"{kind}: the server holds {held} established connections, not {k}: no figure")
     return (after - before) * 1024 / k
+
+
+def established(port: int) -> int:
+    """Established TCP connections whose local port is ``port``: the server's side of the clients' sockets."""
+    out = subprocess.run(
+        ["ss", "-Htn", "state", "established", f"( sport = :{port} )"], check=True, capture_output=True, text=True
+    ).stdout
+    return sum(1 for line in out.splitlines() if line.strip())
 
 
 def main() -> None:

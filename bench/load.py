@@ -5,7 +5,7 @@
 Prints "ready" when all N are connected, then, once every client got
 EXPECTED bench events (or 60 s passed), one JSON line: counts and latencies
 (receive time minus the send time carried in the event's subject).  With
---idle it only holds the connections for that long, then exits.
+--idle it only holds the connections open for that long, then exits.
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ async def client(
             span[1] = max(span[1], now)
             got += 1
             counts[0] += 1
-        if counts[0] >= expected * n:
+        if expected and counts[0] >= expected * n:
             done.set()
-        await done.wait()
+        await done.wait()  # idle (expected 0): held open until the load process exits
 
 
 async def main() -> None:
