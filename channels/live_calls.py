@@ -36,9 +36,10 @@ from sessions.service import Sessions
 
 from .call_legs import PeerLeg, TwilioLeg
 from .elsewhere import Elsewhere
+from .following import held_elsewhere
 from .ice import check_bindable
 from .mixer import Part
-from .takeover import HOME_TTL, ReleaseElsewhere, hand_off, keep_homes, unreachable
+from .takeover import HOME_TTL, ReleaseElsewhere, hand_off, unreachable
 from .twilio_rest import ProviderError
 from .voice import VoiceChannel
 from .voice_bridge import AGENT, CALLER, CONSULT, Bridge, Bridges, StereoRecorder, monitor_leg
@@ -119,6 +120,7 @@ class LiveCalls:
         )
         self.bridges.add(bridge)
         #: The home the call had on another process before this one took it (None: a new call, or ours already).
+        bridge.claimed_at = self.sessions.clock.now().timestamp()
         bridge.previous_home = await self.sessions.claim_call_home(ix.id, self.node, recording_id, HOME_TTL)
         return bridge
 
@@ -266,6 +268,8 @@ class LiveCalls:
         if ix.type is not CommType.CALL or not self._first_sight(ix):
             return ix
         bridge = self.bridges.get(ix.id)
+        if bridge is None and await held_elsewhere(self.sessions, self.node, ix.id):
+            return ix  # the process holding the audio follows this event from the log (channels/following.py)
         match event.type:
             case EventType.HELD | EventType.RESUMED | EventType.THREE_WAY_STARTED | EventType.THREE_WAY_ENDED:
                 if bridge is not None:
@@ -362,10 +366,6 @@ class LiveCalls:
         return ix
 
     # -- where calls run ---------------------------------------------------------------
-
-    async def keep_homes(self) -> None:
-        """Renews this process's registration and its calls' homes until cancelled (a lifespan task)."""
-        await keep_homes(self)
 
     async def _release_home(self, interaction_id: str) -> None:
         try:

@@ -58,7 +58,7 @@ async def keep_homes(live: LiveCalls) -> None:
         while True:
             try:
                 await live.sessions.register_node(live.node, live.internal_url, HOME_TTL)
-                parts = {ix_id: b.recording_id for ix_id, b in live.bridges.live.items()}
+                parts = {ix_id: (b.recording_id, b.claimed_at) for ix_id, b in live.bridges.live.items()}
                 await live.sessions.refresh_call_homes(live.node, parts, HOME_TTL)
             except StoreUnavailable as exc:  # the next round tries again
                 log.warning("call homes not renewed: %s", exc)

@@ -103,6 +103,8 @@ class Bridge:
         self.recording_id = recording_id
         #: The home this call had on another process before this one took it over (channels/live_calls.py).
         self.previous_home: CallHome | None = None
+        #: When this process claimed the call (renewals carry it: the later of two claims keeps the home).
+        self.claimed_at = 0.0
         #: Runs when a browser's connection drops, after its leg is off the call (with the leg's id then, and the leg);
         #: never for a leg taken off on purpose.  A phone's end is its stream stopping (channels/twilio_stream.py).
         self.on_dropped = on_dropped

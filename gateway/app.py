@@ -18,7 +18,9 @@ from starlette.staticfiles import StaticFiles
 
 from channels.browser_audio import BrowserAudio
 from channels.elsewhere import Elsewhere
+from channels.following import Follower
 from channels.live_calls import LiveCalls
+from channels.takeover import keep_homes
 from channels.threads import Threads
 from channels.twilio import TwilioContext
 from channels.twilio_rest import twilio_rest
@@ -189,6 +191,8 @@ def create_app(
     webhook_owner = presence.node if isinstance(store, LiveStore) else "webhooks-local"
     webhook_worker = WebhookWorker(sessions, sender, webhook_owner, settings.webhooks_retry_scale)
     hub.listeners.append(webhook_worker.nudge)
+    follower = Follower(live_calls)  # an agent's command given on any process reaches the call's audio
+    hub.event_listeners.append(follower.heard)
     operations = all_operations()
     published_metrics: dict[str, dict] = {}
 
@@ -231,7 +235,8 @@ def create_app(
                 name="metrics",
             ),
             asyncio.create_task(presence.refresh_forever(), name="presence"),
-            asyncio.create_task(live_calls.keep_homes(), name="call homes"),
+            asyncio.create_task(keep_homes(live_calls), name="call homes"),
+            asyncio.create_task(follower.run_forever(), name="live calls following the log"),
             *(
                 [asyncio.create_task(store.relay_forever(presence.node), name="relay")]
                 if isinstance(store, LiveStore)

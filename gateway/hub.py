@@ -115,6 +115,8 @@ class Hub:
         self.changed = asyncio.Event()
         #: Called (synchronously, so it must not block) after each batch of events: the webhook worker's wake-up.
         self.listeners: list[Callable[[], None]] = []
+        #: Called (synchronously, so it must not block) with each batch of events: live calls following their events.
+        self.event_listeners: list[Callable[[list[Event]], None]] = []
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -164,6 +166,8 @@ class Hub:
         if events:
             for listener in self.listeners:
                 listener()
+            for follow in self.event_listeners:
+                follow(events)
 
     async def _run(self) -> None:
         backoff = 0.1

@@ -27,7 +27,8 @@ CALL_HOMES = "call_homes"
 class CallHome:
     """Where a live call runs: ``node`` holds its bridge, writing ``recording_id`` (the part of the recording made
     there); ``lost_at`` is when the caller's stream was reported gone (the start of the caller's silence);
-    ``handed_off``: its node let the call go itself (its recording part is attached: nothing is left to rescue)."""
+    ``handed_off``: its node let the call go itself (its recording part is attached: nothing is left to rescue);
+    ``claimed_at``: when its node claimed the call (of two nodes both renewing one call, the later claim wins)."""
 
     interaction_id: str
     node: str
@@ -35,6 +36,7 @@ class CallHome:
     expires: float
     lost_at: float | None = None
     handed_off: bool = False
+    claimed_at: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -92,21 +94,25 @@ class CallHomes:
         stream there was lost (a stream that came back to the same process), else None."""
         text = await self.store.map_get(CALL_HOMES, interaction_id)
         before = CallHome.from_json(text) if text else None
-        home = CallHome(interaction_id, node, recording_id, self._now() + ttl)
+        now = self._now()
+        home = CallHome(interaction_id, node, recording_id, now + ttl, claimed_at=now)
         await self.store.map_set(CALL_HOMES, interaction_id, home.to_json())
         if before is None or (before.node == node and before.lost_at is None and not before.handed_off):
             return None
         return before
 
-    async def refresh_call_homes(self, node: str, recordings: dict[str, str | None], ttl: float) -> None:
-        """Renews this node's calls (interaction id -> its recording part here); a call another node has claimed
-        meanwhile is left to it."""
-        for interaction_id, recording_id in recordings.items():
+    async def refresh_call_homes(self, node: str, calls: dict[str, tuple[str | None, float]], ttl: float) -> None:
+        """Renews this node's calls (interaction id -> (its recording part here, when this node claimed it)).
+
+        A call another node claimed later is left to it.  One that another node holds with an older claim is taken
+        back: the entry is read, then written, so the old home's last renewal can land just after a new claim; the
+        new home's next renewal puts it right, instead of leaving the call with a home that no longer holds it."""
+        for interaction_id, (recording_id, claimed_at) in calls.items():
             text = await self.store.map_get(CALL_HOMES, interaction_id)
             current = CallHome.from_json(text) if text else None
-            if current is not None and current.node != node:
+            if current is not None and current.node != node and current.claimed_at > claimed_at:
                 continue
-            home = CallHome(interaction_id, node, recording_id, self._now() + ttl)
+            home = CallHome(interaction_id, node, recording_id, self._now() + ttl, claimed_at=claimed_at)
             await self.store.map_set(CALL_HOMES, interaction_id, home.to_json())
 
     async def release_call_home(self, interaction_id: str, node: str) -> None:

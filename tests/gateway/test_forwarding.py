@@ -8,6 +8,7 @@ and whose browsers' offers and call control land on the other, with tones checke
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -356,3 +357,22 @@ async def test_a_web_call_opened_on_one_process_is_answered_reconnected_and_hung
             await again.close()
             await customer.close()
             await agent.close()
+
+
+async def test_an_end_given_on_the_process_without_the_call_hangs_the_caller_up_once_from_its_home(pair, fake):
+    """Commands that are not call control (end, transfer, consult) are committed wherever they land; the call's
+    home follows them from the log, and only it acts on the audio: one hang-up, from the home."""
+    a, b = pair
+    async with (
+        httpx.AsyncClient(base_url=a.url, timeout=30) as on_a,
+        httpx.AsyncClient(base_url=b.url, timeout=30) as on_b,
+    ):
+        ix_id, alice = await twilio_call.setup_call(on_a, a, ADMIN, TOKEN)
+        phone = Phone(a.ws_url, TOKEN, CALLER_HZ)
+        await phone.start("CA1", "MZ1", {"interaction": ix_id})
+        await live_audio_connected(on_a, ix_id, ADMIN)
+        r = await on_b.post(f"/api/interactions/{ix_id}/end", json={"outcome": "resolved"}, headers=alice)
+        assert r.status_code == 200, r.text
+        assert await asyncio.to_thread(fake.updated.wait, 10), "the caller was never hung up"
+        await phone.stop()
+        assert fake.updates == [("CA1", {"Status": "completed"})], "hung up once, by the home"

@@ -36,16 +36,19 @@ async def test_the_caller_stream_wins_the_home_and_learns_the_one_before(world: 
     assert (home.node, home.recording_id, home.lost_at) == ("node-b", "rec-2", None)
 
 
-async def test_a_home_expires_unless_renewed_and_renewal_never_takes_another_nodes_call(world: World):
+async def test_a_home_expires_unless_renewed_and_renewal_never_takes_a_later_claim(world: World):
     s = world.sessions
+    a_claimed = world.clock.now().timestamp()
     await s.claim_call_home("ix-1", "node-a", "rec-1", ttl=3)
     world.clock.advance(2)
-    await s.refresh_call_homes("node-a", {"ix-1": "rec-1"}, ttl=3)
+    await s.refresh_call_homes("node-a", {"ix-1": ("rec-1", a_claimed)}, ttl=3)
     world.clock.advance(2)
     assert (await s.call_home("ix-1")).node == "node-a", "renewed"
+    b_claimed = world.clock.now().timestamp()
     await s.claim_call_home("ix-1", "node-b", "rec-2", ttl=3)
-    await s.refresh_call_homes("node-a", {"ix-1": "rec-1"}, ttl=3)
+    await s.refresh_call_homes("node-a", {"ix-1": ("rec-1", a_claimed)}, ttl=3)
     assert (await s.call_home("ix-1")).node == "node-b", "a late renewal of the old home changes nothing"
+    await s.refresh_call_homes("node-b", {"ix-1": ("rec-2", b_claimed)}, ttl=3)
     world.clock.advance(3.5)
     assert await s.call_home("ix-1") is None
     before = await s.claim_call_home("ix-1", "node-c", "rec-3", ttl=3)
@@ -100,3 +103,20 @@ async def test_a_handed_off_home_is_answered_to_the_stream_that_comes_back_even_
     assert before is not None and (before.node, before.recording_id, before.handed_off) == ("node-a", "MZ1", True)
     assert before.lost_at is not None and before.lost_at < world.clock.now().timestamp(), "silence from the hand-off"
     assert await s.claim_call_home("ix-1", "node-a", "MZ2", ttl=3) is None, "its own live home again: nothing"
+
+
+async def test_the_later_claim_takes_the_home_back_from_an_old_homes_renewal_that_overwrote_it(world: World):
+    """The old home read its entry, the new home claimed, then the old home's write landed: the entry names the old
+    home again.  The new home's next renewal puts it right (else the call would have a home that no longer holds
+    it, and every forwarded leg would get 409)."""
+    s = world.sessions
+    a_claimed = world.clock.now().timestamp()
+    await s.claim_call_home("ix-1", "node-a", "rec-1", ttl=3)
+    world.clock.advance(1)
+    b_claimed = world.clock.now().timestamp()
+    await s.claim_call_home("ix-1", "node-b", "rec-2", ttl=3)
+    stale = CallHome("ix-1", "node-a", "rec-1", world.clock.now().timestamp() + 3, claimed_at=a_claimed)
+    await s.store.map_set("call_homes", "ix-1", stale.to_json())  # the old home's racing write
+    await s.refresh_call_homes("node-b", {"ix-1": ("rec-2", b_claimed)}, ttl=3)
+    home = await s.call_home("ix-1")
+    assert (home.node, home.recording_id, home.claimed_at) == ("node-b", "rec-2", b_claimed)
