@@ -65,6 +65,8 @@ RELAY_TTL = 1.5
 #: Longest the relay sleeps without a wake-up, and how often the others try for the lease.
 RELAY_WAIT = 0.5
 RELAY_BATCH = 500
+#: Seconds a Redis read may take: well above the longest blocking read (the hub waits up to 5 s on the stream).
+READ_TIMEOUT = 30.0
 #: Seconds between the relay's notes of its position in SQL.
 RELAY_RECORD_INTERVAL = 1.0
 
@@ -103,11 +105,17 @@ def connect(url: str, max_connections: int = 64) -> aioredis.Redis:
     """A client whose callers queue for a bounded pool; retries ride over a restart of the server.
 
     (With an explicit pool the retry policy belongs to its connections, so it is given to the pool.)
+    The read timeout is set, not left to redis-py: its default became 5 s (redis-py 8), the length of the hub's
+    blocking read of the event stream, so every quiet stretch of the log timed out, was retried three times and
+    marked every process unready (503 on /readyz: a balancer then served nothing).  A ``socket_timeout`` in the URL
+    still wins.
     """
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=10,
+        socket_timeout=READ_TIMEOUT,
+        socket_connect_timeout=5,
         decode_responses=True,
         health_check_interval=10,
         retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),

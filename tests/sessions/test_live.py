@@ -240,3 +240,9 @@ async def test_redis_out_of_reach_is_a_store_outage_not_a_redis_error(db_url: st
             assert await store.map_get("config", "routing") is None, "the record's own maps stay readable"
         finally:
             await store.close()
+
+
+async def test_a_quiet_log_is_waited_on_longer_than_redis_pys_default_read_timeout(two: Processes):
+    """redis-py 8 reads with a 5 s timeout by default: a blocking read of a quiet stream longer than that must end
+    empty, not in a timeout (which, retried, made every gateway unready after 20 s without events)."""
+    assert await two.a.wait_events(await two.a.last_cursor(), 6.0) == []
