@@ -100,3 +100,19 @@ async def test_a_handed_off_home_is_answered_to_the_stream_that_comes_back_even_
     assert before is not None and (before.node, before.recording_id, before.handed_off) == ("node-a", "MZ1", True)
     assert before.lost_at is not None and before.lost_at < world.clock.now().timestamp(), "silence from the hand-off"
     assert await s.claim_call_home("ix-1", "node-a", "MZ2", ttl=3) is None, "its own live home again: nothing"
+
+
+async def test_registrations_and_homes_long_expired_are_forgotten(world: World):
+    s = world.sessions
+    await s.register_node("node-dead", "http://127.0.0.1:9001", ttl=3)
+    await s.claim_call_home("ix-dead", "node-dead", "MZ1", ttl=3)
+    await s.store.map_set("nodes", "node-garbled", "{not json")
+    world.clock.advance(3600)
+    await s.register_node("node-alive", "http://127.0.0.1:9002", ttl=3)
+    await s.claim_call_home("ix-alive", "node-alive", "MZ2", ttl=3)
+    assert await s.forget_expired_nodes() == 1, "expired less than an hour ago: kept a while longer"
+    assert set(await s.store.map_all("nodes")) == {"node-dead", "node-alive"}
+    world.clock.advance(5)
+    assert await s.forget_expired_nodes() == 1 and await s.forget_expired_call_homes() == 1
+    assert set(await s.store.map_all("nodes")) == {"node-alive"}, "a killed process's entry goes"
+    assert set(await s.store.map_all("call_homes")) == {"ix-alive"}
