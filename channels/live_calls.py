@@ -103,12 +103,14 @@ class LiveCalls:
 
     async def open(self, ix: Interaction, recording_id: str, rate: int) -> Bridge:
         queue = await self.sessions.queue(ix.queue_id)
-        recorder = (
-            StereoRecorder(recording_path(self.data_dir, recording_id), rate) if queue.settings.recording else None
-        )
         old = self.bridges.get(ix.id)
         if old is not None:  # a new call on the same interaction (the customer called back): the old one is over
             await self.close(old)
+        claimed_at = self.sessions.clock.now().timestamp()
+        previous = await self.sessions.claim_call_home(ix.id, self.node, recording_id, HOME_TTL)  # before any bridge
+        recorder = (
+            StereoRecorder(recording_path(self.data_dir, recording_id), rate) if queue.settings.recording else None
+        )
         bridge = Bridge(
             ix.id,
             recorder,
@@ -118,10 +120,8 @@ class LiveCalls:
             media_addresses=self.media_addresses,
             on_dropped=self.peer_dropped,
         )
+        bridge.previous_home, bridge.claimed_at = previous, claimed_at
         self.bridges.add(bridge)
-        #: The home the call had on another process before this one took it (None: a new call, or ours already).
-        bridge.claimed_at = self.sessions.clock.now().timestamp()
-        bridge.previous_home = await self.sessions.claim_call_home(ix.id, self.node, recording_id, HOME_TTL)
         return bridge
 
     async def close(self, bridge: Bridge, provider_id: str | None = None) -> None:

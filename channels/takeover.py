@@ -5,9 +5,10 @@ every websocket at SIGTERM) Twilio asks the caller's ``<Connect action>`` what n
 it a new ``<Connect><Stream>`` marked ``resumed`` (channels/voice.py), and the process that stream lands on takes the
 call over here: the interaction's ``Call`` is kept (who is on the line, held, three-way, monitors), the caller holds
 while the agent's browser connects again (within the reconnect grace, else the call is requeued, as when an agent
-drops), the old home is asked to let go, and if it cannot answer its recording part is rescued from the shared
-data directory.  The move is committed as ``interaction.audio_moved``, which tells the browsers on the call to
-connect again.
+drops), and the old home is asked to let go.  The move is committed as ``interaction.audio_moved``, which tells the
+browsers on the call to connect again; a consult with an outside number cannot survive the move and is cancelled.
+If the old home did not answer, its recording part is rescued from the shared data directory once that process is
+gone (a slow process is still writing it).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 from sessions.call_homes import CallHome
 from sessions.call_model import LinePart
 from sessions.errors import DomainError, StoreUnavailable
-from sessions.model import Interaction
+from sessions.model import Interaction, TargetKind
 
 from .voice_bridge import Bridge
 from .voicemail import recording_path
@@ -36,12 +37,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("channels.takeover")
 
 #: Asks another process (by node id) to let a call (by interaction id) go: True when it answered (it handed the call
-#: off, or held none), False when it could not be reached (dead): its recording part is then rescued.
+#: off, or held none), False when it could not be reached or refused: its recording part is then rescued once its
+#: registration is gone (it may be alive but slow).
 ReleaseElsewhere = Callable[[str, str], Awaitable[bool]]
 #: Seconds a process's registration and its calls' homes last unless renewed (see ``sessions/call_homes.py``).
 HOME_TTL = 3.0
 #: Seconds between renewals: well inside HOME_TTL, so one late renewal does not lose a home.
 HOME_REFRESH = 1.0
+#: Seconds a taker waits for a call's old home to be gone (its registration expired or forgotten) before rescuing
+#: the recording part it left: a killed process's registration expires within HOME_TTL.
+GONE_WAIT = HOME_TTL + 1.0
+#: Seconds between looks at the old home's registration meanwhile.
+GONE_POLL = 0.5
 #: The header of a WAV as Python's wave module writes PCM: RIFF (12 bytes), fmt (24), data's header (8).
 WAV_HEADER = 44
 
@@ -98,10 +105,13 @@ def take_over(bridge: Bridge, ix: Interaction) -> None:
 
 
 async def settle(live: LiveCalls, bridge: Bridge, ix_id: str, *, resumed: bool, started: float) -> None:
-    """In the background of a caller's new stream: the old home lets go (or its part is rescued), then, for a
-    resumed call, the move is committed (``started``: when the new stream began, the end of the caller's gap)."""
+    """In the background of a caller's new stream: the old home is asked to let go; for a resumed call the move is
+    committed (``started``: when the new stream began, the end of the caller's gap) and a consult with an outside
+    number, stranded by the move, is cancelled; last, when the old home did not let go, its recording part is
+    rescued once that process is gone (it may be slow, not dead: then it keeps writing the part, and finishes it)."""
     previous = bridge.previous_home
     reason = "handed_over"
+    answered = True
     if previous is not None and not previous.handed_off:
         if previous.node == live.node:
             answered = False  # an earlier run of this node id (restarted): nothing of it is left to ask
@@ -109,20 +119,66 @@ async def settle(live: LiveCalls, bridge: Bridge, ix_id: str, *, resumed: bool, 
             answered = await live.release_elsewhere(previous.node, ix_id)
         if not answered:
             reason = "lost"
+    if resumed:
+        gap = round(started - previous.lost_at, 3) if previous is not None and previous.lost_at is not None else None
+        try:
+            await live.sessions.audio_moved(
+                ix_id,
+                from_node=previous.node if previous is not None else None,
+                to_node=live.node,
+                reason=reason,
+                gap_seconds=gap,
+            )
+        except (DomainError, StoreUnavailable) as exc:
+            log.warning("the move of %s's audio was not recorded: %s", ix_id, exc)
+        await end_stranded_consult(live, ix_id)
+    if previous is not None and not answered:
+        if previous.node == live.node or await gone(live, previous.node):
             await rescue(live, ix_id, previous)
-    if not resumed:
-        return  # a new call on the interaction that found an old part left behind: nothing moved
-    gap = round(started - previous.lost_at, 3) if previous is not None and previous.lost_at is not None else None
+        else:
+            log.warning(
+                "call %s: its old home %s did not let it go but is still registered; its recording part %s is left "
+                "to it",
+                ix_id,
+                previous.node,
+                previous.recording_id,
+            )
+
+
+async def gone(live: LiveCalls, node: str) -> bool:
+    """Whether ``node`` stops being registered within GONE_WAIT seconds (a killed process's entry expires within
+    HOME_TTL); a store that does not answer counts as not gone (nothing is taken from a process that may live)."""
+    deadline = asyncio.get_running_loop().time() + GONE_WAIT
+    while True:
+        try:
+            if await live.sessions.node_url(node) is None:
+                return True
+        except StoreUnavailable as exc:
+            log.info("registration of %s not read: %s", node, exc)
+        if asyncio.get_running_loop().time() >= deadline:
+            return False
+        await asyncio.sleep(GONE_POLL)
+
+
+async def end_stranded_consult(live: LiveCalls, ix_id: str) -> None:
+    """A warm transfer to an outside number in progress when the call moved cannot go on: the consulted number's
+    stream died with the old home, and its call has no ``<Connect action>`` to come back by; the caller would hold
+    for it for ever.  The consult is cancelled as whoever started it (the agent has the caller back), and the feed
+    says why.  A consult with a user stays: that user's browser connects again, like the agent's."""
     try:
-        await live.sessions.audio_moved(
+        ix = await live.sessions.interaction(ix_id)
+        consult = ix.consult
+        if consult is None or consult.target.kind is not TargetKind.EXTERNAL:
+            return
+        await live.follow(await live.sessions.cancel_consult(await live.sessions.user(consult.by), ix_id))
+        await live._note(
             ix_id,
-            from_node=previous.node if previous is not None else None,
-            to_node=live.node,
-            reason=reason,
-            gap_seconds=gap,
+            "consult_status",
+            "lost",
+            f"Consult with {consult.target.id} ended: its audio was lost when the call moved to another process",
         )
     except (DomainError, StoreUnavailable) as exc:
-        log.warning("the move of %s's audio was not recorded: %s", ix_id, exc)
+        log.warning("the consult of %s, stranded by the move, was not cancelled: %s", ix_id, exc)
 
 
 def start_settling(live: LiveCalls, bridge: Bridge, ix_id: str, *, resumed: bool) -> None:

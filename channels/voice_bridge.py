@@ -79,9 +79,14 @@ class StereoRecorder:
         self.frames += n
 
     def close(self) -> float:
-        """Finishes the file; returns its duration in seconds."""
+        """Finishes the file; returns its duration in seconds.  A part already moved into place by the process that
+        took the call over (it rescued it, taking this one for dead) is not an error: the move kept the file, which
+        this writer has just finished where it now is."""
         self.file.close()
-        self.path.with_suffix(".part").replace(self.path)
+        try:
+            self.path.with_suffix(".part").replace(self.path)
+        except FileNotFoundError:
+            log.warning("recording part of %s was moved away before it was finished here", self.path.name)
         return self.frames / self.rate
 
 

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -60,6 +61,9 @@ WEB = Path(str(files("web")))
 #: What the console and widget cannot be without: the start fails loudly rather than serving an API with no console.
 WEB_ASSETS = ("index.html", "chat/widget.js", "console/app.js", "docs/index.html")
 VERSION = "0.1.0"
+#: Listening on every address (GATEWAY_HOST), and the addresses only this machine reaches (the internal URL's host).
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
 class ConfigurationError(Exception):
@@ -138,20 +142,45 @@ MAINTENANCE_INTERVAL = 3600.0
 
 async def maintain(sessions: Sessions, owner: str, settings: Settings) -> None:
     """Prunes events past the retention, expired de-duplication keys and old webhook deliveries (``Sessions.prune``,
-    by the clock that stamps the events); one process at a time."""
+    by the clock that stamps the events), and the call homes and process registrations that killed processes left
+    (node ids are new at every start: nothing else removes them); one process at a time."""
     if not await sessions.lease("maintenance", owner, 600):
         return
     try:
         pruned, forgotten, logged = await sessions.prune(settings.event_retention_days * 86_400)
-        if pruned or forgotten or logged:
+        homes, nodes = await sessions.forget_expired_call_homes(), await sessions.forget_expired_nodes()
+        if pruned or forgotten or logged or homes or nodes:
             log.info(
-                "maintenance: pruned %d events past retention, %d expired keys, %d webhook deliveries",
+                "maintenance: pruned %d events past retention, %d expired keys, %d webhook deliveries, "
+                "%d call homes and %d processes gone",
                 pruned,
                 forgotten,
                 logged,
+                homes,
+                nodes,
             )
     finally:
         await sessions.release("maintenance", owner)
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """What start-up warns about: settings that work for one process but not for several (with Redis)."""
+    if not settings.redis_url:
+        return []
+    warnings = []
+    if not settings.internal_secret:
+        warnings.append(
+            "neither GATEWAY_INTERNAL_SECRET nor GATEWAY_ADMIN_TOKEN is set: live calls' legs are not forwarded "
+            "between processes (a leg landing off its call's process gets 409)"
+        )
+    internal_host = urlsplit(settings.internal_url).hostname
+    if settings.host in WILDCARD_HOSTS and internal_host in LOOPBACK_HOSTS:
+        warnings.append(
+            f"GATEWAY_HOST is {settings.host or 'every address'} and the internal URL is {settings.internal_url} "
+            "(the default when GATEWAY_INTERNAL_URL is not set): other processes reach this one there only if they "
+            "run on this machine; set GATEWAY_INTERNAL_URL to an address they reach"
+        )
+    return warnings
 
 
 def create_app(
@@ -214,11 +243,8 @@ def create_app(
                 "(readable by its owner only)"
             )
         print("\n".join(lines), flush=True)
-        if settings.redis_url and not settings.internal_secret:
-            log.warning(
-                "neither GATEWAY_INTERNAL_SECRET nor GATEWAY_ADMIN_TOKEN is set: live calls' legs are not forwarded "
-                "between processes (a leg landing off its call's process gets 409)"
-            )
+        for warning in startup_warnings(settings):
+            log.warning("%s", warning)
         await hub.start()
         background = [
             asyncio.create_task(_repeat("timers", run_timers, settings.timer_interval), name="timers"),

@@ -7,7 +7,8 @@ place; a hop header that does not verify is refused like a bad Twilio signature.
 with no live audio here is relayed to the call's home when another registered process holds it, else closed 4409;
 a relayed socket is never relayed again.  A JSON frame with missing or malformed fields is logged and skipped: one
 bad frame never drops a caller.  A binary frame (1003) or one over MAX_FRAME (1009) is no frame of Twilio's, and
-closes the socket.
+closes the socket.  A failure while handling a frame (the store down as the stream starts) is logged with its
+interaction and closes the socket with 1011; a caller's stream then ends like a dropped one (handed off).
 
 Only the socket is here: the protocol is channels/media_streams.py, the call's side of it channels/twilio_stream.py.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -27,6 +29,10 @@ from .forwarding import path_qs
 from .internal_auth import HOP_HEADER, verify
 from .media_relay import relay_stream
 
+log = logging.getLogger("gateway.ws_media")
+
+#: The close code of a stream this gateway failed on (RFC 6455 1011: an unexpected condition).
+CLOSE_ERROR = 1011
 #: Frames kept for a relay to replay: Twilio sends ``connected`` then ``start``; anything before ``start`` past
 #: these is no use to the home either.
 MAX_REPLAYED = 8
@@ -74,9 +80,15 @@ async def media_socket(ws: WebSocket) -> None:
             text = message.get("text")
             if text is not None and stream.bridge is None and len(received) < MAX_REPLAYED:
                 received.append(text)
-            outcome = await stream.handle(
-                media_streams.parse(text if text is not None else message.get("bytes") or b"")
-            )
+            event = media_streams.parse(text if text is not None else message.get("bytes") or b"")
+            try:
+                outcome = await stream.handle(event)
+            except (WebSocketDisconnect, ConnectionError):  # Twilio's side closed under a send: the stream is over
+                break
+            except Exception:  # the store down mid-start, a bug: logged, and this stream ends (finish still runs)
+                ix_id = stream.bridge.interaction_id if stream.bridge is not None else getattr(event, "interaction", "")
+                log.exception("media stream of interaction %s failed", ix_id or "(not known yet)")
+                outcome = (CLOSE_ERROR, "internal error")
             if isinstance(outcome, Relay):
                 assert secret is not None  # relayable only with one
                 await relay_stream(ws, outcome, path_qs(ws.scope), received, secret, state.node)

@@ -153,3 +153,19 @@ class CallHomes:
         ]
         await self.store.map_delete(CALL_HOMES, *stale)
         return len(stale)
+
+    async def forget_expired_nodes(self) -> int:
+        """Drops registrations their process stopped renewing an hour ago or more: node ids are new at every start,
+        so a killed process's entry would otherwise stay for ever (nobody forgets it for the dead process)."""
+        now = self._now()
+        stale = []
+        for key, text in (await self.store.map_all(NODES)).items():
+            try:
+                entry = json.loads(text)
+                expires = float(entry.get("expires", 0)) if isinstance(entry, dict) else 0.0
+            except (ValueError, TypeError):
+                expires = 0.0
+            if expires + 3600 <= now:
+                stale.append(key)
+        await self.store.map_delete(NODES, *stale)
+        return len(stale)

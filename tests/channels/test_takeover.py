@@ -9,15 +9,28 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import wave
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import websockets
 from twilio.request_validator import RequestValidator
 
 from bench.peers import Browser, Phone
+from channels import takeover
+from channels.live_calls import LiveCalls
+from channels.mixer import TICK
+from channels.takeover import ReleaseElsewhere
+from channels.voice_bridge import Bridge, StereoRecorder
+from channels.voicemail import recording_path
+from sessions.errors import StoreUnavailable
+from sessions.model import TargetKind, TransferMode, TransferTarget
 from tests.channels.test_call_control import ADMIN, ADMIN_TOKEN, ALICE_HZ, CALLER_HZ, HEARD, SID, TOKEN, UNHEARD, Call
+from tests.channels.test_live_calls import OUTSIDE, FakeVoice, claimed_call
+from tests.conftest import World
 from tests.fake_twilio import FakeTwilio
 from tests.processes import GatewayProcess, twilio_gateway
 
@@ -142,3 +155,119 @@ async def test_an_agent_who_never_comes_back_has_the_call_requeued_after_the_gra
         while (event := json.loads(await asyncio.wait_for(events.recv(), 30)))["type"] != "interaction.requeued":
             pass
     assert event["interaction"]["status"] == "open" and event["data"]["user"] == "alice"
+
+
+# -- settling with the old home, in one process's LiveCalls over a real store ---------------------------------------
+
+
+async def recording_queue(world: World) -> None:
+    settings = world.sales.settings.model_copy(update={"recording": True})
+    await world.sessions.store.put_queue(world.sales.model_copy(update={"settings": settings}))
+
+
+def old_homes_part(data_dir: Path) -> StereoRecorder:
+    """The part the call's old home is writing (half a second of it so far), in the shared data directory."""
+    writer = StereoRecorder(recording_path(data_dir, "MZ1"), 8000)
+    tick = np.full(TICK, 1000, dtype=np.int16)
+    for _ in range(25):
+        writer.add(tick, tick)
+    return writer
+
+
+async def taken_over_by_b(world: World, data_dir: Path, release: ReleaseElsewhere) -> tuple[LiveCalls, Bridge, str]:
+    """A call homed on node-a (registered, writing MZ1) whose caller's new stream opens on node-b."""
+    ix_id = await claimed_call(world)
+    await world.sessions.register_node("node-a", "http://127.0.0.1:9", ttl=3)
+    await world.sessions.claim_call_home(ix_id, "node-a", "MZ1", ttl=3)
+    live = LiveCalls(  # type: ignore[arg-type]
+        world.sessions, FakeVoice(), data_dir=data_dir, reconnect_grace=20.0, node="node-b", release_elsewhere=release
+    )
+    bridge = await live.open(await world.sessions.interaction(ix_id), "MZ2", 8000)
+    assert bridge.previous_home is not None and bridge.previous_home.node == "node-a"
+    return live, bridge, ix_id
+
+
+async def test_a_slow_old_home_keeps_its_part_and_finishes_it_itself(world: World, tmp_path: Path, monkeypatch):
+    """The old home did not answer the release in time but is still registered: it may be alive and writing."""
+    writer = old_homes_part(tmp_path)
+
+    async def not_answered(node: str, ix_id: str) -> bool:
+        return False
+
+    monkeypatch.setattr(takeover, "GONE_WAIT", 0.6)  # it stays registered (the world's clock stands still)
+    live, bridge, ix_id = await taken_over_by_b(world, tmp_path, not_answered)
+    try:
+        await takeover.settle(live, bridge, ix_id, resumed=True, started=world.clock.now().timestamp())
+        assert writer.path.with_suffix(".part").exists(), "the part was left to its writer"
+        assert (await world.sessions.interaction(ix_id)).recordings == []
+        assert moved((await world.sessions.interaction(ix_id)).model_dump(mode="json")), "the move is recorded"
+        assert writer.close() > 0 and writer.path.exists(), "the slow home finishes its own part"
+    finally:
+        await live.bridges.close_all()
+
+
+async def test_the_part_of_an_old_home_that_is_gone_is_rescued(world: World, tmp_path: Path):
+    old_homes_part(tmp_path)
+
+    async def dies_while_asked(node: str, ix_id: str) -> bool:
+        await world.sessions.forget_node(node)
+        return False
+
+    live, bridge, ix_id = await taken_over_by_b(world, tmp_path, dies_while_asked)
+    try:
+        await takeover.settle(live, bridge, ix_id, resumed=True, started=world.clock.now().timestamp())
+        assert [r.id for r in (await world.sessions.interaction(ix_id)).recordings] == ["MZ1"]
+    finally:
+        await live.bridges.close_all()
+
+
+def test_a_writer_whose_part_was_rescued_meanwhile_closes_without_error(tmp_path: Path):
+    writer = old_homes_part(tmp_path)
+    assert takeover.finish_part(writer.path) is not None, "taken for dead: its part moved into place"
+    assert writer.close() > 0, "no FileNotFoundError"
+    with wave.open(str(writer.path), "rb") as w:
+        assert w.getnframes() > 0
+
+
+async def test_a_claim_that_fails_leaves_no_bridge_nor_part(world: World, tmp_path: Path, monkeypatch):
+    await recording_queue(world)
+    ix_id = await claimed_call(world)
+    live = LiveCalls(world.sessions, FakeVoice(), data_dir=tmp_path, reconnect_grace=20.0)  # type: ignore[arg-type]
+
+    async def store_down(*args: object) -> None:
+        raise StoreUnavailable("the live layer is down")
+
+    monkeypatch.setattr(world.sessions, "claim_call_home", store_down)
+    with pytest.raises(StoreUnavailable):
+        await live.open(await world.sessions.interaction(ix_id), "MZ1", 8000)
+    assert live.get(ix_id) is None and not live.bridges.live, "nothing for keep_homes to renew"
+    assert not list(tmp_path.rglob("*.part")), "no recording begun"
+
+
+@pytest.mark.parametrize("kind", [TargetKind.EXTERNAL, TargetKind.USER])
+async def test_a_consult_with_an_outside_number_is_cancelled_when_the_call_moves(
+    world: World, tmp_path: Path, kind: TargetKind
+):
+    ix_id = await claimed_call(world)
+    target = TransferTarget(kind=kind, id=OUTSIDE if kind is TargetKind.EXTERNAL else world.bob.id)
+    await world.sessions.transfer(world.alice, ix_id, target, TransferMode.WARM)
+    await world.sessions.claim_call_home(ix_id, "node-a", "MZ1", ttl=3)
+    await world.sessions.hand_off_call_home(ix_id, "node-a")  # its stream dropped there: handed off
+    live = LiveCalls(  # type: ignore[arg-type]
+        world.sessions, FakeVoice(), data_dir=tmp_path, reconnect_grace=20.0, node="node-b"
+    )
+    try:
+        bridge = await live.open(await world.sessions.interaction(ix_id), "MZ2", 8000)
+        takeover.take_over(bridge, await world.sessions.interaction(ix_id))
+        assert bridge.floor.consulting is True
+        await takeover.settle(live, bridge, ix_id, resumed=True, started=world.clock.now().timestamp())
+        ix = await world.sessions.interaction(ix_id)
+        notes = [a for a in ix.activity if a.kind == "consult_status" and a.data.get("status") == "lost"]
+        if kind is TargetKind.EXTERNAL:
+            assert ix.consult is None and bridge.floor.consulting is False, "the agent has the caller back"
+            assert len(notes) == 1 and OUTSIDE in notes[0].detail, "the feed says why"
+        else:
+            assert ix.consult is not None and bridge.floor.consulting is True, "the consulted user's browser comes back"
+            assert notes == []
+    finally:
+        await live.bridges.close_all()

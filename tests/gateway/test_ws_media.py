@@ -8,8 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 import websockets
+from starlette.websockets import WebSocketDisconnect
 from twilio.request_validator import RequestValidator
 
+from sessions.errors import StoreUnavailable
+from tests.gateway.conftest import make_gateway
 from tests.processes import GatewayProcess, twilio_gateway
 
 SID, TOKEN, ADMIN_TOKEN = "AC" + "6" * 32, "media-twilio-token", "media-admin"
@@ -62,3 +65,26 @@ async def test_a_malformed_frame_is_skipped_and_the_stream_goes_on(server: Gatew
             await asyncio.wait_for(ws.recv(), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
     assert "Traceback" not in "".join(server.output)
+
+
+def test_a_failure_while_handling_a_frame_closes_with_1011_and_a_log_line(caplog: pytest.LogCaptureFixture):
+    """The store down as a stream starts (or any bug under ``stream.handle``): logged with the interaction, the
+    socket closed with 1011, never a traceback out of the endpoint."""
+    for gw in make_gateway(twilio_account_sid=SID, twilio_auth_token=TOKEN, public_url="http://testserver"):
+
+        async def store_down(call_sid: str) -> str:
+            raise StoreUnavailable("the database is down")
+
+        gw.app.state.threads.interaction_of_call = store_down
+        url = "ws://testserver/webhooks/twilio/media"
+        signature = {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})}
+        start = {
+            "event": "start",
+            "start": {"callSid": "CA1", "streamSid": "MZ1", "customParameters": {"interaction": "ix-7"}},
+        }
+        with gw.client.websocket_connect("/webhooks/twilio/media", headers=signature) as ws:
+            ws.send_text(json.dumps(start))
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+        assert closed.value.code == 1011
+        assert any("ix-7" in r.getMessage() and r.exc_info for r in caplog.records if r.name == "gateway.ws_media")

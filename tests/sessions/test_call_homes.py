@@ -120,3 +120,19 @@ async def test_the_later_claim_takes_the_home_back_from_an_old_homes_renewal_tha
     await s.refresh_call_homes("node-b", {"ix-1": ("rec-2", b_claimed)}, ttl=3)
     home = await s.call_home("ix-1")
     assert (home.node, home.recording_id, home.claimed_at) == ("node-b", "rec-2", b_claimed)
+
+
+async def test_registrations_and_homes_long_expired_are_forgotten(world: World):
+    s = world.sessions
+    await s.register_node("node-dead", "http://127.0.0.1:9001", ttl=3)
+    await s.claim_call_home("ix-dead", "node-dead", "MZ1", ttl=3)
+    await s.store.map_set("nodes", "node-garbled", "{not json")
+    world.clock.advance(3600)
+    await s.register_node("node-alive", "http://127.0.0.1:9002", ttl=3)
+    await s.claim_call_home("ix-alive", "node-alive", "MZ2", ttl=3)
+    assert await s.forget_expired_nodes() == 1, "expired less than an hour ago: kept a while longer"
+    assert set(await s.store.map_all("nodes")) == {"node-dead", "node-alive"}
+    world.clock.advance(5)
+    assert await s.forget_expired_nodes() == 1 and await s.forget_expired_call_homes() == 1
+    assert set(await s.store.map_all("nodes")) == {"node-alive"}, "a killed process's entry goes"
+    assert set(await s.store.map_all("call_homes")) == {"ix-alive"}
