@@ -126,9 +126,9 @@
   // is offered again with the same token; another process takes the call up.  While none holds it the gateway
   // answers 409 no_live_call: that, a network error and a balancer's 502/503 are tried again after 0.25 s, doubling
   // to 4 s, for up to 60 s; then the call ends as a dropped one.
-  let call = null;  // { pc, stream, reconnecting, dropping }
+  let call = null;  // { pc, stream, reconnecting, dropping, stop: AbortController (the hang-up's, for an offer in flight) }
   let liveText = "";
-  const post = (path, body) => fetch(origin + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+  const post = (path, body, signal) => fetch(origin + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal })
     .then(async (r) => {
       if (r.ok) return r.status === 204 ? null : r.json();
       const data = await r.json().catch(() => ({}));
@@ -143,10 +143,11 @@
     callButton.disabled = state === "connecting";
   };
   const hangUpPeer = (c) => { if (c.pc) { c.pc.onconnectionstatechange = null; c.pc.close(); c.stream.getTracks().forEach((t) => t.stop()); c.pc = null; } };
-  // Microphone, peer connection, offer, answer, for the call `c`; on an error nothing is left open.
+  const over = () => Object.assign(new Error("This chat has ended."), { status: 410 });
+  // Microphone, peer connection, offer, answer, for the call `c`; on an error nothing is left open.  No offer goes
+  // out once the call was hung up (`c.stop` aborts one on its way) or the chat's token is gone.
   const dial = async (c) => {
-    const s = saved();
-    if (!s) throw Object.assign(new Error("This chat has ended."), { status: 410 });
+    if (!saved()?.token) throw over();
     c.stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     const pc = c.pc = new RTCPeerConnection();
     try {
@@ -163,7 +164,10 @@
       if (pc.iceGatheringState !== "complete") {
         await new Promise((done) => { pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && done(); setTimeout(done, 3000); });
       }
-      await pc.setRemoteDescription(await post("/api/chat/call", { token: s.token, sdp: pc.localDescription.sdp, type: "offer" }));
+      const token = saved()?.token;
+      c.stop.signal.throwIfAborted();
+      if (!token) throw over();
+      await pc.setRemoteDescription(await post("/api/chat/call", { token, sdp: pc.localDescription.sdp, type: "offer" }, c.stop.signal));
     } catch (err) {
       hangUpPeer(c);
       throw err;
@@ -173,7 +177,7 @@
     if (!saved()) return;
     callUi("connecting", "Connecting your call…");
     liveText = "";
-    const c = call = {};
+    const c = call = { stop: new AbortController() };
     try {
       await dial(c);
       if (c.pc && c.pc.connectionState !== "connected") callUi("ringing", "Calling…");
@@ -192,7 +196,11 @@
       try {
         await dial(c);
         c.reconnecting = false;
-        if (call !== c) { hangUpPeer(c); post("/api/chat/hangup", { token: saved()?.token }).catch(() => {}); }
+        if (call !== c) {  // hung up while the answer was on its way: the new connection is let go at once
+          hangUpPeer(c);
+          const token = saved()?.token;
+          if (token) post("/api/chat/hangup", { token }).catch(() => {});
+        }
         return;
       } catch (err) {
         if (!retryable(err) || Date.now() + wait > deadline) break;
@@ -202,13 +210,16 @@
     c.reconnecting = false;
     if (call === c) endCall(false, "The call dropped. You can call again.");
   };
+  // A reconnect stops before anything else (`call` no longer its call, its offer in flight aborted), so none of its
+  // offers reaches the gateway after the hang-up.
   const endCall = async (tell, text) => {
     const c = call; call = null;
+    if (c) { clearTimeout(c.dropping); c.stop.abort(); }
     callUi("idle", text || "Call ended. We can go on here in the chat.");
-    const s = saved();
+    const token = saved()?.token;
     // Told before the connection closes, so the gateway records a hang-up rather than a dropped connection.
-    if (tell && s) await post("/api/chat/hangup", { token: s.token }).catch(() => {});
-    if (c) { clearTimeout(c.dropping); hangUpPeer(c); }
+    if (tell && token) await post("/api/chat/hangup", { token }).catch(() => {});
+    if (c) hangUpPeer(c);
   };
   callButton.addEventListener("click", () => (call ? endCall(true) : startCall()));
 

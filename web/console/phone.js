@@ -179,11 +179,13 @@ async function toggle(ctx, ix, redraw, key, path, value) {
   redraw();
 }
 
-// The gateway drops this browser's leg at once (rather than noticing the connection is gone), then it closes here.
+// The user's word is final: the phone closes first (a reconnect under way stops, its offer in flight is cut off, the
+// local connection ends), and only then is the gateway told, so no offer of that reconnect can reach the gateway
+// after the leave and give the call a fresh leg.  A 409 is a leg the gateway had already let go.
 async function leave(ctx, ix, redraw) {
-  try { await api("POST", `/api/interactions/${ix.id}/audio/leave`); } catch (err) { if (err.status !== 409) ctx.toast(err.message); }
   close(ix.id);
   redraw();
+  try { await api("POST", `/api/interactions/${ix.id}/audio/leave`); } catch (err) { if (err.status !== 409) ctx.toast(err.message); }
 }
 
 function close(id) {
@@ -191,7 +193,9 @@ function close(id) {
   if (!phone) return;
   phones.delete(id);
   phone.closed = true;  // a reconnect under way stops (a user who left is never connected again)
+  phone.aborter?.abort();
   phone.wake?.();
+  clearTimeout(phone.dropping);
   hangUp(phone);
 }
 
@@ -221,13 +225,15 @@ async function connect(ix, me, mode, redraw) {
 }
 
 // Microphone, peer connection, offer, answer: a connection to the call, or an error with nothing left behind.
-async function dial(id, mode, muted) {
+// `signal` (a reconnect's) aborting stops it before, or while, the offer is sent.
+async function dial(id, mode, muted, signal) {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
   stream.getTracks().forEach((t) => { t.enabled = !muted; });
   const pc = new RTCPeerConnection({ iceServers: [] });
   const audio = h("audio", { autoplay: true, "aria-label": "Caller audio" });
   document.body.append(audio);
   try {
+    signal?.throwIfAborted();
     pc.ontrack = (e) => { audio.srcObject = e.streams[0] || new MediaStream([e.track]); };
     stream.getTracks().forEach((t) => pc.addTrack(t, stream));
     await pc.setLocalDescription(await pc.createOffer());
@@ -235,7 +241,7 @@ async function dial(id, mode, muted) {
     if (pc.iceGatheringState !== "complete") {
       await new Promise((done) => { pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && done(); setTimeout(done, 3000); });
     }
-    const { answer, node } = await offer({ interaction_id: id, sdp: pc.localDescription.sdp, type: "offer", ...(mode ? { mode } : {}) });
+    const { answer, node } = await offer({ interaction_id: id, sdp: pc.localDescription.sdp, type: "offer", ...(mode ? { mode } : {}) }, signal);
     await pc.setRemoteDescription(answer);
     return { pc, stream, audio, node };
   } catch (err) {
@@ -268,9 +274,10 @@ async function recover(phone) {
   hangUp(phone);
   phone.redraw?.();
   const mode = () => (phone.part === "monitor" ? phone.ix.call?.monitors?.[phone.me.id] ?? phone.mode : undefined);
-  const conn = await retry(() => dial(id, mode(), phone.muted), onCall, (wake) => { phone.wake = wake; });
+  const aborter = phone.aborter = new AbortController();
+  const conn = await retry(() => dial(id, mode(), phone.muted, aborter.signal), onCall, (wake) => { phone.wake = wake; });
   phone.reconnecting = false;
-  phone.wake = null;
+  phone.wake = phone.aborter = null;
   if (conn && phone.closed) {  // left (or moved off the call) while the offer was on its way
     hangUp(conn);
     api("POST", `/api/interactions/${id}/audio/leave`).catch(() => {});

@@ -11,7 +11,8 @@ const FIRST_MS = 250, MAX_MS = 4000, GIVE_UP_MS = 60_000;
 export const retryable = (err) => !(err instanceof ApiError) || [502, 503].includes(err.status) || (err.status === 409 && err.code === "no_live_call");
 
 // Runs `attempt` until it answers, an error is final, `wanted()` turns false, or 60 s have passed (then null).
-// `waker(fn)` receives a function that cuts the current wait short (news that the call has a home again).
+// `waker(fn)` receives a function that cuts the current wait short (news that the call has a home again, or the
+// user left).
 export async function retry(attempt, wanted, waker) {
   const deadline = Date.now() + GIVE_UP_MS;
   for (let wait = FIRST_MS; ; wait = Math.min(wait * 2, MAX_MS)) {
@@ -23,10 +24,12 @@ export async function retry(attempt, wanted, waker) {
 }
 
 // The SDP offer, and which process answered it (a forwarded offer names its home): after a move, a connection
-// already made to the call's new home need not be made again.
-export async function offer(body) {
+// already made to the call's new home need not be made again.  `signal` aborts it (the user left: no offer may
+// reach the gateway after their leave).
+export async function offer(body, signal) {
   const res = await fetch("/api/webrtc/offer", {
     method: "POST",
+    signal,
     headers: { Accept: "application/json", "Content-Type": "application/json", Authorization: `Bearer ${auth.token}` },
     body: JSON.stringify(body),
   });
