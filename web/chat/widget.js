@@ -124,9 +124,12 @@
   // -- the voice call: the browser's microphone to the agent's browser, through the gateway ------
   // A connection that fails (or stays disconnected for 2 s: the gateway process holding the call died or is stopping)
   // is offered again with the same token; another process takes the call up.  While none holds it the gateway
-  // answers 409 no_live_call: that, a network error and a balancer's 502/503 are tried again after 0.25 s, doubling
-  // to 4 s, for up to 60 s; then the call ends as a dropped one.
-  let call = null;  // { pc, stream, reconnecting, dropping, stop: AbortController (the hang-up's, for an offer in flight) }
+  // answers 409 no_live_call: that, a network error, an offer unanswered for 10 s and a balancer's 502/503 are tried
+  // again after 0.25 s, doubling to 4 s, for up to 60 s from the loss until a connection gets through (an answered
+  // offer whose connection fails again does not start them afresh); then the call ends as a dropped one.  A
+  // microphone the browser refuses (permission denied, or none) is final.
+  // { pc, stream, reconnecting, dropping, settling, lostAt, stop: AbortController (the hang-up's, for an offer in flight) }
+  let call = null;
   let liveText = "";
   const post = (path, body, signal) => fetch(origin + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal })
     .then(async (r) => {
@@ -134,7 +137,10 @@
       const data = await r.json().catch(() => ({}));
       throw Object.assign(new Error(data.detail || `HTTP ${r.status}`), { status: r.status, code: data.error });
     });
-  const retryable = (err) => !err.status || [502, 503].includes(err.status) || (err.status === 409 && err.code === "no_live_call");
+  const retryable = (err) => !["NotAllowedError", "NotFoundError"].includes(err.name)
+    && (!err.status || [502, 503].includes(err.status) || (err.status === 409 && err.code === "no_live_call"));
+  // The hang-up's signal and the offer's own 10 s (a browser without AbortSignal.any has no timeout).
+  const offerSignal = (c) => (AbortSignal.any && AbortSignal.timeout ? AbortSignal.any([c.stop.signal, AbortSignal.timeout(10000)]) : c.stop.signal);
   const callUi = (state, text) => {
     callState.textContent = text;
     if (state === "live") liveText = text;
@@ -156,7 +162,11 @@
       pc.onconnectionstatechange = () => {
         if (call !== c || c.pc !== pc) return;
         clearTimeout(c.dropping);
-        if (pc.connectionState === "connected") callUi("live", liveText || "On call. The next available agent will answer.");
+        if (pc.connectionState === "connected") {
+          c.lostAt = null;  // a loss is over only once a connection gets through
+          clearTimeout(c.settling);
+          callUi("live", liveText || "On call. The next available agent will answer.");
+        }
         if (["failed", "closed"].includes(pc.connectionState)) reconnect(c);
         if (pc.connectionState === "disconnected") c.dropping = setTimeout(() => pc.connectionState === "disconnected" && reconnect(c), 2000);
       };
@@ -167,7 +177,7 @@
       const token = saved()?.token;
       c.stop.signal.throwIfAborted();
       if (!token) throw over();
-      await pc.setRemoteDescription(await post("/api/chat/call", { token, sdp: pc.localDescription.sdp, type: "offer" }, c.stop.signal));
+      await pc.setRemoteDescription(await post("/api/chat/call", { token, sdp: pc.localDescription.sdp, type: "offer" }, offerSignal(c)));
     } catch (err) {
       hangUpPeer(c);
       throw err;
@@ -186,13 +196,17 @@
     }
   };
   // One at a time per call; a hang-up meanwhile stops it (and a connection made after all is told to hang up).
+  // The 60 s run from the first loss until a connection gets through: an answered offer whose ICE then fails (or
+  // never connects) is tried again only within them.
   const reconnect = async (c) => {
     if (c.reconnecting) return;
     c.reconnecting = true;
+    c.lostAt = c.lostAt || Date.now();
+    const deadline = c.lostAt + 60000;
+    clearTimeout(c.settling);
     hangUpPeer(c);
     callUi("reconnecting", "Reconnecting…");
-    const deadline = Date.now() + 60000;
-    for (let wait = 250; call === c; wait = Math.min(wait * 2, 4000)) {
+    for (let wait = 250; call === c && Date.now() < deadline; wait = Math.min(wait * 2, 4000)) {
       try {
         await dial(c);
         c.reconnecting = false;
@@ -200,6 +214,11 @@
           hangUpPeer(c);
           const token = saved()?.token;
           if (token) post("/api/chat/hangup", { token }).catch(() => {});
+        } else if (c.pc?.connectionState === "connected") {
+          c.lostAt = null;
+        } else {
+          const pc = c.pc;  // not through by the deadline: reconnect, which then ends the call at once
+          c.settling = setTimeout(() => call === c && c.pc === pc && pc.connectionState !== "connected" && reconnect(c), Math.max(0, deadline - Date.now()));
         }
         return;
       } catch (err) {
@@ -214,7 +233,7 @@
   // offers reaches the gateway after the hang-up.
   const endCall = async (tell, text) => {
     const c = call; call = null;
-    if (c) { clearTimeout(c.dropping); c.stop.abort(); }
+    if (c) { clearTimeout(c.dropping); clearTimeout(c.settling); c.stop.abort(); }
     callUi("idle", text || "Call ended. We can go on here in the chat.");
     const token = saved()?.token;
     // Told before the connection closes, so the gateway records a hang-up rather than a dropped connection.

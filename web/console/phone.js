@@ -6,9 +6,10 @@
 // audio moved to another gateway process, is connected again by itself (reconnect.js), unless the user left.
 import { api } from "./api.js";
 import { h } from "./dom.js";
-import { offer, retry, retryable } from "./reconnect.js";
+import { GIVE_UP_MS, offer, retry, retryable } from "./reconnect.js";
 
-// interaction id -> { pc, stream, audio, node, part, mode, muted, wishes, ix, me, redraw, label, reconnecting, closed }
+// interaction id -> { pc, stream, audio, node, part, mode, muted, wishes, ix, me, redraw, label, reconnecting, closed,
+//   lostAt: when the audio was lost, until a connection is made again }
 const phones = new Map();
 const connecting = new Set();  // interaction ids whose offer is on its way
 const lost = new Map();  // interaction id -> its status line, "Audio lost": reconnecting gave up
@@ -196,6 +197,7 @@ function close(id) {
   phone.aborter?.abort();
   phone.wake?.();
   clearTimeout(phone.dropping);
+  clearTimeout(phone.settling);
   hangUp(phone);
 }
 
@@ -251,10 +253,12 @@ async function dial(id, mode, muted, signal) {
 }
 
 // A connection that failed (or stayed disconnected for 2 s) is made again while this user is still on the call.
+// Only a connection that gets through ends a loss (`lostAt`): an answered offer is not enough.
 function watch(phone) {
   const { pc } = phone;
   pc.onconnectionstatechange = () => {
     clearTimeout(phone.dropping);
+    if (pc.connectionState === "connected") { phone.lostAt = null; clearTimeout(phone.settling); }
     if (phone.label && !phone.reconnecting) phone.label.textContent = `Audio ${pc.connectionState}`;
     if (["failed", "closed"].includes(pc.connectionState)) recover(phone);
     if (pc.connectionState === "disconnected") phone.dropping = setTimeout(() => pc.connectionState === "disconnected" && recover(phone), 2000);
@@ -263,6 +267,8 @@ function watch(phone) {
 
 // The same part again (a supervisor: the mode the call records for them, else the last one they had), mute as the
 // user left it.  One reconnect at a time per call: news while one runs (the call's move) only cuts its wait short.
+// The 60 s run from the first loss until a connection gets through, across offers: one answered whose connection
+// then fails (or never connects) is tried again only within them, then the audio is lost.
 async function recover(phone) {
   if (phone.closed) return;
   if (phone.reconnecting) { phone.wake?.(); return; }
@@ -270,12 +276,15 @@ async function recover(phone) {
   const onCall = () => !phone.closed && phone.ix && partOn(phone.ix, phone.me) === phone.part;
   if (!onCall()) return;
   phone.reconnecting = true;
+  phone.lostAt ??= Date.now();
+  const deadline = phone.lostAt + GIVE_UP_MS;
   clearTimeout(phone.dropping);
+  clearTimeout(phone.settling);
   hangUp(phone);
   phone.redraw?.();
   const mode = () => (phone.part === "monitor" ? phone.ix.call?.monitors?.[phone.me.id] ?? phone.mode : undefined);
   const aborter = phone.aborter = new AbortController();
-  const conn = await retry(() => dial(id, mode(), phone.muted, aborter.signal), onCall, (wake) => { phone.wake = wake; });
+  const conn = await retry(() => dial(id, mode(), phone.muted, aborter.signal), onCall, (wake) => { phone.wake = wake; }, deadline);
   phone.reconnecting = false;
   phone.wake = phone.aborter = null;
   if (conn && phone.closed) {  // left (or moved off the call) while the offer was on its way
@@ -294,6 +303,9 @@ async function recover(phone) {
   Object.assign(phone, conn);
   if (phone.part === "monitor") phone.mode = mode();
   watch(phone);
+  // ICE that neither connects nor fails by the deadline ends it all the same (recover then gives up at once).
+  if (conn.pc.connectionState === "connected") phone.lostAt = null;
+  else phone.settling = setTimeout(() => phone.pc === conn.pc && conn.pc.connectionState !== "connected" && recover(phone), Math.max(0, deadline - Date.now()));
   if (phone.muted) api("POST", `/api/interactions/${id}/mute`, { on: true }).catch(() => {});
   phone.redraw?.();
 }
