@@ -12,6 +12,7 @@ import { GIVE_UP_MS, offer, retry, retryable } from "./reconnect.js";
 //   lostAt: when the audio was lost, until a connection is made again }
 const phones = new Map();
 const connecting = new Set();  // interaction ids whose offer is on its way
+const leaving = new Set();  // interaction ids whose leave is on its way: no new connection until the gateway has it
 const lost = new Map();  // interaction id -> its status line, "Audio lost": reconnecting gave up
 const MODES = [["listen", "Listen"], ["whisper", "Whisper"], ["barge", "Barge in"]];
 const MODE_HINTS = { listen: "Only you hear the call.", whisper: "The agent hears you; the caller does not.", barge: "Everyone on the call hears you." };
@@ -106,7 +107,7 @@ function monitorPhone(ctx, ix, redraw) {
   append(box, ...(phone ? [status(phone)] : lostLine(ix)));
   append(box, ...MODES.map(([mode, text]) => {
     const b = button(text, `mode-${mode}`, () => pick(mode), current === mode);
-    b.disabled = connecting.has(ix.id);
+    b.disabled = connecting.has(ix.id) || leaving.has(ix.id);
     return b;
   }));
   if (phone) box.append(muteButton(ctx, ix, redraw, phone), button("Stop monitoring", "leave", () => leave(ctx, ix, redraw)));
@@ -145,7 +146,7 @@ const lostLine = (ix) => (lost.has(ix.id) ? [lost.get(ix.id)] : []);
 function joinButton(ctx, ix, redraw, text) {
   const b = button(connecting.has(ix.id) ? "Connecting…" : text, "join", () => join(ctx, ix, redraw));
   b.className = "primary";
-  b.disabled = connecting.has(ix.id);
+  b.disabled = connecting.has(ix.id) || leaving.has(ix.id);
   return b;
 }
 
@@ -180,25 +181,37 @@ async function toggle(ctx, ix, redraw, key, path, value) {
   redraw();
 }
 
-// The user's word is final: the phone closes first (a reconnect under way stops, its offer in flight is cut off, the
-// local connection ends), and only then is the gateway told, so no offer of that reconnect can reach the gateway
-// after the leave and give the call a fresh leg.  A 409 is a leg the gateway had already let go.
+// The user's word is final.  The phone stops first (a reconnect under way ends, its offer in flight is cut off, the
+// microphone goes quiet), so no offer of that reconnect can reach the gateway after the leave and give the call a
+// fresh leg; then the gateway drops the leg, and only then does the connection close here (closed before, the
+// gateway would see a dropped connection race the leave).  A 409 is a leg the gateway had already let go.
 async function leave(ctx, ix, redraw) {
-  close(ix.id);
+  const phone = stop(ix.id);
+  leaving.add(ix.id);
   redraw();
   try { await api("POST", `/api/interactions/${ix.id}/audio/leave`); } catch (err) { if (err.status !== 409) ctx.toast(err.message); }
+  if (phone) hangUp(phone);
+  leaving.delete(ix.id);
+  redraw();
 }
 
 function close(id) {
+  const phone = stop(id);
+  if (phone) hangUp(phone);
+}
+
+// Off the map and never connected again; the caller closes the connection.
+function stop(id) {
   const phone = phones.get(id);
-  if (!phone) return;
+  if (!phone) return null;
   phones.delete(id);
   phone.closed = true;  // a reconnect under way stops (a user who left is never connected again)
   phone.aborter?.abort();
   phone.wake?.();
   clearTimeout(phone.dropping);
   clearTimeout(phone.settling);
-  hangUp(phone);
+  phone.stream?.getTracks().forEach((t) => { t.enabled = false; });
+  return phone;
 }
 
 function hangUp(conn) {
