@@ -204,3 +204,60 @@ def test_a_supervisor_whispering_is_reconnected_whispering(
     page.wait_for_function(_HEARS, polling=200, timeout=15_000)  # the supervisor hears the caller again
     assert not loud(caller.ear.since(t)), "whispering: the caller does not hear the supervisor"
     page.close()
+
+
+def test_disconnecting_while_reconnecting_sends_no_offer_after_the_leave(
+    server: GatewayProcess, browser: Browser, loop: Loop, caller: TwilioCall
+):
+    """The agent gives up on the audio while it is reconnecting, with an offer on its way: that offer is cut off
+    and the phone closes before the gateway is told, so no offer of the reconnect can follow the leave (and give
+    the gateway a fresh leg the agent did not want)."""
+    ix_id = caller.legs[0].params["interaction"]
+    page = browser.new_page(viewport={"width": 1366, "height": 800})
+    open_call(page, server, caller, "alice")
+    page.get_by_role("button", name="Claim").click()
+    audio = page.get_by_role("group", name="Call audio")
+    audio.get_by_role("button", name="Connect audio").click()
+    status = audio.get_by_role("status")
+    expect(status).to_have_text("Audio connected", timeout=15_000)
+
+    # No process holds the call: the first offer again is answered 409 no_live_call, the next one hangs (on its way
+    # when the agent gives up).
+    refused: list[str] = []
+    hanging = []
+
+    def offers(route) -> None:
+        if refused:
+            hanging.append(route)  # never answered
+            return
+        refused.append(route.request.url)
+        body = {"error": "no_live_call", "detail": "No gateway process holds this call right now."}
+        route.fulfill(status=409, json=body, headers={"Retry-After": "1"})
+
+    page.route("**/api/webrtc/offer", offers)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url.rsplit("/", 2)[-1]) if r.method == "POST" else None)
+    seen = {"offers": 0}
+
+    def second_offer(request) -> bool:
+        if request.url.endswith("/api/webrtc/offer"):
+            seen["offers"] += 1
+        return seen["offers"] == 2
+
+    with page.expect_request(second_offer, timeout=20_000):
+        drop_the_stream(loop, caller)
+    expect(status).to_have_text("Reconnecting audio…")
+
+    def is_offer(request) -> bool:
+        return request.url.endswith("/api/webrtc/offer")
+
+    with (
+        page.expect_event("requestfailed", is_offer, timeout=10_000) as aborted,
+        page.expect_response(f"**/api/interactions/{ix_id}/audio/leave") as left,
+    ):
+        audio.get_by_role("button", name="Disconnect audio").click()
+    assert aborted.value.failure, "the offer on its way was cut off"
+    assert left.value.status in (204, 409), left.value.status  # 409: the gateway had no leg of hers left
+    expect(audio.get_by_role("button", name="Connect audio")).to_be_enabled()
+    assert "leave" in sent and "offer" not in sent[sent.index("leave") :], sent
+    page.close()

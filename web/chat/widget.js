@@ -124,17 +124,23 @@
   // -- the voice call: the browser's microphone to the agent's browser, through the gateway ------
   // A connection that fails (or stays disconnected for 2 s: the gateway process holding the call died or is stopping)
   // is offered again with the same token; another process takes the call up.  While none holds it the gateway
-  // answers 409 no_live_call: that, a network error and a balancer's 502/503 are tried again after 0.25 s, doubling
-  // to 4 s, for up to 60 s; then the call ends as a dropped one.
-  let call = null;  // { pc, stream, reconnecting, dropping }
+  // answers 409 no_live_call: that, a network error, an offer unanswered for 10 s and a balancer's 502/503 are tried
+  // again after 0.25 s, doubling to 4 s, for up to 60 s from the loss until a connection gets through (an answered
+  // offer whose connection fails again does not start them afresh); then the call ends as a dropped one.  A
+  // microphone the browser refuses (permission denied, or none) is final.
+  // { pc, stream, reconnecting, dropping, settling, lostAt, stop: AbortController (the hang-up's, for an offer in flight) }
+  let call = null;
   let liveText = "";
-  const post = (path, body) => fetch(origin + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+  const post = (path, body, signal) => fetch(origin + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal })
     .then(async (r) => {
       if (r.ok) return r.status === 204 ? null : r.json();
       const data = await r.json().catch(() => ({}));
       throw Object.assign(new Error(data.detail || `HTTP ${r.status}`), { status: r.status, code: data.error });
     });
-  const retryable = (err) => !err.status || [502, 503].includes(err.status) || (err.status === 409 && err.code === "no_live_call");
+  const retryable = (err) => !["NotAllowedError", "NotFoundError"].includes(err.name)
+    && (!err.status || [502, 503].includes(err.status) || (err.status === 409 && err.code === "no_live_call"));
+  // The hang-up's signal and the offer's own 10 s (a browser without AbortSignal.any has no timeout).
+  const offerSignal = (c) => (AbortSignal.any && AbortSignal.timeout ? AbortSignal.any([c.stop.signal, AbortSignal.timeout(10000)]) : c.stop.signal);
   const callUi = (state, text) => {
     callState.textContent = text;
     if (state === "live") liveText = text;
@@ -143,10 +149,11 @@
     callButton.disabled = state === "connecting";
   };
   const hangUpPeer = (c) => { if (c.pc) { c.pc.onconnectionstatechange = null; c.pc.close(); c.stream.getTracks().forEach((t) => t.stop()); c.pc = null; } };
-  // Microphone, peer connection, offer, answer, for the call `c`; on an error nothing is left open.
+  const over = () => Object.assign(new Error("This chat has ended."), { status: 410 });
+  // Microphone, peer connection, offer, answer, for the call `c`; on an error nothing is left open.  No offer goes
+  // out once the call was hung up (`c.stop` aborts one on its way) or the chat's token is gone.
   const dial = async (c) => {
-    const s = saved();
-    if (!s) throw Object.assign(new Error("This chat has ended."), { status: 410 });
+    if (!saved()?.token) throw over();
     c.stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     const pc = c.pc = new RTCPeerConnection();
     try {
@@ -155,7 +162,11 @@
       pc.onconnectionstatechange = () => {
         if (call !== c || c.pc !== pc) return;
         clearTimeout(c.dropping);
-        if (pc.connectionState === "connected") callUi("live", liveText || "On call. The next available agent will answer.");
+        if (pc.connectionState === "connected") {
+          c.lostAt = null;  // a loss is over only once a connection gets through
+          clearTimeout(c.settling);
+          callUi("live", liveText || "On call. The next available agent will answer.");
+        }
         if (["failed", "closed"].includes(pc.connectionState)) reconnect(c);
         if (pc.connectionState === "disconnected") c.dropping = setTimeout(() => pc.connectionState === "disconnected" && reconnect(c), 2000);
       };
@@ -163,7 +174,10 @@
       if (pc.iceGatheringState !== "complete") {
         await new Promise((done) => { pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && done(); setTimeout(done, 3000); });
       }
-      await pc.setRemoteDescription(await post("/api/chat/call", { token: s.token, sdp: pc.localDescription.sdp, type: "offer" }));
+      const token = saved()?.token;
+      c.stop.signal.throwIfAborted();
+      if (!token) throw over();
+      await pc.setRemoteDescription(await post("/api/chat/call", { token, sdp: pc.localDescription.sdp, type: "offer" }, offerSignal(c)));
     } catch (err) {
       hangUpPeer(c);
       throw err;
@@ -173,7 +187,7 @@
     if (!saved()) return;
     callUi("connecting", "Connecting your call…");
     liveText = "";
-    const c = call = {};
+    const c = call = { stop: new AbortController() };
     try {
       await dial(c);
       if (c.pc && c.pc.connectionState !== "connected") callUi("ringing", "Calling…");
@@ -182,17 +196,30 @@
     }
   };
   // One at a time per call; a hang-up meanwhile stops it (and a connection made after all is told to hang up).
+  // The 60 s run from the first loss until a connection gets through: an answered offer whose ICE then fails (or
+  // never connects) is tried again only within them.
   const reconnect = async (c) => {
     if (c.reconnecting) return;
     c.reconnecting = true;
+    c.lostAt = c.lostAt || Date.now();
+    const deadline = c.lostAt + 60000;
+    clearTimeout(c.settling);
     hangUpPeer(c);
     callUi("reconnecting", "Reconnecting…");
-    const deadline = Date.now() + 60000;
-    for (let wait = 250; call === c; wait = Math.min(wait * 2, 4000)) {
+    for (let wait = 250; call === c && Date.now() < deadline; wait = Math.min(wait * 2, 4000)) {
       try {
         await dial(c);
         c.reconnecting = false;
-        if (call !== c) { hangUpPeer(c); post("/api/chat/hangup", { token: saved()?.token }).catch(() => {}); }
+        if (call !== c) {  // hung up while the answer was on its way: the new connection is let go at once
+          hangUpPeer(c);
+          const token = saved()?.token;
+          if (token) post("/api/chat/hangup", { token }).catch(() => {});
+        } else if (c.pc?.connectionState === "connected") {
+          c.lostAt = null;
+        } else {
+          const pc = c.pc;  // not through by the deadline: reconnect, which then ends the call at once
+          c.settling = setTimeout(() => call === c && c.pc === pc && pc.connectionState !== "connected" && reconnect(c), Math.max(0, deadline - Date.now()));
+        }
         return;
       } catch (err) {
         if (!retryable(err) || Date.now() + wait > deadline) break;
@@ -202,13 +229,16 @@
     c.reconnecting = false;
     if (call === c) endCall(false, "The call dropped. You can call again.");
   };
+  // A reconnect stops before anything else (`call` no longer its call, its offer in flight aborted), so none of its
+  // offers reaches the gateway after the hang-up.
   const endCall = async (tell, text) => {
     const c = call; call = null;
+    if (c) { clearTimeout(c.dropping); clearTimeout(c.settling); c.stop.abort(); }
     callUi("idle", text || "Call ended. We can go on here in the chat.");
-    const s = saved();
+    const token = saved()?.token;
     // Told before the connection closes, so the gateway records a hang-up rather than a dropped connection.
-    if (tell && s) await post("/api/chat/hangup", { token: s.token }).catch(() => {});
-    if (c) { clearTimeout(c.dropping); hangUpPeer(c); }
+    if (tell && token) await post("/api/chat/hangup", { token }).catch(() => {});
+    if (c) hangUpPeer(c);
   };
   callButton.addEventListener("click", () => (call ? endCall(true) : startCall()));
 

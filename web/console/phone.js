@@ -6,11 +6,13 @@
 // audio moved to another gateway process, is connected again by itself (reconnect.js), unless the user left.
 import { api } from "./api.js";
 import { h } from "./dom.js";
-import { offer, retry, retryable } from "./reconnect.js";
+import { GIVE_UP_MS, offer, retry, retryable } from "./reconnect.js";
 
-// interaction id -> { pc, stream, audio, node, part, mode, muted, wishes, ix, me, redraw, label, reconnecting, closed }
+// interaction id -> { pc, stream, audio, node, part, mode, muted, wishes, ix, me, redraw, label, reconnecting, closed,
+//   lostAt: when the audio was lost, until a connection is made again }
 const phones = new Map();
 const connecting = new Set();  // interaction ids whose offer is on its way
+const leaving = new Set();  // interaction ids whose leave is on its way: no new connection until the gateway has it
 const lost = new Map();  // interaction id -> its status line, "Audio lost": reconnecting gave up
 const MODES = [["listen", "Listen"], ["whisper", "Whisper"], ["barge", "Barge in"]];
 const MODE_HINTS = { listen: "Only you hear the call.", whisper: "The agent hears you; the caller does not.", barge: "Everyone on the call hears you." };
@@ -105,7 +107,7 @@ function monitorPhone(ctx, ix, redraw) {
   append(box, ...(phone ? [status(phone)] : lostLine(ix)));
   append(box, ...MODES.map(([mode, text]) => {
     const b = button(text, `mode-${mode}`, () => pick(mode), current === mode);
-    b.disabled = connecting.has(ix.id);
+    b.disabled = connecting.has(ix.id) || leaving.has(ix.id);
     return b;
   }));
   if (phone) box.append(muteButton(ctx, ix, redraw, phone), button("Stop monitoring", "leave", () => leave(ctx, ix, redraw)));
@@ -144,7 +146,7 @@ const lostLine = (ix) => (lost.has(ix.id) ? [lost.get(ix.id)] : []);
 function joinButton(ctx, ix, redraw, text) {
   const b = button(connecting.has(ix.id) ? "Connecting…" : text, "join", () => join(ctx, ix, redraw));
   b.className = "primary";
-  b.disabled = connecting.has(ix.id);
+  b.disabled = connecting.has(ix.id) || leaving.has(ix.id);
   return b;
 }
 
@@ -179,20 +181,37 @@ async function toggle(ctx, ix, redraw, key, path, value) {
   redraw();
 }
 
-// The gateway drops this browser's leg at once (rather than noticing the connection is gone), then it closes here.
+// The user's word is final.  The phone stops first (a reconnect under way ends, its offer in flight is cut off, the
+// microphone goes quiet), so no offer of that reconnect can reach the gateway after the leave and give the call a
+// fresh leg; then the gateway drops the leg, and only then does the connection close here (closed before, the
+// gateway would see a dropped connection race the leave).  A 409 is a leg the gateway had already let go.
 async function leave(ctx, ix, redraw) {
+  const phone = stop(ix.id);
+  leaving.add(ix.id);
+  redraw();
   try { await api("POST", `/api/interactions/${ix.id}/audio/leave`); } catch (err) { if (err.status !== 409) ctx.toast(err.message); }
-  close(ix.id);
+  if (phone) hangUp(phone);
+  leaving.delete(ix.id);
   redraw();
 }
 
 function close(id) {
+  const phone = stop(id);
+  if (phone) hangUp(phone);
+}
+
+// Off the map and never connected again; the caller closes the connection.
+function stop(id) {
   const phone = phones.get(id);
-  if (!phone) return;
+  if (!phone) return null;
   phones.delete(id);
   phone.closed = true;  // a reconnect under way stops (a user who left is never connected again)
+  phone.aborter?.abort();
   phone.wake?.();
-  hangUp(phone);
+  clearTimeout(phone.dropping);
+  clearTimeout(phone.settling);
+  phone.stream?.getTracks().forEach((t) => { t.enabled = false; });
+  return phone;
 }
 
 function hangUp(conn) {
@@ -221,13 +240,15 @@ async function connect(ix, me, mode, redraw) {
 }
 
 // Microphone, peer connection, offer, answer: a connection to the call, or an error with nothing left behind.
-async function dial(id, mode, muted) {
+// `signal` (a reconnect's) aborting stops it before, or while, the offer is sent.
+async function dial(id, mode, muted, signal) {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
   stream.getTracks().forEach((t) => { t.enabled = !muted; });
   const pc = new RTCPeerConnection({ iceServers: [] });
   const audio = h("audio", { autoplay: true, "aria-label": "Caller audio" });
   document.body.append(audio);
   try {
+    signal?.throwIfAborted();
     pc.ontrack = (e) => { audio.srcObject = e.streams[0] || new MediaStream([e.track]); };
     stream.getTracks().forEach((t) => pc.addTrack(t, stream));
     await pc.setLocalDescription(await pc.createOffer());
@@ -235,7 +256,7 @@ async function dial(id, mode, muted) {
     if (pc.iceGatheringState !== "complete") {
       await new Promise((done) => { pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && done(); setTimeout(done, 3000); });
     }
-    const { answer, node } = await offer({ interaction_id: id, sdp: pc.localDescription.sdp, type: "offer", ...(mode ? { mode } : {}) });
+    const { answer, node } = await offer({ interaction_id: id, sdp: pc.localDescription.sdp, type: "offer", ...(mode ? { mode } : {}) }, signal);
     await pc.setRemoteDescription(answer);
     return { pc, stream, audio, node };
   } catch (err) {
@@ -245,10 +266,12 @@ async function dial(id, mode, muted) {
 }
 
 // A connection that failed (or stayed disconnected for 2 s) is made again while this user is still on the call.
+// Only a connection that gets through ends a loss (`lostAt`): an answered offer is not enough.
 function watch(phone) {
   const { pc } = phone;
   pc.onconnectionstatechange = () => {
     clearTimeout(phone.dropping);
+    if (pc.connectionState === "connected") { phone.lostAt = null; clearTimeout(phone.settling); }
     if (phone.label && !phone.reconnecting) phone.label.textContent = `Audio ${pc.connectionState}`;
     if (["failed", "closed"].includes(pc.connectionState)) recover(phone);
     if (pc.connectionState === "disconnected") phone.dropping = setTimeout(() => pc.connectionState === "disconnected" && recover(phone), 2000);
@@ -257,6 +280,8 @@ function watch(phone) {
 
 // The same part again (a supervisor: the mode the call records for them, else the last one they had), mute as the
 // user left it.  One reconnect at a time per call: news while one runs (the call's move) only cuts its wait short.
+// The 60 s run from the first loss until a connection gets through, across offers: one answered whose connection
+// then fails (or never connects) is tried again only within them, then the audio is lost.
 async function recover(phone) {
   if (phone.closed) return;
   if (phone.reconnecting) { phone.wake?.(); return; }
@@ -264,13 +289,17 @@ async function recover(phone) {
   const onCall = () => !phone.closed && phone.ix && partOn(phone.ix, phone.me) === phone.part;
   if (!onCall()) return;
   phone.reconnecting = true;
+  phone.lostAt ??= Date.now();
+  const deadline = phone.lostAt + GIVE_UP_MS;
   clearTimeout(phone.dropping);
+  clearTimeout(phone.settling);
   hangUp(phone);
   phone.redraw?.();
   const mode = () => (phone.part === "monitor" ? phone.ix.call?.monitors?.[phone.me.id] ?? phone.mode : undefined);
-  const conn = await retry(() => dial(id, mode(), phone.muted), onCall, (wake) => { phone.wake = wake; });
+  const aborter = phone.aborter = new AbortController();
+  const conn = await retry(() => dial(id, mode(), phone.muted, aborter.signal), onCall, (wake) => { phone.wake = wake; }, deadline);
   phone.reconnecting = false;
-  phone.wake = null;
+  phone.wake = phone.aborter = null;
   if (conn && phone.closed) {  // left (or moved off the call) while the offer was on its way
     hangUp(conn);
     api("POST", `/api/interactions/${id}/audio/leave`).catch(() => {});
@@ -287,6 +316,9 @@ async function recover(phone) {
   Object.assign(phone, conn);
   if (phone.part === "monitor") phone.mode = mode();
   watch(phone);
+  // ICE that neither connects nor fails by the deadline ends it all the same (recover then gives up at once).
+  if (conn.pc.connectionState === "connected") phone.lostAt = null;
+  else phone.settling = setTimeout(() => phone.pc === conn.pc && conn.pc.connectionState !== "connected" && recover(phone), Math.max(0, deadline - Date.now()));
   if (phone.muted) api("POST", `/api/interactions/${id}/mute`, { on: true }).catch(() => {});
   phone.redraw?.();
 }
