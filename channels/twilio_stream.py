@@ -41,10 +41,12 @@ CLOSE_NO_LIVE_CALL = 4409
 @dataclass(frozen=True)
 class Relay:
     """A consulted number's stream belongs to the call's home, another registered process: the socket's frames (those
-    received so far, then every one both ways) are to be piped to ``url``, that process's internal URL."""
+    received so far, then every one both ways) are to be piped to ``url``, that process's internal URL, on a socket
+    bound to ``interaction``'s consult leg (the home accepts no other stream on it)."""
 
     node: str
     url: str
+    interaction: str
 
 
 #: What the socket does after a received event: nothing, close with (code, reason), or relay to the call's home.
@@ -55,11 +57,21 @@ class TwilioStream:
     """A media socket's call, leg and bridge; ``send`` writes one text frame to the socket."""
 
     def __init__(
-        self, live: LiveCalls, threads: Threads, send: Callable[[str], Awaitable[None]], *, relayable: bool = False
+        self,
+        live: LiveCalls,
+        threads: Threads,
+        send: Callable[[str], Awaitable[None]],
+        *,
+        relayable: bool = False,
+        bound_to: tuple[str, str | None] | None = None,
     ) -> None:
         """``relayable``: a consult stream for a call homed elsewhere may be relayed there; False for a socket that
-        is itself a relay (never relayed twice) and where no internal secret lets processes talk."""
+        is itself a relay (never relayed twice) and where no internal secret lets processes talk.  ``bound_to``: the
+        (interaction, leg) a sibling's relayed socket was signed for; its stream must start as exactly that, a
+        consult leg, or it is refused like an unknown call (a hop signature is not a licence to start any stream,
+        least of all a caller's ``resumed`` one, which would take the call over)."""
         self.live, self.threads, self.send, self.relayable = live, threads, send, relayable
+        self.bound_to = bound_to
         self.bridge: Bridge | None = None
         self.leg: TwilioLeg | None = (
             None  # held as an object: a consult leg becomes the agent's when the transfer completes
@@ -90,6 +102,9 @@ class TwilioStream:
         if self.bridge is not None:
             return None  # a repeated start: the stream is already on its call
         ix_id, call_sid, stream_sid = start.interaction, start.call_sid, start.stream_sid
+        if self.bound_to is not None and (start.leg != CONSULT or (ix_id, start.leg) != self.bound_to):
+            log.warning("relayed stream bound to %s started as %s / %s: refused", self.bound_to, ix_id, start.leg)
+            return CLOSE_UNKNOWN_CALL, "unknown call"
         if await self.threads.interaction_of_call(call_sid) != ix_id or not SAFE_ID.match(stream_sid):
             log.warning("media stream for unknown call %s / interaction %s refused", call_sid, ix_id)
             return CLOSE_UNKNOWN_CALL, "unknown call"
@@ -120,7 +135,7 @@ class TwilioStream:
         except StoreUnavailable:
             log.warning("consult stream for %s: the store is unreachable, its home unknown", ix_id)
             return None
-        return Relay(home.node, url) if url is not None else None
+        return Relay(home.node, url, ix_id) if url is not None else None
 
     async def _caller(self, start: Start) -> None:
         """The caller's stream opens the call's bridge here.  A stream marked ``resumed`` (Twilio's next stream after

@@ -32,7 +32,7 @@ from channels.elsewhere import Elsewhere
 from sessions.errors import StoreUnavailable
 
 from .errors import error_response, on_store_unavailable
-from .internal_auth import HOP_HEADER, sign, verify
+from .internal_auth import HOP_HEADER, hop_sender, sign
 
 log = logging.getLogger("gateway.forwarding")
 
@@ -56,9 +56,10 @@ INTERNAL_PREFIX = "/internal/"
 
 def forwarding_client() -> httpx.AsyncClient:
     """The one client a process forwards with (closed in the lifespan); never a proxy from the environment, never
-    a redirect: siblings talk directly."""
+    a redirect: siblings talk directly.  It bounds the connection only: each request's whole answer is bounded by
+    its caller (TOTAL_TIMEOUT for a forward, RELEASE_TIMEOUT for a release), once, with ``asyncio.timeout``."""
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(TOTAL_TIMEOUT, connect=CONNECT_TIMEOUT), trust_env=False, follow_redirects=False
+        timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT), trust_env=False, follow_redirects=False
     )
 
 
@@ -98,13 +99,9 @@ async def _forward(request: Request, interaction_id: str) -> Response:
     state = request.app.state
     secret: str | None = state.settings.internal_secret
     target = path_qs(request.scope)
-    if request.headers.get(HOP_HEADER) is not None:
+    if HOP_HEADER in request.headers:
         # Already forwarded once (or pretending to be): never again, whatever the signature says.
-        sender = (
-            verify(secret, request.headers[HOP_HEADER], request.method, target, await request.body())
-            if secret
-            else None
-        )
+        sender = hop_sender(secret, request.headers, request.method, target, await request.body())
         log.info("%s %s forwarded by %s: no live call %s here", request.method, target, sender or "?", interaction_id)
         return no_live_call(interaction_id)
     if not secret:
@@ -127,7 +124,7 @@ async def _forward(request: Request, interaction_id: str) -> Response:
     headers = {name: value for name in FORWARDED_HEADERS if (value := request.headers.get(name)) is not None}
     headers[HOP_HEADER] = sign(secret, request.method, target, body, state.node)
     try:
-        async with asyncio.timeout(TOTAL_TIMEOUT):
+        async with asyncio.timeout(TOTAL_TIMEOUT):  # the whole answer (the client bounds only the connection)
             answer = await state.forwarding_client.request(request.method, url + target, content=body, headers=headers)
     except (httpx.HTTPError, TimeoutError) as exc:
         log.info(
@@ -153,10 +150,8 @@ async def release(request: Request) -> Response:
     """``POST /internal/calls/{interaction_id}/release``: a sibling took the call over; this process closes its
     bridge as handed over (nobody hung up).  204 done; 404 it held none; 401 not a signed sibling request."""
     state = request.app.state
-    secret: str | None = state.settings.internal_secret
-    header = request.headers.get(HOP_HEADER)
     body = await request.body()
-    sender = verify(secret, header, request.method, path_qs(request.scope), body) if secret and header else None
+    sender = hop_sender(state.settings.internal_secret, request.headers, request.method, path_qs(request.scope), body)
     if sender is None:
         return error_response(401, "unauthorized", "Only the gateway's own processes may call /internal/ paths.")
     interaction_id = request.path_params["interaction_id"]

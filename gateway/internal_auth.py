@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Mapping
 
 HOP_HEADER = "x-switchboard-hop"
 #: Seconds a signature stays acceptable either side of the receiver's clock.
@@ -44,3 +45,13 @@ def verify(secret: str, header: str, method: str, path_qs: str, body: bytes, now
         return None
     expected = _mac(secret, method, path_qs, body, node, at)
     return node if hmac.compare_digest(expected, given) else None
+
+
+def hop_sender(secret: str | None, headers: Mapping[str, str], method: str, path_qs: str, body: bytes) -> str | None:
+    """The sibling that sent this request, when it carries a hop header that verifies; None when there is no secret
+    (processes cannot talk), no header, or one that does not sign this request (the one check every receiver makes:
+    a forwarded leg, ``/internal/`` paths, a relayed media socket)."""
+    header = headers.get(HOP_HEADER)
+    if not secret or header is None:
+        return None
+    return verify(secret, header, method, path_qs, body)

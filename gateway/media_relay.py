@@ -3,11 +3,13 @@
 A warm transfer to an outside number dials it through Twilio, whose TwiML opens a second Media Stream; behind a
 round-robin balancer that stream reaches any process, but only the call's home holds the bridge it must join, and
 Twilio does not reconnect a refused stream.  So the process it reached (``TwilioStream`` answered
-:class:`~channels.twilio_stream.Relay`) opens a websocket to the home's internal URL, the same path, signed with the
-hop header instead of Twilio's signature (the home accepts either: gateway/ws_media.py), replays the frames received
-so far (``connected``, ``start``) and pipes frames both ways until one side closes, then closes the other with the
-same code.  The home treats the relayed socket as local and never relays it again (if it holds no bridge either,
-4409 as with one process).  A home that does not accept within CONNECT_TIMEOUT is gone: Twilio's socket gets 4409.
+:class:`~channels.twilio_stream.Relay`) opens a websocket to the home's internal URL, the same path with a query
+naming the interaction and its consult leg, signed with the hop header instead of Twilio's signature (the home
+accepts either, and binds a hop's socket to what its signed query names: gateway/ws_media.py), replays the frames
+received so far (``connected``, ``start``) and pipes frames both ways until one side closes, then closes the other
+with the same code.  The home treats the relayed socket as local and never relays it again (if it holds no bridge
+either, 4409 as with one process).  A home that does not accept within CONNECT_TIMEOUT is gone: Twilio's socket gets
+4409.
 
 The frames are passed on unread, except for the check every media endpoint makes (binary or oversized frames close
 both sides with their code, ``media_streams.refused``): the home parses them, as it would from Twilio.
@@ -20,12 +22,15 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import websockets
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from channels import media_streams
+from channels.twilio import MEDIA_PATH, ws_url
 from channels.twilio_stream import CLOSE_NO_LIVE_CALL, Relay
+from channels.voice_bridge import CONSULT
 
 from .internal_auth import HOP_HEADER, sign
 
@@ -50,22 +55,18 @@ class Closed:
     reason: str = ""
 
 
-def internal_ws_url(http_url: str, target: str) -> str:
-    """The websocket address of ``target`` (a path with its query) at a process's internal http(s) URL."""
-    scheme, rest = http_url.split("://", 1)
-    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}{target}"
-
-
 def sendable(code: int | None, fallback: int) -> int:
     """``code`` when it may go in a close frame; ``fallback`` for a close that only happened (dropped, none given)."""
     return fallback if code is None or code in UNSENDABLE else code
 
 
-async def connect_home(relay: Relay, target: str, secret: str, node: str) -> websockets.ClientConnection | None:
-    """The home's media socket for ``target``, opened as this node; None when it refused or did not accept within
-    CONNECT_TIMEOUT seconds (no proxy from the environment: siblings talk directly)."""
-    url = internal_ws_url(relay.url, target)
-    headers = {HOP_HEADER: sign(secret, "GET", target, b"", node)}
+async def connect_home(relay: Relay, secret: str, node: str) -> websockets.ClientConnection | None:
+    """The home's media socket for the relayed call's consult leg, opened as this node (the signature covers the
+    query that names them); None when it refused or did not accept within CONNECT_TIMEOUT seconds (no proxy from
+    the environment: siblings talk directly)."""
+    query = urlencode({"interaction": relay.interaction, "leg": CONSULT})
+    url = ws_url(relay.url, MEDIA_PATH, query)
+    headers = {HOP_HEADER: sign(secret, "GET", f"{MEDIA_PATH}?{query}", b"", node)}
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
             return await websockets.connect(
@@ -82,15 +83,13 @@ async def connect_home(relay: Relay, target: str, secret: str, node: str) -> web
         return None
 
 
-async def relay_stream(
-    ws: WebSocket, relay: Relay, target: str, replay: Sequence[str], secret: str, node: str
-) -> Closed:
+async def relay_stream(ws: WebSocket, relay: Relay, replay: Sequence[str], secret: str, node: str) -> None:
     """Pipes Twilio's socket ``ws`` (accepted, ``replay`` already received from it) to the call's home until either
-    side closes, then closes the other the same way; answers how it ended."""
-    home = await connect_home(relay, target, secret, node)
+    side closes, then closes the other the same way (and logs how it ended)."""
+    home = await connect_home(relay, secret, node)
     if home is None:
         await _close_twilio(ws, CLOSE_NO_LIVE_CALL, "no live call")
-        return Closed("home", CLOSE_NO_LIVE_CALL, "no live call")
+        return
     tasks: list[asyncio.Task[Closed]] = []
     try:
         for text in replay:
@@ -117,7 +116,6 @@ async def relay_stream(
     else:
         await home.close()  # already closed by the home: only waits for the connection to end
     log.info("relay to %s ended by %s: %d %s", relay.node, ended.side, ended.code, ended.reason)
-    return ended
 
 
 async def _from_twilio(ws: WebSocket, home: websockets.ClientConnection) -> Closed:

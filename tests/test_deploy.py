@@ -26,6 +26,7 @@ from bench.balancer import (
     haproxy_config,
     server_name,
 )
+from gateway.internal_auth import HOP_HEADER, sign
 from tests.conftest import REDIS_URL
 from tests.databases import postgres_database
 
@@ -58,6 +59,8 @@ def test_the_shipped_haproxy_config_and_the_one_tests_generate_from_it_are_valid
         "retries 3",
         "option forwardfor",
         "timeout tunnel 1h",
+        "http-request del-header X-Switchboard-Hop",
+        "acl internal_path path,url_dec -m beg /internal/",
     ):
         assert line in text, line
     assert [ln.split()[1:3] for ln in text.splitlines() if ln.strip().startswith("server ")] == [
@@ -81,6 +84,13 @@ def test_the_nginx_config_is_valid_when_nginx_is_installed(tmp_path):
         [nginx, "-t", "-p", str(tmp_path), "-c", str(wrapper)], check=False, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_nginx_config_keeps_internal_requests_inside():
+    """What HAProxy's is shown doing below, read from nginx's file (nginx itself is not installed by .ci/run)."""
+    text = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "location ^~ /internal/ {" in text and "return 404 " in text.split("location ^~ /internal/ {")[1]
+    assert 'proxy_set_header X-Switchboard-Hop "";' in text.split("location / {")[1]
 
 
 async def served_by(http: httpx.AsyncClient, url: str, n: int) -> list[str]:
@@ -113,6 +123,38 @@ async def test_land_next_on_by_node_id(three):
             await three.balancer.land_next_on(f"node-{p.port}", http)
             r = await http.get(f"{three.balancer.url}/healthz")
             assert r.headers[NODE_HEADER] == f"node-{p.port}"
+
+
+async def test_no_outside_request_reaches_an_internal_path_even_signed(three):
+    """/internal/ is for the gateway's processes, talking directly: the balancer answers 404 itself, even for a
+    request carrying a valid hop signature and however the path is spelt; the same request sent to a process
+    directly reaches its route (which here holds no call: its own 404)."""
+    secret = three.env["GATEWAY_INTERNAL_SECRET"]
+    direct = three.processes[0].url
+    async with httpx.AsyncClient(timeout=10) as http:
+        for path in ("/internal/calls/ix-1/release", "/%69nternal/calls/ix-1/release"):
+            signed = {HOP_HEADER: sign(secret, "POST", path, b"", "outsider")}
+            r = await http.post(f"{three.balancer.url}{path}", headers=signed)
+            assert r.status_code == 404 and r.json()["error"] == "not_found", r.text
+            assert NODE_HEADER not in r.headers, "no gateway saw it"
+            r = await http.post(f"{direct}{path}", headers=signed)
+            assert r.status_code == 404 and "holds no live call" in r.json()["detail"], r.text
+            assert NODE_HEADER in r.headers
+
+
+async def test_a_hop_header_sent_through_the_balancer_never_reaches_a_gateway(three):
+    """A relayed media socket is opened with a hop signature instead of Twilio's; one sent from outside through the
+    balancer arrives without it, so even a valid one is refused (no Twilio signature: 403).  The same handshake
+    sent to a process directly is accepted: the test can tell the header was removed."""
+    target = "/webhooks/twilio/media?interaction=ix-1&leg=consult"
+    signed = {HOP_HEADER: sign(three.env["GATEWAY_INTERNAL_SECRET"], "GET", target, b"", "outsider")}
+    for _ in three.processes:  # each process in turn (round-robin)
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(f"{three.balancer.ws_url}{target}", additional_headers=signed):
+                pass
+        assert refused.value.response.status_code == 403
+    async with websockets.connect(f"{three.processes[0].ws_url}{target}", additional_headers=signed) as ws:
+        assert ws.response.status_code == 101
 
 
 async def next_event(ws, type_: str) -> dict:

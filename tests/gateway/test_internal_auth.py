@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.internal_auth import SKEW_SECONDS, sign, verify
+from gateway.internal_auth import HOP_HEADER, SKEW_SECONDS, hop_sender, sign, verify
 from gateway.settings import Settings, internal_secret
 from tests.gateway.conftest import Gateway
 
@@ -30,6 +30,17 @@ def test_old_or_malformed_signatures_are_refused():
     assert verify(SECRET, header, "GET", "/x", b"", now=NOW + SKEW_SECONDS + 1) is None
     for bad in ("", "t=1", "t=x,n=a,s=00", "garbage", "t=1,n=a"):
         assert verify(SECRET, bad, "GET", "/x", b"", now=NOW) is None
+
+
+def test_a_hop_sender_is_named_only_for_a_verified_header_under_a_secret():
+    """The one check every receiver makes (a forwarded leg, /internal/ paths, a relayed media socket)."""
+    body, target = b'{"on": true}', "/api/interactions/ix-1/hold"
+    headers = {HOP_HEADER: sign(SECRET, "POST", target, body, "node-a")}
+    assert hop_sender(SECRET, headers, "POST", target, body) == "node-a"
+    assert hop_sender(None, headers, "POST", target, body) is None, "no secret: processes cannot talk"
+    assert hop_sender("", headers, "POST", target, body) is None
+    assert hop_sender(SECRET, {}, "POST", target, body) is None
+    assert hop_sender(SECRET, headers, "POST", target + "?x=1", body) is None, "the query is signed too"
 
 
 def test_the_secret_is_set_or_derived_from_the_admin_token_or_absent():

@@ -52,11 +52,20 @@ def twilio_signed() -> dict[str, str]:
     return {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(f"wss://relay.example.com{PATH}", {})}
 
 
-def frames(call_sid: str, ix_id: str, leg: str | None = "consult") -> list[str]:
-    """Twilio's first two frames for a stream of ``call_sid``."""
-    params = {"interaction": ix_id, **({"leg": leg} if leg else {})}
+def frames(call_sid: str, ix_id: str, leg: str | None = "consult", **more: str) -> list[str]:
+    """Twilio's first two frames for a stream of ``call_sid`` (``more``: further custom parameters)."""
+    params = {"interaction": ix_id, **({"leg": leg} if leg else {}), **more}
     start = {"streamSid": "MZ9", "callSid": call_sid, "tracks": ["inbound"], "customParameters": params}
     return [json.dumps({"event": "connected"}), json.dumps({"event": "start", "streamSid": "MZ9", "start": start})]
+
+
+def bound(ix_id: str, leg: str = "consult") -> str:
+    """The media path a relay opens for ``ix_id``'s consult leg (what its hop signature covers)."""
+    return f"{PATH}?interaction={ix_id}&leg={leg}"
+
+
+def hop_for(target: str, node: str = "sibling") -> dict[str, str]:
+    return {HOP_HEADER: sign(SECRET, "GET", target, b"", node)}
 
 
 def consult_homed_at(gw: Gateway, url: str) -> str:
@@ -115,24 +124,59 @@ class FakeHome:
         sign("another secret", "GET", PATH, b"", "n"),
         sign(SECRET, "GET", "/webhooks/twilio/elsewhere", b"", "n"),
         sign(SECRET, "POST", PATH, b"", "n"),
-        sign(SECRET, "GET", PATH, b"", "n", now=time.time() - 120),
+        sign(SECRET, "GET", bound("ix-1"), b"", "n", now=time.time() - 120),
+        sign(SECRET, "GET", bound("ix-2"), b"", "n"),
     ],
-    ids=["forged", "another-secret", "another-path", "another-method", "stale"],
+    ids=["forged", "another-secret", "another-path", "another-method", "stale", "another-call"],
 )
 def test_a_hop_header_that_does_not_verify_is_refused_before_accept(gw: Gateway, hop: str):
     """Even beside a valid Twilio signature: the hop header, when present, alone decides."""
     for headers in ({HOP_HEADER: hop}, {HOP_HEADER: hop, **twilio_signed()}):
-        with pytest.raises(WebSocketDisconnect) as refused, gw.client.websocket_connect(PATH, headers=headers):
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            gw.client.websocket_connect(bound("ix-1"), headers=headers),
+        ):
             pass
         assert refused.value.code == 1008
 
 
+@pytest.mark.parametrize("target", [PATH, f"{PATH}?leg=consult", bound("ix-1", "caller"), f"{PATH}?interaction=ix-1"])
+def test_a_signed_hop_that_names_no_consult_leg_is_refused_before_accept(gw: Gateway, target: str):
+    """A relay is always for one interaction's consult leg: a signature over anything else is none of ours."""
+    with pytest.raises(WebSocketDisconnect) as refused, gw.client.websocket_connect(target, headers=hop_for(target)):
+        pass
+    assert refused.value.code == 1008
+
+
+@pytest.mark.parametrize("start", ["another-calls-consult", "its-callers-resumed"])
+def test_a_hop_bound_to_one_calls_consult_leg_starts_no_other_stream(gw: Gateway, start: str):
+    """A captured hop signature stays valid for its 30 s: on it, neither another call's consult stream nor the same
+    call's caller (least of all ``resumed``, which takes the call over) may start."""
+    with FakeHome() as home:
+        ix_id = consult_homed_at(gw, home.url)
+        other = gw.claimed("sales", gw.agent("bob", ["sales"]))["id"]
+        gw.call(gw.app.state.threads.link_consult_call, "CA-other", other)
+        gw.call(gw.app.state.threads.link_call, "CA-caller", ix_id)
+        sent = {
+            "another-calls-consult": frames("CA-other", other),
+            "its-callers-resumed": frames("CA-caller", ix_id, leg=None, resumed="1"),
+        }[start]
+        stop = json.dumps({"event": "stop", "streamSid": "MZ9", "stop": {"callSid": "CA-x"}})
+        with gw.client.websocket_connect(bound(ix_id), headers=hop_for(bound(ix_id))) as ws:
+            for frame in [*sent, stop]:  # a stream that did start would end normally (1000) on its stop
+                ws.send_text(frame)
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+            assert closed.value.code == 4403, "refused like an unknown call"
+        assert gw.app.state.live_calls.get(ix_id) is None, "no bridge opened, no call taken over"
+        assert home.hops == []
+
+
 def test_without_an_internal_secret_no_hop_is_accepted():
     for gw in make_gateway(internal_secret=None, twilio_auth_token=TOKEN, public_url=PUBLIC):
-        hop = sign(SECRET, "GET", PATH, b"", "n")
         with (
             pytest.raises(WebSocketDisconnect) as refused,
-            gw.client.websocket_connect(PATH, headers={HOP_HEADER: hop}),
+            gw.client.websocket_connect(bound("ix-1"), headers=hop_for(bound("ix-1"))),
         ):
             pass
         assert refused.value.code == 1008
@@ -141,14 +185,14 @@ def test_without_an_internal_secret_no_hop_is_accepted():
 def test_a_signed_hop_is_a_media_stream_like_twilios_and_never_relayed_again(gw: Gateway):
     with FakeHome() as home:
         ix_id = consult_homed_at(gw, home.url)
-        hop = {HOP_HEADER: sign(SECRET, "GET", PATH, b"", "sibling")}
-        with gw.client.websocket_connect(PATH, headers=hop) as ws:  # accepted: the stream is read as Twilio's
+        hop = hop_for(bound(ix_id))
+        with gw.client.websocket_connect(bound(ix_id), headers=hop) as ws:  # accepted: read as Twilio's stream
             for frame in frames("CA-unknown", ix_id):
                 ws.send_text(frame)
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_text()
             assert closed.value.code == 4403, "a call this gateway does not know"
-        with gw.client.websocket_connect(PATH, headers=hop) as ws:
+        with gw.client.websocket_connect(bound(ix_id), headers=hop) as ws:
             for frame in frames("CA-consult", ix_id):
                 ws.send_text(frame)
             with pytest.raises(WebSocketDisconnect) as closed:
@@ -175,7 +219,8 @@ def test_a_consult_stream_off_its_home_is_relayed_with_what_came_before_and_both
         assert home.frames == [*sent, media], "the frames before the relay, then the piped ones, in order"
         assert home.closed == [4000]
         [(hop, path)] = home.hops
-        assert path == PATH and verify(SECRET, hop, "GET", PATH, b"") == gw.app.state.node
+        assert path == bound(ix_id), "the relay names the call and its consult leg, under the signature"
+        assert verify(SECRET, hop, "GET", path, b"") == gw.app.state.node
 
         # The home closes: Twilio's socket is closed with the home's code.
         home.done.clear()
