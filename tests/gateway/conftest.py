@@ -19,6 +19,7 @@ from gateway.settings import Settings
 from sessions.stores.sql import Database, SqlStore
 from tests.conftest import REDIS_URL
 from tests.databases import postgres_database, sqlite_url
+from tests.fake_twilio import FakeTwilio
 from tests.processes import MEDIA_ADDRESSES, GatewayProcess, gateway_process
 
 ADMIN_TOKEN = "test-admin-token"
@@ -148,3 +149,20 @@ def process_pair(env: dict[str, str]) -> Iterator[tuple[GatewayProcess, GatewayP
 def pair() -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
     with process_pair({"GATEWAY_ADMIN_TOKEN": PAIR_TOKEN}) as processes:
         yield processes
+
+
+@contextmanager
+def twilio_process_pair(fake: FakeTwilio, admin_token: str) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
+    """Two real processes (``process_pair``) set up for Twilio against the REST fake, their internal secret derived
+    from ``admin_token``; at the end, neither printed a traceback."""
+    env = {
+        "GATEWAY_ADMIN_TOKEN": admin_token,  # the internal secret is derived from it, the same in both
+        "TWILIO_ACCOUNT_SID": fake.account_sid,
+        "TWILIO_AUTH_TOKEN": fake.auth_token,
+        "TWILIO_API_BASE": fake.url,
+    }
+    with process_pair(env) as (a, b):
+        yield a, b
+    for gp in (a, b):
+        log = "".join(gp.output)
+        assert "Traceback" not in log, log[-4000:]

@@ -27,7 +27,7 @@ from gateway.internal_auth import HOP_HEADER, sign
 from gateway.node_header import NODE_HEADER
 from gateway.settings import internal_secret
 from tests.fake_twilio import FakeTwilio
-from tests.gateway.conftest import Gateway, assert_error, make_gateway, process_pair
+from tests.gateway.conftest import Gateway, assert_error, make_gateway, twilio_process_pair
 from tests.processes import GatewayProcess, free_port
 
 SECRET = "forwarding-secret"
@@ -194,17 +194,8 @@ def fake() -> Iterator[FakeTwilio]:
 
 @pytest.fixture
 def pair(fake: FakeTwilio) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
-    env = {
-        "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,  # the internal secret is derived from it, the same in both
-        "TWILIO_ACCOUNT_SID": SID,
-        "TWILIO_AUTH_TOKEN": TOKEN,
-        "TWILIO_API_BASE": fake.url,
-    }
-    with process_pair(env) as (a, b):
-        yield a, b
-    for gp in (a, b):
-        log = "".join(gp.output)
-        assert "Traceback" not in log, log[-4000:]
+    with twilio_process_pair(fake, ADMIN_TOKEN) as processes:
+        yield processes
 
 
 async def login(http: httpx.AsyncClient, username: str, role: str) -> dict[str, str]:
