@@ -236,12 +236,10 @@ def create_app(
         token, written = await auth.bootstrap(settings.admin_token, settings.data_dir)
         app.state.admin_token = token
         store_name = describe(store) + (" with Redis as the live layer" if settings.redis_url else "")
-        lines = [f"Switchboard gateway on {store_name}", f"  agent console: http://{settings.host}:{settings.port}/"]
+        lines = [f"Switchboard gateway on {store_name}", f"  agent console: {settings.public_url}/"]
         if written is not None:
-            lines.append(
-                f"  admin credentials (username, password, bearer token) written to {written} "
-                "(readable by its owner only)"
-            )
+            what = "username, password" if settings.admin_token else "username, password, bearer token"
+            lines.append(f"  admin credentials ({what}) written to {written} (readable by its owner only)")
         print("\n".join(lines), flush=True)
         for warning in startup_warnings(settings):
             log.warning("%s", warning)

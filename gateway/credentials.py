@@ -38,10 +38,12 @@ def write(data_dir: Path, token: str | None, password: str | None) -> Path:
     path = path_in(data_dir)
     values = {**_read(data_dir), **{k: v for k, v in (("password", password), ("token", token)) if v}}
     values["username"] = "admin"
-    lines = [
-        "# Switchboard bootstrap admin: log in to the console with this username and password,",
-        "# or call the API with Authorization: Bearer <token>.",
-    ]
+    lines = ["# Switchboard bootstrap admin: log in to the console with this username and password,"]
+    lines.append(
+        "# or call the API with Authorization: Bearer <token>."
+        if "token" in values
+        else "# or call the API with the GATEWAY_ADMIN_TOKEN the gateway was started with."
+    )
     lines += [f"{key} = {values[key]}" for key in ("username", "password", "token") if key in values]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
