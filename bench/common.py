@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from processes import ROOT, free_port, gateway_process
+from processes import REDIS_URL, ROOT, drop_redis_prefix, free_port, gateway_process, postgres_database
 
 TOKEN = "bench-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -34,28 +34,34 @@ def floor_server() -> Iterator[tuple[subprocess.Popen, str, str]]:
 
 @contextlib.contextmanager
 def gateway(mode: str) -> Iterator[tuple[subprocess.Popen, str, str]]:
-    """(process, agent websocket URL, base URL) of a gateway: mode "memory" or "redis", "+deflate" for
-    permessage-deflate on."""
+    """(process, agent websocket URL, base URL) of a gateway in one of the deployment modes that exist:
+
+    - ``single``: one process on the embedded SQLite store of record (``python -m gateway`` as installed);
+    - ``cluster``: a process configured as one of several, on a fresh PostgreSQL database and a Redis prefix of
+      its own (events then reach the sockets through the Redis Stream the relay fills from SQL).
+
+    ``+deflate`` turns permessage-deflate on.
+    """
     mode, _, extra = mode.partition("+")
+    if mode not in ("single", "cluster"):
+        raise SystemExit(f"unknown gateway mode {mode!r}: single or cluster")
     env = {
         "GATEWAY_ADMIN_TOKEN": TOKEN,
         "GATEWAY_WS_BUFFER": "100000",
         "GATEWAY_WS_DEFLATE": "1" if extra == "deflate" else "0",
     }
-    prefix = f"bench:{uuid.uuid4().hex}"
-    if mode == "redis":
-        env |= {"GATEWAY_REDIS_URL": "redis://127.0.0.1:6379/0", "GATEWAY_REDIS_PREFIX": prefix}
-    try:
-        with gateway_process(env) as gp:
-            httpx.post(f"{gp.url}/api/queues", json={"id": "bench", "name": "Bench"}, headers=ADMIN).raise_for_status()
-            yield gp.proc, f"{gp.ws_url}/ws/agent?token={TOKEN}", gp.url
-    finally:
-        if mode == "redis":
-            import redis
-
-            r = redis.Redis()
-            for key in r.scan_iter(match=f"{prefix}:*", count=1000):
-                r.delete(key)
+    with contextlib.ExitStack() as stack:
+        if mode == "cluster":
+            prefix = f"bench:{uuid.uuid4().hex}"
+            env |= {
+                "GATEWAY_DATABASE_URL": stack.enter_context(postgres_database()),
+                "GATEWAY_REDIS_URL": REDIS_URL,
+                "GATEWAY_REDIS_PREFIX": prefix,
+            }
+            stack.callback(drop_redis_prefix, prefix)
+        gp = stack.enter_context(gateway_process(env))
+        httpx.post(f"{gp.url}/api/queues", json={"id": "bench", "name": "Bench"}, headers=ADMIN).raise_for_status()
+        yield gp.proc, f"{gp.ws_url}/ws/agent?token={TOKEN}", gp.url
 
 
 @contextlib.contextmanager

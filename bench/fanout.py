@@ -1,6 +1,6 @@
 """Event fan-out to N agent websockets: the gateway (in-memory and Redis) against a raw broadcast floor.
 
-    python bench/fanout.py [--sizes 100,1000] [--rate 20] [--seconds 5] [--modes memory,redis]
+    python bench/fanout.py [--sizes 100,1000] [--rate 20] [--seconds 5] [--modes single,cluster]
 
 For each size, in one run: start the server, connect N websockets from a
 separate load process on loopback, inject events at a fixed rate (through
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import time
 
@@ -24,6 +25,7 @@ import httpx
 import websockets
 
 from common import ADMIN, cpu_seconds, floor_server, gateway, load, result
+from profiling import profiled
 
 TEMPLATE: dict | None = None
 
@@ -59,13 +61,20 @@ async def inject_floor(url: str, count: int, rate: float) -> None:
             await asyncio.sleep(max(0, start + (i + 1) / rate - time.monotonic()))
 
 
-def run(kind: str, n: int, count: int, rate: float) -> dict:
+def run(kind: str, n: int, count: int, rate: float, profiles: dict[str, list[str]] | None = None) -> dict:
     ctx = floor_server() if kind == "floor" else gateway(kind)
     with ctx as (server, url, target):
         with load(url, n, count) as proc:
             cpu = cpu_seconds(server.pid)
-            asyncio.run(inject_floor(target, count, rate) if kind == "floor" else inject_gateway(target, count, rate))
-            out = result(proc)
+            with (
+                profiled(server.pid, profiles.setdefault(kind, []))
+                if profiles is not None
+                else contextlib.nullcontext()
+            ):
+                asyncio.run(
+                    inject_floor(target, count, rate) if kind == "floor" else inject_gateway(target, count, rate)
+                )
+                out = result(proc)
             out["cpu_us_per_delivery"] = (cpu_seconds(server.pid) - cpu) / max(1, out["received"]) * 1e6
     out["events_per_second"] = out["received"] / out["delivery_seconds"] if out.get("delivery_seconds") else 0.0
     return out
@@ -81,8 +90,12 @@ def main() -> None:
         help="events/s; default: 10,000 deliveries/s in all (what one load process keeps up with)",
     )
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--modes", default="memory,redis")
+    parser.add_argument("--modes", default="single,cluster")
+    parser.add_argument(
+        "--profile", action="store_true", help="sample each server with py-spy (slows it: figures then are not kept)"
+    )
     args = parser.parse_args()
+    profiles: dict[str, list[str]] | None = {} if args.profile else None
     modes = args.modes.split(",")
     print(f"events for {args.seconds:g} s to each of N connections; latency = receive time - injection time")
     print(
@@ -95,7 +108,7 @@ def main() -> None:
         count = max(1, int(rate * args.seconds))
         rows = {}
         for kind in modes + ["floor"]:  # the gateway first: its first event is the floor's payload template
-            rows[kind] = run(kind, n, count, rate)
+            rows[kind] = run(kind, n, count, rate, profiles)
         floor = rows["floor"]
         for kind in ["floor"] + modes:
             r = rows[kind]
@@ -109,6 +122,9 @@ def main() -> None:
                 f"| {r['cpu_us_per_delivery']:.1f} | {cpu_ratio:.1f} | {r['received']}/{r['expected']} |",
                 flush=True,
             )
+    for kind, summaries in (profiles or {}).items():
+        for summary in summaries:
+            print(f"\nprofile of {kind} (py-spy, while the events were delivered): {summary}", flush=True)
 
 
 if __name__ == "__main__":

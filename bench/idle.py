@@ -47,7 +47,7 @@ def established(port: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="1000,10000")
-    parser.add_argument("--modes", default="memory")
+    parser.add_argument("--modes", default="single")
     args = parser.parse_args()
     print("| K idle connections | server | bytes per connection | ratio to floor |")
     print("|---|---|---|---|")

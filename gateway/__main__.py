@@ -49,6 +49,7 @@ def main(argv: list[str]) -> int:
         port=settings.port,
         ws_ping_interval=20,
         ws_ping_timeout=20,
+        ws="websockets-sansio",  # its protocol lets live events be written without a task per socket (gateway/ws_transport.py)
         ws_per_message_deflate=settings.ws_deflate,
         log_level="info",
         ws_max_size=settings.max_body,  # no client frame comes near it; uvicorn closes bigger ones with 1009

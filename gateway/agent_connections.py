@@ -33,16 +33,17 @@ class Presence:
             await self.sessions.connected(user.id, self.node, self.ttl)
             await self.sessions.announce_presence(user)
 
-    async def left(self, user: User) -> None:
-        self.local[user.id] -= 1
-        if self.local[user.id] <= 0:
-            del self.local[user.id]
-            self.users.pop(user.id, None)
+    async def left(self, user_id: str) -> None:
+        """One socket of ``user_id`` closed (by id: a socket keeps no User of its own, see gateway/ws_agent.py)."""
+        self.local[user_id] -= 1
+        if self.local[user_id] <= 0:
+            del self.local[user_id]
+            user = self.users.pop(user_id)
             try:
-                await self.sessions.disconnected(user.id, self.node)
+                await self.sessions.disconnected(user_id, self.node)
                 await self.sessions.announce_presence(user)
             except (StoreUnavailable, OSError) as exc:  # the store may be down; the entry then expires by itself
-                log.warning("could not record %s leaving (%s)", user.id, exc)
+                log.warning("could not record %s leaving (%s)", user_id, exc)
 
     async def refresh_forever(self) -> None:
         while True:

@@ -52,6 +52,7 @@ from .webhook_worker import WebhookWorker
 from .webhooks import TwilioWebhooks
 from .ws_agent import agent_socket
 from .ws_chat import chat_socket
+from .ws_lane import Gateway
 from .ws_media import media_socket
 from .ws_transport import TransportHandle
 
@@ -301,7 +302,8 @@ def create_app(
             await store.close()
 
     web_routes = [Mount("/", StaticFiles(directory=WEB, html=True), name="web")]
-    app = Starlette(
+    app = Gateway(
+        lanes={"/ws/agent": agent_socket},  # past the middleware stack: held open by the thousand (gateway/ws_lane.py)
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -310,7 +312,6 @@ def create_app(
             *routes(operations),
             *webhooks.routes(),
             *internal_routes(),
-            WebSocketRoute("/ws/agent", agent_socket),
             WebSocketRoute("/ws/chat", chat_socket),
             WebSocketRoute("/webhooks/twilio/media", media_socket),
             *web_routes,

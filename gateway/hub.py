@@ -8,18 +8,23 @@ interaction created through process A reaches an agent connected to process
 B with no pub/sub on the side, and an outage of Redis or the database only
 pauses the reader: it resumes from its last cursor, so nothing is skipped.
 
-Each subscriber has a bounded buffer.  A consumer too slow to drain it is
-cut off with a reason instead of growing memory or stalling everyone else;
-the client reconnects with ``since=<last cursor it got>`` and replays.
+Each event is serialised once, and framed once (:class:`Outgoing`): a live agent socket that can take it
+gets the same frame bytes written straight to its connection (``Subscriber.write_now``), with no task
+woken and nothing queued, so an idle socket costs no task and no buffer of ours.  Only a socket that
+cannot take a frame now (its client is slow, or it is still replaying) buffers, in a bounded buffer;
+a consumer too slow to drain it is cut off with a reason instead of growing memory or stalling
+everyone else, and the client reconnects with ``since=<last cursor it got>`` and replays.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
+
+from websockets.frames import Frame, Opcode
 
 from sessions import access
 from sessions.access import Scope
@@ -38,13 +43,31 @@ def wire(event: Event) -> str:
     return event.model_dump_json(include=WIRE_FIELDS)
 
 
-@dataclass(eq=False)
-class Subscriber:
-    """One websocket's view: what it wants, and a bounded buffer of serialised events.
+class Outgoing:
+    """One event as every socket that sees it is sent it: its cursor key, its JSON, and its websocket frame.
 
-    A deque plus one wake-up event rather than an asyncio.Queue: the sender
-    drains everything buffered per wake-up, and overflow, closing or revocation
-    wake it through the same event, so it waits on exactly one thing.
+    The frame (a final, unmasked, uncompressed text frame, as a server sends) is built on first use and then
+    written as is to every live socket: the same bytes for all of them.
+    """
+
+    def __init__(self, key: int, text: str) -> None:
+        self.key = key
+        self.text = text
+
+    @cached_property
+    def frame(self) -> bytes:
+        return Frame(Opcode.TEXT, self.text.encode()).serialize(mask=False)
+
+
+@dataclass(eq=False, slots=True)
+class Subscriber:
+    """One websocket's view: what it wants, and a bounded buffer of events it could not be sent yet.
+
+    Pull (``drain``, the chat socket): a list plus one wake-up event rather than an asyncio.Queue, so
+    overflow, closing or revocation wake the reader through the same event.  Push (the agent socket, once
+    live): ``write_now`` writes an event's frame at once when the connection can take it, ``wake`` is
+    called when anything else needs attention (something buffered, an ending); ``sent`` is the key of the
+    last event handed to the connection, which is where a cut-off client resumes.
 
     ``scope`` is set for a user's socket: access events in the log re-scope it
     (queues, role) or revoke it, at their place in the log.
@@ -55,31 +78,51 @@ class Subscriber:
     role: str | None
     capacity: int
     scope: Scope | None = None
-    buffer: deque[tuple[int, str]] = field(default_factory=deque)
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Slots, a list and no wake-up event until a reader pulls: thousands of idle sockets each hold one of these.
+    buffer: list[Outgoing] = field(default_factory=list)
+    ready: asyncio.Event | None = None
     overflowed: bool = False
     closed: bool = False
     #: Signed out (token revoked, password changed, user disabled): the socket closes with 4401.
     revoked: bool = False
+    write_now: Callable[[bytes], bool] | None = None
+    wake: Callable[[], None] | None = None
+    #: Whoever drains the buffer is sending: nothing may overtake it by a direct write meanwhile.
+    flushing: bool = False
+    sent: int = 0
 
-    def push(self, cursor: int, text: str) -> None:
-        if self.overflowed or self.closed:
+    def push(self, out: Outgoing) -> None:
+        if self.overflowed or self.closed or out.key <= self.sent:
+            return  # at or before ``sent``: the replay, which reads ahead of the hub, sent it already
+        if self.write_now is not None and not self.buffer and not self.flushing and self.write_now(out.frame):
+            self.sent = out.key
             return
         if len(self.buffer) >= self.capacity:
             self.overflowed = True
             self.buffer.clear()
         else:
-            self.buffer.append((cursor, text))
-        self.ready.set()
+            self.buffer.append(out)
+        self._notify()
+
+    def _notify(self) -> None:
+        if self.ready is not None:
+            self.ready.set()
+        if self.wake is not None:
+            self.wake()
 
     def close(self) -> None:
         self.closed = True
-        self.ready.set()
+        self._notify()
 
     def revoke(self) -> None:
         self.revoked = True
         self.buffer.clear()
         self.close()
+
+    def take(self) -> list[Outgoing]:
+        """What is buffered, leaving the buffer empty."""
+        items, self.buffer = self.buffer, []
+        return items
 
     def rescope(self, scope: Scope) -> None:
         self.scope = scope
@@ -95,13 +138,15 @@ class Subscriber:
         elif (scope := access.rescoped(event, self.scope)) is not None:
             self.rescope(scope)
 
-    async def drain(self) -> list[tuple[int, str]]:
+    async def drain(self) -> list[Outgoing]:
         """Waits for something to happen; returns what is buffered (empty on overflow or close)."""
+        if self.ready is None:
+            self.ready = asyncio.Event()
+            if self.buffer or self.closed or self.overflowed:
+                self.ready.set()
         await self.ready.wait()
         self.ready.clear()
-        items = list(self.buffer)
-        self.buffer.clear()
-        return items
+        return self.take()
 
 
 class Hub:
@@ -155,12 +200,11 @@ class Hub:
                     sub.apply(event)
                 self.changed.set()
                 continue
-            text: str | None = None
-            key = cursor_key(event.id)  # parsed once, compared by every subscriber
+            out: Outgoing | None = None
             for sub in self.subscribers:
                 if event.concerns(sub.queues, sub.users, sub.role):
-                    text = text or wire(event)
-                    sub.push(key, text)
+                    out = out or Outgoing(cursor_key(event.id), wire(event))
+                    sub.push(out)
             if event.type != "queue.metrics":
                 self.changed.set()
         if events:

@@ -23,6 +23,9 @@ once, so its memory stays bounded, and closed with 4008 and the cursor of the la
 sent.  uvicorn writes that close frame once the transport takes writes again; if the client has
 not read it within another ``ws_stall_seconds``, the connection is reset (gateway/ws_transport.py),
 and the client resumes from the last event it did read.
+
+Once replayed, the socket is live (gateway/agent_stream.py): events are written to it as the hub
+dispatches them, and this handler only reads what the client sends, so a disconnect is noticed.
 """
 
 from __future__ import annotations
@@ -37,72 +40,26 @@ from sessions.errors import CursorExpired, InvalidCursor
 from sessions.events import Cursor, cursor_key
 from sessions.model import User
 
-from . import ws_transport
 from .agent_connections import Presence
+from .agent_stream import CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED, Ending, Live, Stalled, end, resume_reason, send_items
 from .auth import Unauthorized
-from .hub import Hub, Subscriber, wire
+from .hub import Hub, Outgoing, Subscriber, wire
 from .ws_frames import FrameRefused, receive_frames
 
 log = logging.getLogger("gateway.ws")
 
-CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_REQUEST = 4400
 CLOSE_CURSOR_EXPIRED = 4410
-CLOSE_SLOW_CONSUMER = 4008
 #: Largest client frame: the client has nothing to send but small control messages.
 MAX_CLIENT_FRAME = 4096
 
 
-class Ending:
-    """Why the socket ends, set by whichever side notices first (reader, hub, sender)."""
-
-    def __init__(self) -> None:
-        self.code: int | None = None
-        self.reason = ""
-
-    def set(self, code: int, reason: str) -> None:
-        if self.code is None:
-            self.code, self.reason = code, reason[:120]
-
-
-async def _listen(ws: WebSocket, sub: Subscriber, ending: Ending) -> None:
-    """Reads client frames so a disconnect is noticed promptly; a frame it cannot accept ends the socket."""
-    try:
-        async for frame in receive_frames(ws, MAX_CLIENT_FRAME):
-            if isinstance(frame, FrameRefused):
-                ending.set(frame.code, frame.reason)
-                break
-    finally:
-        sub.close()
-
-
-class Stalled(Exception):
-    """The client took nothing for ``ws_stall_seconds``: it stopped reading."""
-
-    def __init__(self, last: int) -> None:
-        super().__init__(f"stalled at {last}")
-        self.last = last
-
-
-def _resume_reason(last: int) -> str:
-    return f"slow_consumer: resume with since={last}"
-
-
-async def _send(ws: WebSocket, items: list[tuple[int, str]], last: int, stall_seconds: float) -> int:
-    """Sends the items newer than ``last``; returns the key of the last one sent.
-
-    One deadline for the batch: a client whose window stays shut that long raises Stalled with the
-    last key that reached the transport, which is where it resumes.
-    """
-    try:
-        async with asyncio.timeout(stall_seconds):
-            for key, text in items:
-                if key > last:
-                    await ws.send_text(text)
-                    last = key
-    except TimeoutError:
-        raise Stalled(last) from None
-    return last
+async def _listen(ws: WebSocket, ending: Ending) -> None:
+    """Reads client frames until the client leaves (or the socket was closed); a frame it cannot accept ends it."""
+    async for frame in receive_frames(ws, MAX_CLIENT_FRAME):
+        if isinstance(frame, FrameRefused):
+            ending.set(frame.code, frame.reason)
+            return
 
 
 async def _replay(ws: WebSocket, sub: Subscriber, since: Cursor, stall_seconds: float) -> int:
@@ -126,7 +83,7 @@ async def _replay(ws: WebSocket, sub: Subscriber, since: Cursor, stall_seconds: 
             if sub.scope == scope:  # else the hub has applied a newer change meanwhile
                 sub.rescope(current)
             continue
-        last = await _send(ws, [(cursor_key(e.id), wire(e)) for e in page.events], last, stall_seconds)
+        last = await send_items(ws, [Outgoing(cursor_key(e.id), wire(e)) for e in page.events], last, stall_seconds)
         cursor = page.last or cursor
         if page.complete:
             return last
@@ -158,72 +115,68 @@ async def _check_since(ws: WebSocket, since: str | None) -> str | None:
     return None
 
 
-async def _stream(ws: WebSocket, sub: Subscriber, last: int, stall_seconds: float, ending: Ending) -> None:
-    """Sends live events until the socket ends (the client left, was signed out, or fell behind)."""
-    while True:
-        items = await sub.drain()
-        if sub.revoked:
-            ending.set(CLOSE_UNAUTHORIZED, "unauthorized: signed out")
-            return
-        if sub.closed:
-            return
-        if sub.overflowed:
-            ending.set(CLOSE_SLOW_CONSUMER, _resume_reason(last))
-            return
-        last = await _send(ws, items, last, stall_seconds)
+async def _subscribe(ws: WebSocket, since: str | None) -> tuple[Subscriber, str] | None:
+    """Authenticates, subscribes and counts the socket as present; None when it was refused (and closed).
 
-
-async def agent_socket(ws: WebSocket) -> None:
+    Returns the user's id, not the User: thousands of idle sockets each keeping a parsed User of their
+    own is memory for nothing (Presence keeps one per connected user).
+    """
     state = ws.app.state
     try:
         user, digest = await _credentials(ws)
     except Unauthorized as exc:
         await _refuse(ws, CLOSE_UNAUTHORIZED, f"unauthorized: {exc}")
-        return
-    since = ws.query_params.get("since") or None
+        return None
     problem = await _check_since(ws, since)
     if problem is not None:
         await _refuse(ws, CLOSE_BAD_REQUEST, problem)
-        return
+        return None
     # Subscribe, and fix where "live" starts, before the handshake completes: whatever the
     # client does once connected produces events this connection is already registered for.
     hub: Hub = state.hub
     scope = Scope.of(user, digest)
     sub = hub.subscribe_user(scope, state.settings.ws_buffer)
-    # A sign-out or user change committed between authenticating and subscribing reached no socket:
-    # look again, now that the hub applies whatever comes later to this one.
     try:
+        # A sign-out or user change committed between authenticating and subscribing reached no socket:
+        # look again, now that the hub applies whatever comes later to this one.
         current = await state.auth.holder(digest)
+        if sub.scope == scope:  # else an access event already gave it a newer scope
+            sub.rescope(Scope.of(current, digest))
+        # Counted as connected (and announced) before the client sees the socket open: what it does
+        # next (set itself away, say) is ordered after its arrival.
+        await state.presence.joined(user)
     except Unauthorized as exc:
         hub.unsubscribe(sub)
         await _refuse(ws, CLOSE_UNAUTHORIZED, f"unauthorized: {exc}")
+        return None
+    except BaseException:
+        hub.unsubscribe(sub)
+        raise
+    return sub, user.id
+
+
+async def agent_socket(ws: WebSocket) -> None:
+    state = ws.app.state
+    since = ws.query_params.get("since") or None
+    subscribed = await _subscribe(ws, since)
+    if subscribed is None:
         return
-    if sub.scope == scope:  # else an access event already gave it a newer scope
-        sub.rescope(Scope.of(current, digest))
+    sub, user_id = subscribed
+    hub: Hub = state.hub
     presence: Presence = state.presence
     ending = Ending()
-    listener: asyncio.Task[None] | None = None
-    joined = False
+    stall = state.settings.ws_stall_seconds
+    live = Live(ws, sub, ending, stall, user_id)
     try:
-        stall = state.settings.ws_stall_seconds
         last = cursor_key(since or await state.sessions.last_cursor() or "0")
-        # Counted as connected (and announced) before the client sees the socket open: what it does
-        # next (set itself away, say) is ordered after its arrival.
-        await presence.joined(user)
-        joined = True
         await ws.accept()
-        listener = asyncio.create_task(_listen(ws, sub, ending))
         if since is not None:
             last = await _replay(ws, sub, since, stall)
-        await _stream(ws, sub, last, stall, ending)
+        live.start(last)
+        await _listen(ws, ending)
     except Stalled as exc:
-        log.info(
-            "agent socket of %s stalled (nothing taken for %.0f s) at %s; closing",
-            user.id,
-            state.settings.ws_stall_seconds,
-            exc.last,
-        )
-        ending.set(CLOSE_SLOW_CONSUMER, _resume_reason(exc.last))
+        log.info("agent socket of %s stalled (nothing taken for %.0f s) at %s; closing", user_id, stall, exc.last)
+        ending.set(CLOSE_SLOW_CONSUMER, resume_reason(exc.last))
     except CursorExpired as exc:
         ending.set(CLOSE_CURSOR_EXPIRED, f"cursor_expired: {exc.message}")
     except Unauthorized:
@@ -233,23 +186,7 @@ async def agent_socket(ws: WebSocket) -> None:
     finally:
         hub.unsubscribe(sub)  # before any wait below: nothing more is buffered for this socket
         sub.close()
-        if ending.code is not None:
-            try:
-                async with asyncio.timeout(state.settings.ws_stall_seconds):
-                    await ws.close(ending.code, ending.reason)
-            except TimeoutError:
-                # The client reads nothing, so the close frame cannot get out: drop the connection
-                # rather than hold it and its send buffers.  It resumes from the last event it read.
-                if ws_transport.abort(ws):
-                    log.info(
-                        "agent socket of %s took nothing, not even its close, for %.0f s: connection reset",
-                        user.id,
-                        state.settings.ws_stall_seconds,
-                    )
-            except (WebSocketDisconnect, RuntimeError, OSError):
-                pass  # the client went away first
-        if listener is not None:
-            listener.cancel()
-        if joined:
-            # Shielded: a handler cancelled at shutdown or by the server's close still records the leave.
-            await asyncio.shield(presence.left(user))
+        await live.stop()
+        await end(ws, ending, stall, user_id)
+        # Shielded: a handler cancelled at shutdown or by the server's close still records the leave.
+        await asyncio.shield(presence.left(user_id))

@@ -43,8 +43,8 @@ async def chat_socket(ws: WebSocket) -> None:
             if sub.overflowed:
                 await ws.close(4008, "slow_consumer: resume the chat session")
                 return
-            for _, text in items:
-                await send(await chat.on_event(Event.model_validate_json(text)))
+            for out in items:
+                await send(await chat.on_event(Event.model_validate_json(out.text)))
 
     try:
         async for frame in receive_frames(ws, MAX_FRAME):

@@ -1,4 +1,4 @@
-"""The one thing ASGI cannot say: drop this websocket's connection now.
+"""The two things ASGI cannot say: drop this websocket's connection now, and write this frame now.
 
 A client that stops reading never lets a close frame out (uvicorn queues it behind the data the
 client is not taking), and when the endpoint returns, uvicorn closes the transport gracefully:
@@ -7,17 +7,29 @@ again, possibly forever.  So the websocket routes get a handle on the transport:
 middleware puts the server protocol's transport into the scope, and ``abort`` resets the
 connection.  Under a server whose ``send`` is not uvicorn's protocol method there is no handle,
 and ``abort`` reports that it could do nothing.
+
+Writing: ASGI's ``send`` is a coroutine, so pushing one event to a thousand sockets through it takes a
+thousand coroutines, or a task per socket woken per event.  Under uvicorn's sans-I/O websockets
+protocol (``--ws websockets-sansio``, what ``python -m gateway`` runs) ``frame_writer`` gives a plain
+function that writes a ready-made frame to the connection, when the connection is open and its
+transport takes writes, and otherwise says it did not, so the caller falls back on ``send``.  It
+relies on that protocol's attributes (``conn``, ``transport``, ``writable``, ``close_sent``);
+tests/gateway/test_ws_transport.py checks them against the installed uvicorn.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
 
 SCOPE_KEY = "switchboard.transport"
+PROTOCOL_KEY = "switchboard.protocol"
 
 
 class TransportHandle:
@@ -28,10 +40,17 @@ class TransportHandle:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            transport = getattr(getattr(send, "__self__", None), "transport", None)
-            if transport is not None and hasattr(transport, "abort"):
-                scope = {**scope, SCOPE_KEY: transport}
+            attach(scope, send)
         await self.app(scope, receive, send)
+
+
+def attach(scope: Scope, send: Send) -> None:
+    """Puts the server protocol behind ``send`` (when it is uvicorn's) and its transport into a websocket's scope."""
+    protocol = getattr(send, "__self__", None)
+    transport = getattr(protocol, "transport", None)
+    if transport is not None and hasattr(transport, "abort"):
+        scope[SCOPE_KEY] = transport
+        scope[PROTOCOL_KEY] = protocol
 
 
 def abort(ws: WebSocket) -> bool:
@@ -48,3 +67,21 @@ def abort(ws: WebSocket) -> bool:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
     return True
+
+
+def frame_writer(ws: WebSocket) -> Callable[[bytes], bool] | None:
+    """A function writing a whole frame to ``ws``'s connection now (True), or refusing (False) when the socket
+    is closing or its transport is paused (the client is not reading); None when there is no such path: another
+    server or websocket implementation, or an extension (permessage-deflate) that frames must go through."""
+    protocol = ws.scope.get(PROTOCOL_KEY)
+    if not isinstance(protocol, WebSocketsSansIOProtocol) or protocol.conn.extensions:
+        return None
+    conn, transport, writable = protocol.conn, protocol.transport, protocol.writable
+
+    def write(frame: bytes) -> bool:
+        if protocol.close_sent or conn.state is not State.OPEN or not writable.is_set() or transport.is_closing():
+            return False
+        transport.write(frame)
+        return True
+
+    return write

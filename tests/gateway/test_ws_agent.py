@@ -9,7 +9,7 @@ import json
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from gateway.hub import Subscriber
+from gateway.hub import Outgoing, Subscriber
 from sessions.model import CommType, Direction, Subtype
 from sessions.stores.sql import SqlStore
 from tests.gateway.conftest import ADMIN_TOKEN, Gateway, make_gateway
@@ -122,7 +122,7 @@ class TestSlowConsumer:
     def test_subscriber_buffer_is_bounded(self):
         sub = Subscriber(queues=None, users=set(), role=None, capacity=3)
         for i in range(4):
-            sub.push(f"{i}", "{}")
+            sub.push(Outgoing(i + 1, "{}"))
         assert sub.overflowed and not sub.buffer
 
     def test_overflowing_consumer_is_cut_off_with_its_resume_cursor(self):
