@@ -43,13 +43,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 class Bursts(MediaStreamTrack):
-    """A microphone that is silent but for a 60 ms tone every 400 ms; remembers when each burst left."""
+    """A microphone that is silent but for a 60 ms tone (``hz``) every 400 ms; remembers when each burst left."""
 
     kind = "audio"
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, hz: float = 1000.0) -> None:
         super().__init__()
-        self.t, self.start, self.count, self.sent = 0, None, count, []
+        self.t, self.start, self.count, self.sent, self.hz = 0, None, count, [], hz
 
     async def recv(self) -> av.AudioFrame:
         self.start = self.start or time.monotonic()
@@ -57,7 +57,7 @@ class Bursts(MediaStreamTrack):
         n = 960
         pos = (self.t + np.arange(n)) / 48000
         on = ((pos % PERIOD) < BURST) & (pos < self.count * PERIOD)
-        pcm = (np.sin(2 * np.pi * 1000 * pos) * 12000 * on).astype(np.int16)
+        pcm = (np.sin(2 * np.pi * self.hz * pos) * 12000 * on).astype(np.int16)
         if on[0] and (self.t / 48000) % PERIOD < 0.02:
             self.sent.append(time.monotonic())
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
