@@ -26,6 +26,7 @@ import av
 import httpx
 import numpy as np
 from aiortc import MediaStreamTrack, RTCSessionDescription
+from peers import live_audio_connected
 from processes import MEDIA_ADDRESSES, free_port, gateway_process
 from twilio_call import setup_call, twilio_stream
 
@@ -146,6 +147,7 @@ async def through_gateway(count: int) -> tuple[list[float], list[float]]:
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
             ix_id, agent = await setup_call(http, server, ADMIN, TOKEN)
             twilio = await twilio_stream(server, ix_id, SID, TOKEN)
+            await live_audio_connected(http, ix_id, agent)  # the offer must find the caller's stream on the call
             pc = MediaPeerConnection(MEDIA_ADDRESSES)
             mic = Bursts(count)
             heard_browser: list[tuple[float, np.ndarray]] = []
@@ -158,6 +160,8 @@ async def through_gateway(count: int) -> tuple[list[float], list[float]]:
                 json={"interaction_id": ix_id, "sdp": pc.localDescription.sdp, "type": "offer"},
                 headers=agent,
             )
+            if r.status_code != 200:
+                raise SystemExit(f"voice_latency: the agent's offer was refused: {r.status_code} {r.text}")
             await pc.setRemoteDescription(RTCSessionDescription(**r.json()))
 
             heard_phone: list[tuple[float, np.ndarray]] = []
