@@ -154,6 +154,8 @@ class LiveCall:
         heard_a, heard_c = pair(to_agent, self.ear.onsets), pair(to_caller, self.phone.ear.onsets)
         return {
             "latencies": heard_a + heard_c,
+            "to_agent": heard_a,
+            "to_caller": heard_c,
             "bursts": len(to_agent) + len(to_caller),
             "lost": len(to_agent) - len(heard_a) + len(to_caller) - len(heard_c),
             "agent_hears_hz": self.ear.hz(),
@@ -224,6 +226,8 @@ async def measure(calls: list[LiveCall], seconds: float) -> dict[str, Any]:
     ]
     return {
         "latencies": [x for w in per_call for x in w["latencies"]],
+        "to_agent": [x for w in per_call for x in w["to_agent"]],
+        "to_caller": [x for w in per_call for x in w["to_caller"]],
         "bursts": sum(w["bursts"] for w in per_call),
         "lost": sum(w["lost"] for w in per_call),
         "wrong_tone": wrong,

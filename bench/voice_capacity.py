@@ -169,6 +169,10 @@ def step(http: httpx.Client, server, peers: Peers, calls: int, window: float, id
         "floor_p99": p99(floor, floor_lost),
         "p50": pct(latencies, 50) * 1000 if latencies else math.nan,
         "floor_p50": pct(floor, 50) * 1000 if floor else math.nan,
+        "p50_ways": [
+            pct(way, 50) * 1000 if way else math.nan
+            for way in ([x for a in answers for x in a[key]] for key in ("to_agent", "to_caller"))
+        ],
         "lost": lost / bursts,
         "floor_lost": floor_lost,
     }
@@ -181,7 +185,8 @@ def line(r: dict[str, Any]) -> str:
     return (
         f"| {r['calls']} | {r['cpu'] * 100:.0f} % | {r['cpu_ms_per_call']:.1f} | {r['marginal_ms_per_call']:.1f} "
         f"| {r['peers_cpu'] * 100:.0f} % "
-        f"| {r['late'] * 100:.3f} % | {r['p50']:.0f} / {r['p99']:.0f} ms "
+        f"| {r['late'] * 100:.3f} % "
+        f"| {r['p50']:.0f} ({r['p50_ways'][0]:.0f}, {r['p50_ways'][1]:.0f}) / {r['p99']:.0f} ms "
         f"| {r['floor_p50']:.0f} / {r['floor_p99']:.0f} ms "
         f"| {r['added']:+.0f} ms | {r['lost'] * 100:.2f} % | {1000 / r['marginal_ms_per_call']:.0f} "
         f"| {'yes' if r['ok'] else 'NO'} |"
@@ -223,7 +228,8 @@ def main() -> None:
             )
             print(
                 "| calls | gateway CPU (of one core) | gateway CPU ms/s per call | marginal ms/s per call "
-                "| peers' CPU | late ticks | calls p50 / p99 | floor p50 / p99 | added p99 | bursts lost "
+                "| peers' CPU | late ticks | calls p50 (phone to browser, browser to phone) / p99 | floor p50 / p99 "
+                "| added p99 | bursts lost "
                 "| calls per core, extrapolated (1000 / marginal) | within limits |"
             )
             print("|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
