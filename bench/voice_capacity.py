@@ -132,11 +132,14 @@ def idle_cpu(server, seconds: float) -> float:
 
 def step(http: httpx.Client, server, peers: Peers, calls: int, window: float, idle: float) -> dict[str, Any]:
     """One window with ``calls`` calls up: the figures, once every precondition held."""
+    # The gateway's side is read over the same window the peers measure (they answer a little after it ends); its
+    # counts are read over HTTP, which takes a while on a loaded machine: the ticks are checked against both bounds.
+    early = time.monotonic()
     before, cpu0, peers0, t0 = voice_stats(http), cpu_seconds(server.proc.pid), peers.cpu(), time.monotonic()
     answers = peers.ask([{"cmd": "measure", "seconds": window}] * len(peers.pipes), timeout=window + 60)
-    # The gateway's side is read over the same window the peers measure (they answer a little after it ends).
-    elapsed = time.monotonic() - t0
-    after, cpu1, peers1 = voice_stats(http), cpu_seconds(server.proc.pid), peers.cpu()
+    t1 = time.monotonic()
+    cpu1, peers1, after, done = cpu_seconds(server.proc.pid), peers.cpu(), voice_stats(http), time.monotonic()
+    elapsed = t1 - t0
     if (after["bridges"], after["legs"]) != (calls, 2 * calls):
         fail(
             f"after the window the gateway holds {after['bridges']} bridges, {after['legs']} legs, "
@@ -146,9 +149,9 @@ def step(http: httpx.Client, server, peers: Peers, calls: int, window: float, id
     if wrong:
         fail(f"calls whose ends stopped hearing each other's tone: {wrong[:5]}")
     due = (after["ticks"] - before["ticks"]) + (after["skipped"] - before["skipped"])
-    expected = calls * elapsed / TICK
-    if not 0.9 * expected <= due <= 1.1 * expected:
-        fail(f"{due} ticks due in {elapsed:.1f} s, not the {expected:.0f} of {calls} clocks")
+    least, most = calls * (t1 - t0) / TICK, calls * (done - early) / TICK
+    if not 0.95 * least <= due <= 1.05 * most:
+        fail(f"{due} ticks due in the window, not the {least:.0f} to {most:.0f} of {calls} clocks")
     missed = (after["late"] - before["late"]) + (after["skipped"] - before["skipped"])
     latencies = [x for a in answers for x in a["latencies"]]
     lost = sum(a["lost"] for a in answers)
