@@ -26,6 +26,7 @@ import av
 import httpx
 import numpy as np
 from aiortc import MediaStreamTrack, RTCSessionDescription
+from peers import live_audio_connected
 from processes import MEDIA_ADDRESSES, free_port, gateway_process
 from twilio_call import setup_call, twilio_stream
 
@@ -43,13 +44,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 class Bursts(MediaStreamTrack):
-    """A microphone that is silent but for a 60 ms tone every 400 ms; remembers when each burst left."""
+    """A microphone that is silent but for a 60 ms tone (``hz``) every 400 ms; remembers when each burst left."""
 
     kind = "audio"
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, hz: float = 1000.0) -> None:
         super().__init__()
-        self.t, self.start, self.count, self.sent = 0, None, count, []
+        self.t, self.start, self.count, self.sent, self.hz = 0, None, count, [], hz
 
     async def recv(self) -> av.AudioFrame:
         self.start = self.start or time.monotonic()
@@ -57,7 +58,7 @@ class Bursts(MediaStreamTrack):
         n = 960
         pos = (self.t + np.arange(n)) / 48000
         on = ((pos % PERIOD) < BURST) & (pos < self.count * PERIOD)
-        pcm = (np.sin(2 * np.pi * 1000 * pos) * 12000 * on).astype(np.int16)
+        pcm = (np.sin(2 * np.pi * self.hz * pos) * 12000 * on).astype(np.int16)
         if on[0] and (self.t / 48000) % PERIOD < 0.02:
             self.sent.append(time.monotonic())
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
@@ -146,6 +147,7 @@ async def through_gateway(count: int) -> tuple[list[float], list[float]]:
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
             ix_id, agent = await setup_call(http, server, ADMIN, TOKEN)
             twilio = await twilio_stream(server, ix_id, SID, TOKEN)
+            await live_audio_connected(http, ix_id, agent)  # the offer must find the caller's stream on the call
             pc = MediaPeerConnection(MEDIA_ADDRESSES)
             mic = Bursts(count)
             heard_browser: list[tuple[float, np.ndarray]] = []
@@ -158,6 +160,8 @@ async def through_gateway(count: int) -> tuple[list[float], list[float]]:
                 json={"interaction_id": ix_id, "sdp": pc.localDescription.sdp, "type": "offer"},
                 headers=agent,
             )
+            if r.status_code != 200:
+                raise SystemExit(f"voice_latency: the agent's offer was refused: {r.status_code} {r.text}")
             await pc.setRemoteDescription(RTCSessionDescription(**r.json()))
 
             heard_phone: list[tuple[float, np.ndarray]] = []

@@ -119,6 +119,7 @@ class LiveCalls:
             reconnect_grace=self.reconnect_grace,
             media_addresses=self.media_addresses,
             on_dropped=self.peer_dropped,
+            clock_counts=self.bridges.counts,
         )
         bridge.previous_home, bridge.claimed_at = previous, claimed_at
         self.bridges.add(bridge)

@@ -37,14 +37,14 @@ from sessions.call_model import Call
 from sessions.errors import IllegalTransition
 
 from .audio import TWILIO_RATE
+from .bridge_clock import ClockCounts, Pacer
 from .call_legs import Leg, PeerLeg, TwilioLeg, frame_of, pcm_of
 from .ice import MediaPeerConnection
-from .mixer import RATE, TICK, Floor, MonitorMode, Part, Party, mix
+from .mixer import TICK, Floor, MonitorMode, Part, Party, mix
 
 log = logging.getLogger("channels.voice_bridge")
 
 CALLER, AGENT, CONSULT = "caller", "agent", "consult"
-TICK_SECONDS = TICK / RATE
 
 
 def monitor_leg(user_id: str) -> str:
@@ -100,8 +100,11 @@ class Bridge:
         reconnect_grace: float = 20.0,
         media_addresses: tuple[str, ...] = (),
         on_dropped: Callable[[Bridge, str, PeerLeg], Awaitable[None]] | None = None,
+        clock_counts: ClockCounts | None = None,
     ) -> None:
         self.interaction_id = interaction_id
+        #: Where this bridge counts its ticks, late ones and skipped ones (the process's totals: `Bridges.counts`).
+        self.clock_counts = clock_counts if clock_counts is not None else ClockCounts()
         #: Where browsers' audio binds and is advertised (`channels.ice`); empty: every non-loopback interface.
         self.media_addresses = media_addresses
         self.recorder = recorder
@@ -128,13 +131,12 @@ class Bridge:
             self.clock = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
+        """One tick per period on the event loop's clock, counted (channels/bridge_clock.py: catching up, stalls)."""
         loop = asyncio.get_running_loop()
-        due = loop.time()
+        pacer = Pacer(loop.time(), self.clock_counts)
         while True:
-            due += TICK_SECONDS
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            if loop.time() - due > 10 * TICK_SECONDS:
-                due = loop.time()  # the loop stalled: start afresh rather than burst to catch up
+            await asyncio.sleep(pacer.wait(loop.time()))
+            pacer.started(loop.time())
             try:
                 self.tick()
             except Exception:  # one bad tick must not silence the call
@@ -340,10 +342,11 @@ class Bridge:
 
 
 class Bridges:
-    """The live calls of this process, by interaction id."""
+    """The live calls of this process, by interaction id, and the tick counts of their clocks (ended ones' too)."""
 
     def __init__(self) -> None:
         self.live: dict[str, Bridge] = {}
+        self.counts = ClockCounts()
 
     def get(self, interaction_id: str) -> Bridge | None:
         return self.live.get(interaction_id)

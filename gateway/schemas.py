@@ -300,6 +300,17 @@ class Toggle(Body):
     on: bool
 
 
+class VoiceStats(BaseModel):
+    """One process's live calls and its mixing clocks' ticks since it started (channels/bridge_clock.py)."""
+
+    node: str = Field(description="The process answering (each process counts its own calls).")
+    bridges: int = Field(description="Live calls whose audio this process mixes.")
+    legs: int = Field(description="Connections on those calls (a two-party call: two).")
+    ticks: int = Field(description="20 ms mixing ticks run, over every call this process has mixed.")
+    late: int = Field(description="Ticks that started more than one tick (20 ms) after they were due.")
+    skipped: int = Field(description="Ticks never run: after a stall of over 10 ticks the clock starts afresh.")
+
+
 class DirectMessageBody(Body):
     """``to``: a user id; ``interaction_id``: an interaction the sender may see, to link the message to."""
 

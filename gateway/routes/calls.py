@@ -14,10 +14,19 @@ from channels.chat_driver import interaction_of
 from channels.live_calls import LiveCalls
 from sessions.errors import IllegalTransition, NotFound
 from sessions.model import Interaction, State
+from sessions.permissions import require_admin
 
 from ..errors import RequestError
 from ..operations import Call, Operations
-from ..schemas import CustomerCall, CustomerHangup, MonitorBody, SessionDescription, Toggle, WebrtcOffer
+from ..schemas import (
+    CustomerCall,
+    CustomerHangup,
+    MonitorBody,
+    SessionDescription,
+    Toggle,
+    VoiceStats,
+    WebrtcOffer,
+)
 
 ops = Operations("calls")
 
@@ -96,6 +105,26 @@ async def three_way(call: Call) -> Toggle:
     after = await live.follow(await call.sessions.three_way(call.user, ix.id, call.body.on))
     assert after.call is not None  # the three-way command sets it
     return Toggle(on=after.call.three_way)
+
+
+@ops("GET", "/api/voice/stats", response=VoiceStats)
+async def voice_stats(call: Call) -> VoiceStats:
+    """This process's live calls and how its 20 ms mixing clocks kept time since it started (admins).
+
+    Per process, as the audio is: behind a balancer, each answer is the process named in ``X-Switchboard-Node``.
+    A capacity measurement (bench/voice_capacity.py) reads the late share from it rather than from the logs.
+    """
+    require_admin(call.user, "read the voice clocks' figures")
+    bridges = _live(call).bridges
+    counts = bridges.counts
+    return VoiceStats(
+        node=call.request.app.state.node,
+        bridges=len(bridges.live),
+        legs=sum(len(b.legs) for b in bridges.live.values()),
+        ticks=counts.ticks,
+        late=counts.late,
+        skipped=counts.skipped,
+    )
 
 
 # -- the customer's side: a call from the chat widget -------------------------------
