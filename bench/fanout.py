@@ -23,7 +23,6 @@ import time
 
 import httpx
 import websockets
-
 from common import ADMIN, cpu_seconds, floor_server, gateway, load, result
 from profiling import profiled
 
@@ -61,9 +60,23 @@ async def inject_floor(url: str, count: int, rate: float) -> None:
             await asyncio.sleep(max(0, start + (i + 1) / rate - time.monotonic()))
 
 
+def producing_cost(server_pid: int, base: str, count: int, rate: float) -> float:
+    """Server CPU seconds per event made with no socket connected: the part of a gateway event that is not fan-out.
+
+    Each gateway event is a real interaction created through the HTTP API and stored (authentication,
+    validation, routing, the SQL transaction, the log): a fixed cost per event, whatever N is, which the
+    floor (a message handed to ``broadcast``) does not pay.  Measured on the same process, at the same rate,
+    before the sockets connect, so the fan-out's own cost per delivery can be reported next to the total.
+    """
+    cpu = cpu_seconds(server_pid)
+    asyncio.run(inject_gateway(base, count, rate))
+    return (cpu_seconds(server_pid) - cpu) / count
+
+
 def run(kind: str, n: int, count: int, rate: float, profiles: dict[str, list[str]] | None = None) -> dict:
     ctx = floor_server() if kind == "floor" else gateway(kind)
     with ctx as (server, url, target):
+        producing = 0.0 if kind == "floor" else producing_cost(server.pid, target, min(count, 50), rate)
         with load(url, n, count) as proc:
             cpu = cpu_seconds(server.pid)
             with (
@@ -75,7 +88,12 @@ def run(kind: str, n: int, count: int, rate: float, profiles: dict[str, list[str
                     inject_floor(target, count, rate) if kind == "floor" else inject_gateway(target, count, rate)
                 )
                 out = result(proc)
-            out["cpu_us_per_delivery"] = (cpu_seconds(server.pid) - cpu) / max(1, out["received"]) * 1e6
+            spent = cpu_seconds(server.pid) - cpu
+    if out["received"] != out["expected"]:
+        raise SystemExit(f"{kind}, N={n}: {out['received']} of {out['expected']} deliveries arrived: no figure")
+    out["cpu_us_per_delivery"] = spent / out["received"] * 1e6
+    out["fanout_us_per_delivery"] = (spent - producing * count) / out["received"] * 1e6
+    out["producing_ms_per_event"] = producing * 1e3
     out["events_per_second"] = out["received"] / out["delivery_seconds"] if out.get("delivery_seconds") else 0.0
     return out
 
@@ -100,9 +118,10 @@ def main() -> None:
     print(f"events for {args.seconds:g} s to each of N connections; latency = receive time - injection time")
     print(
         "| N | events/s in | server | delivered/s | ratio | p50 ms | p99 ms | max ms | p99 ratio "
-        "| server CPU µs/delivery | CPU ratio | delivered |"
+        "| server CPU µs/delivery | CPU ratio | producing an event, ms CPU | fan-out µs/delivery | fan-out ratio "
+        "| delivered |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in (int(s) for s in args.sizes.split(",")):
         rate = args.rate or min(50.0, 10_000 / n)
         count = max(1, int(rate * args.seconds))
@@ -112,14 +131,16 @@ def main() -> None:
         floor = rows["floor"]
         for kind in ["floor"] + modes:
             r = rows[kind]
-            ms = lambda v: f"{v * 1000:.1f}" if v is not None else "-"  # noqa: E731
+            ms = lambda v: f"{v * 1000:.1f}" if v is not None else "-"
             ratio = r["events_per_second"] / floor["events_per_second"] if floor["events_per_second"] else 0
             p99_ratio = r["p99"] / floor["p99"] if r["p99"] and floor["p99"] else 0
-            cpu_ratio = r["cpu_us_per_delivery"] / floor["cpu_us_per_delivery"] if floor["cpu_us_per_delivery"] else 0
+            cpu_ratio = r["cpu_us_per_delivery"] / floor["cpu_us_per_delivery"]
+            fanout_ratio = r["fanout_us_per_delivery"] / floor["cpu_us_per_delivery"]
             print(
                 f"| {n} | {rate:g} | {kind} | {r['events_per_second']:.0f} | {ratio:.2f} "
-                f"| {ms(r['p50'])} | {ms(r['p99'])} | {ms(r['max'])} | {p99_ratio:.1f} "
-                f"| {r['cpu_us_per_delivery']:.1f} | {cpu_ratio:.1f} | {r['received']}/{r['expected']} |",
+                f"| {ms(r['p50'])} | {ms(r['p99'])} | {ms(r['max'])} | {p99_ratio:.2f} "
+                f"| {r['cpu_us_per_delivery']:.1f} | {cpu_ratio:.2f} | {r['producing_ms_per_event']:.2f} "
+                f"| {r['fanout_us_per_delivery']:.1f} | {fanout_ratio:.2f} | {r['received']}/{r['expected']} |",
                 flush=True,
             )
     for kind, summaries in (profiles or {}).items():

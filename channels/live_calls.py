@@ -3,9 +3,8 @@
 The domain decides (a transfer, a consult, a hold, an agent gone); :meth:`LiveCalls.follow` moves the audio to
 match each committed event: who is on the bridge, who holds, which outside call is dialled or hung up.  The other
 way round, what the audio notices (a stream starting or stopping, a browser dropping) is recorded as the domain's
-commands (``audio_joined``, ``audio_left``, ``monitor_stopped``, requeue).  Provider failures, and the domain
-refusing such a record, are written to the feed or the log rather than raised: the command that caused them
-stands, and the audio goes on.
+commands (``audio_joined``, ``audio_left``, ``monitor_stopped``, requeue).  Provider failures, and the domain refusing
+such a record, are written to the feed or the log rather than raised: the command that caused them stands.
 """
 
 from __future__ import annotations
