@@ -185,8 +185,8 @@ async def agent_socket(ws: WebSocket) -> None:
         pass  # the client went away mid-send
     finally:
         hub.unsubscribe(sub)  # before any wait below: nothing more is buffered for this socket
+        await live.stop()  # detached first, so closing starts no flusher
         sub.close()
-        await live.stop()
         await end(ws, ending, stall, user_id)
         # Shielded: a handler cancelled at shutdown or by the server's close still records the leave.
         await asyncio.shield(presence.left(user_id))
