@@ -27,21 +27,30 @@ class Presence:
         self.users: dict[str, User] = {}
 
     async def joined(self, user: User) -> None:
+        """One more socket of ``user``; if recording the first one fails, the count is as before (then raises)."""
         self.local[user.id] += 1
         self.users[user.id] = user
         if self.local[user.id] == 1:
-            await self.sessions.connected(user.id, self.node, self.ttl)
-            await self.sessions.announce_presence(user)
+            try:
+                await self.sessions.connected(user.id, self.node, self.ttl)
+                await self.sessions.announce_presence(user)
+            except BaseException:
+                self.local[user.id] -= 1
+                if self.local[user.id] <= 0:
+                    del self.local[user.id]
+                    self.users.pop(user.id, None)
+                raise
 
     async def left(self, user_id: str) -> None:
         """One socket of ``user_id`` closed (by id: a socket keeps no User of its own, see gateway/ws_agent.py)."""
         self.local[user_id] -= 1
         if self.local[user_id] <= 0:
             del self.local[user_id]
-            user = self.users.pop(user_id)
+            user = self.users.pop(user_id, None)
             try:
                 await self.sessions.disconnected(user_id, self.node)
-                await self.sessions.announce_presence(user)
+                if user is not None:
+                    await self.sessions.announce_presence(user)
             except (StoreUnavailable, OSError) as exc:  # the store may be down; the entry then expires by itself
                 log.warning("could not record %s leaving (%s)", user_id, exc)
 

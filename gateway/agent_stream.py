@@ -137,10 +137,21 @@ class Live:
             )
             ending.set(CLOSE_SLOW_CONSUMER, resume_reason(exc.last))
         except (WebSocketDisconnect, RuntimeError, OSError):
-            return  # the client went away mid-send
+            # The connection is gone or closing without us (uvicorn's keepalive timed out, say): end it for the
+            # handler too, whose receive() may otherwise wait for a disconnect that a peer not reading delays.
+            self._detach()
+            ws_transport.abort(self.ws)
+            return
         finally:
             sub.flushing = False
+        # The ending and its resume cursor are decided: nothing more may go out before the close, not even a
+        # direct write the moment the transport takes writes again.
+        self._detach()
         await end(self.ws, ending, self.stall_seconds, self.who)
+
+    def _detach(self) -> None:
+        self.sub.write_now = self.sub.wake = None
+        self.sub.close()
 
     async def stop(self) -> None:
         """Detaches; a flusher that is closing the socket finishes (bounded by the stall time), any other stops."""
@@ -149,6 +160,9 @@ class Live:
         if task is None or task.done():
             return
         if self.ending.done:
-            await asyncio.shield(task)
+            try:
+                await asyncio.shield(task)
+            except Exception:  # the close failed: the handler still ends, and records the agent leaving
+                log.exception("closing the agent socket of %s failed", self.who)
         else:
             task.cancel()

@@ -36,4 +36,7 @@ class Gateway(Starlette):
             return
         scope["app"] = self  # what Starlette sets, so the handler finds ``ws.app.state``
         ws_transport.attach(scope, send)
-        await lane(WebSocket(scope, receive, send))
+        try:
+            await lane(WebSocket(scope, receive, send))
+        finally:
+            ws_transport.detach(scope)

@@ -39,9 +39,14 @@ class TransportHandle:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            attach(scope, send)
-        await self.app(scope, receive, send)
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        attach(scope, send)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            detach(scope)
 
 
 def attach(scope: Scope, send: Send) -> None:
@@ -51,6 +56,13 @@ def attach(scope: Scope, send: Send) -> None:
     if transport is not None and hasattr(transport, "abort"):
         scope[SCOPE_KEY] = transport
         scope[PROTOCOL_KEY] = protocol
+
+
+def detach(scope: Scope) -> None:
+    """Takes them out again once the handler is done: the protocol holds this scope, which would hold the protocol,
+    a cycle only the garbage collector would free, for every connection."""
+    scope.pop(SCOPE_KEY, None)
+    scope.pop(PROTOCOL_KEY, None)
 
 
 def abort(ws: WebSocket) -> bool:
