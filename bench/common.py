@@ -102,11 +102,9 @@ def load(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def result(group: LoadGroup | subprocess.Popen) -> dict:
+def result(group: LoadGroup) -> dict:
     """The load's JSON result; for several processes their sum, the delivery span across all of them, and
     percentiles over all their latency samples merged (exact, not an average of percentiles)."""
-    if isinstance(group, subprocess.Popen):
-        group = LoadGroup([group], [])
     outs = []
     for proc in group.procs:
         assert proc.stdout is not None
@@ -115,8 +113,8 @@ def result(group: LoadGroup | subprocess.Popen) -> dict:
             raise SystemExit(f"a load process exited without a result (exit {proc.wait()}): no figure")
         outs.append(json.loads(line))
         proc.wait()
-    if len(outs) == 1 or "connected" in outs[0]:
-        return outs[0] if len(outs) == 1 else {"connected": sum(o["connected"] for o in outs)}
+    if "connected" in outs[0]:
+        return {"connected": sum(o["connected"] for o in outs)}
     import numpy as np
 
     lat = np.sort(np.concatenate([np.fromfile(path, dtype=np.float64) for path in group.samples]))
@@ -135,6 +133,9 @@ def result(group: LoadGroup | subprocess.Popen) -> dict:
         "sockets_complete": sum(o["sockets_complete"] for o in outs),
         "sockets_open": sum(o["sockets_open"] for o in outs),
         "failure": "; ".join(o["failure"] for o in outs if o["failure"]) or None,
+        "cpu_seconds": sum(o["cpu_seconds"] for o in outs),
+        # Cores the busiest load process used while the events came: near 1.0, the load, not the server, is the limit.
+        "cpu_busiest": max(o["cpu_seconds"] / o["busy_seconds"] if o["busy_seconds"] else 0.0 for o in outs),
     }
 
 

@@ -51,6 +51,9 @@ class Totals:
         self.first = asyncio.Event()  # the first bench event arrived
         self.done = asyncio.Event()  # every client got EXPECTED bench events
         self.failure: str | None = None
+        #: CPU time and clock when the first event arrived and when the wait ended: the window of the CPU figure.
+        self.cpu_at_first = self.first_at = self.cpu_at_end = self.ended = 0.0
+        self.open_at_end = 0
 
 
 class Client(asyncio.Protocol):
@@ -164,9 +167,10 @@ class Client(asyncio.Protocol):
         t = self.totals
         t.latencies.append(now - sent)
         t.received += 1
-        if sent < t.first_sent:
-            t.first_sent = sent
+        if not t.first.is_set():
+            t.cpu_at_first, t.first_at = cpu_now(), now
             t.first.set()
+        t.first_sent = min(t.first_sent, sent)
         t.last_received = max(t.last_received, now)
         self.got += 1
         if self.got == t.expected:
@@ -196,6 +200,11 @@ async def connect(url: str, totals: Totals, gate: asyncio.Semaphore) -> Client:
                 await asyncio.sleep(0.5)
     totals.connected += 1
     return client
+
+
+def cpu_now() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def percentile(ordered, q: float) -> float | None:
@@ -236,6 +245,8 @@ async def run(args: argparse.Namespace) -> tuple[Totals, float] | None:
         except TimeoutError:
             pass
     seconds = time.time() - start
+    totals.cpu_at_end, totals.ended = cpu_now(), time.time()
+    totals.open_at_end = totals.open  # before the aborts below close them
     for c in clients:
         c.transport.abort()
     return totals, seconds
@@ -258,10 +269,13 @@ def report(args: argparse.Namespace, totals: Totals, seconds: float) -> None:
                 "p99": percentile(lat, 0.99),
                 "max": lat[-1] if lat else None,
                 "sockets_complete": totals.complete,
-                "sockets_open": totals.open,
+                "sockets_open": totals.open_at_end,
                 "first_sent": totals.first_sent if got else None,
                 "last_received": totals.last_received if got else None,
                 "failure": totals.failure,
+                # What the clients cost from the first event on, and over how long: is the load the limit?
+                "cpu_seconds": totals.cpu_at_end - totals.cpu_at_first if got else 0.0,
+                "busy_seconds": totals.ended - totals.first_at if got else 0.0,
             }
         ),
         flush=True,
