@@ -228,7 +228,9 @@ async def run(args: argparse.Namespace) -> tuple[Totals, float] | None:
     totals = Totals(args.n, args.expected)
     gate = asyncio.Semaphore(CONCURRENT_HANDSHAKES)
     try:
-        clients = await asyncio.wait_for(asyncio.gather(*(connect(args.url, totals, gate) for _ in range(args.n))), 120)
+        clients = await asyncio.wait_for(
+            asyncio.gather(*(connect(args.url, totals, gate) for _ in range(args.n))), max(120, args.n / 50)
+        )
     except Exception as exc:  # the parent is told why, on stderr, and sees no "ready"
         print(f"load: {totals.connected} of {args.n} connected, then {exc!r}", file=sys.stderr, flush=True)
         raise SystemExit(1) from exc

@@ -231,9 +231,11 @@ def verdict(kind: str, best: dict | None, failed: dict | None, max_rate: float) 
         why = f"{'; '.join(failed['problems'])}, limit {failed['bound']}" if failed else "-"
         return f"{kind}: no step sustained ({why}): no figure"
     per_core = best["deliveries"] / best["server_cores"] if best["server_cores"] else float("inf")
+    load_us = best["cpu_seconds"] / best["received"] * 1e6
     head = (
         f"{kind}: sustained {best['rate']:.1f} events/s = {best['deliveries']:,.0f} deliveries/s, p99 "
-        f"{ms(best['p99'])} ms, at {best['server_cores']:.2f} server cores: {per_core:,.0f} deliveries/s per core"
+        f"{ms(best['p99'])} ms, at {best['server_cores']:.2f} server cores: {per_core:,.0f} deliveries/s per core "
+        f"(the load processes spent {load_us:.1f} µs of CPU per message received)"
     )
     if failed is None or failed["rate"] < best["rate"]:
         return f"{head}; not saturated at --max-rate {max_rate:g}"
