@@ -188,6 +188,7 @@ async def connect(url: str, totals: Totals, gate: asyncio.Semaphore) -> Client:
     parts = urlsplit(url)
     async with gate:
         for attempt in range(3):
+            client = None
             try:
                 _, client = await asyncio.get_running_loop().create_connection(
                     lambda: Client(url, totals), parts.hostname, parts.port or 80
@@ -195,6 +196,8 @@ async def connect(url: str, totals: Totals, gate: asyncio.Semaphore) -> Client:
                 await asyncio.wait_for(client.handshake, 30)
                 break
             except (OSError, ConnectionError, TimeoutError):
+                if client is not None:
+                    client.transport.abort()
                 if attempt == 2:
                     raise
                 await asyncio.sleep(0.5)

@@ -126,6 +126,8 @@ def problems(r: dict, n: int, count: int) -> list[str]:
         found.append(f"{n - r['sockets_open']} sockets closed")
     if r["received"] < n * count or r["sockets_complete"] < n:
         found.append(f"delivered {r['received']}/{n * count}, {r['sockets_complete']}/{n} sockets got all")
+    elif r["received"] > n * count:  # every bench message is counted: more than sent would make "all" meaningless
+        found.append(f"{r['received'] - n * count} bench messages more than sent (an event delivered twice?)")
     if r["injected"] < RATE_REACHED * r["rate"]:
         found.append(f"injected {r['injected']:.1f}/s of {r['rate']:g}/s")
     if r["p99"] is None or r["p99"] >= P99_LIMIT:
