@@ -85,6 +85,17 @@ def wait_closed(port: int, timeout: float = 15) -> None:
         time.sleep(0.2)
 
 
+def settle(pid: int, timeout: float = 10) -> None:
+    """Waits (bounded) until the server is idle, so that work the new connections caused (sessions, presence)
+    is not counted against the events."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = tree_cpu_seconds(pid)
+        time.sleep(0.3)
+        if tree_cpu_seconds(pid) - before < 0.03:
+            return
+
+
 def step(kind: str, server_pid: int, url: str, target: str, args: argparse.Namespace, rate: float) -> dict:
     n, port = args.sockets, urlsplit(url).port or 80
     count = max(1, round(rate * args.seconds))
@@ -93,6 +104,7 @@ def step(kind: str, server_pid: int, url: str, target: str, args: argparse.Names
         held = established(port)
         if held < n:
             raise SystemExit(f"{kind}: the server holds {held} established connections, not {n}: no figure")
+        settle(server_pid)
         server0, busy0, own0 = tree_cpu_seconds(server_pid), machine_busy_seconds(), time.process_time()
         wall0 = time.monotonic()
         injected = asyncio.run(inject(kind, target, count, rate))
