@@ -110,9 +110,11 @@ def step(kind: str, server_pid: int, url: str, target: str, args: argparse.Names
         injected = asyncio.run(inject(kind, target, count, rate))
         injector_cpu = time.process_time() - own0
         injecting = time.monotonic() - wall0
-        out = result(group)
+        for proc in group.procs:  # done once the last has its events (or gave up): the window ends there
+            proc.wait()
         wall = time.monotonic() - wall0
         server_cpu, busy = tree_cpu_seconds(server_pid) - server0, machine_busy_seconds() - busy0
+        out = result(group)
     out |= {
         "kind": kind,
         "rate": rate,
