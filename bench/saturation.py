@@ -36,21 +36,38 @@ P99_LIMIT = 0.100
 WHOLE_CORE = 0.85
 #: The injected rate must reach this share of the target for the step to count.
 RATE_REACHED = 0.95
+#: A server runnable this many seconds a second with no free core (schedstat) was held back by the machine: its
+#: latency was the queue for a CPU, not its own work.
+WAITING = 0.25
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and all its descendants (a server that forks workers counts whole)."""
-    total, stack = 0.0, [pid]
+def tree_pids(pid: int) -> list[int]:
+    """A process and all its descendants (a server that forks workers counts whole)."""
+    found, stack = [], [pid]
     while stack:
         p = stack.pop()
+        found.append(p)
         try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
             for task in Path(f"/proc/{p}/task").iterdir():
                 stack += [int(c) for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
+        except FileNotFoundError:
             continue
-    return total
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) of a process tree, all threads, from the
+    scheduler's own accounting (/proc/PID/task/TID/schedstat): the second says whether the machine, not the server,
+    was what held the server back."""
+    run = wait = 0
+    for p in tree_pids(pid):
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                fields = (task / "schedstat").read_text().split()
+                run, wait = run + int(fields[0]), wait + int(fields[1])
+        except FileNotFoundError:
+            continue
+    return run / 1e9, wait / 1e9
 
 
 def machine_busy_seconds() -> float:
@@ -90,9 +107,9 @@ def settle(pid: int, timeout: float = 10) -> None:
     is not counted against the events."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        before = tree_cpu_seconds(pid)
+        before = tree_cpu_seconds(pid)[0]
         time.sleep(0.3)
-        if tree_cpu_seconds(pid) - before < 0.03:
+        if tree_cpu_seconds(pid)[0] - before < 0.03:
             return
 
 
@@ -105,7 +122,7 @@ def step(kind: str, server_pid: int, url: str, target: str, args: argparse.Names
         if held < n:
             raise SystemExit(f"{kind}: the server holds {held} established connections, not {n}: no figure")
         settle(server_pid)
-        server0, busy0, own0 = tree_cpu_seconds(server_pid), machine_busy_seconds(), time.process_time()
+        (server0, wait0), busy0, own0 = tree_cpu_seconds(server_pid), machine_busy_seconds(), time.process_time()
         wall0 = time.monotonic()
         injected = asyncio.run(inject(kind, target, count, rate))
         injector_cpu = time.process_time() - own0
@@ -113,14 +130,15 @@ def step(kind: str, server_pid: int, url: str, target: str, args: argparse.Names
         for proc in group.procs:  # done once the last has its events (or gave up): the window ends there
             proc.wait()
         wall = time.monotonic() - wall0
-        server_cpu, busy = tree_cpu_seconds(server_pid) - server0, machine_busy_seconds() - busy0
+        (server1, wait1), busy = tree_cpu_seconds(server_pid), machine_busy_seconds() - busy0
         out = result(group)
     out |= {
         "kind": kind,
         "rate": rate,
         "injected": injected,
         "deliveries": out["received"] / out["delivery_seconds"] if out["delivery_seconds"] else 0.0,
-        "server_cores": server_cpu / wall,
+        "server_cores": (server1 - server0) / wall,
+        "server_waiting": (wait1 - wait0) / wall,  # runnable, no CPU free
         "load_cores": out["cpu_seconds"] / wall,
         "injector_cores": injector_cpu / injecting,
         "machine_cores": busy / wall,
@@ -150,8 +168,8 @@ def problems(r: dict, n: int, count: int) -> list[str]:
 
 
 def bound(r: dict) -> str:
-    """What ran out at a failed step: the load side (LOAD: a load process or the injector at a whole core; MACHINE:
-    all cores busy, the server short of one) or the server."""
+    """What ran out at a failed step: the load side (LOAD: a load process or the injector at a whole core), the
+    machine (MACHINE: the server kept waiting for a free core, or all cores busy) or the server."""
     cores = os.cpu_count() or 1
     if r["cpu_busiest"] >= WHOLE_CORE:
         return f"LOAD: a load process used {r['cpu_busiest']:.2f} cores"
@@ -159,10 +177,11 @@ def bound(r: dict) -> str:
         return f"LOAD: the injector used {r['injector_cores']:.2f} cores"
     if r["server_cores"] >= WHOLE_CORE:
         return f"server: {r['server_cores']:.2f} cores"
-    if r["machine_cores"] >= 0.9 * cores:
+    if r["server_waiting"] >= WAITING or r["machine_cores"] >= 0.9 * cores:
         return (
-            f"MACHINE: its {cores} cores were busy (other processes {r['other_cores']:.2f}, load "
-            f"{r['load_cores'] + r['injector_cores']:.2f}), the server had {r['server_cores']:.2f}"
+            f"MACHINE: the server ran {r['server_cores']:.2f} cores and waited {r['server_waiting']:.2f} for one; "
+            f"{r['machine_cores']:.2f} of {cores} cores busy (load {r['load_cores'] + r['injector_cores']:.2f}, "
+            f"other processes {r['other_cores']:.2f})"
         )
     return f"server (latency, at {r['server_cores']:.2f} cores)"
 
@@ -175,7 +194,8 @@ def row(r: dict) -> str:
     status = "; ".join(r["problems"]) or "sustained"
     return (
         f"| {r['kind']} | {r['rate']:.1f} | {r['injected']:.1f} | {r['deliveries']:,.0f} | {ms(r['p50'])} "
-        f"| {ms(r['p99'])} | {r['received']}/{r['expected']} | {r['server_cores']:.2f} | {r['load_cores']:.2f} "
+        f"| {ms(r['p99'])} | {r['received']}/{r['expected']} | {r['server_cores']:.2f} ({r['server_waiting']:.2f}) "
+        f"| {r['load_cores']:.2f} "
         f"({r['cpu_busiest']:.2f}) | {r['injector_cores']:.2f} | {r['machine_cores']:.2f} ({r['other_cores']:.2f}) | {status} "
         f"| {r['bound']} |"
     )
@@ -227,7 +247,7 @@ def main() -> None:
         f"x{args.factor:g} per step; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at start"
     )
     print(
-        "| server | target ev/s | injected ev/s | deliveries/s | p50 ms | p99 ms | delivered | server cores "
+        "| server | target ev/s | injected ev/s | deliveries/s | p50 ms | p99 ms | delivered | server cores (waiting for one) "
         "| load cores (busiest) | injector cores | machine busy cores (others) | step | limit |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
