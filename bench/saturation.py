@@ -7,14 +7,17 @@ For the gateway (MODE, default "single": what bench/common.gateway() starts) and
 a raw `websockets.broadcast` server), each in its own process: connect N sockets spread over P load processes
 (bench/load.py), inject events at a rate (through the HTTP API for the gateway, as bench/fanout.py does; straight
 into the broadcast for the floor, with the gateway's own event as payload), and raise the rate by FACTOR per step
-until p99 reaches 100 ms, an event is not delivered to every socket, or the injection rate is not reached.  The
-figure: deliveries/s per server core at the highest sustained step (deliveries/s / the server's CPU in cores).
+until p99 reaches 100 ms, an event is not delivered to every socket, or the injection rate is not reached (if the
+first step fails, it lowers the rate instead).  The figure: deliveries/s per server core at the highest sustained
+step (deliveries/s / the CPU the server's process tree used there, in cores).
 
 Each step checks its preconditions and says so when they fail: the server holds N established connections (``ss``)
-before anything is sent, every socket stays open and gets every event, the injector reached the rate.  The machine's
-cores are shared by the server, the load processes and the injector (this process), so each step also reports what
-they used: when the step that failed had a load process or the injector at a whole core, or the machine's cores all
-busy while the server had less than one, the limit is the load side, and the bench says the server's was not found.
+and is idle before anything is sent, every socket stays open and gets every event exactly once, the injector reached
+the rate.  The machine's cores are shared by the server, the load processes, the injector (this process) and
+whatever else runs, so each step reports what each used, and how long the server was runnable with no free core
+(the scheduler's schedstat).  The step that failed is named LOAD when a load process or the injector used a whole
+core, MACHINE when the server waited a quarter of a core for a free one or all cores were busy (with the load's and
+the other processes' shares), and only otherwise the server's: then the bench says the server's limit was found.
 """
 
 from __future__ import annotations
