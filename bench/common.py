@@ -80,6 +80,7 @@ def load(
     One Python process can only take so many messages a second; several let a bench load the server harder than one
     core of clients could.  ``timeout``: how long each waits for all its events after the first one arrived.
     """
+    processes = max(1, min(processes, n))  # a process with no socket would wait for events forever
     scratch = Path(tempfile.mkdtemp(prefix="bench-load-"))
     procs: list[subprocess.Popen] = []
     samples = [scratch / f"{i}.f64" for i in range(processes)]
