@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,25 +66,92 @@ def gateway(mode: str) -> Iterator[tuple[subprocess.Popen, str, str]]:
         yield gp.proc, f"{gp.ws_url}/ws/agent?token={TOKEN}", gp.url
 
 
+class LoadGroup:
+    """The load processes of one measurement: N sockets spread over them, each process a core's worth of clients."""
+
+    def __init__(self, procs: list[subprocess.Popen], samples: list[Path]) -> None:
+        self.procs, self.samples = procs, samples
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+
 @contextlib.contextmanager
-def load(url: str, n: int, expected: int, idle: float = 0) -> Iterator[subprocess.Popen]:
-    """Starts the load process and returns once its N clients are connected."""
-    args = [sys.executable, str(ROOT / "bench" / "load.py"), url, str(n), str(expected)] + (
-        ["--idle", str(idle)] if idle else []
-    )
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", "load process failed to connect"
+def load(
+    url: str, n: int, expected: int, idle: float = 0, processes: int = 1, timeout: float = 60
+) -> Iterator[LoadGroup]:
+    """Starts the load processes (N sockets spread over ``processes``) and returns once all N clients are connected.
+
+    One Python process can only take so many messages a second; several let a bench load the server harder than one
+    core of clients could.  ``timeout``: how long each waits for all its events after the first one arrived.
+    """
+    processes = max(1, min(processes, n))  # a process with no socket would wait for events forever
+    scratch = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    procs: list[subprocess.Popen] = []
+    samples = [scratch / f"{i}.f64" for i in range(processes)]
     try:
-        yield proc
+        for i in range(processes):
+            share = n // processes + (1 if i < n % processes else 0)
+            args = [sys.executable, str(ROOT / "bench" / "load.py"), url, str(share), str(expected)]
+            args += ["--timeout", str(timeout), "--samples", str(samples[i])] + (["--idle", str(idle)] if idle else [])
+            procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, text=True))
+        for proc in procs:  # they connect concurrently; each says "ready" once its share is open
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":
+                raise SystemExit(f"a load process failed to connect its sockets (exit {proc.wait()}): no figure")
+        yield LoadGroup(procs, samples)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def result(group: LoadGroup) -> dict:
+    """The load's JSON result; for several processes their sum, the delivery span across all of them, and
+    percentiles over all their latency samples merged (exact, not an average of percentiles)."""
+    outs = []
+    for proc in group.procs:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"a load process exited without a result (exit {proc.wait()}): no figure")
+        outs.append(json.loads(line))
         proc.wait()
+    if "connected" in outs[0]:
+        return {"connected": sum(o["connected"] for o in outs)}
+    import numpy as np
+
+    lat = np.sort(np.concatenate([np.fromfile(path, dtype=np.float64) for path in group.samples]))
+    received = sum(o["received"] for o in outs)
+    firsts = [o["first_sent"] for o in outs if o["first_sent"] is not None]
+    lasts = [o["last_received"] for o in outs if o["last_received"] is not None]
+    pick = lambda q: float(lat[min(len(lat) - 1, int(q * (len(lat) - 1)))]) if len(lat) else None
+    return {
+        "received": received,
+        "expected": sum(o["expected"] for o in outs),
+        "seconds": max(o["seconds"] for o in outs),
+        "delivery_seconds": max(lasts) - min(firsts) if received else None,
+        "p50": pick(0.5),
+        "p99": pick(0.99),
+        "max": float(lat[-1]) if len(lat) else None,
+        "sockets_complete": sum(o["sockets_complete"] for o in outs),
+        "sockets_open": sum(o["sockets_open"] for o in outs),
+        "failure": "; ".join(o["failure"] for o in outs if o["failure"]) or None,
+        "cpu_seconds": sum(o["cpu_seconds"] for o in outs),
+        # Cores the busiest load process used while the events came: near 1.0, the load, not the server, is the limit.
+        "cpu_busiest": max(o["cpu_seconds"] / o["busy_seconds"] if o["busy_seconds"] else 0.0 for o in outs),
+    }
 
 
-def result(proc: subprocess.Popen) -> dict:
-    assert proc.stdout is not None
-    return json.loads(proc.stdout.readline())
+def established(port: int) -> int:
+    """Established TCP connections whose local port is ``port``: the server's side of the clients' sockets."""
+    out = subprocess.run(
+        ["ss", "-Htn", "state", "established", f"( sport = :{port} )"], check=True, capture_output=True, text=True
+    ).stdout
+    return sum(1 for line in out.splitlines() if line.strip())
 
 
 def rss_kib(pid: int) -> int:
