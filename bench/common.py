@@ -94,8 +94,9 @@ def load(
         for i in range(processes):
             share = n // processes + (1 if i < n % processes else 0)
             args = [sys.executable, str(ROOT / "bench" / "load.py"), url, str(share), str(expected)]
-            args += ["--timeout", str(timeout), "--samples", str(samples[i])] + (["--idle", str(idle)] if idle else [])
-            procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, text=True))
+            args += ["--timeout", str(timeout), "--samples", str(samples[i]), "--hold"]
+            args += ["--idle", str(idle)] if idle else []
+            procs.append(subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
         for proc in procs:  # they connect concurrently; each says "ready" once its share is open
             assert proc.stdout is not None
             if proc.stdout.readline().strip() != "ready":
@@ -103,8 +104,13 @@ def load(
         yield LoadGroup(procs, samples)
     finally:
         for proc in procs:
+            if proc.stdin is not None:
+                proc.stdin.close()  # --hold: the sockets go now
             if proc.poll() is None:
-                proc.kill()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
             proc.wait()
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -119,7 +125,6 @@ def result(group: LoadGroup) -> dict:
         if not line:
             raise SystemExit(f"a load process exited without a result (exit {proc.wait()}): no figure")
         outs.append(json.loads(line))
-        proc.wait()
     if "connected" in outs[0]:
         return {"connected": sum(o["connected"] for o in outs)}
     import numpy as np
@@ -128,7 +133,8 @@ def result(group: LoadGroup) -> dict:
     received = sum(o["received"] for o in outs)
     firsts = [o["first_sent"] for o in outs if o["first_sent"] is not None]
     lasts = [o["last_received"] for o in outs if o["last_received"] is not None]
-    pick = lambda q: float(lat[min(len(lat) - 1, int(q * (len(lat) - 1)))]) if len(lat) else None
+    made = np.sort(np.concatenate([np.fromfile(f"{path}.made", dtype=np.float64) for path in group.samples]))
+    pick = lambda q, lat=lat: float(lat[min(len(lat) - 1, int(q * (len(lat) - 1)))]) if len(lat) else None
     return {
         "received": received,
         "expected": sum(o["expected"] for o in outs),
@@ -136,6 +142,9 @@ def result(group: LoadGroup) -> dict:
         "delivery_seconds": max(lasts) - min(firsts) if received else None,
         "p50": pick(0.5),
         "p99": pick(0.99),
+        # From the event's own ``at`` (a gateway event: when it was made, after the API request that caused it).
+        "p50_made": pick(0.5, made),
+        "p99_made": pick(0.99, made),
         "max": float(lat[-1]) if len(lat) else None,
         "sockets_complete": sum(o["sockets_complete"] for o in outs),
         "sockets_open": sum(o["sockets_open"] for o in outs),

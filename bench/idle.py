@@ -15,11 +15,10 @@ client leave as soon as it had connected), and published a figure for connection
 from __future__ import annotations
 
 import argparse
-import subprocess
 import time
 from urllib.parse import urlsplit
 
-from common import floor_server, gateway, load, rss_kib
+from common import established, floor_server, gateway, load, rss_kib
 
 
 def measure(kind: str, k: int) -> float:
@@ -27,21 +26,13 @@ def measure(kind: str, k: int) -> float:
     with ctx as (proc, url, _):
         time.sleep(1.0)  # let start-up allocations settle before the baseline reading
         before = rss_kib(proc.pid)
-        with load(url, k, 0, idle=30.0):
+        with load(url, k, 0, idle=30.0, processes=2):
             time.sleep(2.0)  # all K are connected (the load process said so); let buffers settle
             held = established(urlsplit(url).port or 80)
             after = rss_kib(proc.pid)
             if held < k or established(urlsplit(url).port or 80) < k:
                 raise SystemExit(f"{kind}: the server holds {held} established connections, not {k}: no figure")
     return (after - before) * 1024 / k
-
-
-def established(port: int) -> int:
-    """Established TCP connections whose local port is ``port``: the server's side of the clients' sockets."""
-    out = subprocess.run(
-        ["ss", "-Htn", "state", "established", f"( sport = :{port} )"], check=True, capture_output=True, text=True
-    ).stdout
-    return sum(1 for line in out.splitlines() if line.strip())
 
 
 def main() -> None:

@@ -5,7 +5,9 @@
 Prints "ready" when all N are connected, then, once every client got EXPECTED bench events (or TIMEOUT seconds
 after the first one arrived), one JSON line: counts and latencies (receive time minus the send time carried in the
 event's subject, "bench:<time.time()>").  With --samples the raw latencies are also written there (float64, native
-order), so that a bench spreading the sockets over several load processes can merge them into exact percentiles.
+order), so that a bench spreading the sockets over several load processes can merge them into exact percentiles, and
+in FILE.made the receive time minus the event's own "at" (for a gateway event: when it was made, so the delivery
+without the API request that caused it).
 With --idle it only holds the connections open for that long, then prints {"connected": n}: the clients still open.
 
 Why it is not the `websockets` asyncio client: that costs tens of µs per message (a future and a task wake-up per
@@ -24,6 +26,7 @@ import resource
 import sys
 import time
 from array import array
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from websockets.client import ClientProtocol
@@ -34,6 +37,8 @@ from websockets.protocol import State
 from websockets.uri import parse_uri
 
 MARK = b'"bench:'
+#: The event's own time, first in its JSON after id and type: when the server made the event.
+AT = b'"at":"'
 DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
 #: Handshakes in flight at once: enough to connect a thousand sockets in about a second, few enough that the
 #: server's accept backlog never overflows.
@@ -47,6 +52,8 @@ class Totals:
         self.n, self.expected = n, expected
         self.connected = self.open = self.received = self.complete = 0
         self.latencies = array("d")
+        #: Receive time minus the event's ``at``: delivery measured from the event's making, not from the request.
+        self.since_made = array("d")
         self.first_sent, self.last_received = float("inf"), 0.0
         self.first = asyncio.Event()  # the first bench event arrived
         self.done = asyncio.Event()  # every client got EXPECTED bench events
@@ -166,6 +173,10 @@ class Client(asyncio.Protocol):
         sent = float(buf[i + 7 : j])
         t = self.totals
         t.latencies.append(now - sent)
+        k = buf.find(AT, start, min(stop, start + 200))
+        if k >= 0:
+            end = buf.find(b'"', k + 6, stop)
+            t.since_made.append(now - datetime.fromisoformat(buf[k + 6 : end].decode()).timestamp())
         t.received += 1
         if not t.first.is_set():
             t.cpu_at_first, t.first_at = cpu_now(), now
@@ -223,11 +234,16 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--idle", type=float, default=0)
     parser.add_argument("--timeout", type=float, default=60, help="seconds after the first event to wait for all")
     parser.add_argument("--samples", help="write the raw latencies (float64) to this file")
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="after the result, keep the sockets open until stdin closes (the parent reads the server's CPU first)",
+    )
     return parser.parse_args()
 
 
-async def run(args: argparse.Namespace) -> tuple[Totals, float] | None:
-    """Connects, says "ready", then holds the sockets (--idle: returns None) or waits for the events."""
+async def run(args: argparse.Namespace) -> None:
+    """Connects, says "ready", then holds the sockets (--idle) or waits for the events and reports them."""
     totals = Totals(args.n, args.expected)
     gate = asyncio.Semaphore(CONCURRENT_HANDSHAKES)
     try:
@@ -241,7 +257,7 @@ async def run(args: argparse.Namespace) -> tuple[Totals, float] | None:
     if args.idle:
         await asyncio.sleep(args.idle)
         print(json.dumps({"connected": totals.open}), flush=True)
-        return None
+        return
     start = time.time()
     if args.expected:
         try:
@@ -252,15 +268,20 @@ async def run(args: argparse.Namespace) -> tuple[Totals, float] | None:
     seconds = time.time() - start
     totals.cpu_at_end, totals.ended = cpu_now(), time.time()
     totals.open_at_end = totals.open  # before the aborts below close them
+    report(args, totals, seconds)
+    if args.hold:
+        # The server's work closing N sockets is not fan-out: the parent reads its CPU before letting them go.
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     for c in clients:
         c.transport.abort()
-    return totals, seconds
 
 
 def report(args: argparse.Namespace, totals: Totals, seconds: float) -> None:
     if args.samples:
         with open(args.samples, "wb") as f:
             totals.latencies.tofile(f)
+        with open(args.samples + ".made", "wb") as f:
+            totals.since_made.tofile(f)
     lat = sorted(totals.latencies)
     got = totals.received > 0
     print(
@@ -294,11 +315,9 @@ def main() -> None:
     try:
         import uvloop
     except ImportError:  # uvicorn[standard] brings it; without it the clients still work, only slower
-        outcome = asyncio.run(run(args))
+        asyncio.run(run(args))
     else:
-        outcome = uvloop.run(run(args))
-    if outcome is not None:
-        report(args, *outcome)
+        uvloop.run(run(args))
 
 
 if __name__ == "__main__":

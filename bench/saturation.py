@@ -130,11 +130,9 @@ def step(kind: str, server_pid: int, url: str, target: str, args: argparse.Names
         injected = asyncio.run(inject(kind, target, count, rate))
         injector_cpu = time.process_time() - own0
         injecting = time.monotonic() - wall0
-        for proc in group.procs:  # done once the last has its events (or gave up): the window ends there
-            proc.wait()
+        out = result(group)  # once the last has its events (or gave up), its sockets still open: the window ends here
         wall = time.monotonic() - wall0
         (server1, wait1), busy = tree_cpu_seconds(server_pid), machine_busy_seconds() - busy0
-        out = result(group)
     out |= {
         "kind": kind,
         "rate": rate,
