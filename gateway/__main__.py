@@ -16,6 +16,7 @@ from sessions.errors import StoreUnavailable
 from sessions.stores.sql.migrate import MigrationFailed, migrate
 
 from .app import ConfigurationError, create_app, describe, make_store
+from .malloc_arenas import limit_malloc_arenas
 from .settings import Settings
 
 
@@ -28,6 +29,7 @@ async def _migrate(settings: Settings) -> str:
 
 
 def main(argv: list[str]) -> int:
+    limit_malloc_arenas()  # before any thread starts (gateway/malloc_arenas.py)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     if argv[:1] not in ([], ["migrate"]):
