@@ -34,14 +34,13 @@ import multiprocessing
 import os
 import time
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 import httpx
 from capacity_peers import NUMBER, worker
 from common import cpu_seconds
 from processes import free_port, gateway_process
-from voice_latency import PERIOD, pct
+from voice_latency import PERIOD, pct, voice_gateway_env
 
 SID, TWILIO_TOKEN, ADMIN_TOKEN = "AC" + "5" * 32, "bench-twilio-token", "bench-admin"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -208,13 +207,7 @@ def main() -> None:
     if steps != sorted(set(steps)) or steps[0] < 1:
         raise SystemExit("--steps must rise")
     port = free_port()
-    env = {
-        "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
-        "TWILIO_ACCOUNT_SID": SID,
-        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "GATEWAY_DATA_DIR": str(Path("/tmp") / f"switchboard-bench-{port}"),
-    }
+    env = voice_gateway_env(port, SID, TWILIO_TOKEN, ADMIN_TOKEN)
     load_before, rows = os.getloadavg(), []
     with gateway_process(env, port=port) as server, httpx.Client(base_url=server.url, timeout=60) as http:
         http.post(

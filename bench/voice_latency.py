@@ -134,15 +134,20 @@ async def floor(count: int) -> tuple[list[float], list[float]]:
     return pair(mic_a.sent, onsets(heard_b)), pair(mic_b.sent, onsets(heard_a))
 
 
-async def through_gateway(count: int) -> tuple[list[float], list[float]]:
-    port = free_port()
-    env = {
-        "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
-        "TWILIO_ACCOUNT_SID": SID,
-        "TWILIO_AUTH_TOKEN": TOKEN,
+def voice_gateway_env(port: int, sid: str, twilio_token: str, admin_token: str) -> dict[str, str]:
+    """A gateway on ``port`` that takes Twilio's calls signed with ``twilio_token``, for the voice benches."""
+    return {
+        "GATEWAY_ADMIN_TOKEN": admin_token,
+        "TWILIO_ACCOUNT_SID": sid,
+        "TWILIO_AUTH_TOKEN": twilio_token,
         "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "GATEWAY_DATA_DIR": str(Path("/tmp") / f"switchboard-bench-{port}"),
     }
+
+
+async def through_gateway(count: int) -> tuple[list[float], list[float]]:
+    port = free_port()
+    env = voice_gateway_env(port, SID, TOKEN, ADMIN_TOKEN)
     with gateway_process(env, port=port) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
             ix_id, agent = await setup_call(http, server, ADMIN, TOKEN)
