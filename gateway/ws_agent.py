@@ -115,11 +115,12 @@ async def _check_since(ws: WebSocket, since: str | None) -> str | None:
     return None
 
 
-async def _subscribe(ws: WebSocket, since: str | None) -> tuple[Subscriber, str] | None:
+async def _subscribe(ws: WebSocket, since: str | None) -> tuple[Subscriber, str, int] | None:
     """Authenticates, subscribes and counts the socket as present; None when it was refused (and closed).
 
-    Returns the user's id, not the User: thousands of idle sockets each keeping a parsed User of their
-    own is memory for nothing (Presence keeps one per connected user).
+    Returns the subscriber, the user's id (not the User: thousands of idle sockets each keeping a parsed User
+    of their own is memory for nothing; Presence keeps one per connected user) and the key live events start
+    after: fixed before the socket is counted present, so its own arrival (``presence.changed``) is sent to it.
     """
     state = ws.app.state
     try:
@@ -142,6 +143,7 @@ async def _subscribe(ws: WebSocket, since: str | None) -> tuple[Subscriber, str]
         current = await state.auth.holder(digest)
         if sub.scope == scope:  # else an access event already gave it a newer scope
             sub.rescope(Scope.of(current, digest))
+        last = cursor_key(since or await state.sessions.last_cursor() or "0")
         # Counted as connected (and announced) before the client sees the socket open: what it does
         # next (set itself away, say) is ordered after its arrival.
         await state.presence.joined(user)
@@ -152,7 +154,7 @@ async def _subscribe(ws: WebSocket, since: str | None) -> tuple[Subscriber, str]
     except BaseException:
         hub.unsubscribe(sub)
         raise
-    return sub, user.id
+    return sub, user.id, last
 
 
 async def agent_socket(ws: WebSocket) -> None:
@@ -161,14 +163,13 @@ async def agent_socket(ws: WebSocket) -> None:
     subscribed = await _subscribe(ws, since)
     if subscribed is None:
         return
-    sub, user_id = subscribed
+    sub, user_id, last = subscribed
     hub: Hub = state.hub
     presence: Presence = state.presence
     ending = Ending()
     stall = state.settings.ws_stall_seconds
     live = Live(ws, sub, ending, stall, user_id)
     try:
-        last = cursor_key(since or await state.sessions.last_cursor() or "0")
         await ws.accept()
         if since is not None:
             last = await _replay(ws, sub, since, stall)
