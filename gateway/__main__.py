@@ -15,12 +15,13 @@ import uvicorn
 from sessions.errors import StoreUnavailable
 from sessions.stores.sql.migrate import MigrationFailed, migrate
 
-from .app import ConfigurationError, create_app, describe, make_store
 from .malloc_arenas import limit_malloc_arenas
 from .settings import Settings
 
 
 async def _migrate(settings: Settings) -> str:
+    from .app import describe, make_store
+
     store = make_store(settings)
     try:
         return await migrate(store.db) + " on " + describe(store)
@@ -29,7 +30,9 @@ async def _migrate(settings: Settings) -> str:
 
 
 def main(argv: list[str]) -> int:
-    limit_malloc_arenas()  # before any thread starts (gateway/malloc_arenas.py)
+    limit_malloc_arenas()  # before any thread starts (gateway/malloc_arenas.py): .app, imported next, starts numpy's
+    from .app import ConfigurationError, create_app
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     if argv[:1] not in ([], ["migrate"]):

@@ -14,7 +14,8 @@ change re-scopes it at once (sessions.access, applied by the hub in log order).
 Close codes (with a human reason): 4401 no/bad/revoked credentials, 4400 malformed cursor, a
 cursor past the end of the log (the reason names the end) or a malformed frame, 4410 cursor older
 than the kept log (reload, then resume from the cursor the listing returns), 4008 slow consumer
-(resume with the cursor in the reason), 1003 a binary frame, 1009 a frame over 4 KiB.  The client
+(resume with the cursor in the reason), 1013 the store did not answer (reconnect with the last
+cursor received), 1003 a binary frame, 1009 a frame over 4 KiB.  The client
 has nothing to say on this socket: text frames must be JSON objects and are ignored.
 
 A slow consumer is one whose buffer overflows, or one that does not take what is pending within
@@ -36,7 +37,7 @@ import logging
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sessions.access import Scope
-from sessions.errors import CursorExpired, InvalidCursor
+from sessions.errors import CursorExpired, InvalidCursor, StoreUnavailable
 from sessions.events import Cursor, cursor_key
 from sessions.model import User
 
@@ -50,6 +51,9 @@ log = logging.getLogger("gateway.ws")
 
 CLOSE_BAD_REQUEST = 4400
 CLOSE_CURSOR_EXPIRED = 4410
+#: The store did not answer (RFC 6455's "try again later"): the client reconnects, resuming where it was.
+CLOSE_TRY_AGAIN = 1013
+STORE_UNAVAILABLE = "store_unavailable: reconnect with since=<the last event you received>"
 #: Largest client frame: the client has nothing to send but small control messages.
 MAX_CLIENT_FRAME = 4096
 
@@ -120,7 +124,7 @@ async def _subscribe(ws: WebSocket, since: str | None) -> tuple[Subscriber, str,
 
     Returns the subscriber, the user's id (not the User: thousands of idle sockets each keeping a parsed User
     of their own is memory for nothing; Presence keeps one per connected user) and the key live events start
-    after: fixed before the socket is counted present, so its own arrival (``presence.changed``) is sent to it.
+    after: fixed as it subscribes, so its own arrival (``presence.changed``) is sent to it.
     """
     state = ws.app.state
     try:
@@ -137,13 +141,15 @@ async def _subscribe(ws: WebSocket, since: str | None) -> tuple[Subscriber, str,
     hub: Hub = state.hub
     scope = Scope.of(user, digest)
     sub = hub.subscribe_user(scope, state.settings.ws_buffer)
+    # Live starts after the last event the hub dispatched before this subscriber existed, read in the same step:
+    # every later one, this socket's own arrival included, is pushed to it.
+    last = cursor_key(since or hub.cursor or "0")
     try:
         # A sign-out or user change committed between authenticating and subscribing reached no socket:
         # look again, now that the hub applies whatever comes later to this one.
         current = await state.auth.holder(digest)
         if sub.scope == scope:  # else an access event already gave it a newer scope
             sub.rescope(Scope.of(current, digest))
-        last = cursor_key(since or await state.sessions.last_cursor() or "0")
         # Counted as connected (and announced) before the client sees the socket open: what it does
         # next (set itself away, say) is ordered after its arrival.
         await state.presence.joined(user)
@@ -160,7 +166,11 @@ async def _subscribe(ws: WebSocket, since: str | None) -> tuple[Subscriber, str,
 async def agent_socket(ws: WebSocket) -> None:
     state = ws.app.state
     since = ws.query_params.get("since") or None
-    subscribed = await _subscribe(ws, since)
+    try:
+        subscribed = await _subscribe(ws, since)
+    except StoreUnavailable:
+        await _refuse(ws, CLOSE_TRY_AGAIN, STORE_UNAVAILABLE)
+        return
     if subscribed is None:
         return
     sub, user_id, last = subscribed
@@ -182,12 +192,16 @@ async def agent_socket(ws: WebSocket) -> None:
         ending.set(CLOSE_CURSOR_EXPIRED, f"cursor_expired: {exc.message}")
     except Unauthorized:
         ending.set(CLOSE_UNAUTHORIZED, "unauthorized: signed out")
+    except StoreUnavailable:
+        ending.set(CLOSE_TRY_AGAIN, STORE_UNAVAILABLE)
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the client went away mid-send
     finally:
         hub.unsubscribe(sub)  # before any wait below: nothing more is buffered for this socket
-        await live.stop()  # detached first, so closing starts no flusher
-        sub.close()
-        await end(ws, ending, stall, user_id)
-        # Shielded: a handler cancelled at shutdown or by the server's close still records the leave.
-        await asyncio.shield(presence.left(user_id))
+        try:
+            await live.stop()  # detached first, so closing starts no flusher
+            sub.close()
+            await end(ws, ending, stall, user_id)
+        finally:
+            # Shielded, and reached even if the close above is cancelled (shutdown): the leave is recorded.
+            await asyncio.shield(presence.left(user_id))

@@ -10,6 +10,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from gateway.hub import Outgoing, Subscriber
+from sessions.errors import StoreUnavailable
 from sessions.model import CommType, Direction, Subtype
 from sessions.stores.sql import SqlStore
 from tests.gateway.conftest import ADMIN_TOKEN, Gateway, make_gateway
@@ -64,6 +65,20 @@ class TestLive:
         with gw.client.websocket_connect("/ws/agent?token=nope") as ws, pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_text()
         assert closed.value.code == 4401 and "unauthorized" in closed.value.reason
+
+    def test_a_store_that_does_not_answer_closes_with_try_again_not_a_server_error(
+        self, gw: Gateway, monkeypatch: pytest.MonkeyPatch
+    ):
+        async def down(*args, **kwargs):
+            raise StoreUnavailable("connection refused")
+
+        monkeypatch.setattr(gw.app.state.auth, "identify", down)
+        with (
+            gw.client.websocket_connect(f"/ws/agent?token={ADMIN_TOKEN}") as ws,
+            pytest.raises(WebSocketDisconnect) as closed,
+        ):
+            ws.receive_text()
+        assert closed.value.code == 1013 and closed.value.reason.startswith("store_unavailable")
 
     def test_malformed_cursor_is_closed_with_a_reason(self, gw: Gateway):
         with (
