@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +177,30 @@ def cpu_seconds(pid: int) -> float:
 
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settled(pid: int, timeout: float = 10) -> bool:
+    """Waits (bounded) until the server is idle (under 10 % of a core over 0.3 s), so that work new connections
+    caused (sessions, presence) is not counted against the events; False if it never got there."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(0.3)
+        if cpu_seconds(pid) - before < 0.03:
+            return True
+    return False
+
+
+def delivery_problems(r: dict, n: int, count: int) -> list[str]:
+    """What the load's result says went wrong with delivery: every one of N sockets open to the end, each given
+    each of COUNT events exactly once; empty when all was delivered."""
+    found = []
+    if r["failure"]:
+        found.append(f"load: {r['failure']}")
+    if r["sockets_open"] < n:
+        found.append(f"{n - r['sockets_open']} sockets closed")
+    if r["received"] < n * count or r["sockets_complete"] < n:
+        found.append(f"delivered {r['received']}/{n * count}, {r['sockets_complete']}/{n} sockets got all")
+    elif r["received"] > n * count:  # every bench message is counted: more than sent would make "all" meaningless
+        found.append(f"{r['received'] - n * count} bench messages more than sent (an event delivered twice?)")
+    return found

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import websockets
-from common import ADMIN, cpu_seconds, established, floor_server, gateway, load, result
+from common import ADMIN, cpu_seconds, delivery_problems, established, floor_server, gateway, load, result, settled
 from profiling import profiled
 
 TEMPLATE: dict | None = None
@@ -84,6 +84,8 @@ def run(kind: str, n: int, count: int, rate: float, profiles: dict[str, list[str
             held = established(urlsplit(url).port or 80)
             if held < n:
                 raise SystemExit(f"{kind}: the server holds {held} established connections, not {n}: no figure")
+            if not settled(server.pid):
+                raise SystemExit(f"{kind}: the server never went idle after its {n} sockets connected: no figure")
             cpu = cpu_seconds(server.pid)
             with (
                 profiled(server.pid, profiles.setdefault(kind, []))
@@ -95,8 +97,8 @@ def run(kind: str, n: int, count: int, rate: float, profiles: dict[str, list[str
                 )
                 out = result(proc)
             spent = cpu_seconds(server.pid) - cpu
-    if out["received"] != out["expected"]:
-        raise SystemExit(f"{kind}, N={n}: {out['received']} of {out['expected']} deliveries arrived: no figure")
+    if problems := delivery_problems(out, n, count):
+        raise SystemExit(f"{kind}, N={n}: {'; '.join(problems)}: no figure")
     out["cpu_us_per_delivery"] = spent / out["received"] * 1e6
     out["fanout_us_per_delivery"] = (spent - producing * count) / out["received"] * 1e6
     out["producing_ms_per_event"] = producing * 1e3

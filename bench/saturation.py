@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import fanout
-from common import established, floor_server, gateway, load, result
+from common import delivery_problems, established, floor_server, gateway, load, result, settled
 from fanout import inject_floor, inject_gateway
 
 P99_LIMIT = 0.100
@@ -103,17 +103,8 @@ def wait_closed(port: int, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while established(port) and time.monotonic() < deadline:
         time.sleep(0.2)
-
-
-def settle(pid: int, timeout: float = 10) -> None:
-    """Waits (bounded) until the server is idle, so that work the new connections caused (sessions, presence)
-    is not counted against the events."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        before = tree_cpu_seconds(pid)[0]
-        time.sleep(0.3)
-        if tree_cpu_seconds(pid)[0] - before < 0.03:
-            return
+    if established(port):
+        raise SystemExit(f"the previous step's sockets are still open on port {port}: no figure")
 
 
 def step(kind: str, server_pid: int, url: str, target: str, args: argparse.Namespace, rate: float) -> dict:
@@ -124,7 +115,8 @@ def step(kind: str, server_pid: int, url: str, target: str, args: argparse.Names
         held = established(port)
         if held < n:
             raise SystemExit(f"{kind}: the server holds {held} established connections, not {n}: no figure")
-        settle(server_pid)
+        if not settled(server_pid):
+            raise SystemExit(f"{kind}: the server never went idle after its {n} sockets connected: no figure")
         (server0, wait0), busy0, own0 = tree_cpu_seconds(server_pid), machine_busy_seconds(), time.process_time()
         wall0 = time.monotonic()
         injected = asyncio.run(inject(kind, target, count, rate))
@@ -139,6 +131,7 @@ def step(kind: str, server_pid: int, url: str, target: str, args: argparse.Names
         "injected": injected,
         "deliveries": out["received"] / out["delivery_seconds"] if out["delivery_seconds"] else 0.0,
         "server_cores": (server1 - server0) / wall,
+        "server_cpu": server1 - server0,
         "server_waiting": (wait1 - wait0) / wall,  # runnable, no CPU free
         "load_cores": out["cpu_seconds"] / wall,
         "injector_cores": injector_cpu / injecting,
@@ -152,15 +145,7 @@ def step(kind: str, server_pid: int, url: str, target: str, args: argparse.Names
 
 def problems(r: dict, n: int, count: int) -> list[str]:
     """Why a step does not count as sustained; empty when it does."""
-    found = []
-    if r["failure"]:
-        found.append(f"load: {r['failure']}")
-    if r["sockets_open"] < n:
-        found.append(f"{n - r['sockets_open']} sockets closed")
-    if r["received"] < n * count or r["sockets_complete"] < n:
-        found.append(f"delivered {r['received']}/{n * count}, {r['sockets_complete']}/{n} sockets got all")
-    elif r["received"] > n * count:  # every bench message is counted: more than sent would make "all" meaningless
-        found.append(f"{r['received'] - n * count} bench messages more than sent (an event delivered twice?)")
+    found = delivery_problems(r, n, count)
     if r["injected"] < RATE_REACHED * r["rate"]:
         found.append(f"injected {r['injected']:.1f}/s of {r['rate']:g}/s")
     if r["p99"] is None or r["p99"] >= P99_LIMIT:
@@ -267,7 +252,8 @@ def verdict(kind: str, best: dict | None, failed: dict | None, max_rate: float) 
     if best is None:
         why = f"{'; '.join(failed['problems'])}, limit {failed['bound']}" if failed else "-"
         return f"{kind}: no step sustained ({why}): no figure"
-    per_core = best["deliveries"] / best["server_cores"] if best["server_cores"] else float("inf")
+    # Deliveries per CPU-second of the server, over the same window: its busy time, not the wall clock's.
+    per_core = best["received"] / best["server_cpu"] if best["server_cpu"] else float("inf")
     load_us = best["cpu_seconds"] / best["received"] * 1e6
     head = (
         f"{kind}: sustained {best['rate']:.1f} events/s = {best['deliveries']:,.0f} deliveries/s, p99 "
