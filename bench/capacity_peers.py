@@ -97,22 +97,12 @@ class BurstCall(TwilioCall):
         self.sent: list[float] = []
         self.chunks = burst_chunks(CALLER_HZ)
 
-    async def _speak(self, ws: websockets.ClientConnection, leg: Leg) -> None:
-        started, i = time.monotonic(), 0
-        with _gone():
-            while True:
-                payload = base64.b64encode(self.chunks[i % len(self.chunks)]).decode()
-                media = {"track": "inbound", "chunk": str(i + 1), "timestamp": str(i * 20), "payload": payload}
-                if i % len(self.chunks) == 0:
-                    self.sent.append(time.monotonic())
-                await ws.send(
-                    json.dumps(
-                        {"event": "media", "sequenceNumber": str(i + 2), "streamSid": leg.stream_sid, "media": media}
-                    )
-                )
-                leg.sent += 1
-                i += 1
-                await asyncio.sleep(max(0.0, started + i * 0.02 - time.monotonic()))  # real-time pacing of a caller
+    def _voice(self) -> list[bytes]:
+        return self.chunks
+
+    def _speaking(self, i: int, chunks: int) -> None:
+        if i % chunks == 0:  # a burst starts
+            self.sent.append(time.monotonic())
 
     async def _listen(self, ws: websockets.ClientConnection, leg: Leg) -> None:
         decoder = MulawDecoder()

@@ -305,12 +305,20 @@ class TwilioCall:
             leg.close_code = ws.close_code
             self._changed.set()
 
+    def _voice(self) -> list[bytes]:
+        """The caller's 20 ms mu-law chunks, spoken in a loop: a steady tone (a subclass may speak otherwise)."""
+        return mulaw_tone(self.hz, 1.0)
+
+    def _speaking(self, i: int, chunks: int) -> None:
+        """Chunk ``i`` of the ``chunks`` in the loop is about to go out: a subclass notes what it measures."""
+
     async def _speak(self, ws: websockets.ClientConnection, leg: Leg) -> None:
-        chunks = mulaw_tone(self.hz, 1.0)
+        chunks = self._voice()
         started = time.monotonic()
         i = 0
         with _gone():
             while True:
+                self._speaking(i, len(chunks))
                 media = {
                     "track": "inbound",
                     "chunk": str(i + 1),
