@@ -274,6 +274,10 @@ async def test_agent_whose_audio_drops_leaves_the_caller_on_hold_then_the_call_i
         call.http, "/api/webrtc/offer", {"interaction_id": call.id, "mode": "listen"}, call.sue
     )
     assert r.status_code == 200, r.text
+    t = time.monotonic()
+    # Sue's audio really flows before her browser goes: one closed before its DTLS handshake completes sends no
+    # close the gateway can see, and is only noticed when ICE consent expires (30 s).
+    await sue_browser.ear.until(lambda: sue_browser.ear.hears(CALLER_HZ, t) > HEARD)
     before = (await call.get())["call"]
     assert (before["on_line"], before["monitors"]) == (["caller", "agent"], {"sue": "listen"})
     async with websockets.connect(f"{call.server.ws_url}/ws/agent?token={ADMIN_TOKEN}") as events:
