@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from bench.twilio_fake_call import TwilioCall
 from tests.processes import GatewayProcess, twilio_gateway
@@ -102,6 +102,18 @@ def open_call(page: Page, server: GatewayProcess, caller: TwilioCall, username: 
     page.goto(f"{server.url}/#/ix/{caller.legs[0].params['interaction']}")
 
 
+def alice_on_the_call(browser: Browser, server: GatewayProcess, caller: TwilioCall) -> tuple[Page, Locator, Locator]:
+    """Alice claims the call in the console and connects its audio: (her page, the call audio group, its status)."""
+    page = browser.new_page(viewport={"width": 1366, "height": 800})
+    open_call(page, server, caller, "alice")
+    page.get_by_role("button", name="Claim").click()
+    audio = page.get_by_role("group", name="Call audio")
+    audio.get_by_role("button", name="Connect audio").click()
+    status = audio.get_by_role("status")
+    expect(status).to_have_text("Audio connected", timeout=15_000)
+    return page, audio, status
+
+
 def peer_states(page: Page) -> list[str]:
     return page.evaluate("(window.__peerConnections || []).map((pc) => pc.connectionState)")
 
@@ -110,13 +122,7 @@ def test_the_agents_audio_comes_back_by_itself_when_the_call_moves(
     server: GatewayProcess, browser: Browser, loop: Loop, caller: TwilioCall
 ):
     ix_id = caller.legs[0].params["interaction"]
-    page = browser.new_page(viewport={"width": 1366, "height": 800})
-    open_call(page, server, caller, "alice")
-    page.get_by_role("button", name="Claim").click()
-    audio = page.get_by_role("group", name="Call audio")
-    audio.get_by_role("button", name="Connect audio").click()
-    status = audio.get_by_role("status")
-    expect(status).to_have_text("Audio connected", timeout=15_000)
+    page, audio, status = alice_on_the_call(browser, server, caller)
     hears_the_browser(loop, caller)
     audio.get_by_role("button", name="Mute").click()
     expect(audio.get_by_role("button", name="Unmute")).to_have_attribute("aria-pressed", "true")
@@ -213,13 +219,7 @@ def test_disconnecting_while_reconnecting_sends_no_offer_after_the_leave(
     and the phone closes before the gateway is told, so no offer of the reconnect can follow the leave (and give
     the gateway a fresh leg the agent did not want)."""
     ix_id = caller.legs[0].params["interaction"]
-    page = browser.new_page(viewport={"width": 1366, "height": 800})
-    open_call(page, server, caller, "alice")
-    page.get_by_role("button", name="Claim").click()
-    audio = page.get_by_role("group", name="Call audio")
-    audio.get_by_role("button", name="Connect audio").click()
-    status = audio.get_by_role("status")
-    expect(status).to_have_text("Audio connected", timeout=15_000)
+    page, audio, status = alice_on_the_call(browser, server, caller)
 
     # No process holds the call: the first offer again is answered 409 no_live_call, the next one hangs (on its way
     # when the agent gives up).
